@@ -1,0 +1,46 @@
+# The README's two commands are `make demo` and `make test`; everything else here serves them.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+# Installed into the checkout (gitignored) by the setup scripts; the binary reads them from here.
+export STEWARD_MODELS_DIR ?= $(CURDIR)/models
+export STEWARD_TOOLS_DIR ?= $(CURDIR)/tools/node_modules
+DEMO_HOME ?= $(CURDIR)/.demo/home
+
+.PHONY: demo test bench setup apt tools models build lint check-fmt clean
+
+## demo: install what is needed, build, run `steward demo` on the embedded defaults
+demo: setup
+	STEWARD_HOME="$(DEMO_HOME)" STEWARD_PASSPHRASE="$${STEWARD_PASSPHRASE:-steward-demo}" \
+		$(CARGO) run --quiet --release --locked --bin steward -- demo
+
+## test: install what the tests need, then formatting, clippy and the whole suite
+test: setup lint
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --workspace --locked --no-fail-fast; \
+	else \
+		$(CARGO) test --workspace --locked --no-fail-fast; \
+	fi
+
+setup: apt tools models
+
+apt:
+	@scripts/setup-apt.sh
+
+tools:
+	@scripts/setup-tools.sh
+
+models:
+	@scripts/setup-models.sh
+
+build:
+	$(CARGO) build --workspace --locked
+
+lint: check-fmt
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+check-fmt:
+	$(CARGO) fmt --all -- --check
+
+clean:
+	rm -rf .demo

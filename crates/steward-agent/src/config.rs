@@ -1,0 +1,327 @@
+//! Configuration: defaults < `$STEWARD_HOME/config.toml` < `STEWARD_*` env < flags, merged here
+//! and nowhere else.
+//!
+//! Every key is listed in [`KEYS`] with its env variable, default and meaning; docs/config.md is
+//! checked against that table by a test.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use steward_core::Allowlist;
+
+use crate::error::{Error, Result};
+
+/// The effective configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub network: NetworkConfig,
+    pub models: ModelsConfig,
+    pub tools: ToolsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkConfig {
+    /// Hosts Steward may connect to: names, `*.domain`, IPs, CIDRs, or `loopback`.
+    pub allow: Vec<String>,
+    /// Per-request timeout for outbound HTTP, in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            allow: vec!["loopback".into()],
+            timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// Directory of the embedded model files; unset means `$STEWARD_HOME/models`.
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolsConfig {
+    /// The `node_modules` directory of the `tools/` package (anvil, cast, solc, snapshot.js).
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Default log level on stderr: error, warn, info, debug or trace.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+        }
+    }
+}
+
+/// One documented config key.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigKey {
+    /// Dotted path in config.toml.
+    pub key: &'static str,
+    /// The environment variable that overrides it.
+    pub env: &'static str,
+    /// The default, as written in TOML.
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+/// Every config key.
+pub const KEYS: &[ConfigKey] = &[
+    ConfigKey {
+        key: "network.allow",
+        env: "STEWARD_NETWORK_ALLOW",
+        default: r#"["loopback"]"#,
+        doc: "Hosts every outbound client may reach: host names, `*.domain`, IPs, CIDRs, or `loopback` (127.0.0.0/8, ::1, localhost). In env, comma-separated.",
+    },
+    ConfigKey {
+        key: "network.timeout_secs",
+        env: "STEWARD_NETWORK_TIMEOUT_SECS",
+        default: "30",
+        doc: "Timeout of each outbound HTTP request, in seconds.",
+    },
+    ConfigKey {
+        key: "models.dir",
+        env: "STEWARD_MODELS_DIR",
+        default: "(unset: $STEWARD_HOME/models)",
+        doc: "Directory holding the embedded model files that `make models` installs.",
+    },
+    ConfigKey {
+        key: "tools.dir",
+        env: "STEWARD_TOOLS_DIR",
+        default: "(unset: tools/node_modules beside the binary's checkout, if any)",
+        doc: "The node_modules directory of the `tools/` npm package: anvil, cast, solc, snapshot.js, ethers.",
+    },
+    ConfigKey {
+        key: "log.level",
+        env: "STEWARD_LOG_LEVEL",
+        default: r#""info""#,
+        doc: "Log level on stderr (error, warn, info, debug, trace); `-v`/`-q` and RUST_LOG override it.",
+    },
+];
+
+impl Config {
+    /// Loads the layers: defaults, then `file` (if it exists), then variables from `env`, then
+    /// `flags` (`key=value` pairs, as given to `--set`).
+    pub fn load(
+        file: &Path,
+        env: impl Fn(&str) -> Option<String>,
+        flags: &[(String, String)],
+    ) -> Result<Self> {
+        let mut cfg = match std::fs::read_to_string(file) {
+            Ok(text) => Self::parse_file(file, &text)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::default(),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: file.to_path_buf(),
+                    context: "reading config",
+                    source,
+                });
+            }
+        };
+        for k in KEYS {
+            if let Some(v) = env(k.env) {
+                cfg.set(k.key, &v).map_err(|message| Error::ConfigValue {
+                    origin: format!("env {}", k.env),
+                    key: k.key.into(),
+                    message,
+                })?;
+            }
+        }
+        for (key, value) in flags {
+            cfg.set(key, value).map_err(|message| Error::ConfigValue {
+                origin: "--set".into(),
+                key: key.clone(),
+                message,
+            })?;
+        }
+        cfg.validate()
+            .map_err(|(key, message)| Error::ConfigValue {
+                origin: "config".into(),
+                key: key.into(),
+                message,
+            })?;
+        Ok(cfg)
+    }
+
+    /// Parses config.toml; errors name the file, the line and the key.
+    pub fn parse_file(path: &Path, text: &str) -> Result<Self> {
+        let cfg: Self = toml::from_str(text).map_err(|e| {
+            let (line, key) = e
+                .span()
+                .map(|s| locate(text, s.start))
+                .unwrap_or((None, String::from("?")));
+            Error::ConfigFile {
+                path: path.to_path_buf(),
+                line,
+                key,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        cfg.validate().map_err(|(key, message)| Error::ConfigFile {
+            path: path.to_path_buf(),
+            line: find_key_line(text, key),
+            key: key.into(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Sets one key from its string form (env or flag).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let v = value.trim();
+        match key {
+            "network.allow" => {
+                self.network.allow = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
+            }
+            "network.timeout_secs" => {
+                self.network.timeout_secs = v
+                    .parse()
+                    .map_err(|_| format!("expected a whole number of seconds, got {v:?}"))?;
+            }
+            "models.dir" => self.models.dir = non_empty_path(v),
+            "tools.dir" => self.tools.dir = non_empty_path(v),
+            "log.level" => self.log.level = v.to_owned(),
+            _ => {
+                let known: Vec<&str> = KEYS.iter().map(|k| k.key).collect();
+                return Err(format!("unknown key; known keys: {}", known.join(", ")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The parsed allowlist.
+    pub fn allowlist(&self) -> Result<Allowlist> {
+        Allowlist::parse(&self.network.allow).map_err(|e| Error::ConfigValue {
+            origin: "config".into(),
+            key: "network.allow".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks values that types alone do not; returns the offending key.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        Allowlist::parse(&self.network.allow).map_err(|e| ("network.allow", e.to_string()))?;
+        if self.network.timeout_secs == 0 {
+            return Err(("network.timeout_secs", "must be at least 1".into()));
+        }
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
+            return Err((
+                "log.level",
+                format!(
+                    "expected error, warn, info, debug or trace, got {:?}",
+                    self.log.level
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A commented config.toml with every key at its default, for `steward init`.
+    pub fn template() -> String {
+        let mut out = String::from(
+            "# Steward configuration. Every key is optional; the values shown are the defaults.\n\
+             # Precedence: defaults < this file < STEWARD_* environment < command-line flags.\n\
+             # Reference: docs/config.md\n",
+        );
+        let mut section = "";
+        for k in KEYS {
+            let (sec, name) = k.key.split_once('.').unwrap_or(("", k.key));
+            if sec != section {
+                out.push_str(&format!("\n[{sec}]\n"));
+                section = sec;
+            }
+            out.push_str(&format!("# {}\n", k.doc));
+            if k.default.starts_with('(') {
+                out.push_str(&format!("# {name} = \"...\"   {}\n", k.default));
+            } else {
+                out.push_str(&format!("# {name} = {}\n", k.default));
+            }
+        }
+        out
+    }
+}
+
+fn non_empty_path(v: &str) -> Option<PathBuf> {
+    (!v.is_empty()).then(|| PathBuf::from(v))
+}
+
+/// The 1-based line of byte `offset` and the dotted key written on that line (or the nearest
+/// one above it, for multi-line values).
+fn locate(text: &str, offset: usize) -> (Option<usize>, String) {
+    let offset = offset.min(text.len());
+    let line_no = text[..offset].matches('\n').count() + 1;
+    let mut section = String::new();
+    let mut key = String::new();
+    for line in text.lines().take(line_no) {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('[') {
+            // Also an unterminated header, which is often the error itself.
+            section = h.trim_end_matches(']').trim().to_owned();
+            key.clear();
+        } else if let Some((k, _)) = t.split_once('=')
+            && !t.starts_with('#')
+        {
+            key = k.trim().trim_matches('"').to_owned();
+        }
+    }
+    let full = match (section.is_empty(), key.is_empty()) {
+        (_, true) if !section.is_empty() => section,
+        (true, _) => key,
+        (false, false) => format!("{section}.{key}"),
+        _ => String::from("?"),
+    };
+    (Some(line_no), full)
+}
+
+/// The line on which dotted `key` is set, if it can be found.
+fn find_key_line(text: &str, key: &str) -> Option<usize> {
+    let (sec, name) = key.split_once('.')?;
+    let mut in_sec = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            in_sec = h.trim() == sec;
+        } else if in_sec && t.split_once('=').is_some_and(|(k, _)| k.trim() == name) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_parses_to_defaults() {
+        let cfg = Config::parse_file(Path::new("t.toml"), &Config::template()).expect("parses");
+        assert_eq!(cfg, Config::default());
+    }
+
+    #[test]
+    fn locate_names_section_and_key() {
+        let text = "[network]\nallow = [\"loopback\"]\ntimeout_secs = \"x\"\n";
+        let off = text.find("\"x\"").expect("present");
+        assert_eq!(locate(text, off), (Some(3), "network.timeout_secs".into()));
+    }
+}

@@ -1,0 +1,13 @@
+//! Every environment variable Steward reads, in one place.
+//!
+//! Config keys are also read from `STEWARD_<SECTION>_<KEY>` (see [`crate::KEYS`]); the variables
+//! here are the ones that are not config keys.
+
+/// The home directory (flag `--home`); default `$XDG_DATA_HOME/steward`.
+pub const STEWARD_HOME: &str = "STEWARD_HOME";
+/// The store passphrase. Never accepted on the command line.
+pub const STEWARD_PASSPHRASE: &str = "STEWARD_PASSPHRASE";
+/// Log filter in `tracing` syntax; overrides `-v`/`-q` and `log.level`.
+pub const RUST_LOG: &str = "RUST_LOG";
+/// Where the XDG data directory is; the default home lives under it.
+pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";

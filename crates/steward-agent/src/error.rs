@@ -1,0 +1,88 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the agent. Messages name the path, key or value involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("home {} does not exist: run `steward init` to create it", path.display())]
+    HomeMissing { path: PathBuf },
+    #[error("home {} is not usable", path.display())]
+    Home {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("home {} is in use by another steward process{}", path.display(), pid.as_deref().map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Locked { path: PathBuf, pid: Option<String> },
+    #[error("config {}{}: key `{key}`: {message}", path.display(), line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    ConfigFile {
+        path: PathBuf,
+        line: Option<usize>,
+        key: String,
+        message: String,
+    },
+    #[error("{origin}: key `{key}`: {message}")]
+    ConfigValue {
+        /// Where the value came from: `env STEWARD_NETWORK_ALLOW`, `--set`.
+        origin: String,
+        key: String,
+        message: String,
+    },
+    #[error("no store in {}: run `steward init` to create it", path.display())]
+    StoreMissing { path: PathBuf },
+    #[error("wrong passphrase for store {}", path.display())]
+    WrongPassphrase { path: PathBuf },
+    #[error("{} is not a Steward store: {reason}", path.display())]
+    Foreign { path: PathBuf, reason: String },
+    #[error("store {} is damaged: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("store key file {}: {reason}", path.display())]
+    KeyFile { path: PathBuf, reason: String },
+    #[error("store {}: {context}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        context: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{}: {context}", path.display())]
+    Io {
+        path: PathBuf,
+        context: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Refused(#[from] steward_core::Refused),
+    #[error("bad URL {url:?}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("building the HTTP client")]
+    Http(#[source] reqwest::Error),
+    #[error("passphrase must not be empty")]
+    EmptyPassphrase,
+}
+
+impl Error {
+    /// A stable kebab-case name for `--json` error envelopes and exit-code mapping.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::HomeMissing { .. } => "home-missing",
+            Self::Home { .. } => "home-unusable",
+            Self::Locked { .. } => "home-locked",
+            Self::ConfigFile { .. } | Self::ConfigValue { .. } => "config-invalid",
+            Self::StoreMissing { .. } => "store-missing",
+            Self::WrongPassphrase { .. } => "wrong-passphrase",
+            Self::Foreign { .. } => "store-foreign",
+            Self::Corrupt { .. } => "store-corrupt",
+            Self::KeyFile { .. } => "store-key-file",
+            Self::Sqlite { .. } => "store-error",
+            Self::Io { .. } => "io",
+            Self::Refused(_) => "network-refused",
+            Self::Url { .. } => "bad-url",
+            Self::Http(_) => "http",
+            Self::EmptyPassphrase => "empty-passphrase",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

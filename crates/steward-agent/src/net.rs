@@ -1,0 +1,150 @@
+//! The one place outbound clients are built.
+//!
+//! Every HTTP, RPC and IMAP client comes from [`Network`], which checks each destination — and
+//! each redirect hop — against `network.allow`. A refused destination is an error naming the host
+//! and the key that would allow it. Errors name hosts only, never whole URLs: RPC URLs often carry
+//! API keys in their path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use steward_core::Allowlist;
+use url::Url;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// The network factory.
+#[derive(Debug, Clone)]
+pub struct Network {
+    allow: Arc<Allowlist>,
+    timeout: Duration,
+}
+
+impl Network {
+    pub fn new(allow: Allowlist, timeout: Duration) -> Self {
+        Self {
+            allow: Arc::new(allow),
+            timeout,
+        }
+    }
+
+    pub fn from_config(cfg: &Config) -> Result<Self> {
+        Ok(Self::new(
+            cfg.allowlist()?,
+            Duration::from_secs(cfg.network.timeout_secs),
+        ))
+    }
+
+    pub fn allowlist(&self) -> &Allowlist {
+        &self.allow
+    }
+
+    /// Checks a host (for non-URL clients such as IMAP).
+    pub fn check_host(&self, host: &str) -> Result<()> {
+        Ok(self.allow.check(host)?)
+    }
+
+    /// Parses `url` and checks its host. Only http(s) and ws(s) are accepted.
+    pub fn check_url(&self, url: &str) -> Result<Url> {
+        let parsed = Url::parse(url).map_err(|e| Error::Url {
+            url: redact(url),
+            reason: e.to_string(),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https" | "ws" | "wss") {
+            return Err(Error::Url {
+                url: redact(url),
+                reason: format!("unsupported scheme {:?}", parsed.scheme()),
+            });
+        }
+        let host = parsed.host_str().ok_or_else(|| Error::Url {
+            url: redact(url),
+            reason: "no host".into(),
+        })?;
+        self.allow.check(host)?;
+        Ok(parsed)
+    }
+
+    /// An HTTP client whose every request and redirect is checked against the allowlist.
+    pub fn http(&self) -> Result<HttpClient> {
+        let allow = Arc::clone(&self.allow);
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 5 {
+                return attempt.error("too many redirects (5)");
+            }
+            match allow.check(attempt.url().host_str().unwrap_or("")) {
+                Ok(()) => attempt.follow(),
+                Err(refused) => attempt.error(refused),
+            }
+        });
+        let inner = reqwest::Client::builder()
+            .redirect(policy)
+            .no_proxy()
+            .timeout(self.timeout)
+            .user_agent(concat!("steward/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(Error::Http)?;
+        Ok(HttpClient {
+            inner,
+            net: self.clone(),
+        })
+    }
+}
+
+/// An HTTP client built by [`Network::http`]; the only way to send a request is through a
+/// checked URL.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    net: Network,
+}
+
+impl HttpClient {
+    pub fn get(&self, url: &str) -> Result<reqwest::RequestBuilder> {
+        Ok(self.inner.get(self.net.check_url(url)?))
+    }
+
+    pub fn post(&self, url: &str) -> Result<reqwest::RequestBuilder> {
+        Ok(self.inner.post(self.net.check_url(url)?))
+    }
+}
+
+/// The URL with any userinfo, path and query removed: enough to say where, never a secret.
+fn redact(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(u) => format!(
+            "{}://{}{}",
+            u.scheme(),
+            u.host_str().unwrap_or(""),
+            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+        ),
+        Err(_) => "<unparseable URL>".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_drops_path_and_userinfo() {
+        assert_eq!(
+            redact("https://user:pw@mainnet.infura.io:8545/v3/SECRETKEY?x=1"),
+            "https://mainnet.infura.io:8545"
+        );
+    }
+
+    #[test]
+    fn refusal_names_host_and_key() {
+        let net = Network::new(Allowlist::default(), Duration::from_secs(1));
+        let err = net
+            .check_url("https://mainnet.infura.io/v3/SECRETKEY")
+            .expect_err("refused");
+        let msg = err.to_string();
+        assert!(msg.contains("mainnet.infura.io"), "{msg}");
+        assert!(msg.contains("network.allow"), "{msg}");
+        assert!(!msg.contains("SECRETKEY"), "{msg}");
+        assert!(net.check_url("file:///etc/passwd").is_err());
+        assert!(net.check_url("http://127.0.0.1:8545").is_ok());
+    }
+}

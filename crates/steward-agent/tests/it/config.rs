@@ -1,0 +1,173 @@
+use std::collections::HashMap;
+use std::path::Path;
+
+use steward_agent::{Config, Error, KEYS};
+
+fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let m: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    move |k| m.get(k).cloned()
+}
+
+fn flags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect()
+}
+
+#[test]
+fn layers_apply_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("config.toml");
+
+    // Defaults only (no file).
+    let c = Config::load(&file, env(&[]), &[]).expect("defaults");
+    assert_eq!(c, Config::default());
+    assert_eq!(c.network.allow, ["loopback"]);
+
+    // The file beats defaults.
+    std::fs::write(
+        &file,
+        "[network]\nallow = [\"hub.snapshot.org\"]\ntimeout_secs = 10\n[log]\nlevel = \"debug\"\n",
+    )
+    .expect("write");
+    let c = Config::load(&file, env(&[]), &[]).expect("file");
+    assert_eq!(c.network.allow, ["hub.snapshot.org"]);
+    assert_eq!(c.network.timeout_secs, 10);
+    assert_eq!(c.log.level, "debug");
+
+    // Env beats the file, key by key.
+    let e = env(&[
+        ("STEWARD_NETWORK_ALLOW", "loopback, *.infura.io"),
+        ("STEWARD_LOG_LEVEL", "warn"),
+    ]);
+    let c = Config::load(&file, &e, &[]).expect("env");
+    assert_eq!(c.network.allow, ["loopback", "*.infura.io"]);
+    assert_eq!(
+        c.network.timeout_secs, 10,
+        "keys not in env keep the file's value"
+    );
+    assert_eq!(c.log.level, "warn");
+
+    // Flags beat env.
+    let c = Config::load(
+        &file,
+        &e,
+        &flags(&[("log.level", "trace"), ("models.dir", "/m")]),
+    )
+    .expect("flags");
+    assert_eq!(c.log.level, "trace");
+    assert_eq!(c.models.dir.as_deref(), Some(Path::new("/m")));
+    assert_eq!(c.network.allow, ["loopback", "*.infura.io"]);
+}
+
+#[test]
+fn malformed_files_name_file_line_and_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("config.toml");
+    let cases: &[(&str, usize, &str)] = &[
+        (
+            "[network]\ntimeout_secs = \"soon\"\n",
+            2,
+            "network.timeout_secs",
+        ),
+        (
+            "[network]\nallow = [\"loopback\"]\nalow = 1\n",
+            3,
+            "network.alow",
+        ),
+        ("[log]\n\nlevel = \"loud\"\n", 3, "log.level"),
+        (
+            "[network]\nallow = [\"exa mple.com\"]\n",
+            2,
+            "network.allow",
+        ),
+        ("[network\nallow = 1\n", 1, "network"),
+        ("[models]\ndir = 5\n", 2, "models.dir"),
+    ];
+    for (text, line, key) in cases {
+        std::fs::write(&file, text).expect("write");
+        let err = Config::load(&file, env(&[]), &[]).expect_err(text);
+        match &err {
+            Error::ConfigFile {
+                path,
+                line: l,
+                key: k,
+                ..
+            } => {
+                assert_eq!(path, &file, "{text}");
+                assert_eq!(*l, Some(*line), "{text}: {err}");
+                assert!(k.starts_with(key), "{text}: key {k} vs {key}");
+            }
+            other => panic!("{text}: expected a file error, got {other:?}"),
+        }
+        let msg = err.to_string();
+        assert!(
+            msg.contains("config.toml") && msg.contains(&format!("line {line}")),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn bad_env_and_flag_values_name_their_origin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("config.toml");
+    let err = Config::load(
+        &file,
+        env(&[("STEWARD_NETWORK_TIMEOUT_SECS", "forever")]),
+        &[],
+    )
+    .expect_err("env");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("STEWARD_NETWORK_TIMEOUT_SECS") && msg.contains("forever"),
+        "{msg}"
+    );
+
+    let err = Config::load(&file, env(&[]), &flags(&[("network.nope", "1")])).expect_err("flag");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("--set") && msg.contains("network.nope"),
+        "{msg}"
+    );
+
+    let err =
+        Config::load(&file, env(&[]), &flags(&[("network.allow", "*.")])).expect_err("bad allow");
+    assert!(err.to_string().contains("network.allow"), "{err}");
+}
+
+#[test]
+fn every_key_is_documented_with_its_env_and_default() {
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/config.md"))
+            .expect("docs/config.md");
+    for k in KEYS {
+        assert!(
+            docs.contains(&format!("`{}`", k.key)),
+            "docs/config.md lacks `{}`",
+            k.key
+        );
+        assert!(docs.contains(k.env), "docs/config.md lacks {}", k.env);
+        assert!(
+            docs.contains(k.default),
+            "docs/config.md lacks the default of {}: {}",
+            k.key,
+            k.default
+        );
+    }
+    // And every key can be set from env and flags.
+    for k in KEYS {
+        let mut c = Config::default();
+        let sample = match k.key {
+            "network.timeout_secs" => "5",
+            "log.level" => "debug",
+            _ => "loopback",
+        };
+        c.set(k.key, sample)
+            .unwrap_or_else(|e| panic!("{}: {e}", k.key));
+    }
+}

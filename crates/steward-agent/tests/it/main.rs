@@ -1,0 +1,23 @@
+//! Integration tests of the agent against real SQLCipher files, real sockets and real config
+//! files, all in temporary directories.
+
+mod audit;
+mod config;
+mod home;
+mod net;
+mod store;
+
+use std::path::Path;
+
+use steward_agent::{Home, Passphrase, Store};
+
+pub(crate) fn pass(s: &str) -> Passphrase {
+    Passphrase::new(s.to_owned()).expect("non-empty")
+}
+
+/// A fresh home with a store, in a temp dir.
+pub(crate) fn new_store(dir: &Path, passphrase: &str) -> (Home, Store) {
+    let home = Home::create(&dir.join("home")).expect("create home");
+    let store = Store::create(&home, &pass(passphrase)).expect("create store");
+    (home, store)
+}

@@ -1,0 +1,70 @@
+//! The command-line grammar.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Steward: a personal governance agent that reads every proposal, votes like you when it is
+/// sure, and asks you when it matters. Everything runs locally.
+#[derive(Debug, Parser)]
+#[command(name = "steward", version, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// The home directory: config, encrypted store, keys [default: $XDG_DATA_HOME/steward]
+    #[arg(long, global = true, env = "STEWARD_HOME", value_name = "DIR")]
+    pub(crate) home: Option<PathBuf>,
+    /// Print results (and errors) as JSON on stdout
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub(crate) verbose: u8,
+    /// Only errors on stderr
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+    /// Override a config key for this run (highest precedence), e.g. --set network.allow=loopback
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub(crate) set: Vec<(String, String)>,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create the home: config.toml, the encrypted store, the audit log
+    Init,
+    /// Check models, tools, store, keys and config; say what is missing and how to fix it
+    Doctor,
+    /// Show the audit log, or verify its hash chain
+    Log(LogArgs),
+    /// Show the effective configuration (all layers merged)
+    Config,
+    /// Run the demo: create a home and check it (later waves grow this into the full story)
+    Demo,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<LogCommand>,
+    /// Show only the newest N entries
+    #[arg(long, short = 'n', value_name = "N")]
+    pub(crate) limit: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LogCommand {
+    /// Check every entry's hash and link, and the anchor; name the first bad entry
+    Verify,
+}

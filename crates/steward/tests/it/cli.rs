@@ -1,0 +1,212 @@
+use steward_agent::{Home, Passphrase, raw_connection};
+
+use crate::{PASS, json, run, steward, temp_home};
+
+fn init(home: &std::path::Path) {
+    let (code, out, err) = run(steward(home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
+    assert_eq!(code, 0, "init failed:\n{out}\n{err}");
+}
+
+#[test]
+fn init_doctor_log_verify_round_trip() {
+    let (_d, home) = temp_home();
+    init(&home);
+    assert!(home.join("config.toml").is_file() && home.join("steward.db").is_file());
+
+    // init again: nothing changes.
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["init", "--json"]));
+    assert_eq!(code, 0);
+    let v = json(&out);
+    assert_eq!(v["data"]["created"], false);
+    assert_eq!(v["data"]["audit_entries"], 1);
+
+    let (code, out, err) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["doctor", "--json"]));
+    let v = json(&out);
+    assert_eq!(
+        v["ok"].as_bool(),
+        Some(code == 0),
+        "envelope agrees with exit code\n{err}"
+    );
+    assert!(code == 0 || code == 3, "doctor exits 0 or 3, got {code}");
+    let checks = v["data"]["checks"].as_array().expect("checks");
+    let status = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["status"].as_str().unwrap_or("").to_owned())
+            .unwrap_or_else(|| panic!("no check {name} in {v}"))
+    };
+    for name in ["home", "config", "store", "audit", "network"] {
+        assert_eq!(status(name), "ok", "{name}: {v}");
+    }
+    for c in checks.iter().filter(|c| c["status"] == "fail") {
+        assert!(c["fix"].is_string(), "a failing check names its fix: {c}");
+    }
+
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["log", "verify"]));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("audit log intact: 1 entry,"), "{out}");
+}
+
+#[test]
+fn log_verify_fails_after_tampering_and_names_the_entry() {
+    let (_d, home) = temp_home();
+    init(&home);
+    // Add entries through the binary's own code path (init appends one), then edit the first.
+    {
+        let h = Home::open(&home).expect("home");
+        let pass = Passphrase::new(PASS.into()).expect("pass");
+        let conn = raw_connection(&h, &pass).expect("raw");
+        conn.execute_batch(
+            "DROP TRIGGER audit_no_update; UPDATE audit SET subject = '/elsewhere' WHERE seq = 1;",
+        )
+        .expect("tamper");
+    }
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["log", "verify", "--json"]));
+    assert_eq!(code, 3, "{out}");
+    let v = json(&out);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["data"]["intact"], false);
+    assert_eq!(v["data"]["first_bad"], 1);
+    assert!(
+        v["data"]["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("entry #1 was altered"),
+        "{v}"
+    );
+}
+
+#[test]
+fn wrong_passphrase_exits_5_with_json_error() {
+    let (_d, home) = temp_home();
+    init(&home);
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", "nope")
+        .args(["log", "--json"]));
+    assert_eq!(code, 5);
+    let v = json(&out);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["error"]["kind"], "wrong-passphrase");
+    // The right one still works: nothing was damaged.
+    let (code, _, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["log", "verify"]));
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn a_second_process_gets_a_clear_lock_error() {
+    let (_d, home) = temp_home();
+    init(&home);
+    let held = Home::open(&home).expect("this test process holds the home");
+    let (code, out, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("log"));
+    assert_eq!(code, 4, "{out}{err}");
+    assert!(err.contains("in use by another steward process"), "{err}");
+    assert!(
+        err.contains(&std::process::id().to_string()),
+        "names the holder: {err}"
+    );
+    drop(held);
+    let (code, _, _) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("log"));
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn malformed_config_names_file_line_and_key() {
+    let (_d, home) = temp_home();
+    init(&home);
+    std::fs::write(
+        home.join("config.toml"),
+        "[network]\nallow = [\"loopback\"]\ntimeout_secs = -3\n",
+    )
+    .expect("write");
+    let (code, out, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).args(["log"]));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("config.toml line 3: key `network.timeout_secs`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn passphrase_never_reaches_output_or_logs() {
+    let (_d, home) = temp_home();
+    for args in [
+        &["-vvv", "init"][..],
+        &["-vvv", "doctor", "--json"],
+        &["-vvv", "log"],
+        &["-vvv", "log", "verify"],
+    ] {
+        let (_, out, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).args(args));
+        assert!(
+            !out.contains(PASS) && !err.contains(PASS),
+            "{args:?} leaked the passphrase"
+        );
+    }
+    // And it is not accepted as an argument at all.
+    let (code, _, err) = run(steward(&home).args(["log", "--passphrase", PASS]));
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn no_passphrase_without_a_terminal_is_a_clear_error() {
+    let (_d, home) = temp_home();
+    let (code, out, err) = run(steward(&home).arg("init"));
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("STEWARD_PASSPHRASE"), "{err}");
+    assert!(!home.join("steward.db").exists(), "nothing half-made");
+}
+
+#[test]
+fn errors_use_the_json_envelope() {
+    let (_d, home) = temp_home();
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["log", "--json"]));
+    assert_eq!(code, 1);
+    let v = json(&out);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["error"]["kind"], "home-missing");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("steward init"),
+        "{v}"
+    );
+}
+
+#[test]
+fn config_layers_through_the_binary() {
+    let (_d, home) = temp_home();
+    std::fs::create_dir_all(&home).expect("mkdir");
+    std::fs::write(
+        home.join("config.toml"),
+        "[network]\nallow = [\"hub.snapshot.org\"]\ntimeout_secs = 7\n",
+    )
+    .expect("write");
+    let (code, out, err) = run(steward(&home)
+        .env("STEWARD_NETWORK_TIMEOUT_SECS", "9")
+        .args([
+            "config",
+            "--json",
+            "--set",
+            "network.allow=loopback,10.0.0.0/8",
+        ]));
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(
+        v["data"]["network"]["allow"],
+        serde_json::json!(["loopback", "10.0.0.0/8"])
+    );
+    assert_eq!(v["data"]["network"]["timeout_secs"], 9);
+}

@@ -1,0 +1,47 @@
+//! The real `steward` binary, run as a user would, against temporary homes.
+
+mod cli;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub(crate) const PASS: &str = "pass-5e1f-do-not-leak";
+
+/// A command for the built binary with a clean, explicit environment.
+pub(crate) fn steward(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_steward"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.parent().unwrap_or(home))
+        .env("STEWARD_HOME", home)
+        .stdin(Stdio::null());
+    for key in ["STEWARD_MODELS_DIR", "STEWARD_TOOLS_DIR"] {
+        if let Some(v) = std::env::var_os(key) {
+            c.env(key, v);
+        }
+    }
+    c
+}
+
+pub(crate) fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run steward");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+pub(crate) fn json(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}"))
+}
+
+pub(crate) fn temp_home() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("home");
+    (dir, home)
+}
