@@ -2,14 +2,27 @@
 //!
 //! This crate owns what can be decided without touching the world: the network allowlist
 //! (is this host allowed?), the audit chain (what an entry commits to, and whether a sequence of
-//! entries is intact), and — as later waves land — proposals, decisions and the policy that picks
+//! entries is intact), the normalized [`Proposal`] every source produces and its limits, and — as later waves land — proposals, decisions and the policy that picks
 //! between voting, asking and skipping. No I/O, no async, no clocks: callers pass everything in,
 //! which is what keeps every decision reproducible.
 
 mod audit;
+mod flag;
 mod net;
+mod proposal;
+mod vote;
 
 pub use audit::{
     AUDIT_GENESIS, AuditEntry, AuditRecord, ChainBreak, ChainBreakKind, sha256_hex, verify_chain,
 };
+pub use flag::{Flag, Severity};
 pub use net::{Allowlist, AllowlistError, Refused, Rule};
+pub use proposal::{
+    Action, FieldError, Limits, Proposal, ProposalState, Source, VotingType, lossy_utf8,
+};
+
+pub use vote::Vote;
+
+/// Ethereum primitive types used in the domain types (alloy's, re-exported so every crate names
+/// the same ones).
+pub use alloy_primitives::{Address, B256, Bytes, U256};
