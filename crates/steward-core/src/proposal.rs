@@ -434,7 +434,8 @@ mod tests {
     #[test]
     fn limits_refuse_absurd_proposals_and_name_the_field() {
         let l = Limits::default();
-        let cases: Vec<(Box<dyn Fn(&mut Proposal)>, &str)> = vec![
+        type Edit = Box<dyn Fn(&mut Proposal)>;
+        let cases: Vec<(Edit, &str)> = vec![
             (
                 Box::new(|p| p.choices = vec!["x".into(); 100_000]),
                 "choices",
