@@ -22,6 +22,11 @@ test: setup lint
 		$(CARGO) test --workspace --locked --no-fail-fast; \
 	fi
 
+## bench: the local models against llama.cpp and sentence-transformers (installs torch into
+## .cache/st-venv on first use); writes BENCHMARKS.md
+bench: setup
+	scripts/bench-ml.py
+
 setup: apt tools models
 
 apt:

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Install Debian packages the project needs, only if any is missing.
 #
-#   scripts/setup-apt.sh                  # default set: libssl-dev pkg-config
+#   scripts/setup-apt.sh                  # default set: libssl-dev pkg-config cmake clang libclang-dev
 #   scripts/setup-apt.sh cmake clang ...  # exactly these packages
 #
 # Runs `apt-get update` once and `apt-get install --no-install-recommends`
 # only when a package is not installed; as root, or through sudo otherwise.
 set -euo pipefail
 
-DEFAULT_PACKAGES=(libssl-dev pkg-config) # SQLCipher is built against system OpenSSL
+# SQLCipher is built against system OpenSSL; llama-cpp-2 builds its vendored llama.cpp with cmake
+# and generates bindings with bindgen (libclang).
+DEFAULT_PACKAGES=(libssl-dev pkg-config cmake clang libclang-dev)
 
 log() { printf 'setup-apt: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

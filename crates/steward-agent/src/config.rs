@@ -16,6 +16,9 @@ use crate::error::{Error, Result};
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub network: NetworkConfig,
+    pub snapshot: SnapshotConfig,
+    pub governors: Vec<GovernorConfig>,
+    pub limits: LimitsConfig,
     pub models: ModelsConfig,
     pub tools: ToolsConfig,
     pub log: LogConfig,
@@ -35,6 +38,73 @@ impl Default for NetworkConfig {
         Self {
             allow: vec!["loopback".into()],
             timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SnapshotConfig {
+    /// The hub's GraphQL endpoint.
+    pub hub: String,
+    /// Spaces `steward sync` follows.
+    pub spaces: Vec<String>,
+    /// Items per GraphQL page (the hub allows at most 1000).
+    pub page_size: u32,
+}
+
+impl Default for SnapshotConfig {
+    fn default() -> Self {
+        Self {
+            hub: "https://hub.snapshot.org/graphql".into(),
+            spaces: vec![],
+            page_size: 100,
+        }
+    }
+}
+
+/// One on-chain Governor `steward sync` follows (`[[governors]]` in config.toml).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GovernorConfig {
+    /// JSON-RPC endpoint; its host must be in `network.allow`.
+    pub rpc: String,
+    /// The Governor contract.
+    pub address: String,
+    /// First block to read `ProposalCreated` logs from.
+    #[serde(default)]
+    pub from_block: u64,
+}
+
+impl GovernorConfig {
+    /// `RPC#ADDRESS[@FROM_BLOCK]`, the env and `--set` form.
+    fn parse_compact(s: &str) -> Result<Self, String> {
+        let (rpc, rest) = s
+            .rsplit_once('#')
+            .ok_or_else(|| format!("expected RPC#ADDRESS[@FROM_BLOCK], got {s:?}"))?;
+        let (address, from) = rest.split_once('@').unwrap_or((rest, "0"));
+        Ok(Self {
+            rpc: rpc.trim().to_owned(),
+            address: address.trim().to_owned(),
+            from_block: from
+                .trim()
+                .parse()
+                .map_err(|_| format!("from block {from:?} is not a number"))?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Proposal bodies longer than this are truncated and flagged.
+    pub max_body_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1 << 20,
         }
     }
 }
@@ -93,6 +163,36 @@ pub const KEYS: &[ConfigKey] = &[
         env: "STEWARD_NETWORK_TIMEOUT_SECS",
         default: "30",
         doc: "Timeout of each outbound HTTP request, in seconds.",
+    },
+    ConfigKey {
+        key: "snapshot.hub",
+        env: "STEWARD_SNAPSHOT_HUB",
+        default: r#""https://hub.snapshot.org/graphql""#,
+        doc: "The Snapshot hub's GraphQL endpoint. Its host must also be in network.allow.",
+    },
+    ConfigKey {
+        key: "snapshot.spaces",
+        env: "STEWARD_SNAPSHOT_SPACES",
+        default: "[]",
+        doc: "Snapshot spaces `steward sync` follows, e.g. [\"lido-snapshot.eth\"]. In env, comma-separated.",
+    },
+    ConfigKey {
+        key: "snapshot.page_size",
+        env: "STEWARD_SNAPSHOT_PAGE_SIZE",
+        default: "100",
+        doc: "Items per hub query page (1 to 1000).",
+    },
+    ConfigKey {
+        key: "governors",
+        env: "STEWARD_GOVERNORS",
+        default: "[]",
+        doc: "On-chain Governors `steward sync` follows: [[governors]] tables with rpc, address, from_block. In env, comma-separated RPC#ADDRESS[@FROM_BLOCK].",
+    },
+    ConfigKey {
+        key: "limits.max_body_bytes",
+        env: "STEWARD_LIMITS_MAX_BODY_BYTES",
+        default: "1048576",
+        doc: "Proposal bodies longer than this are truncated and flagged `body-truncated`.",
     },
     ConfigKey {
         key: "models.dir",
@@ -185,18 +285,29 @@ impl Config {
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         let v = value.trim();
         match key {
-            "network.allow" => {
-                self.network.allow = v
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect();
-            }
+            "network.allow" => self.network.allow = split_list(v),
             "network.timeout_secs" => {
                 self.network.timeout_secs = v
                     .parse()
                     .map_err(|_| format!("expected a whole number of seconds, got {v:?}"))?;
+            }
+            "snapshot.hub" => self.snapshot.hub = v.to_owned(),
+            "snapshot.spaces" => self.snapshot.spaces = split_list(v),
+            "governors" => {
+                self.governors = split_list(v)
+                    .iter()
+                    .map(|g| GovernorConfig::parse_compact(g))
+                    .collect::<Result<_, _>>()?;
+            }
+            "snapshot.page_size" => {
+                self.snapshot.page_size = v
+                    .parse()
+                    .map_err(|_| format!("expected a whole number, got {v:?}"))?;
+            }
+            "limits.max_body_bytes" => {
+                self.limits.max_body_bytes = v
+                    .parse()
+                    .map_err(|_| format!("expected a number of bytes, got {v:?}"))?;
             }
             "models.dir" => self.models.dir = non_empty_path(v),
             "tools.dir" => self.tools.dir = non_empty_path(v),
@@ -207,6 +318,14 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The proposal limits, from `limits.*`.
+    pub fn limits(&self) -> steward_core::Limits {
+        steward_core::Limits {
+            max_body_bytes: self.limits.max_body_bytes,
+            ..steward_core::Limits::default()
+        }
     }
 
     /// The parsed allowlist.
@@ -221,6 +340,32 @@ impl Config {
     /// Checks values that types alone do not; returns the offending key.
     fn validate(&self) -> Result<(), (&'static str, String)> {
         Allowlist::parse(&self.network.allow).map_err(|e| ("network.allow", e.to_string()))?;
+        if !(1..=1000).contains(&self.snapshot.page_size) {
+            return Err((
+                "snapshot.page_size",
+                format!("must be 1 to 1000, got {}", self.snapshot.page_size),
+            ));
+        }
+        if url::Url::parse(&self.snapshot.hub).is_err() {
+            return Err((
+                "snapshot.hub",
+                format!("{:?} is not a URL", self.snapshot.hub),
+            ));
+        }
+        for g in &self.governors {
+            if g.address.parse::<steward_core::Address>().is_err() {
+                return Err((
+                    "governors",
+                    format!("address {:?} is not an address", g.address),
+                ));
+            }
+            if url::Url::parse(&g.rpc).is_err() {
+                return Err(("governors", format!("rpc {:?} is not a URL", g.rpc)));
+            }
+        }
+        if self.limits.max_body_bytes < 1024 {
+            return Err(("limits.max_body_bytes", "must be at least 1024".into()));
+        }
         if self.network.timeout_secs == 0 {
             return Err(("network.timeout_secs", "must be at least 1".into()));
         }
@@ -244,8 +389,16 @@ impl Config {
              # Reference: docs/config.md\n",
         );
         let mut section = "";
+        let mut tables = String::new();
         for k in KEYS {
-            let (sec, name) = k.key.split_once('.').unwrap_or(("", k.key));
+            let Some((sec, name)) = k.key.split_once('.') else {
+                // An array of tables: shown as a commented example after the plain sections.
+                tables.push_str(&format!(
+                    "\n# {}\n# [[{}]]\n# rpc = \"http://127.0.0.1:8545\"\n# address = \"0x...\"\n# from_block = 0\n",
+                    k.doc, k.key
+                ));
+                continue;
+            };
             if sec != section {
                 out.push_str(&format!("\n[{sec}]\n"));
                 section = sec;
@@ -257,8 +410,17 @@ impl Config {
                 out.push_str(&format!("# {name} = {}\n", k.default));
             }
         }
+        out.push_str(&tables);
         out
     }
+}
+
+fn split_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 fn non_empty_path(v: &str) -> Option<PathBuf> {
@@ -295,7 +457,12 @@ fn locate(text: &str, offset: usize) -> (Option<usize>, String) {
 
 /// The line on which dotted `key` is set, if it can be found.
 fn find_key_line(text: &str, key: &str) -> Option<usize> {
-    let (sec, name) = key.split_once('.')?;
+    let Some((sec, name)) = key.split_once('.') else {
+        return text
+            .lines()
+            .position(|l| l.trim().trim_matches(['[', ']']).trim() == key)
+            .map(|i| i + 1);
+    };
     let mut in_sec = false;
     for (i, line) in text.lines().enumerate() {
         let t = line.trim();

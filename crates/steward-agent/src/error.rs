@@ -58,6 +58,11 @@ pub enum Error {
     Url { url: String, reason: String },
     #[error("building the HTTP client")]
     Http(#[source] reqwest::Error),
+    #[error("{source_name}: {message}")]
+    Source {
+        source_name: String,
+        message: String,
+    },
     #[error("passphrase must not be empty")]
     EmptyPassphrase,
 }
@@ -80,6 +85,7 @@ impl Error {
             Self::Refused(_) => "network-refused",
             Self::Url { .. } => "bad-url",
             Self::Http(_) => "http",
+            Self::Source { .. } => "source",
             Self::EmptyPassphrase => "empty-passphrase",
         }
     }

@@ -12,14 +12,24 @@ pub mod env;
 mod error;
 mod home;
 mod net;
+mod proposals;
+pub mod sources;
 mod store;
+mod sync;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use audit::{AuditHead, AuditReport, AuditVerifyError};
-pub use config::{Config, ConfigKey, KEYS, LogConfig, ModelsConfig, NetworkConfig, ToolsConfig};
+pub use config::{
+    Config, ConfigKey, GovernorConfig, KEYS, LimitsConfig, LogConfig, ModelsConfig, NetworkConfig,
+    SnapshotConfig, ToolsConfig,
+};
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, Result};
 pub use home::Home;
 pub use net::{HttpClient, Network};
+pub use proposals::{Ingested, ProposalFilter, Quarantined, StoreCounts, StoredProposal};
 #[cfg(feature = "test-util")]
 pub use store::raw_connection;
-pub use store::{Passphrase, Store, Tx};
+pub use store::{Passphrase, SCHEMA_VERSION, Store, Tx};
+pub use sync::{IngestReport, Progress, ingest_file, sync_governor, sync_snapshot_space};

@@ -65,6 +65,16 @@ impl Network {
         Ok(parsed)
     }
 
+    /// A JSON-RPC connection to `url` over an allowlist-checked client.
+    pub fn rpc(&self, url: &str) -> Result<steward_eth::Rpc> {
+        let checked = self.check_url(url)?;
+        let http = self.http()?;
+        steward_eth::Rpc::with_client(checked, http.inner).map_err(|e| Error::Source {
+            source_name: format!("rpc {}", redact(url)),
+            message: e.to_string(),
+        })
+    }
+
     /// An HTTP client whose every request and redirect is checked against the allowlist.
     pub fn http(&self) -> Result<HttpClient> {
         let allow = Arc::clone(&self.allow);

@@ -22,7 +22,8 @@ use crate::home::{Home, write_atomic};
 const APPLICATION_ID: i32 = 0x5354_5744;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` is the number applied.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -44,7 +45,59 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"#];
+"#,
+    r#"
+CREATE TABLE proposals (
+    key          TEXT PRIMARY KEY,      -- Proposal::key(): source-native identity
+    source       TEXT NOT NULL,         -- snapshot | governor | mail | file
+    space        TEXT NOT NULL,         -- Snapshot space, `chain:governor`, mailbox or path
+    id           TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    start_ts     INTEGER,
+    end_ts       INTEGER,
+    created_ts   INTEGER,
+    content_hash TEXT NOT NULL,
+    json         TEXT NOT NULL,         -- the whole normalized Proposal
+    first_seen   TEXT NOT NULL,
+    updated      TEXT NOT NULL
+) STRICT;
+CREATE INDEX proposals_space ON proposals (space, created_ts);
+CREATE INDEX proposals_state ON proposals (state, end_ts);
+
+-- Other names for a proposal (links in mail, forum URLs) so the same proposal seen twice is
+-- one record.
+CREATE TABLE proposal_aliases (
+    alias TEXT PRIMARY KEY,
+    key   TEXT NOT NULL REFERENCES proposals (key)
+) STRICT;
+
+CREATE TABLE votes (
+    proposal_key TEXT NOT NULL REFERENCES proposals (key),
+    id           TEXT NOT NULL,
+    voter        TEXT NOT NULL,
+    created_ts   INTEGER,
+    json         TEXT NOT NULL,
+    PRIMARY KEY (proposal_key, id)
+) STRICT;
+
+-- Where each incremental sync resumes; advanced in the same transaction as the items.
+CREATE TABLE sync_cursors (
+    source  TEXT PRIMARY KEY,
+    cursor  TEXT NOT NULL,
+    updated TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE quarantine (
+    seq    INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    item   TEXT NOT NULL,
+    field  TEXT NOT NULL,
+    error  TEXT NOT NULL,
+    seen   TEXT NOT NULL
+) STRICT;
+"#,
+];
 
 /// The store passphrase. Zeroized on drop; never printed.
 pub struct Passphrase(Zeroizing<String>);
@@ -68,6 +121,9 @@ impl fmt::Debug for Passphrase {
         f.write_str("Passphrase(<redacted>)")
     }
 }
+
+/// The schema version a store has after all migrations.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// The plaintext sidecar: how to derive the key, and a value to check it against.
 #[derive(Debug, Serialize, Deserialize)]
@@ -353,6 +409,14 @@ pub struct Tx<'a> {
 }
 
 impl Tx<'_> {
+    pub(crate) fn sql(&self) -> &rusqlite::Transaction<'_> {
+        &self.tx
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Appends `record` to the audit chain.
     pub fn audit(&mut self, record: &AuditRecord) -> Result<AuditEntry> {
         let last = match self.head.take() {

@@ -1,6 +1,27 @@
 //! Everything Ethereum for Steward, through alloy: providers, `sol!` bindings (Governor, ERC-20,
 //! timelock), EIP-712 votes, transactions, keystore signers, calldata decoding and simulation.
 //!
-//! The foundation wave only reserves this crate's place in the dependency graph
-//! (`steward-agent` -> `steward-eth` -> `steward-core`); the ingestion, casting and verification
-//! issues fill it.
+//! Today it owns reading on-chain Governors (OpenZeppelin 5.x and Compound GovernorBravo):
+//! [`GovernorReader`] turns `ProposalCreated` logs into core [`Proposal`]s and `VoteCast` logs
+//! into core [`Vote`]s, one `Result` per item so a bad log never stops a scan, over an [`Rpc`]
+//! connection that names hosts but never URLs in its errors. With the `testkit` feature,
+//! [`testkit`] starts anvil and deploys real OpenZeppelin contracts for tests (see
+//! `docs/governor.md`).
+//!
+//! [`Proposal`]: steward_core::Proposal
+//! [`Vote`]: steward_core::Vote
+
+mod bindings;
+mod error;
+mod governor;
+mod rpc;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use error::{Error, ItemError, ItemRef, Result};
+pub use governor::{
+    ClockMode, DEFAULT_PAGE_BLOCKS, GOVERNOR_CHOICES, GovernorKind, GovernorReader, GovernorVote,
+    Scan, choice_of_support, support_of_choice,
+};
+pub use rpc::{DEFAULT_TIMEOUT, Rpc};

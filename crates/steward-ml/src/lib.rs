@@ -1,10 +1,36 @@
 //! Local inference for Steward.
 //!
-//! This crate knows nothing about governance: text goes in, vectors or text come out. Today it
-//! owns the manifest of the embedded default models — which files, their SHA-256, size, source
-//! package and license — and the check that the files on disk are exactly those. The engines
-//! (embedder, generator, sandboxed worker) build on this manifest.
+//! This crate knows nothing about governance: text goes in, vectors or text come out. It owns
+//! the manifest of the embedded default models (files, SHA-256, size, source package, license)
+//! and the check that the files on disk are exactly those; the [`Embedder`] and [`Generator`]
+//! traits and their engines (all-MiniLM-L6-v2 in candle, GGUF chat models in llama.cpp with
+//! JSON-schema-constrained decoding); the model thread behind a channel handle; and the
+//! confined worker process that runs the models with read-only access to their files and no
+//! sockets.
 
+mod api;
+mod bert;
+mod error;
+mod llama;
 mod manifest;
+mod openai;
+mod sandbox;
+mod schema;
+mod thread;
+mod worker;
 
-pub use manifest::{EMBEDDED, FileStatus, ModelFile, ModelSpec, Role, check_file, check_models};
+pub use api::{
+    Embedder, EngineInfo, Finish, GenerateRequest, Generation, Generator, Sampling, Truncate,
+    Truncation,
+};
+pub use bert::{BertEmbedder, MAX_TOKENS as EMBED_MAX_TOKENS};
+pub use error::{Error, Result};
+pub use llama::{LlamaGenerator, LlamaOptions};
+pub use manifest::{
+    EMBEDDED, FileStatus, ModelFile, ModelSpec, Role, check_file, check_models, spec, verify,
+};
+pub use openai::{OpenAiBackend, OpenAiConfig};
+pub use sandbox::{Confinement, ProbeReport, confine, probe};
+pub use schema::JsonSchema;
+pub use thread::ModelThread;
+pub use worker::{SharedWorker, WorkerInfo, WorkerProcess, model_paths, serve as serve_worker};

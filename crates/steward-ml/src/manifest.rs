@@ -173,7 +173,39 @@ pub fn check_models(dir: &Path) -> Vec<(&'static ModelSpec, &'static ModelFile, 
         .collect()
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
+/// The embedded model for a role.
+pub fn spec(role: Role) -> &'static ModelSpec {
+    // EMBEDDED has one model per role; `manifest_is_complete` checks it.
+    EMBEDDED
+        .iter()
+        .find(|m| m.role == role)
+        .unwrap_or(&EMBEDDED[0])
+}
+
+/// Checks every file of `spec` under `dir`; the first problem becomes an error naming the file
+/// and the command that fixes it.
+pub fn verify(dir: &Path, spec: &ModelSpec) -> crate::Result<()> {
+    for f in spec.files {
+        let problem = match check_file(dir, f) {
+            FileStatus::Ok => continue,
+            FileStatus::Missing { .. } => "missing".to_owned(),
+            FileStatus::WrongSize {
+                expected, actual, ..
+            } => format!("size {actual} bytes, expected {expected}"),
+            FileStatus::WrongHash {
+                expected, actual, ..
+            } => format!("sha256 {actual}, expected {expected}"),
+            FileStatus::Unreadable { error, .. } => format!("unreadable: {error}"),
+        };
+        return Err(crate::Error::ModelFile {
+            path: dir.join(f.path),
+            problem,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut f = std::fs::File::open(path)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -256,6 +288,10 @@ mod tests {
 
     #[test]
     fn manifest_is_complete() {
+        for role in [Role::Generation, Role::Embedding] {
+            assert_eq!(EMBEDDED.iter().filter(|m| m.role == role).count(), 1);
+            assert_eq!(spec(role).role, role);
+        }
         for m in EMBEDDED {
             assert!(!m.files.is_empty(), "{} has no files", m.id);
             for f in m.files {

@@ -50,8 +50,22 @@ pub(crate) enum Command {
     Log(LogArgs),
     /// Show the effective configuration (all layers merged)
     Config,
+    /// Read proposals from files (Snapshot objects, Governor JSON)
+    #[command(subcommand)]
+    Ingest(IngestCommand),
+    /// Sync every configured source incrementally (resumes after a crash)
+    Sync,
+    /// List stored proposals, newest first
+    Proposals(ProposalsArgs),
+    /// Show one proposal: by key, alias or source id
+    Show(ShowArgs),
     /// Run the demo: create a home and check it (later waves grow this into the full story)
     Demo,
+    /// Local models: info, embed, generate
+    Model(crate::cmd::model::ModelArgs),
+    /// Serve model requests on stdin/stdout in a confined process (started by `steward model`)
+    #[command(name = "model-worker", hide = true)]
+    ModelWorker(crate::cmd::model::WorkerArgs),
 }
 
 #[derive(Debug, Args)]
@@ -67,4 +81,35 @@ pub(crate) struct LogArgs {
 pub(crate) enum LogCommand {
     /// Check every entry's hash and link, and the anchor; name the first bad entry
     Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum IngestCommand {
+    /// Snapshot proposal objects (one, an array, or JSON Lines) and Governor proposal JSON
+    File(IngestArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IngestArgs {
+    #[arg(required = true, value_name = "PATH")]
+    pub(crate) paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProposalsArgs {
+    /// Only proposals still open for voting (pending or active)
+    #[arg(long)]
+    pub(crate) open: bool,
+    /// Only this Snapshot space (or `chain:governor`, mailbox, path)
+    #[arg(long, value_name = "SPACE")]
+    pub(crate) space: Option<String>,
+    /// At most N proposals
+    #[arg(long, short = 'n', value_name = "N")]
+    pub(crate) limit: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// The proposal's key (`snapshot:space:id`), an alias, or its source id
+    pub(crate) id: String,
 }

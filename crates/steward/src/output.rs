@@ -13,6 +13,8 @@ pub(crate) mod exit {
     pub(crate) const CHECK_FAILED: u8 = 3;
     pub(crate) const LOCKED: u8 = 4;
     pub(crate) const AUTH: u8 = 5;
+    /// Some items were quarantined; the rest were processed.
+    pub(crate) const PARTIAL: u8 = 6;
 }
 
 #[derive(Debug)]

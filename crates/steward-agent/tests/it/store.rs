@@ -168,7 +168,10 @@ fn interrupted_create_is_replaced_cleanly() {
     fs::write(home.key_path(), b"{}").expect("stale key");
     assert!(!Store::exists(&home));
     let store = Store::create(&home, &pass("p")).expect("create over leftovers");
-    assert_eq!(store.schema_version().expect("version"), 1);
+    assert_eq!(
+        store.schema_version().expect("version"),
+        steward_agent::SCHEMA_VERSION
+    );
     assert!(!home.root().join("steward.db.creating").exists());
 }
 

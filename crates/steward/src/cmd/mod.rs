@@ -3,8 +3,13 @@
 mod config;
 mod demo;
 mod doctor;
+mod ingest;
 mod init;
 mod log;
+pub(crate) mod model;
+mod proposals;
+mod show;
+mod sync;
 
 use std::process::ExitCode;
 
@@ -21,5 +26,11 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Log(args) => log::run(ctx, out, &args),
         Command::Config => config::run(ctx, out),
         Command::Demo => demo::run(ctx, out),
+        Command::Ingest(crate::cli::IngestCommand::File(args)) => ingest::run(ctx, out, &args),
+        Command::Sync => sync::run(ctx, out),
+        Command::Proposals(args) => proposals::run(ctx, out, &args),
+        Command::Show(args) => show::run(ctx, out, &args),
+        Command::Model(args) => model::run(ctx, out, args),
+        Command::ModelWorker(args) => model::worker(args),
     }
 }

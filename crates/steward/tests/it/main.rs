@@ -1,6 +1,10 @@
 //! The real `steward` binary, run as a user would, against temporary homes.
 
+// Tests say on stderr why they skip (missing shared data or tools).
+#![allow(clippy::print_stderr)]
+
 mod cli;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

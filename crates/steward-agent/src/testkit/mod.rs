@@ -1,0 +1,7 @@
+//! Test support shared by the test suites, the benchmarks and the demo (feature `testkit`).
+//!
+//! - [`hub::MockHub`]: a loopback Snapshot hub that speaks the hub's GraphQL schema, checks each
+//!   query as the real hub would, serves real proposal records (../shared/data/snapshot-daocensus)
+//!   and injects the failures real hubs produce (429 with Retry-After, 5xx, truncated bodies).
+
+pub mod hub;

@@ -1,0 +1,31 @@
+//! steward-eth's integration tests: one binary, against a real anvil and real OpenZeppelin 5
+//! contracts compiled from `contracts/` (see `steward_eth::testkit`). Tests that need the npm
+//! tools print why and pass when they are absent.
+
+mod bravo;
+mod oz;
+mod rpc;
+
+use std::io::Write;
+use std::sync::Arc;
+use steward_eth::testkit::{Anvil, Artifacts, Tools};
+
+/// The tools, or `None` after saying why the test is skipped (straight to stderr, past the
+/// test harness's capture, so a skip is visible in `make test`).
+pub(crate) fn tools_or_skip(test: &str) -> Option<Tools> {
+    match Tools::detect() {
+        Ok(t) => Some(t),
+        Err(why) => {
+            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+            None
+        }
+    }
+}
+
+/// A fresh anvil and the compiled contracts.
+pub(crate) async fn chain(test: &str) -> Option<(Anvil, Arc<Artifacts>)> {
+    let tools = tools_or_skip(test)?;
+    let anvil = Anvil::start(&tools).await.expect("anvil starts");
+    let artifacts = Artifacts::load(&tools).expect("contracts compile");
+    Some((anvil, artifacts))
+}

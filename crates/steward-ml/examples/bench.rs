@@ -1,0 +1,99 @@
+//! Throughput of the embedded models, for `make bench` (scripts/bench-ml.py runs it next to the
+//! reference implementations and writes BENCHMARKS.md).
+//!
+//! cargo run --release -p steward-ml --example bench -- MODELS_DIR PARAGRAPHS_JSON THREADS PROMPT
+//!
+//! Prints one JSON object: generation prompt/decode tokens per second (greedy, SmolLM2 Q4_1),
+//! embedding sentences per second on the paragraphs (a JSON array of strings), and peak RSS with
+//! both models loaded.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use steward_ml::{
+    BertEmbedder, Embedder, GenerateRequest, Generator, LlamaGenerator, LlamaOptions,
+};
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(models), Some(paras), Some(threads), Some(prompt)) =
+        (args.get(1), args.get(2), args.get(3), args.get(4))
+    else {
+        return Err("usage: bench MODELS_DIR PARAGRAPHS_JSON THREADS PROMPT".into());
+    };
+    let threads = Some(threads.parse::<u32>()?);
+    let models = PathBuf::from(models);
+    let paragraphs: Vec<String> = serde_json::from_str(&std::fs::read_to_string(paras)?)?;
+
+    let t = Instant::now();
+    let mut g = LlamaGenerator::embedded(
+        &models,
+        &LlamaOptions {
+            threads,
+            ..LlamaOptions::default()
+        },
+    )?;
+    let gen_load_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let mut e = BertEmbedder::embedded(&models)?;
+    let emb_load_s = t.elapsed().as_secs_f64();
+
+    // Generation: the same prompt as the llama.cpp reference, greedy, 128 new tokens; best of 3.
+    let req = GenerateRequest {
+        max_tokens: 128,
+        ..GenerateRequest::new(prompt.as_str())
+    };
+    let mut best_pp = 0.0f64;
+    let mut best_tg = 0.0f64;
+    let mut last = None;
+    for _ in 0..3 {
+        let out = g.generate(&req, &mut |_| {})?;
+        best_pp = best_pp.max(out.prompt_tokens as f64 / (out.prompt_ms / 1e3));
+        // The first token comes from the prompt's logits; decode steps = completion - 1.
+        best_tg =
+            best_tg.max((out.completion_tokens.saturating_sub(1)) as f64 / (out.generate_ms / 1e3));
+        last = Some(out);
+    }
+    let last = last.ok_or("no generation")?;
+
+    // Embeddings: one warm-up batch, then all paragraphs in one call (sorted, batched by 32).
+    e.embed(&paragraphs[..paragraphs.len().min(32)])?;
+    let t = Instant::now();
+    let vecs = e.embed(&paragraphs)?;
+    let embed_s = t.elapsed().as_secs_f64();
+    assert_eq!(vecs.len(), paragraphs.len());
+
+    let out = serde_json::json!({
+        "threads": threads,
+        "generation": {
+            "model": last.engine.model,
+            "prompt_tokens": last.prompt_tokens,
+            "completion_tokens": last.completion_tokens,
+            "prompt_tokens_per_s": best_pp,
+            "decode_tokens_per_s": best_tg,
+            "load_s": gen_load_s,
+        },
+        "embedding": {
+            "sentences": paragraphs.len(),
+            "seconds": embed_s,
+            "sentences_per_s": paragraphs.len() as f64 / embed_s,
+            "load_s": emb_load_s,
+        },
+        "peak_rss_mb": peak_rss_mb(),
+    });
+    println!("{out}");
+    Ok(())
+}

@@ -1,0 +1,393 @@
+//! The model worker: a separate process of the same binary (`steward model-worker`) that loads
+//! the models, confines itself and answers requests as JSON lines on stdin/stdout. The parent
+//! talks to it through [`WorkerProcess`], which implements both [`Generator`] and [`Embedder`].
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{Embedder, EngineInfo, GenerateRequest, Generation, Generator};
+use crate::bert::BertEmbedder;
+use crate::error::{Error, Result};
+use crate::llama::{LlamaGenerator, LlamaOptions};
+use crate::manifest::{self, Role};
+use crate::sandbox::{self, Confinement, ProbeReport};
+
+/// One request line.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+enum Request {
+    Embed { texts: Vec<String> },
+    Generate { request: Box<GenerateRequest> },
+    Info,
+    Probe { read: Option<PathBuf> },
+}
+
+/// One reply line; a generation sends `Piece`s before its final line.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum Reply {
+    Vectors { vectors: Vec<Vec<f32>> },
+    Piece { text: String },
+    Generation { generation: Box<Generation> },
+    Info { info: Box<WorkerInfo> },
+    Probe { report: ProbeReport },
+    Error { message: String },
+}
+
+/// What the worker says about itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    pub pid: u32,
+    pub confinement: Confinement,
+    pub models_dir: PathBuf,
+}
+
+/// The files the worker may read: every file of every embedded model.
+pub fn model_paths(models_dir: &Path) -> Vec<PathBuf> {
+    manifest::EMBEDDED
+        .iter()
+        .flat_map(|m| m.files)
+        .map(|f| models_dir.join(f.path))
+        .collect()
+}
+
+/// The worker's main loop: confine (unless `confine` is false), then serve `input` until EOF.
+/// Models load on first use, after confinement, so loading itself runs confined.
+pub fn serve(
+    models_dir: &Path,
+    confine: bool,
+    input: impl BufRead,
+    mut output: impl Write,
+) -> Result<()> {
+    let confinement = if confine {
+        sandbox::confine(&model_paths(models_dir))
+    } else {
+        Confinement::off()
+    };
+    tracing::info!(confinement = %confinement.summary(), "model worker ready");
+    let mut generator: Option<LlamaGenerator> = None;
+    let mut embedder: Option<BertEmbedder> = None;
+    let io_err = |source| Error::Io {
+        path: "<worker stdout>".into(),
+        source,
+    };
+    let send = |out: &mut dyn Write, reply: &Reply| -> Result<()> {
+        let mut line = serde_json::to_vec(reply).map_err(|e| Error::Worker(e.to_string()))?;
+        line.push(b'\n');
+        out.write_all(&line)
+            .and_then(|()| out.flush())
+            .map_err(io_err)
+    };
+    for line in input.lines() {
+        let line = line.map_err(|source| Error::Io {
+            path: "<worker stdin>".into(),
+            source,
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let reply = match serde_json::from_str::<Request>(&line) {
+            Err(e) => Reply::Error {
+                message: format!("bad request line: {e}"),
+            },
+            Ok(Request::Info) => Reply::Info {
+                info: Box::new(WorkerInfo {
+                    pid: std::process::id(),
+                    confinement: confinement.clone(),
+                    models_dir: models_dir.to_owned(),
+                }),
+            },
+            Ok(Request::Probe { read }) => Reply::Probe {
+                report: sandbox::probe(read.as_deref()),
+            },
+            Ok(Request::Embed { texts }) => {
+                let result = match &mut embedder {
+                    Some(e) => e.embed(&texts),
+                    None => BertEmbedder::embedded(models_dir).and_then(|e| {
+                        let e = embedder.insert(e);
+                        e.embed(&texts)
+                    }),
+                };
+                match result {
+                    Ok(vectors) => Reply::Vectors { vectors },
+                    Err(e) => Reply::Error {
+                        message: e.to_string(),
+                    },
+                }
+            }
+            Ok(Request::Generate { request }) => {
+                let g = match &mut generator {
+                    Some(g) => Ok(g),
+                    None => LlamaGenerator::embedded(models_dir, &LlamaOptions::default())
+                        .map(|g| generator.insert(g)),
+                };
+                let mut write_failed = None;
+                let result = g.and_then(|g| {
+                    g.generate(&request, &mut |piece| {
+                        if write_failed.is_none()
+                            && let Err(e) = send(
+                                &mut output,
+                                &Reply::Piece {
+                                    text: piece.to_owned(),
+                                },
+                            )
+                        {
+                            write_failed = Some(e);
+                        }
+                    })
+                });
+                if let Some(e) = write_failed {
+                    return Err(e);
+                }
+                match result {
+                    Ok(mut generation) => {
+                        generation.engine.confined = Some(confinement.summary());
+                        Reply::Generation {
+                            generation: Box::new(generation),
+                        }
+                    }
+                    Err(e) => Reply::Error {
+                        message: e.to_string(),
+                    },
+                }
+            }
+        };
+        send(&mut output, &reply)?;
+    }
+    Ok(())
+}
+
+/// The parent's end of a worker process.
+#[derive(Debug)]
+pub struct WorkerProcess {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    info: WorkerInfo,
+}
+
+impl WorkerProcess {
+    /// Starts `command` (for example `steward model-worker --models-dir DIR`) with piped stdin
+    /// and stdout, and asks it who it is.
+    pub fn spawn(mut command: Command) -> Result<Self> {
+        let program = command.get_program().to_string_lossy().into_owned();
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::Worker(format!("cannot start {program}: {e}")))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(Error::Worker("worker pipes missing".into()));
+        };
+        let mut w = WorkerProcess {
+            child,
+            stdin,
+            stdout: BufReader::new(stdout),
+            info: WorkerInfo {
+                pid: 0,
+                confinement: Confinement::off(),
+                models_dir: PathBuf::new(),
+            },
+        };
+        match w.call(&Request::Info, &mut |_| {})? {
+            Reply::Info { info } => w.info = *info,
+            other => return Err(unexpected(&other)),
+        }
+        Ok(w)
+    }
+
+    /// The worker's pid and confinement.
+    pub fn worker_info(&self) -> &WorkerInfo {
+        &self.info
+    }
+
+    /// Asks the worker to read `read` and to open sockets; reports what was allowed.
+    pub fn probe(&mut self, read: Option<&Path>) -> Result<ProbeReport> {
+        match self.call(
+            &Request::Probe {
+                read: read.map(Path::to_owned),
+            },
+            &mut |_| {},
+        )? {
+            Reply::Probe { report } => Ok(report),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Shares one worker between a generator slot and an embedder slot (of a [`crate::ModelThread`]).
+    pub fn shared(self) -> SharedWorker {
+        SharedWorker(Arc::new(Mutex::new(self)))
+    }
+
+    fn call(&mut self, req: &Request, on_piece: &mut dyn FnMut(&str)) -> Result<Reply> {
+        let mut line = serde_json::to_vec(req).map_err(|e| Error::Worker(e.to_string()))?;
+        line.push(b'\n');
+        self.stdin
+            .write_all(&line)
+            .and_then(|()| self.stdin.flush())
+            .map_err(|e| self.died(e))?;
+        loop {
+            let mut buf = String::new();
+            let n = self.stdout.read_line(&mut buf).map_err(|e| self.died(e))?;
+            if n == 0 {
+                return Err(self.died("end of output"));
+            }
+            if !buf.starts_with('{') {
+                // Not ours: something in the worker wrote to stdout. Skip it.
+                tracing::debug!(line = %buf.trim_end(), "ignoring worker output");
+                continue;
+            }
+            let reply: Reply = serde_json::from_str(&buf)
+                .map_err(|e| Error::Worker(format!("unreadable reply {buf:?}: {e}")))?;
+            match reply {
+                Reply::Piece { text } => on_piece(&text),
+                Reply::Error { message } => return Err(Error::Worker(message)),
+                other => return Ok(other),
+            }
+        }
+    }
+
+    fn died(&mut self, e: impl std::fmt::Display) -> Error {
+        let status = match self.child.try_wait() {
+            Ok(Some(s)) => format!("exited with {s}"),
+            Ok(None) => "still running".into(),
+            Err(e) => format!("status unknown: {e}"),
+        };
+        Error::Worker(format!("worker pid {} {status}: {e}", self.child.id()))
+    }
+
+    fn engine_info(&self, mut info: EngineInfo) -> EngineInfo {
+        info.confined = Some(self.info.confinement.summary());
+        info
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        // Closing stdin ends the worker's loop; kill it if it does not go.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unexpected(reply: &Reply) -> Error {
+    Error::Worker(format!("unexpected reply {reply:?}"))
+}
+
+impl Generator for WorkerProcess {
+    fn generate(
+        &mut self,
+        req: &GenerateRequest,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation> {
+        let request = Request::Generate {
+            request: Box::new(req.clone()),
+        };
+        match self.call(&request, on_text)? {
+            Reply::Generation { generation } => Ok(*generation),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn info(&self) -> EngineInfo {
+        let spec = manifest::spec(Role::Generation);
+        self.engine_info(EngineInfo {
+            engine: "llama.cpp (worker process)".into(),
+            model: spec.id.into(),
+            sha256: Some(spec.files[0].sha256.into()),
+            context: None,
+            confined: None,
+        })
+    }
+}
+
+impl Embedder for WorkerProcess {
+    fn dim(&self) -> usize {
+        384
+    }
+
+    fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        match self.call(
+            &Request::Embed {
+                texts: texts.to_vec(),
+            },
+            &mut |_| {},
+        )? {
+            Reply::Vectors { vectors } => Ok(vectors),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    fn info(&self) -> EngineInfo {
+        let spec = manifest::spec(Role::Embedding);
+        self.engine_info(EngineInfo {
+            engine: "candle (worker process)".into(),
+            model: spec.id.into(),
+            sha256: Some(spec.files[0].sha256.into()),
+            context: Some(crate::bert::MAX_TOKENS as u32),
+            confined: None,
+        })
+    }
+}
+
+/// A [`WorkerProcess`] usable as both engines at once.
+#[derive(Debug, Clone)]
+pub struct SharedWorker(Arc<Mutex<WorkerProcess>>);
+
+impl SharedWorker {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, WorkerProcess>> {
+        self.0
+            .lock()
+            .map_err(|_| Error::Worker("worker lock poisoned".into()))
+    }
+}
+
+impl Generator for SharedWorker {
+    fn generate(
+        &mut self,
+        req: &GenerateRequest,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation> {
+        self.lock()?.generate(req, on_text)
+    }
+
+    fn info(&self) -> EngineInfo {
+        match self.lock() {
+            Ok(w) => Generator::info(&*w),
+            Err(e) => EngineInfo {
+                engine: e.to_string(),
+                model: String::new(),
+                sha256: None,
+                context: None,
+                confined: None,
+            },
+        }
+    }
+}
+
+impl Embedder for SharedWorker {
+    fn dim(&self) -> usize {
+        384
+    }
+
+    fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        self.lock()?.embed(texts)
+    }
+
+    fn info(&self) -> EngineInfo {
+        match self.lock() {
+            Ok(w) => Embedder::info(&*w),
+            Err(e) => EngineInfo {
+                engine: e.to_string(),
+                model: String::new(),
+                sha256: None,
+                context: None,
+                confined: None,
+            },
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! steward-ml's integration tests: the real model files from `make models`
+//! (`$STEWARD_MODELS_DIR`, default `models/` at the repository root). A test that needs a model
+//! prints why it skips when the files are absent; it never passes vacuously otherwise.
+
+// Skip reasons go to stderr, which the test harness shows.
+#![allow(clippy::print_stderr, clippy::print_stdout, clippy::unwrap_used)]
+
+mod embed;
+mod generate;
+mod openai;
+mod sandbox;
+mod thread;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use steward_ml::{BertEmbedder, LlamaGenerator, LlamaOptions, Role};
+
+pub(crate) fn models_dir() -> PathBuf {
+    std::env::var_os("STEWARD_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models")))
+}
+
+/// The models directory if every file of the role's model is there (size only: hashing is
+/// left to the loaders), else `None` after printing why the test skips.
+pub(crate) fn models_for(role: Role, test: &str) -> Option<PathBuf> {
+    let dir = models_dir();
+    let spec = steward_ml::spec(role);
+    for f in spec.files {
+        let path = dir.join(f.path);
+        if !path.is_file() {
+            eprintln!(
+                "SKIP {test}: {} is missing (run `make models` or set STEWARD_MODELS_DIR)",
+                path.display()
+            );
+            return None;
+        }
+    }
+    Some(dir)
+}
+
+/// One generator per test binary (loading and hashing costs ~1 s); tests take turns.
+pub(crate) fn generator(test: &str) -> Option<MutexGuard<'static, LlamaGenerator>> {
+    static GEN: OnceLock<Mutex<LlamaGenerator>> = OnceLock::new();
+    let dir = models_for(Role::Generation, test)?;
+    let g = GEN.get_or_init(|| {
+        Mutex::new(LlamaGenerator::embedded(&dir, &LlamaOptions::default()).expect("load SmolLM2"))
+    });
+    Some(g.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+pub(crate) fn embedder(test: &str) -> Option<MutexGuard<'static, BertEmbedder>> {
+    static EMB: OnceLock<Mutex<BertEmbedder>> = OnceLock::new();
+    let dir = models_for(Role::Embedding, test)?;
+    let e = EMB.get_or_init(|| Mutex::new(BertEmbedder::embedded(&dir).expect("load MiniLM")));
+    Some(e.lock().unwrap_or_else(|p| p.into_inner()))
+}

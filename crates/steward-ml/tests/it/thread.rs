@@ -1,0 +1,130 @@
+//! The model thread: requests with their own reply channels, merged embedding batches.
+
+use std::sync::{Arc, Mutex};
+
+use steward_ml::{Embedder, EngineInfo, ModelThread, Result};
+
+/// Embeds each text as [its length, batch number]; records the batch sizes it saw.
+struct Recorder {
+    batches: Arc<Mutex<Vec<usize>>>,
+    gate: Arc<Mutex<()>>,
+}
+
+impl Embedder for Recorder {
+    fn dim(&self) -> usize {
+        2
+    }
+    fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        let n = {
+            let mut b = self.batches.lock().unwrap();
+            b.push(texts.len());
+            b.len() as f32
+        };
+        // Waiting on the gate lets the test queue requests while this one runs.
+        let _g = self.gate.lock().unwrap();
+        Ok(texts.iter().map(|t| vec![t.len() as f32, n]).collect())
+    }
+    fn info(&self) -> EngineInfo {
+        EngineInfo {
+            engine: "recorder".into(),
+            model: "none".into(),
+            sha256: None,
+            context: None,
+            confined: None,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_embedding_requests_are_merged_and_answered_separately() {
+    let batches = Arc::new(Mutex::new(Vec::new()));
+    let gate = Arc::new(Mutex::new(()));
+    let rec = Recorder {
+        batches: batches.clone(),
+        gate: gate.clone(),
+    };
+    let handle = ModelThread::spawn(None, Some(Box::new(rec))).unwrap();
+    let held = gate.lock().unwrap();
+    // The first request blocks inside the engine; the next ones queue up behind it.
+    let first = tokio::spawn({
+        let h = handle.clone();
+        async move { h.embed(vec!["a".into()]).await }
+    });
+    while batches.lock().unwrap().is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let mut rest = Vec::new();
+    for i in 0..5 {
+        let h = handle.clone();
+        rest.push(tokio::spawn(async move {
+            h.embed(vec!["x".repeat(i + 1), "yy".into()]).await
+        }));
+    }
+    // Let every task send its request before the engine is released.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(held);
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first, vec![vec![1.0, 1.0]]);
+    for (i, r) in rest.into_iter().enumerate() {
+        let v = r.await.unwrap().unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(
+            v[0][0],
+            (i + 1) as f32,
+            "request {i} got someone else's vectors"
+        );
+        assert_eq!(v[1], vec![2.0, 2.0], "second engine call");
+    }
+    let b = batches.lock().unwrap().clone();
+    assert_eq!(b, vec![1, 10], "the five waiting requests go in one call");
+    // No generator loaded: a clear error, not a hang.
+    let err = handle
+        .generate(steward_ml::GenerateRequest::new("hi"), None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no generator"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_callers_share_the_real_models() {
+    let Some(dir) = crate::models_for(
+        steward_ml::Role::Embedding,
+        "async_callers_share_the_real_models",
+    ) else {
+        return;
+    };
+    let e = steward_ml::BertEmbedder::embedded(&dir).unwrap();
+    let handle = ModelThread::spawn(None, Some(Box::new(e))).unwrap();
+    let texts = [
+        "a treasury grant",
+        "a parameter change",
+        "an emergency pause",
+    ];
+    let tasks: Vec<_> = texts
+        .iter()
+        .map(|t| {
+            let h = handle.clone();
+            let t = t.to_string();
+            tokio::spawn(async move { h.embed(vec![t]).await })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap().unwrap().remove(0));
+    }
+    let all = handle
+        .embed(texts.iter().map(|t| t.to_string()).collect())
+        .await
+        .unwrap();
+    for (a, b) in got.iter().zip(&all) {
+        let d = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max);
+        assert!(d < 1e-5);
+    }
+    let (g, e) = handle.info().await.unwrap();
+    assert!(g.is_none());
+    assert_eq!(e.unwrap().model, "all-MiniLM-L6-v2");
+}

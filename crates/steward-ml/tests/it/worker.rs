@@ -1,0 +1,108 @@
+//! The worker process end to end: this test binary re-executed as the worker (the `steward`
+//! binary does the same through its hidden `model-worker` subcommand).
+
+use std::process::Command;
+
+use steward_ml::{Embedder, GenerateRequest, Generator, JsonSchema, Role, WorkerProcess};
+
+use crate::models_for;
+
+const CHILD_ENV: &str = "STEWARD_ML_WORKER_CHILD";
+
+#[test]
+#[ignore = "runs as the child of the worker tests"]
+fn worker_child() {
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::stdout().lock();
+    steward_ml::serve_worker(std::path::Path::new(&dir), true, stdin, stdout).unwrap();
+}
+
+fn spawn(dir: &std::path::Path) -> WorkerProcess {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "worker::worker_child",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+        "-q",
+    ])
+    .env(CHILD_ENV, dir);
+    WorkerProcess::spawn(cmd).unwrap()
+}
+
+#[test]
+fn confined_worker_serves_models_but_not_the_disk_or_the_network() {
+    let Some(dir) = models_for(
+        Role::Embedding,
+        "confined_worker_serves_models_but_not_the_disk_or_the_network",
+    ) else {
+        return;
+    };
+    if models_for(
+        Role::Generation,
+        "confined_worker_serves_models_but_not_the_disk_or_the_network",
+    )
+    .is_none()
+    {
+        return;
+    }
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "the user's store").unwrap();
+    let mut w = spawn(&dir);
+    let conf = w.worker_info().confinement.clone();
+    assert_ne!(w.worker_info().pid, std::process::id());
+
+    // Loads happen inside the sandbox: the model files are readable there.
+    let v = Embedder::embed(&mut w, &["a proposal".to_owned()]).unwrap();
+    assert_eq!(v[0].len(), 384);
+    let schema = JsonSchema::parse(
+        r#"{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]}"#,
+    )
+    .unwrap();
+    let mut streamed = String::new();
+    let g = w
+        .generate(
+            &GenerateRequest {
+                schema: Some(schema),
+                max_tokens: 16,
+                ..GenerateRequest::new("Is the sky blue? Answer in JSON.")
+            },
+            &mut |p| streamed.push_str(p),
+        )
+        .unwrap();
+    assert!(g.json.as_ref().unwrap()["ok"].is_boolean(), "{g:?}");
+    assert_eq!(
+        streamed, g.text,
+        "pieces stream across the process boundary"
+    );
+    assert_eq!(g.engine.confined.as_deref(), Some(conf.summary().as_str()));
+
+    let report = w.probe(Some(secret.path())).unwrap();
+    if conf.landlock == "enforced" {
+        assert!(
+            report.read.as_deref().unwrap().starts_with("denied"),
+            "{report:?}"
+        );
+    } else {
+        eprintln!("SKIP landlock assertion: {}", conf.landlock);
+    }
+    if conf.seccomp == "enforced" {
+        assert!(report.socket.starts_with("denied"), "{report:?}");
+    } else {
+        eprintln!("SKIP seccomp assertion: {}", conf.seccomp);
+    }
+}
+
+#[test]
+fn worker_reports_bad_requests_and_missing_models_as_errors() {
+    let empty = tempfile::tempdir().unwrap();
+    let mut w = spawn(empty.path());
+    let err = Embedder::embed(&mut w, &["x".to_owned()]).unwrap_err();
+    assert!(err.to_string().contains("make models"), "{err}");
+    // The worker survives an error and keeps answering.
+    assert!(w.probe(None).is_ok());
+}

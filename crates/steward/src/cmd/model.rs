@@ -1,0 +1,286 @@
+//! `steward model info|embed|generate`, and the hidden `steward model-worker` that runs the
+//! models in a confined child process.
+//!
+//! By default `embed` and `generate` start the worker (this same binary, `model-worker`), which
+//! confines itself (Landlock: read-only model files; seccomp: no sockets) before loading a
+//! model; `--in-process` runs the engine here instead.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use steward_agent::Config;
+use steward_ml::{
+    BertEmbedder, Embedder, FileStatus, GenerateRequest, Generator, JsonSchema, LlamaGenerator,
+    LlamaOptions, Sampling, WorkerProcess,
+};
+
+use crate::ctx::Ctx;
+use crate::output::Output;
+
+#[derive(Debug, Args)]
+pub(crate) struct ModelArgs {
+    #[command(subcommand)]
+    pub(crate) command: ModelCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ModelCommand {
+    /// The embedded models: engines, files, hashes, licenses, and the worker's confinement
+    Info,
+    /// Embed texts (all-MiniLM-L6-v2, 384 dimensions, unit length)
+    Embed(EmbedArgs),
+    /// Generate an answer (SmolLM2-135M-Instruct), optionally as JSON matching a schema
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EmbedArgs {
+    /// The texts to embed
+    #[arg(required = true, value_name = "TEXT")]
+    pub(crate) texts: Vec<String>,
+    /// Run the model in this process instead of the confined worker
+    #[arg(long)]
+    pub(crate) in_process: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenerateArgs {
+    /// The user message
+    pub(crate) prompt: String,
+    /// A JSON Schema file; the answer is constrained to JSON matching it
+    #[arg(long, value_name = "FILE")]
+    pub(crate) schema: Option<PathBuf>,
+    /// Sample with this seed (temperature 0.7 unless --temperature); default: greedy
+    #[arg(long, value_name = "N")]
+    pub(crate) seed: Option<u32>,
+    /// Sampling temperature (with --seed; 0 means greedy)
+    #[arg(long, value_name = "T")]
+    pub(crate) temperature: Option<f32>,
+    /// Most tokens to generate
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub(crate) max_tokens: u32,
+    /// A system message
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) system: Option<String>,
+    /// Stop when the answer contains this (repeatable)
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) stop: Vec<String>,
+    /// Run the model in this process instead of the confined worker
+    #[arg(long)]
+    pub(crate) in_process: bool,
+}
+
+/// `steward model-worker` (hidden): serves model requests on stdin/stdout, confined.
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    /// The directory of the embedded model files
+    #[arg(long, value_name = "DIR")]
+    pub(crate) models_dir: PathBuf,
+    /// Skip Landlock and seccomp (debugging only)
+    #[arg(long)]
+    pub(crate) unconfined: bool,
+}
+
+pub(crate) fn run(ctx: &Ctx, out: &Output, args: ModelArgs) -> Result<ExitCode> {
+    let models_dir = models_dir(ctx)?;
+    match args.command {
+        ModelCommand::Info => info(out, &models_dir),
+        ModelCommand::Embed(a) => embed(out, &models_dir, a),
+        ModelCommand::Generate(a) => generate(out, &models_dir, a),
+    }
+}
+
+pub(crate) fn worker(args: WorkerArgs) -> Result<ExitCode> {
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::stdout().lock();
+    steward_ml::serve_worker(&args.models_dir, !args.unconfined, stdin, stdout)
+        .context("model worker")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `models.dir` from the config layers, else `$STEWARD_HOME/models`. The home need not exist.
+fn models_dir(ctx: &Ctx) -> Result<PathBuf> {
+    let home = ctx.home_path()?;
+    let cfg = Config::load(&home.join("config.toml"), Ctx::getenv, &ctx.flags)?;
+    Ok(cfg.models.dir.unwrap_or_else(|| home.join("models")))
+}
+
+fn spawn_worker(models_dir: &Path) -> Result<WorkerProcess> {
+    let exe = std::env::current_exe().context("locating the steward binary for the worker")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("model-worker").arg("--models-dir").arg(models_dir);
+    WorkerProcess::spawn(cmd).context("starting the model worker")
+}
+
+fn info(out: &Output, models_dir: &Path) -> Result<ExitCode> {
+    #[derive(Serialize)]
+    struct File {
+        path: &'static str,
+        size: u64,
+        sha256: &'static str,
+        status: FileStatus,
+    }
+    #[derive(Serialize)]
+    struct Model {
+        id: &'static str,
+        role: steward_ml::Role,
+        engine: &'static str,
+        license: &'static str,
+        package: &'static str,
+        files: Vec<File>,
+    }
+    #[derive(Serialize)]
+    struct Info {
+        models_dir: PathBuf,
+        models: Vec<Model>,
+        worker: Option<steward_ml::WorkerInfo>,
+        worker_error: Option<String>,
+    }
+    let models = steward_ml::EMBEDDED
+        .iter()
+        .map(|m| Model {
+            id: m.id,
+            role: m.role,
+            engine: match m.role {
+                steward_ml::Role::Generation => "llama.cpp (llama-cpp-2 0.1.160)",
+                _ => "candle 0.11 BERT + tokenizers",
+            },
+            license: m.license,
+            package: m.package,
+            files: m
+                .files
+                .iter()
+                .map(|f| File {
+                    path: f.path,
+                    size: f.size,
+                    sha256: f.sha256,
+                    status: steward_ml::check_file(models_dir, f),
+                })
+                .collect(),
+        })
+        .collect();
+    let (worker, worker_error) = match spawn_worker(models_dir) {
+        Ok(w) => (Some(w.worker_info().clone()), None),
+        Err(e) => (None, Some(format!("{e:#}"))),
+    };
+    let info = Info {
+        models_dir: models_dir.to_owned(),
+        models,
+        worker,
+        worker_error,
+    };
+    out.result(&info, || {
+        let mut s = format!("models: {}\n", info.models_dir.display());
+        for m in &info.models {
+            let _ = writeln!(
+                s,
+                "  {} ({:?}, {}, {}, from {})",
+                m.id, m.role, m.engine, m.license, m.package
+            );
+            for f in &m.files {
+                let status = match &f.status {
+                    FileStatus::Ok => "ok".to_owned(),
+                    other => format!("{other:?}"),
+                };
+                let _ = writeln!(s, "    {}  {}  {}", f.path, &f.sha256[..12], status);
+            }
+        }
+        match (&info.worker, &info.worker_error) {
+            (Some(w), _) => {
+                let _ = write!(s, "worker: {}", w.confinement.summary());
+            }
+            (None, Some(e)) => {
+                let _ = write!(s, "worker: cannot start: {e}");
+            }
+            (None, None) => {}
+        }
+        s
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn embed(out: &Output, models_dir: &Path, args: EmbedArgs) -> Result<ExitCode> {
+    #[derive(Serialize)]
+    struct Embeddings {
+        dim: usize,
+        vectors: Vec<Vec<f32>>,
+    }
+    let mut engine: Box<dyn Embedder> = if args.in_process {
+        Box::new(BertEmbedder::embedded(models_dir)?)
+    } else {
+        Box::new(spawn_worker(models_dir)?)
+    };
+    let vectors = engine.embed(&args.texts).context("embedding")?;
+    let e = Embeddings {
+        dim: engine.dim(),
+        vectors,
+    };
+    out.result(&e, || {
+        let mut s = String::new();
+        for (t, v) in args.texts.iter().zip(&e.vectors) {
+            let head: Vec<String> = v.iter().take(4).map(|x| format!("{x:+.4}")).collect();
+            let _ = writeln!(s, "{} dims [{} ...]  {t:?}", e.dim, head.join(", "));
+        }
+        s
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn generate(out: &Output, models_dir: &Path, args: GenerateArgs) -> Result<ExitCode> {
+    let schema = match &args.schema {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the schema {}", path.display()))?;
+            Some(
+                JsonSchema::parse(&text)
+                    .with_context(|| format!("compiling the schema {}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let sampling = match (args.seed, args.temperature) {
+        (_, Some(t)) if t == 0.0 => Sampling::Greedy,
+        (None, None) => Sampling::Greedy,
+        (seed, t) => {
+            let mut s = Sampling::seeded(seed.unwrap_or(0));
+            if let (Sampling::Seeded { temperature, .. }, Some(t)) = (&mut s, t) {
+                *temperature = t;
+            }
+            s
+        }
+    };
+    let req = GenerateRequest {
+        system: args.system,
+        prompt: args.prompt,
+        max_tokens: args.max_tokens,
+        sampling,
+        stop: args.stop,
+        schema,
+        ..GenerateRequest::new("")
+    };
+    let mut engine: Box<dyn Generator> = if args.in_process {
+        Box::new(LlamaGenerator::embedded(
+            models_dir,
+            &LlamaOptions::default(),
+        )?)
+    } else {
+        Box::new(spawn_worker(models_dir)?)
+    };
+    let g = engine.generate(&req, &mut |_| {}).context("generating")?;
+    out.result(&g, || {
+        let mut s = g.text.clone();
+        if let Some(t) = &g.truncated {
+            let _ = write!(
+                s,
+                "\n(prompt truncated: {} of {} tokens kept, policy {:?})",
+                t.kept_tokens, t.original_tokens, t.policy
+            );
+        }
+        s
+    });
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,100 @@
+//! `steward sync`: incremental sync of every configured source, resumable after a crash.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use steward_agent::sources::snapshot::HubClient;
+use steward_agent::{IngestReport, Network, sync_governor, sync_snapshot_space};
+
+use crate::cmd::ingest::render;
+use crate::ctx::Ctx;
+use crate::output::{Output, exit};
+
+pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
+    let (home, mut store) = ctx.open_store()?;
+    let cfg = ctx.config(&home)?;
+    if cfg.snapshot.spaces.is_empty() && cfg.governors.is_empty() {
+        bail!(
+            "no sources to sync: set snapshot.spaces or [[governors]] in {}",
+            home.config_path().display()
+        );
+    }
+    let net = Network::from_config(&cfg)?;
+    let http = net.http()?;
+    let hub = HubClient::new(http, &cfg.snapshot.hub);
+    let limits = cfg.limits();
+    let now = jiff::Timestamp::now().as_second();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        b
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut total = IngestReport::default();
+    for space in &cfg.snapshot.spaces {
+        let r = rt
+            .block_on(sync_snapshot_space(
+                &mut store,
+                &hub,
+                space,
+                cfg.snapshot.page_size,
+                &limits,
+                now,
+                |p| {
+                    if let Some(b) = &bar {
+                        b.set_message(format!(
+                            "snapshot {}: {} proposals, page {}",
+                            p.space, p.items, p.pages
+                        ));
+                        b.tick();
+                    }
+                },
+            ))
+            .with_context(|| format!("while syncing snapshot space {space}"))?;
+        total.ingested += r.ingested;
+        total.duplicates += r.duplicates;
+        total.votes += r.votes;
+        total.quarantined.extend(r.quarantined);
+    }
+    for g in &cfg.governors {
+        let address: steward_core::Address = g
+            .address
+            .parse()
+            .with_context(|| format!("governor address {:?}", g.address))?;
+        let r = rt
+            .block_on(async {
+                if let Some(b) = &bar {
+                    b.set_message(format!("governor {address:#x}"));
+                }
+                let rpc = net.rpc(&g.rpc)?;
+                let kind = steward_eth::GovernorKind::detect(&rpc, address)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let reader = steward_eth::GovernorReader::new(rpc, address, kind);
+                anyhow::Ok(sync_governor(&mut store, &reader, g.from_block).await?)
+            })
+            .with_context(|| format!("while syncing governor {address:#x}"))?;
+        total.ingested += r.ingested;
+        total.duplicates += r.duplicates;
+        total.votes += r.votes;
+        total.quarantined.extend(r.quarantined);
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let human = || render(&total);
+    if total.quarantined.is_empty() {
+        out.result(&total, human);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        out.failed_result(&total, human);
+        Ok(ExitCode::from(exit::PARTIAL))
+    }
+}

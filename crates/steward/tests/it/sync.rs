@@ -1,0 +1,140 @@
+//! `steward sync` and `steward ingest file` as a user runs them, including a kill -9 mid-sync.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use steward_agent::testkit::hub::{MockHub, load_daocensus};
+use steward_agent::{Home, Passphrase, Store};
+
+use crate::{PASS, json, run, steward, temp_home};
+
+fn shared_data() -> Option<PathBuf> {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("SKIPPED: ../shared/data is absent");
+        None
+    }
+}
+
+fn open(home: &std::path::Path) -> (Home, Store) {
+    let h = Home::open(home).expect("home");
+    let s = Store::open(&h, &Passphrase::new(PASS.into()).expect("pass")).expect("store");
+    (h, s)
+}
+
+#[test]
+fn sync_killed_mid_way_resumes_with_no_duplicates_and_no_gaps() {
+    let Some(data) = shared_data() else { return };
+    let now = jiff::Timestamp::now().as_second();
+    let proposals = load_daocensus(&data.join("snapshot-daocensus"), "lido", now).expect("lido");
+    let total = proposals.len() as u64;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let hub = rt.block_on(MockHub::start(proposals, vec![])).expect("hub");
+    hub.set_delay(Duration::from_millis(60));
+
+    let (_d, home) = temp_home();
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
+    assert_eq!(code, 0, "{err}");
+    let sync = || {
+        let mut c = steward(&home);
+        c.env("STEWARD_PASSPHRASE", PASS)
+            .env("STEWARD_SNAPSHOT_HUB", &hub.url)
+            .env("STEWARD_SNAPSHOT_SPACES", "lido-snapshot.eth")
+            .env("STEWARD_SNAPSHOT_PAGE_SIZE", "10");
+        c
+    };
+
+    let mut child = sync().arg("sync").spawn().expect("spawn sync");
+    let started = Instant::now();
+    while hub.requests() < 8 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().expect("kill -9"); // SIGKILL on unix
+    child.wait().expect("reap");
+    let partial = open(&home).1.counts().expect("counts").proposals;
+    assert!(
+        partial > 0 && partial < total,
+        "killed mid-way: {partial} of {total}"
+    );
+
+    hub.set_delay(Duration::ZERO);
+    let (code, out, err) = run(sync().args(["sync", "--json"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["data"]["ingested"].as_u64(), Some(total - partial), "{v}");
+
+    let (_h, store) = open(&home);
+    assert_eq!(store.counts().expect("counts").proposals, total, "no gaps");
+    let new_ingests = store
+        .audit_entries(None)
+        .expect("audit")
+        .iter()
+        .filter(|e| e.kind == "ingest" && e.detail.contains(r#""outcome":"new""#))
+        .count() as u64;
+    assert_eq!(new_ingests, total, "each proposal ingested exactly once");
+    drop((_h, store));
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["log", "verify"]));
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn ingest_file_reports_and_exits_6_on_quarantine() {
+    let (_d, home) = temp_home();
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
+    assert_eq!(code, 0, "{err}");
+    let file = home.parent().expect("parent").join("gov.json");
+    std::fs::write(
+        &file,
+        r#"[{"chainId": 1, "governor": "0x408ED6354d4973f66138C91495F2f2FCbd8724C3", "proposalId": "7",
+             "proposer": "0x0000000000000000000000000000000000000001",
+             "targets": ["0x0000000000000000000000000000000000000002"], "values": ["0"],
+             "signatures": ["transfer(address,uint256)"], "calldatas": ["0x00"],
+             "description": "Bravo style", "voteStart": 1, "voteEnd": 2},
+            {"chainId": 1, "governor": "0x408ED6354d4973f66138C91495F2f2FCbd8724C3", "proposalId": "8",
+             "proposer": "0x0000000000000000000000000000000000000001",
+             "targets": ["0x0000000000000000000000000000000000000002", "0x0000000000000000000000000000000000000003"],
+             "values": ["0"], "calldatas": ["0x"], "description": "mismatched"}]"#,
+    )
+    .expect("write");
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["ingest", "file", "--json"])
+        .arg(&file));
+    assert_eq!(code, 6, "{out}");
+    let v = json(&out);
+    assert_eq!(v["data"]["ingested"], 1);
+    let q = &v["data"]["quarantined"][0];
+    assert_eq!(
+        (q["item"].as_str(), q["field"].as_str()),
+        (Some("8"), Some("values")),
+        "{v}"
+    );
+    assert!(
+        q["source"].as_str().unwrap_or("").contains("gov.json"),
+        "{v}"
+    );
+
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["show", "7", "--json"]));
+    assert_eq!(code, 0, "{out}");
+    let v = json(&out);
+    assert_eq!(
+        v["data"]["proposal"]["actions"][0]["signature"],
+        "transfer(address,uint256)"
+    );
+    assert_eq!(
+        v["data"]["key"],
+        "governor:1:0x408ed6354d4973f66138c91495f2f2fcbd8724c3:7"
+    );
+
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["proposals", "--json"]));
+    assert_eq!(code, 0);
+    assert_eq!(json(&out)["data"].as_array().map(Vec::len), Some(1));
+}
