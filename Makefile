@@ -23,9 +23,10 @@ test: setup lint
 	fi
 
 ## bench: the local models against llama.cpp and sentence-transformers (installs torch into
-## .cache/st-venv on first use); writes BENCHMARKS.md
+## .cache/st-venv on first use), and ingest of 13k real proposals; writes BENCHMARKS.md
 bench: setup
 	scripts/bench-ml.py
+	scripts/bench-ingest.sh
 
 setup: apt tools models
 

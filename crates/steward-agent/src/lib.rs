@@ -32,4 +32,6 @@ pub use proposals::{Ingested, ProposalFilter, Quarantined, StoreCounts, StoredPr
 #[cfg(feature = "test-util")]
 pub use store::raw_connection;
 pub use store::{Passphrase, SCHEMA_VERSION, Store, Tx};
-pub use sync::{IngestReport, Progress, ingest_file, sync_governor, sync_snapshot_space};
+pub use sync::{
+    IngestReport, Progress, ingest_file, ingest_mail, sync_governor, sync_snapshot_space,
+};

@@ -95,6 +95,7 @@ impl Tx<'_> {
                         ],
                     )
                     .map_err(sql(self.path(), "storing a proposal"))?;
+                self.merge_mail_placeholder(&key)?;
                 Ingested::New
             }
             Some((h, s)) if *h == hash && s == p.state.as_str() => return Ok(Ingested::Unchanged),
@@ -121,6 +122,46 @@ impl Tx<'_> {
                 })),
         )?;
         Ok(outcome)
+    }
+
+    /// A message that linked to `key` before `key` was known was stored as a mail proposal with
+    /// an alias `key -> mail:<id>`. Now that the real record exists, the mail record becomes an
+    /// alias of it: one proposal, however many ways it was seen.
+    fn merge_mail_placeholder(&mut self, key: &str) -> Result<()> {
+        let placeholder: Option<String> = self
+            .sql()
+            .query_row(
+                "SELECT key FROM proposal_aliases WHERE alias = ?1 AND key LIKE 'mail:%'",
+                [key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql(self.path(), "finding a mail placeholder"))?;
+        let Some(mail_key) = placeholder else {
+            return Ok(());
+        };
+        let tx = self.sql();
+        let path = self.path().to_path_buf();
+        tx.execute("DELETE FROM proposal_aliases WHERE alias = ?1", [key])
+            .and_then(|_| {
+                tx.execute(
+                    "UPDATE proposal_aliases SET key = ?1 WHERE key = ?2",
+                    [key, &mail_key],
+                )
+            })
+            .and_then(|_| tx.execute("DELETE FROM votes WHERE proposal_key = ?1", [&mail_key]))
+            .and_then(|_| tx.execute("DELETE FROM proposals WHERE key = ?1", [&mail_key]))
+            .and_then(|_| {
+                tx.execute(
+                    "INSERT OR REPLACE INTO proposal_aliases (alias, key) VALUES (?1, ?2)",
+                    [&mail_key, key],
+                )
+            })
+            .map_err(sql(&path, "merging a mail placeholder"))?;
+        self.audit(
+            &AuditRecord::new("merge", key).detail(serde_json::json!({ "alias": mail_key })),
+        )?;
+        Ok(())
     }
 
     /// Stores votes on a proposal; returns how many were new.

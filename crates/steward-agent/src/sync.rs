@@ -25,6 +25,8 @@ pub struct IngestReport {
     pub duplicates: u64,
     /// New votes stored.
     pub votes: u64,
+    /// Messages that pointed at a proposal already stored (recorded as aliases of it).
+    pub linked: u64,
     pub quarantined: Vec<Quarantined>,
 }
 
@@ -40,6 +42,7 @@ impl IngestReport {
         self.ingested += other.ingested;
         self.duplicates += other.duplicates;
         self.votes += other.votes;
+        self.linked += other.linked;
         self.quarantined.extend(other.quarantined);
     }
 }
@@ -86,6 +89,51 @@ pub fn ingest_file(
             }
         }
         Ok(report)
+    })
+}
+
+/// `steward ingest mail PATH`: a maildir or mbox, every message in one transaction.
+pub fn ingest_mail(store: &mut Store, path: &Path, limits: &Limits) -> Result<IngestReport> {
+    let raw = crate::sources::mail::read_mailbox(path).map_err(|source| Error::Io {
+        path: path.into(),
+        context: "reading the mailbox",
+        source,
+    })?;
+    let mailbox = path.display().to_string();
+    let source = format!("mail {mailbox}");
+    store.transaction(|tx| {
+        let mut r = IngestReport::default();
+        for m in &raw {
+            let item = match crate::sources::mail::parse_message(m, &mailbox, limits) {
+                Ok(item) => item,
+                Err(e) => {
+                    quarantine(tx, &mut r, &source, m.label.clone(), e)?;
+                    continue;
+                }
+            };
+            let mail_key = item.proposal.key();
+            let mut known = None;
+            for link in &item.links {
+                if tx.has_proposal(link)? {
+                    known = Some(link.clone());
+                    break;
+                }
+            }
+            match known {
+                Some(key) => {
+                    tx.add_alias(&mail_key, &key)?;
+                    r.linked += 1;
+                }
+                None => {
+                    r.count(tx.upsert_proposal(&item.proposal)?);
+                    // When the hub brings the linked proposal, it replaces this record.
+                    for link in &item.links {
+                        tx.add_alias(link, &mail_key)?;
+                    }
+                }
+            }
+        }
+        Ok(r)
     })
 }
 

@@ -87,6 +87,8 @@ pub(crate) enum LogCommand {
 pub(crate) enum IngestCommand {
     /// Snapshot proposal objects (one, an array, or JSON Lines) and Governor proposal JSON
     File(IngestArgs),
+    /// Proposals that arrived by mail: maildir directories or mbox files
+    Mail(IngestArgs),
 }
 
 #[derive(Debug, Args)]

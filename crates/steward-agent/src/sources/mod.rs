@@ -2,6 +2,7 @@
 //! quarantined with the source, the item and the field, and never stops the others.
 
 pub mod file;
+pub mod mail;
 pub mod snapshot;
 
 use serde_json::{Map, Value};

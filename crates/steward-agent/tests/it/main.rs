@@ -8,6 +8,7 @@ mod audit;
 mod config;
 mod home;
 mod ingest;
+mod mail;
 mod net;
 mod store;
 

@@ -1,26 +1,37 @@
-//! `steward ingest file PATH...`: Snapshot proposal objects and Governor proposal JSON from files.
+//! `steward ingest file PATH...`: Snapshot proposal objects and Governor proposal JSON from files;
+//! `steward ingest mail PATH...`: maildirs and mbox files.
 //! Exit 0 when every item was accepted, 6 when some were quarantined.
 
 use std::fmt::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use steward_agent::{IngestReport, ingest_file};
+use steward_agent::{IngestReport, ingest_file, ingest_mail};
 
 use crate::cli::IngestArgs;
 use crate::ctx::Ctx;
 use crate::output::{Output, exit};
 
-pub(crate) fn run(ctx: &Ctx, out: &Output, args: &IngestArgs) -> Result<ExitCode> {
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    File,
+    Mail,
+}
+
+pub(crate) fn run(ctx: &Ctx, out: &Output, args: &IngestArgs, kind: Kind) -> Result<ExitCode> {
     let (home, mut store) = ctx.open_store()?;
     let cfg = ctx.config(&home)?;
     let now = jiff::Timestamp::now().as_second();
     let mut total = IngestReport::default();
     for path in &args.paths {
-        let r = ingest_file(&mut store, path, &cfg.limits(), now)
-            .with_context(|| format!("while ingesting {}", path.display()))?;
+        let r = match kind {
+            Kind::File => ingest_file(&mut store, path, &cfg.limits(), now),
+            Kind::Mail => ingest_mail(&mut store, path, &cfg.limits()),
+        }
+        .with_context(|| format!("while ingesting {}", path.display()))?;
         total.ingested += r.ingested;
         total.duplicates += r.duplicates;
+        total.linked += r.linked;
         total.quarantined.extend(r.quarantined);
     }
     let failed = !total.quarantined.is_empty();
@@ -41,6 +52,9 @@ pub(crate) fn render(r: &IngestReport) -> String {
         r.duplicates,
         r.quarantined.len()
     );
+    if r.linked > 0 {
+        let _ = write!(s, ", {} linked to known proposals", r.linked);
+    }
     if r.votes > 0 {
         let _ = write!(s, ", {} vote(s)", r.votes);
     }

@@ -26,7 +26,12 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Log(args) => log::run(ctx, out, &args),
         Command::Config => config::run(ctx, out),
         Command::Demo => demo::run(ctx, out),
-        Command::Ingest(crate::cli::IngestCommand::File(args)) => ingest::run(ctx, out, &args),
+        Command::Ingest(crate::cli::IngestCommand::File(args)) => {
+            ingest::run(ctx, out, &args, ingest::Kind::File)
+        }
+        Command::Ingest(crate::cli::IngestCommand::Mail(args)) => {
+            ingest::run(ctx, out, &args, ingest::Kind::Mail)
+        }
         Command::Sync => sync::run(ctx, out),
         Command::Proposals(args) => proposals::run(ctx, out, &args),
         Command::Show(args) => show::run(ctx, out, &args),

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stderr)]
 
 mod cli;
+mod governor;
 mod sync;
 
 use std::path::{Path, PathBuf};
