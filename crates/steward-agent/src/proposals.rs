@@ -255,32 +255,29 @@ impl Store {
             .query_row(
                 "SELECT key, content_hash, first_seen, updated, json FROM proposals WHERE key = ?1",
                 [&key],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                    ))
-                },
+                stored_row,
             )
             .optional()
             .map_err(sql(self.path(), "reading a proposal"))?
-            .map(|(key, content_hash, first_seen, updated, json)| {
-                let proposal = serde_json::from_str(&json).map_err(|e| Error::Corrupt {
-                    path: self.path().into(),
-                    reason: format!("proposal {key} does not parse: {e}"),
-                })?;
-                Ok(StoredProposal {
-                    key,
-                    content_hash,
-                    first_seen,
-                    updated,
-                    proposal,
-                })
-            })
+            .map(|row| self.decode(row))
             .transpose()
+    }
+
+    fn decode(
+        &self,
+        (key, content_hash, first_seen, updated, json): StoredRow,
+    ) -> Result<StoredProposal> {
+        let proposal = serde_json::from_str(&json).map_err(|e| Error::Corrupt {
+            path: self.path().into(),
+            reason: format!("proposal {key} does not parse: {e}"),
+        })?;
+        Ok(StoredProposal {
+            key,
+            content_hash,
+            first_seen,
+            updated,
+            proposal,
+        })
     }
 
     /// Stored proposals, newest first.
@@ -296,33 +293,10 @@ impl Store {
             )
             .map_err(sql(self.path(), "listing proposals"))?;
         let rows = stmt
-            .query_map(params![i64::from(f.open_only), f.space, limit], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                ))
-            })
+            .query_map(params![i64::from(f.open_only), f.space, limit], stored_row)
             .map_err(sql(self.path(), "listing proposals"))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (key, content_hash, first_seen, updated, json) =
-                row.map_err(sql(self.path(), "listing proposals"))?;
-            let proposal = serde_json::from_str(&json).map_err(|e| Error::Corrupt {
-                path: self.path().into(),
-                reason: format!("proposal {key} does not parse: {e}"),
-            })?;
-            out.push(StoredProposal {
-                key,
-                content_hash,
-                first_seen,
-                updated,
-                proposal,
-            });
-        }
-        Ok(out)
+        rows.map(|row| self.decode(row.map_err(sql(self.path(), "listing proposals"))?))
+            .collect()
     }
 
     /// Votes stored for a proposal.
@@ -362,6 +336,13 @@ impl Store {
             audit: q("audit")?,
         })
     }
+}
+
+/// key, content_hash, first_seen, updated, json
+type StoredRow = (String, String, String, String, String);
+
+fn stored_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
