@@ -3,14 +3,16 @@
 # from the loopback hub; writes the figures and the command into BENCHMARKS.md (its own section).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-data="${STEWARD_SHARED_DATA:-$root/../shared/data}"
+data="${STEWARD_SHARED_DATA:-../shared/data}"
+# Relative paths are relative to the repository root, where the command runs.
+cd "$root"
 if [ ! -d "$data/snapshot-daocensus" ]; then
   echo "bench-ingest: skipped: $data/snapshot-daocensus is absent" >&2
   exit 0
 fi
 cmd="cargo run --release --locked -q -p steward-agent --features testkit --example bench_ingest -- $data"
 echo "bench-ingest: $cmd" >&2
-json="$(cd "$root" && $cmd)"
+json="$($cmd)"
 echo "$json"
 get() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$json" "$1"; }
 section="$(cat <<MD
