@@ -43,7 +43,7 @@ build:
 	$(CARGO) build --workspace --locked
 
 lint: check-fmt
-	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 check-fmt:
 	$(CARGO) fmt --all -- --check

@@ -11,7 +11,7 @@
   scripts/gen-embedding-fixture.py: several GB, created on first use, never by `make test`);
 - peak RSS of the Steward process with both models loaded.
 
-Writes BENCHMARKS.md at the repository root.
+Writes its own section of BENCHMARKS.md (between `<!-- bench:ml -->` markers).
 """
 
 import argparse
@@ -19,6 +19,7 @@ import glob
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -105,6 +106,7 @@ def main():
     ap.add_argument("--sentences", type=int, default=1000)
     a = ap.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()[0]
     paras = paragraphs(a.sentences)
     paras_file = CACHE / "paragraphs.json"
     paras_file.write_text(json.dumps(paras, ensure_ascii=False))
@@ -122,15 +124,19 @@ def main():
     log("running sentence-transformers")
     st = st_bench(paras_file, a.threads)
 
+    load_after = os.getloadavg()[0]
     g, e = ours["generation"], ours["embedding"]
     ratio = lambda x, y: f"{x / y:.2f}x"
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-    md = f"""# Benchmarks
+    md = f"""<!-- bench:ml -->
+## Local models (issue 3)
 
-Written by `make bench` (`scripts/bench-ml.py --threads {a.threads} --sentences {a.sentences}`) on
+`scripts/bench-ml.py --threads {a.threads} --sentences {a.sentences}` (or `make bench`) on
 {cpu}, {a.threads} threads, {time.strftime('%Y-%m-%d')}. One run, same machine, same inputs.
+Load average (1 min) before/after: {load_before:.1f}/{load_after:.1f}; anything well above 0 means
+other work shared the cores and the figures are noisy.
 
-## Generation: SmolLM2-135M-Instruct Q4_1, greedy, 128 new tokens (best of 3)
+### Generation: SmolLM2-135M-Instruct Q4_1, greedy, 128 new tokens (best of 3)
 
 | | prompt tokens/s | decode tokens/s |
 | --- | ---: | ---: |
@@ -141,7 +147,7 @@ Written by `make bench` (`scripts/bench-ml.py --threads {a.threads} --sentences 
 Prompt: {g['prompt_tokens']} tokens (Steward) / {ref['prompt_tokens']} (reference); the chat template
 is the model's own. Batched multi-sequence generation is not implemented yet (one stream).
 
-## Embeddings: all-MiniLM-L6-v2 on {e['sentences']} proposal paragraphs
+### Embeddings: all-MiniLM-L6-v2 on {e['sentences']} proposal paragraphs
 
 | | seconds | sentences/s |
 | --- | ---: | ---: |
@@ -149,14 +155,20 @@ is the model's own. Batched multi-sequence generation is not implemented yet (on
 | sentence-transformers {st['version']}, torch {st['torch']} CPU | {st['seconds']:.2f} | {st['sentences_per_s']:.1f} |
 | ratio | | {ratio(e['sentences_per_s'], st['sentences_per_s'])} |
 
-## Memory
+### Memory
 
 Peak RSS of the Steward bench process with both models loaded and used: {ours['peak_rss_mb']:.0f} MB
 (target: under 400 MB).
 
 Release build of the bench example: {build_s:.0f} s (incremental; a clean build compiles llama.cpp).
-"""
-    (ROOT / "BENCHMARKS.md").write_text(md)
+<!-- /bench:ml -->"""
+    out = ROOT / "BENCHMARKS.md"
+    text = out.read_text() if out.exists() else (
+        "# Benchmarks\n\nWritten by `make bench`; figures are from one run on the machine named in each section.\n"
+    )
+    pat = re.compile(r"<!-- bench:ml -->.*?<!-- /bench:ml -->", re.S)
+    text = pat.sub(lambda _: md, text) if pat.search(text) else text.rstrip() + "\n\n" + md + "\n"
+    out.write_text(text)
     print(md)
 
 

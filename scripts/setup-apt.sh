@@ -2,6 +2,7 @@
 # Install Debian packages the project needs, only if any is missing.
 #
 #   scripts/setup-apt.sh                  # default set: libssl-dev pkg-config cmake clang libclang-dev
+#                                         #   dovecot-imapd openssl
 #   scripts/setup-apt.sh cmake clang ...  # exactly these packages
 #
 # Runs `apt-get update` once and `apt-get install --no-install-recommends`
@@ -9,8 +10,9 @@
 set -euo pipefail
 
 # SQLCipher is built against system OpenSSL; llama-cpp-2 builds its vendored llama.cpp with cmake
-# and generates bindings with bindgen (libclang).
-DEFAULT_PACKAGES=(libssl-dev pkg-config cmake clang libclang-dev)
+# and generates bindings with bindgen (libclang). The IMAP test starts its own Dovecot with a
+# certificate made by the openssl CLI.
+DEFAULT_PACKAGES=(libssl-dev pkg-config cmake clang libclang-dev dovecot-imapd openssl)
 
 log() { printf 'setup-apt: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -18,6 +18,7 @@ pub struct Config {
     pub network: NetworkConfig,
     pub snapshot: SnapshotConfig,
     pub governors: Vec<GovernorConfig>,
+    pub imap: Vec<ImapConfig>,
     pub limits: LimitsConfig,
     pub models: ModelsConfig,
     pub tools: ToolsConfig,
@@ -91,6 +92,75 @@ impl GovernorConfig {
                 .parse()
                 .map_err(|_| format!("from block {from:?} is not a number"))?,
         })
+    }
+}
+
+/// One IMAP folder `steward sync` reads (`[[imap]]` in config.toml). The password is never part
+/// of the config: it is read from the environment variable named by `password_env`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapConfig {
+    /// Server host; it must be in `network.allow`.
+    pub host: String,
+    /// 993 (implicit TLS) unless `starttls`, then usually 143.
+    #[serde(default = "ImapConfig::default_port")]
+    pub port: u16,
+    pub user: String,
+    #[serde(default = "ImapConfig::default_folder")]
+    pub folder: String,
+    /// The environment variable holding the password.
+    #[serde(default = "ImapConfig::default_password_env")]
+    pub password_env: String,
+    /// PEM file of the CA(s) to trust for this server instead of the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Connect in plain text and upgrade with STARTTLS (never falls back to plain text).
+    #[serde(default)]
+    pub starttls: bool,
+}
+
+impl ImapConfig {
+    fn default_port() -> u16 {
+        993
+    }
+
+    fn default_folder() -> String {
+        "INBOX".into()
+    }
+
+    fn default_password_env() -> String {
+        crate::env::STEWARD_IMAP_PASSWORD.into()
+    }
+
+    /// `USER@HOST[:PORT][/FOLDER]`, the env and `--set` form (the user may itself contain `@`).
+    fn parse_compact(s: &str) -> Result<Self, String> {
+        let (user, rest) = s
+            .rsplit_once('@')
+            .ok_or_else(|| format!("expected USER@HOST[:PORT][/FOLDER], got {s:?}"))?;
+        let (host_port, folder) = rest.split_once('/').unwrap_or((rest, "INBOX"));
+        let (host, port) = match host_port.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                p.trim()
+                    .parse()
+                    .map_err(|_| format!("port {p:?} is not a number"))?,
+            ),
+            None => (host_port, Self::default_port()),
+        };
+        Ok(Self {
+            host: host.trim().to_owned(),
+            port,
+            user: user.trim().to_owned(),
+            folder: folder.trim().to_owned(),
+            password_env: Self::default_password_env(),
+            ca_file: None,
+            starttls: false,
+        })
+    }
+
+    /// `user@host/folder`: how errors and the sync cursor name this folder.
+    pub fn account(&self) -> String {
+        format!("{}@{}/{}", self.user, self.host, self.folder)
     }
 }
 
@@ -187,6 +257,12 @@ pub const KEYS: &[ConfigKey] = &[
         env: "STEWARD_GOVERNORS",
         default: "[]",
         doc: "On-chain Governors `steward sync` follows: [[governors]] tables with rpc, address, from_block. In env, comma-separated RPC#ADDRESS[@FROM_BLOCK].",
+    },
+    ConfigKey {
+        key: "imap",
+        env: "STEWARD_IMAP",
+        default: "[]",
+        doc: "IMAP folders `steward sync` reads over TLS: [[imap]] tables with host, port (993), user, folder (\"INBOX\"), password_env (\"STEWARD_IMAP_PASSWORD\"), ca_file, starttls (false). In env, comma-separated USER@HOST[:PORT][/FOLDER].",
     },
     ConfigKey {
         key: "limits.max_body_bytes",
@@ -299,6 +375,12 @@ impl Config {
                     .map(|g| GovernorConfig::parse_compact(g))
                     .collect::<Result<_, _>>()?;
             }
+            "imap" => {
+                self.imap = split_list(v)
+                    .iter()
+                    .map(|a| ImapConfig::parse_compact(a))
+                    .collect::<Result<_, _>>()?;
+            }
             "snapshot.page_size" => {
                 self.snapshot.page_size = v
                     .parse()
@@ -363,6 +445,42 @@ impl Config {
                 return Err(("governors", format!("rpc {:?} is not a URL", g.rpc)));
             }
         }
+        for a in &self.imap {
+            let bad = |s: &str| s.is_empty() || s.contains(['\r', '\n', '\0']);
+            if bad(&a.host) || a.host.contains(['/', '@', ' ']) {
+                return Err(("imap", format!("host {:?} is not a host name", a.host)));
+            }
+            if bad(&a.user) {
+                return Err((
+                    "imap",
+                    format!("user {:?} on {} is not usable", a.user, a.host),
+                ));
+            }
+            if bad(&a.folder) {
+                return Err((
+                    "imap",
+                    format!("folder {:?} of {} is not usable", a.folder, a.account()),
+                ));
+            }
+            if a.port == 0 {
+                return Err(("imap", format!("port of {} must not be 0", a.account())));
+            }
+            if a.password_env.is_empty()
+                || !a
+                    .password_env
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return Err((
+                    "imap",
+                    format!(
+                        "password_env of {} must name an environment variable, got {:?}",
+                        a.account(),
+                        a.password_env
+                    ),
+                ));
+            }
+        }
         if self.limits.max_body_bytes < 1024 {
             return Err(("limits.max_body_bytes", "must be at least 1024".into()));
         }
@@ -393,10 +511,15 @@ impl Config {
         for k in KEYS {
             let Some((sec, name)) = k.key.split_once('.') else {
                 // An array of tables: shown as a commented example after the plain sections.
-                tables.push_str(&format!(
-                    "\n# {}\n# [[{}]]\n# rpc = \"http://127.0.0.1:8545\"\n# address = \"0x...\"\n# from_block = 0\n",
-                    k.doc, k.key
-                ));
+                let example = match k.key {
+                    "imap" => {
+                        "# host = \"imap.example.org\"\n# port = 993\n# user = \"me@example.org\"\n# folder = \"INBOX\"\n# password_env = \"STEWARD_IMAP_PASSWORD\"\n# ca_file = \"/path/to/ca.pem\"\n# starttls = false\n"
+                    }
+                    _ => {
+                        "# rpc = \"http://127.0.0.1:8545\"\n# address = \"0x...\"\n# from_block = 0\n"
+                    }
+                };
+                tables.push_str(&format!("\n# {}\n# [[{}]]\n{example}", k.doc, k.key));
                 continue;
             };
             if sec != section {
@@ -483,6 +606,21 @@ mod tests {
     fn template_parses_to_defaults() {
         let cfg = Config::parse_file(Path::new("t.toml"), &Config::template()).expect("parses");
         assert_eq!(cfg, Config::default());
+    }
+
+    #[test]
+    fn imap_compact_form() {
+        let a = ImapConfig::parse_compact("me@example.org@imap.example.org:143/Lists/DAO")
+            .expect("parses");
+        assert_eq!(
+            (a.user.as_str(), a.host.as_str(), a.port, a.folder.as_str()),
+            ("me@example.org", "imap.example.org", 143, "Lists/DAO")
+        );
+        let a = ImapConfig::parse_compact("bob@127.0.0.1").expect("parses");
+        assert_eq!((a.port, a.folder.as_str()), (993, "INBOX"));
+        assert_eq!(a.password_env, "STEWARD_IMAP_PASSWORD");
+        assert!(ImapConfig::parse_compact("no-at-sign").is_err());
+        assert!(ImapConfig::parse_compact("a@h:99999").is_err());
     }
 
     #[test]

@@ -11,3 +11,6 @@ pub const STEWARD_PASSPHRASE: &str = "STEWARD_PASSPHRASE";
 pub const RUST_LOG: &str = "RUST_LOG";
 /// Where the XDG data directory is; the default home lives under it.
 pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
+/// The default variable an `[[imap]]` entry reads its password from (its `password_env`).
+/// Never accepted on the command line.
+pub const STEWARD_IMAP_PASSWORD: &str = "STEWARD_IMAP_PASSWORD";

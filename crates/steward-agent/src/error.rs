@@ -65,6 +65,19 @@ pub enum Error {
     },
     #[error("passphrase must not be empty")]
     EmptyPassphrase,
+    /// Connecting to or talking with an IMAP server; `account` is `user@host/folder`, or
+    /// `host:port` before login. Never carries the password.
+    #[error("imap {account}: {message}")]
+    Imap { account: String, message: String },
+    /// The IMAP server refused the user name or password.
+    #[error(
+        "imap {account}: login refused ({message}); check the user and the password in ${password_env}"
+    )]
+    ImapLogin {
+        account: String,
+        password_env: String,
+        message: String,
+    },
 }
 
 impl Error {
@@ -87,6 +100,8 @@ impl Error {
             Self::Http(_) => "http",
             Self::Source { .. } => "source",
             Self::EmptyPassphrase => "empty-passphrase",
+            Self::Imap { .. } => "imap",
+            Self::ImapLogin { .. } => "imap-login",
         }
     }
 }

@@ -7,6 +7,7 @@
 
 mod audit;
 mod config;
+mod discussion;
 mod doctor;
 pub mod env;
 mod error;
@@ -21,17 +22,19 @@ pub mod testkit;
 
 pub use audit::{AuditHead, AuditReport, AuditVerifyError};
 pub use config::{
-    Config, ConfigKey, GovernorConfig, KEYS, LimitsConfig, LogConfig, ModelsConfig, NetworkConfig,
-    SnapshotConfig, ToolsConfig,
+    Config, ConfigKey, GovernorConfig, ImapConfig, KEYS, LimitsConfig, LogConfig, ModelsConfig,
+    NetworkConfig, SnapshotConfig, ToolsConfig,
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, Result};
 pub use home::Home;
-pub use net::{HttpClient, Network};
+pub use net::{HttpClient, ImapStream, Network};
 pub use proposals::{Ingested, ProposalFilter, Quarantined, StoreCounts, StoredProposal};
+pub use sources::forum::Post as DiscussionPost;
 #[cfg(feature = "test-util")]
 pub use store::raw_connection;
 pub use store::{Passphrase, SCHEMA_VERSION, Store, Tx};
 pub use sync::{
-    IngestReport, Progress, ingest_file, ingest_mail, sync_governor, sync_snapshot_space,
+    DiscussionReport, IngestReport, Progress, ingest_file, ingest_mail, sync_discussions,
+    sync_governor, sync_imap, sync_imap_with, sync_snapshot_space,
 };

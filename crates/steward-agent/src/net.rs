@@ -5,6 +5,7 @@
 //! and the key that would allow it. Errors name hosts only, never whole URLs: RPC URLs often carry
 //! API keys in their path.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +44,89 @@ impl Network {
     /// Checks a host (for non-URL clients such as IMAP).
     pub fn check_host(&self, host: &str) -> Result<()> {
         Ok(self.allow.check(host)?)
+    }
+
+    /// The per-operation timeout (`network.timeout_secs`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// A TLS connection to the IMAP server at `host:port`, checked against the allowlist before
+    /// any socket is opened. Certificates are always verified, against the PEM CA(s) in `ca_file`
+    /// only when given, else the system's roots. With `starttls` the connection starts in plain
+    /// text and is upgraded by STARTTLS before anything else is sent; a server that refuses is an
+    /// error, never a fall-back to plain text. Without it the server's greeting is still to be
+    /// read; after STARTTLS there is none.
+    pub async fn imap_tls(
+        &self,
+        host: &str,
+        port: u16,
+        ca_file: Option<&Path>,
+        starttls: bool,
+    ) -> Result<ImapStream> {
+        self.check_host(host)?;
+        let at = format!("{host}:{port}");
+        let fail = |message: String| Error::Imap {
+            account: at.clone(),
+            message,
+        };
+        let mut tls = tokio_native_tls::native_tls::TlsConnector::builder();
+        tls.min_protocol_version(Some(tokio_native_tls::native_tls::Protocol::Tlsv12));
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(path).map_err(|source| Error::Io {
+                path: path.into(),
+                context: "reading the IMAP ca_file",
+                source,
+            })?;
+            let certs = tokio_native_tls::native_tls::Certificate::stack_from_pem(&pem)
+                .ok()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| {
+                    fail(format!(
+                        "ca_file {} holds no PEM certificate",
+                        path.display()
+                    ))
+                })?;
+            tls.disable_built_in_roots(true);
+            for c in certs {
+                tls.add_root_certificate(c);
+            }
+        }
+        let tls = tls
+            .build()
+            .map_err(|e| fail(format!("setting up TLS: {e}")))?;
+        let tls = tokio_native_tls::TlsConnector::from(tls);
+        let timed = |what: &'static str| {
+            let at = at.clone();
+            move |_| Error::Imap {
+                account: at,
+                message: format!("{what} timed out after {} s", self.timeout.as_secs()),
+            }
+        };
+        let mut tcp =
+            tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect((host, port)))
+                .await
+                .map_err(timed("connecting"))?
+                .map_err(|e| fail(format!("connecting: {e}")))?;
+        if starttls {
+            tokio::time::timeout(self.timeout, starttls_preamble(&mut tcp))
+                .await
+                .map_err(timed("STARTTLS"))?
+                .map_err(|e| fail(format!("STARTTLS: {e}")))?;
+        }
+        tokio::time::timeout(self.timeout, tls.connect(host, tcp))
+            .await
+            .map_err(timed("the TLS handshake"))?
+            .map_err(|e| {
+                fail(format!(
+                    "TLS handshake: {e}{}",
+                    if ca_file.is_none() {
+                        " (for a private CA, set ca_file in the [[imap]] entry)"
+                    } else {
+                        ""
+                    }
+                ))
+            })
     }
 
     /// Parses `url` and checks its host. Only http(s) and ws(s) are accepted.
@@ -116,6 +200,41 @@ impl HttpClient {
 
     pub fn post(&self, url: &str) -> Result<reqwest::RequestBuilder> {
         Ok(self.inner.post(self.net.check_url(url)?))
+    }
+}
+
+/// An IMAP connection made by [`Network::imap_tls`].
+pub type ImapStream = tokio_native_tls::TlsStream<tokio::net::TcpStream>;
+
+/// Reads the greeting, sends STARTTLS and reads its tagged answer, on the plain connection.
+/// Line by line without buffering ahead, so no byte of the TLS handshake is consumed here.
+async fn starttls_preamble(tcp: &mut tokio::net::TcpStream) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn line(tcp: &mut tokio::net::TcpStream) -> std::io::Result<String> {
+        let mut buf = Vec::new();
+        while !buf.ends_with(b"\n") {
+            if buf.len() > 8192 {
+                return Err(std::io::Error::other("server line over 8 KiB"));
+            }
+            buf.push(tcp.read_u8().await?);
+        }
+        Ok(String::from_utf8_lossy(&buf).trim_end().to_owned())
+    }
+    let greeting = line(tcp).await?;
+    if !greeting.starts_with("* OK") {
+        return Err(std::io::Error::other(format!(
+            "unexpected greeting {greeting:?}"
+        )));
+    }
+    tcp.write_all(b"s1 STARTTLS\r\n").await?;
+    loop {
+        let l = line(tcp).await?;
+        if l.starts_with("s1 OK") {
+            return Ok(());
+        }
+        if l.starts_with("s1 ") || l.starts_with("* BYE") {
+            return Err(std::io::Error::other(format!("server refused: {l:?}")));
+        }
     }
 }
 

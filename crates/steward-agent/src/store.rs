@@ -97,6 +97,25 @@ CREATE TABLE quarantine (
     seen   TEXT NOT NULL
 ) STRICT;
 "#,
+    r#"
+-- Forum posts of a proposal's discussion thread (crates/steward-agent/src/discussion.rs). No
+-- foreign key on proposal_key: a mail placeholder proposal is deleted when the real one
+-- arrives, and its discussion must not block that.
+CREATE TABLE discussion_posts (
+    proposal_key TEXT NOT NULL,
+    host         TEXT NOT NULL,        -- the forum's host
+    topic_id     INTEGER NOT NULL,
+    post_id      INTEGER NOT NULL,
+    post_number  INTEGER NOT NULL,
+    author       TEXT NOT NULL,        -- username
+    created_ts   INTEGER NOT NULL,
+    reply_to     INTEGER,              -- post number replied to
+    text         TEXT NOT NULL,
+    stored       TEXT NOT NULL,
+    PRIMARY KEY (proposal_key, host, topic_id, post_id)
+) STRICT;
+CREATE INDEX discussion_posts_order ON discussion_posts (proposal_key, host, topic_id, post_number);
+"#,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

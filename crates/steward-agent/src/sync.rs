@@ -12,6 +12,7 @@ use steward_core::{FieldError, Limits};
 
 use crate::error::{Error, Result};
 use crate::proposals::{Ingested, Quarantined};
+use crate::sources::forum::{self, ForumClient, TopicRef};
 use crate::sources::snapshot::{Cursor, HubClient, parse_proposal, parse_vote};
 use crate::sources::{file, item_label};
 use crate::store::{Store, Tx};
@@ -103,36 +104,7 @@ pub fn ingest_mail(store: &mut Store, path: &Path, limits: &Limits) -> Result<In
     let source = format!("mail {mailbox}");
     store.transaction(|tx| {
         let mut r = IngestReport::default();
-        for m in &raw {
-            let item = match crate::sources::mail::parse_message(m, &mailbox, limits) {
-                Ok(item) => item,
-                Err(e) => {
-                    quarantine(tx, &mut r, &source, m.label.clone(), e)?;
-                    continue;
-                }
-            };
-            let mail_key = item.proposal.key();
-            let mut known = None;
-            for link in &item.links {
-                if tx.has_proposal(link)? {
-                    known = Some(link.clone());
-                    break;
-                }
-            }
-            match known {
-                Some(key) => {
-                    tx.add_alias(&mail_key, &key)?;
-                    r.linked += 1;
-                }
-                None => {
-                    r.count(tx.upsert_proposal(&item.proposal)?);
-                    // When the hub brings the linked proposal, it replaces this record.
-                    for link in &item.links {
-                        tx.add_alias(link, &mail_key)?;
-                    }
-                }
-            }
-        }
+        store_mail(tx, &mut r, &source, &mailbox, &raw, limits)?;
         Ok(r)
     })
 }
@@ -349,4 +321,288 @@ fn eth_err(reader: &steward_eth::GovernorReader, e: &steward_eth::Error) -> Erro
         source_name: format!("governor {:#x}", reader.governor()),
         message: e.to_string(),
     }
+}
+
+/// What a discussion sync did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DiscussionReport {
+    /// Forum topics checked (open proposals with a forum link).
+    pub topics: u64,
+    /// New posts stored.
+    pub posts: u64,
+    /// Topics that could not be read (a refused host, a 404, a forum that kept failing),
+    /// reported as `{source, item, field, error}`; the other topics went on.
+    pub failed: Vec<Quarantined>,
+    /// Posts refused as malformed, also recorded in the store's quarantine table.
+    pub quarantined: Vec<Quarantined>,
+}
+
+/// Refreshes the discussion of every open proposal with a forum link (its `discussion`, or a
+/// Discourse topic link in its body): the topic's JSON, then only the posts not stored yet, in
+/// chunks of [`forum::CHUNK`]. Each batch of posts commits on its own, with its audit entry.
+/// One forum failing is reported in [`DiscussionReport::failed`] and the others go on; only the
+/// store failing stops the sync.
+pub async fn sync_discussions(
+    store: &mut Store,
+    client: &ForumClient,
+    limits: &Limits,
+    now: i64,
+) -> Result<DiscussionReport> {
+    let mut report = DiscussionReport::default();
+    let open = store.proposals(&crate::ProposalFilter {
+        open_only: true,
+        space: None,
+        limit: None,
+    })?;
+    for sp in open {
+        if sp.proposal.end.is_some_and(|end| end <= now) {
+            continue;
+        }
+        let Some(topic) =
+            TopicRef::of_proposal(sp.proposal.discussion.as_deref(), &sp.proposal.body)
+        else {
+            continue;
+        };
+        report.topics += 1;
+        if let Err(e) = sync_topic(store, client, &sp.key, &topic, limits, &mut report).await {
+            match e {
+                // The forum's fault or the network policy's: report it, go on.
+                Error::Source { .. } | Error::Refused(_) | Error::Url { .. } | Error::Http(_) => {
+                    let q = Quarantined {
+                        origin: format!("forum {}", topic.host),
+                        item: format!("topic {} (proposal {})", topic.topic_id, sp.key),
+                        field: "(topic)".into(),
+                        error: e.to_string(),
+                    };
+                    tracing::warn!("{q}");
+                    report.failed.push(q);
+                }
+                // The store's: stop.
+                other => return Err(other),
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The cursor of a topic: posts seen but not stored (malformed, or small actions), so a
+/// refresh does not fetch them again.
+#[derive(Debug, Default, Serialize, serde::Deserialize)]
+struct TopicCursor {
+    skipped: std::collections::BTreeSet<u64>,
+}
+
+async fn sync_topic(
+    store: &mut Store,
+    client: &ForumClient,
+    key: &str,
+    t: &TopicRef,
+    limits: &Limits,
+    report: &mut DiscussionReport,
+) -> Result<()> {
+    let cursor_key = format!("forum:{key}:{}:{}", t.host, t.topic_id);
+    let mut cursor: TopicCursor = match store.cursor(&cursor_key)? {
+        None => TopicCursor::default(),
+        Some(text) => serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+            path: store.path().into(),
+            reason: format!("sync cursor {cursor_key} is {text:?}: {e}"),
+        })?,
+    };
+    let mut known = store.discussion_post_ids(key, &t.host, t.topic_id)?;
+    known.extend(cursor.skipped.iter().copied());
+    let v = client.topic(t).await?;
+    let topic = forum::parse_topic(&v, client.max_posts).map_err(|e| Error::Source {
+        source_name: t.label(),
+        message: format!("field `{}`: {}", e.field, e.message),
+    })?;
+    if topic.id != t.topic_id {
+        return Err(Error::Source {
+            source_name: t.label(),
+            message: format!("the forum answered with topic {}", topic.id),
+        });
+    }
+    let source = t.label();
+    // The first chunk came with the topic; the rest by id.
+    let first: Vec<&serde_json::Value> = topic
+        .posts
+        .iter()
+        .filter(|p| p["id"].as_u64().is_none_or(|id| !known.contains(&id)))
+        .collect();
+    let in_first: std::collections::BTreeSet<u64> = topic
+        .posts
+        .iter()
+        .filter_map(|p| p["id"].as_u64())
+        .collect();
+    let missing: Vec<u64> = topic
+        .stream
+        .iter()
+        .copied()
+        .filter(|id| !known.contains(id) && !in_first.contains(id))
+        .collect();
+    let mut store_batch =
+        |store: &mut Store, batch: &[&serde_json::Value], cursor: &mut TopicCursor| {
+            store.transaction(|tx| {
+                let mut posts = Vec::with_capacity(batch.len());
+                for (i, v) in batch.iter().enumerate() {
+                    match forum::parse_post(v, &t.host, t.topic_id, limits.max_body_bytes) {
+                        Ok(forum::Parsed::Post(p)) => posts.push(p),
+                        Ok(forum::Parsed::Skip(id)) => {
+                            cursor.skipped.insert(id);
+                        }
+                        Err(e) => {
+                            let label = item_label(v, &["id"], &format!("#{i}"));
+                            if let Some(id) = v["id"].as_u64() {
+                                cursor.skipped.insert(id);
+                            }
+                            let q = Quarantined {
+                                origin: source.clone(),
+                                item: format!("post {label}"),
+                                field: e.field,
+                                error: e.message,
+                            };
+                            tracing::warn!("{q}");
+                            tx.quarantine(&q)?;
+                            report.quarantined.push(q);
+                        }
+                    }
+                }
+                report.posts += tx.insert_discussion_posts(key, &posts)? as u64;
+                tx.set_cursor(
+                    &cursor_key,
+                    &serde_json::to_string(&*cursor).unwrap_or_default(),
+                )?;
+                Ok(())
+            })
+        };
+    if !first.is_empty() {
+        store_batch(store, &first, &mut cursor)?;
+    }
+    for chunk in missing.chunks(forum::CHUNK) {
+        let posts = client.posts(t, chunk).await?;
+        let batch: Vec<&serde_json::Value> = posts
+            .iter()
+            .filter(|p| p["id"].as_u64().is_none_or(|id| !known.contains(&id)))
+            .collect();
+        store_batch(store, &batch, &mut cursor)?;
+    }
+    Ok(())
+}
+
+/// Stores parsed mail messages: a message linking to a known proposal becomes an alias of it,
+/// any other is a mail proposal (aliased by its links, so the hub's record replaces it later);
+/// a message that does not parse is quarantined. Shared by `ingest_mail` and `sync_imap`.
+fn store_mail(
+    tx: &mut Tx<'_>,
+    r: &mut IngestReport,
+    source: &str,
+    mailbox: &str,
+    raw: &[crate::sources::mail::RawMessage],
+    limits: &Limits,
+) -> Result<()> {
+    for m in raw {
+        let item = match crate::sources::mail::parse_message(m, mailbox, limits) {
+            Ok(item) => item,
+            Err(e) => {
+                quarantine(tx, r, source, m.label.clone(), e)?;
+                continue;
+            }
+        };
+        let mail_key = item.proposal.key();
+        let mut known = None;
+        for link in &item.links {
+            if tx.has_proposal(link)? {
+                known = Some(link.clone());
+                break;
+            }
+        }
+        match known {
+            Some(key) => {
+                tx.add_alias(&mail_key, &key)?;
+                r.linked += 1;
+            }
+            None => {
+                r.count(tx.upsert_proposal(&item.proposal)?);
+                // When the hub brings the linked proposal, it replaces this record.
+                for link in &item.links {
+                    tx.add_alias(link, &mail_key)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Syncs one `[[imap]]` folder with the password from its `password_env` variable.
+pub async fn sync_imap(
+    store: &mut Store,
+    net: &crate::Network,
+    cfg: &crate::ImapConfig,
+    limits: &Limits,
+) -> Result<IngestReport> {
+    let password =
+        crate::sources::imap::ImapPassword::from_env(cfg).ok_or_else(|| Error::Imap {
+            account: cfg.account(),
+            message: format!("no password: set ${}", cfg.password_env),
+        })?;
+    sync_imap_with(store, net, cfg, &password, limits).await
+}
+
+/// Syncs one `[[imap]]` folder: the messages above the stored UID cursor (all of them when the
+/// folder's UIDVALIDITY changed), stored as `ingest_mail` stores them, [`BATCH`] messages and
+/// the cursor that covers them per transaction.
+///
+/// [`BATCH`]: crate::sources::imap::BATCH
+pub async fn sync_imap_with(
+    store: &mut Store,
+    net: &crate::Network,
+    cfg: &crate::ImapConfig,
+    password: &crate::sources::imap::ImapPassword,
+    limits: &Limits,
+) -> Result<IngestReport> {
+    use crate::sources::imap::{BATCH, ImapCursor, ImapFolder, cursor_key};
+    let key = cursor_key(cfg);
+    let saved: Option<ImapCursor> = match store.cursor(&key)? {
+        None => None,
+        Some(text) => Some(serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+            path: store.path().into(),
+            reason: format!("sync cursor {key} is {text:?}: {e}"),
+        })?),
+    };
+    let mut folder = ImapFolder::open(net, cfg, password).await?;
+    let mut cursor = ImapCursor {
+        uidvalidity: folder.uidvalidity,
+        last_uid: 0,
+    };
+    match saved {
+        Some(c) if c.uidvalidity == folder.uidvalidity => cursor.last_uid = c.last_uid,
+        Some(c) => tracing::info!(
+            "imap {}: UIDVALIDITY changed from {} to {}: reading the whole folder again",
+            cfg.account(),
+            c.uidvalidity,
+            folder.uidvalidity
+        ),
+        None => {}
+    }
+    let uids = folder.uids_after(cursor.last_uid).await?;
+    let mailbox = key.clone();
+    let source = format!("mail {key}");
+    let mut report = IngestReport::default();
+    if saved != Some(cursor) && uids.is_empty() {
+        store.transaction(|tx| {
+            tx.set_cursor(&key, &serde_json::to_string(&cursor).unwrap_or_default())
+        })?;
+    }
+    for chunk in uids.chunks(BATCH) {
+        let raw = folder.fetch(chunk).await?;
+        cursor.last_uid = chunk.last().copied().unwrap_or(cursor.last_uid);
+        let r = store.transaction(|tx| {
+            let mut r = IngestReport::default();
+            store_mail(tx, &mut r, &source, &mailbox, &raw, limits)?;
+            tx.set_cursor(&key, &serde_json::to_string(&cursor).unwrap_or_default())?;
+            Ok(r)
+        })?;
+        report.merge(r);
+    }
+    folder.logout().await;
+    Ok(report)
 }

@@ -6,7 +6,8 @@
 //! traits and their engines (all-MiniLM-L6-v2 in candle, GGUF chat models in llama.cpp with
 //! JSON-schema-constrained decoding); the model thread behind a channel handle; and the
 //! confined worker process that runs the models with read-only access to their files and no
-//! sockets.
+//! sockets; and a client for a user's own OpenAI-compatible server, over an HTTP client the
+//! caller supplies (this crate never opens the network by itself).
 
 mod api;
 mod bert;

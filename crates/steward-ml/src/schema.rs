@@ -597,7 +597,7 @@ impl Gbnf {
                     .map(|(k, node, _)| {
                         let value = self.rule_for(node, k);
                         let key = serde_json::Value::String(k.clone()).to_string();
-                        format!(r#"{} ws ":" ws {value}"#, literal(&key))
+                        format!(r#"{} ":" " "? {value}"#, literal(&key))
                     })
                     .collect();
                 let required: Vec<bool> = props.iter().map(|(_, _, r)| *r).collect();

@@ -2,6 +2,8 @@
 //! quarantined with the source, the item and the field, and never stops the others.
 
 pub mod file;
+pub mod forum;
+pub mod imap;
 pub mod mail;
 pub mod snapshot;
 

@@ -3,5 +3,9 @@
 //! - [`hub::MockHub`]: a loopback Snapshot hub that speaks the hub's GraphQL schema, checks each
 //!   query as the real hub would, serves real proposal records (../shared/data/snapshot-daocensus)
 //!   and injects the failures real hubs produce (429 with Retry-After, 5xx, truncated bodies).
+//! - [`forum::MockForum`]: a loopback Discourse forum serving topics and `posts.json` in
+//!   Discourse's JSON shape, built from real delegate posts
+//!   (../shared/data/arbitrum-forum-rationales), with the same fault injection.
 
+pub mod forum;
 pub mod hub;

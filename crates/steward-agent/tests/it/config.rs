@@ -168,6 +168,7 @@ fn every_key_is_documented_with_its_env_and_default() {
             "snapshot.hub" => "http://127.0.0.1:1/graphql",
             "governors" => "http://127.0.0.1:8545#0x0000000000000000000000000000000000000001@5",
             "log.level" => "debug",
+            "imap" => "me@example.org@127.0.0.1:993/INBOX",
             _ => "loopback",
         };
         c.set(k.key, sample)

@@ -109,7 +109,10 @@ async fn snapshot_sync_pages_retries_and_resumes() {
     .expect("sync");
     assert_eq!(r.ingested, total, "every real Lido proposal arrives");
     assert!(r.quarantined.is_empty(), "{:?}", r.quarantined);
-    assert_eq!(pages, total.div_ceil(40) + u64::from(total.is_multiple_of(40)));
+    assert_eq!(
+        pages,
+        total.div_ceil(40) + u64::from(total.is_multiple_of(40))
+    );
     assert!(
         hub.rejected().is_empty(),
         "the hub refused our queries: {:?}",

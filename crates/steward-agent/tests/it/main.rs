@@ -6,7 +6,9 @@
 
 mod audit;
 mod config;
+mod forum;
 mod home;
+mod imap;
 mod ingest;
 mod mail;
 mod net;

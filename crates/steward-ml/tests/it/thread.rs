@@ -35,6 +35,8 @@ impl Embedder for Recorder {
     }
 }
 
+// The gate is a std mutex on purpose: it blocks the model thread, never a runtime worker.
+#[allow(clippy::await_holding_lock)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_embedding_requests_are_merged_and_answered_separately() {
     let batches = Arc::new(Mutex::new(Vec::new()));

@@ -243,8 +243,7 @@ fn generate(out: &Output, models_dir: &Path, args: GenerateArgs) -> Result<ExitC
         None => None,
     };
     let sampling = match (args.seed, args.temperature) {
-        (_, Some(t)) if t == 0.0 => Sampling::Greedy,
-        (None, None) => Sampling::Greedy,
+        (_, Some(0.0)) | (None, None) => Sampling::Greedy,
         (seed, t) => {
             let mut s = Sampling::seeded(seed.unwrap_or(0));
             if let (Sampling::Seeded { temperature, .. }, Some(t)) = (&mut s, t) {

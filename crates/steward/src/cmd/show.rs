@@ -19,16 +19,19 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &ShowArgs) -> Result<ExitCode> 
         );
     };
     let votes = store.votes(&sp.key)?;
+    let discussion = store.discussion(&sp.key)?;
     #[derive(Serialize)]
     struct Shown<'a> {
         #[serde(flatten)]
         stored: &'a steward_agent::StoredProposal,
         votes: &'a [steward_core::Vote],
+        discussion: &'a [steward_agent::DiscussionPost],
     }
     out.result(
         &Shown {
             stored: &sp,
             votes: &votes,
+            discussion: &discussion,
         },
         || {
             let p = &sp.proposal;
@@ -57,6 +60,27 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &ShowArgs) -> Result<ExitCode> 
                 let _ = writeln!(s, "flag      {:?} {}: {}", f.severity, f.kind, f.detail);
             }
             let _ = writeln!(s, "votes     {} seen", votes.len());
+            if let Some(first) = discussion.first() {
+                let _ = writeln!(
+                    s,
+                    "discussion {} post(s), {} topic {}",
+                    discussion.len(),
+                    first.host,
+                    first.topic_id
+                );
+                for p in discussion.iter().take(3) {
+                    let date = jiff::Timestamp::from_second(p.created)
+                        .map(|t| t.strftime("%Y-%m-%d").to_string())
+                        .unwrap_or_default();
+                    let line = p.text.split_whitespace().collect::<Vec<_>>().join(" ");
+                    let short: String = line.chars().take(100).collect();
+                    let more = if short.len() < line.len() { "…" } else { "" };
+                    let _ = writeln!(s, "  #{} {} {date}: {short}{more}", p.post_number, p.author);
+                }
+                if discussion.len() > 3 {
+                    let _ = writeln!(s, "  … {} more", discussion.len() - 3);
+                }
+            }
             let _ = write!(s, "\n{}", p.body);
             s
         },

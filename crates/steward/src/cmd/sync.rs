@@ -4,8 +4,10 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use steward_agent::sources::imap::ImapPassword;
 use steward_agent::sources::snapshot::HubClient;
-use steward_agent::{IngestReport, Network, sync_governor, sync_snapshot_space};
+use steward_agent::{DiscussionReport, sync_discussions};
+use steward_agent::{IngestReport, Network, sync_governor, sync_imap_with, sync_snapshot_space};
 
 use crate::cmd::ingest::render;
 use crate::ctx::Ctx;
@@ -14,9 +16,9 @@ use crate::output::{Output, exit};
 pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
     let (home, mut store) = ctx.open_store()?;
     let cfg = ctx.config(&home)?;
-    if cfg.snapshot.spaces.is_empty() && cfg.governors.is_empty() {
+    if cfg.snapshot.spaces.is_empty() && cfg.governors.is_empty() && cfg.imap.is_empty() {
         bail!(
-            "no sources to sync: set snapshot.spaces or [[governors]] in {}",
+            "no sources to sync: set snapshot.spaces, [[governors]] or [[imap]] in {}",
             home.config_path().display()
         );
     }
@@ -25,6 +27,23 @@ pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
     let hub = HubClient::new(http, &cfg.snapshot.hub);
     let limits = cfg.limits();
     let now = jiff::Timestamp::now().as_second();
+    // IMAP passwords from each entry's variable, else asked on the terminal before the sync
+    // starts; never from argv.
+    let mut imap_passwords = Vec::with_capacity(cfg.imap.len());
+    for a in &cfg.imap {
+        imap_passwords.push(match ImapPassword::from_env(a) {
+            Some(p) => p,
+            None if std::io::stdin().is_terminal() => ImapPassword::new(
+                rpassword::prompt_password(format!("IMAP password for {}: ", a.account()))
+                    .context("reading the IMAP password")?,
+            ),
+            None => bail!(
+                "no IMAP password for {}: set ${} or run in a terminal to be asked",
+                a.account(),
+                a.password_env
+            ),
+        });
+    }
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(
@@ -86,15 +105,61 @@ pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
         total.votes += r.votes;
         total.quarantined.extend(r.quarantined);
     }
+    for (a, password) in cfg.imap.iter().zip(&imap_passwords) {
+        let account = a.account();
+        if let Some(b) = &bar {
+            b.set_message(format!("imap {account}"));
+        }
+        let r = rt
+            .block_on(sync_imap_with(&mut store, &net, a, password, &limits))
+            .with_context(|| format!("while syncing imap {account}"))?;
+        total.ingested += r.ingested;
+        total.duplicates += r.duplicates;
+        total.linked += r.linked;
+        total.quarantined.extend(r.quarantined);
+    }
+    // The forum discussions of open proposals: a forum that fails is reported, not fatal.
+    if let Some(b) = &bar {
+        b.set_message("forum discussions");
+    }
+    let forum = steward_agent::sources::forum::ForumClient::new(net.http()?);
+    let discussions = rt
+        .block_on(sync_discussions(&mut store, &forum, &limits, now))
+        .context("while syncing forum discussions")?;
+    total
+        .quarantined
+        .extend(discussions.quarantined.iter().cloned());
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let human = || render(&total);
-    if total.quarantined.is_empty() {
-        out.result(&total, human);
+    #[derive(serde::Serialize)]
+    struct Synced<'a> {
+        #[serde(flatten)]
+        report: &'a IngestReport,
+        discussions: &'a DiscussionReport,
+    }
+    let data = Synced {
+        report: &total,
+        discussions: &discussions,
+    };
+    let human = || {
+        let mut s = render(&total);
+        if discussions.topics > 0 {
+            s.push_str(&format!(
+                "\n{} new discussion post(s) from {} forum topic(s)",
+                discussions.posts, discussions.topics
+            ));
+        }
+        for f in &discussions.failed {
+            s.push_str(&format!("\n  forum failed: {f}"));
+        }
+        s
+    };
+    if total.quarantined.is_empty() && discussions.failed.is_empty() {
+        out.result(&data, human);
         Ok(ExitCode::SUCCESS)
     } else {
-        out.failed_result(&total, human);
+        out.failed_result(&data, human);
         Ok(ExitCode::from(exit::PARTIAL))
     }
 }
