@@ -14,7 +14,8 @@ use crate::output::{Output, exit};
 pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
     let initialized = init::init(ctx)?;
     let pass = Ctx::passphrase_if_available();
-    let report = Doctor::run(&ctx.home_path()?, Ctx::getenv, &ctx.flags, pass.as_ref());
+    let mut report = Doctor::run(&ctx.home_path()?, Ctx::getenv, &ctx.flags, pass.as_ref());
+    report.checks.push(doctor::sandbox_check(ctx));
     #[derive(Serialize)]
     struct Demo<'a> {
         init: &'a init::Initialized,

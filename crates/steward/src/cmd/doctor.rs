@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use steward_agent::{CheckStatus, Doctor};
+use steward_agent::{Check, CheckStatus, Doctor};
 
 use crate::ctx::Ctx;
 use crate::output::{Output, exit};
@@ -13,7 +13,8 @@ use crate::output::{Output, exit};
 pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
     let home = ctx.home_path()?;
     let pass = Ctx::passphrase_if_available();
-    let report = Doctor::run(&home, Ctx::getenv, &ctx.flags, pass.as_ref());
+    let mut report = Doctor::run(&home, Ctx::getenv, &ctx.flags, pass.as_ref());
+    report.checks.push(sandbox_check(ctx));
     let healthy = report.healthy();
     let human = || render(&report);
     if healthy {
@@ -22,6 +23,34 @@ pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
     } else {
         out.failed_result(&report, human);
         Ok(ExitCode::from(exit::CHECK_FAILED))
+    }
+}
+
+/// Starts the model worker (it loads no model for this) and reports how it is confined:
+/// Landlock and seccomp where the kernel has them, a warning where it does not.
+pub(crate) fn sandbox_check(ctx: &Ctx) -> Check {
+    let started =
+        crate::cmd::model::models_dir(ctx).and_then(|d| crate::cmd::model::spawn_worker(&d));
+    let (status, detail) = match started {
+        Ok(w) => {
+            let c = &w.worker_info().confinement;
+            let status = if c.is_confined() {
+                CheckStatus::Ok
+            } else {
+                CheckStatus::Warn
+            };
+            (status, c.summary())
+        }
+        Err(e) => (
+            CheckStatus::Warn,
+            format!("the model worker does not start: {e:#}"),
+        ),
+    };
+    Check {
+        name: "sandbox".into(),
+        status,
+        detail,
+        fix: None,
     }
 }
 

@@ -103,13 +103,13 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<ExitCode> {
 }
 
 /// `models.dir` from the config layers, else `$STEWARD_HOME/models`. The home need not exist.
-fn models_dir(ctx: &Ctx) -> Result<PathBuf> {
+pub(crate) fn models_dir(ctx: &Ctx) -> Result<PathBuf> {
     let home = ctx.home_path()?;
     let cfg = Config::load(&home.join("config.toml"), Ctx::getenv, &ctx.flags)?;
     Ok(cfg.models.dir.unwrap_or_else(|| home.join("models")))
 }
 
-fn spawn_worker(models_dir: &Path) -> Result<WorkerProcess> {
+pub(crate) fn spawn_worker(models_dir: &Path) -> Result<WorkerProcess> {
     let exe = std::env::current_exe().context("locating the steward binary for the worker")?;
     let mut cmd = Command::new(exe);
     cmd.arg("model-worker").arg("--models-dir").arg(models_dir);
