@@ -95,7 +95,11 @@ impl Tx<'_> {
                         ],
                     )
                     .map_err(sql(self.path(), "storing a proposal"))?;
-                self.merge_mail_placeholder(&key)?;
+                self.merge_mail_placeholder(&key, &key)?;
+                if matches!(p.source, Source::Governor { .. }) {
+                    // Mail links to Tally name the proposal by its on-chain id only.
+                    self.merge_mail_placeholder(&format!("tally:{}", p.id), &key)?;
+                }
                 Ingested::New
             }
             Some((h, s)) if *h == hash && s == p.state.as_str() => return Ok(Ingested::Unchanged),
@@ -127,12 +131,12 @@ impl Tx<'_> {
     /// A message that linked to `key` before `key` was known was stored as a mail proposal with
     /// an alias `key -> mail:<id>`. Now that the real record exists, the mail record becomes an
     /// alias of it: one proposal, however many ways it was seen.
-    fn merge_mail_placeholder(&mut self, key: &str) -> Result<()> {
+    fn merge_mail_placeholder(&mut self, link: &str, key: &str) -> Result<()> {
         let placeholder: Option<String> = self
             .sql()
             .query_row(
                 "SELECT key FROM proposal_aliases WHERE alias = ?1 AND key LIKE 'mail:%'",
-                [key],
+                [link],
                 |r| r.get(0),
             )
             .optional()
@@ -142,7 +146,7 @@ impl Tx<'_> {
         };
         let tx = self.sql();
         let path = self.path().to_path_buf();
-        tx.execute("DELETE FROM proposal_aliases WHERE alias = ?1", [key])
+        tx.execute("DELETE FROM proposal_aliases WHERE alias = ?1", [link])
             .and_then(|_| {
                 tx.execute(
                     "UPDATE proposal_aliases SET key = ?1 WHERE key = ?2",
@@ -181,6 +185,22 @@ impl Tx<'_> {
                 .map_err(sql(self.path(), "storing votes"))?;
         }
         Ok(n)
+    }
+
+    /// The stored proposal a mail link names: a key (`snapshot:<space>:<id>`), or `tally:<id>`,
+    /// an on-chain proposal id on whichever Governor has it.
+    pub fn resolve_link(&self, link: &str) -> Result<Option<String>> {
+        let (sql_text, arg) = match link.strip_prefix("tally:") {
+            Some(id) => (
+                "SELECT key FROM proposals WHERE source = 'governor' AND id = ?1 LIMIT 1",
+                id,
+            ),
+            None => ("SELECT key FROM proposals WHERE key = ?1", link),
+        };
+        self.sql()
+            .query_row(sql_text, [arg], |r| r.get(0))
+            .optional()
+            .map_err(sql(self.path(), "resolving a link"))
     }
 
     pub fn has_proposal(&self, key: &str) -> Result<bool> {

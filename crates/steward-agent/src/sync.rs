@@ -510,8 +510,8 @@ fn store_mail(
         let mail_key = item.proposal.key();
         let mut known = None;
         for link in &item.links {
-            if tx.has_proposal(link)? {
-                known = Some(link.clone());
+            if let Some(key) = tx.resolve_link(link)? {
+                known = Some(key);
                 break;
             }
         }

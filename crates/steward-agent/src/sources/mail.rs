@@ -2,7 +2,7 @@
 //! maildir or an mbox file.
 //!
 //! MIME is parsed by `mail-parser` (multipart, quoted-printable, base64, charsets, HTML to text).
-//! A message that links to a Snapshot proposal is a pointer to that proposal: when the proposal
+//! A message that links to a Snapshot or Tally proposal is a pointer to that proposal: when the proposal
 //! is known the message becomes an alias of it; when it is not (yet), the message is stored as a
 //! mail-sourced proposal that the hub's record replaces when it arrives, so the same proposal
 //! seen by mail and by the hub is one record.
@@ -113,7 +113,7 @@ pub fn parse_message(
     let mut urls = Vec::new();
     for body in [&text, &html] {
         for url in find_urls(body) {
-            if let Some(key) = snapshot_key(&url)
+            if let Some(key) = snapshot_key(&url).or_else(|| tally_link(&url))
                 && !links.contains(&key)
             {
                 links.push(key);
@@ -192,6 +192,17 @@ pub fn snapshot_key(url: &str) -> Option<String> {
     (!space.is_empty() && !id.is_empty()).then(|| format!("snapshot:{space}:{id}"))
 }
 
+/// `https://www.tally.xyz/gov/<org>/proposal/<id>` to `tally:<id>`: Tally names an on-chain
+/// proposal by its Governor proposal id.
+pub fn tally_link(url: &str) -> Option<String> {
+    let rest = url.split_once("tally.xyz/gov/")?.1;
+    let mut parts = rest.split('/');
+    let _org = parts.next()?;
+    (parts.next()? == "proposal").then_some(())?;
+    let id = parts.next()?.split(['?', '#']).next()?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| format!("tally:{id}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +219,19 @@ mod tests {
         );
         assert_eq!(snapshot_key("https://example.org/#/a/proposal/b"), None);
         assert_eq!(snapshot_key("https://snapshot.org/#/aave.eth"), None);
+    }
+
+    #[test]
+    fn tally_links_are_recognised() {
+        assert_eq!(
+            tally_link("https://www.tally.xyz/gov/arbitrum/proposal/7716?govId=x").as_deref(),
+            Some("tally:7716")
+        );
+        assert_eq!(
+            tally_link("https://www.tally.xyz/gov/arbitrum/proposal/draft-1"),
+            None
+        );
+        assert_eq!(tally_link("https://www.tally.xyz/gov/arbitrum"), None);
     }
 
     #[test]

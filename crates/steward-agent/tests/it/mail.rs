@@ -128,3 +128,52 @@ fn mbox_messages_are_read() {
     assert_eq!(r.ingested, 2, "{r:?}");
     assert!(r.quarantined.is_empty());
 }
+
+#[test]
+fn tally_links_resolve_to_governor_proposals_and_merge_later() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_home, mut store) = new_store(dir.path(), "pw");
+    let gov = |id: &str| {
+        json!({ "chainId": 42161, "governor": "0xf07DeD9dC292157749B6Fd268E37DF6EA38395B9", "proposalId": id,
+                "proposer": "0x0000000000000000000000000000000000000001",
+                "targets": ["0x0000000000000000000000000000000000000002"], "values": ["0"], "calldatas": ["0x"],
+                "description": format!("# Proposal {id}"), "voteStart": 1, "voteEnd": 2 })
+    };
+    let file = dir.path().join("gov.json");
+    std::fs::write(&file, gov("7716").to_string()).expect("write");
+    steward_agent::ingest_file(&mut store, &file, &Limits::default(), 0).expect("ingest");
+
+    let mail = |id: &str, proposal: &str| {
+        format!(
+            "Message-ID: <{id}@tally.example>\r\nFrom: Tally <n@tally.example>\r\nSubject: Vote now\r\n\r\nVote at https://www.tally.xyz/gov/arbitrum/proposal/{proposal} today.\r\n"
+        )
+    };
+    let mbox = dir.path().join("tally.mbox");
+    std::fs::write(
+        &mbox,
+        format!(
+            "From x\n{}\nFrom y\n{}",
+            mail("t1", "7716"),
+            mail("t2", "9999")
+        )
+        .replace("\r\n", "\n"),
+    )
+    .expect("write");
+    let r = ingest_mail(&mut store, &mbox, &Limits::default()).expect("mail");
+    assert_eq!((r.linked, r.ingested), (1, 1), "{r:?}");
+    let linked = store
+        .proposal("mail:t1@tally.example")
+        .expect("read")
+        .expect("found");
+    assert!(linked.key.ends_with(":7716"), "{}", linked.key);
+
+    // The Governor proposal the second message named arrives: one record.
+    std::fs::write(&file, gov("9999").to_string()).expect("write");
+    steward_agent::ingest_file(&mut store, &file, &Limits::default(), 0).expect("ingest");
+    let merged = store
+        .proposal("mail:t2@tally.example")
+        .expect("read")
+        .expect("found");
+    assert!(merged.key.ends_with(":9999"), "{}", merged.key);
+    assert_eq!(store.counts().expect("counts").proposals, 2);
+}
