@@ -16,7 +16,16 @@ use crate::output::{Output, exit};
 pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
     let (home, mut store) = ctx.open_store()?;
     let cfg = ctx.config(&home)?;
-    if cfg.snapshot.spaces.is_empty() && cfg.governors.is_empty() && cfg.imap.is_empty() {
+    let no_sources =
+        cfg.snapshot.spaces.is_empty() && cfg.governors.is_empty() && cfg.imap.is_empty();
+    // With no source configured there may still be open proposals (from `ingest file` or
+    // mail) whose forum discussions need refreshing.
+    let open = store.proposals(&steward_agent::ProposalFilter {
+        open_only: true,
+        space: None,
+        limit: Some(1),
+    })?;
+    if no_sources && open.is_empty() {
         bail!(
             "no sources to sync: set snapshot.spaces, [[governors]] or [[imap]] in {}",
             home.config_path().display()

@@ -138,3 +138,39 @@ fn ingest_file_reports_and_exits_6_on_quarantine() {
     assert_eq!(code, 0);
     assert_eq!(json(&out)["data"].as_array().map(Vec::len), Some(1));
 }
+
+#[test]
+fn sync_refreshes_discussions_of_file_ingested_proposals_and_reports_refused_forums() {
+    let (_d, home) = temp_home();
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
+    assert_eq!(code, 0, "{err}");
+    // No source configured and nothing open: nothing to do, said plainly.
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("sync"));
+    assert_eq!(code, 1);
+    assert!(err.contains("no sources to sync"), "{err}");
+
+    let file = home.parent().expect("parent").join("open.json");
+    std::fs::write(
+        &file,
+        r#"{"id": "0xa", "title": "T", "body": "b", "choices": ["For", "Against"], "start": 1,
+            "end": 9999999999, "state": "active", "created": 5, "type": "single-choice",
+            "discussion": "https://forum.arbitrum.foundation/t/some-topic/123",
+            "space": {"id": "arbitrumfoundation.eth"}}"#,
+    )
+    .expect("write");
+    let (code, _, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["ingest", "file"])
+        .arg(&file));
+    assert_eq!(code, 0);
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["sync", "--json"]));
+    assert_eq!(code, 6, "{out}");
+    let v = json(&out);
+    let failed = v["data"]["discussions"]["failed"].to_string();
+    assert!(
+        failed.contains("forum.arbitrum.foundation") && failed.contains("network.allow"),
+        "{v}"
+    );
+}
