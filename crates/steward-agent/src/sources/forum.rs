@@ -8,12 +8,11 @@
 //! asks for them. Each post keeps its author (username), date, number and text: `raw` when the
 //! forum sends it, else the `cooked` HTML converted to plain text by [`html_to_text`].
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use steward_core::FieldError;
 
+use super::retry::{Attempt, RetryPolicy, rate_limited};
 use super::{Fields, type_name};
 use crate::error::{Error, Result};
 use crate::net::HttpClient;
@@ -291,10 +290,7 @@ pub fn parse_post(
 #[derive(Debug, Clone)]
 pub struct ForumClient {
     http: HttpClient,
-    pub max_attempts: u32,
-    /// Longest Retry-After honoured; longer ones fail rather than stall a sync.
-    pub max_retry_after: Duration,
-    pub backoff: Duration,
+    pub retry: RetryPolicy,
     /// Most posts read from one topic.
     pub max_posts: usize,
 }
@@ -303,9 +299,7 @@ impl ForumClient {
     pub fn new(http: HttpClient) -> Self {
         Self {
             http,
-            max_attempts: 6,
-            max_retry_after: Duration::from_secs(120),
-            backoff: Duration::from_millis(250),
+            retry: RetryPolicy::default(),
             max_posts: 10_000,
         }
     }
@@ -336,45 +330,13 @@ impl ForumClient {
     }
 
     async fn get_json(&self, t: &TopicRef, url: &str, what: &str) -> Result<Value> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let wait = match self.try_once(url).await {
-                Ok(v) => return Ok(v),
-                Err(Attempt::Fatal(e)) => return Err(e),
-                Err(Attempt::Final(message)) => {
-                    return Err(Error::Source {
-                        source_name: t.label(),
-                        message: format!("{what}: {message}"),
-                    });
-                }
-                Err(Attempt::Transient { reason, wait }) if attempt < self.max_attempts => {
-                    tracing::warn!(host = %t.host, topic = t.topic_id, attempt, %reason, "forum request failed; retrying");
-                    wait.unwrap_or(self.backoff * 2u32.saturating_pow(attempt - 1))
-                }
-                Err(Attempt::Transient { reason, .. }) => {
-                    return Err(Error::Source {
-                        source_name: t.label(),
-                        message: format!("{what}: giving up after {attempt} attempts: {reason}"),
-                    });
-                }
-            };
-            if wait > self.max_retry_after {
-                return Err(Error::Source {
-                    source_name: t.label(),
-                    message: format!(
-                        "{what}: rate limited with Retry-After {}s (over the {}s limit)",
-                        wait.as_secs(),
-                        self.max_retry_after.as_secs()
-                    ),
-                });
-            }
-            tokio::time::sleep(wait).await;
-        }
+        self.retry
+            .run(&t.label(), what, || self.try_once(url))
+            .await
     }
 
     async fn try_once(&self, url: &str) -> Result<Value, Attempt> {
-        let transient = |reason: String| Attempt::Transient { reason, wait: None };
+        let transient = Attempt::transient;
         // A refused host or a bad URL: no retry, and the error says which key allows it.
         let req = self.http.get(url).map_err(Attempt::Fatal)?;
         let resp = req
@@ -384,16 +346,7 @@ impl ForumClient {
             .map_err(|e| transient(format!("request: {e}")))?;
         let status = resp.status();
         if status.as_u16() == 429 {
-            let wait = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map_or(Duration::from_secs(1), Duration::from_secs);
-            return Err(Attempt::Transient {
-                reason: "HTTP 429 Too Many Requests".into(),
-                wait: Some(wait),
-            });
+            return Err(rate_limited(&resp));
         }
         let text = resp
             .text()
@@ -429,18 +382,6 @@ impl ForumClient {
             ))
         })
     }
-}
-
-enum Attempt {
-    /// Worth another try, after `wait` if the server said so.
-    Transient {
-        reason: String,
-        wait: Option<Duration>,
-    },
-    /// The forum said no (404, 403): retrying will not help.
-    Final(String),
-    /// Not sent at all (refused host).
-    Fatal(Error),
 }
 
 // ---------------------------------------------------------------------------------------------

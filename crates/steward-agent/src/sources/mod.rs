@@ -5,7 +5,10 @@ pub mod file;
 pub mod forum;
 pub mod imap;
 pub mod mail;
+mod retry;
 pub mod snapshot;
+
+pub use retry::RetryPolicy;
 
 use serde_json::{Map, Value};
 use steward_core::{FieldError, Proposal, ProposalState};

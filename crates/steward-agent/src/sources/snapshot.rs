@@ -1,13 +1,12 @@
 //! Snapshot: proposal and vote objects as the hub's GraphQL API returns them, and the client
 //! that pages through a space.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use steward_core::{FieldError, Limits, Proposal, ProposalState, Source, Vote, VotingType};
 
+use super::retry::{Attempt, RetryPolicy, rate_limited};
 use super::{Fields, finish, type_name};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::net::HttpClient;
 
 /// The proposal fields Steward asks the hub for.
@@ -156,10 +155,7 @@ pub struct HubClient {
     http: HttpClient,
     url: String,
     host: String,
-    pub max_attempts: u32,
-    /// Longest Retry-After honoured; longer ones fail rather than stall a sync.
-    pub max_retry_after: Duration,
-    pub backoff: Duration,
+    pub retry: RetryPolicy,
 }
 
 impl HubClient {
@@ -172,9 +168,7 @@ impl HubClient {
             http,
             url: url.to_owned(),
             host,
-            max_attempts: 6,
-            max_retry_after: Duration::from_secs(120),
-            backoff: Duration::from_millis(250),
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -212,42 +206,15 @@ impl HubClient {
 
     async fn list(&self, query: &str, variables: Value, field: &str) -> Result<Vec<Value>> {
         let body = json!({ "query": query, "variables": variables });
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let wait = match self.try_once(&body, field).await {
-                Ok(items) => return Ok(items),
-                Err(Transient { reason, wait }) if attempt < self.max_attempts => {
-                    tracing::warn!(host = %self.host, attempt, %reason, "hub request failed; retrying");
-                    wait.unwrap_or(self.backoff * 2u32.saturating_pow(attempt - 1))
-                }
-                Err(Transient { reason, .. }) => {
-                    return Err(Error::Source {
-                        source_name: format!("snapshot hub {}", self.host),
-                        message: format!("giving up after {attempt} attempts: {reason}"),
-                    });
-                }
-            };
-            if wait > self.max_retry_after {
-                return Err(Error::Source {
-                    source_name: format!("snapshot hub {}", self.host),
-                    message: format!(
-                        "rate limited with Retry-After {}s (over the {}s limit)",
-                        wait.as_secs(),
-                        self.max_retry_after.as_secs()
-                    ),
-                });
-            }
-            tokio::time::sleep(wait).await;
-        }
+        let source = format!("snapshot hub {}", self.host);
+        self.retry
+            .run(&source, "", || self.try_once(&body, field))
+            .await
     }
 
-    async fn try_once(&self, body: &Value, field: &str) -> Result<Vec<Value>, Transient> {
-        let transient = |reason: String| Transient { reason, wait: None };
-        let req = self.http.post(&self.url).map_err(|e| Transient {
-            reason: e.to_string(),
-            wait: Some(Duration::MAX),
-        })?;
+    async fn try_once(&self, body: &Value, field: &str) -> Result<Vec<Value>, Attempt> {
+        let transient = Attempt::transient;
+        let req = self.http.post(&self.url).map_err(Attempt::Fatal)?;
         let resp = req
             .json(body)
             .send()
@@ -255,16 +222,7 @@ impl HubClient {
             .map_err(|e| transient(format!("request: {e}")))?;
         let status = resp.status();
         if status.as_u16() == 429 {
-            let wait = resp
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map_or(Duration::from_secs(1), Duration::from_secs);
-            return Err(Transient {
-                reason: "HTTP 429 Too Many Requests".into(),
-                wait: Some(wait),
-            });
+            return Err(rate_limited(&resp));
         }
         let text = resp
             .text()
@@ -289,10 +247,10 @@ impl HubClient {
                 .filter_map(|e| e.get("message")?.as_str())
                 .collect();
             // The hub rejected the query itself: retrying will not help.
-            return Err(Transient {
-                reason: format!("GraphQL error: {}", msgs.join("; ")),
-                wait: Some(Duration::MAX),
-            });
+            return Err(Attempt::Final(format!(
+                "GraphQL error: {}",
+                msgs.join("; ")
+            )));
         }
         if !status.is_success() {
             return Err(transient(format!("HTTP {status}")));
@@ -300,19 +258,12 @@ impl HubClient {
         match v.pointer(&format!("/data/{field}")) {
             Some(Value::Array(items)) => Ok(items.clone()),
             Some(Value::Null) | None => Err(transient(format!("the response has no data.{field}"))),
-            Some(other) => Err(Transient {
-                reason: format!("data.{field} is {}, expected an array", type_name(other)),
-                wait: Some(Duration::MAX),
-            }),
+            Some(other) => Err(Attempt::Final(format!(
+                "data.{field} is {}, expected an array",
+                type_name(other)
+            ))),
         }
     }
-}
-
-/// A failed attempt; `wait` overrides the backoff (`Duration::MAX`: do not retry).
-#[derive(Debug)]
-struct Transient {
-    reason: String,
-    wait: Option<Duration>,
 }
 
 #[cfg(test)]

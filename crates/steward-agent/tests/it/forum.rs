@@ -31,7 +31,7 @@ fn client() -> ForumClient {
         .http()
         .expect("client");
     let mut c = ForumClient::new(http);
-    c.backoff = Duration::from_millis(10);
+    c.retry.backoff = Duration::from_millis(10);
     c
 }
 

@@ -33,7 +33,7 @@ fn hub_client(hub: &MockHub) -> HubClient {
         .http()
         .expect("client");
     let mut c = HubClient::new(http, &hub.url);
-    c.backoff = Duration::from_millis(10);
+    c.retry.backoff = Duration::from_millis(10);
     c
 }
 
@@ -256,7 +256,7 @@ async fn a_hub_that_keeps_failing_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_home, mut store) = new_store(dir.path(), "pw");
     let mut client = hub_client(&hub);
-    client.max_attempts = 3;
+    client.retry.max_attempts = 3;
     let err = sync_snapshot_space(
         &mut store,
         &client,
