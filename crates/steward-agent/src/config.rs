@@ -23,6 +23,7 @@ pub struct Config {
     pub models: ModelsConfig,
     pub tools: ToolsConfig,
     pub log: LogConfig,
+    pub decide: DecideConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,6 +209,38 @@ impl Default for LogConfig {
     }
 }
 
+/// The vote/ask/skip policy (docs/decide.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DecideConfig {
+    pub min_confidence_low: f64,
+    pub min_confidence_high: f64,
+    pub ask_importance: f64,
+    pub use_llm: bool,
+}
+
+impl Default for DecideConfig {
+    fn default() -> Self {
+        let p = steward_core::Policy::default();
+        Self {
+            min_confidence_low: p.min_confidence_low,
+            min_confidence_high: p.min_confidence_high,
+            ask_importance: p.ask_importance,
+            use_llm: true,
+        }
+    }
+}
+
+impl DecideConfig {
+    pub fn policy(&self) -> steward_core::Policy {
+        steward_core::Policy {
+            min_confidence_low: self.min_confidence_low,
+            min_confidence_high: self.min_confidence_high,
+            ask_importance: self.ask_importance,
+        }
+    }
+}
+
 /// One documented config key.
 #[derive(Debug, Clone, Copy)]
 pub struct ConfigKey {
@@ -287,6 +320,30 @@ pub const KEYS: &[ConfigKey] = &[
         env: "STEWARD_LOG_LEVEL",
         default: r#""info""#,
         doc: "Log level on stderr (error, warn, info, debug, trace); `-v`/`-q` and RUST_LOG override it.",
+    },
+    ConfigKey {
+        key: "decide.min_confidence_low",
+        env: "STEWARD_DECIDE_MIN_CONFIDENCE_LOW",
+        default: "0.75",
+        doc: "Confidence needed to vote on an unimportant proposal (importance 0); the need rises linearly with importance.",
+    },
+    ConfigKey {
+        key: "decide.min_confidence_high",
+        env: "STEWARD_DECIDE_MIN_CONFIDENCE_HIGH",
+        default: "0.95",
+        doc: "Confidence needed to vote on the most important proposal (importance 1).",
+    },
+    ConfigKey {
+        key: "decide.ask_importance",
+        env: "STEWARD_DECIDE_ASK_IMPORTANCE",
+        default: "0.4",
+        doc: "From this importance up an unsure decision asks you; below it, it skips.",
+    },
+    ConfigKey {
+        key: "decide.use_llm",
+        env: "STEWARD_DECIDE_USE_LLM",
+        default: "true",
+        doc: "Whether decisions consult the local generation model (a weak, grammar-constrained signal).",
     },
 ];
 
@@ -394,6 +451,14 @@ impl Config {
             "models.dir" => self.models.dir = non_empty_path(v),
             "tools.dir" => self.tools.dir = non_empty_path(v),
             "log.level" => self.log.level = v.to_owned(),
+            "decide.min_confidence_low" => self.decide.min_confidence_low = parse_unit(v)?,
+            "decide.min_confidence_high" => self.decide.min_confidence_high = parse_unit(v)?,
+            "decide.ask_importance" => self.decide.ask_importance = parse_unit(v)?,
+            "decide.use_llm" => {
+                self.decide.use_llm = v
+                    .parse()
+                    .map_err(|_| format!("expected true or false, got {v:?}"))?;
+            }
             _ => {
                 let known: Vec<&str> = KEYS.iter().map(|k| k.key).collect();
                 return Err(format!("unknown key; known keys: {}", known.join(", ")));
@@ -480,6 +545,24 @@ impl Config {
                     ),
                 ));
             }
+        }
+        for (key, x) in [
+            ("decide.min_confidence_low", self.decide.min_confidence_low),
+            (
+                "decide.min_confidence_high",
+                self.decide.min_confidence_high,
+            ),
+            ("decide.ask_importance", self.decide.ask_importance),
+        ] {
+            if !(0.0..=1.0).contains(&x) {
+                return Err((key, format!("must be between 0 and 1, got {x}")));
+            }
+        }
+        if self.decide.min_confidence_high < self.decide.min_confidence_low {
+            return Err((
+                "decide.min_confidence_high",
+                "must not be below decide.min_confidence_low".into(),
+            ));
         }
         if self.limits.max_body_bytes < 1024 {
             return Err(("limits.max_body_bytes", "must be at least 1024".into()));
@@ -596,6 +679,13 @@ fn find_key_line(text: &str, key: &str) -> Option<usize> {
         }
     }
     None
+}
+
+fn parse_unit(v: &str) -> Result<f64, String> {
+    v.parse::<f64>()
+        .ok()
+        .filter(|x| (0.0..=1.0).contains(x))
+        .ok_or_else(|| format!("expected a number between 0 and 1, got {v:?}"))
 }
 
 #[cfg(test)]

@@ -3,17 +3,20 @@
 //! This crate owns everything stateful: the user's home directory and its lock, the layered
 //! configuration, the encrypted store (SQLCipher) with its hash-chained audit log, the network
 //! policy every outbound client is built through, and the health checks behind `steward doctor`.
-//! Later waves add the proposal sources, the decide/ask pipeline, casting and the review desk.
+//! It reads proposals from their sources, keeps the user's profile, and decides (vote, ask or skip) for them; later waves add casting and the review desk.
 
 mod audit;
 mod config;
+pub mod decide;
 mod discussion;
 mod doctor;
 pub mod env;
 mod error;
 mod home;
 mod net;
+pub mod profile;
 mod proposals;
+pub mod questions;
 pub mod sources;
 mod store;
 mod sync;
@@ -22,8 +25,8 @@ pub mod testkit;
 
 pub use audit::{AuditHead, AuditReport, AuditVerifyError};
 pub use config::{
-    Config, ConfigKey, GovernorConfig, ImapConfig, KEYS, LimitsConfig, LogConfig, ModelsConfig,
-    NetworkConfig, SnapshotConfig, ToolsConfig,
+    Config, ConfigKey, DecideConfig, GovernorConfig, ImapConfig, KEYS, LimitsConfig, LogConfig,
+    ModelsConfig, NetworkConfig, SnapshotConfig, ToolsConfig,
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, Result};

@@ -116,6 +116,70 @@ CREATE TABLE discussion_posts (
 ) STRICT;
 CREATE INDEX discussion_posts_order ON discussion_posts (proposal_key, host, topic_id, post_number);
 "#,
+    r#"
+-- The user's profile, decisions and questions (profile.rs, decide.rs, questions.rs).
+CREATE TABLE profile_items (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('statement', 'writing', 'answer', 'override')),
+    text         TEXT NOT NULL,
+    stance       TEXT NOT NULL,        -- for | against | abstain | unknown (stance.rs)
+    origin       TEXT NOT NULL,        -- `cli`, a file path and chunk, a question id
+    proposal_key TEXT,                 -- answers and overrides: the proposal they answer
+    created      TEXT NOT NULL,
+    active       INTEGER NOT NULL DEFAULT 1
+) STRICT;
+-- Votes: the user's own (is_user = 1) and peers' (is_user = 0), imported or learned.
+CREATE TABLE profile_votes (
+    voter        TEXT NOT NULL,        -- lowercase address, or `me`
+    is_user      INTEGER NOT NULL,
+    proposal_ref TEXT NOT NULL,        -- the source's proposal id or a store key
+    title        TEXT NOT NULL,
+    choice       TEXT NOT NULL,        -- the choice label
+    reason       TEXT,
+    ord          INTEGER,              -- time order (order_rank, created)
+    origin       TEXT NOT NULL,
+    PRIMARY KEY (voter, proposal_ref)
+) STRICT;
+CREATE INDEX profile_votes_user ON profile_votes (is_user, proposal_ref);
+CREATE TABLE profile_peers (
+    address TEXT PRIMARY KEY,          -- lowercase
+    trust   TEXT NOT NULL CHECK (trust IN ('trusted', 'ignored')),
+    note    TEXT,
+    updated TEXT NOT NULL
+) STRICT;
+-- Embedding cache: the same text embedded by the same model once.
+CREATE TABLE embeddings (
+    model       TEXT NOT NULL,
+    text_sha256 TEXT NOT NULL,
+    vector      BLOB NOT NULL,         -- little-endian f32
+    PRIMARY KEY (model, text_sha256)
+) STRICT;
+CREATE TABLE decisions (
+    id           INTEGER PRIMARY KEY,
+    proposal_key TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    created      TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    choice       TEXT,
+    confidence   REAL NOT NULL,
+    importance   REAL NOT NULL,
+    json         TEXT NOT NULL         -- the whole Decision
+) STRICT;
+CREATE INDEX decisions_proposal ON decisions (proposal_key, id);
+CREATE TABLE questions (
+    id           INTEGER PRIMARY KEY,
+    decision_id  INTEGER NOT NULL REFERENCES decisions (id),
+    proposal_key TEXT NOT NULL,
+    created      TEXT NOT NULL,
+    deadline     INTEGER,              -- unix seconds: the proposal's end
+    status       TEXT NOT NULL CHECK (status IN ('open', 'answered', 'expired', 'superseded')),
+    answer       TEXT,
+    reason       TEXT,
+    answered     TEXT,
+    json         TEXT NOT NULL         -- the question's context (questions.rs)
+) STRICT;
+CREATE UNIQUE INDEX questions_one_open ON questions (proposal_key) WHERE status = 'open';
+"#,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

@@ -7,19 +7,27 @@
 //! which is what keeps every decision reproducible.
 
 mod audit;
+mod decision;
 mod flag;
+pub mod injection;
 mod net;
 mod proposal;
+mod stance;
 mod vote;
 
 pub use audit::{
     AUDIT_GENESIS, AuditEntry, AuditRecord, ChainBreak, ChainBreakKind, sha256_hex, verify_chain,
+};
+pub use decision::{
+    Amount, Decision, DecisionAction, Evidence, Importance, ImportanceInputs, ModelUse, Policy,
+    amounts, importance,
 };
 pub use flag::{Flag, Severity};
 pub use net::{Allowlist, AllowlistError, Refused, Rule};
 pub use proposal::{
     Action, FieldError, Limits, Proposal, ProposalState, Source, VotingType, lossy_utf8,
 };
+pub use stance::{Stance, stance_of, stance_of_choice};
 
 pub use vote::Vote;
 

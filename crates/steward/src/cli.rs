@@ -61,6 +61,16 @@ pub(crate) enum Command {
     Show(ShowArgs),
     /// Run the demo: create a home and check it (later waves grow this into the full story)
     Demo,
+    /// Your profile: statements, writing, votes, peers; what Steward learned from them
+    Profile(crate::cmd::profile::ProfileArgs),
+    /// Decide how you would vote on a proposal: choice, confidence, importance, vote/ask/skip
+    Decide(crate::cmd::decide::DecideArgs),
+    /// The agent's open questions, with the context to answer them
+    Questions(crate::cmd::questions::QuestionsArgs),
+    /// Answer a question: your choice becomes the vote and trains the profile
+    Answer(crate::cmd::answer::AnswerArgs),
+    /// Override the agent's decision on a proposal with your own choice
+    Override(crate::cmd::answer::AnswerArgs),
     /// Local models: info, embed, generate
     Model(crate::cmd::model::ModelArgs),
     /// Serve model requests on stdin/stdout in a confined process (started by `steward model`)

@@ -1,13 +1,17 @@
 //! One file per subcommand.
 
+pub(crate) mod answer;
 mod config;
+pub(crate) mod decide;
 mod demo;
 mod doctor;
 mod ingest;
 mod init;
 mod log;
 pub(crate) mod model;
+pub(crate) mod profile;
 mod proposals;
+pub(crate) mod questions;
 mod show;
 mod sync;
 
@@ -36,6 +40,11 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Proposals(args) => proposals::run(ctx, out, &args),
         Command::Show(args) => show::run(ctx, out, &args),
         Command::Model(args) => model::run(ctx, out, args),
+        Command::Profile(args) => profile::run(ctx, out, args),
+        Command::Decide(args) => decide::run(ctx, out, &args),
+        Command::Questions(args) => questions::run(ctx, out, &args),
+        Command::Answer(args) => answer::run(ctx, out, &args, false),
+        Command::Override(args) => answer::run(ctx, out, &args, true),
         Command::ModelWorker(args) => model::worker(args),
     }
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stderr)]
 
 mod cli;
+mod decide;
 mod governor;
 mod sync;
 

@@ -1,0 +1,717 @@
+//! The user's profile: what they said (statements), what they wrote, how they and their peers
+//! voted, their answers and overrides, and whom they trust. All in the encrypted store; every
+//! change is audited.
+//!
+//! Importers parse into plain values first and write in one transaction, so a bad row is
+//! reported (file, line, field) and never leaves half an import behind.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use steward_core::{AuditRecord, Stance, stance_of};
+
+use crate::proposals::Quarantined;
+use crate::store::{Store, Tx, sql};
+use crate::{Error, Result};
+
+/// The kinds of profile item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    /// Something the user told Steward directly: it outranks everything else.
+    Statement,
+    /// A piece of the user's own writing (a paragraph of an imported file).
+    Writing,
+    /// The user's answer to one of the agent's questions.
+    Answer,
+    /// The user's override of one of the agent's decisions.
+    Override,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Statement => "statement",
+            ItemKind::Writing => "writing",
+            ItemKind::Answer => "answer",
+            ItemKind::Override => "override",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "statement" => ItemKind::Statement,
+            "writing" => ItemKind::Writing,
+            "answer" => ItemKind::Answer,
+            "override" => ItemKind::Override,
+            _ => return None,
+        })
+    }
+}
+
+/// One profile item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileItem {
+    pub id: i64,
+    pub kind: ItemKind,
+    pub text: String,
+    pub stance: Stance,
+    pub origin: String,
+    pub proposal_key: Option<String>,
+    pub created: String,
+}
+
+/// A vote in the profile: the user's own or a peer's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VoteRecord {
+    pub voter: String,
+    pub is_user: bool,
+    pub proposal_ref: String,
+    pub title: String,
+    /// The choice label (`For`, `Against`, `Abstain`, or the proposal's own label).
+    pub choice: String,
+    pub reason: Option<String>,
+    /// Time order: `order_rank`, or the vote's unix time.
+    pub ord: Option<i64>,
+    pub origin: String,
+}
+
+/// Whom the user trusts or ignores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    pub address: String,
+    pub trust: String,
+    pub note: Option<String>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    pub added: usize,
+    pub user_votes: usize,
+    pub peer_votes: usize,
+    pub skipped: usize,
+    pub quarantined: Vec<Quarantined>,
+}
+
+impl Tx<'_> {
+    /// Adds a profile item and audits it (the audit entry carries the item's hash, not its text:
+    /// the user's private writing stays in the encrypted table only).
+    pub fn add_profile_item(
+        &mut self,
+        kind: ItemKind,
+        text: &str,
+        origin: &str,
+        proposal_key: Option<&str>,
+    ) -> Result<i64> {
+        let text = text.trim();
+        let stance = stance_of(text);
+        self.sql()
+            .execute(
+                "INSERT INTO profile_items (kind, text, stance, origin, proposal_key, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    kind.as_str(),
+                    text,
+                    stance.as_str(),
+                    origin,
+                    proposal_key,
+                    jiff::Timestamp::now().to_string()
+                ],
+            )
+            .map_err(sql(self.path(), "adding a profile item"))?;
+        let id = self.sql().last_insert_rowid();
+        self.audit(
+            &AuditRecord::new(format!("profile.{}", kind.as_str()), format!("item {id}"))
+                .input("text", text)
+                .detail(serde_json::json!({
+                    "origin": origin,
+                    "proposal": proposal_key,
+                    "stance": stance.as_str(),
+                })),
+        )?;
+        Ok(id)
+    }
+
+    /// Deactivates a profile item (kept for the audit trail; no longer used by decisions).
+    pub fn forget_profile_item(&mut self, id: i64) -> Result<bool> {
+        let n = self
+            .sql()
+            .execute(
+                "UPDATE profile_items SET active = 0 WHERE id = ?1 AND active = 1",
+                [id],
+            )
+            .map_err(sql(self.path(), "forgetting a profile item"))?;
+        if n > 0 {
+            self.audit(&AuditRecord::new("profile.forget", format!("item {id}")))?;
+        }
+        Ok(n > 0)
+    }
+
+    /// Inserts or replaces votes; returns how many rows changed.
+    pub fn insert_profile_votes(&mut self, votes: &[VoteRecord]) -> Result<usize> {
+        let mut n = 0;
+        {
+            let mut st = self
+                .sql()
+                .prepare_cached(
+                    "INSERT INTO profile_votes
+                       (voter, is_user, proposal_ref, title, choice, reason, ord, origin)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT (voter, proposal_ref) DO UPDATE SET
+                       is_user = excluded.is_user, title = excluded.title,
+                       choice = excluded.choice, reason = excluded.reason,
+                       ord = excluded.ord, origin = excluded.origin
+                     WHERE profile_votes.choice IS NOT excluded.choice
+                        OR profile_votes.reason IS NOT excluded.reason
+                        OR profile_votes.is_user IS NOT excluded.is_user
+                        OR profile_votes.title IS NOT excluded.title",
+                )
+                .map_err(sql(self.path(), "preparing profile votes"))?;
+            for v in votes {
+                n += st
+                    .execute(params![
+                        v.voter,
+                        v.is_user,
+                        v.proposal_ref,
+                        v.title,
+                        v.choice,
+                        v.reason,
+                        v.ord,
+                        v.origin
+                    ])
+                    .map_err(sql(self.path(), "inserting profile votes"))?;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Marks a peer trusted or ignored.
+    pub fn set_peer(&mut self, address: &str, trust: &str, note: Option<&str>) -> Result<()> {
+        let address = address.trim().to_ascii_lowercase();
+        if !matches!(trust, "trusted" | "ignored") {
+            return Err(Error::Source {
+                source_name: "profile peers".into(),
+                message: format!("trust must be `trusted` or `ignored`, got {trust:?}"),
+            });
+        }
+        self.sql()
+            .execute(
+                "INSERT INTO profile_peers (address, trust, note, updated) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (address) DO UPDATE SET trust = excluded.trust,
+                   note = excluded.note, updated = excluded.updated",
+                params![address, trust, note, jiff::Timestamp::now().to_string()],
+            )
+            .map_err(sql(self.path(), "setting a peer"))?;
+        self.audit(
+            &AuditRecord::new("profile.peer", address)
+                .detail(serde_json::json!({ "trust": trust })),
+        )?;
+        Ok(())
+    }
+
+    /// Stores an embedding in the cache.
+    pub fn put_embedding(&mut self, model: &str, text_sha256: &str, v: &[f32]) -> Result<()> {
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        self.sql()
+            .execute(
+                "INSERT OR IGNORE INTO embeddings (model, text_sha256, vector) VALUES (?1, ?2, ?3)",
+                params![model, text_sha256, bytes],
+            )
+            .map_err(sql(self.path(), "caching an embedding"))?;
+        Ok(())
+    }
+}
+
+fn item_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProfileItem> {
+    let kind: String = r.get(1)?;
+    let stance: String = r.get(3)?;
+    Ok(ProfileItem {
+        id: r.get(0)?,
+        kind: ItemKind::parse(&kind).unwrap_or(ItemKind::Writing),
+        text: r.get(2)?,
+        stance: Stance::parse(&stance).unwrap_or(Stance::Unknown),
+        origin: r.get(4)?,
+        proposal_key: r.get(5)?,
+        created: r.get(6)?,
+    })
+}
+
+fn vote_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VoteRecord> {
+    Ok(VoteRecord {
+        voter: r.get(0)?,
+        is_user: r.get(1)?,
+        proposal_ref: r.get(2)?,
+        title: r.get(3)?,
+        choice: r.get(4)?,
+        reason: r.get(5)?,
+        ord: r.get(6)?,
+        origin: r.get(7)?,
+    })
+}
+
+impl Store {
+    /// Active profile items, oldest first.
+    pub fn profile_items(&self) -> Result<Vec<ProfileItem>> {
+        let mut st = self
+            .conn()
+            .prepare(
+                "SELECT id, kind, text, stance, origin, proposal_key, created
+                 FROM profile_items WHERE active = 1 ORDER BY id",
+            )
+            .map_err(sql(self.path(), "reading the profile"))?;
+        st.query_map([], item_from_row)
+            .and_then(|rows| rows.collect())
+            .map_err(sql(self.path(), "reading the profile"))
+    }
+
+    /// The user's votes (`is_user`) or peers' votes, in time order.
+    pub fn profile_votes(&self, is_user: bool) -> Result<Vec<VoteRecord>> {
+        let mut st = self
+            .conn()
+            .prepare(
+                "SELECT voter, is_user, proposal_ref, title, choice, reason, ord, origin
+                 FROM profile_votes WHERE is_user = ?1 ORDER BY ord, proposal_ref",
+            )
+            .map_err(sql(self.path(), "reading profile votes"))?;
+        st.query_map([is_user], vote_from_row)
+            .and_then(|rows| rows.collect())
+            .map_err(sql(self.path(), "reading profile votes"))
+    }
+
+    /// Peers the user marked trusted or ignored.
+    pub fn peers(&self) -> Result<Vec<Peer>> {
+        let mut st = self
+            .conn()
+            .prepare("SELECT address, trust, note FROM profile_peers ORDER BY address")
+            .map_err(sql(self.path(), "reading peers"))?;
+        st.query_map([], |r| {
+            Ok(Peer {
+                address: r.get(0)?,
+                trust: r.get(1)?,
+                note: r.get(2)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(sql(self.path(), "reading peers"))
+    }
+
+    /// A cached embedding.
+    pub fn embedding(&self, model: &str, text_sha256: &str) -> Result<Option<Vec<f32>>> {
+        let bytes: Option<Vec<u8>> = self
+            .conn()
+            .query_row(
+                "SELECT vector FROM embeddings WHERE model = ?1 AND text_sha256 = ?2",
+                [model, text_sha256],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql(self.path(), "reading an embedding"))?;
+        Ok(bytes.map(|b| {
+            b.chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        }))
+    }
+}
+
+/// Agreement of each peer with the user over the proposals both voted on:
+/// `(address, agreed, common)`, best first, peers with at least `min_common` shared votes.
+pub fn peer_agreement(
+    user: &[VoteRecord],
+    peers: &[VoteRecord],
+    min_common: usize,
+) -> Vec<(String, usize, usize)> {
+    let mine: HashMap<&str, &str> = user
+        .iter()
+        .map(|v| (v.proposal_ref.as_str(), v.choice.as_str()))
+        .collect();
+    let mut tally: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for v in peers {
+        if let Some(c) = mine.get(v.proposal_ref.as_str()) {
+            let e = tally.entry(v.voter.as_str()).or_default();
+            e.1 += 1;
+            if c.eq_ignore_ascii_case(&v.choice) {
+                e.0 += 1;
+            }
+        }
+    }
+    let mut out: Vec<(String, usize, usize)> = tally
+        .into_iter()
+        .filter(|(_, (_, n))| *n >= min_common)
+        .map(|(a, (k, n))| (a.to_owned(), k, n))
+        .collect();
+    // Laplace-smoothed agreement, so 3/3 does not outrank 48/50.
+    out.sort_by(|a, b| {
+        let ra = (a.1 as f64 + 1.0) / (a.2 as f64 + 2.0);
+        let rb = (b.1 as f64 + 1.0) / (b.2 as f64 + 2.0);
+        rb.total_cmp(&ra).then_with(|| a.0.cmp(&b.0))
+    });
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Importers: parse first, write once.
+
+/// Votes from a CSV like `arbitrum-snapshot-delegates/votes.csv` (`voter, proposal_id, choice,
+/// title, order_rank`, optional `reason`). With `user`, that voter's rows are the user's and the
+/// rest are peers'; without it, every row is the user's.
+pub fn parse_votes_csv(
+    path: &Path,
+    data: &[u8],
+    user: Option<&str>,
+) -> (Vec<VoteRecord>, Vec<Quarantined>) {
+    let origin = format!("file {}", path.display());
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(data);
+    let headers = match rdr.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            bad.push(Quarantined {
+                origin,
+                item: "line 1".into(),
+                field: "header".into(),
+                error: e.to_string(),
+            });
+            return (out, bad);
+        }
+    };
+    let col = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let (Some(voter_i), Some(pid_i), Some(choice_i)) =
+        (col("voter"), col("proposal_id"), col("choice"))
+    else {
+        bad.push(Quarantined {
+            origin,
+            item: "line 1".into(),
+            field: "header".into(),
+            error: format!(
+                "needs columns voter, proposal_id and choice; found {}",
+                headers.iter().collect::<Vec<_>>().join(", ")
+            ),
+        });
+        return (out, bad);
+    };
+    let title_i = col("title");
+    let ord_i = col("order_rank").or_else(|| col("created"));
+    let reason_i = col("reason");
+    let user = user.map(|u| u.trim().to_ascii_lowercase());
+    for (n, rec) in rdr.records().enumerate() {
+        let line = n + 2;
+        let item = format!("line {line}");
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                bad.push(Quarantined {
+                    origin: origin.clone(),
+                    item,
+                    field: "row".into(),
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let get = |i: usize| rec.get(i).unwrap_or("").trim();
+        let voter = get(voter_i).to_ascii_lowercase();
+        let pid = get(pid_i);
+        let choice = get(choice_i);
+        let field_err = if voter.is_empty() {
+            Some(("voter", "empty".to_owned()))
+        } else if pid.is_empty() {
+            Some(("proposal_id", "empty".to_owned()))
+        } else if choice.is_empty() {
+            Some(("choice", "empty".to_owned()))
+        } else if choice.len() > 1024 {
+            Some(("choice", format!("{} bytes, over 1024", choice.len())))
+        } else {
+            None
+        };
+        if let Some((field, error)) = field_err {
+            bad.push(Quarantined {
+                origin: origin.clone(),
+                item,
+                field: field.into(),
+                error,
+            });
+            continue;
+        }
+        let ord = match ord_i.map(get).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => match s.parse::<f64>() {
+                Ok(v) if v.is_finite() => Some(v as i64),
+                _ => {
+                    bad.push(Quarantined {
+                        origin: origin.clone(),
+                        item,
+                        field: headers.get(ord_i.unwrap_or(0)).unwrap_or("order").into(),
+                        error: format!("not a number: {s:?}"),
+                    });
+                    continue;
+                }
+            },
+        };
+        let is_user = user.as_deref().is_none_or(|u| u == voter);
+        out.push(VoteRecord {
+            voter: if user.is_none() { "me".into() } else { voter },
+            is_user,
+            proposal_ref: pid.to_owned(),
+            title: title_i.map(get).unwrap_or_default().to_owned(),
+            choice: choice.to_owned(),
+            reason: reason_i
+                .map(get)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            ord,
+            origin: origin.clone(),
+        });
+    }
+    (out, bad)
+}
+
+/// Votes as the Snapshot hub returns them (`{votes: [...]}`, `{data: {votes: [...]}}`, an array,
+/// or JSON Lines), each with `voter`, `choice`, optional `reason`, `created`, and `proposal`
+/// `{id, title, choices}` so the choice index can be named.
+pub fn parse_votes_json(
+    path: &Path,
+    data: &[u8],
+    user: Option<&str>,
+) -> (Vec<VoteRecord>, Vec<Quarantined>) {
+    let origin = format!("file {}", path.display());
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    let items: Vec<serde_json::Value> = match serde_json::from_slice::<serde_json::Value>(data) {
+        Ok(serde_json::Value::Array(a)) => a,
+        Ok(v) => match v
+            .pointer("/data/votes")
+            .or_else(|| v.get("votes"))
+            .and_then(|v| v.as_array())
+        {
+            Some(a) => a.clone(),
+            None => vec![v],
+        },
+        Err(_) => {
+            let mut v = Vec::new();
+            for (i, line) in data.split(|b| *b == b'\n').enumerate() {
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                match serde_json::from_slice(line) {
+                    Ok(x) => v.push(x),
+                    Err(e) => bad.push(Quarantined {
+                        origin: origin.clone(),
+                        item: format!("line {}", i + 1),
+                        field: "json".into(),
+                        error: e.to_string(),
+                    }),
+                }
+            }
+            v
+        }
+    };
+    let user = user.map(|u| u.trim().to_ascii_lowercase());
+    for (i, v) in items.iter().enumerate() {
+        let item = v
+            .get("id")
+            .and_then(|x| x.as_str())
+            .map_or_else(|| format!("#{i}"), str::to_owned);
+        let q = |field: &str, error: String| Quarantined {
+            origin: origin.clone(),
+            item: item.clone(),
+            field: field.into(),
+            error,
+        };
+        let Some(voter) = v.get("voter").and_then(|x| x.as_str()) else {
+            bad.push(q("voter", "missing or not a string".into()));
+            continue;
+        };
+        let Some(prop) = v.get("proposal") else {
+            bad.push(q("proposal", "missing".into()));
+            continue;
+        };
+        let Some(pid) = prop
+            .get("id")
+            .and_then(|x| x.as_str())
+            .or_else(|| prop.as_str())
+        else {
+            bad.push(q("proposal.id", "missing or not a string".into()));
+            continue;
+        };
+        let choices: Vec<String> = prop
+            .get("choices")
+            .and_then(|c| c.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let choice = match v.get("choice") {
+            Some(serde_json::Value::Number(n)) => match n.as_u64() {
+                Some(k) if k >= 1 && (k as usize) <= choices.len() => {
+                    choices[k as usize - 1].clone()
+                }
+                Some(k) if choices.is_empty() => k.to_string(),
+                _ => {
+                    bad.push(q(
+                        "choice",
+                        format!("{n} is not one of the {} choices", choices.len()),
+                    ));
+                    continue;
+                }
+            },
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => {
+                bad.push(q("choice", "missing".into()));
+                continue;
+            }
+        };
+        let voter = voter.to_ascii_lowercase();
+        let is_user = user.as_deref().is_none_or(|u| u == voter);
+        out.push(VoteRecord {
+            voter: if user.is_none() { "me".into() } else { voter },
+            is_user,
+            proposal_ref: pid.to_owned(),
+            title: prop
+                .get("title")
+                .and_then(|t| t.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+            choice,
+            reason: v
+                .get("reason")
+                .and_then(|r| r.as_str())
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            ord: v.get("created").and_then(|c| c.as_i64()),
+            origin: origin.clone(),
+        });
+    }
+    (out, bad)
+}
+
+/// Splits the user's writing into paragraphs of at most about 800 characters (small ones are
+/// merged), so each piece embeds well and can be quoted as evidence.
+pub fn chunk_writing(text: &str) -> Vec<String> {
+    const MAX: usize = 800;
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for para in text.split("\n\n") {
+        let para = para.split_whitespace().collect::<Vec<_>>().join(" ");
+        if para.is_empty() {
+            continue;
+        }
+        if !cur.is_empty() && cur.len() + para.len() + 1 > MAX {
+            out.push(std::mem::take(&mut cur));
+        }
+        if para.len() > MAX {
+            // A wall of text: cut at sentence ends near the limit.
+            let mut rest = para.as_str();
+            while rest.len() > MAX {
+                let cut = rest[..floor_char(rest, MAX)]
+                    .rfind(". ")
+                    .map_or(floor_char(rest, MAX), |i| i + 1);
+                out.push(rest[..cut].trim().to_owned());
+                rest = rest[cut..].trim_start();
+            }
+            cur = rest.to_owned();
+            continue;
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(&para);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i.max(1).min(s.len())
+}
+
+/// The user's writing from a file: plain text or markdown, or a chat export (a JSON array of
+/// messages with `text` or `content`, and `author`/`role`/`from`; with `author`, only that
+/// author's messages are the user's).
+pub fn parse_writing(path: &Path, data: &[u8], author: Option<&str>) -> Result<Vec<String>> {
+    let text = String::from_utf8_lossy(data);
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') || trimmed.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(trimmed).map_err(|e| Error::Source {
+            source_name: format!("file {}", path.display()),
+            message: format!("not a chat export (JSON): {e}"),
+        })?;
+        let msgs = v
+            .as_array()
+            .or_else(|| v.get("messages").and_then(|m| m.as_array()))
+            .ok_or_else(|| Error::Source {
+                source_name: format!("file {}", path.display()),
+                message: "a chat export is an array of messages or {messages: [...]}".into(),
+            })?;
+        let mut out = Vec::new();
+        for m in msgs {
+            let who = ["author", "role", "from", "user"]
+                .iter()
+                .find_map(|k| m.get(*k).and_then(|x| x.as_str()));
+            if let (Some(a), Some(w)) = (author, who)
+                && !a.eq_ignore_ascii_case(w)
+            {
+                continue;
+            }
+            if let Some(t) = ["text", "content", "body", "message"]
+                .iter()
+                .find_map(|k| m.get(*k).and_then(|x| x.as_str()))
+            {
+                out.extend(chunk_writing(t));
+            }
+        }
+        return Ok(out);
+    }
+    Ok(chunk_writing(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_rows_split_user_and_peers_and_name_bad_fields() {
+        let data = b"voter,proposal_id,choice,title,order_rank\n0xAA,p1,For,Fund A,1\n0xbb,p1,Against,Fund A,1\n0xaa,,For,x,2\n0xaa,p2,For,Fund B,soon\n";
+        let (votes, bad) = parse_votes_csv(Path::new("v.csv"), data, Some("0xaa"));
+        assert_eq!(votes.len(), 2);
+        assert!(votes[0].is_user && !votes[1].is_user);
+        assert_eq!(bad.len(), 2);
+        assert_eq!(bad[0].item, "line 4");
+        assert_eq!(bad[0].field, "proposal_id");
+        assert_eq!(bad[1].field, "order_rank");
+        assert!(bad[1].to_string().contains("v.csv"), "{}", bad[1]);
+    }
+
+    #[test]
+    fn hub_votes_name_their_choice() {
+        let data = br#"{"data":{"votes":[{"id":"v1","voter":"0xAA","choice":2,"reason":"too costly","created":5,"proposal":{"id":"p","title":"T","choices":["Yes","No"]}},{"id":"v2","voter":"0xaa","choice":9,"proposal":{"id":"q","choices":["Yes","No"]}}]}}"#;
+        let (votes, bad) = parse_votes_json(Path::new("v.json"), data, None);
+        assert_eq!(votes.len(), 1);
+        assert_eq!(votes[0].choice, "No");
+        assert_eq!(votes[0].reason.as_deref(), Some("too costly"));
+        assert_eq!(bad[0].item, "v2");
+        assert_eq!(bad[0].field, "choice");
+    }
+
+    #[test]
+    fn writing_chunks_stay_small_and_keep_text() {
+        let long = "A sentence here. ".repeat(200);
+        let chunks = chunk_writing(&format!("short one\n\nshort two\n\n{long}"));
+        assert!(chunks.iter().all(|c| c.len() <= 800));
+        assert!(chunks[0].starts_with("short one short two"));
+        let total: usize = chunks.iter().map(|c| c.matches("sentence").count()).sum();
+        assert_eq!(total, 200);
+    }
+}

@@ -1,0 +1,527 @@
+//! Questions: when the agent is unsure and it matters, it asks with everything the user needs —
+//! a neutral summary, the strongest arguments each way from the forum discussion, what trusted
+//! delegates said or voted, the payload in plain words, what in the user's own history bears on
+//! it, the deadline and the agent's current lean. Answers and overrides become profile data at
+//! once (a user vote and an answer item), in the same transaction that closes the question.
+
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use steward_core::{AuditRecord, Decision, Proposal, Stance, stance_of};
+
+use crate::decide::ReadableProposal;
+use crate::profile::{ItemKind, VoteRecord};
+use crate::sources::forum::Post;
+use crate::store::{Store, Tx, sql};
+use crate::{Error, Result};
+
+/// A question as `steward questions` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Question {
+    pub id: i64,
+    pub decision_id: i64,
+    pub proposal: String,
+    pub created: String,
+    pub deadline: Option<i64>,
+    pub status: String,
+    pub answer: Option<String>,
+    pub reason: Option<String>,
+    pub context: QuestionContext,
+}
+
+/// What the user sees to answer well.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QuestionContext {
+    pub title: String,
+    pub choices: Vec<String>,
+    /// Extracted, not generated: the proposal's own opening sentences.
+    pub summary: String,
+    pub arguments_for: Vec<Argument>,
+    pub arguments_against: Vec<Argument>,
+    /// Votes and posts of delegates the user trusts or agrees with.
+    pub trusted: Vec<String>,
+    /// The payload in plain words.
+    pub payload: Vec<String>,
+    /// What in the user's own history bears on it.
+    pub history: Vec<String>,
+    pub flags: Vec<String>,
+    pub lean: Option<String>,
+    pub lean_probability: f64,
+    pub why_asking: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Argument {
+    pub author: String,
+    pub excerpt: String,
+}
+
+/// Builds a question's context from the decision, the proposal and its discussion.
+pub fn question_context(
+    d: &Decision,
+    p: &Proposal,
+    discussion: &[Post],
+    payload: Vec<String>,
+) -> QuestionContext {
+    let r = ReadableProposal::of(p);
+    let summary = opening(&r.body, 3, 500);
+    let mut arguments_for = Vec::new();
+    let mut arguments_against = Vec::new();
+    // Forum posts are untrusted text too: sanitized before they are quoted.
+    for post in discussion {
+        let text = steward_core::injection::sanitize(&post.text).text;
+        let arg = Argument {
+            author: post.author.clone(),
+            excerpt: opening(&text, 2, 280),
+        };
+        match stance_of(&text) {
+            Stance::For if arguments_for.len() < 3 => arguments_for.push(arg),
+            Stance::Against if arguments_against.len() < 3 => arguments_against.push(arg),
+            _ => {}
+        }
+    }
+    let trusted = d
+        .evidence
+        .iter()
+        .filter(|e| e.kind == "peer-vote")
+        .map(|e| e.excerpt.clone())
+        .collect();
+    let history = d
+        .evidence
+        .iter()
+        .filter(|e| matches!(e.kind.as_str(), "statement" | "writing" | "vote" | "answer"))
+        .take(6)
+        .map(|e| format!("{} ({}): {}", e.kind, e.id, e.excerpt))
+        .collect();
+    QuestionContext {
+        title: r.title,
+        choices: p.choices.clone(),
+        summary,
+        arguments_for,
+        arguments_against,
+        trusted,
+        payload,
+        history,
+        flags: d
+            .flags
+            .iter()
+            .map(|f| format!("{:?} {}: {}", f.severity, f.kind, f.detail).to_lowercase())
+            .collect(),
+        lean: d.choice.clone(),
+        lean_probability: d.confidence,
+        why_asking: d.rationale.clone(),
+    }
+}
+
+/// The payload in plain words, before decoding is available for a call.
+pub fn plain_payload(p: &Proposal) -> Vec<String> {
+    p.actions
+        .iter()
+        .map(|a| {
+            let f = if a.signature.is_empty() {
+                a.calldata.get(..4).map_or_else(
+                    || "a plain transfer".to_owned(),
+                    |s| format!("function 0x{}", hex::encode(s)),
+                )
+            } else {
+                a.signature.clone()
+            };
+            format!("calls {f} on {} sending {} wei", a.target, a.value)
+        })
+        .collect()
+}
+
+/// The first `sentences` sentences of `text`, at most `max` characters.
+fn opening(text: &str, sentences: usize, max: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for (i, ch) in text.char_indices() {
+        out.push(ch);
+        if matches!(ch, '.' | '!' | '?')
+            && text[i + ch.len_utf8()..].starts_with(char::is_whitespace)
+        {
+            count += 1;
+            if count >= sentences {
+                break;
+            }
+        }
+        if out.len() >= max {
+            out.push_str("...");
+            break;
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Tx<'_> {
+    pub(crate) fn insert_decision(
+        &mut self,
+        d: &Decision,
+        content_hash: &str,
+        json: &str,
+    ) -> Result<i64> {
+        self.sql()
+            .execute(
+                "INSERT INTO decisions
+                   (proposal_key, content_hash, created, action, choice, confidence, importance, json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    d.proposal,
+                    content_hash,
+                    jiff::Timestamp::now().to_string(),
+                    d.action.as_str(),
+                    d.choice,
+                    d.confidence,
+                    d.importance,
+                    json
+                ],
+            )
+            .map_err(sql(self.path(), "storing a decision"))?;
+        Ok(self.sql().last_insert_rowid())
+    }
+
+    /// Opens a question, superseding an open one on the same proposal.
+    pub(crate) fn open_question(
+        &mut self,
+        decision_id: i64,
+        proposal_key: &str,
+        deadline: Option<i64>,
+        context: &serde_json::Value,
+    ) -> Result<i64> {
+        self.sql()
+            .execute(
+                "UPDATE questions SET status = 'superseded' WHERE proposal_key = ?1 AND status = 'open'",
+                [proposal_key],
+            )
+            .map_err(sql(self.path(), "superseding a question"))?;
+        self.sql()
+            .execute(
+                "INSERT INTO questions (decision_id, proposal_key, created, deadline, status, json)
+                 VALUES (?1, ?2, ?3, ?4, 'open', ?5)",
+                params![
+                    decision_id,
+                    proposal_key,
+                    jiff::Timestamp::now().to_string(),
+                    deadline,
+                    context.to_string()
+                ],
+            )
+            .map_err(sql(self.path(), "opening a question"))?;
+        let id = self.sql().last_insert_rowid();
+        self.audit(
+            &AuditRecord::new("question", proposal_key)
+                .input("context", context.to_string())
+                .detail(serde_json::json!({ "question_id": id, "decision_id": decision_id })),
+        )?;
+        Ok(id)
+    }
+}
+
+fn question_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Question, String)> {
+    let json: String = r.get(9)?;
+    let q = Question {
+        id: r.get(0)?,
+        decision_id: r.get(1)?,
+        proposal: r.get(2)?,
+        created: r.get(3)?,
+        deadline: r.get(4)?,
+        status: r.get(5)?,
+        answer: r.get(6)?,
+        reason: r.get(7)?,
+        // Written by this module from a QuestionContext; an unreadable one shows empty.
+        context: serde_json::from_str(&json).unwrap_or_default(),
+    };
+    Ok((q, json))
+}
+
+const QUESTION_COLUMNS: &str =
+    "id, decision_id, proposal_key, created, deadline, status, answer, reason, answered, json";
+
+impl Store {
+    /// Questions, newest first; only open ones unless `all`. Open questions past their deadline
+    /// are reported as expired.
+    pub fn questions(&self, all: bool, now: i64) -> Result<Vec<Question>> {
+        let q = format!(
+            "SELECT {QUESTION_COLUMNS} FROM questions {} ORDER BY id DESC",
+            if all { "" } else { "WHERE status = 'open'" }
+        );
+        let mut st = self
+            .conn()
+            .prepare(&q)
+            .map_err(sql(self.path(), "reading questions"))?;
+        let rows: Vec<(Question, String)> = st
+            .query_map([], question_from_row)
+            .and_then(|r| r.collect())
+            .map_err(sql(self.path(), "reading questions"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(mut q, _)| {
+                if q.status == "open" && q.deadline.is_some_and(|d| d < now) {
+                    q.status = "expired".into();
+                }
+                q
+            })
+            .collect())
+    }
+
+    /// A question by id, or the open question on a proposal (by key).
+    pub fn question(&self, id: &str) -> Result<Option<Question>> {
+        let row = if let Ok(n) = id.parse::<i64>() {
+            self.conn()
+                .query_row(
+                    &format!("SELECT {QUESTION_COLUMNS} FROM questions WHERE id = ?1"),
+                    [n],
+                    question_from_row,
+                )
+                .optional()
+        } else {
+            self.conn()
+                .query_row(
+                    &format!(
+                        "SELECT {QUESTION_COLUMNS} FROM questions WHERE proposal_key = ?1 ORDER BY id DESC LIMIT 1"
+                    ),
+                    [id],
+                    question_from_row,
+                )
+                .optional()
+        }
+        .map_err(sql(self.path(), "reading a question"))?;
+        Ok(row.map(|(q, _)| q))
+    }
+
+    /// The newest decision on a proposal.
+    pub fn latest_decision(&self, proposal_key: &str) -> Result<Option<(i64, Decision)>> {
+        let row: Option<(i64, String)> = self
+            .conn()
+            .query_row(
+                "SELECT id, json FROM decisions WHERE proposal_key = ?1 ORDER BY id DESC LIMIT 1",
+                [proposal_key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql(self.path(), "reading a decision"))?;
+        Ok(row.and_then(|(id, j)| serde_json::from_str(&j).ok().map(|d| (id, d))))
+    }
+
+    /// Decisions, newest first.
+    pub fn decisions(&self, limit: u64) -> Result<Vec<(i64, Decision)>> {
+        let mut st = self
+            .conn()
+            .prepare("SELECT id, json FROM decisions ORDER BY id DESC LIMIT ?1")
+            .map_err(sql(self.path(), "reading decisions"))?;
+        let rows: Vec<(i64, String)> = st
+            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|r| r.collect())
+            .map_err(sql(self.path(), "reading decisions"))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, j)| serde_json::from_str(&j).ok().map(|d| (id, d)))
+            .collect())
+    }
+}
+
+/// Why an answer was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    #[error("no question {0:?} (see `steward questions --all`)")]
+    NoQuestion(String),
+    #[error("question {id} was already {status}{}", answer.as_deref().map(|a| format!(" with {a:?}")).unwrap_or_default())]
+    Closed {
+        id: i64,
+        status: String,
+        answer: Option<String>,
+    },
+    #[error("question {id} expired: voting on {proposal} ended")]
+    Expired { id: i64, proposal: String },
+    #[error("{choice:?} is not a choice of {proposal}; choices: {}", choices.join(", "))]
+    BadChoice {
+        choice: String,
+        proposal: String,
+        choices: Vec<String>,
+    },
+}
+
+/// The choice label `input` names among `choices`: the label (case-insensitive) or its 1-based
+/// number.
+pub fn resolve_choice(input: &str, choices: &[String]) -> Option<String> {
+    let t = input.trim();
+    if let Some(c) = choices.iter().find(|c| c.trim().eq_ignore_ascii_case(t)) {
+        return Some(c.clone());
+    }
+    t.parse::<usize>()
+        .ok()
+        .filter(|k| *k >= 1 && *k <= choices.len())
+        .map(|k| choices[k - 1].clone())
+}
+
+/// What an answer did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answered {
+    pub question: i64,
+    pub proposal: String,
+    pub choice: String,
+    pub profile_item: i64,
+}
+
+/// Answers question `id` (a number, or a proposal key for its newest question). Exactly one
+/// answer wins: the question is closed with `status = 'open'` as the condition, so a second tab
+/// or process answering at the same time gets [`AnswerError::Closed`].
+pub fn answer(
+    store: &mut Store,
+    id: &str,
+    choice: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<std::result::Result<Answered, AnswerError>> {
+    let Some(q) = store.question(id)? else {
+        return Ok(Err(AnswerError::NoQuestion(id.to_owned())));
+    };
+    if q.status != "open" {
+        return Ok(Err(AnswerError::Closed {
+            id: q.id,
+            status: q.status,
+            answer: q.answer,
+        }));
+    }
+    if q.deadline.is_some_and(|d| d < now) {
+        return Ok(Err(AnswerError::Expired {
+            id: q.id,
+            proposal: q.proposal,
+        }));
+    }
+    let Some(label) = resolve_choice(choice, &q.context.choices) else {
+        return Ok(Err(AnswerError::BadChoice {
+            choice: choice.to_owned(),
+            proposal: q.proposal,
+            choices: q.context.choices,
+        }));
+    };
+    store.transaction(|tx| {
+        let n = tx
+            .sql()
+            .execute(
+                "UPDATE questions SET status = 'answered', answer = ?1, reason = ?2, answered = ?3
+                 WHERE id = ?4 AND status = 'open'",
+                params![label, reason, jiff::Timestamp::now().to_string(), q.id],
+            )
+            .map_err(sql(tx.path(), "answering a question"))?;
+        if n == 0 {
+            return Ok(Err(AnswerError::Closed {
+                id: q.id,
+                status: "answered".into(),
+                answer: None,
+            }));
+        }
+        let item = record_user_choice(
+            tx,
+            ItemKind::Answer,
+            &q.proposal,
+            &q.context.title,
+            &label,
+            reason,
+            &format!("question {}", q.id),
+        )?;
+        tx.audit(
+            &AuditRecord::new("answer", &q.proposal).detail(serde_json::json!({
+                "question_id": q.id,
+                "choice": label,
+                "profile_item": item,
+            })),
+        )?;
+        Ok(Ok(Answered {
+            question: q.id,
+            proposal: q.proposal.clone(),
+            choice: label.clone(),
+            profile_item: item,
+        }))
+    })
+}
+
+/// Records the user's own choice on a proposal (an answer or an override) as a profile item and
+/// as the user's vote, so the next decision uses it at once.
+pub fn record_user_choice(
+    tx: &mut Tx<'_>,
+    kind: ItemKind,
+    proposal_key: &str,
+    title: &str,
+    choice: &str,
+    reason: Option<&str>,
+    origin: &str,
+) -> Result<i64> {
+    let text = match reason {
+        Some(r) => format!("{choice} on \"{title}\": {r}"),
+        None => format!("{choice} on \"{title}\""),
+    };
+    let item = tx.add_profile_item(kind, &text, origin, Some(proposal_key))?;
+    tx.insert_profile_votes(&[VoteRecord {
+        voter: "me".into(),
+        is_user: true,
+        proposal_ref: proposal_key.to_owned(),
+        title: title.to_owned(),
+        choice: choice.to_owned(),
+        reason: reason.map(str::to_owned),
+        ord: Some(jiff::Timestamp::now().as_second()),
+        origin: origin.to_owned(),
+    }])?;
+    Ok(item)
+}
+
+/// Overrides the newest decision on a proposal with the user's own choice.
+pub fn override_decision(
+    store: &mut Store,
+    proposal_key: &str,
+    choice: &str,
+    reason: Option<&str>,
+) -> Result<std::result::Result<Answered, AnswerError>> {
+    let Some((decision_id, d)) = store.latest_decision(proposal_key)? else {
+        return Err(Error::Source {
+            source_name: "override".into(),
+            message: format!("no decision on {proposal_key} (see `steward decide`)"),
+        });
+    };
+    let Some(sp) = store.proposal(proposal_key)? else {
+        return Err(Error::Source {
+            source_name: "override".into(),
+            message: format!("no proposal {proposal_key} in the store"),
+        });
+    };
+    let Some(label) = resolve_choice(choice, &sp.proposal.choices) else {
+        return Ok(Err(AnswerError::BadChoice {
+            choice: choice.to_owned(),
+            proposal: proposal_key.to_owned(),
+            choices: sp.proposal.choices,
+        }));
+    };
+    store.transaction(|tx| {
+        let item = record_user_choice(
+            tx,
+            ItemKind::Override,
+            &sp.key,
+            &d.title,
+            &label,
+            reason,
+            &format!("decision {decision_id}"),
+        )?;
+        // An open question on the proposal is settled by the override.
+        tx.sql()
+            .execute(
+                "UPDATE questions SET status = 'answered', answer = ?1, reason = ?2, answered = ?3
+                 WHERE proposal_key = ?4 AND status = 'open'",
+                params![label, reason, jiff::Timestamp::now().to_string(), sp.key],
+            )
+            .map_err(sql(tx.path(), "closing a question"))?;
+        tx.audit(
+            &AuditRecord::new("override", &sp.key).detail(serde_json::json!({
+                "decision_id": decision_id,
+                "was": d.choice,
+                "choice": label,
+                "profile_item": item,
+            })),
+        )?;
+        Ok(Ok(Answered {
+            question: 0,
+            proposal: sp.key.clone(),
+            choice: label.clone(),
+            profile_item: item,
+        }))
+    })
+}

@@ -1,0 +1,118 @@
+//! `steward decide ID | --file PATH`: how the user would vote, how sure, how important, and
+//! whether to vote, ask or skip. Every decision is stored and audited; `ask` opens a question.
+
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use steward_agent::decide::{DecideOptions, Engines, decide, record_decision};
+use steward_agent::questions::{plain_payload, question_context};
+use steward_core::{Decision, DecisionAction, Proposal};
+use steward_ml::Generator;
+
+use crate::ctx::Ctx;
+use crate::output::Output;
+
+#[derive(Debug, Args)]
+pub(crate) struct DecideArgs {
+    /// The proposal's key, alias or source id (see `steward proposals`)
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub(crate) id: Option<String>,
+    /// Decide on a proposal read from a file (Snapshot object or Governor JSON) instead
+    #[arg(long, value_name = "PATH")]
+    pub(crate) file: Option<PathBuf>,
+    /// Leave the local generation model out of this decision
+    #[arg(long)]
+    pub(crate) no_llm: bool,
+    /// The seed recorded with the decision (generation is greedy; the seed names the run)
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+}
+
+pub(crate) fn run(ctx: &Ctx, out: &Output, args: &DecideArgs) -> Result<ExitCode> {
+    let (home, mut store) = ctx.open_store()?;
+    let cfg = ctx.config(&home)?;
+    let (key, proposal) = match (&args.id, &args.file) {
+        (Some(id), _) => {
+            let Some(sp) = store.proposal(id)? else {
+                bail!("no proposal {id:?} in the store (see `steward proposals`)");
+            };
+            (sp.key, sp.proposal)
+        }
+        (None, Some(path)) => {
+            let p = proposal_from_file(path, &cfg.limits())?;
+            (p.key(), p)
+        }
+        (None, None) => bail!("give a proposal id or --file PATH"),
+    };
+    let worker = crate::cmd::model::spawn_worker(&crate::cmd::model::models_dir(ctx)?)?;
+    let shared = worker.shared();
+    let mut embedder = shared.clone();
+    let mut generator = shared;
+    let mut engines = Engines {
+        embedder: &mut embedder,
+        generator: if cfg.decide.use_llm && !args.no_llm {
+            Some(&mut generator as &mut dyn Generator)
+        } else {
+            None
+        },
+    };
+    let opts = DecideOptions {
+        policy: cfg.decide.policy(),
+        seed: args.seed,
+    };
+    let d = decide(&mut store, &mut engines, &key, &proposal, &[], &opts)
+        .with_context(|| format!("while deciding on {key}"))?;
+    let question = (d.action == DecisionAction::Ask).then(|| {
+        let discussion = store.discussion(&key).unwrap_or_default();
+        serde_json::to_value(question_context(
+            &d,
+            &proposal,
+            &discussion,
+            plain_payload(&proposal),
+        ))
+        .unwrap_or_default()
+    });
+    let id = record_decision(&mut store, &d, &proposal, question.as_ref())?;
+    out.result(&d, || render(id, &d));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn proposal_from_file(path: &PathBuf, limits: &steward_core::Limits) -> Result<Proposal> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let now = jiff::Timestamp::now().as_second();
+    let mut items = steward_agent::sources::file::parse_file(&bytes, limits, now).into_iter();
+    match items.next() {
+        Some(Ok(p)) => Ok(p),
+        Some(Err((item, e))) => bail!("file {}: item {item}: {e}", path.display()),
+        None => bail!("file {}: no proposal in it", path.display()),
+    }
+}
+
+pub(crate) fn render(id: i64, d: &Decision) -> String {
+    let mut s = format!("{}\n", d.title);
+    let _ = writeln!(
+        s,
+        "decision {id}: {} {}  confidence {:.2}  importance {:.2}",
+        d.action.as_str().to_uppercase(),
+        d.choice.as_deref().unwrap_or("-"),
+        d.confidence,
+        d.importance
+    );
+    let _ = writeln!(s, "{}", d.rationale);
+    for f in &d.flags {
+        let _ = writeln!(s, "flag {:?} {}: {}", f.severity, f.kind, f.detail);
+    }
+    for e in d.evidence.iter().take(6) {
+        let _ = writeln!(s, "  {} {} ({:.2}): {}", e.kind, e.id, e.weight, e.excerpt);
+    }
+    if d.action == DecisionAction::Ask {
+        let _ = writeln!(
+            s,
+            "asked: see `steward questions`, answer with `steward answer`"
+        );
+    }
+    s.trim_end().to_owned()
+}

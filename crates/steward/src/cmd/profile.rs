@@ -1,0 +1,437 @@
+//! `steward profile say|import|show|peers|trust|ignore|forget`: what Steward knows of its user.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use steward_agent::decide::{ProfileSnapshot, cosine, embed_cached};
+use steward_agent::profile::{
+    ImportReport, ItemKind, parse_votes_csv, parse_votes_json, parse_writing, peer_agreement,
+};
+use steward_core::Stance;
+
+use crate::ctx::Ctx;
+use crate::output::{Output, exit};
+
+#[derive(Debug, Args)]
+pub(crate) struct ProfileArgs {
+    #[command(subcommand)]
+    pub(crate) command: ProfileCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProfileCommand {
+    /// Tell Steward what you think, e.g. "I oppose treasury spending without milestones"
+    Say {
+        /// The statement (quote it)
+        text: String,
+    },
+    /// Import your writing or your vote history
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// What Steward learned: topics you care about, your leanings, the evidence for each
+    Show,
+    /// Peers: the ones you trust or ignore, and those you agree with most (learned from votes)
+    Peers,
+    /// Trust a delegate or peer: their visible votes count as evidence
+    Trust(PeerArgs),
+    /// Ignore a delegate or peer: their votes never count
+    Ignore(PeerArgs),
+    /// Stop using a profile item (it stays in the audit log)
+    Forget {
+        /// The item id (see `steward profile show --json`)
+        id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImportCommand {
+    /// Text or markdown files, or chat exports (JSON arrays of messages)
+    Writing {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// In chat exports, only this author's messages are yours
+        #[arg(long, value_name = "NAME")]
+        author: Option<String>,
+    },
+    /// Votes: CSV (voter, proposal_id, choice, title, order_rank[, reason]) or Snapshot hub JSON
+    Votes {
+        file: PathBuf,
+        /// Your address: its rows are your votes, the others are peers' votes (default: all yours)
+        #[arg(long, value_name = "ADDRESS")]
+        voter: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PeerArgs {
+    /// The peer's address
+    address: String,
+    /// Why
+    #[arg(long)]
+    note: Option<String>,
+}
+
+pub(crate) fn run(ctx: &Ctx, out: &Output, args: ProfileArgs) -> Result<ExitCode> {
+    let (_home, mut store) = ctx.open_store()?;
+    match args.command {
+        ProfileCommand::Say { text } => {
+            if text.trim().is_empty() {
+                bail!("the statement is empty");
+            }
+            let id = store
+                .transaction(|tx| tx.add_profile_item(ItemKind::Statement, &text, "cli", None))?;
+            let stance = steward_core::stance_of(&text);
+            #[derive(Serialize)]
+            struct Said {
+                id: i64,
+                stance: Stance,
+            }
+            out.result(&Said { id, stance }, || {
+                let mut s = format!("statement {id} recorded (stance: {})", stance.as_str());
+                if stance == Stance::Unknown {
+                    s.push_str("\n  note: I cannot tell whether it is for or against something; say \"I support ...\" or \"I oppose ...\" to make it a rule");
+                }
+                s
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        ProfileCommand::Import(ImportCommand::Writing { files, author }) => {
+            let mut report = ImportReport::default();
+            let mut pieces = Vec::new();
+            for f in &files {
+                let data = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+                let chunks = parse_writing(f, &data, author.as_deref())
+                    .with_context(|| format!("while importing {}", f.display()))?;
+                for (i, c) in chunks.into_iter().enumerate() {
+                    pieces.push((format!("{}#{}", f.display(), i + 1), c));
+                }
+            }
+            store.transaction(|tx| {
+                for (origin, text) in &pieces {
+                    tx.add_profile_item(ItemKind::Writing, text, origin, None)?;
+                }
+                Ok(())
+            })?;
+            report.added = pieces.len();
+            out.result(&report, || {
+                format!(
+                    "{} piece(s) of writing imported from {} file(s)",
+                    report.added,
+                    files.len()
+                )
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        ProfileCommand::Import(ImportCommand::Votes { file, voter }) => {
+            let data =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let is_json = matches!(
+                data.iter().find(|b| !b.is_ascii_whitespace()),
+                Some(b'{' | b'[')
+            );
+            let (votes, bad) = if is_json {
+                parse_votes_json(&file, &data, voter.as_deref())
+            } else {
+                parse_votes_csv(&file, &data, voter.as_deref())
+            };
+            if let Some(v) = &voter
+                && !votes.iter().any(|r| r.is_user)
+            {
+                bail!("{}: no votes by {v}; check --voter", file.display());
+            }
+            let n = store.transaction(|tx| tx.insert_profile_votes(&votes))?;
+            let report = ImportReport {
+                added: n,
+                user_votes: votes.iter().filter(|v| v.is_user).count(),
+                peer_votes: votes.iter().filter(|v| !v.is_user).count(),
+                skipped: votes.len() - n,
+                quarantined: bad,
+            };
+            let human = || {
+                let mut s = format!(
+                    "{} of your votes and {} peer votes read ({} new or changed)",
+                    report.user_votes, report.peer_votes, report.added
+                );
+                for q in &report.quarantined {
+                    let _ = write!(s, "\n  quarantined: {q}");
+                }
+                s
+            };
+            if report.quarantined.is_empty() {
+                out.result(&report, human);
+                Ok(ExitCode::SUCCESS)
+            } else {
+                out.failed_result(&report, human);
+                Ok(ExitCode::from(exit::PARTIAL))
+            }
+        }
+        ProfileCommand::Show => show(ctx, out, &mut store),
+        ProfileCommand::Peers => {
+            let user = store.profile_votes(true)?;
+            let peers = store.profile_votes(false)?;
+            #[derive(Serialize)]
+            struct Peers {
+                marked: Vec<steward_agent::profile::Peer>,
+                agreeing: Vec<Agreeing>,
+            }
+            #[derive(Serialize)]
+            struct Agreeing {
+                address: String,
+                agreed: usize,
+                common: usize,
+            }
+            let p = Peers {
+                marked: store.peers()?,
+                agreeing: peer_agreement(&user, &peers, 5)
+                    .into_iter()
+                    .take(10)
+                    .map(|(address, agreed, common)| Agreeing {
+                        address,
+                        agreed,
+                        common,
+                    })
+                    .collect(),
+            };
+            out.result(&p, || {
+                let mut s = String::new();
+                for m in &p.marked {
+                    let _ = writeln!(
+                        s,
+                        "{}  {}{}",
+                        m.address,
+                        m.trust,
+                        m.note
+                            .as_deref()
+                            .map(|n| format!("  ({n})"))
+                            .unwrap_or_default()
+                    );
+                }
+                let _ = writeln!(s, "agree with you most (of proposals you both voted on):");
+                for a in &p.agreeing {
+                    let _ = writeln!(s, "  {}  {}/{}", a.address, a.agreed, a.common);
+                }
+                s.trim_end().to_owned()
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        ProfileCommand::Trust(a) | ProfileCommand::Ignore(a) if a.address.trim().is_empty() => {
+            bail!("the address is empty")
+        }
+        ProfileCommand::Trust(a) => set_peer(out, &mut store, &a, "trusted"),
+        ProfileCommand::Ignore(a) => set_peer(out, &mut store, &a, "ignored"),
+        ProfileCommand::Forget { id } => {
+            if !store.transaction(|tx| tx.forget_profile_item(id))? {
+                bail!("no active profile item {id}");
+            }
+            out.result(&serde_json::json!({ "forgotten": id }), || {
+                format!("item {id} forgotten")
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn set_peer(
+    out: &Output,
+    store: &mut steward_agent::Store,
+    a: &PeerArgs,
+    trust: &str,
+) -> Result<ExitCode> {
+    store.transaction(|tx| tx.set_peer(&a.address, trust, a.note.as_deref()))?;
+    out.result(
+        &serde_json::json!({ "address": a.address.to_ascii_lowercase(), "trust": trust }),
+        || format!("{} is now {trust}", a.address),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Governance topics the summary sorts things into; described so that an embedding finds them.
+const TOPICS: &[(&str, &str)] = &[
+    (
+        "treasury and grants",
+        "treasury spending, grants, funding programs, budgets, incentives paid from the DAO treasury",
+    ),
+    (
+        "security and upgrades",
+        "smart contract upgrades, audits, security council, bug bounties, risk",
+    ),
+    (
+        "governance process",
+        "governance rules, constitution, voting process, quorum, delegation, elections",
+    ),
+    (
+        "token and fees",
+        "tokenomics, token emissions, fee switch, staking, inflation, buybacks",
+    ),
+    (
+        "ecosystem and growth",
+        "partnerships, ecosystem growth, liquidity mining, marketing, gaming, adoption",
+    ),
+    (
+        "operations and legal",
+        "service providers, legal entity, foundation, compensation, operations",
+    ),
+];
+
+#[derive(Serialize)]
+struct Topic {
+    topic: &'static str,
+    leaning: String,
+    for_count: usize,
+    against_count: usize,
+    abstain_count: usize,
+    evidence: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Shown {
+    statements: usize,
+    writing: usize,
+    answers: usize,
+    your_votes: usize,
+    peer_votes: usize,
+    topics: Vec<Topic>,
+    contradictions: Vec<String>,
+    items: Vec<steward_agent::profile::ProfileItem>,
+}
+
+fn show(ctx: &Ctx, out: &Output, store: &mut steward_agent::Store) -> Result<ExitCode> {
+    let items = store.profile_items()?;
+    let votes = store.profile_votes(true)?;
+    let peers = store.profile_votes(false)?.len();
+    let count = |k: ItemKind| items.iter().filter(|i| i.kind == k).count();
+    let mut shown = Shown {
+        statements: count(ItemKind::Statement),
+        writing: count(ItemKind::Writing),
+        answers: count(ItemKind::Answer) + count(ItemKind::Override),
+        your_votes: votes.len(),
+        peer_votes: peers,
+        topics: Vec::new(),
+        contradictions: Vec::new(),
+        items: items.clone(),
+    };
+    if !items.is_empty() || !votes.is_empty() {
+        let worker = crate::cmd::model::spawn_worker(&crate::cmd::model::models_dir(ctx)?)?;
+        let mut embedder = worker.shared();
+        let snap = ProfileSnapshot::load(store, &mut embedder)?;
+        let topic_texts: Vec<String> = TOPICS.iter().map(|(_, d)| (*d).to_owned()).collect();
+        let tv = embed_cached(store, &mut embedder, &topic_texts)?;
+        let nearest = |v: &[f32]| -> Option<usize> {
+            tv.iter()
+                .enumerate()
+                .map(|(i, t)| (i, cosine(v, t)))
+                .filter(|(_, s)| *s > 0.15)
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(i, _)| i)
+        };
+        let mut per: BTreeMap<usize, (usize, usize, usize, Vec<String>)> = BTreeMap::new();
+        for (item, v) in &snap.items {
+            if let Some(t) = nearest(v) {
+                let e = per.entry(t).or_default();
+                match item.stance {
+                    Stance::For => e.0 += 1,
+                    Stance::Against => e.1 += 1,
+                    Stance::Abstain => e.2 += 1,
+                    Stance::Unknown => {}
+                }
+                if e.3.len() < 3 {
+                    e.3.push(format!(
+                        "{} {}: {}",
+                        item.kind.as_str(),
+                        item.id,
+                        clip(&item.text, 100)
+                    ));
+                }
+            }
+        }
+        for (vote, v) in &snap.user_votes {
+            if let Some(t) = nearest(v) {
+                let e = per.entry(t).or_default();
+                match steward_core::stance_of_choice(&vote.choice) {
+                    Stance::For => e.0 += 1,
+                    Stance::Against => e.1 += 1,
+                    Stance::Abstain => e.2 += 1,
+                    Stance::Unknown => {}
+                }
+                if e.3.len() < 5 {
+                    e.3.push(format!(
+                        "voted {} on \"{}\"",
+                        vote.choice,
+                        clip(&vote.title, 80)
+                    ));
+                }
+            }
+        }
+        for (t, (f, a, ab, ev)) in per {
+            let total = (f + a + ab).max(1) as f64;
+            let leaning = if f as f64 / total >= 0.65 {
+                "mostly for"
+            } else if a as f64 / total >= 0.5 {
+                "mostly against"
+            } else {
+                "mixed"
+            };
+            shown.topics.push(Topic {
+                topic: TOPICS[t].0,
+                leaning: leaning.into(),
+                for_count: f,
+                against_count: a,
+                abstain_count: ab,
+                evidence: ev,
+            });
+        }
+        // Statements that say opposite things about the same subject.
+        let st: Vec<_> = snap
+            .items
+            .iter()
+            .filter(|(i, _)| i.kind == ItemKind::Statement && i.stance != Stance::Unknown)
+            .collect();
+        for (i, (a, va)) in st.iter().enumerate() {
+            for (b, vb) in &st[i + 1..] {
+                if a.stance != b.stance && cosine(va, vb) >= 0.6 {
+                    shown.contradictions.push(format!(
+                        "statement {} ({}) and statement {} ({}) seem to disagree: \"{}\" / \"{}\"",
+                        a.id,
+                        a.stance.as_str(),
+                        b.id,
+                        b.stance.as_str(),
+                        clip(&a.text, 80),
+                        clip(&b.text, 80)
+                    ));
+                }
+            }
+        }
+    }
+    out.result(&shown, || {
+        let mut s = format!(
+            "{} statement(s), {} piece(s) of writing, {} answer(s)/override(s), {} of your votes, {} peer votes\n",
+            shown.statements, shown.writing, shown.answers, shown.your_votes, shown.peer_votes
+        );
+        if shown.topics.is_empty() {
+            s.push_str("nothing learned yet: `steward profile say`, `profile import writing`, `profile import votes`\n");
+        }
+        for t in &shown.topics {
+            let _ = writeln!(s, "{}: {} (for {}, against {}, abstain {})", t.topic, t.leaning, t.for_count, t.against_count, t.abstain_count);
+            for e in &t.evidence {
+                let _ = writeln!(s, "    {e}");
+            }
+        }
+        for c in &shown.contradictions {
+            let _ = writeln!(s, "contradiction: {c}");
+        }
+        s.trim_end().to_owned()
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn clip(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_owned(),
+    }
+}
