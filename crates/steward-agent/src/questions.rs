@@ -525,3 +525,18 @@ pub fn override_decision(
         }))
     })
 }
+
+impl Store {
+    /// Whether a decision was already made on this exact content of the proposal.
+    pub fn has_decision_for(&self, proposal_key: &str, content_hash: &str) -> Result<bool> {
+        self.conn()
+            .query_row(
+                "SELECT 1 FROM decisions WHERE proposal_key = ?1 AND content_hash = ?2 LIMIT 1",
+                [proposal_key, content_hash],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(sql(self.path(), "reading decisions"))
+    }
+}

@@ -61,6 +61,8 @@ pub(crate) enum Command {
     Show(ShowArgs),
     /// Run the demo: create a home and check it (later waves grow this into the full story)
     Demo,
+    /// Sync, decide and vote or ask: once, or as a loop with --watch
+    Run(crate::cmd::run::RunArgs),
     /// Your profile: statements, writing, votes, peers; what Steward learned from them
     Profile(crate::cmd::profile::ProfileArgs),
     /// Decide how you would vote on a proposal: choice, confidence, importance, vote/ask/skip

@@ -12,6 +12,7 @@ pub(crate) mod model;
 pub(crate) mod profile;
 mod proposals;
 pub(crate) mod questions;
+pub(crate) mod run;
 mod show;
 mod sync;
 
@@ -40,6 +41,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Proposals(args) => proposals::run(ctx, out, &args),
         Command::Show(args) => show::run(ctx, out, &args),
         Command::Model(args) => model::run(ctx, out, args),
+        Command::Run(args) => run::run(ctx, out, &args),
         Command::Profile(args) => profile::run(ctx, out, args),
         Command::Decide(args) => decide::run(ctx, out, &args),
         Command::Questions(args) => questions::run(ctx, out, &args),

@@ -31,7 +31,47 @@ pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
             home.config_path().display()
         );
     }
-    let net = Network::from_config(&cfg)?;
+    let (total, discussions) = sync_all(&mut store, &cfg)?;
+    #[derive(serde::Serialize)]
+    struct Synced<'a> {
+        #[serde(flatten)]
+        report: &'a IngestReport,
+        discussions: &'a DiscussionReport,
+    }
+    let data = Synced {
+        report: &total,
+        discussions: &discussions,
+    };
+    let human = || render_sync(&total, &discussions);
+    if total.quarantined.is_empty() && discussions.failed.is_empty() {
+        out.result(&data, human);
+        Ok(ExitCode::SUCCESS)
+    } else {
+        out.failed_result(&data, human);
+        Ok(ExitCode::from(exit::PARTIAL))
+    }
+}
+
+pub(crate) fn render_sync(total: &IngestReport, discussions: &DiscussionReport) -> String {
+    let mut s = render(total);
+    if discussions.topics > 0 {
+        s.push_str(&format!(
+            "\n{} new discussion post(s) from {} forum topic(s)",
+            discussions.posts, discussions.topics
+        ));
+    }
+    for f in &discussions.failed {
+        s.push_str(&format!("\n  forum failed: {f}"));
+    }
+    s
+}
+
+/// Syncs every configured source, then the forum discussions of open proposals.
+pub(crate) fn sync_all(
+    store: &mut steward_agent::Store,
+    cfg: &steward_agent::Config,
+) -> Result<(IngestReport, DiscussionReport)> {
+    let net = Network::from_config(cfg)?;
     let http = net.http()?;
     let hub = HubClient::new(http, &cfg.snapshot.hub);
     let limits = cfg.limits();
@@ -69,7 +109,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
     for space in &cfg.snapshot.spaces {
         let r = rt
             .block_on(sync_snapshot_space(
-                &mut store,
+                store,
                 &hub,
                 space,
                 cfg.snapshot.page_size,
@@ -106,7 +146,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 let reader = steward_eth::GovernorReader::new(rpc, address, kind);
-                anyhow::Ok(sync_governor(&mut store, &reader, g.from_block).await?)
+                anyhow::Ok(sync_governor(store, &reader, g.from_block).await?)
             })
             .with_context(|| format!("while syncing governor {address:#x}"))?;
         total.ingested += r.ingested;
@@ -120,7 +160,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
             b.set_message(format!("imap {account}"));
         }
         let r = rt
-            .block_on(sync_imap_with(&mut store, &net, a, password, &limits))
+            .block_on(sync_imap_with(store, &net, a, password, &limits))
             .with_context(|| format!("while syncing imap {account}"))?;
         total.ingested += r.ingested;
         total.duplicates += r.duplicates;
@@ -133,7 +173,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
     }
     let forum = steward_agent::sources::forum::ForumClient::new(net.http()?);
     let discussions = rt
-        .block_on(sync_discussions(&mut store, &forum, &limits, now))
+        .block_on(sync_discussions(store, &forum, &limits, now))
         .context("while syncing forum discussions")?;
     total
         .quarantined
@@ -141,34 +181,5 @@ pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    #[derive(serde::Serialize)]
-    struct Synced<'a> {
-        #[serde(flatten)]
-        report: &'a IngestReport,
-        discussions: &'a DiscussionReport,
-    }
-    let data = Synced {
-        report: &total,
-        discussions: &discussions,
-    };
-    let human = || {
-        let mut s = render(&total);
-        if discussions.topics > 0 {
-            s.push_str(&format!(
-                "\n{} new discussion post(s) from {} forum topic(s)",
-                discussions.posts, discussions.topics
-            ));
-        }
-        for f in &discussions.failed {
-            s.push_str(&format!("\n  forum failed: {f}"));
-        }
-        s
-    };
-    if total.quarantined.is_empty() && discussions.failed.is_empty() {
-        out.result(&data, human);
-        Ok(ExitCode::SUCCESS)
-    } else {
-        out.failed_result(&data, human);
-        Ok(ExitCode::from(exit::PARTIAL))
-    }
+    Ok((total, discussions))
 }

@@ -156,3 +156,70 @@ fn profile_decide_question_answer_through_the_cli() {
         "{out}"
     );
 }
+
+#[test]
+fn run_decides_each_open_proposal_once_per_content() {
+    if !models_present() {
+        return;
+    }
+    let (dir, home) = temp_home();
+    let st = |args: &[&str]| {
+        let mut c = steward(&home);
+        c.env("STEWARD_PASSPHRASE", PASS).args(args);
+        run(&mut c)
+    };
+    assert_eq!(st(&["init"]).0, 0);
+    let file = dir.path().join("ps.jsonl");
+    let mk = |id: &str, title: &str, body: &str| {
+        format!(
+            r#"{{"id":"{id}","space":"demo.eth","title":"{title}","body":"{body}","choices":["For","Against","Abstain"],"type":"single-choice","start":1700000000,"end":4000000000,"snapshot":"1","state":"active","author":"0x1111111111111111111111111111111111111111","created":1700000000}}"#
+        )
+    };
+    std::fs::write(
+        &file,
+        [
+            mk(
+                "0x01",
+                "Fund security audits of the bridge",
+                "Two audits, 200,000 USDC.",
+            ),
+            mk("0x02", "Rename the forum category", "Cosmetic change."),
+        ]
+        .join("\n"),
+    )
+    .expect("write");
+    assert_eq!(st(&["ingest", "file", file.to_str().expect("utf8")]).0, 0);
+    assert_eq!(
+        st(&[
+            "profile",
+            "say",
+            "I support security audits of our contracts"
+        ])
+        .0,
+        0
+    );
+    let (code, out, err) = st(&["--json", "run", "--no-llm"]);
+    assert_eq!(code, 0, "{err}");
+    let r = json(&out);
+    let decided = r["data"]["decided"].as_array().expect("decided");
+    assert_eq!(decided.len(), 2, "{out}");
+    let audit = decided
+        .iter()
+        .find(|o| o["proposal"] == "snapshot:demo.eth:0x01")
+        .expect("0x01");
+    assert_eq!(audit["choice"], "For", "{out}");
+    // Casting is a dry run until the user turns it on.
+    if audit["action"] == "vote" {
+        assert_eq!(audit["cast"], "dry-run", "{out}");
+    }
+    // Nothing changed: nothing is decided again.
+    let (code, out, _) = st(&["--json", "run", "--no-llm"]);
+    assert_eq!(code, 0);
+    let r = json(&out);
+    assert_eq!(
+        r["data"]["decided"].as_array().expect("decided").len(),
+        0,
+        "{out}"
+    );
+    assert_eq!(r["data"]["unchanged"], 2, "{out}");
+}

@@ -1,0 +1,228 @@
+//! `steward run [--watch]`: sync -> decide -> ask or vote, once or as a loop.
+//!
+//! Each open proposal is decided once per content (a changed proposal is decided again). A
+//! decision to vote is handed to casting, which is a dry run until `casting.enabled` is set; an
+//! `ask` opens a question; a `skip` is recorded. Ctrl-C stops the loop between steps.
+
+use std::fmt::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde::Serialize;
+use steward_agent::decide::{DecideOptions, Engines, decide, record_decision};
+use steward_agent::questions::{plain_payload, question_context};
+use steward_agent::{ProposalFilter, Store};
+use steward_core::DecisionAction;
+use steward_ml::Generator;
+
+use crate::ctx::Ctx;
+use crate::output::Output;
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Keep going: sync and decide again every --interval seconds until Ctrl-C
+    #[arg(long)]
+    pub(crate) watch: bool,
+    /// Seconds between rounds with --watch
+    #[arg(long, default_value_t = 300, value_name = "SECS")]
+    pub(crate) interval: u64,
+    /// Decide on what is stored without syncing first
+    #[arg(long)]
+    pub(crate) no_sync: bool,
+    /// Leave the local generation model out of decisions
+    #[arg(long)]
+    pub(crate) no_llm: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Round {
+    pub(crate) synced: u64,
+    pub(crate) decided: Vec<Outcome>,
+    pub(crate) unchanged: usize,
+    pub(crate) errors: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Outcome {
+    pub(crate) proposal: String,
+    pub(crate) title: String,
+    pub(crate) decision_id: i64,
+    pub(crate) action: DecisionAction,
+    pub(crate) choice: Option<String>,
+    pub(crate) confidence: f64,
+    pub(crate) importance: f64,
+    /// What happened to a `vote`: `dry-run` until casting is enabled.
+    pub(crate) cast: Option<String>,
+    pub(crate) why: String,
+}
+
+pub(crate) fn run(ctx: &Ctx, out: &Output, args: &RunArgs) -> Result<ExitCode> {
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C falls through to the default handler.
+        let _ = ctrlc_flag(stop);
+    }
+    loop {
+        let round = round(ctx, args)?;
+        out.result(&round, || render(&round));
+        if !args.watch {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let until = Instant::now() + Duration::from_secs(args.interval);
+        while Instant::now() < until {
+            if stop.load(Ordering::Relaxed) {
+                // Interrupted between rounds: nothing is half-done.
+                return Ok(ExitCode::SUCCESS);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// One round: sync, then decide on every open proposal not decided in its current content.
+pub(crate) fn round(ctx: &Ctx, args: &RunArgs) -> Result<Round> {
+    let (home, mut store) = ctx.open_store()?;
+    let cfg = ctx.config(&home)?;
+    let mut r = Round::default();
+    let has_sources =
+        !(cfg.snapshot.spaces.is_empty() && cfg.governors.is_empty() && cfg.imap.is_empty());
+    if !args.no_sync && has_sources {
+        let (ingest, _discussions) = crate::cmd::sync::sync_all(&mut store, &cfg)?;
+        r.synced = ingest.ingested;
+        r.errors
+            .extend(ingest.quarantined.iter().map(ToString::to_string));
+    }
+    let open = store.proposals(&ProposalFilter {
+        open_only: true,
+        space: None,
+        limit: None,
+    })?;
+    let todo: Vec<_> = open
+        .into_iter()
+        .filter(|sp| {
+            !store
+                .has_decision_for(&sp.key, &sp.content_hash)
+                .unwrap_or(false)
+        })
+        .collect();
+    r.unchanged = store
+        .proposals(&ProposalFilter {
+            open_only: true,
+            space: None,
+            limit: None,
+        })?
+        .len()
+        - todo.len();
+    if todo.is_empty() {
+        return Ok(r);
+    }
+    let worker = crate::cmd::model::spawn_worker(&crate::cmd::model::models_dir(ctx)?)?;
+    let shared = worker.shared();
+    let mut embedder = shared.clone();
+    let mut generator = shared;
+    let use_llm = cfg.decide.use_llm && !args.no_llm;
+    let opts = DecideOptions {
+        policy: cfg.decide.policy(),
+        seed: 0,
+    };
+    for sp in todo {
+        let mut engines = Engines {
+            embedder: &mut embedder,
+            generator: use_llm.then_some(&mut generator as &mut dyn Generator),
+        };
+        match decide_one(&mut store, &mut engines, &sp, &opts) {
+            Ok(o) => r.decided.push(o),
+            // One proposal that fails to decide never stops the others.
+            Err(e) => r.errors.push(format!("{}: {e:#}", sp.key)),
+        }
+    }
+    Ok(r)
+}
+
+fn decide_one(
+    store: &mut Store,
+    engines: &mut Engines<'_>,
+    sp: &steward_agent::StoredProposal,
+    opts: &DecideOptions,
+) -> Result<Outcome> {
+    let p = &sp.proposal;
+    let d = decide(store, engines, &sp.key, p, &[], opts)
+        .with_context(|| format!("while deciding on {}", sp.key))?;
+    let question = (d.action == DecisionAction::Ask).then(|| {
+        let discussion = store.discussion(&sp.key).unwrap_or_default();
+        serde_json::to_value(question_context(&d, p, &discussion, plain_payload(p)))
+            .unwrap_or_default()
+    });
+    let id = record_decision(store, &d, p, question.as_ref())?;
+    let cast = (d.action == DecisionAction::Vote).then(|| "dry-run".to_owned());
+    Ok(Outcome {
+        proposal: sp.key.clone(),
+        title: d.title.clone(),
+        decision_id: id,
+        action: d.action,
+        choice: d.choice.clone(),
+        confidence: d.confidence,
+        importance: d.importance,
+        cast,
+        why: d.rationale.clone(),
+    })
+}
+
+fn render(r: &Round) -> String {
+    let mut s = String::new();
+    if r.synced > 0 {
+        let _ = writeln!(s, "synced {} new proposal(s)", r.synced);
+    }
+    for o in &r.decided {
+        let verb = match o.action {
+            DecisionAction::Vote => format!(
+                "VOTE {} ({})",
+                o.choice.as_deref().unwrap_or("-"),
+                o.cast.as_deref().unwrap_or("")
+            ),
+            DecisionAction::Ask => format!("ASK  (leaning {})", o.choice.as_deref().unwrap_or("-")),
+            DecisionAction::Skip => "SKIP".to_owned(),
+        };
+        let _ = writeln!(
+            s,
+            "{verb}  {}  [confidence {:.2}, importance {:.2}]\n    {}",
+            o.title, o.confidence, o.importance, o.why
+        );
+    }
+    if r.decided.is_empty() {
+        let _ = writeln!(
+            s,
+            "nothing new to decide ({} open proposal(s) unchanged)",
+            r.unchanged
+        );
+    }
+    for e in &r.errors {
+        let _ = writeln!(s, "  error: {e}");
+    }
+    s.trim_end().to_owned()
+}
+
+/// Sets `flag` on SIGINT/SIGTERM, from a small thread with its own runtime.
+fn ctrlc_flag(flag: Arc<AtomicBool>) -> Result<()> {
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                let _ = tokio::signal::ctrl_c().await;
+            });
+            flag.store(true, Ordering::Relaxed);
+        })
+        .context("starting the signal thread")?;
+    Ok(())
+}
