@@ -6,6 +6,8 @@
 //! - [`forum::MockForum`]: a loopback Discourse forum serving topics and `posts.json` in
 //!   Discourse's JSON shape, built from real delegate posts
 //!   (../shared/data/arbitrum-forum-rationales), with the same fault injection.
+//! - [`dovecot::Dovecot`]: a real Dovecot serving IMAP over TLS on loopback.
 
+pub mod dovecot;
 pub mod forum;
 pub mod hub;

@@ -174,3 +174,120 @@ fn sync_refreshes_discussions_of_file_ingested_proposals_and_reports_refused_for
         "{v}"
     );
 }
+
+#[test]
+fn sync_reads_imap_over_tls_from_a_real_dovecot() {
+    use steward_agent::testkit::dovecot::{Dovecot, PASSWORD, USER};
+    let Some(mut dv) = Dovecot::start() else {
+        return;
+    };
+    dv.deliver("Message-ID: <cli1@snapshot.example>\r\nFrom: Snapshot <notify@snapshot.example>\r\nSubject: New proposal in cli.eth: Fund the audit\r\nDate: Mon, 20 Nov 2023 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nA new proposal: fund the audit of the bridge. Vote at https://snapshot.org/#/cli.eth/proposal/0xcli1\r\n");
+    let (_d, home) = temp_home();
+    assert_eq!(
+        run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init")).0,
+        0
+    );
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "[[imap]]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{USER}\"\nfolder = \"INBOX\"\npassword_env = \"STEWARD_IMAP_PASSWORD\"\nca_file = \"{}\"\n",
+            dv.tls_port,
+            dv.ca_file().display()
+        ),
+    )
+    .expect("config");
+    // No password: a clear error naming the variable, not a hang on a prompt.
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("sync"));
+    assert_eq!(code, 1);
+    assert!(err.contains("STEWARD_IMAP_PASSWORD"), "{err}");
+    let (code, out, err) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .env("STEWARD_IMAP_PASSWORD", PASSWORD)
+        .args(["--json", "-vv", "sync"]));
+    assert_eq!(code, 0, "{out}\n{err}\n{}", dv.log());
+    assert_eq!(json(&out)["data"]["ingested"], 1, "{out}");
+    assert!(
+        !out.contains(PASSWORD) && !err.contains(PASSWORD),
+        "password leaked"
+    );
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["--json", "proposals"]));
+    assert_eq!(code, 0);
+    assert!(out.contains("Fund the audit"), "{out}");
+    // Again: nothing new, nothing duplicated.
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .env("STEWARD_IMAP_PASSWORD", PASSWORD)
+        .args(["--json", "sync"]));
+    assert_eq!(code, 0);
+    assert_eq!(json(&out)["data"]["ingested"], 0, "{out}");
+}
+
+#[test]
+fn show_includes_the_forum_discussion_synced_for_a_proposal() {
+    use steward_agent::testkit::forum::{MockForum, MockTopic};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut topic = MockTopic::new(77, "fund-the-audit", "Fund the audit");
+    topic.push_raw(serde_json::json!({
+        "id": 1001, "post_number": 1, "username": "alice_delegate",
+        "created_at": "2023-11-20T10:00:00.000Z", "cooked": "<p>We support this audit: the bridge holds most of the TVL.</p>",
+        "reply_to_post_number": null
+    }));
+    let forum = rt.block_on(MockForum::start(vec![topic])).expect("forum");
+    let (_d, home) = temp_home();
+    assert_eq!(
+        run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init")).0,
+        0
+    );
+    let file = home.parent().expect("parent").join("p.json");
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"id": "0xd1", "title": "Fund the audit", "body": "b", "choices": ["For", "Against"], "start": 1,
+                "end": 9999999999, "state": "active", "created": 5, "type": "single-choice",
+                "discussion": "{}", "space": {{"id": "cli.eth"}}}}"#,
+            forum.topic_url(77)
+        ),
+    )
+    .expect("write");
+    assert_eq!(
+        run(steward(&home)
+            .env("STEWARD_PASSPHRASE", PASS)
+            .args(["ingest", "file"])
+            .arg(&file))
+        .0,
+        0
+    );
+    let (code, out, err) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["--json", "sync"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["--json", "show", "0xd1"]));
+    assert_eq!(code, 0);
+    let v = json(&out);
+    let posts = v["data"]["discussion"].as_array().expect("discussion");
+    assert_eq!(posts.len(), 1, "{out}");
+    assert_eq!(posts[0]["author"], "alice_delegate");
+    assert!(
+        posts[0]["text"]
+            .as_str()
+            .expect("text")
+            .contains("bridge holds most"),
+        "{out}"
+    );
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["show", "0xd1"]));
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("alice_delegate"),
+        "human output lacks the discussion:\n{out}"
+    );
+}
