@@ -2,7 +2,7 @@
 # Install Debian packages the project needs, only if any is missing.
 #
 #   scripts/setup-apt.sh                  # default set: libssl-dev pkg-config cmake clang libclang-dev
-#                                         #   dovecot-imapd openssl
+#                                         #   dovecot-imapd openssl chromium chromium-driver
 #   scripts/setup-apt.sh cmake clang ...  # exactly these packages
 #
 # Runs `apt-get update` once and `apt-get install --no-install-recommends`
@@ -11,8 +11,8 @@ set -euo pipefail
 
 # SQLCipher is built against system OpenSSL; llama-cpp-2 builds its vendored llama.cpp with cmake
 # and generates bindings with bindgen (libclang). The IMAP test starts its own Dovecot with a
-# certificate made by the openssl CLI.
-DEFAULT_PACKAGES=(libssl-dev pkg-config cmake clang libclang-dev dovecot-imapd openssl)
+# certificate made by the openssl CLI. The review desk is tested in a real Chromium over WebDriver.
+DEFAULT_PACKAGES=(libssl-dev pkg-config cmake clang libclang-dev dovecot-imapd openssl chromium chromium-driver)
 
 log() { printf 'setup-apt: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

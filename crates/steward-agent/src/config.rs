@@ -24,6 +24,7 @@ pub struct Config {
     pub tools: ToolsConfig,
     pub log: LogConfig,
     pub decide: DecideConfig,
+    pub web: WebConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,6 +210,23 @@ impl Default for LogConfig {
     }
 }
 
+/// The review desk (docs/web.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    pub bind: String,
+    pub allow_remote: bool,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8765".into(),
+            allow_remote: false,
+        }
+    }
+}
+
 /// The vote/ask/skip policy (docs/decide.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -345,6 +363,18 @@ pub const KEYS: &[ConfigKey] = &[
         default: "true",
         doc: "Whether decisions consult the local generation model (a weak, grammar-constrained signal).",
     },
+    ConfigKey {
+        key: "web.bind",
+        env: "STEWARD_WEB_BIND",
+        default: r#""127.0.0.1:8765""#,
+        doc: "Address of the review desk (`steward serve`); port 0 picks a free one.",
+    },
+    ConfigKey {
+        key: "web.allow_remote",
+        env: "STEWARD_WEB_ALLOW_REMOTE",
+        default: "false",
+        doc: "Allow a non-loopback bind and Host. Off: the desk shows your private profile.",
+    },
 ];
 
 impl Config {
@@ -454,6 +484,12 @@ impl Config {
             "decide.min_confidence_low" => self.decide.min_confidence_low = parse_unit(v)?,
             "decide.min_confidence_high" => self.decide.min_confidence_high = parse_unit(v)?,
             "decide.ask_importance" => self.decide.ask_importance = parse_unit(v)?,
+            "web.bind" => self.web.bind = v.to_owned(),
+            "web.allow_remote" => {
+                self.web.allow_remote = v
+                    .parse()
+                    .map_err(|_| format!("expected true or false, got {v:?}"))?;
+            }
             "decide.use_llm" => {
                 self.decide.use_llm = v
                     .parse()
@@ -562,6 +598,12 @@ impl Config {
             return Err((
                 "decide.min_confidence_high",
                 "must not be below decide.min_confidence_low".into(),
+            ));
+        }
+        if self.web.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err((
+                "web.bind",
+                format!("{:?} is not an IP:port address", self.web.bind),
             ));
         }
         if self.limits.max_body_bytes < 1024 {

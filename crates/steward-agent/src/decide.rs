@@ -535,6 +535,7 @@ pub fn decide_with(
         proposal: key.to_owned(),
         title: p.title.clone(),
         choice,
+        choices: p.choices.clone(),
         probabilities,
         confidence: round3(confidence),
         importance: imp.score,

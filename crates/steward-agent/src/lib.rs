@@ -22,11 +22,12 @@ mod store;
 mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod web;
 
 pub use audit::{AuditHead, AuditReport, AuditVerifyError};
 pub use config::{
     Config, ConfigKey, DecideConfig, GovernorConfig, ImapConfig, KEYS, LimitsConfig, LogConfig,
-    ModelsConfig, NetworkConfig, SnapshotConfig, ToolsConfig,
+    ModelsConfig, NetworkConfig, SnapshotConfig, ToolsConfig, WebConfig,
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, Result};

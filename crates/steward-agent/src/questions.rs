@@ -302,6 +302,18 @@ impl Store {
         Ok(row.and_then(|(id, j)| serde_json::from_str(&j).ok().map(|d| (id, d))))
     }
 
+    /// One decision by id.
+    pub fn decision(&self, id: i64) -> Result<Option<Decision>> {
+        let j: Option<String> = self
+            .conn()
+            .query_row("SELECT json FROM decisions WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(sql(self.path(), "reading a decision"))?;
+        Ok(j.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
     /// Decisions, newest first.
     pub fn decisions(&self, limit: u64) -> Result<Vec<(i64, Decision)>> {
         let mut st = self

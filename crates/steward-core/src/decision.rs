@@ -60,6 +60,9 @@ pub struct Decision {
     pub title: String,
     /// The most likely choice (a label of the proposal's choices); `None` when nothing is known.
     pub choice: Option<String>,
+    /// The proposal's choices, in order.
+    #[serde(default)]
+    pub choices: Vec<String>,
     /// One probability per choice, in the proposal's order.
     pub probabilities: Vec<f64>,
     pub confidence: f64,

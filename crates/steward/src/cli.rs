@@ -63,6 +63,8 @@ pub(crate) enum Command {
     Demo,
     /// Sync, decide and vote or ask: once, or as a loop with --watch
     Run(crate::cmd::run::RunArgs),
+    /// The review desk: a local web page to answer questions, see and override decisions
+    Serve(crate::cmd::serve::ServeArgs),
     /// Your profile: statements, writing, votes, peers; what Steward learned from them
     Profile(crate::cmd::profile::ProfileArgs),
     /// Decide how you would vote on a proposal: choice, confidence, importance, vote/ask/skip

@@ -13,6 +13,7 @@ pub(crate) mod profile;
 mod proposals;
 pub(crate) mod questions;
 pub(crate) mod run;
+pub(crate) mod serve;
 mod show;
 mod sync;
 
@@ -42,6 +43,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Show(args) => show::run(ctx, out, &args),
         Command::Model(args) => model::run(ctx, out, args),
         Command::Run(args) => run::run(ctx, out, &args),
+        Command::Serve(args) => serve::run(ctx, out, &args),
         Command::Profile(args) => profile::run(ctx, out, args),
         Command::Decide(args) => decide::run(ctx, out, &args),
         Command::Questions(args) => questions::run(ctx, out, &args),

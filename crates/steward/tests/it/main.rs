@@ -7,6 +7,7 @@ mod cli;
 mod decide;
 mod governor;
 mod sync;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

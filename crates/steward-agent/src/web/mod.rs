@@ -1,0 +1,558 @@
+//! The review desk: a small local web app where the agent asks, explains and is overruled.
+//!
+//! Served by axum on 127.0.0.1 (a non-loopback bind is refused unless `web.allow_remote`). Every
+//! request needs the random access token printed at start (as `?token=`, which sets an HttpOnly
+//! SameSite=Strict cookie, or the cookie itself); without it the answer is 401 with no data.
+//! Requests whose `Host` is not loopback are refused (DNS rebinding). State-changing requests are
+//! POSTs that must carry the page's CSRF token and, when the browser sends one, a same-origin
+//! `Origin`. Pages are rendered on the server; the only asset (CSS) is embedded; plots are SVG
+//! drawn here. No JavaScript, no CDN.
+
+mod pages;
+mod svg;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::store::Store;
+use crate::{Error, Result};
+
+/// Called after an answer or override is recorded: casts the user's choice (or dry-runs it).
+/// Returns a line for the page ("vote cast: tx 0x..", "dry run: casting is off").
+pub type CastHook =
+    Arc<dyn Fn(&mut Store, &str, &str) -> std::result::Result<String, String> + Send + Sync>;
+
+/// What the server shares between requests.
+#[derive(Clone)]
+pub struct Desk {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Mutex<Store>,
+    token: String,
+    csrf: String,
+    settings: serde_json::Value,
+    cast: Option<CastHook>,
+}
+
+impl std::fmt::Debug for Desk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Desk(<token redacted>)")
+    }
+}
+
+fn random_hex(n: usize) -> Result<String> {
+    let mut b = vec![0u8; n];
+    getrandom::fill(&mut b).map_err(|e| Error::Source {
+        source_name: "web".into(),
+        message: format!("no randomness for the access token: {e}"),
+    })?;
+    Ok(hex::encode(b))
+}
+
+impl Desk {
+    /// A desk over `store`, with a fresh random token. `settings` is shown on the settings page.
+    pub fn new(store: Store, settings: serde_json::Value, cast: Option<CastHook>) -> Result<Self> {
+        Ok(Desk {
+            inner: Arc::new(Inner {
+                store: Mutex::new(store),
+                token: random_hex(24)?,
+                csrf: random_hex(24)?,
+                settings,
+                cast,
+            }),
+        })
+    }
+
+    /// The URL to open, token included. Printed once at start; never logged.
+    pub fn url(&self, addr: SocketAddr) -> String {
+        format!("http://{addr}/?token={}", self.inner.token)
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        // A panic while holding the lock leaves the store usable: SQLite rolled back.
+        self.inner.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The routes, behind the token and host checks.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/", get(home))
+            .route("/questions", get(questions))
+            .route("/questions/{id}", get(question))
+            .route("/questions/{id}/answer", post(answer))
+            .route("/decisions", get(decisions))
+            .route("/decisions/{key}/override", post(override_decision))
+            .route("/proposals", get(proposals))
+            .route("/profile", get(profile))
+            .route("/profile/say", post(say))
+            .route("/profile/forget", post(forget))
+            .route("/activity", get(activity))
+            .route("/settings", get(settings))
+            .route("/plots/decisions.svg", get(decisions_svg))
+            .route("/plots/reliability.svg", get(reliability_svg))
+            .route("/style.css", get(style))
+            .layer(middleware::from_fn_with_state(self.clone(), guard))
+            .with_state(self.clone())
+    }
+}
+
+/// Refuses a bind address that is not loopback unless `allow_remote`.
+pub fn check_bind(addr: SocketAddr, allow_remote: bool) -> Result<()> {
+    if addr.ip().is_loopback() || allow_remote {
+        Ok(())
+    } else {
+        Err(Error::ConfigValue {
+            origin: "serve".into(),
+            key: "web.bind".into(),
+            message: format!(
+                "{addr} is not a loopback address; the review desk shows your private profile, so set web.allow_remote = true only behind your own TLS and auth"
+            ),
+        })
+    }
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    desk: Desk,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, desk.router())
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn ct_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("steward="))
+}
+
+fn host_is_loopback(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = if host.starts_with('[') {
+        host.split(']').next().map(|h| h.trim_start_matches('['))
+    } else {
+        host.rsplit_once(':').map(|(h, _)| h).or(Some(host))
+    };
+    match name {
+        Some("localhost") => true,
+        Some(h) => h
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+async fn guard(State(desk): State<Desk>, req: Request, next: Next) -> Response {
+    if !host_is_loopback(req.headers())
+        && !desk.inner.settings["web"]["allow_remote"]
+            .as_bool()
+            .unwrap_or(false)
+    {
+        return (StatusCode::FORBIDDEN, "forbidden: not a loopback host").into_response();
+    }
+    let query_token = req.uri().query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+    });
+    let cookie_ok = cookie_token(req.headers()).is_some_and(|t| ct_eq(t, &desk.inner.token));
+    let query_ok = query_token
+        .as_deref()
+        .is_some_and(|t| ct_eq(t, &desk.inner.token));
+    if !cookie_ok && !query_ok {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "unauthorized: open the URL `steward serve` printed (it carries the access token)",
+        )
+            .into_response();
+    }
+    if req.method() == axum::http::Method::POST {
+        // A browser always sends Origin on a cross-site POST; it must be this server.
+        if let Some(origin) = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+        {
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
+            if origin != format!("http://{host}") {
+                return (StatusCode::FORBIDDEN, "forbidden: cross-origin request").into_response();
+            }
+        }
+    }
+    let mut resp = next.run(req).await;
+    if query_ok && !cookie_ok {
+        let cookie = format!(
+            "steward={}; HttpOnly; SameSite=Strict; Path=/",
+            desk.inner.token
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; form-action 'self'; frame-ancestors 'none'"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    resp
+}
+
+fn csrf_ok(desk: &Desk, form: &HashMap<String, String>) -> bool {
+    form.get("csrf").is_some_and(|c| ct_eq(c, &desk.inner.csrf))
+}
+
+fn forged() -> Response {
+    (StatusCode::FORBIDDEN, Html(pages::message("Refused", "This form is not from this desk (missing or wrong CSRF token). Reload the page and try again."))).into_response()
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::warn!(error = %e, "review desk request failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Html(pages::message("Error", &e.to_string())),
+    )
+        .into_response()
+}
+
+async fn home() -> Redirect {
+    Redirect::to("/questions")
+}
+
+async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css")], pages::CSS).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct Flash {
+    msg: Option<String>,
+}
+
+async fn questions(State(desk): State<Desk>, Query(f): Query<Flash>) -> Response {
+    let now = jiff::Timestamp::now().as_second();
+    let store = desk.store();
+    match store.questions(true, now) {
+        Ok(qs) => Html(pages::questions(&qs, f.msg.as_deref())).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn question(
+    State(desk): State<Desk>,
+    Path(id): Path<String>,
+    Query(f): Query<Flash>,
+) -> Response {
+    let now = jiff::Timestamp::now().as_second();
+    let store = desk.store();
+    match store.question(&id) {
+        Ok(Some(mut q)) => {
+            if q.status == "open" && q.deadline.is_some_and(|d| d < now) {
+                q.status = "expired".into();
+            }
+            Html(pages::question(&q, &desk.inner.csrf, f.msg.as_deref())).into_response()
+        }
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Html(pages::message("Not found", &format!("No question {id}."))),
+        )
+            .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn answer(
+    State(desk): State<Desk>,
+    Path(id): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(&desk, &form) {
+        return forged();
+    }
+    let choice = form.get("choice").cloned().unwrap_or_default();
+    let reason = form
+        .get("reason")
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    let now = jiff::Timestamp::now().as_second();
+    let mut store = desk.store();
+    match crate::questions::answer(&mut store, &id, &choice, reason.as_deref(), now) {
+        Ok(Ok(a)) => {
+            let cast = match &desk.inner.cast {
+                Some(hook) => match hook(&mut store, &a.proposal, &a.choice) {
+                    Ok(line) => line,
+                    Err(e) => format!("not cast: {e}"),
+                },
+                None => "recorded; `steward run` casts it".to_owned(),
+            };
+            let msg = format!("Answered {}. {cast}", a.choice);
+            Redirect::to(&format!("/questions/{id}?msg={}", urlenc(&msg))).into_response()
+        }
+        // Already answered (another tab won), expired, or not a choice: a clear message.
+        Ok(Err(e)) => (
+            StatusCode::CONFLICT,
+            Html(pages::message("Not recorded", &e.to_string())),
+        )
+            .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+fn urlenc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn decisions(State(desk): State<Desk>, Query(f): Query<Flash>) -> Response {
+    let store = desk.store();
+    match store.decisions(200) {
+        Ok(ds) => Html(pages::decisions(&ds, &desk.inner.csrf, f.msg.as_deref())).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn override_decision(
+    State(desk): State<Desk>,
+    Path(key): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(&desk, &form) {
+        return forged();
+    }
+    let choice = form.get("choice").cloned().unwrap_or_default();
+    let reason = form
+        .get("reason")
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    let mut store = desk.store();
+    match crate::questions::override_decision(&mut store, &key, &choice, reason.as_deref()) {
+        Ok(Ok(a)) => {
+            let cast = match &desk.inner.cast {
+                Some(hook) => hook(&mut store, &a.proposal, &a.choice)
+                    .unwrap_or_else(|e| format!("not cast: {e}")),
+                None => "recorded".to_owned(),
+            };
+            let msg = format!("Overridden: {} on {}. {cast}", a.choice, a.proposal);
+            Redirect::to(&format!("/decisions?msg={}", urlenc(&msg))).into_response()
+        }
+        Ok(Err(e)) => (
+            StatusCode::CONFLICT,
+            Html(pages::message("Not recorded", &e.to_string())),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Html(pages::message("Not recorded", &e.to_string())),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ProposalQuery {
+    space: Option<String>,
+    state: Option<String>,
+    flag: Option<String>,
+}
+
+async fn proposals(State(desk): State<Desk>, Query(q): Query<ProposalQuery>) -> Response {
+    let store = desk.store();
+    let filter = crate::ProposalFilter {
+        open_only: q.state.as_deref() == Some("open"),
+        space: q.space.clone().filter(|s| !s.is_empty()),
+        limit: Some(500),
+    };
+    match store.proposals(&filter) {
+        Ok(ps) => {
+            let ps: Vec<_> = ps
+                .into_iter()
+                .filter(|p| {
+                    q.flag
+                        .as_deref()
+                        .filter(|f| !f.is_empty())
+                        .is_none_or(|f| p.proposal.flags.iter().any(|x| x.kind == f))
+                })
+                .collect();
+            Html(pages::proposals(
+                &ps,
+                q.space.as_deref(),
+                q.state.as_deref(),
+                q.flag.as_deref(),
+            ))
+            .into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+async fn profile(State(desk): State<Desk>, Query(f): Query<Flash>) -> Response {
+    let store = desk.store();
+    let items = store.profile_items();
+    let votes = store.profile_votes(true);
+    let peers = store.peers();
+    match (items, votes, peers) {
+        (Ok(i), Ok(v), Ok(p)) => Html(pages::profile(
+            &i,
+            &v,
+            &p,
+            &desk.inner.csrf,
+            f.msg.as_deref(),
+        ))
+        .into_response(),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => internal(e),
+    }
+}
+
+async fn say(State(desk): State<Desk>, Form(form): Form<HashMap<String, String>>) -> Response {
+    if !csrf_ok(&desk, &form) {
+        return forged();
+    }
+    let text = form
+        .get("text")
+        .map(|t| t.trim().to_owned())
+        .unwrap_or_default();
+    if text.is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(pages::message("Not recorded", "The statement is empty.")),
+        )
+            .into_response();
+    }
+    let mut store = desk.store();
+    match store.transaction(|tx| {
+        tx.add_profile_item(
+            crate::profile::ItemKind::Statement,
+            &text,
+            "review desk",
+            None,
+        )
+    }) {
+        Ok(id) => Redirect::to(&format!(
+            "/profile?msg={}",
+            urlenc(&format!("Statement {id} recorded."))
+        ))
+        .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn forget(State(desk): State<Desk>, Form(form): Form<HashMap<String, String>>) -> Response {
+    if !csrf_ok(&desk, &form) {
+        return forged();
+    }
+    let Some(id) = form.get("id").and_then(|i| i.parse::<i64>().ok()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(pages::message("Not recorded", "No item id.")),
+        )
+            .into_response();
+    };
+    let mut store = desk.store();
+    match store.transaction(|tx| tx.forget_profile_item(id)) {
+        Ok(true) => Redirect::to(&format!(
+            "/profile?msg={}",
+            urlenc(&format!("Item {id} forgotten."))
+        ))
+        .into_response(),
+        Ok(false) => (
+            StatusCode::CONFLICT,
+            Html(pages::message(
+                "Not recorded",
+                &format!("No active item {id}."),
+            )),
+        )
+            .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn activity(State(desk): State<Desk>) -> Response {
+    let store = desk.store();
+    let entries = store.audit_entries(Some(300));
+    let verdict = store.verify_audit();
+    match (entries, verdict) {
+        (Ok(e), Ok(v)) => Html(pages::activity(&e, &v)).into_response(),
+        (Err(e), _) | (_, Err(e)) => internal(e),
+    }
+}
+
+async fn settings(State(desk): State<Desk>) -> Response {
+    Html(pages::settings(&desk.inner.settings)).into_response()
+}
+
+async fn decisions_svg(State(desk): State<Desk>) -> Response {
+    let store = desk.store();
+    match store.decisions(1000) {
+        Ok(ds) => (
+            [(header::CONTENT_TYPE, "image/svg+xml")],
+            svg::decisions_scatter(&ds),
+        )
+            .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// How the agent's leans fared against the user's own answers: confidence bins of the decisions
+/// behind answered questions, and the share the user agreed with.
+async fn reliability_svg(State(desk): State<Desk>) -> Response {
+    let store = desk.store();
+    let qs = match store.questions(true, 0) {
+        Ok(q) => q,
+        Err(e) => return internal(e),
+    };
+    let mut bins = vec![(0.0f64, 0usize, 0usize); 10];
+    for q in qs.iter().filter(|q| q.status == "answered") {
+        let Ok(Some(d)) = store.decision(q.decision_id) else {
+            continue;
+        };
+        let i = ((d.confidence * 10.0) as usize).min(9);
+        bins[i].0 += d.confidence;
+        bins[i].2 += 1;
+        if d.choice.is_some() && d.choice == q.answer {
+            bins[i].1 += 1;
+        }
+    }
+    let pts: Vec<(f64, f64, usize)> = bins
+        .iter()
+        .filter(|b| b.2 > 0)
+        .map(|(c, k, n)| (c / *n as f64, *k as f64 / *n as f64, *n))
+        .collect();
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml")],
+        svg::reliability(&pts),
+    )
+        .into_response()
+}

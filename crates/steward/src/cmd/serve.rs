@@ -1,0 +1,53 @@
+//! `steward serve [--bind ADDR]`: the review desk on 127.0.0.1, its URL (with the access token)
+//! printed once. Stops cleanly on Ctrl-C.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use steward_agent::web::{Desk, check_bind};
+
+use crate::ctx::Ctx;
+use crate::output::Output;
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on [default: web.bind, 127.0.0.1:8765]; port 0 picks a free one
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) bind: Option<String>,
+}
+
+pub(crate) fn run(ctx: &Ctx, out: &Output, args: &ServeArgs) -> Result<ExitCode> {
+    let (home, store) = ctx.open_store()?;
+    let cfg = ctx.config(&home)?;
+    let bind = args.bind.clone().unwrap_or_else(|| cfg.web.bind.clone());
+    let addr: std::net::SocketAddr = bind
+        .parse()
+        .with_context(|| format!("--bind {bind:?} is not an IP:port address"))?;
+    check_bind(addr, cfg.web.allow_remote)?;
+    let settings = serde_json::to_value(&cfg).context("showing the settings")?;
+    let desk = Desk::new(store, settings, None)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        let local = listener.local_addr().context("reading the bound address")?;
+        let url = desk.url(local);
+        out.result(&serde_json::json!({ "url": url }), || {
+            format!("Review desk: {url}\n(Ctrl-C stops it)")
+        });
+        let _ = std::io::stdout().flush();
+        steward_agent::web::serve(desk, listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serving the review desk")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,369 @@
+//! The review desk in a real Chromium (Debian `chromium` + `chromium-driver`, driven over the
+//! W3C WebDriver protocol): refused without the token, open with it, answer a question, a second
+//! tab told it lost, override a decision, see the audit entries. Skips, saying why, when
+//! chromium, chromedriver or the models are missing.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::{PASS, run, steward, temp_home};
+
+fn find(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([
+            PathBuf::from("/usr/bin"),
+            PathBuf::from("/usr/lib/chromium"),
+        ])
+        .flat_map(|d| names.iter().map(move |n| d.join(n)))
+        .find(|p| p.is_file())
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A WebDriver session on a chromedriver child.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    session: String,
+    _driver: Killed,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start(chromedriver: &Path, chromium: &Path) -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let driver = Killed(
+            Command::new(chromedriver)
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn chromedriver"),
+        );
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http.get(format!("{base}/status")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = tempfile::tempdir().expect("profile dir");
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         format!("--user-data-dir={}", profile.path().display())]
+            }
+        }}});
+        let v: Value = http
+            .post(format!("{base}/session"))
+            .json(&caps)
+            .send()
+            .await
+            .expect("new session")
+            .json()
+            .await
+            .expect("session json");
+        let session = v["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {v}"))
+            .to_owned();
+        Browser {
+            http,
+            base,
+            session,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method.clone(), &url);
+        if method == reqwest::Method::POST {
+            req = req.json(&body);
+        }
+        let v: Value = req
+            .send()
+            .await
+            .expect("webdriver")
+            .json()
+            .await
+            .expect("json");
+        if v["value"].get("error").is_some() {
+            panic!("webdriver {path}: {v}");
+        }
+        v["value"].clone()
+    }
+
+    async fn goto(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", json!({ "url": url }))
+            .await;
+    }
+
+    async fn source(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/source", Value::Null)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The page source once it contains `needle` (navigation after a click is asynchronous),
+    /// or the last source after 10 s.
+    async fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.source().await;
+            if s.contains(needle) || Instant::now() > deadline {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn element(&self, css: &str) -> String {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        v.as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {css}"))
+            .to_owned()
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.element(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/click"),
+            json!({}),
+        )
+        .await;
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self.element(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/value"),
+            json!({ "text": text }),
+        )
+        .await;
+    }
+
+    async fn new_tab(&self) -> String {
+        let v = self
+            .cmd(reqwest::Method::POST, "/window/new", json!({"type": "tab"}))
+            .await;
+        v["handle"].as_str().expect("handle").to_owned()
+    }
+
+    async fn current_tab(&self) -> String {
+        self.cmd(reqwest::Method::GET, "/window", Value::Null)
+            .await
+            .as_str()
+            .expect("handle")
+            .to_owned()
+    }
+
+    async fn switch(&self, handle: &str) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window",
+            json!({ "handle": handle }),
+        )
+        .await;
+    }
+
+    async fn quit(&self) {
+        let _ = self
+            .http
+            .delete(format!("{}/session/{}", self.base, self.session))
+            .send()
+            .await;
+    }
+}
+
+fn models_present() -> bool {
+    let dir = std::env::var_os("STEWARD_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../models").into());
+    steward_ml::spec(steward_ml::Role::Embedding)
+        .files
+        .iter()
+        .all(|f| dir.join(f.path).is_file())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_desk_in_chromium() {
+    let (Some(chromium), Some(chromedriver)) = (find(&["chromium"]), find(&["chromedriver"]))
+    else {
+        eprintln!(
+            "SKIP review_desk_in_chromium: chromium/chromedriver missing (scripts/setup-apt.sh chromium chromium-driver)"
+        );
+        return;
+    };
+    if !models_present() {
+        eprintln!("SKIP review_desk_in_chromium: models missing (make models)");
+        return;
+    }
+    let (dir, home) = temp_home();
+    let st = |args: &[&str]| {
+        let mut c = steward(&home);
+        c.env("STEWARD_PASSPHRASE", PASS).args(args);
+        run(&mut c)
+    };
+    assert_eq!(st(&["init"]).0, 0);
+    let file = dir.path().join("p.jsonl");
+    let mk = |id: &str, title: &str, body: &str| {
+        format!(
+            r#"{{"id":"{id}","space":"desk.eth","title":"{title}","body":"{body}","choices":["For","Against","Abstain"],"type":"single-choice","start":1700000000,"end":4000000000,"snapshot":"1","state":"active","author":"0x1111111111111111111111111111111111111111","created":1700000000}}"#
+        )
+    };
+    std::fs::write(
+        &file,
+        [
+            mk(
+                "0xq1",
+                "Pay 90,000 USDC for a conference party",
+                "A party at the conference. <script>alert(1)</script>",
+            ),
+            mk("0xq2", "Fund security audits of the bridge", "Two audits."),
+        ]
+        .join("\n"),
+    )
+    .expect("write");
+    assert_eq!(st(&["ingest", "file", file.to_str().expect("utf8")]).0, 0);
+    assert_eq!(
+        st(&["profile", "say", "I support security audits of the bridge"]).0,
+        0
+    );
+    let (code, _, err) = st(&["run", "--no-llm"]);
+    assert_eq!(code, 0, "{err}");
+
+    let mut serve = steward(&home);
+    serve
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["--json", "serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = Killed(serve.spawn().expect("serve"));
+    // The envelope is pretty-printed: read lines until they parse.
+    let mut reader = BufReader::new(child.0.stdout.take().expect("stdout"));
+    let mut text = String::new();
+    let envelope: Value = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).expect("read") > 0, "serve printed: {text}");
+        text.push_str(&line);
+        if let Ok(v) = serde_json::from_str(&text) {
+            break v;
+        }
+    };
+    let url = envelope["data"]["url"].as_str().expect("url").to_owned();
+    let base = url.split("/?token=").next().expect("base").to_owned();
+
+    let b = Browser::start(&chromedriver, &chromium).await;
+    // Without the token: refused, and no data in the answer.
+    b.goto(&format!("{base}/questions")).await;
+    let page = b.source().await;
+    assert!(page.contains("unauthorized"), "{page}");
+    assert!(
+        !page.contains("conference party"),
+        "data leaked without a token"
+    );
+    // With it: the questions page.
+    b.goto(&url).await;
+    let page = b.source().await;
+    assert!(page.contains("conference party"), "{page}");
+    assert!(
+        !page.contains("<script>alert"),
+        "proposal text must be escaped"
+    );
+
+    // Two tabs on the same question; the first answer wins, the second is told.
+    b.click(".question a").await;
+    let first = b.current_tab().await;
+    let q_url = format!("{base}{}", {
+        let src = b.source().await;
+        let i = src.find("action=\"").expect("form") + 8;
+        let j = src[i..].find('"').expect("end") + i;
+        src[i..j].trim_end_matches("/answer").to_owned()
+    });
+    let second = b.new_tab().await;
+    b.switch(&second).await;
+    b.goto(&q_url).await;
+    b.switch(&first).await;
+    b.click("#choice-1").await;
+    b.type_into("#reason", "parties are not public goods").await;
+    b.click("#submit").await;
+    let page = b.wait_for("Answered Against").await;
+    assert!(page.contains("Answered Against"), "{page}");
+    b.switch(&second).await;
+    b.click("#choice-0").await;
+    b.click("#submit").await;
+    let page = b.wait_for("already answered").await;
+    assert!(page.contains("already answered"), "{page}");
+
+    // Override a decision from the decisions page.
+    b.switch(&first).await;
+    b.goto(&format!("{base}/decisions")).await;
+    b.click("form.override button").await;
+    let page = b.wait_for("Overridden").await;
+    assert!(page.contains("Overridden"), "{page}");
+
+    // The audit log shows the answer and the override, and verifies.
+    b.goto(&format!("{base}/activity")).await;
+    let page = b.source().await;
+    assert!(page.contains("Audit log verified"), "{page}");
+    assert!(
+        page.contains(">answer<") && page.contains(">override<"),
+        "{page}"
+    );
+    b.quit().await;
+
+    // A forged POST (no CSRF token) from a client holding the cookie is refused.
+    let token = url.split("token=").nth(1).expect("token");
+    let r = reqwest::Client::new()
+        .post(format!("{base}/profile/say"))
+        .header("Cookie", format!("steward={token}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("text=I+support+everything")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 403);
+    // And a cross-origin one with the right CSRF but a foreign Origin.
+    let r = reqwest::Client::new()
+        .post(format!("{base}/profile/say"))
+        .header("Cookie", format!("steward={token}"))
+        .header("Origin", "http://evil.example")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("text=x&csrf=whatever")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 403);
+    drop(child);
+}
