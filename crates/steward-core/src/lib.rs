@@ -10,18 +10,24 @@ mod audit;
 mod flag;
 mod net;
 mod proposal;
+mod verify;
 mod vote;
 
 pub use audit::{
     AUDIT_GENESIS, AuditEntry, AuditRecord, ChainBreak, ChainBreakKind, sha256_hex, verify_chain,
 };
-pub use flag::{Flag, Severity};
+pub use flag::{Flag, Severity, kinds};
 pub use net::{Allowlist, AllowlistError, Refused, Rule};
 pub use proposal::{
     Action, FieldError, Limits, Proposal, ProposalState, Source, VotingType, lossy_utf8,
 };
 
 pub use vote::Vote;
+
+/// Verification rules: decoded calls, effects, flags and description claims.
+pub mod verification {
+    pub use crate::verify::*;
+}
 
 /// Ethereum primitive types used in the domain types (alloy's, re-exported so every crate names
 /// the same ones).

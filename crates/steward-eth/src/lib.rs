@@ -12,6 +12,7 @@
 //! [`Vote`]: steward_core::Vote
 
 mod bindings;
+pub mod decode;
 mod error;
 mod governor;
 mod rpc;
