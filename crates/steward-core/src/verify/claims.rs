@@ -263,7 +263,7 @@ pub fn mismatches(text: &str, effects: &[Effect], tokens: &Tokens) -> Vec<Flag> 
 
 /// A simulated transfer that a payload effect already accounts for (same token and amount, or
 /// same token and recipient).
-fn explained(e: &Effect, payload: &[&Effect]) -> bool {
+pub(crate) fn explained(e: &Effect, payload: &[&Effect]) -> bool {
     match &e.kind {
         EffectKind::TokenTransfer {
             token, to, amount, ..
@@ -290,6 +290,16 @@ fn explained(e: &Effect, payload: &[&Effect]) -> bool {
         EffectKind::EthTransfer { to, amount, .. } => payload.iter().any(|p| {
             matches!(&p.kind, EffectKind::EthTransfer { to: t2, amount: a2, .. } if t2 == to || a2 == amount)
         }),
+        EffectKind::Upgrade { proxy, .. } => payload
+            .iter()
+            .any(|p| matches!(&p.kind, EffectKind::Upgrade { proxy: p2, .. } if p2 == proxy)),
+        EffectKind::PermissionChange { contract, .. } | EffectKind::SlotChange { contract, .. } => {
+            payload.iter().any(|p| match &p.kind {
+                EffectKind::PermissionChange { contract: c2, .. } => c2 == contract,
+                EffectKind::Upgrade { proxy, .. } => proxy == contract,
+                _ => false,
+            })
+        }
         _ => true,
     }
 }

@@ -435,7 +435,15 @@ pub fn flags_of(calls: &[Call], effects: &[Effect], tokens: &Tokens) -> Vec<Flag
             }
         }
     }
+    let payload: Vec<&Effect> = effects
+        .iter()
+        .filter(|e| e.origin == Origin::Payload)
+        .collect();
     for e in effects {
+        // What the payload already says is flagged once, from the payload.
+        if e.origin == Origin::Simulation && super::claims::explained(e, &payload) {
+            continue;
+        }
         let sim = if e.origin == Origin::Simulation {
             " (seen in simulation)"
         } else {
