@@ -12,6 +12,7 @@ mod doctor;
 pub mod env;
 mod error;
 mod home;
+pub mod inspect;
 mod net;
 mod proposals;
 pub mod sources;

@@ -30,5 +30,10 @@ pub use governor::{
     Scan, choice_of_support, support_of_choice,
 };
 pub use rpc::{DEFAULT_TIMEOUT, Rpc};
+
+/// keccak256 of `bytes` (code hashes for pinning).
+pub fn keccak(bytes: &[u8]) -> [u8; 32] {
+    alloy::primitives::keccak256(bytes).0
+}
 pub use simulate::{ADMIN_SLOT, IMPLEMENTATION_SLOT, Simulation, Step, calldata_of, effect_of_log};
 pub use verify::{ActionReport, Report, Request, executor_of, verify};

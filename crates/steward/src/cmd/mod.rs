@@ -5,6 +5,7 @@ mod demo;
 mod doctor;
 mod ingest;
 mod init;
+mod inspect;
 mod log;
 pub(crate) mod model;
 mod proposals;
@@ -35,6 +36,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Sync => sync::run(ctx, out),
         Command::Proposals(args) => proposals::run(ctx, out, &args),
         Command::Show(args) => show::run(ctx, out, &args),
+        Command::Inspect(args) => inspect::run(ctx, out, &args),
         Command::Model(args) => model::run(ctx, out, args),
         Command::ModelWorker(args) => model::worker(args),
     }

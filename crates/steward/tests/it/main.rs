@@ -5,6 +5,7 @@
 
 mod cli;
 mod governor;
+mod inspect;
 mod sync;
 
 use std::path::{Path, PathBuf};
