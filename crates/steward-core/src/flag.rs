@@ -82,3 +82,15 @@ pub mod kinds {
         PROMPT_INJECTION,
     ];
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn docs_flags_md_lists_every_kind() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/flags.md");
+        let doc = std::fs::read_to_string(path).expect("docs/flags.md");
+        for k in super::kinds::ALL {
+            assert!(doc.contains(&format!("| `{k}` |")), "docs/flags.md lacks `{k}`");
+        }
+    }
+}
