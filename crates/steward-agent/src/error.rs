@@ -78,6 +78,9 @@ pub enum Error {
         password_env: String,
         message: String,
     },
+    /// Inspecting a proposal's payload failed (the RPC is down or times out, a user ABI is bad).
+    #[error("inspecting {proposal}: {message}")]
+    Verify { proposal: String, message: String },
 }
 
 impl Error {
@@ -102,6 +105,7 @@ impl Error {
             Self::EmptyPassphrase => "empty-passphrase",
             Self::Imap { .. } => "imap",
             Self::ImapLogin { .. } => "imap-login",
+            Self::Verify { .. } => "verify",
         }
     }
 }

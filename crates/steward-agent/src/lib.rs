@@ -13,6 +13,7 @@ mod doctor;
 pub mod env;
 mod error;
 mod home;
+pub mod inspect;
 mod net;
 pub mod profile;
 mod proposals;

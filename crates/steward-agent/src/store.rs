@@ -180,6 +180,19 @@ CREATE TABLE questions (
 ) STRICT;
 CREATE UNIQUE INDEX questions_one_open ON questions (proposal_key) WHERE status = 'open';
 "#,
+    r#"
+-- Code hashes of a proposal's targets, pinned by `steward inspect` (crates/steward-agent/src/
+-- inspect.rs) and re-checked before the deadline and before execution: a change is the
+-- Tornado Cash #20 pattern (destroyed and redeployed with other code at the same address).
+CREATE TABLE verify_pins (
+    proposal_key TEXT NOT NULL,
+    target       TEXT NOT NULL,        -- 0x address, lower-case
+    code_hash    TEXT NOT NULL,        -- keccak256 of the runtime code (of nothing for no code)
+    pinned_at    TEXT NOT NULL,
+    checked_at   TEXT NOT NULL,
+    PRIMARY KEY (proposal_key, target)
+) STRICT;
+"#,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Flag, Severity};
 
 /// The flag kind for injection attempts (docs/flags.md).
-pub const PROMPT_INJECTION: &str = "prompt-injection";
+pub const PROMPT_INJECTION: &str = crate::kinds::PROMPT_INJECTION;
 
 /// What [`sanitize`] removed, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,6 +13,7 @@ pub mod injection;
 mod net;
 mod proposal;
 mod stance;
+mod verify;
 mod vote;
 
 pub use audit::{
@@ -22,7 +23,7 @@ pub use decision::{
     Amount, Decision, DecisionAction, Evidence, Importance, ImportanceInputs, ModelUse, Policy,
     amounts, importance,
 };
-pub use flag::{Flag, Severity};
+pub use flag::{Flag, Severity, kinds};
 pub use net::{Allowlist, AllowlistError, Refused, Rule};
 pub use proposal::{
     Action, FieldError, Limits, Proposal, ProposalState, Source, VotingType, lossy_utf8,
@@ -30,6 +31,11 @@ pub use proposal::{
 pub use stance::{Stance, stance_of, stance_of_choice};
 
 pub use vote::Vote;
+
+/// Verification rules: decoded calls, effects, flags and description claims.
+pub mod verification {
+    pub use crate::verify::*;
+}
 
 /// Ethereum primitive types used in the domain types (alloy's, re-exported so every crate names
 /// the same ones).

@@ -12,16 +12,28 @@
 //! [`Vote`]: steward_core::Vote
 
 mod bindings;
+mod code;
+pub mod decode;
 mod error;
 mod governor;
 mod rpc;
+mod simulate;
+mod verify;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use code::{CodeFacts, Opcodes, Origin as CodeOrigin, scan_opcodes};
 pub use error::{Error, ItemError, ItemRef, Result};
 pub use governor::{
     ClockMode, DEFAULT_PAGE_BLOCKS, GOVERNOR_CHOICES, GovernorKind, GovernorReader, GovernorVote,
     Scan, choice_of_support, support_of_choice,
 };
 pub use rpc::{DEFAULT_TIMEOUT, Rpc};
+
+/// keccak256 of `bytes` (code hashes for pinning).
+pub fn keccak(bytes: &[u8]) -> [u8; 32] {
+    alloy::primitives::keccak256(bytes).0
+}
+pub use simulate::{ADMIN_SLOT, IMPLEMENTATION_SLOT, Simulation, Step, calldata_of, effect_of_log};
+pub use verify::{ActionReport, Report, Request, executor_of, verify};

@@ -59,6 +59,8 @@ pub(crate) enum Command {
     Proposals(ProposalsArgs),
     /// Show one proposal: by key, alias or source id
     Show(ShowArgs),
+    /// What a proposal's payload really does: decoded calls, simulated effects and flags
+    Inspect(InspectArgs),
     /// Run the demo: create a home and check it (later waves grow this into the full story)
     Demo,
     /// Sync, decide and vote or ask: once, or as a loop with --watch
@@ -128,4 +130,25 @@ pub(crate) struct ProposalsArgs {
 pub(crate) struct ShowArgs {
     /// The proposal's key (`snapshot:space:id`), an alias, or its source id
     pub(crate) id: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// The proposal's key, alias or source id
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub(crate) id: Option<String>,
+    /// A Governor proposal JSON file (as `ingest file` reads) instead of a stored proposal;
+    /// nothing is pinned
+    #[arg(long, value_name = "PATH")]
+    pub(crate) file: Option<PathBuf>,
+    /// JSON-RPC of a local chain (anvil, or an anvil fork of mainnet) to read code from and
+    /// simulate on; its host must be in network.allow
+    #[arg(long, value_name = "URL")]
+    pub(crate) rpc: Option<String>,
+    /// Read the targets' code but do not run the actions
+    #[arg(long)]
+    pub(crate) no_simulate: bool,
+    /// Only re-check the code hashes pinned by an earlier inspect (needs --rpc)
+    #[arg(long, requires = "rpc", conflicts_with = "file")]
+    pub(crate) recheck: bool,
 }

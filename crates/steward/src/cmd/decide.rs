@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use steward_agent::decide::{DecideOptions, Engines, decide, record_decision};
+use steward_agent::decide::{DecideOptions, Engines, decide, record_decision, verify_payload};
 use steward_agent::questions::{plain_payload, question_context};
 use steward_core::{Decision, DecisionAction, Proposal};
 use steward_ml::Generator;
@@ -63,17 +63,22 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &DecideArgs) -> Result<ExitCode
         policy: cfg.decide.policy(),
         seed: args.seed,
     };
-    let d = decide(&mut store, &mut engines, &key, &proposal, &[], &opts)
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (flags, payload) = rt.block_on(verify_payload(&mut store, &cfg, &home, &proposal));
+    let d = decide(&mut store, &mut engines, &key, &proposal, &flags, &opts)
         .with_context(|| format!("while deciding on {key}"))?;
     let question = (d.action == DecisionAction::Ask).then(|| {
         let discussion = store.discussion(&key).unwrap_or_default();
-        serde_json::to_value(question_context(
-            &d,
-            &proposal,
-            &discussion,
-            plain_payload(&proposal),
-        ))
-        .unwrap_or_default()
+        let payload = if payload.is_empty() {
+            plain_payload(&proposal)
+        } else {
+            payload
+        };
+        serde_json::to_value(question_context(&d, &proposal, &discussion, payload))
+            .unwrap_or_default()
     });
     let id = record_decision(&mut store, &d, &proposal, question.as_ref())?;
     out.result(&d, || render(id, &d));

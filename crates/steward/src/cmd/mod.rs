@@ -7,6 +7,7 @@ mod demo;
 mod doctor;
 mod ingest;
 mod init;
+mod inspect;
 mod log;
 pub(crate) mod model;
 pub(crate) mod profile;
@@ -41,6 +42,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Sync => sync::run(ctx, out),
         Command::Proposals(args) => proposals::run(ctx, out, &args),
         Command::Show(args) => show::run(ctx, out, &args),
+        Command::Inspect(args) => inspect::run(ctx, out, &args),
         Command::Model(args) => model::run(ctx, out, args),
         Command::Run(args) => run::run(ctx, out, &args),
         Command::Serve(args) => serve::run(ctx, out, &args),

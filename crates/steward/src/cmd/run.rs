@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
-use steward_agent::decide::{DecideOptions, Engines, decide, record_decision};
+use steward_agent::decide::{DecideOptions, Engines, decide, record_decision, verify_payload};
 use steward_agent::questions::{plain_payload, question_context};
 use steward_agent::{ProposalFilter, Store};
 use steward_core::DecisionAction;
@@ -130,12 +130,17 @@ pub(crate) fn round(ctx: &Ctx, args: &RunArgs) -> Result<Round> {
         policy: cfg.decide.policy(),
         seed: 0,
     };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     for sp in todo {
         let mut engines = Engines {
             embedder: &mut embedder,
             generator: use_llm.then_some(&mut generator as &mut dyn Generator),
         };
-        match decide_one(&mut store, &mut engines, &sp, &opts) {
+        let verified = rt.block_on(verify_payload(&mut store, &cfg, &home, &sp.proposal));
+        match decide_one(&mut store, &mut engines, &sp, verified, &opts) {
             Ok(o) => r.decided.push(o),
             // One proposal that fails to decide never stops the others.
             Err(e) => r.errors.push(format!("{}: {e:#}", sp.key)),
@@ -148,15 +153,20 @@ fn decide_one(
     store: &mut Store,
     engines: &mut Engines<'_>,
     sp: &steward_agent::StoredProposal,
+    (flags, payload): (Vec<steward_core::Flag>, Vec<String>),
     opts: &DecideOptions,
 ) -> Result<Outcome> {
     let p = &sp.proposal;
-    let d = decide(store, engines, &sp.key, p, &[], opts)
+    let d = decide(store, engines, &sp.key, p, &flags, opts)
         .with_context(|| format!("while deciding on {}", sp.key))?;
     let question = (d.action == DecisionAction::Ask).then(|| {
         let discussion = store.discussion(&sp.key).unwrap_or_default();
-        serde_json::to_value(question_context(&d, p, &discussion, plain_payload(p)))
-            .unwrap_or_default()
+        let payload = if payload.is_empty() {
+            plain_payload(p)
+        } else {
+            payload
+        };
+        serde_json::to_value(question_context(&d, p, &discussion, payload)).unwrap_or_default()
     });
     let id = record_decision(store, &d, p, question.as_ref())?;
     let cast = (d.action == DecisionAction::Vote).then(|| "dry-run".to_owned());

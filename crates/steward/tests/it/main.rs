@@ -6,6 +6,7 @@
 mod cli;
 mod decide;
 mod governor;
+mod inspect;
 mod sync;
 mod web;
 

@@ -275,7 +275,10 @@ async fn review_desk_in_chromium() {
     let mut text = String::new();
     let envelope: Value = loop {
         let mut line = String::new();
-        assert!(reader.read_line(&mut line).expect("read") > 0, "serve printed: {text}");
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "serve printed: {text}"
+        );
         text.push_str(&line);
         if let Ok(v) = serde_json::from_str(&text) {
             break v;

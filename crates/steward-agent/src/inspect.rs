@@ -1,0 +1,358 @@
+//! `steward inspect`: what a proposal's payload really does, for its user and for decisions.
+//!
+//! [`Inspector`] decodes every action with the built-in ABI registry plus the user's ABIs
+//! (`$STEWARD_HOME/abis/*.json`, and `*.txt` with one signature per line), and with an RPC reads
+//! the targets' code, simulates the actions as the executor (timelock or governor) and compares
+//! the description with the effects (steward-eth `verify`). The code hash of every target is
+//! pinned in `verify_pins`; a later inspection or [`Inspector::recheck`] that finds other code at
+//! a pinned address raises a critical `code-changed` flag and an audit entry (the Tornado Cash
+//! #20 pattern). The flags feed the decision: a critical flag always means ask.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use steward_core::{Address, AuditRecord, B256, Flag, Proposal, Severity, Source, kinds};
+use steward_eth::decode::{Decoder, Registry};
+use steward_eth::{Report, Request, Rpc};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::home::Home;
+use crate::net::Network;
+use crate::store::{Store, sql};
+
+/// What `inspect` found: the payload report plus the code pins.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    /// The proposal's key.
+    pub key: String,
+    #[serde(flatten)]
+    pub report: Report,
+    /// The pins compared or recorded in this run (empty without an RPC or a store).
+    pub pins: Vec<Pin>,
+}
+
+impl Inspection {
+    pub fn flags(&self) -> &[Flag] {
+        &self.report.flags
+    }
+
+    pub fn has_critical(&self) -> bool {
+        self.report.flags.iter().any(Flag::is_critical)
+    }
+}
+
+/// One target's pinned code hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pin {
+    pub target: Address,
+    /// The hash pinned first.
+    pub pinned: B256,
+    pub pinned_at: String,
+    /// The hash found now.
+    pub now: B256,
+    pub changed: bool,
+}
+
+/// Options of one inspection.
+#[derive(Debug, Clone, Copy)]
+pub struct InspectOptions {
+    /// Run the actions on the RPC's chain (anvil or an anvil fork).
+    pub simulate: bool,
+}
+
+impl Default for InspectOptions {
+    fn default() -> Self {
+        Self { simulate: true }
+    }
+}
+
+/// Decodes and verifies proposals; build once, inspect many.
+#[derive(Debug, Clone)]
+pub struct Inspector {
+    decoder: Decoder,
+    network: Network,
+    /// User ABI files read, with how many functions each added.
+    pub abis: Vec<(PathBuf, usize)>,
+}
+
+/// Where the user's ABIs live in a home.
+pub fn abis_dir(home_root: &Path) -> PathBuf {
+    home_root.join("abis")
+}
+
+impl Inspector {
+    /// The built-in registry plus every ABI in `abis` (a missing directory is fine; a bad file
+    /// is an error naming it).
+    pub fn new(config: &Config, abis: &Path) -> Result<Self> {
+        let mut registry = Registry::builtin();
+        let mut read = Vec::new();
+        let entries = match std::fs::read_dir(abis) {
+            Ok(e) => {
+                let mut v: Vec<PathBuf> = e.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                v.sort();
+                v
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
+            Err(source) => {
+                return Err(Error::Io {
+                    path: abis.into(),
+                    context: "reading the user's ABIs",
+                    source,
+                });
+            }
+        };
+        for path in entries {
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if ext != "json" && ext != "txt" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+                path: path.clone(),
+                context: "reading a user ABI",
+                source,
+            })?;
+            let bad = |message: String| Error::Verify {
+                proposal: "(abis)".into(),
+                message,
+            };
+            let n = if ext == "json" {
+                registry
+                    .add_json(&path.display().to_string(), &text)
+                    .map_err(|e| bad(e.to_string()))?
+            } else {
+                let mut n = 0;
+                for (i, line) in text.lines().enumerate() {
+                    let line = line.trim();
+                    if line.is_empty() || line.starts_with('#') {
+                        continue;
+                    }
+                    registry
+                        .add_signature(line)
+                        .map_err(|e| bad(format!("{} line {}: {e}", path.display(), i + 1)))?;
+                    n += 1;
+                }
+                n
+            };
+            read.push((path, n));
+        }
+        Ok(Self {
+            decoder: Decoder::new(registry),
+            network: Network::from_config(config)?,
+            abis: read,
+        })
+    }
+
+    /// For a home: its `abis/` directory.
+    pub fn for_home(config: &Config, home: &Home) -> Result<Self> {
+        Self::new(config, &abis_dir(home.root()))
+    }
+
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
+    }
+
+    fn rpc(&self, url: &str, key: &str) -> Result<Rpc> {
+        self.network.rpc(url).map_err(|e| Error::Verify {
+            proposal: key.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Inspects `proposal`. With `rpc`, reads code, simulates (per `opts`) and, with a store,
+    /// pins the targets' code hashes and compares with earlier pins.
+    pub async fn inspect(
+        &self,
+        store: Option<&mut Store>,
+        proposal: &Proposal,
+        rpc: Option<&str>,
+        opts: InspectOptions,
+    ) -> Result<Inspection> {
+        let key = proposal.key();
+        let fail = |e: steward_eth::Error| Error::Verify {
+            proposal: key.clone(),
+            message: e.to_string(),
+        };
+        let rpc = rpc.map(|u| self.rpc(u, &key)).transpose()?;
+        let governor = match &proposal.source {
+            Source::Governor { governor, .. } => Some(*governor),
+            _ => None,
+        };
+        let executor = match (&rpc, governor) {
+            (Some(r), Some(g)) => Some(steward_eth::executor_of(r, g).await.map_err(fail)?),
+            (None, Some(g)) => Some(g),
+            _ => None,
+        };
+        let description = format!("{}\n\n{}", proposal.title, proposal.body);
+        let mut dao: Vec<Address> = governor.into_iter().collect();
+        dao.extend(executor);
+        let req = Request {
+            actions: &proposal.actions,
+            description: &description,
+            executor,
+            dao,
+            simulate: opts.simulate && executor.is_some(),
+        };
+        let mut report = steward_eth::verify(&self.decoder, rpc.as_ref(), &req)
+            .await
+            .map_err(fail)?;
+        let mut pins = Vec::new();
+        if let (Some(store), Some(_)) = (store, &rpc) {
+            let hashes: Vec<(Address, B256)> = report
+                .code
+                .iter()
+                .map(|c| (c.address, c.code_hash))
+                .collect();
+            pins = pin(store, &key, &hashes)?;
+            report.flags.splice(0..0, changed_flags(&pins));
+        }
+        Ok(Inspection { key, report, pins })
+    }
+
+    /// Re-reads the code of every target pinned for `key` and compares; a change is a critical
+    /// `code-changed` flag (and an audit entry).
+    pub async fn recheck(&self, store: &mut Store, key: &str, rpc: &str) -> Result<Vec<Pin>> {
+        let rpc = self.rpc(rpc, key)?;
+        let targets = pinned_targets(store, key)?;
+        let mut hashes = Vec::new();
+        for t in targets {
+            let code = rpc.code_at(t).await.map_err(|e| Error::Verify {
+                proposal: key.to_owned(),
+                message: e.to_string(),
+            })?;
+            hashes.push((t, steward_core::B256::from(alloy_keccak(&code))));
+        }
+        pin(store, key, &hashes)
+    }
+}
+
+fn alloy_keccak(b: &[u8]) -> [u8; 32] {
+    steward_eth::keccak(b)
+}
+
+/// `code-changed` flags for the pins that changed.
+pub fn changed_flags(pins: &[Pin]) -> Vec<Flag> {
+    pins.iter()
+        .filter(|p| p.changed)
+        .map(|p| {
+            Flag::new(
+                kinds::CODE_CHANGED,
+                Severity::Critical,
+                format!(
+                    "the code at {} changed since it was pinned at {} (was {}…, now {}…): what runs is not what was inspected",
+                    p.target.to_checksum(None),
+                    p.pinned_at,
+                    &p.pinned.to_string()[..10],
+                    &p.now.to_string()[..10]
+                ),
+            )
+        })
+        .collect()
+}
+
+fn pinned_targets(store: &Store, key: &str) -> Result<Vec<Address>> {
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT target FROM verify_pins WHERE proposal_key = ?1 ORDER BY target")
+        .map_err(sql(store.path(), "reading code pins"))?;
+    let rows = stmt
+        .query_map([key], |r| r.get::<_, String>(0))
+        .map_err(sql(store.path(), "reading code pins"))?;
+    let mut out = Vec::new();
+    for r in rows {
+        let t = r.map_err(sql(store.path(), "reading code pins"))?;
+        if let Ok(a) = t.parse() {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+/// Records first pins and compares later ones, in one transaction with an audit entry when a
+/// pin is new or changed.
+fn pin(store: &mut Store, key: &str, hashes: &[(Address, B256)]) -> Result<Vec<Pin>> {
+    store.transaction(|tx| {
+        let now = jiff::Timestamp::now().to_string();
+        let mut out = Vec::new();
+        for (target, hash) in hashes {
+            let t = format!("{target:#x}");
+            let existing: Option<(String, String)> = tx
+                .sql()
+                .query_row(
+                    "SELECT code_hash, pinned_at FROM verify_pins WHERE proposal_key = ?1 AND target = ?2",
+                    params![key, t],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(sql(tx.path(), "reading a code pin"))?;
+            let p = match existing {
+                Some((h, at)) => {
+                    tx.sql()
+                        .execute(
+                            "UPDATE verify_pins SET checked_at = ?3 WHERE proposal_key = ?1 AND target = ?2",
+                            params![key, t, now],
+                        )
+                        .map_err(sql(tx.path(), "updating a code pin"))?;
+                    let pinned: B256 = h.parse().unwrap_or_default();
+                    Pin {
+                        target: *target,
+                        pinned,
+                        pinned_at: at,
+                        now: *hash,
+                        changed: pinned != *hash,
+                    }
+                }
+                None => {
+                    tx.sql()
+                        .execute(
+                            "INSERT INTO verify_pins (proposal_key, target, code_hash, pinned_at, checked_at)
+                             VALUES (?1, ?2, ?3, ?4, ?4)",
+                            params![key, t, hash.to_string(), now],
+                        )
+                        .map_err(sql(tx.path(), "pinning code"))?;
+                    Pin {
+                        target: *target,
+                        pinned: *hash,
+                        pinned_at: now.clone(),
+                        now: *hash,
+                        changed: false,
+                    }
+                }
+            };
+            out.push(p);
+        }
+        let changed: Vec<String> = out
+            .iter()
+            .filter(|p| p.changed)
+            .map(|p| format!("{:#x}", p.target))
+            .collect();
+        let fresh = out.iter().filter(|p| p.pinned_at == now).count();
+        if !changed.is_empty() {
+            tx.audit(
+                &AuditRecord::new("code-changed", key).detail(serde_json::json!({
+                    "targets": changed,
+                })),
+            )?;
+        } else if fresh > 0 {
+            tx.audit(&AuditRecord::new("code-pinned", key).detail(serde_json::json!({
+                "pins": out.iter().map(|p| (format!("{:#x}", p.target), p.now.to_string())).collect::<Vec<_>>(),
+            })))?;
+        }
+        Ok(out)
+    })
+}
+
+/// The library entry for the decision pipeline: inspect `proposal` with the home's ABIs, pin
+/// code hashes in `store`, and return the flags with everything else.
+pub async fn inspect(
+    store: &mut Store,
+    config: &Config,
+    home: &Home,
+    proposal: &Proposal,
+    rpc: Option<&str>,
+) -> Result<Inspection> {
+    Inspector::for_home(config, home)?
+        .inspect(Some(store), proposal, rpc, InspectOptions::default())
+        .await
+}

@@ -1,0 +1,700 @@
+//! Which decoded call does what ([`effects_of`]) and which flags that raises ([`flags_of`]).
+
+use std::collections::{BTreeSet, HashMap};
+
+use alloy_primitives::{Address, U256};
+use serde::Serialize;
+
+use super::value::{Call, Value, decimal};
+use crate::flag::{Flag, Severity, kinds};
+
+/// An approval at or above this is unlimited: `type(uint96).max` (COMP and other uint96
+/// tokens treat it as infinite), and so also `type(uint256).max`.
+pub const UNLIMITED_APPROVAL: U256 = U256::from_limbs([u64::MAX, (1u64 << 32) - 1, 0, 0]);
+
+/// Where an effect was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Origin {
+    /// Read from the decoded calldata.
+    Payload,
+    /// Observed when the actions ran on a local chain.
+    Simulation,
+}
+
+/// What a proposal does to assets and control.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum EffectKind {
+    /// ERC-20/721/1155 tokens move (`token` is `None` when the call names no token, e.g.
+    /// Comptroller `_grantComp`).
+    TokenTransfer {
+        token: Option<Address>,
+        from: Option<Address>,
+        to: Address,
+        #[serde(serialize_with = "decimal")]
+        amount: U256,
+        /// The function that moves them when it is not a plain transfer (`createStream`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
+    },
+    EthTransfer {
+        from: Option<Address>,
+        to: Address,
+        #[serde(serialize_with = "decimal")]
+        amount: U256,
+    },
+    Approval {
+        token: Address,
+        owner: Option<Address>,
+        spender: Address,
+        #[serde(serialize_with = "decimal")]
+        amount: U256,
+        unlimited: bool,
+    },
+    Mint {
+        token: Address,
+        to: Address,
+        #[serde(serialize_with = "decimal")]
+        amount: U256,
+    },
+    /// A proxy's implementation changes (`implementation` unknown for a diamond cut).
+    Upgrade {
+        proxy: Address,
+        implementation: Option<Address>,
+    },
+    /// Roles, owners, admins, Safe owners and modules.
+    PermissionChange {
+        contract: Address,
+        what: String,
+        account: Option<Address>,
+    },
+    /// Governor, timelock and protocol settings.
+    GovernanceChange {
+        contract: Address,
+        setting: String,
+        value: String,
+    },
+    /// Storage slots written (EIP-1967 implementation/admin) seen in simulation.
+    SlotChange {
+        contract: Address,
+        slot: String,
+        before: String,
+        after: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Effect {
+    #[serde(flatten)]
+    pub kind: EffectKind,
+    pub origin: Origin,
+}
+
+impl Effect {
+    pub fn payload(kind: EffectKind) -> Self {
+        Self {
+            kind,
+            origin: Origin::Payload,
+        }
+    }
+
+    pub fn simulated(kind: EffectKind) -> Self {
+        Self {
+            kind,
+            origin: Origin::Simulation,
+        }
+    }
+}
+
+/// What is known of a token, for amounts in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    pub symbol: String,
+    pub decimals: u8,
+}
+
+/// Token metadata by address (from the chain when an RPC is given).
+pub type Tokens = HashMap<Address, TokenInfo>;
+
+/// `1791000000000000000000` with 18 decimals is `1,791`; fractions keep up to 4 digits.
+pub fn format_amount(amount: U256, decimals: u8) -> String {
+    let s = amount.to_string();
+    let d = usize::from(decimals);
+    let (int, frac) = if s.len() > d {
+        (s[..s.len() - d].to_owned(), s[s.len() - d..].to_owned())
+    } else {
+        ("0".to_owned(), format!("{}{s}", "0".repeat(d - s.len())))
+    };
+    let mut grouped = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let frac: String = frac.chars().take(4).collect();
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        grouped
+    } else {
+        format!("{grouped}.{frac}")
+    }
+}
+
+pub(crate) fn token_amount(tokens: &Tokens, token: Option<Address>, amount: U256) -> String {
+    match token.and_then(|t| tokens.get(&t)) {
+        Some(i) => format!("{} {}", format_amount(amount, i.decimals), i.symbol),
+        None => match token {
+            Some(t) => format!("{amount} base units of token {}", short(t)),
+            None => format!("{amount} base units"),
+        },
+    }
+}
+
+pub(crate) fn short(a: Address) -> String {
+    let s = a.to_checksum(None);
+    format!("{}…{}", &s[..6], &s[s.len() - 4..])
+}
+
+fn addr(c: &Call, i: usize) -> Option<Address> {
+    c.arg(i).and_then(Value::as_address)
+}
+
+fn uint(c: &Call, i: usize) -> Option<U256> {
+    c.arg(i).and_then(Value::as_uint)
+}
+
+/// The effects of `call` and its nested calls, read from the payload alone.
+pub fn effects_of(call: &Call) -> Vec<Effect> {
+    let mut out = Vec::new();
+    for c in call.walk() {
+        one(c, &mut out);
+    }
+    out
+}
+
+fn one(c: &Call, out: &mut Vec<Effect>) {
+    let mut push = |k: EffectKind| out.push(Effect::payload(k));
+    if !c.value.is_zero() {
+        push(EffectKind::EthTransfer {
+            from: c.from,
+            to: c.target,
+            amount: c.value,
+        });
+    }
+    let Some(sig) = c.signature.as_deref() else {
+        return;
+    };
+    let t = c.target;
+    let setting = |name: &str| EffectKind::GovernanceChange {
+        contract: t,
+        setting: name.to_owned(),
+        value: c
+            .args
+            .iter()
+            .map(|a| a.value.short())
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let perm = |what: &str, account: Option<Address>| EffectKind::PermissionChange {
+        contract: t,
+        what: what.to_owned(),
+        account,
+    };
+    match sig {
+        "transfer(address,uint256)" => {
+            if let (Some(to), Some(amount)) = (addr(c, 0), uint(c, 1)) {
+                push(EffectKind::TokenTransfer {
+                    token: Some(t),
+                    from: c.from,
+                    to,
+                    amount,
+                    via: None,
+                });
+            }
+        }
+        "transferFrom(address,address,uint256)"
+        | "safeTransferFrom(address,address,uint256)"
+        | "safeTransferFrom(address,address,uint256,bytes)" => {
+            if let (Some(from), Some(to), Some(amount)) = (addr(c, 0), addr(c, 1), uint(c, 2)) {
+                push(EffectKind::TokenTransfer {
+                    token: Some(t),
+                    from: Some(from),
+                    to,
+                    amount,
+                    via: None,
+                });
+            }
+        }
+        "safeTransferFrom(address,address,uint256,uint256,bytes)" => {
+            if let (Some(from), Some(to), Some(amount)) = (addr(c, 0), addr(c, 1), uint(c, 3)) {
+                push(EffectKind::TokenTransfer {
+                    token: Some(t),
+                    from: Some(from),
+                    to,
+                    amount,
+                    via: None,
+                });
+            }
+        }
+        "safeBatchTransferFrom(address,address,uint256[],uint256[],bytes)" => {
+            if let (Some(from), Some(to), Some(Value::List(amounts))) =
+                (addr(c, 0), addr(c, 1), c.arg(3))
+            {
+                let amount = amounts
+                    .iter()
+                    .filter_map(Value::as_uint)
+                    .fold(U256::ZERO, |a, b| a.saturating_add(b));
+                push(EffectKind::TokenTransfer {
+                    token: Some(t),
+                    from: Some(from),
+                    to,
+                    amount,
+                    via: None,
+                });
+            }
+        }
+        "approve(address,uint256)" | "increaseAllowance(address,uint256)" => {
+            if let (Some(spender), Some(amount)) = (addr(c, 0), uint(c, 1))
+                && !amount.is_zero()
+            {
+                push(EffectKind::Approval {
+                    token: t,
+                    owner: c.from,
+                    spender,
+                    amount,
+                    unlimited: amount >= UNLIMITED_APPROVAL,
+                });
+            }
+        }
+        "setApprovalForAll(address,bool)" => {
+            if let (Some(spender), Some(true)) = (addr(c, 0), c.arg(1).and_then(Value::as_bool)) {
+                push(EffectKind::Approval {
+                    token: t,
+                    owner: c.from,
+                    spender,
+                    amount: U256::MAX,
+                    unlimited: true,
+                });
+            }
+        }
+        "mint(address,uint256)" => {
+            if let (Some(to), Some(amount)) = (addr(c, 0), uint(c, 1)) {
+                push(EffectKind::Mint {
+                    token: t,
+                    to,
+                    amount,
+                });
+            }
+        }
+        "createStream(address,uint256,address,uint256,uint256)" => {
+            if let (Some(to), Some(amount), Some(token)) = (addr(c, 0), uint(c, 1), addr(c, 2)) {
+                push(EffectKind::TokenTransfer {
+                    token: Some(token),
+                    from: c.from,
+                    to,
+                    amount,
+                    via: Some("createStream".into()),
+                });
+            }
+        }
+        "_grantComp(address,uint256)" => {
+            if let (Some(to), Some(amount)) = (addr(c, 0), uint(c, 1)) {
+                push(EffectKind::TokenTransfer {
+                    token: None,
+                    from: Some(t),
+                    to,
+                    amount,
+                    via: Some("_grantComp".into()),
+                });
+            }
+        }
+        "_reduceReserves(uint256)" => push(setting("reserves withdrawn to the admin")),
+        "upgradeTo(address)"
+        | "upgradeToAndCall(address,bytes)"
+        | "_setImplementation(address)" => push(EffectKind::Upgrade {
+            proxy: t,
+            implementation: addr(c, 0),
+        }),
+        "upgrade(address,address)" | "upgradeAndCall(address,address,bytes)" => {
+            if let Some(proxy) = addr(c, 0) {
+                push(EffectKind::Upgrade {
+                    proxy,
+                    implementation: addr(c, 1),
+                });
+            }
+        }
+        "diamondCut((address,uint8,bytes4[])[],address,bytes)" => {
+            if matches!(c.arg(0), Some(Value::List(cuts)) if !cuts.is_empty()) {
+                push(EffectKind::Upgrade {
+                    proxy: t,
+                    implementation: None,
+                });
+            }
+        }
+        "changeAdmin(address)" => push(perm("proxy admin", addr(c, 0))),
+        "changeProxyAdmin(address,address)" => {
+            if let Some(proxy) = addr(c, 0) {
+                push(EffectKind::PermissionChange {
+                    contract: proxy,
+                    what: "proxy admin".into(),
+                    account: addr(c, 1),
+                });
+            }
+        }
+        "grantRole(bytes32,address)" => push(perm("role granted", addr(c, 1))),
+        "revokeRole(bytes32,address)" => push(perm("role revoked", addr(c, 1))),
+        "renounceRole(bytes32,address)" => push(perm("role renounced", addr(c, 1))),
+        "transferOwnership(address)" => push(perm("owner", addr(c, 0))),
+        "renounceOwnership()" => push(perm("owner renounced", None)),
+        "_setPendingAdmin(address)" | "setPendingAdmin(address)" => {
+            push(perm("pending admin", addr(c, 0)))
+        }
+        "_acceptAdmin()" | "acceptAdmin()" => push(perm("admin accepted", None)),
+        "addOwnerWithThreshold(address,uint256)" => push(perm("safe owner added", addr(c, 0))),
+        "removeOwner(address,address,uint256)" => push(perm("safe owner removed", addr(c, 1))),
+        "swapOwner(address,address,address)" => push(perm("safe owner swapped", addr(c, 2))),
+        "changeThreshold(uint256)" => push(perm("safe threshold", None)),
+        "enableModule(address)" => push(perm("safe module enabled", addr(c, 0))),
+        "setGuard(address)" => push(perm("safe guard", addr(c, 0))),
+        "updateTimelock(address)" => push(perm("governor timelock", addr(c, 0))),
+        "_setPauseGuardian(address)" => push(perm("pause guardian", addr(c, 0))),
+        "setVotingDelay(uint48)"
+        | "setVotingDelay(uint256)"
+        | "_setVotingDelay(uint256)"
+        | "setVotingPeriod(uint32)"
+        | "setVotingPeriod(uint256)"
+        | "_setVotingPeriod(uint256)"
+        | "setProposalThreshold(uint256)"
+        | "_setProposalThreshold(uint256)"
+        | "updateQuorumNumerator(uint256)"
+        | "setLateQuorumVoteExtension(uint48)"
+        | "updateDelay(uint256)"
+        | "setDelay(uint256)"
+        | "_setPriceOracle(address)"
+        | "_setCollateralFactor(address,uint256)"
+        | "_setCloseFactor(uint256)"
+        | "_setLiquidationIncentive(uint256)"
+        | "_supportMarket(address)"
+        | "_setCompSpeeds(address[],uint256[],uint256[])"
+        | "_setMarketBorrowCaps(address[],uint256[])"
+        | "_setReserveFactor(uint256)"
+        | "_setInterestRateModel(address)"
+        | "setReserveFactor(address,uint256)"
+        | "configureReserveAsCollateral(address,uint256,uint256,uint256)"
+        | "setReserveBorrowing(address,bool)"
+        | "setSupplyCap(address,uint256)"
+        | "setBorrowCap(address,uint256)"
+        | "setReserveFreeze(address,bool)"
+        | "setReservePause(address,bool)"
+        | "setReserveInterestRateStrategyAddress(address,address)" => {
+            let name = c.function.as_deref().unwrap_or(sig);
+            push(setting(name))
+        }
+        _ => {}
+    }
+}
+
+/// Flags for the calls and effects: one per distinct (kind, detail).
+pub fn flags_of(calls: &[Call], effects: &[Effect], tokens: &Tokens) -> Vec<Flag> {
+    let mut out = Vec::new();
+    for top in calls {
+        for c in top.walk() {
+            if let Some(e) = &c.error {
+                out.push(Flag::new(
+                    kinds::BAD_CALLDATA,
+                    Severity::Critical,
+                    format!("call to {} does not decode: {e}", short(c.target)),
+                ));
+            } else if !c.known {
+                let sel = c.selector.as_deref().unwrap_or("?");
+                let named = c
+                    .signature
+                    .as_deref()
+                    .map(|s| format!(" (stated as {s})"))
+                    .unwrap_or_default();
+                out.push(Flag::new(
+                    kinds::UNKNOWN_CALL,
+                    Severity::Critical,
+                    format!(
+                        "call to {} with unknown function {sel}{named}: what it does cannot be read",
+                        short(c.target)
+                    ),
+                ));
+            }
+            if c.delegate {
+                out.push(Flag::new(
+                    kinds::DELEGATECALL,
+                    Severity::Critical,
+                    format!(
+                        "{} runs by delegatecall: its code acts with the caller's storage and funds",
+                        short(c.target)
+                    ),
+                ));
+            }
+        }
+    }
+    let payload: Vec<&Effect> = effects
+        .iter()
+        .filter(|e| e.origin == Origin::Payload)
+        .collect();
+    for e in effects {
+        // What the payload already says is flagged once, from the payload.
+        if e.origin == Origin::Simulation && super::claims::explained(e, &payload) {
+            continue;
+        }
+        let sim = if e.origin == Origin::Simulation {
+            " (seen in simulation)"
+        } else {
+            ""
+        };
+        let (kind, sev, detail) = match &e.kind {
+            EffectKind::TokenTransfer {
+                token,
+                to,
+                amount,
+                via,
+                ..
+            } => (
+                kinds::TOKEN_TRANSFER,
+                Severity::Warn,
+                format!(
+                    "{} {} to {}{}",
+                    if via.as_deref() == Some("createStream") {
+                        "streams"
+                    } else {
+                        "sends"
+                    },
+                    token_amount(tokens, *token, *amount),
+                    short(*to),
+                    via.as_deref()
+                        .map(|v| format!(" via {v}"))
+                        .unwrap_or_default()
+                ),
+            ),
+            EffectKind::EthTransfer { to, amount, .. } => (
+                kinds::ETH_TRANSFER,
+                Severity::Warn,
+                format!("sends {} ETH to {}", format_amount(*amount, 18), short(*to)),
+            ),
+            EffectKind::Approval {
+                token,
+                spender,
+                amount,
+                unlimited,
+                ..
+            } => {
+                if *unlimited {
+                    (
+                        kinds::UNLIMITED_APPROVAL,
+                        Severity::Critical,
+                        format!(
+                            "lets {} spend all of token {} without limit",
+                            short(*spender),
+                            tokens
+                                .get(token)
+                                .map(|i| i.symbol.clone())
+                                .unwrap_or_else(|| short(*token))
+                        ),
+                    )
+                } else {
+                    (
+                        kinds::APPROVAL,
+                        Severity::Warn,
+                        format!(
+                            "lets {} spend {}",
+                            short(*spender),
+                            token_amount(tokens, Some(*token), *amount)
+                        ),
+                    )
+                }
+            }
+            EffectKind::Mint { token, to, amount } => (
+                kinds::MINT,
+                Severity::Warn,
+                format!(
+                    "mints {} to {}",
+                    token_amount(tokens, Some(*token), *amount),
+                    short(*to)
+                ),
+            ),
+            EffectKind::Upgrade {
+                proxy,
+                implementation,
+            } => (
+                kinds::UPGRADE,
+                Severity::Critical,
+                match implementation {
+                    Some(i) => format!(
+                        "replaces the code behind {} with {}",
+                        short(*proxy),
+                        short(*i)
+                    ),
+                    None => format!("replaces code of {}", short(*proxy)),
+                },
+            ),
+            EffectKind::PermissionChange {
+                contract,
+                what,
+                account,
+            } => (
+                kinds::PERMISSION_CHANGE,
+                Severity::Critical,
+                match account {
+                    Some(a) => format!("{what} on {}: {}", short(*contract), short(*a)),
+                    None => format!("{what} on {}", short(*contract)),
+                },
+            ),
+            EffectKind::GovernanceChange {
+                contract,
+                setting,
+                value,
+            } => (
+                kinds::GOVERNANCE_CHANGE,
+                Severity::Warn,
+                format!("{setting} on {} set to {value}", short(*contract)),
+            ),
+            EffectKind::SlotChange { contract, slot, .. } => (
+                kinds::UPGRADE,
+                Severity::Critical,
+                format!("{slot} slot of {} changes", short(*contract)),
+            ),
+        };
+        out.push(Flag::new(kind, sev, format!("{detail}{sim}")));
+    }
+    dedupe(out)
+}
+
+/// Keeps the first of each (kind, detail), in order.
+pub(crate) fn dedupe(flags: Vec<Flag>) -> Vec<Flag> {
+    let mut seen = BTreeSet::new();
+    flags
+        .into_iter()
+        .filter(|f| seen.insert((f.kind.clone(), f.detail.clone())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::Arg;
+
+    fn call(sig: &str, args: Vec<Value>) -> Call {
+        let mut c = Call::plain(Address::repeat_byte(0xaa), U256::ZERO, None, 0);
+        c.signature = Some(sig.into());
+        c.function = sig.split('(').next().map(str::to_owned);
+        c.selector = Some("0x00000000".into());
+        c.args = args
+            .into_iter()
+            .enumerate()
+            .map(|(i, value)| Arg {
+                name: format!("a{i}"),
+                ty: String::new(),
+                value,
+            })
+            .collect();
+        c
+    }
+
+    #[test]
+    fn amounts_in_words() {
+        let e18 = U256::from(10u64).pow(U256::from(18u64));
+        let cases = [
+            (U256::from(1791u64) * e18, 18, "1,791"),
+            (
+                U256::from(16_722_407_999_999_999_750_400u128),
+                18,
+                "16,722.4079",
+            ),
+            (U256::from(5u64), 18, "0"),
+            (U256::from(1_500_000u64), 6, "1.5"),
+            (U256::from(123u64), 0, "123"),
+        ];
+        for (a, d, want) in cases {
+            assert_eq!(format_amount(a, d), want);
+        }
+    }
+
+    #[test]
+    fn approvals_at_uint96_max_are_unlimited() {
+        let max96 = (U256::from(1u8) << 96) - U256::from(1u8);
+        assert_eq!(UNLIMITED_APPROVAL, max96);
+        let who = Value::Address(Address::repeat_byte(1));
+        for (amount, unlimited) in [
+            (U256::MAX, true),
+            (max96, true),
+            (max96 - U256::from(1u8), false),
+        ] {
+            let e = effects_of(&call(
+                "approve(address,uint256)",
+                vec![who.clone(), Value::Uint(amount)],
+            ));
+            assert!(
+                matches!(&e[0].kind, EffectKind::Approval { unlimited: u, .. } if *u == unlimited)
+            );
+            let flags = flags_of(&[], &e, &Tokens::new());
+            let kind = if unlimited {
+                kinds::UNLIMITED_APPROVAL
+            } else {
+                kinds::APPROVAL
+            };
+            assert_eq!(flags[0].kind, kind);
+        }
+    }
+
+    #[test]
+    fn unknown_and_delegated_calls_are_critical() {
+        let mut c = call("sweep()", vec![]);
+        c.known = false;
+        c.delegate = true;
+        let flags = flags_of(&[c], &[], &Tokens::new());
+        let kinds: Vec<_> = flags.iter().map(|f| f.kind.as_str()).collect();
+        assert_eq!(kinds, [kinds::UNKNOWN_CALL, kinds::DELEGATECALL]);
+        assert!(flags.iter().all(Flag::is_critical));
+    }
+
+    #[test]
+    fn each_known_shape_has_its_flag() {
+        let a = Value::Address(Address::repeat_byte(2));
+        let n = Value::Uint(U256::from(7u8));
+        let table: Vec<(&str, Vec<Value>, &str)> = vec![
+            (
+                "transfer(address,uint256)",
+                vec![a.clone(), n.clone()],
+                kinds::TOKEN_TRANSFER,
+            ),
+            (
+                "mint(address,uint256)",
+                vec![a.clone(), n.clone()],
+                kinds::MINT,
+            ),
+            ("upgradeTo(address)", vec![a.clone()], kinds::UPGRADE),
+            (
+                "changeAdmin(address)",
+                vec![a.clone()],
+                kinds::PERMISSION_CHANGE,
+            ),
+            (
+                "grantRole(bytes32,address)",
+                vec![Value::FixedBytes(vec![0; 32].into()), a.clone()],
+                kinds::PERMISSION_CHANGE,
+            ),
+            (
+                "setVotingDelay(uint48)",
+                vec![n.clone()],
+                kinds::GOVERNANCE_CHANGE,
+            ),
+            (
+                "createStream(address,uint256,address,uint256,uint256)",
+                vec![a.clone(), n.clone(), a.clone(), n.clone(), n.clone()],
+                kinds::TOKEN_TRANSFER,
+            ),
+        ];
+        for (sig, args, kind) in table {
+            let flags = flags_of(&[], &effects_of(&call(sig, args)), &Tokens::new());
+            assert_eq!(flags.len(), 1, "{sig}");
+            assert_eq!(flags[0].kind, kind, "{sig}");
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Verification: what a decoded proposal payload does, and which flags that raises.
+//!
+//! steward-eth decodes calldata into [`Call`]s (and simulates them); this module holds the pure
+//! rules on top: which call is which [`Effect`] ([`effects_of`]), which effect or call is which
+//! [`Flag`] ([`flags_of`]), and whether the description states what the payload does
+//! ([`claims`], [`mismatches`]). No I/O: callers pass token metadata in.
+
+mod claims;
+mod effects;
+mod value;
+
+pub use claims::{Amount, Claims, claims, mismatches};
+pub use effects::{
+    Effect, EffectKind, Origin, TokenInfo, Tokens, UNLIMITED_APPROVAL, effects_of, flags_of,
+    format_amount,
+};
+pub use value::{Arg, Call, Value};

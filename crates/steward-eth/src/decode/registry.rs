@@ -1,0 +1,249 @@
+//! The ABI registry: built-in signatures of the contracts governance proposals call, plus the
+//! ABIs and signatures a user adds.
+
+use std::collections::HashMap;
+
+use alloy::dyn_abi::Specifier;
+use alloy::json_abi::{Function, JsonAbi};
+use alloy::primitives::Selector;
+
+/// Human-readable signatures of what Steward knows without being told.
+const BUILTIN: &[&str] = &[
+    // ERC-20
+    "function transfer(address to, uint256 amount)",
+    "function transferFrom(address from, address to, uint256 amount)",
+    "function approve(address spender, uint256 amount)",
+    "function increaseAllowance(address spender, uint256 addedValue)",
+    "function decreaseAllowance(address spender, uint256 subtractedValue)",
+    "function mint(address to, uint256 amount)",
+    "function burn(uint256 amount)",
+    "function delegate(address delegatee)",
+    // ERC-721
+    "function safeTransferFrom(address from, address to, uint256 tokenId)",
+    "function safeTransferFrom(address from, address to, uint256 tokenId, bytes data)",
+    "function setApprovalForAll(address operator, bool approved)",
+    // ERC-1155
+    "function safeTransferFrom(address from, address to, uint256 id, uint256 amount, bytes data)",
+    "function safeBatchTransferFrom(address from, address to, uint256[] ids, uint256[] amounts, bytes data)",
+    // Ownable, AccessControl
+    "function transferOwnership(address newOwner)",
+    "function renounceOwnership()",
+    "function acceptOwnership()",
+    "function grantRole(bytes32 role, address account)",
+    "function revokeRole(bytes32 role, address account)",
+    "function renounceRole(bytes32 role, address callerConfirmation)",
+    // UUPS and Transparent proxies (EIP-1967), ProxyAdmin, diamonds (EIP-2535)
+    "function upgradeTo(address newImplementation)",
+    "function upgradeToAndCall(address newImplementation, bytes data)",
+    "function changeAdmin(address newAdmin)",
+    "function upgrade(address proxy, address implementation)",
+    "function upgradeAndCall(address proxy, address implementation, bytes data)",
+    "function changeProxyAdmin(address proxy, address newAdmin)",
+    "function diamondCut((address,uint8,bytes4[])[] diamondCut, address init, bytes data)",
+    // OpenZeppelin Governor settings and TimelockController
+    "function setVotingDelay(uint48 newVotingDelay)",
+    "function setVotingPeriod(uint32 newVotingPeriod)",
+    "function setProposalThreshold(uint256 newProposalThreshold)",
+    "function updateQuorumNumerator(uint256 newQuorumNumerator)",
+    "function updateTimelock(address newTimelock)",
+    "function setLateQuorumVoteExtension(uint48 newVoteExtension)",
+    "function relay(address target, uint256 value, bytes data)",
+    "function schedule(address target, uint256 value, bytes data, bytes32 predecessor, bytes32 salt, uint256 delay)",
+    "function scheduleBatch(address[] targets, uint256[] values, bytes[] payloads, bytes32 predecessor, bytes32 salt, uint256 delay)",
+    "function execute(address target, uint256 value, bytes payload, bytes32 predecessor, bytes32 salt)",
+    "function executeBatch(address[] targets, uint256[] values, bytes[] payloads, bytes32 predecessor, bytes32 salt)",
+    "function cancel(bytes32 id)",
+    "function updateDelay(uint256 newDelay)",
+    // Compound GovernorBravo and Timelock
+    "function _setVotingDelay(uint256 newVotingDelay)",
+    "function _setVotingPeriod(uint256 newVotingPeriod)",
+    "function _setProposalThreshold(uint256 newProposalThreshold)",
+    "function _setPendingAdmin(address newPendingAdmin)",
+    "function _acceptAdmin()",
+    "function _setImplementation(address implementation)",
+    "function setDelay(uint256 delay)",
+    "function setPendingAdmin(address pendingAdmin)",
+    "function acceptAdmin()",
+    "function queueTransaction(address target, uint256 value, string signature, bytes data, uint256 eta)",
+    "function executeTransaction(address target, uint256 value, string signature, bytes data, uint256 eta)",
+    "function cancelTransaction(address target, uint256 value, string signature, bytes data, uint256 eta)",
+    // Compound cToken and Comptroller
+    "function _setReserveFactor(uint256 newReserveFactorMantissa)",
+    "function _reduceReserves(uint256 reduceAmount)",
+    "function _setInterestRateModel(address newInterestRateModel)",
+    "function _setCollateralFactor(address cToken, uint256 newCollateralFactorMantissa)",
+    "function _setCloseFactor(uint256 newCloseFactorMantissa)",
+    "function _setLiquidationIncentive(uint256 newLiquidationIncentiveMantissa)",
+    "function _setPriceOracle(address newOracle)",
+    "function _supportMarket(address cToken)",
+    "function _setPauseGuardian(address newPauseGuardian)",
+    "function _grantComp(address recipient, uint256 amount)",
+    "function _setCompSpeeds(address[] cTokens, uint256[] supplySpeeds, uint256[] borrowSpeeds)",
+    "function _setMarketBorrowCaps(address[] cTokens, uint256[] newBorrowCaps)",
+    // Aave v3 PoolConfigurator
+    "function setReserveFactor(address asset, uint256 newReserveFactor)",
+    "function configureReserveAsCollateral(address asset, uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus)",
+    "function setReserveBorrowing(address asset, bool enabled)",
+    "function setSupplyCap(address asset, uint256 newSupplyCap)",
+    "function setBorrowCap(address asset, uint256 newBorrowCap)",
+    "function setReserveFreeze(address asset, bool freeze)",
+    "function setReservePause(address asset, bool paused)",
+    "function setReserveInterestRateStrategyAddress(address asset, address newRateStrategyAddress)",
+    // Safe, MultiSend, multicall
+    "function execTransaction(address to, uint256 value, bytes data, uint8 operation, uint256 safeTxGas, uint256 baseGas, uint256 gasPrice, address gasToken, address refundReceiver, bytes signatures)",
+    "function addOwnerWithThreshold(address owner, uint256 threshold)",
+    "function removeOwner(address prevOwner, address owner, uint256 threshold)",
+    "function swapOwner(address prevOwner, address oldOwner, address newOwner)",
+    "function changeThreshold(uint256 threshold)",
+    "function enableModule(address module)",
+    "function setGuard(address guard)",
+    "function multiSend(bytes transactions)",
+    "function multicall(bytes[] data)",
+    "function aggregate3((address,bool,bytes)[] calls)",
+    // Sablier v1
+    "function createStream(address recipient, uint256 deposit, address tokenAddress, uint256 startTime, uint256 stopTime)",
+    "function cancelStream(uint256 streamId)",
+    // Tornado Cash governance: the proposal contract's entry point, run by delegatecall
+    "function executeProposal()",
+];
+
+/// Functions by selector.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    by_selector: HashMap<Selector, Function>,
+}
+
+/// A signature or ABI that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what}: {reason}")]
+pub struct RegistryError {
+    pub what: String,
+    pub reason: String,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+impl Registry {
+    /// The built-in registry.
+    pub fn builtin() -> Self {
+        let mut r = Self {
+            by_selector: HashMap::new(),
+        };
+        for s in BUILTIN {
+            // The list is fixed and covered by a test; a bad entry is skipped, not a panic.
+            if let Ok(f) = Function::parse(s) {
+                r.by_selector.insert(f.selector(), f);
+            }
+        }
+        r
+    }
+
+    /// Adds every function of a JSON ABI (an array, or an object with an `abi` field as forge
+    /// and hardhat write). Returns how many were added.
+    pub fn add_json(&mut self, what: &str, json: &str) -> Result<usize, RegistryError> {
+        let err = |reason: String| RegistryError {
+            what: what.to_owned(),
+            reason,
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| err(format!("not JSON: {e}")))?;
+        let abi_v = match v {
+            serde_json::Value::Object(mut o) if o.contains_key("abi") => {
+                o.remove("abi").unwrap_or_default()
+            }
+            other => other,
+        };
+        let abi: JsonAbi =
+            serde_json::from_value(abi_v).map_err(|e| err(format!("not an ABI: {e}")))?;
+        let mut n = 0;
+        for f in abi.functions() {
+            self.by_selector.insert(f.selector(), f.clone());
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Adds one human-readable signature: `transfer(address,uint256)` or
+    /// `function transfer(address to, uint256 amount)`.
+    pub fn add_signature(&mut self, sig: &str) -> Result<Selector, RegistryError> {
+        let f = parse_signature(sig)?;
+        let sel = f.selector();
+        self.by_selector.insert(sel, f);
+        Ok(sel)
+    }
+
+    pub fn get(&self, selector: &[u8; 4]) -> Option<&Function> {
+        self.by_selector.get(&Selector::from(*selector))
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_selector.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_selector.is_empty()
+    }
+}
+
+/// Parses `name(types)` or `function name(type name, ...)`.
+pub fn parse_signature(sig: &str) -> Result<Function, RegistryError> {
+    let s = sig.trim();
+    let full = if s.starts_with("function ") {
+        s.to_owned()
+    } else {
+        format!("function {s}")
+    };
+    let bad = |reason: String| RegistryError {
+        what: format!("signature {s:?}"),
+        reason,
+    };
+    let f = Function::parse(&full).map_err(|e| {
+        bad(e
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or("does not parse")
+            .to_owned())
+    })?;
+    for p in &f.inputs {
+        p.resolve()
+            .map_err(|e| bad(format!("parameter type {}: {e}", p.ty)))?;
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_signature_parses_and_none_collide() {
+        let r = Registry::builtin();
+        assert_eq!(
+            r.len(),
+            BUILTIN.len(),
+            "a built-in signature failed to parse or collides"
+        );
+        let transfer = r.get(&[0xa9, 0x05, 0x9c, 0xbb]).expect("transfer");
+        assert_eq!(transfer.signature(), "transfer(address,uint256)");
+    }
+
+    #[test]
+    fn user_abis_and_signatures() {
+        let mut r = Registry::builtin();
+        let n = r
+            .add_json(
+                "fees.json",
+                r#"{"abi":[{"type":"function","name":"setFee","inputs":[{"name":"bps","type":"uint256"}],"outputs":[],"stateMutability":"nonpayable"}]}"#,
+            )
+            .expect("abi");
+        assert_eq!(n, 1);
+        r.add_signature("sweep()").expect("sig");
+        assert!(r.add_signature("not a signature(").is_err());
+        assert!(r.add_json("x", "[1,2]").is_err());
+    }
+}

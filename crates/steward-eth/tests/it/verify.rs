@@ -1,0 +1,547 @@
+//! Verification on real shapes of governance attacks, rebuilt on anvil from
+//! `contracts/VerifyShapes.sol` (docs/verify.md): every malicious shape is flagged critical,
+//! the benign Certora payment stream is not, and simulation leaves the chain as it was.
+
+use std::io::Write;
+
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy::providers::Provider;
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol;
+use alloy::sol_types::{SolCall, SolValue};
+use steward_core::{Action, Flag, kinds};
+use steward_eth::decode::{Decoder, Registry};
+use steward_eth::testkit::{Anvil, Artifacts, Dao, DaoConfig, ether};
+use steward_eth::{Report, Request, Rpc, verify};
+
+use crate::tools_or_skip;
+
+sol! {
+    interface IShape {
+        function transfer(address to, uint256 amount) external returns (bool);
+        function balanceOf(address who) external view returns (uint256);
+        function approve(address spender, uint256 amount) external returns (bool);
+        function deploy(bytes32 salt) external returns (address transient, address proposal);
+        function setEvil(bool e) external;
+        function emergencyStop() external;
+        function destroy() external;
+        function sweep() external;
+        function setFee(uint256 bps) external;
+        function _grantComp(address recipient, uint256 amount) external;
+        function createStream(address recipient, uint256 deposit, address tokenAddress, uint256 startTime, uint256 stopTime) external returns (uint256);
+    }
+    struct FacetCut { address facetAddress; uint8 action; bytes4[] functionSelectors; }
+    function diamondCut(FacetCut[] cut, address init, bytes data);
+}
+
+const DATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/data/onchain-governance-incidents/incidents.json"
+);
+
+fn incidents() -> Option<serde_json::Value> {
+    match std::fs::read_to_string(DATA) {
+        Ok(t) => serde_json::from_str(&t).ok(),
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "SKIP real incident data: {DATA}: {e}");
+            None
+        }
+    }
+}
+
+async fn deploy(anvil: &Anvil, art: &Artifacts, name: &str, args: Vec<u8>) -> Address {
+    let mut code = art.get(name).expect("artifact").bytecode.to_vec();
+    code.extend(args);
+    anvil
+        .deploy(anvil.accounts()[0], code.into())
+        .await
+        .expect("deploy")
+}
+
+async fn send(anvil: &Anvil, from: Address, to: Address, data: Vec<u8>) {
+    anvil
+        .send(
+            TransactionRequest::default()
+                .with_from(from)
+                .with_to(to)
+                .with_input(Bytes::from(data)),
+        )
+        .await
+        .expect("send");
+}
+
+async fn balance(rpc: &Rpc, token: Address, who: Address) -> U256 {
+    let out = rpc
+        .provider()
+        .call(
+            TransactionRequest::default()
+                .with_to(token)
+                .with_input(Bytes::from(IShape::balanceOfCall { who }.abi_encode())),
+        )
+        .await
+        .expect("balanceOf");
+    U256::from_be_slice(&out)
+}
+
+fn action(target: Address, data: Vec<u8>) -> Action {
+    Action {
+        target,
+        value: U256::ZERO,
+        signature: String::new(),
+        calldata: data.into(),
+    }
+}
+
+fn kinds_of(r: &Report) -> Vec<(&str, bool)> {
+    r.flags
+        .iter()
+        .map(|f| (f.kind.as_str(), f.is_critical()))
+        .collect()
+}
+
+fn critical<'a>(r: &'a Report, kind: &str) -> Option<&'a Flag> {
+    r.flags.iter().find(|f| f.kind == kind && f.is_critical())
+}
+
+#[tokio::test]
+async fn tornado_20_metamorphic_proposal_is_critical_and_its_redeploy_changes_the_code_hash() {
+    let Some(tools) = tools_or_skip("tornado_20") else {
+        return;
+    };
+    // Before Cancun (EIP-6780) SELFDESTRUCT still deletes code, so the redeploy works as in 2023.
+    let anvil = Anvil::start_with_args(&tools, &["--hardfork", "shanghai"])
+        .await
+        .expect("anvil");
+    let art = Artifacts::load(&tools).expect("contracts");
+    let rpc = anvil.rpc().clone();
+    let attacker = anvil.accounts()[3];
+    let factory = deploy(&anvil, &art, "MetamorphicFactory", vec![]).await;
+    let governance = deploy(&anvil, &art, "DelegateGovernance", vec![]).await;
+    let salt = B256::repeat_byte(0x20);
+    let deploy_call = IShape::deployCall { salt }.abi_encode();
+    let (transient, proposal) = {
+        let out = rpc
+            .provider()
+            .call(
+                TransactionRequest::default()
+                    .with_from(attacker)
+                    .with_to(factory)
+                    .with_input(Bytes::from(deploy_call.clone())),
+            )
+            .await
+            .expect("deploy call");
+        <(Address, Address)>::abi_decode_params(&out).expect("addresses")
+    };
+    send(&anvil, attacker, factory, deploy_call.clone()).await;
+
+    let description = incidents()
+        .and_then(|v| {
+            v[0]["proposal_description_json"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "Proposal #20: Relayer registry penalization".into());
+    let actions = [action(
+        proposal,
+        keccak256("executeProposal()")[..4].to_vec(),
+    )];
+    let req = Request {
+        actions: &actions,
+        description: &description,
+        executor: Some(governance),
+        dao: vec![governance],
+        simulate: false,
+    };
+    let decoder = Decoder::default();
+    let before = verify(&decoder, Some(&rpc), &req).await.expect("verify");
+    let ks = kinds_of(&before);
+    assert!(ks.contains(&(kinds::DELEGATECALL, true)), "{ks:?}");
+    let sd: Vec<&Flag> = before
+        .flags
+        .iter()
+        .filter(|f| f.kind == kinds::SELFDESTRUCT_CAPABLE && f.is_critical())
+        .collect();
+    assert_eq!(sd.len(), 2, "opcode and CREATE2 origin: {:?}", before.flags);
+    assert!(sd.iter().any(|f| f.detail.contains("CREATE2")));
+    let pinned = before.code_hashes();
+    assert_eq!(pinned.len(), 1);
+
+    // After the vote: destroy both, flip the factory, redeploy at the same addresses.
+    send(
+        &anvil,
+        attacker,
+        proposal,
+        IShape::emergencyStopCall {}.abi_encode(),
+    )
+    .await;
+    send(
+        &anvil,
+        attacker,
+        transient,
+        IShape::destroyCall {}.abi_encode(),
+    )
+    .await;
+    assert!(rpc.code_at(proposal).await.expect("code").is_empty());
+    let gone = verify(&decoder, Some(&rpc), &req).await.expect("verify");
+    assert!(
+        critical(&gone, kinds::UNVERIFIED_TARGET).is_some(),
+        "{:?}",
+        gone.flags
+    );
+    send(
+        &anvil,
+        attacker,
+        factory,
+        IShape::setEvilCall { e: true }.abi_encode(),
+    )
+    .await;
+    send(&anvil, attacker, factory, deploy_call).await;
+    let after = verify(&decoder, Some(&rpc), &req).await.expect("verify");
+    let repinned = after.code_hashes();
+    assert_eq!(repinned[0].0, proposal, "same address");
+    assert_ne!(
+        repinned[0].1, pinned[0].1,
+        "different code at the same address"
+    );
+    // The new code is what runs now: it writes slot 59 (in Tornado, by delegatecall, the
+    // governance contract's lockedBalance mapping).
+    send(
+        &anvil,
+        attacker,
+        proposal,
+        keccak256("executeProposal()")[..4].to_vec(),
+    )
+    .await;
+    let slot = rpc
+        .provider()
+        .get_storage_at(proposal, U256::from(59u8))
+        .await
+        .expect("slot");
+    assert_eq!(slot, U256::from(10u64).pow(U256::from(22u8)));
+}
+
+struct Treasury {
+    anvil: Anvil,
+    art: std::sync::Arc<Artifacts>,
+    dao: Dao,
+}
+
+async fn treasury(test: &str) -> Option<Treasury> {
+    let tools = tools_or_skip(test)?;
+    let anvil = Anvil::start(&tools).await.expect("anvil");
+    let art = Artifacts::load(&tools).expect("contracts");
+    let dao = Dao::deploy(&anvil, &art, &DaoConfig::default())
+        .await
+        .expect("dao");
+    Some(Treasury { anvil, art, dao })
+}
+
+impl Treasury {
+    fn req<'a>(&self, actions: &'a [Action], description: &'a str) -> Request<'a> {
+        Request {
+            actions,
+            description,
+            executor: Some(self.dao.timelock),
+            dao: vec![self.dao.governor, self.dao.timelock],
+            simulate: true,
+        }
+    }
+
+    async fn token(&self, name: &str, symbol: &str, supply: U256) -> Address {
+        deploy(
+            &self.anvil,
+            &self.art,
+            "ShapeToken",
+            (name.to_owned(), symbol.to_owned(), supply).abi_encode_params(),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn beanstalk_bip18_sweep_described_as_a_donation_is_a_critical_mismatch() {
+    let Some(t) = treasury("beanstalk_bip18").await else {
+        return;
+    };
+    let rpc = t.anvil.rpc().clone();
+    let deployer = t.anvil.accounts()[0];
+    let attacker = t.anvil.accounts()[9];
+    let lp = t
+        .token("Curve BEAN3CRV-f", "BEAN3CRV", ether(1_000_000))
+        .await;
+    let diamond = deploy(&t.anvil, &t.art, "DiamondLike", t.dao.timelock.abi_encode()).await;
+    let init = deploy(
+        &t.anvil,
+        &t.art,
+        "SweepInit",
+        (lp, attacker).abi_encode_params(),
+    )
+    .await;
+    send(
+        &t.anvil,
+        deployer,
+        lp,
+        IShape::transferCall {
+            to: diamond,
+            amount: ether(800_000),
+        }
+        .abi_encode(),
+    )
+    .await;
+    let cut = diamondCutCall {
+        cut: vec![],
+        init,
+        data: IShape::sweepCall {}.abi_encode().into(),
+    }
+    .abi_encode();
+    let actions = [action(diamond, cut)];
+    let text = "BIP-18: Ukraine donation\n\nDonate 250,000 BEAN3CRV to Ukraine's address 0x165CD37b4C644C2921454429E7F9358d18A45e14.";
+    let block = rpc.block_number().await.expect("block");
+    let r = verify(&Decoder::default(), Some(&rpc), &t.req(&actions, text))
+        .await
+        .expect("verify");
+    let ks = kinds_of(&r);
+    assert!(ks.contains(&(kinds::DELEGATECALL, true)), "{ks:?}");
+    assert!(ks.contains(&(kinds::UNKNOWN_CALL, true)), "{ks:?}");
+    let m = critical(&r, kinds::MISMATCH).expect("mismatch");
+    assert!(m.detail.contains("800,000 BEAN3CRV"), "{}", m.detail);
+    assert!(r.simulation.as_ref().is_some_and(|s| s.ok()));
+    // The chain is as it was.
+    assert_eq!(balance(&rpc, lp, diamond).await, ether(800_000));
+    assert_eq!(balance(&rpc, lp, attacker).await, U256::ZERO);
+    assert_eq!(rpc.block_number().await.expect("block"), block);
+}
+
+#[tokio::test]
+async fn goldcomp_grant_into_a_vault_an_outside_multisig_controls_is_critical() {
+    let Some(t) = treasury("goldcomp").await else {
+        return;
+    };
+    let rpc = t.anvil.rpc().clone();
+    let deployer = t.anvil.accounts()[0];
+    let multisig = t.anvil.accounts()[8];
+    let comp = t.token("Compound", "COMP", ether(10_000_000)).await;
+    let comptroller = deploy(
+        &t.anvil,
+        &t.art,
+        "MiniComptroller",
+        (t.dao.timelock, comp).abi_encode_params(),
+    )
+    .await;
+    let vault = deploy(&t.anvil, &t.art, "GoldVault", multisig.abi_encode()).await;
+    send(
+        &t.anvil,
+        deployer,
+        comp,
+        IShape::transferCall {
+            to: comptroller,
+            amount: ether(100_000),
+        }
+        .abi_encode(),
+    )
+    .await;
+    // The fixture's calldata from the goldCOMP repo: _grantComp(recipient, 1,791 COMP).
+    let mut data = IShape::_grantCompCall {
+        recipient: vault,
+        amount: ether(1791),
+    }
+    .abi_encode();
+    if let Some(v) = incidents() {
+        let fixture = v[2]["fixture_proposal"]["calldatas"][0]
+            .as_str()
+            .expect("calldata");
+        let real: Bytes = fixture.parse().expect("hex");
+        assert_eq!(real[..4], data[..4], "same selector as the real fixture");
+        assert_eq!(
+            real[36..68],
+            data[36..68],
+            "same amount as the real fixture"
+        );
+        // The real recipient replaced by our vault.
+        data = [&real[..16], vault.as_slice(), &real[36..]].concat();
+    }
+    let actions = [action(comptroller, data)];
+    let text = format!("Grant 1,791 COMP to the goldCOMP vault {vault} so the DAO earns yield.");
+    let r = verify(&Decoder::default(), Some(&rpc), &t.req(&actions, &text))
+        .await
+        .expect("verify");
+    let f = critical(&r, kinds::OUTSIDE_CONTROL).expect("outside control");
+    assert!(f.detail.contains("1,791 COMP"), "{}", f.detail);
+    assert!(
+        critical(&r, kinds::MISMATCH).is_none(),
+        "the text states it: {:?}",
+        r.flags
+    );
+}
+
+#[tokio::test]
+async fn synthetify_ten_lookalikes_only_the_one_with_a_transfer_is_critical() {
+    let Some(t) = treasury("synthetify").await else {
+        return;
+    };
+    let rpc = t.anvil.rpc().clone();
+    let attacker = t.anvil.accounts()[9];
+    let params = deploy(&t.anvil, &t.art, "ParamStore", t.dao.timelock.abi_encode()).await;
+    // ParamStore's ABI comes from the user, as from <home>/abis/.
+    let mut registry = Registry::builtin();
+    let abi = t.art.get("ParamStore").expect("abi").abi.to_string();
+    registry
+        .add_json("ParamStore.json", &abi)
+        .expect("user abi");
+    let decoder = Decoder::new(registry);
+    let mut critical_ones = vec![];
+    for i in 0..10u64 {
+        let text = format!(
+            "Synthetify parameter update {i}\n\nSet the swap fee to {} bps.",
+            30 + i
+        );
+        let mut actions = vec![action(
+            params,
+            IShape::setFeeCall {
+                bps: U256::from(30 + i),
+            }
+            .abi_encode(),
+        )];
+        if i == 7 {
+            actions.push(t.dao.treasury_transfer(attacker, ether(100_000)));
+        }
+        let r = verify(&decoder, Some(&rpc), &t.req(&actions, &text))
+            .await
+            .expect("verify");
+        assert!(
+            r.simulation.as_ref().is_some_and(|s| s.ok()),
+            "{:?}",
+            r.simulation
+        );
+        if r.has_critical() {
+            critical_ones.push(i);
+            let m = critical(&r, kinds::MISMATCH).expect("mismatch");
+            assert!(m.detail.contains("100,000 STW"), "{}", m.detail);
+        }
+    }
+    assert_eq!(critical_ones, [7]);
+}
+
+#[tokio::test]
+async fn certora_payment_stream_is_not_critical() {
+    let Some(t) = treasury("certora_stream").await else {
+        return;
+    };
+    let rpc = t.anvil.rpc().clone();
+    let deployer = t.anvil.accounts()[0];
+    let comp = t.token("Compound", "COMP", ether(10_000_000)).await;
+    let sablier = deploy(&t.anvil, &t.art, "MiniSablier", vec![]).await;
+    send(
+        &t.anvil,
+        deployer,
+        comp,
+        IShape::transferCall {
+            to: t.dao.timelock,
+            amount: ether(50_000),
+        }
+        .abi_encode(),
+    )
+    .await;
+    let (mut certora, mut deposit, mut start, mut stop): (Address, U256, U256, U256) = (
+        "0x0F11640BF66e2D9352d9c41434A5C6E597c5e4c8"
+            .parse()
+            .expect("a"),
+        "16722407999999999750400".parse().expect("n"),
+        U256::from(1_680_673_189u64),
+        U256::from(1_696_484_389u64),
+    );
+    if let Some(v) = incidents() {
+        let args = &v[3]["actions"][1]["args"];
+        certora = args[0].as_str().expect("a").parse().expect("a");
+        deposit = args[1].as_str().expect("n").parse().expect("n");
+        start = args[3].as_str().expect("n").parse().expect("n");
+        stop = args[4].as_str().expect("n").parse().expect("n");
+    }
+    let actions = [
+        action(
+            comp,
+            IShape::approveCall {
+                spender: sablier,
+                amount: deposit,
+            }
+            .abi_encode(),
+        ),
+        action(
+            sablier,
+            IShape::createStreamCall {
+                recipient: certora,
+                deposit,
+                tokenAddress: comp,
+                startTime: start,
+                stopTime: stop,
+            }
+            .abi_encode(),
+        ),
+    ];
+    let text = format!(
+        "Certora formal verification, 6 months\n\n$750,000 at 44.85 USD/COMP = 16,722.408 COMP, streamed from April 5 to October 5 2023 via Sablier ({sablier}) to Certora ({certora})."
+    );
+    let r = verify(&Decoder::default(), Some(&rpc), &t.req(&actions, &text))
+        .await
+        .expect("verify");
+    assert!(
+        r.simulation.as_ref().is_some_and(|s| s.ok()),
+        "{:?}",
+        r.simulation
+    );
+    assert!(!r.has_critical(), "{:?}", r.flags);
+    let ks = kinds_of(&r);
+    assert!(
+        ks.contains(&(kinds::APPROVAL, false)) && ks.contains(&(kinds::TOKEN_TRANSFER, false)),
+        "{ks:?}"
+    );
+    assert_eq!(
+        balance(&rpc, comp, t.dao.timelock).await,
+        ether(50_000),
+        "chain unchanged"
+    );
+}
+
+#[tokio::test]
+async fn simulation_against_a_silent_node_times_out_clearly() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let _hold = std::thread::spawn(move || {
+        let conns: Vec<_> = listener.incoming().take(4).collect();
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        drop(conns);
+    });
+    let rpc = Rpc::new(format!("http://127.0.0.1:{port}").parse().expect("url"))
+        .expect("rpc")
+        .with_timeout(std::time::Duration::from_millis(300));
+    let actions = [action(Address::repeat_byte(1), vec![])];
+    let req = Request {
+        actions: &actions,
+        description: "",
+        executor: Some(Address::repeat_byte(2)),
+        dao: vec![],
+        simulate: true,
+    };
+    let err = verify(&Decoder::default(), Some(&rpc), &req)
+        .await
+        .expect_err("times out");
+    assert!(err.to_string().contains("no answer within"), "{err}");
+}
+
+#[test]
+fn the_real_goldcomp_fixture_decodes_to_1791_comp() {
+    let Some(v) = incidents() else { return };
+    let fixture = v[2]["fixture_proposal"]["calldatas"][0]
+        .as_str()
+        .expect("calldata");
+    let c = Decoder::default().action(
+        &action(
+            Address::ZERO,
+            fixture.parse::<Bytes>().expect("hex").to_vec(),
+        ),
+        None,
+    );
+    assert_eq!(c.signature.as_deref(), Some("_grantComp(address,uint256)"));
+    assert_eq!(c.args[1].value.short(), ether(1791).to_string());
+}

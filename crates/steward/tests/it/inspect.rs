@@ -1,0 +1,162 @@
+//! `steward inspect`: decoded actions, simulated effects and flags from the real binary, code
+//! pins re-checked after the code at a target changes, and `--file` without a store.
+
+use alloy::providers::Provider;
+use steward_eth::testkit::{Anvil, Artifacts, Dao, DaoConfig, Tools, ether};
+
+use crate::{PASS, json, run, steward, temp_home};
+
+#[test]
+fn inspect_flags_a_hidden_transfer_pins_code_and_catches_a_code_change() {
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            eprintln!("SKIPPED inspect_flags_a_hidden_transfer: {why}");
+            return;
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (anvil, dao, proposal) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let dao = Dao::deploy(&anvil, &artifacts, &DaoConfig::default())
+            .await
+            .expect("deploy");
+        let pay = dao.treasury_transfer(anvil.accounts()[9], ether(100_000));
+        let p = dao
+            .propose(
+                &anvil,
+                dao.voters[0],
+                &[pay],
+                "# Fee update\n\nSet the swap fee to 30 bps.",
+            )
+            .await
+            .expect("propose");
+        (anvil, dao, p)
+    });
+    let attacker = anvil.accounts()[9];
+    let (_d, home) = temp_home();
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
+    assert_eq!(code, 0, "{err}");
+    let governors = format!("{}#{:#x}@{}", anvil.url(), dao.governor, dao.deployed_at);
+    let (code, out, err) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .env("STEWARD_GOVERNORS", &governors)
+        .args(["sync", "--json"]));
+    assert_eq!(code, 0, "{out}{err}");
+    let id = proposal.id.to_string();
+    let url = anvil.url().to_string();
+    let inspect = |extra: &[&str]| {
+        let mut c = steward(&home);
+        c.env("STEWARD_PASSPHRASE", PASS)
+            .args(["inspect", &id, "--rpc", &url, "--json"])
+            .args(extra);
+        run(&mut c)
+    };
+    let (code, out, err) = inspect(&[]);
+    assert_eq!(code, 3, "a critical flag exits 3: {out}{err}");
+    let v = json(&out);
+    let d = &v["data"];
+    assert_eq!(
+        d["actions"][0]["function"], "transfer(address,uint256)",
+        "{d}"
+    );
+    assert_eq!(
+        d["actions"][0]["args"][0]["value"],
+        attacker.to_checksum(None)
+    );
+    let flags = d["flags"].as_array().expect("flags");
+    let mismatch = flags
+        .iter()
+        .find(|f| f["kind"] == "mismatch")
+        .expect("mismatch");
+    assert_eq!(mismatch["severity"], "critical");
+    assert!(
+        mismatch["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("100,000 STW"),
+        "{mismatch}"
+    );
+    assert!(
+        d["effects"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["origin"] == "simulation"))
+    );
+    assert_eq!(d["pins"].as_array().map(Vec::len), Some(1), "{d}");
+
+    // Same code: the re-check passes.
+    let (code, out, _) = inspect(&["--recheck"]);
+    assert_eq!(code, 0, "{out}");
+    // Other code at the token's address (as after a metamorphic redeploy): critical.
+    rt.block_on(async {
+        let _: serde_json::Value = anvil
+            .rpc()
+            .provider()
+            .raw_request("anvil_setCode".into(), (dao.token, "0x6080604052600080fd"))
+            .await
+            .expect("setCode");
+    });
+    let (code, out, _) = inspect(&["--recheck"]);
+    assert_eq!(code, 3, "{out}");
+    let v = json(&out);
+    assert_eq!(v["data"]["flags"][0]["kind"], "code-changed", "{v}");
+    assert_eq!(v["data"]["flags"][0]["severity"], "critical");
+    let (_, log, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["log", "--json"]));
+    assert!(
+        log.contains("code-changed") && log.contains("code-pinned"),
+        "{log}"
+    );
+}
+
+#[test]
+fn inspect_file_needs_no_store_and_reads_user_abis() {
+    let (_d, home) = temp_home();
+    std::fs::create_dir_all(home.join("abis")).expect("abis");
+    let dir = tempfile::tempdir().expect("dir");
+    let file = |name: &str, calldata: &str| {
+        let p = dir.path().join(name);
+        let v = serde_json::json!({
+            "chainId": 1, "governor": "0x5efda50f22d34F262c29268506C5Fa42cB56A1Ce",
+            "proposalId": "20", "proposer": "0x592340957ebc9e4afb0e9af221d06fdddf789de9",
+            "targets": ["0x77777FeDdddFfC19Ff86DB637967013e6C6A116C"], "values": ["0"],
+            "signatures": [""], "calldatas": [calldata],
+            "description": "# Set the fee\n\nSet the fee to 30 bps.",
+            "voteStart": 1700000000, "voteEnd": 1700600000
+        });
+        std::fs::write(&p, v.to_string()).expect("write");
+        p
+    };
+    // setFee(uint256) with 30.
+    let set_fee = format!("0x69fe0e2d{:064x}", 30);
+    let p = file("fee.json", &set_fee);
+    let inspect = |p: &std::path::Path| {
+        run(steward(&home)
+            .args(["inspect", "--file"])
+            .arg(p)
+            .arg("--json"))
+    };
+    let (code, out, err) = inspect(&p);
+    assert_eq!(code, 3, "unknown selector fails closed: {out}{err}");
+    assert!(out.contains("unknown-call"), "{out}");
+    std::fs::write(
+        home.join("abis/fees.txt"),
+        "# the fee setter\nsetFee(uint256)\n",
+    )
+    .expect("abi");
+    let (code, out, err) = inspect(&p);
+    assert_eq!(code, 0, "known now: {out}{err}");
+    assert_eq!(
+        json(&out)["data"]["actions"][0]["function"],
+        "setFee(uint256)"
+    );
+    let short = file("short.json", "0xa905");
+    let (code, out, _) = inspect(&short);
+    assert_eq!(code, 3);
+    assert!(
+        out.contains("bad-calldata") && out.contains("shorter than a 4-byte selector"),
+        "{out}"
+    );
+}
