@@ -11,6 +11,7 @@ mod discussion;
 mod doctor;
 pub mod env;
 mod error;
+mod eval;
 mod home;
 mod net;
 mod proposals;
@@ -27,6 +28,10 @@ pub use config::{
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, Result};
+pub use eval::{
+    Baselines, EmbedFn, EvalError, EvalMode, EvalOptions, EvalReport, PredictionLine, RowError,
+    VoterReport, eval_votes,
+};
 pub use home::Home;
 pub use net::{HttpClient, ImapStream, Network};
 pub use proposals::{Ingested, ProposalFilter, Quarantined, StoreCounts, StoredProposal};

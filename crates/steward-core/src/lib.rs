@@ -2,12 +2,14 @@
 //!
 //! This crate owns what can be decided without touching the world: the network allowlist
 //! (is this host allowed?), the audit chain (what an entry commits to, and whether a sequence of
-//! entries is intact), the normalized [`Proposal`] every source produces and its limits, and — as later waves land — proposals, decisions and the policy that picks
+//! entries is intact), the normalized [`Proposal`] every source produces and its limits, the per-voter vote
+//! model with its calibration and metrics ([`model`]), and — as later waves land — proposals, decisions and the policy that picks
 //! between voting, asking and skipping. No I/O, no async, no clocks: callers pass everything in,
 //! which is what keeps every decision reproducible.
 
 mod audit;
 mod flag;
+pub mod model;
 mod net;
 mod proposal;
 mod vote;
@@ -21,6 +23,10 @@ pub use proposal::{
     Action, FieldError, Limits, Proposal, ProposalState, Source, VotingType, lossy_utf8,
 };
 
+pub use model::{
+    Calibrator, LabeledVote, ModelConfig, ModelError, PeerVote, Prediction, ProposalFeatures,
+    VoterModel,
+};
 pub use vote::Vote;
 
 /// Ethereum primitive types used in the domain types (alloy's, re-exported so every crate names

@@ -61,6 +61,9 @@ pub(crate) enum Command {
     Show(ShowArgs),
     /// Run the demo: create a home and check it (later waves grow this into the full story)
     Demo,
+    /// Score the vote model on real votes (docs/eval.md)
+    #[command(subcommand)]
+    Eval(crate::cmd::eval::EvalCommand),
     /// Local models: info, embed, generate
     Model(crate::cmd::model::ModelArgs),
     /// Serve model requests on stdin/stdout in a confined process (started by `steward model`)

@@ -6,6 +6,7 @@
 
 mod audit;
 mod config;
+mod eval;
 mod forum;
 mod home;
 mod imap;

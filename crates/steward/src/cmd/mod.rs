@@ -3,6 +3,7 @@
 mod config;
 mod demo;
 mod doctor;
+pub(crate) mod eval;
 mod ingest;
 mod init;
 mod log;
@@ -36,6 +37,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Proposals(args) => proposals::run(ctx, out, &args),
         Command::Show(args) => show::run(ctx, out, &args),
         Command::Model(args) => model::run(ctx, out, args),
+        Command::Eval(c) => eval::run(ctx, out, c),
         Command::ModelWorker(args) => model::worker(args),
     }
 }
