@@ -11,8 +11,13 @@ if [ ! -f "$votes" ]; then
   echo "bench-eval: skipped: $votes is absent" >&2
   exit 0
 fi
-cargo build --release --locked -q --bin steward
-bin="${CARGO_TARGET_DIR:-target}/release/steward"
+# STEWARD_BIN picks an already built binary (e.g. a debug one); else a release build.
+bin="${STEWARD_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release --locked -q --bin steward
+  bin="${CARGO_TARGET_DIR:-target}/release/steward"
+fi
+build="$(basename "$(dirname "$bin")") build"
 base="steward eval votes --train $votes --split 0.7 --min-votes 20 --threshold 0.9 --json"
 rows=""
 for mode in blind live; do
@@ -45,7 +50,7 @@ section="$(cat <<MD
 <!-- bench:eval -->
 ## Vote prediction on real delegate votes (issue 5)
 
-$(date -u +%Y-%m-%d), $(nproc) cores. Data: \`arbitrum-snapshot-delegates/votes.csv\` (titles only),
+$(date -u +%Y-%m-%d), $(nproc) cores, $build. Data: \`arbitrum-snapshot-delegates/votes.csv\` (titles only),
 voters with at least 20 votes, each voter's votes split 0.7 / 0.3 in time by \`order_rank\`.
 Targets (blind): forced accuracy >= 0.80, auto accuracy >= 0.92 at coverage >= 0.60, ECE <= 0.05.
 Threshold 0.9: the agent votes itself at confidence >= 0.9 and asks below (docs/eval.md).
