@@ -388,6 +388,25 @@ mod tests {
         assert_eq!(choose(&overconfident(5), 5, 1), Calibrator::Identity);
     }
 
+    proptest::proptest! {
+        /// Whatever was fitted, a calibrator returns a distribution with the same top choice.
+        #[test]
+        fn calibrated_output_is_a_distribution_with_the_same_top(
+            raw in proptest::collection::vec(0.001f64..1.0, 2..6),
+            fit in proptest::collection::vec((proptest::collection::vec(0.001f64..1.0, 3), 0usize..3), 12..40),
+        ) {
+            let norm = |v: &[f64]| { let s: f64 = v.iter().sum(); v.iter().map(|x| x / s).collect::<Vec<f64>>() };
+            let p = norm(&raw);
+            let samples: Vec<Sample> = fit.iter().map(|(v, y)| (norm(v), *y)).collect();
+            for kind in KINDS {
+                let q = Calibrator::fit(kind, &samples).apply(&p);
+                proptest::prop_assert!((q.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+                proptest::prop_assert!(q.iter().all(|x| (0.0..=1.0).contains(x)));
+                proptest::prop_assert!((q[top(&p).0] - top(&q).1).abs() < 1e-12, "{kind:?} {p:?} -> {q:?}");
+            }
+        }
+    }
+
     #[test]
     fn folds_are_balanced_and_seeded() {
         let a = fold_assignment(23, 5, 3);
