@@ -27,6 +27,7 @@ test: setup lint
 bench: setup
 	scripts/bench-ml.py
 	scripts/bench-ingest.sh
+	scripts/bench-eval.sh
 
 setup: apt tools models
 

@@ -12,6 +12,7 @@ mod discussion;
 mod doctor;
 pub mod env;
 mod error;
+mod eval;
 mod home;
 pub mod inspect;
 mod net;
@@ -32,6 +33,10 @@ pub use config::{
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, Result};
+pub use eval::{
+    Baselines, EmbedFn, EvalError, EvalMode, EvalOptions, EvalReport, PredictionLine, RowError,
+    VoterReport, eval_votes,
+};
 pub use home::Home;
 pub use net::{HttpClient, ImapStream, Network};
 pub use proposals::{Ingested, ProposalFilter, Quarantined, StoreCounts, StoredProposal};

@@ -2,7 +2,8 @@
 //!
 //! This crate owns what can be decided without touching the world: the network allowlist
 //! (is this host allowed?), the audit chain (what an entry commits to, and whether a sequence of
-//! entries is intact), the normalized [`Proposal`] every source produces and its limits, and — as later waves land — proposals, decisions and the policy that picks
+//! entries is intact), the normalized [`Proposal`] every source produces and its limits, the per-voter vote
+//! model with its calibration and metrics ([`model`]), and — as later waves land — proposals, decisions and the policy that picks
 //! between voting, asking and skipping. No I/O, no async, no clocks: callers pass everything in,
 //! which is what keeps every decision reproducible.
 
@@ -10,6 +11,7 @@ mod audit;
 mod decision;
 mod flag;
 pub mod injection;
+pub mod model;
 mod net;
 mod proposal;
 mod stance;
@@ -30,6 +32,10 @@ pub use proposal::{
 };
 pub use stance::{Stance, stance_of, stance_of_choice};
 
+pub use model::{
+    Calibrator, LabeledVote, ModelConfig, ModelError, PeerVote, Prediction, ProposalFeatures,
+    VoterModel,
+};
 pub use vote::Vote;
 
 /// Verification rules: decoded calls, effects, flags and description claims.

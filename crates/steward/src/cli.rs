@@ -77,6 +77,9 @@ pub(crate) enum Command {
     Answer(crate::cmd::answer::AnswerArgs),
     /// Override the agent's decision on a proposal with your own choice
     Override(crate::cmd::answer::AnswerArgs),
+    /// Score the vote model on real votes (docs/eval.md)
+    #[command(subcommand)]
+    Eval(crate::cmd::eval::EvalCommand),
     /// Local models: info, embed, generate
     Model(crate::cmd::model::ModelArgs),
     /// Serve model requests on stdin/stdout in a confined process (started by `steward model`)

@@ -7,6 +7,7 @@
 mod audit;
 mod config;
 mod decide;
+mod eval;
 mod forum;
 mod home;
 mod imap;

@@ -5,6 +5,7 @@ mod config;
 pub(crate) mod decide;
 mod demo;
 mod doctor;
+pub(crate) mod eval;
 mod ingest;
 mod init;
 mod inspect;
@@ -51,6 +52,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Questions(args) => questions::run(ctx, out, &args),
         Command::Answer(args) => answer::run(ctx, out, &args, false),
         Command::Override(args) => answer::run(ctx, out, &args, true),
+        Command::Eval(c) => eval::run(ctx, out, c),
         Command::ModelWorker(args) => model::worker(args),
     }
 }

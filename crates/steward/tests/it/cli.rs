@@ -210,3 +210,68 @@ fn config_layers_through_the_binary() {
     );
     assert_eq!(v["data"]["network"]["timeout_secs"], 9);
 }
+
+/// `steward eval votes` needs no home: a small votes file with one bad row, `--json` and
+/// `--predictions`, through the real binary.
+#[test]
+fn eval_votes_reports_metrics_bad_rows_and_writes_predictions() {
+    let (dir, home) = temp_home();
+    let mut csv = String::from("voter,proposal_id,choice,title,order_rank\n");
+    for i in 0..30 {
+        let grant = i % 3 == 0;
+        let title = if grant {
+            "Grant for a team"
+        } else {
+            "Protocol upgrade"
+        };
+        let a = if grant { "Against" } else { "For" };
+        csv.push_str(&format!("a,p{i},{a},{title} {i},{i}\n"));
+        csv.push_str(&format!("b,p{i},For,{title} {i},{i}\n"));
+    }
+    csv.push_str("a,p77,For,Bad order,soon\n");
+    let votes = dir.path().join("votes.csv");
+    std::fs::write(&votes, csv).expect("write votes");
+    let preds = dir.path().join("predictions.jsonl");
+    let (code, out, err) = run(steward(&home).args([
+        "eval",
+        "votes",
+        "--train",
+        votes.to_str().expect("utf-8 path"),
+        "--predictions",
+        preds.to_str().expect("utf-8 path"),
+        "--json",
+    ]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v = json(&out);
+    let d = &v["data"];
+    assert_eq!(d["n_voters"], 2);
+    assert_eq!(d["n_test"], 18);
+    for key in [
+        "forced_accuracy",
+        "auto_accuracy",
+        "coverage",
+        "ask_rate",
+        "ece",
+    ] {
+        assert!(d[key].is_number(), "{key} in {d}");
+    }
+    assert!(d["baselines"]["always_for"].is_number());
+    assert!(d["baselines"]["voter_majority"].is_number());
+    assert!(d["reliability"].is_array() && d["per_voter"].is_array());
+    assert_eq!(d["skipped_rows"][0]["line"], 62, "{d}");
+    assert_eq!(d["skipped_rows"][0]["column"], "order_rank");
+    assert!(err.contains("column order_rank"), "{err}");
+    let lines = std::fs::read_to_string(&preds).expect("predictions");
+    assert_eq!(lines.lines().count(), 18);
+    let first = json(lines.lines().next().expect("a line"));
+    for key in [
+        "voter",
+        "proposal_id",
+        "choice",
+        "probabilities",
+        "confidence",
+        "action",
+    ] {
+        assert!(!first[key].is_null(), "{key} in {first}");
+    }
+}

@@ -1,0 +1,709 @@
+//! `steward eval votes`: how well the per-voter model ([`steward_core::VoterModel`]) predicts
+//! real votes it has not seen.
+//!
+//! Input is the votes.csv schema (`voter, proposal_id, choice, title, order_rank, ...`), with a
+//! `proposals.csv` beside the train file filling titles and order when present. Without a test
+//! file each voter's votes are split in time by `order_rank`. Test labels are used for scoring
+//! only; outcome columns (`winning_choice`, scores, turnout) are never read. In blind mode no
+//! vote on a test proposal is visible; in live mode the other voters' votes on it are (what the
+//! hub shows while a vote is open), never the voter's own.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use steward_core::model::metrics::{self, Outcome, ReliabilityBin};
+use steward_core::{LabeledVote, ModelConfig, PeerVote, ProposalFeatures, VoterModel};
+
+/// Whether votes on the proposal being predicted are visible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvalMode {
+    /// No vote on a test proposal is visible.
+    Blind,
+    /// Other voters' votes on the test proposal are visible.
+    Live,
+}
+
+/// What `steward eval votes` was asked.
+#[derive(Debug, Clone)]
+pub struct EvalOptions {
+    /// Votes to learn from (and, without `test`, to split).
+    pub train: PathBuf,
+    /// Votes to predict; without a `choice` column the run only predicts.
+    pub test: Option<PathBuf>,
+    /// Share of each voter's votes (by time) used for training when there is no test file.
+    pub split: f64,
+    /// Voters with fewer votes are only peers, never evaluated.
+    pub min_votes: usize,
+    /// Blind or live.
+    pub mode: EvalMode,
+    /// Confidence at or above which the agent would vote itself (else it asks).
+    pub threshold: f64,
+    /// The model's knobs.
+    pub model: ModelConfig,
+}
+
+/// Errors that stop an evaluation. Bad rows do not: they are reported and skipped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// A file could not be read or written.
+    #[error("{}: {context}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What was being done.
+        context: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A required column is missing from the header.
+    #[error("{}: no `{column}` column in the header", path.display())]
+    Column {
+        /// The file.
+        path: PathBuf,
+        /// The missing column.
+        column: &'static str,
+    },
+    /// The options make no sense.
+    #[error("{0}")]
+    Options(String),
+    /// Nothing left to evaluate.
+    #[error("no voter has at least {min_votes} votes with test rows in {}", path.display())]
+    Empty {
+        /// The threshold.
+        min_votes: usize,
+        /// The file.
+        path: PathBuf,
+    },
+    /// Embedding the titles failed.
+    #[error("embedding proposal titles: {0}")]
+    Embed(String),
+}
+
+/// A row that was skipped, naming file, line and column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    /// The file.
+    pub file: String,
+    /// 1-based line.
+    pub line: u64,
+    /// The column at fault (or `row` for a malformed record).
+    pub column: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} line {} column {}: {}",
+            self.file, self.line, self.column, self.message
+        )
+    }
+}
+
+/// One voter's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct VoterReport {
+    /// The voter.
+    pub voter: String,
+    /// Votes learned from.
+    pub n_train: usize,
+    /// Votes predicted.
+    pub n_test: usize,
+    /// Accuracy of the top choice on every test vote (`None` without labels).
+    pub forced_accuracy: Option<f64>,
+    /// Accuracy on the votes at or above the threshold.
+    pub auto_accuracy: Option<f64>,
+    /// Share of test votes at or above the threshold.
+    pub coverage: f64,
+    /// Accuracy of the voter's majority training choice.
+    pub voter_majority: Option<f64>,
+    /// The calibrator cross-validation picked for the head used.
+    pub calibrator: String,
+}
+
+/// Baseline accuracies on the same test rows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Baselines {
+    /// Always the most common training choice (`For` here).
+    pub always_for: Option<f64>,
+    /// Each voter's most common training choice.
+    pub voter_majority: Option<f64>,
+}
+
+/// The result of an evaluation.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    /// Blind or live.
+    pub mode: EvalMode,
+    /// Accuracy of the top choice on every test vote.
+    pub forced_accuracy: Option<f64>,
+    /// Accuracy on the votes the agent would cast itself (confidence >= threshold).
+    pub auto_accuracy: Option<f64>,
+    /// Share of test votes it would cast itself.
+    pub coverage: f64,
+    /// Share it would ask about.
+    pub ask_rate: f64,
+    /// Expected calibration error (10 bins).
+    pub ece: Option<f64>,
+    /// Test votes predicted.
+    pub n_test: usize,
+    /// Voters evaluated.
+    pub n_voters: usize,
+    /// The threshold.
+    pub threshold: f64,
+    /// Baselines on the same rows.
+    pub baselines: Baselines,
+    /// The reliability table behind `ece`.
+    pub reliability: Vec<ReliabilityBin>,
+    /// Per voter.
+    pub per_voter: Vec<VoterReport>,
+    /// Whether titles were embedded (else TF-IDF title similarity).
+    pub embeddings: bool,
+    /// Rows skipped, with the reason.
+    pub skipped_rows: Vec<RowError>,
+    /// Wall-clock seconds of the whole run (reading, fitting, predicting).
+    pub seconds: f64,
+}
+
+/// One line of `--predictions`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PredictionLine<'a> {
+    /// The voter.
+    pub voter: &'a str,
+    /// The proposal.
+    pub proposal_id: &'a str,
+    /// The predicted choice.
+    pub choice: &'a str,
+    /// Probability per choice.
+    pub probabilities: BTreeMap<&'a str, f64>,
+    /// The top probability.
+    pub confidence: f64,
+    /// `vote` at or above the threshold, else `ask`.
+    pub action: &'static str,
+}
+
+#[derive(Debug, Clone)]
+struct VoteRow {
+    voter: String,
+    proposal: String,
+    choice: Option<String>,
+    title: Option<String>,
+    order: Option<f64>,
+    line: u64,
+}
+
+/// Proposal id -> (title, order) from proposals.csv.
+type Catalog = HashMap<String, (Option<String>, Option<f64>)>;
+
+/// Titles in, one vector per title out (or an error message).
+pub type EmbedFn<'a> = dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>, String> + 'a;
+
+#[derive(Debug, Default)]
+struct Table {
+    rows: Vec<VoteRow>,
+    has_choice: bool,
+}
+
+fn io(path: &Path, context: &'static str) -> impl FnOnce(std::io::Error) -> EvalError + use<> {
+    let path = path.to_owned();
+    move |source| EvalError::Io {
+        path,
+        context,
+        source,
+    }
+}
+
+fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>, EvalError> {
+    let file = std::fs::File::open(path).map_err(io(path, "opening"))?;
+    Ok(csv::ReaderBuilder::new().flexible(true).from_reader(file))
+}
+
+fn header_index(
+    path: &Path,
+    headers: &csv::StringRecord,
+) -> impl Fn(&str) -> Option<usize> + use<> {
+    let names: Vec<String> = headers.iter().map(|h| h.trim().to_lowercase()).collect();
+    let _ = path;
+    move |name: &str| names.iter().position(|h| h == name)
+}
+
+/// Reads a votes file; bad rows go to `errors`.
+fn read_votes(
+    path: &Path,
+    need_choice: bool,
+    errors: &mut Vec<RowError>,
+) -> Result<Table, EvalError> {
+    let mut rdr = csv_reader(path)?;
+    let headers = rdr.headers().map_err(|e| EvalError::Io {
+        path: path.to_owned(),
+        context: "reading the header",
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let col = header_index(path, headers);
+    let voter = col("voter").ok_or(EvalError::Column {
+        path: path.to_owned(),
+        column: "voter",
+    })?;
+    let proposal = col("proposal_id").ok_or(EvalError::Column {
+        path: path.to_owned(),
+        column: "proposal_id",
+    })?;
+    let choice = col("choice");
+    if need_choice && choice.is_none() {
+        return Err(EvalError::Column {
+            path: path.to_owned(),
+            column: "choice",
+        });
+    }
+    let (title, order) = (col("title"), col("order_rank"));
+    let file = path.display().to_string();
+    let mut table = Table {
+        rows: Vec::new(),
+        has_choice: choice.is_some(),
+    };
+    for rec in rdr.records() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(RowError {
+                    file: file.clone(),
+                    line: e.position().map_or(0, csv::Position::line),
+                    column: "row".into(),
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let line = rec.position().map_or(0, csv::Position::line);
+        let bad = |column: &str, message: String| RowError {
+            file: file.clone(),
+            line,
+            column: column.to_owned(),
+            message,
+        };
+        let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).map(str::trim);
+        let v = get(Some(voter)).unwrap_or("");
+        if v.is_empty() {
+            errors.push(bad("voter", "empty voter".into()));
+            continue;
+        }
+        let p = get(Some(proposal)).unwrap_or("");
+        if p.is_empty() {
+            errors.push(bad("proposal_id", "empty proposal id".into()));
+            continue;
+        }
+        let c = get(choice);
+        if choice.is_some() && c.is_none_or(str::is_empty) {
+            errors.push(bad("choice", "empty choice".into()));
+            continue;
+        }
+        let o = match get(order) {
+            None | Some("") => None,
+            Some(s) => match s.parse::<f64>() {
+                Ok(x) if x.is_finite() => Some(x),
+                _ => {
+                    errors.push(bad("order_rank", format!("not a number: {s:?}")));
+                    continue;
+                }
+            },
+        };
+        table.rows.push(VoteRow {
+            voter: v.to_lowercase(),
+            proposal: p.to_owned(),
+            choice: c.map(str::to_owned),
+            title: get(title).filter(|t| !t.is_empty()).map(str::to_owned),
+            order: o,
+            line,
+        });
+    }
+    Ok(table)
+}
+
+/// `proposals.csv` beside `votes`: id -> (title, order). Outcome columns are not read.
+fn read_catalog(votes: &Path, errors: &mut Vec<RowError>) -> Result<Catalog, EvalError> {
+    let path = votes.with_file_name("proposals.csv");
+    let mut out = HashMap::new();
+    if !path.is_file() || path == votes {
+        return Ok(out);
+    }
+    let mut rdr = csv_reader(&path)?;
+    let headers = rdr.headers().map_err(|e| EvalError::Io {
+        path: path.clone(),
+        context: "reading the header",
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let col = header_index(&path, headers);
+    let Some(id) = col("proposal_id") else {
+        return Err(EvalError::Column {
+            path,
+            column: "proposal_id",
+        });
+    };
+    let (title, order) = (col("title"), col("order_rank"));
+    let file = path.display().to_string();
+    for rec in rdr.records() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(RowError {
+                    file: file.clone(),
+                    line: e.position().map_or(0, csv::Position::line),
+                    column: "row".into(),
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let line = rec.position().map_or(0, csv::Position::line);
+        let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).map(str::trim);
+        let Some(pid) = get(Some(id)).filter(|s| !s.is_empty()) else {
+            errors.push(RowError {
+                file: file.clone(),
+                line,
+                column: "proposal_id".into(),
+                message: "empty proposal id".into(),
+            });
+            continue;
+        };
+        let o = match get(order) {
+            None | Some("") => None,
+            Some(s) => match s.parse::<f64>() {
+                Ok(x) if x.is_finite() => Some(x),
+                _ => {
+                    errors.push(RowError {
+                        file: file.clone(),
+                        line,
+                        column: "order_rank".into(),
+                        message: format!("not a number: {s:?}"),
+                    });
+                    None
+                }
+            },
+        };
+        let t = get(title).filter(|t| !t.is_empty()).map(str::to_owned);
+        out.insert(pid.to_owned(), (t, o));
+    }
+    Ok(out)
+}
+
+/// Runs an evaluation. `embed` maps titles to vectors (e.g. MiniLM) when given; `progress` is
+/// called with (voters done, voters); `predictions` receives one JSON line per test row.
+pub fn eval_votes(
+    opts: &EvalOptions,
+    embed: Option<&mut EmbedFn<'_>>,
+    progress: &mut dyn FnMut(usize, usize),
+    mut predictions: Option<&mut dyn Write>,
+) -> Result<EvalReport, EvalError> {
+    let started = std::time::Instant::now();
+    if !(opts.split > 0.0 && opts.split < 1.0) {
+        return Err(EvalError::Options(format!(
+            "--split must be between 0 and 1, got {}",
+            opts.split
+        )));
+    }
+    if !(0.0..=1.0).contains(&opts.threshold) {
+        return Err(EvalError::Options(format!(
+            "--threshold must be between 0 and 1, got {}",
+            opts.threshold
+        )));
+    }
+    let mut errors = Vec::new();
+    let train_table = read_votes(&opts.train, true, &mut errors)?;
+    let mut catalog = read_catalog(&opts.train, &mut errors)?;
+    let test_table = match &opts.test {
+        Some(t) => {
+            if t.with_file_name("proposals.csv") != opts.train.with_file_name("proposals.csv") {
+                for (k, v) in read_catalog(t, &mut errors)? {
+                    catalog.entry(k).or_insert(v);
+                }
+            }
+            Some(read_votes(t, false, &mut errors)?)
+        }
+        None => None,
+    };
+
+    // Proposal features: titles and order from the votes, else from proposals.csv.
+    let mut props: BTreeMap<String, (String, f64)> = BTreeMap::new();
+    let all_rows = train_table
+        .rows
+        .iter()
+        .chain(test_table.iter().flat_map(|t| t.rows.iter()));
+    for (i, r) in all_rows.enumerate() {
+        let cat = catalog.get(&r.proposal);
+        let title = r
+            .title
+            .clone()
+            .or_else(|| cat.and_then(|c| c.0.clone()))
+            .unwrap_or_default();
+        let order = r
+            .order
+            .or_else(|| cat.and_then(|c| c.1))
+            .unwrap_or(1e12 + i as f64);
+        props.entry(r.proposal.clone()).or_insert((title, order));
+    }
+    // Choice labels: those used in training, most frequent first.
+    let mut freq: HashMap<String, usize> = HashMap::new();
+    for r in &train_table.rows {
+        if let Some(c) = &r.choice {
+            *freq.entry(c.clone()).or_default() += 1;
+        }
+    }
+    let mut labels: Vec<(String, usize)> = freq.into_iter().collect();
+    labels.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let choices: Vec<String> = labels.iter().map(|(l, _)| l.clone()).collect();
+    let always = choices
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case("for"))
+        .or(choices.first())
+        .cloned()
+        .unwrap_or_default();
+
+    let embeddings: HashMap<String, Vec<f32>> = match embed {
+        Some(f) => {
+            let ids: Vec<&String> = props.keys().collect();
+            let titles: Vec<String> = ids.iter().map(|id| props[*id].0.clone()).collect();
+            let vecs = f(&titles).map_err(EvalError::Embed)?;
+            ids.into_iter().cloned().zip(vecs).collect()
+        }
+        None => HashMap::new(),
+    };
+    let features = |id: &str| -> ProposalFeatures {
+        let (title, order) = props.get(id).cloned().unwrap_or_default();
+        ProposalFeatures {
+            id: id.to_owned(),
+            title,
+            order,
+            choices: choices.clone(),
+            embedding: embeddings.get(id).cloned(),
+        }
+    };
+
+    // Train and test rows per voter.
+    let order_of = |r: &VoteRow| props.get(&r.proposal).map_or(0.0, |p| p.1);
+    let (train, test, labelled): (Vec<&VoteRow>, Vec<&VoteRow>, bool) = match &test_table {
+        None => {
+            let mut by: BTreeMap<&str, Vec<&VoteRow>> = BTreeMap::new();
+            for r in &train_table.rows {
+                by.entry(&r.voter).or_default().push(r);
+            }
+            let (mut tr, mut te) = (Vec::new(), Vec::new());
+            for rows in by.values_mut() {
+                if rows.len() < opts.min_votes {
+                    tr.extend(rows.iter().copied());
+                    continue;
+                }
+                rows.sort_by(|a, b| {
+                    order_of(a)
+                        .total_cmp(&order_of(b))
+                        .then_with(|| a.proposal.cmp(&b.proposal))
+                });
+                let k = (opts.split * rows.len() as f64).floor() as usize;
+                tr.extend(rows[..k].iter().copied());
+                te.extend(rows[k..].iter().copied());
+            }
+            (tr, te, true)
+        }
+        Some(t) => {
+            let mut count: HashMap<&str, usize> = HashMap::new();
+            for r in train_table.rows.iter().chain(&t.rows) {
+                *count.entry(&r.voter).or_default() += 1;
+            }
+            let te = t
+                .rows
+                .iter()
+                .filter(|r| count.get(r.voter.as_str()).copied().unwrap_or(0) >= opts.min_votes)
+                .collect();
+            (train_table.rows.iter().collect(), te, t.has_choice)
+        }
+    };
+    let mut test_by: BTreeMap<&str, Vec<&VoteRow>> = BTreeMap::new();
+    for r in &test {
+        test_by.entry(&r.voter).or_default().push(r);
+    }
+    if test_by.is_empty() {
+        return Err(EvalError::Empty {
+            min_votes: opts.min_votes,
+            path: opts.test.clone().unwrap_or_else(|| opts.train.clone()),
+        });
+    }
+    let mut train_by: HashMap<&str, Vec<&VoteRow>> = HashMap::new();
+    for r in &train {
+        train_by.entry(&r.voter).or_default().push(r);
+    }
+    // Everyone's labelled votes, for peers: train rows always; in live mode test rows too (they
+    // are other voters' votes, visible on the hub; a voter's own test rows never are).
+    let peer_pool: Vec<PeerVote<'_>> = train
+        .iter()
+        .chain(if opts.mode == EvalMode::Live && labelled {
+            test.iter()
+        } else {
+            [].iter()
+        })
+        .filter_map(|r| {
+            r.choice.as_deref().map(|c| PeerVote {
+                voter: &r.voter,
+                proposal_id: &r.proposal,
+                choice: c,
+            })
+        })
+        .collect();
+    let mut on_proposal: HashMap<&str, Vec<PeerVote<'_>>> = HashMap::new();
+    if opts.mode == EvalMode::Live {
+        for v in &peer_pool {
+            on_proposal.entry(v.proposal_id).or_default().push(*v);
+        }
+    }
+
+    let total = test_by.len();
+    let mut outcomes = Vec::new();
+    let (mut n_always, mut n_major, mut n_scored) = (0usize, 0usize, 0usize);
+    let mut per_voter = Vec::with_capacity(total);
+    for (done, (voter, rows)) in test_by.iter().enumerate() {
+        progress(done, total);
+        let history: Vec<LabeledVote> = train_by
+            .get(voter)
+            .map(|rs| {
+                rs.iter()
+                    .filter_map(|r| {
+                        r.choice.as_ref().map(|c| LabeledVote {
+                            proposal: features(&r.proposal),
+                            choice: c.clone(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let peers: Vec<PeerVote<'_>> = if opts.mode == EvalMode::Live {
+            peer_pool
+                .iter()
+                .filter(|v| v.voter != *voter)
+                .copied()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let model = VoterModel::fit(&history, &peers, &opts.model);
+        let majority = majority_label(&history, &choices);
+        let mut mine = Vec::with_capacity(rows.len());
+        let mut major_right = 0usize;
+        let mut used_live = false;
+        for r in rows {
+            let p = features(&r.proposal);
+            let visible: Vec<PeerVote<'_>> = on_proposal
+                .get(r.proposal.as_str())
+                .map(|vs| vs.iter().filter(|v| v.voter != *voter).copied().collect())
+                .unwrap_or_default();
+            let pred = model
+                .predict(&p, &visible)
+                .map_err(|e| EvalError::Options(format!("{} line {}: {e}", r.voter, r.line)))?;
+            used_live |= pred.live;
+            let action = if pred.confidence >= opts.threshold {
+                "vote"
+            } else {
+                "ask"
+            };
+            if let Some(w) = predictions.as_deref_mut() {
+                let line = PredictionLine {
+                    voter,
+                    proposal_id: &r.proposal,
+                    choice: pred.label(),
+                    probabilities: pred
+                        .choices
+                        .iter()
+                        .map(String::as_str)
+                        .zip(pred.probabilities.iter().copied())
+                        .collect(),
+                    confidence: pred.confidence,
+                    action,
+                };
+                let path = PathBuf::from("--predictions");
+                let json = serde_json::to_string(&line)
+                    .map_err(|e| io(&path, "writing")(std::io::Error::other(e)))?;
+                writeln!(w, "{json}").map_err(io(&path, "writing"))?;
+            }
+            if let Some(truth) = r.choice.as_deref().filter(|_| labelled) {
+                let o = Outcome {
+                    confidence: pred.confidence,
+                    correct: pred.label().eq_ignore_ascii_case(truth),
+                };
+                mine.push(o);
+                outcomes.push(o);
+                n_scored += 1;
+                n_always += usize::from(truth.eq_ignore_ascii_case(&always));
+                if majority.eq_ignore_ascii_case(truth) {
+                    major_right += 1;
+                    n_major += 1;
+                }
+            }
+        }
+        let cov = metrics::coverage(&mine, opts.threshold);
+        let head = if used_live {
+            model.live_head().unwrap_or(model.blind_head())
+        } else {
+            model.blind_head()
+        };
+        per_voter.push(VoterReport {
+            voter: (*voter).to_owned(),
+            n_train: history.len(),
+            n_test: rows.len(),
+            forced_accuracy: metrics::accuracy(&mine),
+            auto_accuracy: cov.accuracy,
+            coverage: if labelled {
+                cov.coverage
+            } else {
+                rows.len() as f64
+            },
+            voter_majority: (!mine.is_empty()).then(|| major_right as f64 / mine.len() as f64),
+            calibrator: head.calibrator.name().to_owned(),
+        });
+    }
+    progress(total, total);
+    let n_test = test.len();
+    let ratio = |k: usize| (n_scored > 0).then(|| k as f64 / n_scored as f64);
+    let table = metrics::reliability(&outcomes, 10);
+    let cov = metrics::coverage(&outcomes, opts.threshold);
+    Ok(EvalReport {
+        mode: opts.mode,
+        forced_accuracy: metrics::accuracy(&outcomes),
+        auto_accuracy: cov.accuracy,
+        coverage: cov.coverage,
+        ask_rate: if outcomes.is_empty() {
+            0.0
+        } else {
+            1.0 - cov.coverage
+        },
+        ece: (!outcomes.is_empty()).then(|| metrics::ece(&table)),
+        n_test,
+        n_voters: total,
+        threshold: opts.threshold,
+        baselines: Baselines {
+            always_for: ratio(n_always),
+            voter_majority: ratio(n_major),
+        },
+        reliability: table,
+        per_voter,
+        embeddings: !embeddings.is_empty(),
+        skipped_rows: errors,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The voter's most common training label (ties: the more common label overall).
+fn majority_label(history: &[LabeledVote], choices: &[String]) -> String {
+    let mut best = (0usize, usize::MAX, String::new());
+    for (rank, c) in choices.iter().enumerate() {
+        let n = history.iter().filter(|v| v.choice == *c).count();
+        if n > best.0 || (n == best.0 && rank < best.1) {
+            best = (n, rank, c.clone());
+        }
+    }
+    best.2
+}

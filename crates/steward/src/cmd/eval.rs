@@ -1,0 +1,186 @@
+//! `steward eval votes`: score the per-voter vote model on real votes (docs/eval.md).
+
+use std::fmt::Write as _;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use steward_agent::{EvalMode, EvalOptions, EvalReport, eval_votes};
+use steward_core::ModelConfig;
+use steward_ml::Embedder;
+
+use crate::ctx::Ctx;
+use crate::output::Output;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EvalCommand {
+    /// Predict held-out votes of real voters and score the predictions
+    Votes(VotesArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Mode {
+    /// No vote on a test proposal is visible
+    Blind,
+    /// Other voters' votes on the test proposal are visible
+    Live,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VotesArgs {
+    /// Votes to learn from (votes.csv schema; proposals.csv beside it is read when present)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) train: std::path::PathBuf,
+    /// Votes to predict; without it each voter's votes are split in time by order_rank.
+    /// Without a `choice` column the run only predicts
+    #[arg(long, value_name = "FILE")]
+    pub(crate) test: Option<std::path::PathBuf>,
+    /// Share of each voter's votes, oldest first, used for training (without --test)
+    #[arg(long, default_value_t = 0.7)]
+    pub(crate) split: f64,
+    /// Only voters with at least this many votes are evaluated (the rest are peers)
+    #[arg(long, default_value_t = 20)]
+    pub(crate) min_votes: usize,
+    /// Whether other voters' votes on the test proposal are visible
+    #[arg(long, value_enum, default_value_t = Mode::Blind)]
+    pub(crate) mode: Mode,
+    /// Write one JSON line per test row: {voter, proposal_id, choice, probabilities, confidence, action}
+    #[arg(long, value_name = "FILE")]
+    pub(crate) predictions: Option<std::path::PathBuf>,
+    /// Confidence at or above which the agent votes itself (else it asks)
+    #[arg(long, default_value_t = 0.9)]
+    pub(crate) threshold: f64,
+    /// Embed titles with the local MiniLM model (else TF-IDF title similarity)
+    #[arg(long)]
+    pub(crate) embed: bool,
+    /// Seed of the cross-validation folds
+    #[arg(long, default_value_t = ModelConfig::default().seed)]
+    pub(crate) seed: u64,
+}
+
+pub(crate) fn run(ctx: &Ctx, out: &Output, command: EvalCommand) -> Result<ExitCode> {
+    match command {
+        EvalCommand::Votes(args) => votes(ctx, out, &args),
+    }
+}
+
+fn votes(ctx: &Ctx, out: &Output, args: &VotesArgs) -> Result<ExitCode> {
+    let opts = EvalOptions {
+        train: args.train.clone(),
+        test: args.test.clone(),
+        split: args.split,
+        min_votes: args.min_votes,
+        mode: match args.mode {
+            Mode::Blind => EvalMode::Blind,
+            Mode::Live => EvalMode::Live,
+        },
+        threshold: args.threshold,
+        model: ModelConfig {
+            seed: args.seed,
+            ..ModelConfig::default()
+        },
+    };
+    let mut engine = if args.embed {
+        let dir = crate::cmd::model::models_dir(ctx)?;
+        Some(crate::cmd::model::spawn_worker(&dir)?)
+    } else {
+        None
+    };
+    let mut embed_fn = |titles: &[String]| -> Result<Vec<Vec<f32>>, String> {
+        match engine.as_mut() {
+            Some(e) => e.embed(titles).map_err(|e| e.to_string()),
+            None => Ok(Vec::new()),
+        }
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} voters [{elapsed}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut progress = |done: usize, total: usize| {
+        if let Some(b) = &bar {
+            b.set_length(total as u64);
+            b.set_position(done as u64);
+        }
+    };
+    let mut file = match &args.predictions {
+        Some(p) => Some(BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let report = eval_votes(
+        &opts,
+        args.embed.then_some(&mut embed_fn as _),
+        &mut progress,
+        file.as_mut().map(|f| f as &mut dyn Write),
+    )
+    .with_context(|| format!("while evaluating on {}", args.train.display()))?;
+    if let Some(mut f) = file {
+        f.flush().context("writing the predictions")?;
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    for e in &report.skipped_rows {
+        tracing::warn!("skipped {e}");
+    }
+    out.result(&report, || render(&report));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"))
+}
+
+pub(crate) fn render(r: &EvalReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:?} mode: {} test votes of {} voters ({} skipped rows, {:.1} s{})",
+        r.mode,
+        r.n_test,
+        r.n_voters,
+        r.skipped_rows.len(),
+        r.seconds,
+        if r.embeddings {
+            ", MiniLM title embeddings"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(s, "forced accuracy   {}", pct(r.forced_accuracy));
+    let _ = writeln!(
+        s,
+        "auto accuracy     {}  at coverage {:.3} (threshold {}, ask rate {:.3})",
+        pct(r.auto_accuracy),
+        r.coverage,
+        r.threshold,
+        r.ask_rate
+    );
+    let _ = writeln!(s, "ECE               {}", pct(r.ece));
+    let _ = writeln!(
+        s,
+        "baselines         always-For {}, voter-majority {}",
+        pct(r.baselines.always_for),
+        pct(r.baselines.voter_majority)
+    );
+    if !r.reliability.is_empty() {
+        let _ = writeln!(
+            s,
+            "reliability (confidence bin: n, mean confidence, accuracy)"
+        );
+        for b in &r.reliability {
+            let _ = writeln!(
+                s,
+                "  [{:.1}, {:.1})  {:>5}  {:.3}  {:.3}",
+                b.lo, b.hi, b.n, b.confidence, b.accuracy
+            );
+        }
+    }
+    s
+}
