@@ -36,6 +36,10 @@ const WRITING_WEIGHT: f64 = 6.0;
 const ANSWER_WEIGHT: f64 = 30.0;
 const LLM_WEIGHT: f64 = 1.0;
 const HISTORY_K: usize = 8;
+/// From this many votes of their own, the user's history goes through the fitted voter model.
+pub const MODEL_MIN_VOTES: usize = 10;
+/// How strongly statements, writing and answers pool onto the voter model's prediction.
+const TEXT_POOL_WEIGHT: f64 = 1.5;
 
 /// The engines a decision may use. The generator is optional: without it (or when it fails) the
 /// decision rests on the other signals and says so.
@@ -377,11 +381,14 @@ pub fn decide_with(
         .collect();
     near.sort_by(|a, b| b.1.total_cmp(&a.1));
     near.truncate(HISTORY_K);
+    // History and peers: pseudo-counts here; replaced by the fitted voter model when the user
+    // has enough votes of their own (below).
+    let mut hist_counts = vec![0.0f64; n.max(1)];
     let mut history_weight = 0.0;
     for (v, sim) in &near {
         if let Some(i) = label_index(&p.choices, &by_stance, &v.choice) {
             let w = strength(*sim, 0.25);
-            counts[i] += w;
+            hist_counts[i] += w;
             history_weight += w;
             evidence.push(Evidence {
                 kind: "vote".into(),
@@ -404,7 +411,7 @@ pub fn decide_with(
                 base[i] += 1.0;
             }
         }
-        for (c, b) in counts.iter_mut().zip(&base) {
+        for (c, b) in hist_counts.iter_mut().zip(&base) {
             *c += 2.0 * b / user_total as f64;
         }
     }
@@ -433,7 +440,7 @@ pub fn decide_with(
             };
             if let Some(r) = trust {
                 let w = (r - 0.5) * 2.0;
-                counts[i] += w;
+                hist_counts[i] += w;
                 peer_weight += w;
                 evidence.push(Evidence {
                     kind: "peer-vote".into(),
@@ -485,11 +492,45 @@ pub fn decide_with(
         }
     }
 
-    let total: f64 = counts.iter().sum();
     let probabilities: Vec<f64> = if n == 0 {
         Vec::new()
+    } else if let Some(pred) = voter_model_prediction(profile, key, p, &readable, visible) {
+        // The calibrated per-voter model (docs/eval.md) carries history and peers; what the user
+        // said, wrote or answered is pooled on top, and outranks it.
+        let text_total: f64 = counts.iter().sum();
+        let q: Vec<f64> = counts.iter().map(|c| c / text_total).collect();
+        let has_text = counts.iter().any(|c| *c > 1.0);
+        evidence.push(Evidence {
+            kind: "model".into(),
+            id: "voter-model".into(),
+            excerpt: format!(
+                "your vote model (history{}) says {} ({:.0}%)",
+                if pred.live {
+                    " and peers' votes on it"
+                } else {
+                    ""
+                },
+                p.choices[pred.choice],
+                pred.confidence * 100.0
+            ),
+            weight: round3(pred.confidence),
+            leans: Some(p.choices[pred.choice].clone()),
+        });
+        let pooled = if has_text {
+            pred.pooled_with(&q, TEXT_POOL_WEIGHT)
+        } else {
+            pred
+        };
+        can_judge = true;
+        pooled.probabilities.iter().map(|x| round3(*x)).collect()
     } else {
-        counts.iter().map(|c| round3(c / total)).collect()
+        let both: Vec<f64> = counts
+            .iter()
+            .zip(&hist_counts)
+            .map(|(a, b)| a + b)
+            .collect();
+        let total: f64 = both.iter().sum();
+        both.iter().map(|c| round3(c / total)).collect()
     };
     let (best, confidence) =
         probabilities
@@ -547,6 +588,80 @@ pub fn decide_with(
         seed: opts.seed,
         importance_reasons: imp.reasons,
     })
+}
+
+/// The fitted per-voter model's prediction for `p`, when the user has enough votes.
+fn voter_model_prediction(
+    profile: &ProfileSnapshot,
+    key: &str,
+    p: &Proposal,
+    readable: &ReadableProposal,
+    visible: &[steward_core::Vote],
+) -> Option<steward_core::Prediction> {
+    use steward_core::{LabeledVote, ModelConfig, PeerVote, ProposalFeatures, VoterModel};
+    if profile.user_votes.len() < MODEL_MIN_VOTES || p.choices.len() < 2 {
+        return None;
+    }
+    let default_choices = || vec!["For".to_owned(), "Against".to_owned(), "Abstain".to_owned()];
+    let history: Vec<LabeledVote> = profile
+        .user_votes
+        .iter()
+        .filter(|(v, _)| v.proposal_ref != key && v.proposal_ref != p.id)
+        .map(|(v, _)| {
+            let mut choices = default_choices();
+            if !choices.iter().any(|c| c.eq_ignore_ascii_case(&v.choice)) {
+                choices.push(v.choice.clone());
+            }
+            LabeledVote {
+                proposal: ProposalFeatures {
+                    id: v.proposal_ref.clone(),
+                    title: v.title.clone(),
+                    order: v.ord.unwrap_or(0) as f64,
+                    choices,
+                    embedding: None,
+                },
+                choice: v.choice.clone(),
+            }
+        })
+        .collect();
+    if history.len() < MODEL_MIN_VOTES {
+        return None;
+    }
+    let peers: Vec<PeerVote<'_>> = profile
+        .peer_votes
+        .iter()
+        .filter(|v| !profile.ignored.contains(&v.voter))
+        .map(|v| PeerVote {
+            voter: &v.voter,
+            proposal_id: &v.proposal_ref,
+            choice: &v.choice,
+        })
+        .collect();
+    let model = VoterModel::fit(&history, &peers, &ModelConfig::default());
+    let last = history.iter().map(|h| h.proposal.order).fold(0.0, f64::max);
+    let labels: Vec<(String, String)> = visible
+        .iter()
+        .filter_map(|v| {
+            vote_choice_index(&v.choice, p.choices.len())
+                .map(|i| (v.voter.to_ascii_lowercase(), p.choices[i].clone()))
+        })
+        .collect();
+    let seen: Vec<PeerVote<'_>> = labels
+        .iter()
+        .map(|(voter, choice)| PeerVote {
+            voter,
+            proposal_id: key,
+            choice,
+        })
+        .collect();
+    let features = ProposalFeatures {
+        id: key.to_owned(),
+        title: readable.title.clone(),
+        order: last + 1.0,
+        choices: p.choices.clone(),
+        embedding: None,
+    };
+    model.predict(&features, &seen).ok()
 }
 
 fn engines_failed(notes: &[String]) -> bool {
@@ -720,6 +835,9 @@ fn rationale(
             parts.join(", "),
             votes[0].excerpt
         );
+    }
+    if let Some(e) = evidence.iter().find(|e| e.id == "voter-model") {
+        let _ = write!(s, " Calibrated on your past votes, {}.", e.excerpt);
     }
     let peers: Vec<&Evidence> = evidence.iter().filter(|e| e.kind == "peer-vote").collect();
     if let Some(e) = peers.first() {

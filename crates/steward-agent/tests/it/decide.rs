@@ -431,3 +431,58 @@ fn odd_proposals_are_decided_without_panics_or_confident_guesses() {
     let snap = ProfileSnapshot::load(&mut store, &mut emb).expect("snapshot");
     assert_eq!(snap.items.len(), 1);
 }
+
+/// With enough of the user's own votes, decisions go through the calibrated voter model of
+/// docs/eval.md, and a direct statement still outranks it.
+#[test]
+fn vote_history_goes_through_the_voter_model_and_statements_outrank_it() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/arbitrum-snapshot-delegates/votes.csv"
+    );
+    let Ok(data) = std::fs::read(path) else {
+        eprintln!("SKIP vote_history_goes_through_the_voter_model: {path} is absent");
+        return;
+    };
+    let Some(mut emb) = embedder("vote_history_goes_through_the_voter_model") else {
+        return;
+    };
+    let voter = "0x01f761805c90bc8abfaf504075afdb87e1e5dc08";
+    let (votes, bad) =
+        steward_agent::profile::parse_votes_csv(std::path::Path::new(path), &data, Some(voter));
+    assert!(bad.is_empty(), "{bad:?}");
+    assert!(votes.iter().filter(|v| v.is_user).count() >= 100);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_home, mut store) = crate::new_store(dir.path(), "pw");
+    store
+        .transaction(|tx| tx.insert_profile_votes(&votes))
+        .expect("votes");
+    let p = proposal(
+        "s2",
+        "Camelot STIP Proposal - Round 2",
+        "Incentives for liquidity.",
+        FAA,
+    );
+    let d = run(&mut store, &mut emb, &p);
+    assert!(
+        d.evidence.iter().any(|e| e.id == "voter-model"),
+        "{:?}",
+        d.evidence
+    );
+    assert!(
+        d.rationale.contains("Calibrated on your past votes"),
+        "{}",
+        d.rationale
+    );
+    let sum: f64 = d.probabilities.iter().sum();
+    assert!((sum - 1.0).abs() < 0.01, "{:?}", d.probabilities);
+    // A statement against it flips the lean.
+    let lean = d.choice.clone();
+    say(&mut store, "I oppose STIP incentive grants for liquidity");
+    let d2 = run(&mut store, &mut emb, &p);
+    assert_eq!(
+        d2.choice.as_deref(),
+        Some("Against"),
+        "before: {lean:?}, after: {d2:#?}"
+    );
+}
