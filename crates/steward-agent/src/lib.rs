@@ -12,6 +12,7 @@ mod doctor;
 pub mod env;
 mod error;
 mod home;
+mod keys;
 mod net;
 mod proposals;
 pub mod sources;
@@ -22,12 +23,13 @@ pub mod testkit;
 
 pub use audit::{AuditHead, AuditReport, AuditVerifyError};
 pub use config::{
-    Config, ConfigKey, GovernorConfig, ImapConfig, KEYS, LimitsConfig, LogConfig, ModelsConfig,
-    NetworkConfig, SnapshotConfig, ToolsConfig,
+    CastingConfig, Config, ConfigKey, GovernorConfig, ImapConfig, KEYS, LimitsConfig, LogConfig,
+    ModelsConfig, NetworkConfig, SnapshotConfig, ToolsConfig,
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, Result};
 pub use home::Home;
+pub use keys::{KeyInfo, Keys};
 pub use net::{HttpClient, ImapStream, Network};
 pub use proposals::{Ingested, ProposalFilter, Quarantined, StoreCounts, StoredProposal};
 pub use sources::forum::Post as DiscussionPost;

@@ -14,7 +14,9 @@
 mod bindings;
 mod error;
 mod governor;
+mod keystore;
 mod rpc;
+mod snapshot;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -24,4 +26,11 @@ pub use governor::{
     ClockMode, DEFAULT_PAGE_BLOCKS, GOVERNOR_CHOICES, GovernorKind, GovernorReader, GovernorVote,
     Scan, choice_of_support, support_of_choice,
 };
+pub use keystore::{
+    Kdf, Key, KeystoreError, KeystorePassword, decrypt_keystore, encrypt_keystore, keystore_address,
+};
 pub use rpc::{DEFAULT_TIMEOUT, Rpc};
+pub use snapshot::{
+    SNAPSHOT_DOMAIN_NAME, SNAPSHOT_DOMAIN_VERSION, SnapshotChoice, SnapshotEnvelope, SnapshotVote,
+    SnapshotVoteType, VerifiedVote, VoteLayout, snapshot_domain, verify_snapshot_envelope,
+};

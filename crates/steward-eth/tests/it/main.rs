@@ -5,6 +5,7 @@
 mod bravo;
 mod oz;
 mod rpc;
+mod snapshot;
 
 use std::io::Write;
 use std::sync::Arc;

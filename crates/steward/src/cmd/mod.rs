@@ -5,11 +5,14 @@ mod demo;
 mod doctor;
 mod ingest;
 mod init;
+mod key;
 mod log;
 pub(crate) mod model;
 mod proposals;
 mod show;
+mod sign;
 mod sync;
+mod vote;
 
 use std::process::ExitCode;
 
@@ -35,6 +38,9 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Sync => sync::run(ctx, out),
         Command::Proposals(args) => proposals::run(ctx, out, &args),
         Command::Show(args) => show::run(ctx, out, &args),
+        Command::Key(c) => key::run(ctx, out, c),
+        Command::Sign(c) => sign::run(ctx, out, c),
+        Command::Vote(args) => vote::run(ctx, out, &args),
         Command::Model(args) => model::run(ctx, out, args),
         Command::ModelWorker(args) => model::worker(args),
     }

@@ -5,6 +5,7 @@
 
 mod cli;
 mod governor;
+mod keys;
 mod sync;
 
 use std::path::{Path, PathBuf};
