@@ -12,6 +12,7 @@
 //! [`Vote`]: steward_core::Vote
 
 mod bindings;
+mod cast;
 mod error;
 mod governor;
 mod keystore;
@@ -21,6 +22,9 @@ mod snapshot;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use cast::{
+    BallotSignature, GovernorBallot, GovernorCaster, SignedVoteTx, VoteReceipt, describe_revert,
+};
 pub use error::{Error, ItemError, ItemRef, Result};
 pub use governor::{
     ClockMode, DEFAULT_PAGE_BLOCKS, GOVERNOR_CHOICES, GovernorKind, GovernorReader, GovernorVote,

@@ -3,6 +3,7 @@
 //! tools print why and pass when they are absent.
 
 mod bravo;
+mod cast;
 mod oz;
 mod rpc;
 mod snapshot;
