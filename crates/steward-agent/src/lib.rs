@@ -6,6 +6,7 @@
 //! Later waves add the proposal sources, the decide/ask pipeline, casting and the review desk.
 
 mod audit;
+pub mod cast;
 mod config;
 mod discussion;
 mod doctor;
@@ -22,6 +23,9 @@ mod sync;
 pub mod testkit;
 
 pub use audit::{AuditHead, AuditReport, AuditVerifyError};
+pub use cast::{
+    CastContext, CastIntent, CastOrigin, CastOutcome, CastStatus, Reconciled, cast_vote, reconcile,
+};
 pub use config::{
     CastingConfig, Config, ConfigKey, GovernorConfig, ImapConfig, KEYS, LimitsConfig, LogConfig,
     ModelsConfig, NetworkConfig, SnapshotConfig, ToolsConfig,

@@ -116,6 +116,7 @@ CREATE TABLE discussion_posts (
 ) STRICT;
 CREATE INDEX discussion_posts_order ON discussion_posts (proposal_key, host, topic_id, post_number);
 "#,
+    crate::cast::MIGRATION,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

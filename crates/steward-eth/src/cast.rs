@@ -379,6 +379,19 @@ impl GovernorCaster {
         }
     }
 
+    /// Whether the node knows transaction `tx` (pending or mined).
+    pub async fn tx_known(&self, tx: B256) -> Result<bool> {
+        let p = self.rpc.provider();
+        Ok(self
+            .rpc
+            .timed("eth_getTransactionByHash", async {
+                p.get_transaction_by_hash(tx).await
+            })
+            .await?
+            .map_err(|e| self.rpc.fail("eth_getTransactionByHash", e))?
+            .is_some())
+    }
+
     /// The receipt of `tx`, if mined (no waiting).
     pub async fn receipt(&self, tx: B256, proposal_id: U256) -> Result<Option<VoteReceipt>> {
         let p = self.rpc.provider();

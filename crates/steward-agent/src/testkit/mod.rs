@@ -6,6 +6,10 @@
 //! - [`forum::MockForum`]: a loopback Discourse forum serving topics and `posts.json` in
 //!   Discourse's JSON shape, built from real delegate posts
 //!   (../shared/data/arbitrum-forum-rationales), with the same fault injection.
+//! - [`sequencer::MockSequencer`]: a loopback Snapshot sequencer that verifies each vote
+//!   envelope's EIP-712 signature as the real one does, refuses bad ones, and records accepted
+//!   votes in a [`hub::MockHub`].
 
 pub mod forum;
 pub mod hub;
+pub mod sequencer;

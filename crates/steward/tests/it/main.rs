@@ -7,6 +7,7 @@ mod cli;
 mod governor;
 mod keys;
 mod sync;
+mod vote;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
