@@ -296,6 +296,26 @@ impl Store {
             .map_err(sql(self.path(), "reading cast intents"))
     }
 
+    fn cast_change_of(&self, id: i64) -> Result<Option<i64>> {
+        self.conn()
+            .query_row(
+                "SELECT change_of FROM cast_intents WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .map_err(sql(self.path(), "reading a cast intent"))
+    }
+
+    fn cast_payload(&self, id: i64) -> Result<Option<String>> {
+        self.conn()
+            .query_row(
+                "SELECT payload FROM cast_intents WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .map_err(sql(self.path(), "reading a cast intent"))
+    }
+
     fn live_intent(&self, key: &str, voter: &str) -> Result<Option<CastIntent>> {
         Ok(self.cast_intents(Some(key))?.into_iter().find(|i| {
             i.voter == voter
@@ -913,10 +933,38 @@ async fn reconcile_intent(
         let votes = hub
             .votes_by_voter(proposal_id, &voter.to_checksum(None))
             .await?;
+        // This intent's vote, not an earlier one by the same key: the hub's `created` is the
+        // signed message's timestamp, with the same choice and reason.
+        let payload: Value = store
+            .cast_payload(i.id)?
+            .and_then(|p| serde_json::from_str(&p).ok())
+            .unwrap_or(Value::Null);
+        let msg = payload
+            .pointer("/data/message")
+            .or_else(|| payload.pointer("/message"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        // The hub answers weighted choices as objects; the message carries their JSON text.
+        let norm = |c: &Value| match c {
+            Value::String(s) => serde_json::from_str(s).unwrap_or_else(|_| c.clone()),
+            other => other.clone(),
+        };
+        let mine = votes
+            .iter()
+            .filter(|v| {
+                msg.get("timestamp").is_some()
+                    && v.get("created").and_then(Value::as_i64)
+                        == msg.get("timestamp").and_then(Value::as_i64)
+                    && v.get("reason").and_then(Value::as_str).unwrap_or("")
+                        == msg.get("reason").and_then(Value::as_str).unwrap_or("")
+                    && norm(v.get("choice").unwrap_or(&Value::Null))
+                        == norm(msg.get("choice").unwrap_or(&Value::Null))
+            })
+            .count();
         (
-            !votes.is_empty(),
+            mine > 0,
             false,
-            json!({ "hub_votes": votes.len() }),
+            json!({ "hub_votes": votes.len(), "matching_timestamp": mine }),
         )
     };
     let state = if voted {
@@ -936,6 +984,18 @@ async fn reconcile_intent(
         AuditRecord::new("vote-reconciled", i.proposal_key.clone())
             .detail(json!({ "intent": i.id, "was": i.state, "now": state, "evidence": evidence })),
     )?;
+    if state == "abandoned"
+        && let Some(old) = store.cast_change_of(i.id)?
+    {
+        // The change never landed: the vote it replaced is the live one again.
+        store.cast_step(
+            old,
+            "confirmed",
+            &[],
+            AuditRecord::new("vote-restored", i.proposal_key.clone())
+                .detail(json!({ "intent": old, "because": i.id })),
+        )?;
+    }
     Ok(Some(Reconciled {
         intent: i.id,
         proposal_key: i.proposal_key.clone(),
