@@ -254,7 +254,7 @@ fn target_of(p: &StoredProposal, choice: &str) -> Result<(Target, String)> {
 /// Steps: `after-intent`, `after-sign`, `after-submit`.
 fn pause_at(step: &str) {
     #[cfg(debug_assertions)]
-    if std::env::var("STEWARD_CAST_PAUSE_AT").is_ok_and(|s| s == step) {
+    if std::env::var(crate::env::STEWARD_CAST_PAUSE_AT).is_ok_and(|s| s == step) {
         use std::io::Write;
         let mut e = std::io::stderr().lock();
         let _ = writeln!(e, "steward: cast paused at {step}");

@@ -18,7 +18,6 @@ use alloy::network::TxSignerSync;
 use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
-use alloy::signers::SignerSync;
 use alloy::sol;
 use alloy::sol_types::{Eip712Domain, SolCall, SolEvent, SolInterface, SolStruct};
 use alloy::transports::RpcError;
@@ -519,13 +518,10 @@ impl GovernorCaster {
             }
             .eip712_signing_hash(&domain)
         };
-        let sig = key
-            .signer()
-            .sign_hash_sync(&hash)
-            .map_err(|e| Error::Signing {
-                what: format!("ballot on proposal {}", ballot.proposal_id),
-                detail: e.to_string(),
-            })?;
+        let sig = key.sign_hash(&hash).map_err(|e| Error::Signing {
+            what: format!("ballot on proposal {}", ballot.proposal_id),
+            detail: e.to_string(),
+        })?;
         let signature: Bytes = sig.as_bytes().to_vec().into();
         let calldata: Bytes = if extended {
             IGovernorVote::castVoteWithReasonAndParamsBySigCall {

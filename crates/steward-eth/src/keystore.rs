@@ -10,7 +10,7 @@
 use std::fmt;
 
 use aes::cipher::{KeyIvInit, StreamCipher};
-use alloy::primitives::{Address, B256, keccak256};
+use alloy::primitives::{Address, B256, Signature, keccak256};
 use alloy::signers::k256::ecdsa::SigningKey;
 use alloy::signers::local::PrivateKeySigner;
 use serde_json::{Value, json};
@@ -122,6 +122,19 @@ impl Key {
     /// transaction signing).
     pub fn signer(&self) -> &PrivateKeySigner {
         &self.signer
+    }
+
+    /// Signs a 32-byte hash (EIP-712, EIP-191 digests) with libsecp256k1, about three times
+    /// faster than k256; the transient libsecp256k1 copy of the secret is erased after use.
+    /// Deterministic (RFC 6979), so the signature equals k256's for the same hash.
+    pub fn sign_hash(&self, hash: &B256) -> Result<Signature, KeystoreError> {
+        let secret = self.secret();
+        let mut sk = secp256k1::SecretKey::from_byte_array(*secret)
+            .map_err(|_| KeystoreError::InvalidKey)?;
+        let sig = secp256k1::SECP256K1
+            .sign_ecdsa_recoverable(secp256k1::Message::from_digest(hash.0), &sk);
+        sk.non_secure_erase();
+        Ok(sig.into())
     }
 
     /// The secret scalar, in a buffer zeroized on drop.
@@ -394,6 +407,18 @@ mod tests {
             decrypt_keystore(&json, &pass("hunter23")).unwrap_err(),
             KeystoreError::WrongPassword
         );
+    }
+
+    #[test]
+    fn libsecp256k1_signatures_equal_k256s() {
+        use alloy::signers::SignerSync;
+        let key = Key::random().unwrap();
+        for i in 0..20u8 {
+            let h = keccak256([i]);
+            let a = key.sign_hash(&h).unwrap();
+            assert_eq!(a, key.signer().sign_hash_sync(&h).unwrap());
+            assert_eq!(a.recover_address_from_prehash(&h).unwrap(), key.address());
+        }
     }
 
     #[test]

@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use alloy::primitives::{Address, B256, Signature};
-use alloy::signers::SignerSync;
 use alloy::sol_types::{Eip712Domain, SolStruct, eip712_domain};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -398,13 +397,10 @@ impl SnapshotVote {
     /// stays the user's address and `address` is the alias).
     pub fn sign(&self, key: &Key) -> Result<SnapshotEnvelope> {
         let hash = self.signing_hash()?;
-        let sig = key
-            .signer()
-            .sign_hash_sync(&hash)
-            .map_err(|e| Error::Signing {
-                what: format!("snapshot vote on {}", self.proposal),
-                detail: e.to_string(),
-            })?;
+        let sig = key.sign_hash(&hash).map_err(|e| Error::Signing {
+            what: format!("snapshot vote on {}", self.proposal),
+            detail: e.to_string(),
+        })?;
         Ok(SnapshotEnvelope {
             address: key.address().to_checksum(None),
             sig: format!("0x{}", alloy::hex::encode(sig.as_bytes())),
