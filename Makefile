@@ -23,11 +23,13 @@ test: setup lint
 	fi
 
 ## bench: the local models against llama.cpp and sentence-transformers (installs torch into
-## .cache/st-venv on first use), and ingest of 13k real proposals; writes BENCHMARKS.md
+## .cache/st-venv on first use), ingest of 13k real proposals, and EIP-712 sign + recover
+## against ethers v6; writes BENCHMARKS.md
 bench: setup
 	scripts/bench-ml.py
 	scripts/bench-ingest.sh
 	scripts/bench-eval.sh
+	scripts/bench-eip712.sh
 
 setup: apt tools models
 

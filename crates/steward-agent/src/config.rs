@@ -20,6 +20,7 @@ pub struct Config {
     pub governors: Vec<GovernorConfig>,
     pub imap: Vec<ImapConfig>,
     pub limits: LimitsConfig,
+    pub casting: CastingConfig,
     pub models: ModelsConfig,
     pub tools: ToolsConfig,
     pub log: LogConfig,
@@ -54,6 +55,8 @@ pub struct SnapshotConfig {
     pub spaces: Vec<String>,
     /// Items per GraphQL page (the hub allows at most 1000).
     pub page_size: u32,
+    /// Where signed Snapshot messages are POSTed (the sequencer).
+    pub sequencer: String,
 }
 
 impl Default for SnapshotConfig {
@@ -62,6 +65,7 @@ impl Default for SnapshotConfig {
             hub: "https://hub.snapshot.org/graphql".into(),
             spaces: vec![],
             page_size: 100,
+            sequencer: "https://seq.snapshot.org".into(),
         }
     }
 }
@@ -177,6 +181,29 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Casting votes (docs/casting.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CastingConfig {
+    /// Off (the default): every vote is a dry run, recorded but never signed or sent.
+    pub enabled: bool,
+    /// At most this many votes submitted in any 24 hours.
+    pub max_votes_per_day: u32,
+    /// The key to sign with: an address or file name in `<home>/keys/`; unset means the
+    /// default key (`keys/default`).
+    pub key: Option<String>,
+}
+
+impl Default for CastingConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            max_votes_per_day: 10,
+            key: None,
         }
     }
 }
@@ -304,6 +331,12 @@ pub const KEYS: &[ConfigKey] = &[
         doc: "Items per hub query page (1 to 1000).",
     },
     ConfigKey {
+        key: "snapshot.sequencer",
+        env: "STEWARD_SNAPSHOT_SEQUENCER",
+        default: r#""https://seq.snapshot.org""#,
+        doc: "Where signed Snapshot votes are POSTed. Its host must also be in network.allow.",
+    },
+    ConfigKey {
         key: "governors",
         env: "STEWARD_GOVERNORS",
         default: "[]",
@@ -320,6 +353,24 @@ pub const KEYS: &[ConfigKey] = &[
         env: "STEWARD_LIMITS_MAX_BODY_BYTES",
         default: "1048576",
         doc: "Proposal bodies longer than this are truncated and flagged `body-truncated`.",
+    },
+    ConfigKey {
+        key: "casting.enabled",
+        env: "STEWARD_CASTING_ENABLED",
+        default: "false",
+        doc: "Whether votes are really signed and sent; false means every vote is a dry run.",
+    },
+    ConfigKey {
+        key: "casting.max_votes_per_day",
+        env: "STEWARD_CASTING_MAX_VOTES_PER_DAY",
+        default: "10",
+        doc: "At most this many votes submitted in any 24 hours (0 stops all casting).",
+    },
+    ConfigKey {
+        key: "casting.key",
+        env: "STEWARD_CASTING_KEY",
+        default: "(unset: the default key in $STEWARD_HOME/keys/)",
+        doc: "The key votes are signed with: an address or a file name in $STEWARD_HOME/keys/.",
     },
     ConfigKey {
         key: "models.dir",
@@ -456,6 +507,20 @@ impl Config {
             }
             "snapshot.hub" => self.snapshot.hub = v.to_owned(),
             "snapshot.spaces" => self.snapshot.spaces = split_list(v),
+            "snapshot.sequencer" => self.snapshot.sequencer = v.to_owned(),
+            "casting.enabled" => {
+                self.casting.enabled = match v {
+                    "true" | "1" | "yes" | "on" => true,
+                    "false" | "0" | "no" | "off" => false,
+                    _ => return Err(format!("expected true or false, got {v:?}")),
+                };
+            }
+            "casting.max_votes_per_day" => {
+                self.casting.max_votes_per_day = v
+                    .parse()
+                    .map_err(|_| format!("expected a whole number, got {v:?}"))?;
+            }
+            "casting.key" => self.casting.key = (!v.is_empty()).then(|| v.to_owned()),
             "governors" => {
                 self.governors = split_list(v)
                     .iter()
@@ -533,6 +598,12 @@ impl Config {
             return Err((
                 "snapshot.hub",
                 format!("{:?} is not a URL", self.snapshot.hub),
+            ));
+        }
+        if url::Url::parse(&self.snapshot.sequencer).is_err() {
+            return Err((
+                "snapshot.sequencer",
+                format!("{:?} is not a URL", self.snapshot.sequencer),
             ));
         }
         for g in &self.governors {

@@ -318,7 +318,13 @@ fn tool_checks(tools: &ToolPaths) -> Vec<Check> {
 }
 
 fn key_check(dir: &Path) -> Check {
-    let n = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+    let n = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count()
+        })
+        .unwrap_or(0);
     if n == 0 {
         Check::new(
             "keys",

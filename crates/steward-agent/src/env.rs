@@ -14,3 +14,9 @@ pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 /// The default variable an `[[imap]]` entry reads its password from (its `password_env`).
 /// Never accepted on the command line.
 pub const STEWARD_IMAP_PASSWORD: &str = "STEWARD_IMAP_PASSWORD";
+/// The password of the signing key's keystore (`steward key`, `steward vote`). Without it
+/// Steward asks on the terminal. Never accepted on the command line.
+pub const STEWARD_KEYSTORE_PASSWORD: &str = "STEWARD_KEYSTORE_PASSWORD";
+/// Test hook, debug builds only: `after-intent`, `after-sign` or `after-submit` holds a vote at
+/// that step so a test can kill -9 the process there (docs/casting.md). Ignored in release.
+pub const STEWARD_CAST_PAUSE_AT: &str = "STEWARD_CAST_PAUSE_AT";

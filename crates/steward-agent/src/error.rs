@@ -81,6 +81,32 @@ pub enum Error {
     /// Inspecting a proposal's payload failed (the RPC is down or times out, a user ABI is bad).
     #[error("inspecting {proposal}: {message}")]
     Verify { proposal: String, message: String },
+    /// A keystore file that cannot be opened: wrong password, damaged, unsupported.
+    #[error("keystore {}: {source}", file.display())]
+    Key {
+        file: PathBuf,
+        #[source]
+        source: steward_eth::KeystoreError,
+    },
+    #[error("no signing key in {}: run `steward key new` or `steward key import --keystore FILE`", dir.display())]
+    NoKey { dir: PathBuf },
+    #[error("no keystore {wanted:?} in {} (see `steward key list`)", dir.display())]
+    KeyNotFound { wanted: String, dir: PathBuf },
+    #[error("a keystore for {address} already exists: {}", file.display())]
+    KeyExists {
+        address: steward_core::Address,
+        file: PathBuf,
+    },
+    /// Signing, sending or checking a vote failed (steward-eth's error, with its context).
+    #[error("{context}: {source}")]
+    Eth {
+        context: String,
+        #[source]
+        source: steward_eth::Error,
+    },
+    /// The vote cannot be cast as asked; nothing was signed or sent.
+    #[error("{0}")]
+    Cast(String),
 }
 
 impl Error {
@@ -106,6 +132,14 @@ impl Error {
             Self::Imap { .. } => "imap",
             Self::ImapLogin { .. } => "imap-login",
             Self::Verify { .. } => "verify",
+            Self::Key { source, .. } => match source {
+                steward_eth::KeystoreError::WrongPassword => "wrong-keystore-password",
+                _ => "keystore-invalid",
+            },
+            Self::NoKey { .. } | Self::KeyNotFound { .. } => "no-key",
+            Self::KeyExists { .. } => "key-exists",
+            Self::Eth { source, .. } => source.kind(),
+            Self::Cast(_) => "cast-refused",
         }
     }
 }

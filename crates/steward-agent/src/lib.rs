@@ -6,6 +6,7 @@
 //! It reads proposals from their sources, keeps the user's profile, and decides (vote, ask or skip) for them; later waves add casting and the review desk.
 
 mod audit;
+pub mod cast;
 mod config;
 pub mod decide;
 mod discussion;
@@ -15,6 +16,7 @@ mod error;
 mod eval;
 mod home;
 pub mod inspect;
+mod keys;
 mod net;
 pub mod profile;
 mod proposals;
@@ -27,9 +29,12 @@ pub mod testkit;
 pub mod web;
 
 pub use audit::{AuditHead, AuditReport, AuditVerifyError};
+pub use cast::{
+    CastContext, CastIntent, CastOrigin, CastOutcome, CastStatus, Reconciled, cast_vote, reconcile,
+};
 pub use config::{
-    Config, ConfigKey, DecideConfig, GovernorConfig, ImapConfig, KEYS, LimitsConfig, LogConfig,
-    ModelsConfig, NetworkConfig, SnapshotConfig, ToolsConfig, WebConfig,
+    CastingConfig, Config, ConfigKey, DecideConfig, GovernorConfig, ImapConfig, KEYS, LimitsConfig,
+    LogConfig, ModelsConfig, NetworkConfig, SnapshotConfig, ToolsConfig, WebConfig,
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, Result};
@@ -38,6 +43,7 @@ pub use eval::{
     VoterReport, eval_votes,
 };
 pub use home::Home;
+pub use keys::{KeyInfo, Keys};
 pub use net::{HttpClient, ImapStream, Network};
 pub use proposals::{Ingested, ProposalFilter, Quarantined, StoreCounts, StoredProposal};
 pub use sources::forum::Post as DiscussionPost;

@@ -193,6 +193,7 @@ CREATE TABLE verify_pins (
     PRIMARY KEY (proposal_key, target)
 ) STRICT;
 "#,
+    crate::cast::MIGRATION,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

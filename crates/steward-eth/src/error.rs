@@ -66,6 +66,59 @@ pub enum Error {
         "rpc {host}: {address} is neither an OpenZeppelin Governor (proposalSnapshot) nor a GovernorBravo (quorumVotes)"
     )]
     UnknownGovernor { host: String, address: Address },
+    /// The governor refused the vote (the revert decoded: already voted, not active, ...).
+    /// Nothing was mined.
+    #[error("governor {governor}: vote on proposal {proposal} refused: {reason}")]
+    VoteRefused {
+        governor: Address,
+        proposal: String,
+        /// The decoded custom error, e.g. `GovernorAlreadyCastVote(0x..)`.
+        reason: String,
+    },
+    /// The vote transaction was mined but reverted.
+    #[error(
+        "governor {governor}: vote transaction {tx} on proposal {proposal} reverted in block {block}"
+    )]
+    VoteReverted {
+        governor: Address,
+        proposal: String,
+        tx: String,
+        block: u64,
+    },
+    /// The node serves another chain than the one the vote is for.
+    #[error("rpc {host}: chain id {got}, expected {expected}")]
+    ChainMismatch {
+        host: String,
+        expected: u64,
+        got: u64,
+    },
+    /// Signing failed (the key could not sign this payload).
+    #[error("signing {what}: {detail}")]
+    Signing { what: String, detail: String },
+    /// An EIP-712 message that cannot be built from the input (a bad choice, a bad address).
+    #[error("{what}: {detail}")]
+    BadMessage { what: String, detail: String },
+}
+
+impl Error {
+    /// A stable kebab-case name for error envelopes.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Url { .. } => "bad-url",
+            Self::Client { .. } => "http",
+            Self::Rpc { .. } => "rpc",
+            Self::Timeout { .. } => "rpc-timeout",
+            Self::Reverted { .. } => "reverted",
+            Self::BadResponse { .. } => "rpc-bad-response",
+            Self::NotAContract { .. } => "not-a-contract",
+            Self::UnknownGovernor { .. } => "unknown-governor",
+            Self::VoteRefused { .. } => "vote-refused",
+            Self::VoteReverted { .. } => "vote-reverted",
+            Self::ChainMismatch { .. } => "chain-mismatch",
+            Self::Signing { .. } => "signing",
+            Self::BadMessage { .. } => "bad-message",
+        }
+    }
 }
 
 /// Which item an [`ItemError`] is about.

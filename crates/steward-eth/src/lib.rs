@@ -14,20 +14,29 @@
 mod bindings;
 mod code;
 pub mod decode;
+mod cast;
 mod error;
 mod governor;
+mod keystore;
 mod rpc;
 mod simulate;
 mod verify;
+mod snapshot;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use code::{CodeFacts, Opcodes, Origin as CodeOrigin, scan_opcodes};
+pub use cast::{
+    BallotSignature, GovernorBallot, GovernorCaster, SignedVoteTx, VoteReceipt, describe_revert,
+};
 pub use error::{Error, ItemError, ItemRef, Result};
 pub use governor::{
     ClockMode, DEFAULT_PAGE_BLOCKS, GOVERNOR_CHOICES, GovernorKind, GovernorReader, GovernorVote,
     Scan, choice_of_support, support_of_choice,
+};
+pub use keystore::{
+    Kdf, Key, KeystoreError, KeystorePassword, decrypt_keystore, encrypt_keystore, keystore_address,
 };
 pub use rpc::{DEFAULT_TIMEOUT, Rpc};
 
@@ -37,3 +46,7 @@ pub fn keccak(bytes: &[u8]) -> [u8; 32] {
 }
 pub use simulate::{ADMIN_SLOT, IMPLEMENTATION_SLOT, Simulation, Step, calldata_of, effect_of_log};
 pub use verify::{ActionReport, Report, Request, executor_of, verify};
+pub use snapshot::{
+    SNAPSHOT_DOMAIN_NAME, SNAPSHOT_DOMAIN_VERSION, SnapshotChoice, SnapshotEnvelope, SnapshotVote,
+    SnapshotVoteType, VerifiedVote, VoteLayout, snapshot_domain, verify_snapshot_envelope,
+};

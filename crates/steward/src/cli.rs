@@ -61,6 +61,14 @@ pub(crate) enum Command {
     Show(ShowArgs),
     /// What a proposal's payload really does: decoded calls, simulated effects and flags
     Inspect(InspectArgs),
+    /// Signing keys: create, import (cast/geth keystores), list, show the address
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Sign without sending: prints what would be submitted
+    #[command(subcommand)]
+    Sign(SignCommand),
+    /// Cast (or, with casting.enabled = false, dry-run) your vote on a stored proposal
+    Vote(VoteArgs),
     /// Run the demo: create a home and check it (later waves grow this into the full story)
     Demo,
     /// Sync, decide and vote or ask: once, or as a loop with --watch
@@ -154,4 +162,86 @@ pub(crate) struct InspectArgs {
     /// Only re-check the code hashes pinned by an earlier inspect (needs --rpc)
     #[arg(long, requires = "rpc", conflicts_with = "file")]
     pub(crate) recheck: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeyCommand {
+    /// Create a new random key in <home>/keys/ (password from STEWARD_KEYSTORE_PASSWORD or asked)
+    New(KeyNewArgs),
+    /// Copy a Web3 Secret Storage v3 keystore (cast, geth, ethers) into <home>/keys/
+    Import(KeyImportArgs),
+    /// List the keystores in <home>/keys/ and which one is the default
+    List,
+    /// The address of the default key, or of the one named
+    Address(KeyAddressArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeyNewArgs {
+    /// geth's light scrypt parameters (n=2^12, p=6) instead of the standard ones (n=2^18)
+    #[arg(long)]
+    pub(crate) light_kdf: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeyImportArgs {
+    /// The keystore file to import (its password from STEWARD_KEYSTORE_PASSWORD or asked)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) keystore: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeyAddressArgs {
+    /// An address or file name in <home>/keys/ [default: casting.key, else the default key]
+    pub(crate) key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SignCommand {
+    /// A Snapshot vote envelope {address, sig, data: {domain, types, message}}, not sent
+    SnapshotVote(SignSnapshotArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SignSnapshotArgs {
+    /// The space, e.g. ens.eth
+    #[arg(long)]
+    pub(crate) space: String,
+    /// The proposal id (0x... hash or an IPFS id)
+    #[arg(long)]
+    pub(crate) proposal: String,
+    /// The choice: 2 (single-choice, basic), 1,3 (approval, ranked-choice), {"1":2,"3":1}
+    /// (weighted, quadratic); indexes start at 1
+    #[arg(long)]
+    pub(crate) choice: String,
+    /// The voting type
+    #[arg(long = "type", value_name = "TYPE", default_value = "single-choice")]
+    pub(crate) kind: String,
+    /// The reason shown with the vote
+    #[arg(long, default_value = "")]
+    pub(crate) reason: String,
+    /// The app name recorded with the vote
+    #[arg(long, default_value = "steward")]
+    pub(crate) app: String,
+    /// The timestamp (Unix seconds) [default: now]
+    #[arg(long)]
+    pub(crate) timestamp: Option<u64>,
+    /// Which key: an address or file name in <home>/keys/ [default: casting.key, else the default key]
+    #[arg(long)]
+    pub(crate) key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VoteArgs {
+    /// The proposal's key (`snapshot:space:id`), an alias, or its source id
+    pub(crate) id: String,
+    /// The choice: For/Against/Abstain or 1-3 on a Governor; on Snapshot as for `sign
+    /// snapshot-vote --choice` (indexes from 1), or a choice's name for single-choice
+    pub(crate) choice: String,
+    /// The reason published with the vote
+    #[arg(long, default_value = "")]
+    pub(crate) reason: String,
+    /// Replace an earlier Snapshot vote by Steward on this proposal (Snapshot allows changing)
+    #[arg(long)]
+    pub(crate) change: bool,
 }

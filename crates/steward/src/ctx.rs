@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use steward_agent::{Config, Home, Passphrase, Store, env};
+use steward_eth::KeystorePassword;
 
 use crate::cli::Global;
 
@@ -64,6 +65,36 @@ impl Ctx {
             }
         }
         Ok(Passphrase::new(first)?)
+    }
+
+    /// The keystore password from STEWARD_KEYSTORE_PASSWORD, or asked on the terminal (twice
+    /// when `confirm`). Never from argv.
+    pub(crate) fn keystore_password(confirm: bool) -> Result<KeystorePassword> {
+        if let Some(p) = Self::getenv(env::STEWARD_KEYSTORE_PASSWORD) {
+            return Ok(if confirm {
+                KeystorePassword::new(p)?
+            } else {
+                KeystorePassword::allow_empty(p)
+            });
+        }
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "no keystore password: set STEWARD_KEYSTORE_PASSWORD or run in a terminal to be asked"
+            );
+        }
+        let first = rpassword::prompt_password("Keystore password: ")
+            .context("reading the keystore password")?;
+        if confirm {
+            let again = zeroize::Zeroizing::new(
+                rpassword::prompt_password("Repeat password: ")
+                    .context("reading the keystore password")?,
+            );
+            if *again != first {
+                bail!("the passwords do not match");
+            }
+            return Ok(KeystorePassword::new(first)?);
+        }
+        Ok(KeystorePassword::allow_empty(first))
     }
 
     /// The passphrase if one is available without asking (doctor uses it to decide whether the

@@ -50,10 +50,16 @@ impl Output {
     /// Prints an error (stdout envelope with `--json`, stderr otherwise) and picks the exit code.
     pub(crate) fn error(&self, err: &anyhow::Error) -> ExitCode {
         let agent = err.chain().find_map(|e| e.downcast_ref::<AgentError>());
-        let kind = agent.map_or("error", AgentError::kind);
+        let eth = err
+            .chain()
+            .find_map(|e| e.downcast_ref::<steward_eth::Error>());
+        let kind = agent
+            .map(AgentError::kind)
+            .or(eth.map(steward_eth::Error::kind))
+            .unwrap_or("error");
         let code = match kind {
             "home-locked" => exit::LOCKED,
-            "wrong-passphrase" => exit::AUTH,
+            "wrong-passphrase" | "wrong-keystore-password" => exit::AUTH,
             _ => exit::ERROR,
         };
         let chain: Vec<String> = err.chain().map(ToString::to_string).collect();

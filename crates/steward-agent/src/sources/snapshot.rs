@@ -204,6 +204,17 @@ impl HubClient {
         self.list(&query, vars, "votes").await
     }
 
+    /// The votes `voter` (checksummed, as the hub stores it) has on `proposal`: empty when none.
+    pub async fn votes_by_voter(&self, proposal: &str, voter: &str) -> Result<Vec<Value>> {
+        let query = format!(
+            "query VotesByVoter($proposal: String!, $voter: String!) {{
+  votes(first: 10, where: {{ proposal: $proposal, voter: $voter }}, orderBy: \"created\", orderDirection: desc) {{ {VOTE_FIELDS} }}
+}}"
+        );
+        let vars = json!({ "proposal": proposal, "voter": voter });
+        self.list(&query, vars, "votes").await
+    }
+
     async fn list(&self, query: &str, variables: Value, field: &str) -> Result<Vec<Value>> {
         let body = json!({ "query": query, "variables": variables });
         let source = format!("snapshot hub {}", self.host);

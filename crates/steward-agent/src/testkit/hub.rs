@@ -97,6 +97,36 @@ struct HubState {
     rejected: Vec<String>,
 }
 
+/// Adds votes to a [`MockHub`] (cloneable; for the mock sequencer).
+#[derive(Debug, Clone)]
+pub struct VotesSink(Arc<Mutex<HubState>>);
+
+impl VotesSink {
+    pub fn add(&self, vote: Value) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .votes
+            .push(vote);
+    }
+
+    /// Votes by `voter` on `proposal`.
+    pub fn count(&self, proposal: &str, voter: &str) -> usize {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .votes
+            .iter()
+            .filter(|v| {
+                v["proposal"]["id"].as_str() == Some(proposal)
+                    && v["voter"]
+                        .as_str()
+                        .is_some_and(|x| x.eq_ignore_ascii_case(voter))
+            })
+            .count()
+    }
+}
+
 /// A running mock hub. Dropping it stops the server.
 #[derive(Debug)]
 pub struct MockHub {
@@ -155,6 +185,16 @@ impl MockHub {
             s.proposals
                 .sort_by_key(|p| p["created"].as_i64().unwrap_or(0));
         });
+    }
+
+    /// Adds votes (the mock sequencer records accepted votes here).
+    pub fn add_votes(&self, more: Vec<Value>) {
+        self.with(|s| s.votes.extend(more));
+    }
+
+    /// A handle that adds votes from another task.
+    pub fn votes_sink(&self) -> VotesSink {
+        VotesSink(Arc::clone(&self.state))
     }
 
     pub fn requests(&self) -> u64 {
@@ -427,6 +467,10 @@ fn matches_where(row: &Value, w: &Value) -> bool {
         "created_gte" => v.as_i64().is_none_or(|t| created >= t),
         "created_gt" => v.as_i64().is_none_or(|t| created > t),
         "proposal" => row["proposal"]["id"].as_str() == v.as_str(),
+        "voter" => match (row["voter"].as_str(), v.as_str()) {
+            (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+            _ => false,
+        },
         "id_in" => v
             .as_array()
             .is_some_and(|a| a.iter().any(|s| s.as_str() == row["id"].as_str())),

@@ -7,7 +7,11 @@
 //!   Discourse's JSON shape, built from real delegate posts
 //!   (../shared/data/arbitrum-forum-rationales), with the same fault injection.
 //! - [`dovecot::Dovecot`]: a real Dovecot serving IMAP over TLS on loopback.
+//! - [`sequencer::MockSequencer`]: a loopback Snapshot sequencer that verifies each vote
+//!   envelope's EIP-712 signature as the real one does, refuses bad ones, and records accepted
+//!   votes in a [`hub::MockHub`].
 
 pub mod dovecot;
 pub mod forum;
 pub mod hub;
+pub mod sequencer;

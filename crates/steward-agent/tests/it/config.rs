@@ -163,7 +163,9 @@ fn every_key_is_documented_with_its_env_and_default() {
     for k in KEYS {
         let mut c = Config::default();
         let sample = match k.key {
-            "network.timeout_secs" | "snapshot.page_size" => "5",
+            "network.timeout_secs" | "snapshot.page_size" | "casting.max_votes_per_day" => "5",
+            "casting.enabled" => "true",
+            "snapshot.sequencer" => "http://127.0.0.1:1/",
             "limits.max_body_bytes" => "4096",
             "snapshot.hub" => "http://127.0.0.1:1/graphql",
             "governors" => "http://127.0.0.1:8545#0x0000000000000000000000000000000000000001@5",

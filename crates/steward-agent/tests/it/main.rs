@@ -5,6 +5,7 @@
 #![allow(clippy::print_stderr)]
 
 mod audit;
+mod cast;
 mod config;
 mod decide;
 mod eval;

@@ -55,6 +55,29 @@ pub use dao::{Bravo, Dao, DaoConfig, Proposed, bravo_action, encode_proposal_cre
 
 use alloy::primitives::U256;
 
+/// The private keys of anvil's default accounts 0..5 (the public "test test ... junk" mnemonic),
+/// for tests that sign with a local key instead of an unlocked account.
+pub const DEV_KEYS: [&str; 6] = [
+    "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+];
+
+/// anvil's default account `i` as a [`crate::Key`].
+pub fn dev_key(i: usize) -> TkResult<crate::Key> {
+    let hex = DEV_KEYS
+        .get(i)
+        .ok_or_else(|| TestkitError::new(format!("no dev key {i}")))?;
+    let bytes: [u8; 32] = alloy::hex::decode(hex)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| TestkitError::new("dev key hex"))?;
+    crate::Key::from_secret(&bytes).map_err(|e| TestkitError::new(e.to_string()))
+}
+
 /// What went wrong in the harness, in words.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("testkit: {0}")]

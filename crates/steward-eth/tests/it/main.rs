@@ -3,9 +3,11 @@
 //! tools print why and pass when they are absent.
 
 mod bravo;
+mod cast;
 mod oz;
 mod rpc;
 mod verify;
+mod snapshot;
 
 use std::io::Write;
 use std::sync::Arc;

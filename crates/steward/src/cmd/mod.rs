@@ -9,6 +9,7 @@ pub(crate) mod eval;
 mod ingest;
 mod init;
 mod inspect;
+mod key;
 mod log;
 pub(crate) mod model;
 pub(crate) mod profile;
@@ -17,7 +18,9 @@ pub(crate) mod questions;
 pub(crate) mod run;
 pub(crate) mod serve;
 mod show;
+mod sign;
 mod sync;
+mod vote;
 
 use std::process::ExitCode;
 
@@ -44,6 +47,9 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Proposals(args) => proposals::run(ctx, out, &args),
         Command::Show(args) => show::run(ctx, out, &args),
         Command::Inspect(args) => inspect::run(ctx, out, &args),
+        Command::Key(c) => key::run(ctx, out, c),
+        Command::Sign(c) => sign::run(ctx, out, c),
+        Command::Vote(args) => vote::run(ctx, out, &args),
         Command::Model(args) => model::run(ctx, out, args),
         Command::Run(args) => run::run(ctx, out, &args),
         Command::Serve(args) => serve::run(ctx, out, &args),

@@ -7,7 +7,9 @@ mod cli;
 mod decide;
 mod governor;
 mod inspect;
+mod keys;
 mod sync;
+mod vote;
 mod web;
 
 use std::path::{Path, PathBuf};
