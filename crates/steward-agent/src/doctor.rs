@@ -334,6 +334,7 @@ fn key_check(dir: &Path) -> Check {
                 dir.display()
             ),
         )
+        .fix("steward key new (or steward key import --keystore FILE)")
     } else {
         Check::new(
             "keys",

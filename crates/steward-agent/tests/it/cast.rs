@@ -189,6 +189,34 @@ async fn snapshot_votes_are_cast_once_changed_only_when_asked_and_reconciled() {
             .any(|i| i.state == "abandoned")
     );
 
+    // The sequencer refuses the vote (it does not know the proposal): a clear error, the intent
+    // `failed`, the replaced vote restored as the live one.
+    seq.set_proposals(vec!["0xsomething-else".into()]);
+    let e = cast_vote(
+        &mut store,
+        ctx,
+        &sp,
+        r#"{"2":3}"#,
+        "refused",
+        CastOrigin::User,
+        true,
+    )
+    .await
+    .expect_err("refused");
+    assert!(
+        e.to_string()
+            .contains("refused the vote: \"unknown proposal"),
+        "{e}"
+    );
+    let intents = store.cast_intents(Some(&sp.key)).expect("intents");
+    assert_eq!(intents[0].state, "failed");
+    assert_eq!(
+        intents.iter().filter(|i| i.state == "confirmed").count(),
+        1,
+        "{intents:?}"
+    );
+    seq.set_proposals(Vec::new());
+
     // The daily limit.
     let mut tight = cfg.clone();
     tight.casting.max_votes_per_day = 1;

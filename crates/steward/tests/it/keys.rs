@@ -135,3 +135,81 @@ fn keystores_move_between_steward_and_cast_both_ways() {
     assert_eq!(code, 1);
     assert!(out.contains("STEWARD_KEYSTORE_PASSWORD"), "{out}");
 }
+
+#[test]
+fn sign_snapshot_vote_prints_a_verifiable_envelope_and_audits_it() {
+    let (dir, home) = temp_home();
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", "p").arg("init"));
+    assert_eq!(code, 0, "{err}");
+    let key = steward_eth::testkit::dev_key(1).expect("dev key");
+    let pw = steward_eth::KeystorePassword::new(KPW.into()).expect("pw");
+    let ks = dir.path().join("k.json");
+    std::fs::write(
+        &ks,
+        steward_eth::encrypt_keystore(&key, &pw, steward_eth::Kdf::Light).expect("encrypt"),
+    )
+    .expect("write");
+    let (code, out, err) = run(steward(&home)
+        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+        .args(["key", "import", "--keystore"])
+        .arg(&ks));
+    assert_eq!(code, 0, "{out}{err}");
+    let proposal = "0x9c3a3bd4bbc7a59b0a3e09b9a2f0d7d3bcd8a0c2b0a1e8ee8bdad4f2d6f2b9a1";
+    let (code, out, err) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", "p")
+        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+        .args([
+            "sign",
+            "snapshot-vote",
+            "--space",
+            "steward-test.eth",
+            "--proposal",
+            proposal,
+            "--choice",
+            "1,3",
+            "--type",
+            "approval",
+            "--reason",
+            "both",
+            "--timestamp",
+            "1763800000",
+            "--json",
+        ]));
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    let env: steward_eth::SnapshotEnvelope =
+        serde_json::from_value(v["data"].clone()).expect("envelope");
+    let checked = steward_eth::verify_snapshot_envelope(&env).expect("verifies");
+    assert_eq!(checked.signer, key.address());
+    assert_eq!(env.data["message"]["choice"], serde_json::json!([1, 3]));
+    assert_eq!(env.data["types"]["Vote"][4]["type"], "uint32[]");
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", "p")
+        .args(["log", "--json"]));
+    assert_eq!(code, 0);
+    assert!(
+        json(&out)["data"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["kind"] == "signature"),
+        "{out}"
+    );
+    // A choice that does not fit the type: a clear error, nothing signed.
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", "p")
+        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+        .args([
+            "sign",
+            "snapshot-vote",
+            "--space",
+            "s.eth",
+            "--proposal",
+            proposal,
+            "--choice",
+            "0",
+            "--json",
+        ]));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not a choice number"), "{out}");
+}

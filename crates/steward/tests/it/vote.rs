@@ -62,7 +62,7 @@ fn vote_dry_run_then_kill_9_between_steps_never_votes_twice() {
         }
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (anvil, dao, p1, p2) = rt.block_on(async {
+    let (anvil, dao, p1, p2, p3) = rt.block_on(async {
         let anvil = Anvil::start(&tools).await.expect("anvil");
         let artifacts = Artifacts::load(&tools).expect("contracts");
         let dao = Dao::deploy(&anvil, &artifacts, &DaoConfig::default())
@@ -79,11 +79,20 @@ fn vote_dry_run_then_kill_9_between_steps_never_votes_twice() {
             .await
             .expect("propose");
         let p2 = dao
-            .propose(&anvil, dao.voters[1], &[pay], "# Two\n\nsecond")
+            .propose(
+                &anvil,
+                dao.voters[1],
+                std::slice::from_ref(&pay),
+                "# Two\n\nsecond",
+            )
+            .await
+            .expect("propose");
+        let p3 = dao
+            .propose(&anvil, dao.voters[1], &[pay], "# Three\n\nthird")
             .await
             .expect("propose");
         anvil.mine(3).await.expect("mine");
-        (anvil, dao, p1, p2)
+        (anvil, dao, p1, p2, p3)
     });
     let (dir, home) = temp_home();
     let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
@@ -170,6 +179,16 @@ fn vote_dry_run_then_kill_9_between_steps_never_votes_twice() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(json(&out)["data"]["status"], "already-voted");
     assert_eq!(vote_count(), 2);
+
+    // Killed right after the intent was recorded, before signing: the same, once.
+    let k3 = format!("governor:31337:{:#x}:{}", dao.governor, p3.id);
+    vote_killed_at(&home, &governors, &k3, "after-intent");
+    assert!(!has_voted(p3.id));
+    let (code, out, err) =
+        run(vote_cmd(&home, &governors, true).args(["vote", &k3, "Abstain", "--json"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(json(&out)["data"]["status"], "confirmed", "{out}");
+    assert_eq!(vote_count(), 3);
 
     // The audit log has every step, and the chain still verifies.
     let (code, out, _) = run(steward(&home)
