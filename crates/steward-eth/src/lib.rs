@@ -12,24 +12,24 @@
 //! [`Vote`]: steward_core::Vote
 
 mod bindings;
+mod cast;
 mod code;
 pub mod decode;
-mod cast;
 mod error;
 mod governor;
 mod keystore;
 mod rpc;
 mod simulate;
-mod verify;
 mod snapshot;
+mod verify;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use code::{CodeFacts, Opcodes, Origin as CodeOrigin, scan_opcodes};
 pub use cast::{
     BallotSignature, GovernorBallot, GovernorCaster, SignedVoteTx, VoteReceipt, describe_revert,
 };
+pub use code::{CodeFacts, Opcodes, Origin as CodeOrigin, scan_opcodes};
 pub use error::{Error, ItemError, ItemRef, Result};
 pub use governor::{
     ClockMode, DEFAULT_PAGE_BLOCKS, GOVERNOR_CHOICES, GovernorKind, GovernorReader, GovernorVote,
@@ -45,8 +45,8 @@ pub fn keccak(bytes: &[u8]) -> [u8; 32] {
     alloy::primitives::keccak256(bytes).0
 }
 pub use simulate::{ADMIN_SLOT, IMPLEMENTATION_SLOT, Simulation, Step, calldata_of, effect_of_log};
-pub use verify::{ActionReport, Report, Request, executor_of, verify};
 pub use snapshot::{
     SNAPSHOT_DOMAIN_NAME, SNAPSHOT_DOMAIN_VERSION, SnapshotChoice, SnapshotEnvelope, SnapshotVote,
     SnapshotVoteType, VerifiedVote, VoteLayout, snapshot_domain, verify_snapshot_envelope,
 };
+pub use verify::{ActionReport, Report, Request, executor_of, verify};

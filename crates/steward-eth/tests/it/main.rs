@@ -6,8 +6,8 @@ mod bravo;
 mod cast;
 mod oz;
 mod rpc;
-mod verify;
 mod snapshot;
+mod verify;
 
 use std::io::Write;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub(crate) mod answer;
+pub(crate) mod casting;
 mod config;
 pub(crate) mod decide;
 mod demo;

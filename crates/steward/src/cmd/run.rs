@@ -15,7 +15,7 @@ use clap::Args;
 use serde::Serialize;
 use steward_agent::decide::{DecideOptions, Engines, decide, record_decision, verify_payload};
 use steward_agent::questions::{plain_payload, question_context};
-use steward_agent::{ProposalFilter, Store};
+use steward_agent::{CastOrigin, ProposalFilter, Store};
 use steward_core::DecisionAction;
 use steward_ml::Generator;
 
@@ -41,7 +41,11 @@ pub(crate) struct RunArgs {
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct Round {
     pub(crate) synced: u64,
+    /// Intents a crash left half-done, finished before anything else.
+    pub(crate) reconciled: usize,
     pub(crate) decided: Vec<Outcome>,
+    /// The user's answers cast in this round.
+    pub(crate) answers_cast: Vec<String>,
     pub(crate) unchanged: usize,
     pub(crate) errors: Vec<String>,
 }
@@ -89,6 +93,12 @@ pub(crate) fn round(ctx: &Ctx, args: &RunArgs) -> Result<Round> {
     let (home, mut store) = ctx.open_store()?;
     let cfg = ctx.config(&home)?;
     let mut r = Round::default();
+    let caster = crate::cmd::casting::Caster::new(&home, &cfg)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    r.reconciled = rt.block_on(caster.reconcile(&mut store))?;
     let has_sources =
         !(cfg.snapshot.spaces.is_empty() && cfg.governors.is_empty() && cfg.imap.is_empty());
     if !args.no_sync && has_sources {
@@ -118,6 +128,7 @@ pub(crate) fn round(ctx: &Ctx, args: &RunArgs) -> Result<Round> {
         })?
         .len()
         - todo.len();
+    cast_answers(&rt, &caster, &mut store, &mut r)?;
     if todo.is_empty() {
         return Ok(r);
     }
@@ -130,10 +141,6 @@ pub(crate) fn round(ctx: &Ctx, args: &RunArgs) -> Result<Round> {
         policy: cfg.decide.policy(),
         seed: 0,
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
     for sp in todo {
         let mut engines = Engines {
             embedder: &mut embedder,
@@ -141,7 +148,31 @@ pub(crate) fn round(ctx: &Ctx, args: &RunArgs) -> Result<Round> {
         };
         let verified = rt.block_on(verify_payload(&mut store, &cfg, &home, &sp.proposal));
         match decide_one(&mut store, &mut engines, &sp, verified, &opts) {
-            Ok(o) => r.decided.push(o),
+            Ok(mut o) => {
+                // Only a `vote` is ever cast by the agent; `ask` waits for the user's answer.
+                if o.action == DecisionAction::Vote && !caster.has_key() {
+                    o.cast =
+                        Some("not cast: no signing key (`steward key new` or `key import`)".into());
+                } else if o.action == DecisionAction::Vote
+                    && let Some(choice) = o.choice.clone()
+                {
+                    o.cast = Some(
+                        match rt.block_on(caster.cast(
+                            &mut store,
+                            &sp.key,
+                            &choice,
+                            CastOrigin::Agent,
+                        )) {
+                            Ok(c) => crate::cmd::casting::describe(&c),
+                            Err(e) => {
+                                r.errors.push(format!("{}: casting: {e:#}", sp.key));
+                                format!("not cast: {e:#}")
+                            }
+                        },
+                    );
+                }
+                r.decided.push(o);
+            }
             // One proposal that fails to decide never stops the others.
             Err(e) => r.errors.push(format!("{}: {e:#}", sp.key)),
         }
@@ -169,7 +200,6 @@ fn decide_one(
         serde_json::to_value(question_context(&d, p, &discussion, payload)).unwrap_or_default()
     });
     let id = record_decision(store, &d, p, question.as_ref())?;
-    let cast = (d.action == DecisionAction::Vote).then(|| "dry-run".to_owned());
     Ok(Outcome {
         proposal: sp.key.clone(),
         title: d.title.clone(),
@@ -178,15 +208,56 @@ fn decide_one(
         choice: d.choice.clone(),
         confidence: d.confidence,
         importance: d.importance,
-        cast,
+        cast: None,
         why: d.rationale.clone(),
     })
+}
+
+/// Casts the answers the user gave to questions on proposals still open, once each.
+fn cast_answers(
+    rt: &tokio::runtime::Runtime,
+    caster: &crate::cmd::casting::Caster,
+    store: &mut Store,
+    r: &mut Round,
+) -> Result<()> {
+    let answered: Vec<(String, String)> = store
+        .questions(true, 0)?
+        .into_iter()
+        .filter(|q| q.status == "answered")
+        .filter_map(|q| q.answer.map(|a| (q.proposal, a)))
+        .collect();
+    for (key, choice) in answered {
+        let open = store
+            .proposal(&key)?
+            .is_some_and(|sp| sp.proposal.state.is_open());
+        if !open || !caster.has_key() || crate::cmd::casting::Caster::already(store, &key)? {
+            continue;
+        }
+        match rt.block_on(caster.cast(store, &key, &choice, CastOrigin::User)) {
+            Ok(c) => r.answers_cast.push(format!(
+                "{choice} on {key}: {}",
+                crate::cmd::casting::describe(&c)
+            )),
+            Err(e) => r.errors.push(format!("{key}: casting your answer: {e:#}")),
+        }
+    }
+    Ok(())
 }
 
 fn render(r: &Round) -> String {
     let mut s = String::new();
     if r.synced > 0 {
         let _ = writeln!(s, "synced {} new proposal(s)", r.synced);
+    }
+    if r.reconciled > 0 {
+        let _ = writeln!(
+            s,
+            "finished {} vote(s) a crash had left half-done",
+            r.reconciled
+        );
+    }
+    for a in &r.answers_cast {
+        let _ = writeln!(s, "YOUR ANSWER  {a}");
     }
     for o in &r.decided {
         let verb = match o.action {

@@ -208,9 +208,15 @@ fn run_decides_each_open_proposal_once_per_content() {
         .find(|o| o["proposal"] == "snapshot:demo.eth:0x01")
         .expect("0x01");
     assert_eq!(audit["choice"], "For", "{out}");
-    // Casting is a dry run until the user turns it on.
+    // Without a key nothing is cast, and the outcome says why.
     if audit["action"] == "vote" {
-        assert_eq!(audit["cast"], "dry-run", "{out}");
+        assert!(
+            audit["cast"]
+                .as_str()
+                .expect("cast")
+                .contains("no signing key"),
+            "{out}"
+        );
     }
     // Nothing changed: nothing is decided again.
     let (code, out, _) = st(&["--json", "run", "--no-llm"]);
