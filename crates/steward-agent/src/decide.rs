@@ -27,7 +27,7 @@ use crate::profile::{ItemKind, ProfileItem, VoteRecord, peer_agreement};
 use crate::store::Store;
 
 /// Similarity from which a statement applies to a proposal (all-MiniLM-L6-v2 cosine).
-pub const STATEMENT_MATCH: f64 = 0.35;
+pub const STATEMENT_MATCH: f64 = 0.42;
 /// Similarity from which a piece of writing bears on a proposal.
 pub const WRITING_MATCH: f64 = 0.30;
 /// Weight of a fully matching statement, in votes' worth of evidence.
@@ -36,6 +36,8 @@ const WRITING_WEIGHT: f64 = 6.0;
 const ANSWER_WEIGHT: f64 = 30.0;
 const LLM_WEIGHT: f64 = 1.0;
 const HISTORY_K: usize = 8;
+/// A side with at least this share of the strongest side's weight makes a contradiction.
+const CONTRADICTION_SHARE: f64 = 0.2;
 /// From this many votes of their own, the user's history goes through the fitted voter model.
 pub const MODEL_MIN_VOTES: usize = 10;
 /// How strongly statements, writing and answers pool onto the voter model's prediction.
@@ -278,9 +280,22 @@ pub fn decide_with(
     opts: &DecideOptions,
 ) -> Result<Decision> {
     let readable = ReadableProposal::of(p);
-    let pv = embed_cached(store, engines.embedder, &[readable.embed_text()])?
-        .pop()
-        .unwrap_or_default();
+    // The proposal as a whole, and its title alone: a short statement or a past vote's title
+    // often matches the title better than the title and body together.
+    let mut vecs = embed_cached(
+        store,
+        engines.embedder,
+        &[readable.embed_text(), readable.title.clone()],
+    )?;
+    let tv = vecs.pop().unwrap_or_default();
+    let pv = vecs.pop().unwrap_or_default();
+    let sim_to = |v: &[f32]| {
+        cosine(&pv, v).max(if readable.title.is_empty() {
+            0.0
+        } else {
+            cosine(&tv, v)
+        })
+    };
     let n = p.choices.len();
     let by_stance = choice_index(&p.choices);
     let mut counts = vec![1.0f64; n.max(1)];
@@ -292,10 +307,11 @@ pub fn decide_with(
     let mut can_judge = false;
     let mut topic_similarity = 0.0f64;
 
-    // Statements and writing, and answers/overrides on this very proposal.
+    // Statements and writing that bear on the proposal, with the choice each points to.
     let mut matched_statements: Vec<(&ProfileItem, f64, Option<usize>)> = Vec::new();
+    let mut matched_writing: Vec<(&ProfileItem, f64, usize)> = Vec::new();
     for (item, v) in &profile.items {
-        let sim = cosine(&pv, v);
+        let sim = sim_to(v);
         if matches!(item.kind, ItemKind::Statement | ItemKind::Writing) {
             topic_similarity = topic_similarity.max(sim);
         }
@@ -306,35 +322,60 @@ pub fn decide_with(
             }
             ItemKind::Writing if sim >= WRITING_MATCH && item.stance != Stance::Unknown => {
                 if let Some(i) = target {
-                    let w = strength(sim, WRITING_MATCH);
-                    counts[i] += WRITING_WEIGHT * w;
-                    can_judge = true;
-                    evidence.push(ev("writing", item.id, &item.text, sim, p, Some(i)));
+                    matched_writing.push((item, sim, i));
                 }
             }
             _ => {}
         }
     }
-    // Contradicting statements are surfaced, not averaged.
-    let stances: Vec<Stance> = matched_statements
+    // What the user said and wrote, by the choice it points to. When it points two ways with
+    // real weight on both, that is surfaced and asked, not averaged away.
+    let mut weight_by_choice: HashMap<usize, f64> = HashMap::new();
+    for (_, sim, t) in &matched_statements {
+        if let Some(i) = t {
+            *weight_by_choice.entry(*i).or_default() +=
+                STATEMENT_WEIGHT * strength(*sim, STATEMENT_MATCH);
+        }
+    }
+    // Writing is looser than a statement: only a close match can contradict.
+    for (_, sim, i) in matched_writing
         .iter()
-        .filter(|(_, _, t)| t.is_some())
-        .map(|(i, _, _)| i.stance)
-        .collect();
-    let contradiction = stances.iter().any(|s| *s != stances[0]);
+        .filter(|(_, s, _)| *s >= STATEMENT_MATCH)
+    {
+        *weight_by_choice.entry(*i).or_default() += WRITING_WEIGHT * strength(*sim, WRITING_MATCH);
+    }
+    let strongest = weight_by_choice.values().copied().fold(0.0, f64::max);
+    let contradiction = weight_by_choice.len() > 1
+        && weight_by_choice
+            .values()
+            .filter(|w| **w < strongest)
+            .any(|w| *w >= CONTRADICTION_SHARE * strongest);
     if contradiction {
         let ids: Vec<String> = matched_statements
             .iter()
-            .map(|(i, _, _)| format!("#{} ({})", i.id, i.stance.as_str()))
+            .filter(|(_, _, t)| t.is_some())
+            .map(|(i, _, _)| format!("statement #{} ({})", i.id, i.stance.as_str()))
+            .chain(
+                matched_writing
+                    .iter()
+                    .map(|(i, _, _)| format!("writing #{} ({})", i.id, i.stance.as_str())),
+            )
             .collect();
         flags.push(Flag::new(
             steward_core::kinds::CONTRADICTION,
             Severity::Warn,
             format!(
-                "your statements {} disagree on this proposal; tell me which holds",
+                "what you said and wrote points both ways here ({}); tell me which holds",
                 ids.join(", ")
             ),
         ));
+    }
+    for (item, sim, i) in &matched_writing {
+        if !contradiction {
+            counts[*i] += WRITING_WEIGHT * strength(*sim, WRITING_MATCH);
+            can_judge = true;
+        }
+        evidence.push(ev("writing", item.id, &item.text, *sim, p, Some(*i)));
     }
     for (item, sim, target) in &matched_statements {
         match target {
@@ -376,7 +417,7 @@ pub fn decide_with(
         .user_votes
         .iter()
         .filter(|(v, _)| v.proposal_ref != key && v.proposal_ref != p.id)
-        .map(|(v, e)| (v, cosine(&pv, e)))
+        .map(|(v, e)| (v, sim_to(e)))
         .filter(|(_, s)| *s > 0.25)
         .collect();
     near.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -849,7 +890,7 @@ fn rationale(
         );
     }
     if contradiction {
-        s.push_str(" Your statements disagree here, so I am asking.");
+        s.push_str(" What you said and wrote points both ways here, so I am asking.");
     }
     for n in notes {
         let _ = write!(s, " Note: {n}.");

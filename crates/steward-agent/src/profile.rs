@@ -592,40 +592,40 @@ pub fn parse_votes_json(
     (out, bad)
 }
 
-/// Splits the user's writing into paragraphs of at most about 800 characters (small ones are
-/// merged), so each piece embeds well and can be quoted as evidence.
+/// Splits the user's writing into paragraphs of at most about 800 characters, so each piece
+/// embeds well, carries one stance, and can be quoted as evidence. Only very short paragraphs
+/// (headings, one-liners) are merged into the next one.
 pub fn chunk_writing(text: &str) -> Vec<String> {
     const MAX: usize = 800;
+    const SHORT: usize = 120;
     let mut out: Vec<String> = Vec::new();
-    let mut cur = String::new();
+    let mut pending = String::new();
     for para in text.split("\n\n") {
         let para = para.split_whitespace().collect::<Vec<_>>().join(" ");
         if para.is_empty() {
             continue;
         }
-        if !cur.is_empty() && cur.len() + para.len() + 1 > MAX {
-            out.push(std::mem::take(&mut cur));
-        }
-        if para.len() > MAX {
-            // A wall of text: cut at sentence ends near the limit.
-            let mut rest = para.as_str();
-            while rest.len() > MAX {
-                let cut = rest[..floor_char(rest, MAX)]
-                    .rfind(". ")
-                    .map_or(floor_char(rest, MAX), |i| i + 1);
-                out.push(rest[..cut].trim().to_owned());
-                rest = rest[cut..].trim_start();
-            }
-            cur = rest.to_owned();
+        let mut cur = if pending.is_empty() {
+            para
+        } else {
+            format!("{} {para}", std::mem::take(&mut pending))
+        };
+        if cur.len() < SHORT {
+            pending = cur;
             continue;
         }
-        if !cur.is_empty() {
-            cur.push(' ');
+        // A wall of text: cut at sentence ends near the limit.
+        while cur.len() > MAX {
+            let cut = cur[..floor_char(&cur, MAX)]
+                .rfind(". ")
+                .map_or(floor_char(&cur, MAX), |i| i + 1);
+            out.push(cur[..cut].trim().to_owned());
+            cur = cur[cut..].trim_start().to_owned();
         }
-        cur.push_str(&para);
-    }
-    if !cur.is_empty() {
         out.push(cur);
+    }
+    if !pending.is_empty() {
+        out.push(pending);
     }
     out
 }
@@ -710,7 +710,7 @@ mod tests {
         let long = "A sentence here. ".repeat(200);
         let chunks = chunk_writing(&format!("short one\n\nshort two\n\n{long}"));
         assert!(chunks.iter().all(|c| c.len() <= 800));
-        assert!(chunks[0].starts_with("short one short two"));
+        assert!(chunks[0].starts_with("short one short two A sentence"));
         let total: usize = chunks.iter().map(|c| c.matches("sentence").count()).sum();
         assert_eq!(total, 200);
     }

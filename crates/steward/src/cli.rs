@@ -69,8 +69,8 @@ pub(crate) enum Command {
     Sign(SignCommand),
     /// Cast (or, with casting.enabled = false, dry-run) your vote on a stored proposal
     Vote(VoteArgs),
-    /// Run the demo: create a home and check it (later waves grow this into the full story)
-    Demo,
+    /// The whole story locally: anvil Governor, loopback Snapshot, a persona, `run`, the review desk
+    Demo(crate::cmd::demo::DemoArgs),
     /// Sync, decide and vote or ask: once, or as a loop with --watch
     Run(crate::cmd::run::RunArgs),
     /// The review desk: a local web page to answer questions, see and override decisions

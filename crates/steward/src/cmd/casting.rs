@@ -33,6 +33,15 @@ impl Caster {
         } else {
             None
         };
+        Self::with_password(home, config, password)
+    }
+
+    /// With the keystore password given (the demo's persona); `None` when casting is off.
+    pub(crate) fn with_password(
+        home: &Home,
+        config: &Config,
+        password: Option<KeystorePassword>,
+    ) -> Result<Self> {
         Ok(Caster {
             config: config.clone(),
             keys: Keys::new(home),

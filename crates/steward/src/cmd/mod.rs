@@ -4,7 +4,7 @@ pub(crate) mod answer;
 pub(crate) mod casting;
 mod config;
 pub(crate) mod decide;
-mod demo;
+pub(crate) mod demo;
 mod doctor;
 pub(crate) mod eval;
 mod ingest;
@@ -37,7 +37,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Doctor => doctor::run(ctx, out),
         Command::Log(args) => log::run(ctx, out, &args),
         Command::Config => config::run(ctx, out),
-        Command::Demo => demo::run(ctx, out),
+        Command::Demo(args) => demo::run(ctx, out, &args),
         Command::Ingest(crate::cli::IngestCommand::File(args)) => {
             ingest::run(ctx, out, &args, ingest::Kind::File)
         }

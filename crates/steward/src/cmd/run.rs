@@ -90,10 +90,22 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &RunArgs) -> Result<ExitCode> {
 
 /// One round: sync, then decide on every open proposal not decided in its current content.
 pub(crate) fn round(ctx: &Ctx, args: &RunArgs) -> Result<Round> {
+    round_with(ctx, args, None)
+}
+
+/// [`round`] with the keystore password given instead of read from env or a prompt.
+pub(crate) fn round_with(
+    ctx: &Ctx,
+    args: &RunArgs,
+    password: Option<steward_eth::KeystorePassword>,
+) -> Result<Round> {
     let (home, mut store) = ctx.open_store()?;
     let cfg = ctx.config(&home)?;
     let mut r = Round::default();
-    let caster = crate::cmd::casting::Caster::new(&home, &cfg)?;
+    let caster = match password {
+        Some(p) => crate::cmd::casting::Caster::with_password(&home, &cfg, Some(p))?,
+        None => crate::cmd::casting::Caster::new(&home, &cfg)?,
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -244,7 +256,7 @@ fn cast_answers(
     Ok(())
 }
 
-fn render(r: &Round) -> String {
+pub(crate) fn render(r: &Round) -> String {
     let mut s = String::new();
     if r.synced > 0 {
         let _ = writeln!(s, "synced {} new proposal(s)", r.synced);

@@ -26,26 +26,8 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &ServeArgs) -> Result<ExitCode>
         .parse()
         .with_context(|| format!("--bind {bind:?} is not an IP:port address"))?;
     check_bind(addr, cfg.web.allow_remote)?;
-    let settings = serde_json::to_value(&cfg).context("showing the settings")?;
-    // Answers and overrides on the desk are cast at once (or dry-run while casting is off).
     let caster = std::sync::Arc::new(crate::cmd::casting::Caster::new(&home, &cfg)?);
-    let hook: steward_agent::web::CastHook = std::sync::Arc::new(move |store, key, choice| {
-        if !caster.has_key() {
-            return Err("no signing key (`steward key new` or `key import`)".into());
-        }
-        let caster = caster.clone();
-        // The handler runs on the multi-threaded runtime: block this worker, not the others.
-        tokio::task::block_in_place(|| {
-            tokio::runtime::Handle::current().block_on(async {
-                caster
-                    .cast(store, key, choice, steward_agent::CastOrigin::User)
-                    .await
-                    .map(|o| crate::cmd::casting::describe(&o))
-                    .map_err(|e| format!("{e:#}"))
-            })
-        })
-    });
-    let desk = Desk::new(store, settings, Some(hook))?;
+    let desk = desk(store, &cfg, caster)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -68,4 +50,31 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &ServeArgs) -> Result<ExitCode>
         .context("serving the review desk")
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The desk over `store`; answers and overrides on it are cast at once through `caster` (or
+/// dry-run while casting is off).
+pub(crate) fn desk(
+    store: steward_agent::Store,
+    cfg: &steward_agent::Config,
+    caster: std::sync::Arc<crate::cmd::casting::Caster>,
+) -> Result<Desk> {
+    let settings = serde_json::to_value(cfg).context("showing the settings")?;
+    let hook: steward_agent::web::CastHook = std::sync::Arc::new(move |store, key, choice| {
+        if !caster.has_key() {
+            return Err("no signing key (`steward key new` or `key import`)".into());
+        }
+        let caster = caster.clone();
+        // The handler runs on the multi-threaded runtime: block this worker, not the others.
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(async {
+                caster
+                    .cast(store, key, choice, steward_agent::CastOrigin::User)
+                    .await
+                    .map(|o| crate::cmd::casting::describe(&o))
+                    .map_err(|e| format!("{e:#}"))
+            })
+        })
+    });
+    Ok(Desk::new(store, settings, Some(hook))?)
 }
