@@ -23,10 +23,12 @@ test: setup lint
 	fi
 
 ## bench: the local models against llama.cpp and sentence-transformers (installs torch into
-## .cache/st-venv on first use), and ingest of 13k real proposals; writes BENCHMARKS.md
+## .cache/st-venv on first use), ingest of 13k real proposals, and payload decoding/inspection;
+## writes BENCHMARKS.md
 bench: setup
 	scripts/bench-ml.py
 	scripts/bench-ingest.sh
+	scripts/bench-verify.sh
 
 setup: apt tools models
 

@@ -90,7 +90,10 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/flags.md");
         let doc = std::fs::read_to_string(path).expect("docs/flags.md");
         for k in super::kinds::ALL {
-            assert!(doc.contains(&format!("| `{k}` |")), "docs/flags.md lacks `{k}`");
+            assert!(
+                doc.contains(&format!("| `{k}` |")),
+                "docs/flags.md lacks `{k}`"
+            );
         }
     }
 }
