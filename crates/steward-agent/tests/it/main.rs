@@ -10,6 +10,7 @@ mod forum;
 mod home;
 mod imap;
 mod ingest;
+mod inspect;
 mod mail;
 mod net;
 mod store;
