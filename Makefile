@@ -23,13 +23,15 @@ test: setup lint
 	fi
 
 ## bench: the local models against llama.cpp and sentence-transformers (installs torch into
-## .cache/st-venv on first use), ingest of 13k real proposals, and EIP-712 sign + recover
-## against ethers v6; writes BENCHMARKS.md
+## .cache/st-venv on first use), ingest of 13k real proposals, vote prediction on real delegate
+## votes, EIP-712 sign + recover against ethers v6, and payload decoding/inspection;
+## writes BENCHMARKS.md
 bench: setup
 	scripts/bench-ml.py
 	scripts/bench-ingest.sh
 	scripts/bench-eval.sh
 	scripts/bench-eip712.sh
+	scripts/bench-verify.sh
 
 setup: apt tools models
 

@@ -126,40 +126,59 @@ pub async fn verify(decoder: &Decoder, rpc: Option<&Rpc>, req: &Request<'_>) -> 
             && let Some(executor) = req.executor
         {
             let watch: Vec<Address> = effects.iter().filter_map(recipient).collect();
-            let sim = rpc.simulate(executor, req.actions, &watch).await?;
-            for s in sim.steps.iter().filter(|s| !s.ok) {
-                extra.push(Flag::new(
-                    kinds::SIMULATION_FAILED,
-                    Severity::Warn,
-                    format!(
-                        "action {} reverts when run now: {}",
-                        s.index,
-                        s.error.as_deref().unwrap_or("no reason")
-                    ),
-                ));
-            }
-            // A payload transfer that names no token (`_grantComp`) learns it from the chain.
-            for e in effects.iter_mut() {
-                if let EffectKind::TokenTransfer {
-                    token: token @ None,
-                    to,
-                    amount,
-                    ..
-                } = &mut e.kind
-                {
-                    *token = sim.effects.iter().find_map(|s| match &s.kind {
-                        EffectKind::TokenTransfer {
-                            token: t,
-                            to: t2,
-                            amount: a2,
-                            ..
-                        } if t2 == to && a2 == amount => *t,
-                        _ => None,
-                    });
+            let sim = match rpc.simulate(executor, req.actions, &watch).await {
+                Ok(s) => Some(s),
+                // A node that is not anvil refuses the snapshot before anything runs.
+                Err(crate::Error::Rpc {
+                    context, detail, ..
+                }) if context == "evm_snapshot" => {
+                    extra.push(Flag::new(
+                        kinds::SIMULATION_FAILED,
+                        Severity::Warn,
+                        format!(
+                            "{} cannot simulate ({detail}): point --rpc at anvil or an anvil fork",
+                            rpc.host()
+                        ),
+                    ));
+                    None
                 }
+                Err(e) => return Err(e),
+            };
+            if let Some(sim) = sim {
+                for s in sim.steps.iter().filter(|s| !s.ok) {
+                    extra.push(Flag::new(
+                        kinds::SIMULATION_FAILED,
+                        Severity::Warn,
+                        format!(
+                            "action {} reverts when run now: {}",
+                            s.index,
+                            s.error.as_deref().unwrap_or("no reason")
+                        ),
+                    ));
+                }
+                // A payload transfer that names no token (`_grantComp`) learns it from the chain.
+                for e in effects.iter_mut() {
+                    if let EffectKind::TokenTransfer {
+                        token: token @ None,
+                        to,
+                        amount,
+                        ..
+                    } = &mut e.kind
+                    {
+                        *token = sim.effects.iter().find_map(|s| match &s.kind {
+                            EffectKind::TokenTransfer {
+                                token: t,
+                                to: t2,
+                                amount: a2,
+                                ..
+                            } if t2 == to && a2 == amount => *t,
+                            _ => None,
+                        });
+                    }
+                }
+                effects.extend(sim.effects.iter().cloned());
+                simulation = Some(sim);
             }
-            effects.extend(sim.effects.iter().cloned());
-            simulation = Some(sim);
         }
         for token in effects.iter().filter_map(token_of).collect::<BTreeSet<_>>() {
             if let Some(info) = token_info(rpc, token).await? {
@@ -176,6 +195,19 @@ pub async fn verify(decoder: &Decoder, rpc: Option<&Rpc>, req: &Request<'_>) -> 
             outside_control(rpc, r, &dao, &tokens, &effects, &mut extra).await?;
         }
     }
+    finish(req, calls, effects, extra, code, simulation, tokens)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    req: &Request<'_>,
+    calls: Vec<Call>,
+    effects: Vec<Effect>,
+    extra: Vec<Flag>,
+    code: Vec<CodeFacts>,
+    simulation: Option<Simulation>,
+    tokens: Tokens,
+) -> Result<Report> {
     let mut flags = flags_of(&calls, &effects, &tokens);
     flags.extend(extra);
     flags.extend(mismatches(req.description, &effects, &tokens));

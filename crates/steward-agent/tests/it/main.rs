@@ -13,6 +13,7 @@ mod forum;
 mod home;
 mod imap;
 mod ingest;
+mod inspect;
 mod mail;
 mod net;
 mod store;

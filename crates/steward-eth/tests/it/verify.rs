@@ -545,3 +545,93 @@ fn the_real_goldcomp_fixture_decodes_to_1791_comp() {
     assert_eq!(c.signature.as_deref(), Some("_grantComp(address,uint256)"));
     assert_eq!(c.args[1].value.short(), ether(1791).to_string());
 }
+
+/// A JSON-RPC node that is not anvil: it answers reads and refuses `evm_snapshot`.
+fn plain_node() -> String {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(64) {
+            let Ok(mut s) = stream else { continue };
+            let mut r = BufReader::new(s.try_clone().expect("clone"));
+            loop {
+                let mut len = 0usize;
+                let mut line = String::new();
+                let mut ok = false;
+                while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                    ok = true;
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    line.clear();
+                }
+                if !ok {
+                    break;
+                }
+                let mut body = vec![0u8; len];
+                if r.read_exact(&mut body).is_err() {
+                    break;
+                }
+                let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                let id = req["id"].clone();
+                let reply = match req["method"].as_str().unwrap_or("") {
+                    "eth_blockNumber" => serde_json::json!({"jsonrpc":"2.0","id":id,"result":"0x10"}),
+                    "eth_getCode" => serde_json::json!({"jsonrpc":"2.0","id":id,"result":"0x"}),
+                    "eth_call" => serde_json::json!({"jsonrpc":"2.0","id":id,"result":"0x"}),
+                    "ots_getContractCreator" => serde_json::json!({"jsonrpc":"2.0","id":id,"result":null}),
+                    m => serde_json::json!({"jsonrpc":"2.0","id":id,"error":{"code":-32601,"message":format!("the method {m} does not exist")}}),
+                }
+                .to_string();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    reply.len()
+                );
+                if s.write_all(head.as_bytes())
+                    .and_then(|_| s.write_all(reply.as_bytes()))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_node_that_cannot_simulate_gives_a_warning_not_an_error() {
+    let rpc = Rpc::new(plain_node().parse().expect("url")).expect("rpc");
+    let actions = [action(
+        Address::repeat_byte(1),
+        IShape::setFeeCall {
+            bps: U256::from(1u8),
+        }
+        .abi_encode(),
+    )];
+    let req = Request {
+        actions: &actions,
+        description: "",
+        executor: Some(Address::repeat_byte(2)),
+        dao: vec![],
+        simulate: true,
+    };
+    let r = verify(&Decoder::default(), Some(&rpc), &req)
+        .await
+        .expect("verify");
+    let ks = kinds_of(&r);
+    assert!(
+        ks.contains(&(kinds::SIMULATION_FAILED, false)),
+        "{:?}",
+        r.flags
+    );
+    // The target has no code on that node: still critical, and the selector is unknown.
+    assert!(
+        ks.contains(&(kinds::UNVERIFIED_TARGET, true)) && ks.contains(&(kinds::UNKNOWN_CALL, true)),
+        "{ks:?}"
+    );
+    assert!(r.simulation.is_none());
+}
