@@ -5,6 +5,7 @@
 
 mod cli;
 mod decide;
+mod demo;
 mod governor;
 mod inspect;
 mod keys;

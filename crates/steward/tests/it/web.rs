@@ -370,3 +370,112 @@ async fn review_desk_in_chromium() {
     assert_eq!(r.status(), 403);
     drop(child);
 }
+
+/// The demo's desk: answering the hidden-drain question in the browser casts the vote on the
+/// demo's anvil Governor at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answering_on_the_desk_casts_on_the_anvil_governor() {
+    let (Some(chromium), Some(chromedriver)) = (find(&["chromium"]), find(&["chromedriver"]))
+    else {
+        eprintln!(
+            "SKIP answering_on_the_desk: chromium/chromedriver missing (scripts/setup-apt.sh)"
+        );
+        return;
+    };
+    if !models_present() || steward_eth::testkit::Tools::detect().is_err() {
+        eprintln!("SKIP answering_on_the_desk: models or tools missing (make models tools)");
+        return;
+    }
+    let (_dir, home) = temp_home();
+    let mut demo = steward(&home);
+    demo.env("STEWARD_PASSPHRASE", PASS)
+        .env("STEWARD_WEB_BIND", "127.0.0.1:0")
+        .args(["--json", "demo"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = Killed(demo.spawn().expect("demo"));
+    let mut reader = BufReader::new(child.0.stdout.take().expect("stdout"));
+    let mut text = String::new();
+    let story: Value = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "demo printed: {text}"
+        );
+        text.push_str(&line);
+        if let Ok(v) = serde_json::from_str(&text) {
+            break v;
+        }
+    };
+    let url = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "no desk URL"
+        );
+        if let Some(u) = line.trim().strip_prefix("Review desk: ") {
+            break u.to_owned();
+        }
+    };
+    let base = url.split("/?token=").next().expect("base").to_owned();
+    let governor: steward_core::Address = story["data"]["governor"]
+        .as_str()
+        .expect("governor")
+        .parse()
+        .expect("address");
+    let persona: steward_core::Address = story["data"]["persona"]
+        .as_str()
+        .expect("persona")
+        .parse()
+        .expect("address");
+    let drain = story["data"]["on_chain"]
+        .as_array()
+        .expect("on_chain")
+        .iter()
+        .find(|c| {
+            c["title"]
+                .as_str()
+                .is_some_and(|t| t.contains("delegate registry"))
+        })
+        .expect("drain proposal")["proposal_id"]
+        .as_str()
+        .expect("id")
+        .parse::<steward_core::U256>()
+        .expect("u256");
+    let anvil: reqwest::Url = story["data"]["anvil"]
+        .as_str()
+        .expect("anvil")
+        .parse()
+        .expect("url");
+    let rpc = steward_eth::Rpc::new(anvil).expect("rpc");
+    let gov = steward_eth::GovernorCaster::new(rpc, governor);
+    assert!(!gov.has_voted(drain, persona).await.expect("hasVoted"));
+
+    let b = Browser::start(&chromedriver, &chromium).await;
+    b.goto(&url).await;
+    let page = b.wait_for("delegate registry").await;
+    assert!(page.contains("delegate registry"), "{page}");
+    // Open the drain's question: its flags say what the text hides.
+    let i = page
+        .find("Refresh the delegate registry")
+        .expect("question link");
+    let href_start = page[..i].rfind("href=\"").expect("href") + 6;
+    let href_end = page[href_start..].find('"').expect("end") + href_start;
+    b.goto(&format!("{base}{}", &page[href_start..href_end]))
+        .await;
+    let page = b.source().await;
+    assert!(
+        page.contains("flag-critical") && page.contains("mismatch"),
+        "{page}"
+    );
+    b.click("#choice-1").await;
+    b.click("#submit").await;
+    let page = b.wait_for("Answered Against").await;
+    assert!(page.contains("cast on chain"), "{page}");
+    b.quit().await;
+    assert!(
+        gov.has_voted(drain, persona).await.expect("hasVoted"),
+        "not on chain"
+    );
+    drop(child);
+}

@@ -1,0 +1,77 @@
+//! `steward demo --no-desk`: the whole story as `make demo` runs it, checked by its outcomes.
+
+use crate::{PASS, json, run, steward, temp_home};
+
+#[test]
+fn demo_votes_where_sure_asks_about_the_drain_and_the_ambiguous_one() {
+    if steward_eth::testkit::Tools::detect().is_err() {
+        eprintln!("SKIP demo: tools missing (make tools)");
+        return;
+    }
+    let models = std::env::var_os("STEWARD_MODELS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../models").into());
+    if !steward_ml::spec(steward_ml::Role::Embedding)
+        .files
+        .iter()
+        .all(|f| models.join(f.path).is_file())
+    {
+        eprintln!("SKIP demo: models missing (make models)");
+        return;
+    }
+    let (_d, home) = temp_home();
+    let (code, out, err) =
+        run(steward(&home)
+            .env("STEWARD_PASSPHRASE", PASS)
+            .args(["--json", "demo", "--no-desk"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v = json(&out);
+    let decided = v["data"]["round"]["decided"].as_array().expect("decided");
+    let find = |needle: &str| {
+        decided
+            .iter()
+            .find(|d| d["title"].as_str().is_some_and(|t| t.contains(needle)))
+            .unwrap_or_else(|| panic!("no decision on {needle}: {out}"))
+    };
+    let audit = find("security audit");
+    assert_eq!(audit["action"], "vote", "{audit}");
+    assert!(
+        audit["cast"]
+            .as_str()
+            .expect("cast")
+            .contains("cast on chain"),
+        "{audit}"
+    );
+    let drain = find("delegate registry");
+    assert_eq!(drain["action"], "ask", "{drain}");
+    assert!(
+        drain["why"]
+            .as_str()
+            .expect("why")
+            .contains("critical flag"),
+        "{drain}"
+    );
+    assert_eq!(find("hackathon")["action"], "ask", "{out}");
+    let emissions = find("emissions");
+    assert_eq!(emissions["action"], "vote");
+    assert_eq!(emissions["choice"], "Against");
+    assert_eq!(v["data"]["snapshot_votes"], 1, "{out}");
+    let chain = v["data"]["on_chain"].as_array().expect("on_chain");
+    let voted: Vec<bool> = chain.iter().map(|c| c["persona_voted"] == true).collect();
+    assert_eq!(voted.iter().filter(|x| **x).count(), 1, "{out}");
+
+    // A second run starts from a fresh demo home; a non-demo directory is never touched.
+    let (code, _, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["demo", "--no-desk"]));
+    assert_eq!(code, 0);
+    let other = home.parent().expect("parent").join("not-a-demo");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    std::fs::write(other.join("keep.txt"), "mine").expect("write");
+    let (code, _, err) = run(steward(&other)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["demo", "--no-desk"]));
+    assert_eq!(code, 1);
+    assert!(err.contains("not a demo home"), "{err}");
+    assert!(other.join("keep.txt").is_file());
+}
