@@ -4,6 +4,7 @@
 //! decision to vote is handed to casting, which is a dry run until `casting.enabled` is set; an
 //! `ask` opens a question; a `skip` is recorded. Ctrl-C stops the loop between steps.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -46,6 +47,8 @@ pub(crate) struct Round {
     pub(crate) decided: Vec<Outcome>,
     /// The user's answers cast in this round.
     pub(crate) answers_cast: Vec<String>,
+    /// Code at a pinned target changed since it was inspected (critical).
+    pub(crate) alerts: Vec<String>,
     pub(crate) unchanged: usize,
     pub(crate) errors: Vec<String>,
 }
@@ -124,12 +127,17 @@ pub(crate) fn round_with(
         space: None,
         limit: None,
     })?;
+    // Code pinned when a proposal was inspected is re-read every round while the vote is open:
+    // other code at a target (the Tornado Cash #20 pattern) is an alert, and the proposal is
+    // decided again with the critical flag, which asks.
+    let alerts = recheck_pins(&rt, &mut store, &cfg, &home, &open, &mut r);
     let todo: Vec<_> = open
         .into_iter()
         .filter(|sp| {
-            !store
-                .has_decision_for(&sp.key, &sp.content_hash)
-                .unwrap_or(false)
+            alerts.contains_key(&sp.key)
+                || !store
+                    .has_decision_for(&sp.key, &sp.content_hash)
+                    .unwrap_or(false)
         })
         .collect();
     r.unchanged = store
@@ -158,7 +166,10 @@ pub(crate) fn round_with(
             embedder: &mut embedder,
             generator: use_llm.then_some(&mut generator as &mut dyn Generator),
         };
-        let verified = rt.block_on(verify_payload(&mut store, &cfg, &home, &sp.proposal));
+        let mut verified = rt.block_on(verify_payload(&mut store, &cfg, &home, &sp.proposal));
+        if let Some(f) = alerts.get(&sp.key) {
+            verified.0.extend(f.iter().cloned());
+        }
         match decide_one(&mut store, &mut engines, &sp, verified, &opts) {
             Ok(mut o) => {
                 // Only a `vote` is ever cast by the agent; `ask` waits for the user's answer.
@@ -225,6 +236,59 @@ fn decide_one(
     })
 }
 
+/// Re-reads the code of every target pinned for the open Governor proposals of configured
+/// governors; returns the `code-changed` flags by proposal.
+fn recheck_pins(
+    rt: &tokio::runtime::Runtime,
+    store: &mut Store,
+    cfg: &steward_agent::Config,
+    home: &steward_agent::Home,
+    open: &[steward_agent::StoredProposal],
+    r: &mut Round,
+) -> HashMap<String, Vec<steward_core::Flag>> {
+    let mut out = HashMap::new();
+    let inspector = match steward_agent::inspect::Inspector::for_home(cfg, home) {
+        Ok(i) => i,
+        Err(e) => {
+            r.errors.push(format!("re-checking pinned code: {e:#}"));
+            return out;
+        }
+    };
+    for sp in open {
+        let steward_core::Source::Governor { governor, .. } = &sp.proposal.source else {
+            continue;
+        };
+        let Some(rpc) = cfg
+            .governors
+            .iter()
+            .find(|g| {
+                g.address
+                    .parse::<steward_core::Address>()
+                    .is_ok_and(|a| a == *governor)
+            })
+            .map(|g| g.rpc.clone())
+        else {
+            continue;
+        };
+        match rt.block_on(inspector.recheck(store, &sp.key, &rpc)) {
+            Ok(pins) => {
+                let flags = steward_agent::inspect::changed_flags(&pins);
+                if !flags.is_empty() {
+                    for f in &flags {
+                        r.alerts
+                            .push(format!("{}: {}", sp.proposal.title, f.detail));
+                    }
+                    out.insert(sp.key.clone(), flags);
+                }
+            }
+            Err(e) => r
+                .errors
+                .push(format!("{}: re-checking pinned code: {e:#}", sp.key)),
+        }
+    }
+    out
+}
+
 /// Casts the answers the user gave to questions on proposals still open, once each.
 fn cast_answers(
     rt: &tokio::runtime::Runtime,
@@ -267,6 +331,9 @@ pub(crate) fn render(r: &Round) -> String {
             "finished {} vote(s) a crash had left half-done",
             r.reconciled
         );
+    }
+    for a in &r.alerts {
+        let _ = writeln!(s, "ALERT  {a}");
     }
     for a in &r.answers_cast {
         let _ = writeln!(s, "YOUR ANSWER  {a}");

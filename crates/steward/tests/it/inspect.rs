@@ -160,3 +160,100 @@ fn inspect_file_needs_no_store_and_reads_user_abis() {
         "{out}"
     );
 }
+
+/// `steward run` re-reads pinned code every round: other code at a target is an alert, and the
+/// proposal is decided again with the critical flag (so it asks).
+#[test]
+fn run_alerts_when_pinned_code_changes_and_asks_again() {
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            eprintln!("SKIPPED run_alerts_when_pinned_code_changes: {why}");
+            return;
+        }
+    };
+    let models = std::env::var_os("STEWARD_MODELS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../models").into());
+    if !steward_ml::spec(steward_ml::Role::Embedding)
+        .files
+        .iter()
+        .all(|f| models.join(f.path).is_file())
+    {
+        eprintln!("SKIPPED run_alerts_when_pinned_code_changes: models missing");
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (anvil, dao) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let dao = Dao::deploy(&anvil, &artifacts, &DaoConfig::default())
+            .await
+            .expect("deploy");
+        let to = anvil.accounts()[8];
+        let pay = dao.treasury_transfer(to, ether(1_000));
+        dao.propose(
+            &anvil,
+            dao.voters[0],
+            &[pay],
+            &format!(
+                "# Pay the auditors\n\nSends 1,000 STW from the treasury to {to} for the audit."
+            ),
+        )
+        .await
+        .expect("propose");
+        anvil.mine(2).await.expect("mine");
+        (anvil, dao)
+    });
+    let (_d, home) = temp_home();
+    assert_eq!(
+        run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init")).0,
+        0
+    );
+    let governors = format!("{}#{:#x}@{}", anvil.url(), dao.governor, dao.deployed_at);
+    let st = |args: &[&str]| {
+        let mut c = steward(&home);
+        c.env("STEWARD_PASSPHRASE", PASS)
+            .env("STEWARD_GOVERNORS", &governors)
+            .args(args);
+        run(&mut c)
+    };
+    let (code, out, err) = st(&["--json", "run", "--no-llm"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(
+        v["data"]["decided"].as_array().map(Vec::len),
+        Some(1),
+        "{v}"
+    );
+    assert_eq!(v["data"]["alerts"].as_array().map(Vec::len), Some(0), "{v}");
+    // Same code: nothing to decide again.
+    let (_, out, _) = st(&["--json", "run", "--no-llm"]);
+    assert_eq!(
+        json(&out)["data"]["decided"].as_array().map(Vec::len),
+        Some(0),
+        "{out}"
+    );
+    rt.block_on(async {
+        let _: serde_json::Value = anvil
+            .rpc()
+            .provider()
+            .raw_request("anvil_setCode".into(), (dao.token, "0x6080604052600080fd"))
+            .await
+            .expect("setCode");
+    });
+    let (code, out, err) = st(&["--json", "run", "--no-llm"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    let alerts = v["data"]["alerts"].to_string();
+    assert!(alerts.contains("code"), "{v}");
+    let decided = &v["data"]["decided"][0];
+    assert_eq!(decided["action"], "ask", "{v}");
+    assert!(
+        decided["why"]
+            .as_str()
+            .unwrap_or("")
+            .contains("code-changed"),
+        "{v}"
+    );
+}
