@@ -5,7 +5,7 @@
 //!
 //! 1. guardrails: a live intent or a vote already on the chain / hub stops it (a Snapshot vote
 //!    change needs `change`), `casting.enabled = false` makes it a recorded dry run, and
-//!    `casting.max_votes_per_day` caps submissions;
+//!    `casting.max_votes_per_day` and `casting.max_value_per_day` cap submissions;
 //! 2. the intent is stored and audited (`cast_intents`, state `intent`) before anything is
 //!    signed; a partial unique index allows one live intent per (proposal, voter);
 //! 3. the vote is signed (Governor: simulated first, so a refusal is an error before signing)
@@ -338,6 +338,29 @@ impl Store {
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
+    /// The value at stake of the proposals voted on in the last 24 hours.
+    fn value_in_last_day(&self) -> Result<f64> {
+        let keys: Vec<String> = {
+            let mut st = self
+                .conn()
+                .prepare(&format!(
+                    "SELECT DISTINCT proposal_key FROM cast_intents WHERE created_ts >= ?1
+                     AND (state IN {LIVE} OR state = 'superseded')"
+                ))
+                .map_err(sql(self.path(), "summing value at stake"))?;
+            st.query_map([now() - 86_400], |r| r.get(0))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+                .map_err(sql(self.path(), "summing value at stake"))?
+        };
+        let mut total = 0.0;
+        for k in keys {
+            if let Some(sp) = self.proposal(&k)? {
+                total += steward_core::value_at_stake(&sp.proposal);
+            }
+        }
+        Ok(total)
+    }
+
     /// Moves intent `id` to `state` with an audit entry, in one transaction.
     fn cast_step(
         &mut self,
@@ -489,6 +512,14 @@ pub async fn cast_vote(
     if used >= limit {
         return Err(refuse(format!(
             "casting.max_votes_per_day is {limit} and {used} votes were cast in the last 24 hours; not casting on {key_name}"
+        )));
+    }
+    let cap = ctx.config.casting.max_value_per_day;
+    let stake = steward_core::value_at_stake(&proposal.proposal);
+    let staked = store.value_in_last_day()?;
+    if staked + stake > cap {
+        return Err(refuse(format!(
+            "casting.max_value_per_day is ${cap:.0}; {key_name} puts about ${stake:.0} at stake and ${staked:.0} was voted on in the last 24 hours; not casting"
         )));
     }
     // Snapshot: a vote already on the hub (from another client, or lost records) is not

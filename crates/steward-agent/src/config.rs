@@ -193,6 +193,9 @@ pub struct CastingConfig {
     pub enabled: bool,
     /// At most this many votes submitted in any 24 hours.
     pub max_votes_per_day: u32,
+    /// At most this much value at stake (rough US dollars, summed over the proposals voted on)
+    /// in any 24 hours.
+    pub max_value_per_day: f64,
     /// The key to sign with: an address or file name in `<home>/keys/`; unset means the
     /// default key (`keys/default`).
     pub key: Option<String>,
@@ -203,6 +206,7 @@ impl Default for CastingConfig {
         Self {
             enabled: false,
             max_votes_per_day: 10,
+            max_value_per_day: 5_000_000.0,
             key: None,
         }
     }
@@ -367,6 +371,12 @@ pub const KEYS: &[ConfigKey] = &[
         doc: "At most this many votes submitted in any 24 hours (0 stops all casting).",
     },
     ConfigKey {
+        key: "casting.max_value_per_day",
+        env: "STEWARD_CASTING_MAX_VALUE_PER_DAY",
+        default: "5000000.0",
+        doc: "At most this much value at stake (rough US dollars, summed over the proposals voted on) in any 24 hours; more is refused.",
+    },
+    ConfigKey {
         key: "casting.key",
         env: "STEWARD_CASTING_KEY",
         default: "(unset: the default key in $STEWARD_HOME/keys/)",
@@ -519,6 +529,13 @@ impl Config {
                 self.casting.max_votes_per_day = v
                     .parse()
                     .map_err(|_| format!("expected a whole number, got {v:?}"))?;
+            }
+            "casting.max_value_per_day" => {
+                self.casting.max_value_per_day = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x >= 0.0)
+                    .ok_or_else(|| format!("expected an amount in dollars, got {v:?}"))?;
             }
             "casting.key" => self.casting.key = (!v.is_empty()).then(|| v.to_owned()),
             "governors" => {

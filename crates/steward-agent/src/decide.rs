@@ -345,11 +345,12 @@ pub fn decide_with(
         *weight_by_choice.entry(*i).or_default() += WRITING_WEIGHT * strength(*sim, WRITING_MATCH);
     }
     let strongest = weight_by_choice.values().copied().fold(0.0, f64::max);
-    let contradiction = weight_by_choice.len() > 1
-        && weight_by_choice
-            .values()
-            .filter(|w| **w < strongest)
-            .any(|w| *w >= CONTRADICTION_SHARE * strongest);
+    // Two or more choices with real weight (equal weights included) contradict.
+    let contradiction = weight_by_choice
+        .values()
+        .filter(|w| **w > 0.0 && **w >= CONTRADICTION_SHARE * strongest)
+        .count()
+        > 1;
     if contradiction {
         let ids: Vec<String> = matched_statements
             .iter()

@@ -249,6 +249,22 @@ static IRREVERSIBLE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// The money a proposal puts at stake, in rough US dollars: the largest amount its text states,
+/// or the ether its actions send, whichever is larger (order-of-magnitude prices, [`amounts`]).
+pub fn value_at_stake(p: &Proposal) -> f64 {
+    let text = amounts(&format!("{}\n{}", p.title, p.body))
+        .iter()
+        .map(|a| a.usd)
+        .fold(0.0_f64, f64::max);
+    let eth: U256 = p
+        .actions
+        .iter()
+        .map(|a| a.value)
+        .fold(U256::ZERO, |s, v| s.saturating_add(v));
+    let wei: f64 = eth.to_string().parse().unwrap_or(f64::MAX);
+    text.max(wei / 1e18 * 3000.0)
+}
+
 /// How important a proposal is, 0..1, with the reasons.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Importance {

@@ -23,7 +23,7 @@ pub use audit::{
 };
 pub use decision::{
     Amount, Decision, DecisionAction, Evidence, Importance, ImportanceInputs, ModelUse, Policy,
-    amounts, importance,
+    amounts, importance, value_at_stake,
 };
 pub use flag::{Flag, Severity, kinds};
 pub use net::{Allowlist, AllowlistError, Refused, Rule};

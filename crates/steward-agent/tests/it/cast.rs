@@ -238,6 +238,33 @@ async fn snapshot_votes_are_cast_once_changed_only_when_asked_and_reconciled() {
     .await
     .expect_err("limit");
     assert!(e.to_string().contains("max_votes_per_day"), "{e}");
+    // The daily value limit: this proposal states no amount, so any cap above what was already
+    // voted on today lets it through, and a cap of zero refuses it with the numbers.
+    let mut poor = cfg.clone();
+    poor.casting.max_value_per_day = 0.0;
+    let mut p2 = sp.clone();
+    p2.proposal.body = "Split a grant of $250,000 between the three teams.".into();
+    let ctx3 = CastContext {
+        config: &poor,
+        keys: &keys,
+        password: Some(&pw),
+        network: &net,
+    };
+    let e = cast_vote(
+        &mut store,
+        ctx3,
+        &p2,
+        r#"{"1":1}"#,
+        "",
+        CastOrigin::Agent,
+        true,
+    )
+    .await
+    .expect_err("value limit");
+    assert!(
+        e.to_string().contains("max_value_per_day") && e.to_string().contains("250000"),
+        "{e}"
+    );
 
     // A forged envelope (reason changed after signing) is refused as the real sequencer would.
     let mut forged = seq.accepted()[0].clone();

@@ -163,7 +163,10 @@ fn every_key_is_documented_with_its_env_and_default() {
     for k in KEYS {
         let mut c = Config::default();
         let sample = match k.key {
-            "network.timeout_secs" | "snapshot.page_size" | "casting.max_votes_per_day" => "5",
+            "network.timeout_secs"
+            | "snapshot.page_size"
+            | "casting.max_votes_per_day"
+            | "casting.max_value_per_day" => "5",
             "casting.enabled" => "true",
             "snapshot.sequencer" => "http://127.0.0.1:1/",
             "limits.max_body_bytes" => "4096",

@@ -141,14 +141,15 @@ fn statements_rule_and_contradictions_are_surfaced() {
 
     say(
         &mut store,
-        "I support marketing campaigns paid from the treasury",
+        "I support spending treasury funds on marketing campaigns",
     );
     let d3 = run(&mut store, &mut emb, &p);
     assert_eq!(d3.action, DecisionAction::Ask, "{d3:#?}");
     assert!(
         d3.flags.iter().any(|f| f.kind == "contradiction"),
-        "{:?}",
-        d3.flags
+        "{:?} {:?}",
+        d3.flags,
+        d3.evidence
     );
 }
 
