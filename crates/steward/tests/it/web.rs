@@ -477,5 +477,24 @@ async fn answering_on_the_desk_casts_on_the_anvil_governor() {
         gov.has_voted(drain, persona).await.expect("hasVoted"),
         "not on chain"
     );
-    drop(child);
+    // Ctrl-C stops the demo cleanly, and its anvil with it.
+    let pid = child.0.id().to_string();
+    let status = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(s) = child.0.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the demo did not stop on Ctrl-C");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(exit.success(), "{exit}");
+    assert!(
+        gov.has_voted(drain, persona).await.is_err(),
+        "anvil still answers after Ctrl-C"
+    );
 }
