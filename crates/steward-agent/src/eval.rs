@@ -163,6 +163,9 @@ pub struct EvalReport {
     pub baselines: Baselines,
     /// The reliability table behind `ece`.
     pub reliability: Vec<ReliabilityBin>,
+    /// Agreement with the real votes over time: test votes in ten equal slices of their time
+    /// order, with the share the model got right.
+    pub over_time: Vec<TimeSlice>,
     /// Per voter.
     pub per_voter: Vec<VoterReport>,
     /// Whether titles were embedded (else TF-IDF title similarity).
@@ -171,6 +174,33 @@ pub struct EvalReport {
     pub skipped_rows: Vec<RowError>,
     /// Wall-clock seconds of the whole run (reading, fitting, predicting).
     pub seconds: f64,
+}
+
+/// One slice of [`EvalReport::over_time`].
+#[derive(Debug, Clone, Serialize)]
+pub struct TimeSlice {
+    /// The time order (`order_rank`) of the slice's first and last test vote.
+    pub from: f64,
+    pub to: f64,
+    pub n: usize,
+    pub accuracy: f64,
+}
+
+fn over_time(timed: &mut [(f64, bool)], slices: usize) -> Vec<TimeSlice> {
+    timed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if timed.is_empty() {
+        return Vec::new();
+    }
+    let per = timed.len().div_ceil(slices);
+    timed
+        .chunks(per.max(1))
+        .map(|c| TimeSlice {
+            from: c[0].0,
+            to: c[c.len() - 1].0,
+            n: c.len(),
+            accuracy: c.iter().filter(|(_, ok)| *ok).count() as f64 / c.len() as f64,
+        })
+        .collect()
 }
 
 /// One line of `--predictions`.
@@ -564,6 +594,7 @@ pub fn eval_votes(
 
     let total = test_by.len();
     let mut outcomes = Vec::new();
+    let mut timed: Vec<(f64, bool)> = Vec::new();
     let (mut n_always, mut n_major, mut n_scored) = (0usize, 0usize, 0usize);
     let mut per_voter = Vec::with_capacity(total);
     for (done, (voter, rows)) in test_by.iter().enumerate() {
@@ -636,6 +667,7 @@ pub fn eval_votes(
                 };
                 mine.push(o);
                 outcomes.push(o);
+                timed.push((r.order.unwrap_or(0.0), o.correct));
                 n_scored += 1;
                 n_always += usize::from(truth.eq_ignore_ascii_case(&always));
                 if majority.eq_ignore_ascii_case(truth) {
@@ -670,6 +702,7 @@ pub fn eval_votes(
     let ratio = |k: usize| (n_scored > 0).then(|| k as f64 / n_scored as f64);
     let table = metrics::reliability(&outcomes, 10);
     let cov = metrics::coverage(&outcomes, opts.threshold);
+    let over_time = over_time(&mut timed, 10);
     Ok(EvalReport {
         mode: opts.mode,
         forced_accuracy: metrics::accuracy(&outcomes),
@@ -689,6 +722,7 @@ pub fn eval_votes(
             voter_majority: ratio(n_major),
         },
         reliability: table,
+        over_time,
         per_voter,
         embeddings: !embeddings.is_empty(),
         skipped_rows: errors,

@@ -25,6 +25,9 @@ use axum::routing::{get, post};
 use crate::store::Store;
 use crate::{Error, Result};
 
+/// The `meta` key under which `steward eval votes --save` keeps its last report.
+pub const EVAL_META_KEY: &str = "eval.last";
+
 /// Called after an answer or override is recorded: casts the user's choice (or dry-runs it).
 /// Returns a line for the page ("vote cast: tx 0x..", "dry run: casting is off").
 pub type CastHook =
@@ -98,6 +101,9 @@ impl Desk {
             .route("/profile/forget", post(forget))
             .route("/activity", get(activity))
             .route("/settings", get(settings))
+            .route("/evaluation", get(evaluation))
+            .route("/plots/eval-reliability.svg", get(eval_reliability_svg))
+            .route("/plots/eval-over-time.svg", get(eval_over_time_svg))
             .route("/plots/decisions.svg", get(decisions_svg))
             .route("/plots/reliability.svg", get(reliability_svg))
             .route("/style.css", get(style))
@@ -553,6 +559,71 @@ async fn reliability_svg(State(desk): State<Desk>) -> Response {
     (
         [(header::CONTENT_TYPE, "image/svg+xml")],
         svg::reliability(&pts),
+    )
+        .into_response()
+}
+
+fn saved_eval(desk: &Desk) -> Result<Option<serde_json::Value>> {
+    let store = desk.store();
+    Ok(store
+        .meta(EVAL_META_KEY)?
+        .and_then(|j| serde_json::from_str(&j).ok()))
+}
+
+async fn evaluation(State(desk): State<Desk>) -> Response {
+    match saved_eval(&desk) {
+        Ok(r) => Html(pages::evaluation(r.as_ref())).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn eval_reliability_svg(State(desk): State<Desk>) -> Response {
+    let bins: Vec<(f64, f64, usize)> = match saved_eval(&desk) {
+        Ok(Some(r)) => r["reliability"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|b| {
+                        (
+                            b["confidence"].as_f64().unwrap_or(0.0),
+                            b["accuracy"].as_f64().unwrap_or(0.0),
+                            b["n"].as_u64().unwrap_or(0) as usize,
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Ok(None) => Vec::new(),
+        Err(e) => return internal(e),
+    };
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml")],
+        svg::reliability(&bins),
+    )
+        .into_response()
+}
+
+async fn eval_over_time_svg(State(desk): State<Desk>) -> Response {
+    let slices: Vec<(f64, usize)> = match saved_eval(&desk) {
+        Ok(Some(r)) => r["over_time"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|s| {
+                        (
+                            s["accuracy"].as_f64().unwrap_or(0.0),
+                            s["n"].as_u64().unwrap_or(0) as usize,
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Ok(None) => Vec::new(),
+        Err(e) => return internal(e),
+    };
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml")],
+        svg::over_time(&slices),
     )
         .into_response()
 }

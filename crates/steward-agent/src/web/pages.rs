@@ -41,7 +41,7 @@ fn page(title: &str, msg: Option<&str>, body: &str) -> String {
         .map(|m| format!("<p class=\"msg\" id=\"msg\">{}</p>", esc(m)))
         .unwrap_or_default();
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · Steward</title><link rel=\"stylesheet\" href=\"/style.css\"></head><body><nav><a href=\"/questions\">Questions</a><a href=\"/decisions\">Decisions</a><a href=\"/proposals\">Proposals</a><a href=\"/profile\">Profile</a><a href=\"/activity\">Activity</a><a href=\"/settings\">Settings</a></nav><main><h1>{t}</h1>{msg}{body}</main></body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · Steward</title><link rel=\"stylesheet\" href=\"/style.css\"></head><body><nav><a href=\"/questions\">Questions</a><a href=\"/decisions\">Decisions</a><a href=\"/proposals\">Proposals</a><a href=\"/profile\">Profile</a><a href=\"/evaluation\">Evaluation</a><a href=\"/activity\">Activity</a><a href=\"/settings\">Settings</a></nav><main><h1>{t}</h1>{msg}{body}</main></body></html>",
         t = esc(title)
     )
 }
@@ -379,4 +379,31 @@ pub(crate) fn settings(s: &serde_json::Value) -> String {
         esc(&pretty)
     );
     page("Settings", None, &b)
+}
+
+pub(crate) fn evaluation(r: Option<&serde_json::Value>) -> String {
+    let Some(r) = r else {
+        return page(
+            "Evaluation",
+            None,
+            "<p class=\"muted\" id=\"no-eval\">No evaluation saved yet: run <code>steward eval votes --train votes.csv --save</code>.</p>",
+        );
+    };
+    let f = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or_else(|| "-".to_owned(), |x| format!("{x:.3}"))
+    };
+    let b = format!(
+        "<div class=\"card\" id=\"eval\"><table><tr><th>mode</th><td>{mode}</td><th>test votes</th><td>{n}</td><th>voters</th><td>{v}</td></tr><tr><th>forced accuracy</th><td>{fa}</td><th>auto accuracy</th><td>{aa}</td><th>coverage</th><td>{cov}</td></tr><tr><th>ECE</th><td>{ece}</td><th>always-For</th><td>{af}</td><th>voter-majority</th><td>{vm}</td></tr></table></div><p><img src=\"/plots/eval-reliability.svg\" alt=\"reliability\" width=\"480\" height=\"320\"> <img src=\"/plots/eval-over-time.svg\" alt=\"agreement over time\" width=\"480\" height=\"320\"></p>",
+        mode = esc(r["mode"].as_str().unwrap_or("-")),
+        n = r["n_test"],
+        v = r["n_voters"],
+        fa = f(&r["forced_accuracy"]),
+        aa = f(&r["auto_accuracy"]),
+        cov = f(&r["coverage"]),
+        ece = f(&r["ece"]),
+        af = f(&r["baselines"]["always_for"]),
+        vm = f(&r["baselines"]["voter_majority"]),
+    );
+    page("Evaluation", None, &b)
 }

@@ -112,3 +112,32 @@ pub(crate) fn reliability(bins: &[(f64, f64, usize)]) -> String {
     );
     s
 }
+
+/// Agreement with the real votes over time: one point per time slice (x: slice, y: accuracy).
+pub(crate) fn over_time(slices: &[(f64, usize)]) -> String {
+    let mut s = frame(
+        "Agreement over time",
+        "time (test slices, oldest first)",
+        "accuracy",
+    );
+    let k = slices.len().max(2) - 1;
+    let mut path = String::new();
+    for (i, (acc, n)) in slices.iter().enumerate() {
+        let (x, y) = to_px(i as f64 / k as f64, *acc);
+        let _ = write!(
+            path,
+            "{}{x:.1},{y:.1}",
+            if path.is_empty() { "M" } else { " L" }
+        );
+        let _ = write!(
+            s,
+            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\" fill=\"#2e8b57\"><title>{n} votes, {:.0}% right</title></circle>",
+            acc * 100.0
+        );
+    }
+    let _ = write!(
+        s,
+        "<path d=\"{path}\" fill=\"none\" stroke=\"#2e8b57\"/></svg>"
+    );
+    s
+}

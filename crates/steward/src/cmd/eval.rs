@@ -57,6 +57,9 @@ pub(crate) struct VotesArgs {
     /// Seed of the cross-validation folds
     #[arg(long, default_value_t = ModelConfig::default().seed)]
     pub(crate) seed: u64,
+    /// Also keep the report in the home's store, for the review desk's evaluation page
+    #[arg(long)]
+    pub(crate) save: bool,
 }
 
 pub(crate) fn run(ctx: &Ctx, out: &Output, command: EvalCommand) -> Result<ExitCode> {
@@ -128,6 +131,22 @@ fn votes(ctx: &Ctx, out: &Output, args: &VotesArgs) -> Result<ExitCode> {
     }
     for e in &report.skipped_rows {
         tracing::warn!("skipped {e}");
+    }
+    if args.save {
+        let (_home, mut store) = ctx.open_store()?;
+        let json = serde_json::to_string(&report).context("encoding the report")?;
+        store.transaction(|tx| {
+            tx.set_meta(steward_agent::web::EVAL_META_KEY, &json)?;
+            tx.audit(
+                &steward_core::AuditRecord::new("eval", args.train.display().to_string())
+                    .input("report", json.as_bytes())
+                    .detail(serde_json::json!({
+                        "forced_accuracy": report.forced_accuracy,
+                        "ece": report.ece,
+                        "n_test": report.n_test,
+                    })),
+            )
+        })?;
     }
     out.result(&report, || render(&report));
     Ok(ExitCode::SUCCESS)

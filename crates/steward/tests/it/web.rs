@@ -262,6 +262,18 @@ async fn review_desk_in_chromium() {
     );
     let (code, _, err) = st(&["run", "--no-llm"]);
     assert_eq!(code, 0, "{err}");
+    // An evaluation on the real delegate votes, kept for the desk.
+    let votes = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/arbitrum-snapshot-delegates/votes.csv"
+    );
+    let have_eval = std::path::Path::new(votes).is_file();
+    if have_eval {
+        let (code, _, err) = st(&["eval", "votes", "--train", votes, "--save"]);
+        assert_eq!(code, 0, "{err}");
+    } else {
+        eprintln!("SKIP the evaluation page's figures: {votes} is absent");
+    }
 
     let mut serve = steward(&home);
     serve
@@ -344,6 +356,24 @@ async fn review_desk_in_chromium() {
         page.contains(">answer<") && page.contains(">override<"),
         "{page}"
     );
+
+    // The evaluation page: the saved report's figures and its two plots.
+    b.goto(&format!("{base}/evaluation")).await;
+    let page = b.source().await;
+    if have_eval {
+        assert!(
+            page.contains("forced accuracy") && page.contains("3673"),
+            "{page}"
+        );
+        b.goto(&format!("{base}/plots/eval-over-time.svg")).await;
+        let svg = b.source().await;
+        assert!(
+            svg.contains("Agreement over time") && svg.contains("circle"),
+            "{svg}"
+        );
+    } else {
+        assert!(page.contains("No evaluation saved yet"), "{page}");
+    }
     b.quit().await;
 
     // A forged POST (no CSRF token) from a client holding the cookie is refused.
