@@ -9,8 +9,11 @@ DEMO_HOME ?= $(CURDIR)/.demo/home
 
 .PHONY: demo test bench setup apt tools models build lint check-fmt clean
 
-## demo: install what is needed, build, run `steward demo` on the embedded defaults
+## demo: install what is needed, build, run `steward demo` on the embedded defaults: a local
+## anvil Governor and loopback Snapshot, a persona, `steward run`, then the review desk (Ctrl-C)
 demo: setup
+	@# The default demo home is the checkout's own; an older demo left there has no marker yet.
+	@if [ "$(DEMO_HOME)" = "$(CURDIR)/.demo/home" ]; then rm -rf "$(DEMO_HOME)"; fi
 	STEWARD_HOME="$(DEMO_HOME)" STEWARD_PASSPHRASE="$${STEWARD_PASSPHRASE:-steward-demo}" \
 		$(CARGO) run --quiet --release --locked --bin steward -- demo
 
