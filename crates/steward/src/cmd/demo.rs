@@ -31,9 +31,9 @@ use crate::ctx::Ctx;
 use crate::output::Output;
 
 const MARKER: &str = ".steward-demo";
-const STATEMENTS: &str = include_str!("../../demo/statements.txt");
-const WRITING: &str = include_str!("../../demo/writing.md");
-const VOTES: &str = include_str!("../../demo/votes.csv");
+const STATEMENTS: &str = include_str!("../../demo/persona-statements.txt");
+const WRITING: &str = include_str!("../../demo/persona-writing.md");
+const VOTES: &str = include_str!("../../demo/persona-votes.csv");
 const SPACE: &str = "demo-dao.eth";
 
 #[derive(Debug, Args)]
@@ -219,12 +219,12 @@ async fn story(
                 tx.add_profile_item(
                     steward_agent::profile::ItemKind::Writing,
                     chunk,
-                    &format!("demo/writing.md#{}", i + 1),
+                    &format!("demo/persona-writing.md#{}", i + 1),
                     None,
                 )?;
             }
             let (votes, bad) = steward_agent::profile::parse_votes_csv(
-                Path::new("demo/votes.csv"),
+                Path::new("demo/persona-votes.csv"),
                 VOTES.as_bytes(),
                 None,
             );
