@@ -1,28 +1,10 @@
 //! The decide/ask/answer loop through the real binary and the confined model worker.
 
-use crate::{PASS, json, run, steward, temp_home};
-
-fn models_present() -> bool {
-    let dir = std::env::var_os("STEWARD_MODELS_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../models").into());
-    let ok = steward_ml::spec(steward_ml::Role::Embedding)
-        .files
-        .iter()
-        .chain(steward_ml::spec(steward_ml::Role::Generation).files)
-        .all(|f| dir.join(f.path).is_file());
-    if !ok {
-        eprintln!(
-            "SKIP decide tests: models missing in {} (run `make models`)",
-            dir.display()
-        );
-    }
-    ok
-}
+use crate::{PASS, json, models_present, run, snapshot_json, steward, temp_home};
 
 #[test]
 fn profile_decide_question_answer_through_the_cli() {
-    if !models_present() {
+    if !models_present("decide") {
         return;
     }
     let (dir, home) = temp_home();
@@ -159,7 +141,7 @@ fn profile_decide_question_answer_through_the_cli() {
 
 #[test]
 fn run_decides_each_open_proposal_once_per_content() {
-    if !models_present() {
+    if !models_present("decide") {
         return;
     }
     let (dir, home) = temp_home();
@@ -170,11 +152,7 @@ fn run_decides_each_open_proposal_once_per_content() {
     };
     assert_eq!(st(&["init"]).0, 0);
     let file = dir.path().join("ps.jsonl");
-    let mk = |id: &str, title: &str, body: &str| {
-        format!(
-            r#"{{"id":"{id}","space":"demo.eth","title":"{title}","body":"{body}","choices":["For","Against","Abstain"],"type":"single-choice","start":1700000000,"end":4000000000,"snapshot":"1","state":"active","author":"0x1111111111111111111111111111111111111111","created":1700000000}}"#
-        )
-    };
+    let mk = |id: &str, title: &str, body: &str| snapshot_json("demo.eth", id, title, body);
     std::fs::write(
         &file,
         [

@@ -8,15 +8,7 @@ fn demo_votes_where_sure_asks_about_the_drain_and_the_ambiguous_one() {
         eprintln!("SKIP demo: tools missing (make tools)");
         return;
     }
-    let models = std::env::var_os("STEWARD_MODELS_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../models").into());
-    if !steward_ml::spec(steward_ml::Role::Embedding)
-        .files
-        .iter()
-        .all(|f| models.join(f.path).is_file())
-    {
-        eprintln!("SKIP demo: models missing (make models)");
+    if !crate::models_present("demo") {
         return;
     }
     let (_d, home) = temp_home();

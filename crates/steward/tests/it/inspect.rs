@@ -172,15 +172,7 @@ fn run_alerts_when_pinned_code_changes_and_asks_again() {
             return;
         }
     };
-    let models = std::env::var_os("STEWARD_MODELS_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../models").into());
-    if !steward_ml::spec(steward_ml::Role::Embedding)
-        .files
-        .iter()
-        .all(|f| models.join(f.path).is_file())
-    {
-        eprintln!("SKIPPED run_alerts_when_pinned_code_changes: models missing");
+    if !crate::models_present("run_alerts_when_pinned_code_changes") {
         return;
     }
     let rt = tokio::runtime::Runtime::new().expect("runtime");

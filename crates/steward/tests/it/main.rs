@@ -56,3 +56,34 @@ pub(crate) fn temp_home() -> (tempfile::TempDir, PathBuf) {
     let home = dir.path().join("home");
     (dir, home)
 }
+
+/// Whether the embedded models are installed (`make models`); says why a test skips otherwise.
+pub(crate) fn models_present(test: &str) -> bool {
+    let dir = std::env::var_os("STEWARD_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../models").into());
+    let ok = steward_ml::spec(steward_ml::Role::Embedding)
+        .files
+        .iter()
+        .chain(steward_ml::spec(steward_ml::Role::Generation).files)
+        .all(|f| dir.join(f.path).is_file());
+    if !ok {
+        eprintln!(
+            "SKIP {test}: models missing in {} (run `make models`)",
+            dir.display()
+        );
+    }
+    ok
+}
+
+/// One active single-choice Snapshot proposal object (For/Against/Abstain), as the hub returns
+/// it, for `ingest file`.
+pub(crate) fn snapshot_json(space: &str, id: &str, title: &str, body: &str) -> String {
+    serde_json::json!({
+        "id": id, "space": space, "title": title, "body": body,
+        "choices": ["For", "Against", "Abstain"], "type": "single-choice",
+        "start": 1_700_000_000, "end": 4_000_000_000_i64, "snapshot": "1", "state": "active",
+        "author": "0x1111111111111111111111111111111111111111", "created": 1_700_000_000
+    })
+    .to_string()
+}

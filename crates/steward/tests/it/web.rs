@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{PASS, run, steward, temp_home};
+use crate::{PASS, models_present, run, snapshot_json, steward, temp_home};
 
 fn find(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -206,16 +206,6 @@ impl Browser {
     }
 }
 
-fn models_present() -> bool {
-    let dir = std::env::var_os("STEWARD_MODELS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../../models").into());
-    steward_ml::spec(steward_ml::Role::Embedding)
-        .files
-        .iter()
-        .all(|f| dir.join(f.path).is_file())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn review_desk_in_chromium() {
     let (Some(chromium), Some(chromedriver)) = (find(&["chromium"]), find(&["chromedriver"]))
@@ -225,8 +215,7 @@ async fn review_desk_in_chromium() {
         );
         return;
     };
-    if !models_present() {
-        eprintln!("SKIP review_desk_in_chromium: models missing (make models)");
+    if !models_present("review_desk_in_chromium") {
         return;
     }
     let (dir, home) = temp_home();
@@ -237,11 +226,7 @@ async fn review_desk_in_chromium() {
     };
     assert_eq!(st(&["init"]).0, 0);
     let file = dir.path().join("p.jsonl");
-    let mk = |id: &str, title: &str, body: &str| {
-        format!(
-            r#"{{"id":"{id}","space":"desk.eth","title":"{title}","body":"{body}","choices":["For","Against","Abstain"],"type":"single-choice","start":1700000000,"end":4000000000,"snapshot":"1","state":"active","author":"0x1111111111111111111111111111111111111111","created":1700000000}}"#
-        )
-    };
+    let mk = |id: &str, title: &str, body: &str| snapshot_json("desk.eth", id, title, body);
     std::fs::write(
         &file,
         [
@@ -412,8 +397,11 @@ async fn answering_on_the_desk_casts_on_the_anvil_governor() {
         );
         return;
     };
-    if !models_present() || steward_eth::testkit::Tools::detect().is_err() {
-        eprintln!("SKIP answering_on_the_desk: models or tools missing (make models tools)");
+    if !models_present("answering_on_the_desk") {
+        return;
+    }
+    if let Err(why) = steward_eth::testkit::Tools::detect() {
+        eprintln!("SKIP answering_on_the_desk: {why}");
         return;
     }
     let (_dir, home) = temp_home();
