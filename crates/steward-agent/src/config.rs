@@ -811,6 +811,72 @@ fn find_key_line(text: &str, key: &str) -> Option<usize> {
     None
 }
 
+/// Sets `values` (dotted keys) in the config file at `path`, keeping its comments and layout,
+/// and returns the resulting config. Nothing is written unless the new file parses and
+/// validates; the write is atomic (temp file + rename).
+pub(crate) fn edit_file(path: &Path, values: &[(&str, String)]) -> Result<Config> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                context: "reading config",
+                source,
+            });
+        }
+    };
+    let mut doc: toml_edit::DocumentMut =
+        text.parse()
+            .map_err(|e: toml_edit::TomlError| Error::ConfigFile {
+                path: path.to_path_buf(),
+                line: None,
+                key: "?".into(),
+                message: e.to_string(),
+            })?;
+    for (key, value) in values {
+        // Typed as the key's default is: check it with the same setter env and --set use.
+        Config::default()
+            .set(key, value)
+            .map_err(|message| Error::ConfigValue {
+                origin: "settings".into(),
+                key: (*key).to_owned(),
+                message,
+            })?;
+        let Some((section, name)) = key.split_once('.') else {
+            return Err(Error::ConfigValue {
+                origin: "settings".into(),
+                key: (*key).to_owned(),
+                message: "only `section.key` settings can be edited here".into(),
+            });
+        };
+        let item = if let Ok(b) = value.parse::<bool>() {
+            toml_edit::value(b)
+        } else if let Ok(i) = value.parse::<i64>() {
+            toml_edit::value(i)
+        } else if let Ok(f) = value.parse::<f64>() {
+            toml_edit::value(f)
+        } else {
+            toml_edit::value(value.as_str())
+        };
+        if !doc.contains_table(section) {
+            doc[section] = toml_edit::table();
+        }
+        doc[section][name] = item;
+    }
+    let new_text = doc.to_string();
+    let cfg = Config::parse_file(path, &new_text)?;
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, &new_text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            context: "writing config",
+            source,
+        })?;
+    Ok(cfg)
+}
+
 fn parse_unit(v: &str) -> Result<f64, String> {
     v.parse::<f64>()
         .ok()

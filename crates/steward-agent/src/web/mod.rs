@@ -43,7 +43,9 @@ struct Inner {
     store: Mutex<Store>,
     token: String,
     csrf: String,
-    settings: serde_json::Value,
+    settings: Mutex<serde_json::Value>,
+    /// The home's config.toml, which the settings page edits (None: read-only).
+    config_file: Option<std::path::PathBuf>,
     cast: Option<CastHook>,
 }
 
@@ -70,10 +72,33 @@ impl Desk {
                 store: Mutex::new(store),
                 token: random_hex(24)?,
                 csrf: random_hex(24)?,
-                settings,
+                settings: Mutex::new(settings),
+                config_file: None,
                 cast,
             }),
         })
+    }
+
+    /// Lets the settings page edit `config_file` (the home's config.toml).
+    pub fn with_config_file(
+        store: Store,
+        config_file: std::path::PathBuf,
+        settings: serde_json::Value,
+        cast: Option<CastHook>,
+    ) -> Result<Self> {
+        let mut d = Self::new(store, settings, cast)?;
+        if let Some(inner) = Arc::get_mut(&mut d.inner) {
+            inner.config_file = Some(config_file);
+        }
+        Ok(d)
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        self.inner
+            .settings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The URL to open, token included. Printed once at start; never logged.
@@ -100,7 +125,7 @@ impl Desk {
             .route("/profile/say", post(say))
             .route("/profile/forget", post(forget))
             .route("/activity", get(activity))
-            .route("/settings", get(settings))
+            .route("/settings", get(settings).post(save_settings))
             .route("/evaluation", get(evaluation))
             .route("/plots/eval-reliability.svg", get(eval_reliability_svg))
             .route("/plots/eval-over-time.svg", get(eval_over_time_svg))
@@ -175,7 +200,7 @@ fn host_is_loopback(headers: &HeaderMap) -> bool {
 
 async fn guard(State(desk): State<Desk>, req: Request, next: Next) -> Response {
     if !host_is_loopback(req.headers())
-        && !desk.inner.settings["web"]["allow_remote"]
+        && !desk.settings()["web"]["allow_remote"]
             .as_bool()
             .unwrap_or(false)
     {
@@ -515,8 +540,80 @@ async fn activity(State(desk): State<Desk>) -> Response {
     }
 }
 
-async fn settings(State(desk): State<Desk>) -> Response {
-    Html(pages::settings(&desk.inner.settings)).into_response()
+async fn settings(State(desk): State<Desk>, Query(f): Query<Flash>) -> Response {
+    Html(pages::settings(
+        &desk.settings(),
+        desk.inner.config_file.is_some(),
+        &desk.inner.csrf,
+        f.msg.as_deref(),
+    ))
+    .into_response()
+}
+
+/// The keys the settings page may change.
+pub const EDITABLE: &[&str] = &[
+    "decide.min_confidence_low",
+    "decide.min_confidence_high",
+    "decide.ask_importance",
+    "casting.enabled",
+    "casting.max_votes_per_day",
+    "casting.max_value_per_day",
+];
+
+async fn save_settings(
+    State(desk): State<Desk>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(&desk, &form) {
+        return forged();
+    }
+    let Some(path) = desk.inner.config_file.clone() else {
+        return (
+            StatusCode::FORBIDDEN,
+            Html(pages::message(
+                "Read-only",
+                "This desk cannot change settings.",
+            )),
+        )
+            .into_response();
+    };
+    // Unchecked checkboxes are absent from a form.
+    let mut values: Vec<(&str, String)> = Vec::new();
+    for k in EDITABLE {
+        let v = match (*k, form.get(*k)) {
+            ("casting.enabled", v) => v.is_some_and(|v| v == "on" || v == "true").to_string(),
+            (_, Some(v)) => v.trim().to_owned(),
+            (_, None) => continue,
+        };
+        values.push((k, v));
+    }
+    match crate::config::edit_file(&path, &values) {
+        Ok(cfg) => {
+            if let Ok(v) = serde_json::to_value(&cfg) {
+                *desk
+                    .inner
+                    .settings
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = v;
+            }
+            let mut store = desk.store();
+            let keys: Vec<&str> = values.iter().map(|(k, _)| *k).collect();
+            if let Err(e) = store.audit(&steward_core::AuditRecord::new("settings", path.display().to_string()).detail(serde_json::json!({ "changed": values.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>() }))) {
+                return internal(e);
+            }
+            let msg = format!(
+                "Saved {} in {}. Casting changes take effect when steward restarts.",
+                keys.join(", "),
+                path.display()
+            );
+            Redirect::to(&format!("/settings?msg={}", urlenc(&msg))).into_response()
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Html(pages::message("Not saved", &e.to_string())),
+        )
+            .into_response(),
+    }
 }
 
 async fn decisions_svg(State(desk): State<Desk>) -> Response {

@@ -372,13 +372,42 @@ pub(crate) fn activity(
     page("Activity", None, &b)
 }
 
-pub(crate) fn settings(s: &serde_json::Value) -> String {
+pub(crate) fn settings(
+    s: &serde_json::Value,
+    editable: bool,
+    csrf: &str,
+    msg: Option<&str>,
+) -> String {
+    let mut b = String::new();
+    if editable {
+        let num = |sec: &str, k: &str| {
+            s[sec][k]
+                .as_f64()
+                .map_or_else(String::new, |x| x.to_string())
+        };
+        let _ = write!(
+            b,
+            "<form class=\"card\" method=\"post\" action=\"/settings\" id=\"settings\">{}<b>Policy and casting</b><table><tr><td>confidence to vote at importance 0</td><td><input name=\"decide.min_confidence_low\" value=\"{}\"></td></tr><tr><td>confidence to vote at importance 1</td><td><input name=\"decide.min_confidence_high\" value=\"{}\"></td></tr><tr><td>ask from importance</td><td><input name=\"decide.ask_importance\" value=\"{}\"></td></tr><tr><td>casting on (off: every vote is a recorded dry run)</td><td><input type=\"checkbox\" name=\"casting.enabled\" id=\"casting-enabled\"{}></td></tr><tr><td>votes per day at most</td><td><input name=\"casting.max_votes_per_day\" value=\"{}\"></td></tr><tr><td>value at stake per day at most ($)</td><td><input name=\"casting.max_value_per_day\" value=\"{}\"></td></tr></table><button type=\"submit\" id=\"save\">Save to config.toml</button></form>",
+            csrf_field(csrf),
+            num("decide", "min_confidence_low"),
+            num("decide", "min_confidence_high"),
+            num("decide", "ask_importance"),
+            if s["casting"]["enabled"].as_bool() == Some(true) {
+                " checked"
+            } else {
+                ""
+            },
+            num("casting", "max_votes_per_day"),
+            num("casting", "max_value_per_day"),
+        );
+    }
     let pretty = serde_json::to_string_pretty(s).unwrap_or_default();
-    let b = format!(
-        "<p>The effective configuration (defaults &lt; config.toml &lt; STEWARD_* &lt; --set). Change it in <code>config.toml</code> or with <code>steward --set KEY=VALUE</code>; see docs/config.md.</p><pre class=\"card\">{}</pre>",
+    let _ = write!(
+        b,
+        "<p>The effective configuration (defaults &lt; config.toml &lt; STEWARD_* &lt; --set; sources and the network allowlist are changed in <code>config.toml</code>, docs/config.md).</p><pre class=\"card\">{}</pre>",
         esc(&pretty)
     );
-    page("Settings", None, &b)
+    page("Settings", msg, &b)
 }
 
 pub(crate) fn evaluation(r: Option<&serde_json::Value>) -> String {

@@ -292,7 +292,7 @@ async fn story(
                 .unwrap_or_else(|| "steward-demo".into()),
         )),
     )?);
-    let desk = crate::cmd::serve::desk(store, &cfg, caster)?;
+    let desk = crate::cmd::serve::desk(store, &cfg, home.config_path(), caster)?;
     let listener = tokio::net::TcpListener::bind(cfg.web.bind.as_str())
         .await
         .or(tokio::net::TcpListener::bind("127.0.0.1:0").await)

@@ -27,7 +27,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &ServeArgs) -> Result<ExitCode>
         .with_context(|| format!("--bind {bind:?} is not an IP:port address"))?;
     check_bind(addr, cfg.web.allow_remote)?;
     let caster = std::sync::Arc::new(crate::cmd::casting::Caster::new(&home, &cfg)?);
-    let desk = desk(store, &cfg, caster)?;
+    let desk = desk(store, &cfg, home.config_path(), caster)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -57,6 +57,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &ServeArgs) -> Result<ExitCode>
 pub(crate) fn desk(
     store: steward_agent::Store,
     cfg: &steward_agent::Config,
+    config_file: std::path::PathBuf,
     caster: std::sync::Arc<crate::cmd::casting::Caster>,
 ) -> Result<Desk> {
     let settings = serde_json::to_value(cfg).context("showing the settings")?;
@@ -76,5 +77,10 @@ pub(crate) fn desk(
             })
         })
     });
-    Ok(Desk::new(store, settings, Some(hook))?)
+    Ok(Desk::with_config_file(
+        store,
+        config_file,
+        settings,
+        Some(hook),
+    )?)
 }

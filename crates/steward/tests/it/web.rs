@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{PASS, models_present, run, snapshot_json, steward, temp_home};
+use crate::{PASS, json, models_present, run, snapshot_json, steward, temp_home};
 
 fn find(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -169,6 +169,16 @@ impl Browser {
             reqwest::Method::POST,
             &format!("/element/{e}/value"),
             json!({ "text": text }),
+        )
+        .await;
+    }
+
+    async fn clear(&self, css: &str) {
+        let e = self.element(css).await;
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{e}/clear"),
+            json!({}),
         )
         .await;
     }
@@ -359,6 +369,42 @@ async fn review_desk_in_chromium() {
     } else {
         assert!(page.contains("No evaluation saved yet"), "{page}");
     }
+
+    // Settings: a bad value is refused and nothing is written; a good one lands in config.toml
+    // with the file's comments kept.
+    let config_file = home.join("config.toml");
+    let before = std::fs::read_to_string(&config_file).expect("config");
+    b.goto(&format!("{base}/settings")).await;
+    b.clear("input[name='decide.ask_importance']").await;
+    b.type_into("input[name='decide.ask_importance']", "2")
+        .await;
+    b.click("#save").await;
+    let page = b.wait_for("Not saved").await;
+    assert!(page.contains("between 0 and 1"), "{page}");
+    assert_eq!(
+        std::fs::read_to_string(&config_file).expect("config"),
+        before
+    );
+    b.goto(&format!("{base}/settings")).await;
+    b.clear("input[name='decide.ask_importance']").await;
+    b.type_into("input[name='decide.ask_importance']", "0.55")
+        .await;
+    b.click("#save").await;
+    let page = b.wait_for("Saved").await;
+    assert!(page.contains("Saved"), "{page}");
+    let after = std::fs::read_to_string(&config_file).expect("config");
+    assert!(after.contains("ask_importance = 0.55"), "{after}");
+    assert!(
+        after.contains("# Steward configuration"),
+        "comments lost:\n{after}"
+    );
+    let (code, out, _) = st(&["--json", "config"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        json(&out)["data"]["decide"]["ask_importance"],
+        0.55,
+        "{out}"
+    );
     b.quit().await;
 
     // A forged POST (no CSRF token) from a client holding the cookie is refused.
