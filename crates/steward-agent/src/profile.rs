@@ -677,6 +677,178 @@ pub fn parse_writing(path: &Path, data: &[u8], author: Option<&str>) -> Result<V
     Ok(chunk_writing(&text))
 }
 
+// ---------------------------------------------------------------------------------------------
+// What Steward learned: topics, leanings, evidence, contradictions (`profile show`, the desk).
+
+/// Governance topics the summary sorts things into; described so that an embedding finds them.
+const TOPICS: &[(&str, &str)] = &[
+    (
+        "treasury and grants",
+        "treasury spending, grants, funding programs, budgets, incentives paid from the DAO treasury",
+    ),
+    (
+        "security and upgrades",
+        "smart contract upgrades, audits, security council, bug bounties, risk",
+    ),
+    (
+        "governance process",
+        "governance rules, constitution, voting process, quorum, delegation, elections",
+    ),
+    (
+        "token and fees",
+        "tokenomics, token emissions, fee switch, staking, inflation, buybacks",
+    ),
+    (
+        "ecosystem and growth",
+        "partnerships, ecosystem growth, liquidity mining, marketing, gaming, adoption",
+    ),
+    (
+        "operations and legal",
+        "service providers, legal entity, foundation, compensation, operations",
+    ),
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Topic {
+    pub topic: &'static str,
+    pub leaning: String,
+    pub for_count: usize,
+    pub against_count: usize,
+    pub abstain_count: usize,
+    pub evidence: Vec<String>,
+}
+
+/// A summary of the profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub statements: usize,
+    pub writing: usize,
+    pub answers: usize,
+    pub your_votes: usize,
+    pub peer_votes: usize,
+    pub topics: Vec<Topic>,
+    pub contradictions: Vec<String>,
+    pub items: Vec<ProfileItem>,
+}
+
+/// Sorts the profile into governance topics by embedding similarity, with the leaning and the
+/// evidence for each, and finds statements that contradict each other.
+pub fn summarize(store: &mut Store, embedder: &mut dyn steward_ml::Embedder) -> Result<Summary> {
+    use crate::decide::{ProfileSnapshot, cosine, embed_cached};
+    let items = store.profile_items()?;
+    let votes = store.profile_votes(true)?;
+    let peers = store.profile_votes(false)?.len();
+    let count = |k: ItemKind| items.iter().filter(|i| i.kind == k).count();
+    let mut shown = Summary {
+        statements: count(ItemKind::Statement),
+        writing: count(ItemKind::Writing),
+        answers: count(ItemKind::Answer) + count(ItemKind::Override),
+        your_votes: votes.len(),
+        peer_votes: peers,
+        topics: Vec::new(),
+        contradictions: Vec::new(),
+        items: items.clone(),
+    };
+    if !items.is_empty() || !votes.is_empty() {
+        let snap = ProfileSnapshot::load(store, embedder)?;
+        let topic_texts: Vec<String> = TOPICS.iter().map(|(_, d)| (*d).to_owned()).collect();
+        let tv = embed_cached(store, embedder, &topic_texts)?;
+        let nearest = |v: &[f32]| -> Option<usize> {
+            tv.iter()
+                .enumerate()
+                .map(|(i, t)| (i, cosine(v, t)))
+                .filter(|(_, s)| *s > 0.15)
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(i, _)| i)
+        };
+        let mut per: BTreeMap<usize, (usize, usize, usize, Vec<String>)> = BTreeMap::new();
+        for (item, v) in &snap.items {
+            if let Some(t) = nearest(v) {
+                let e = per.entry(t).or_default();
+                match item.stance {
+                    Stance::For => e.0 += 1,
+                    Stance::Against => e.1 += 1,
+                    Stance::Abstain => e.2 += 1,
+                    Stance::Unknown => {}
+                }
+                if e.3.len() < 3 {
+                    e.3.push(format!(
+                        "{} {}: {}",
+                        item.kind.as_str(),
+                        item.id,
+                        clip(&item.text, 100)
+                    ));
+                }
+            }
+        }
+        for (vote, v) in &snap.user_votes {
+            if let Some(t) = nearest(v) {
+                let e = per.entry(t).or_default();
+                match steward_core::stance_of_choice(&vote.choice) {
+                    Stance::For => e.0 += 1,
+                    Stance::Against => e.1 += 1,
+                    Stance::Abstain => e.2 += 1,
+                    Stance::Unknown => {}
+                }
+                if e.3.len() < 5 {
+                    e.3.push(format!(
+                        "voted {} on \"{}\"",
+                        vote.choice,
+                        clip(&vote.title, 80)
+                    ));
+                }
+            }
+        }
+        for (t, (f, a, ab, ev)) in per {
+            let total = (f + a + ab).max(1) as f64;
+            let leaning = if f as f64 / total >= 0.65 {
+                "mostly for"
+            } else if a as f64 / total >= 0.5 {
+                "mostly against"
+            } else {
+                "mixed"
+            };
+            shown.topics.push(Topic {
+                topic: TOPICS[t].0,
+                leaning: leaning.into(),
+                for_count: f,
+                against_count: a,
+                abstain_count: ab,
+                evidence: ev,
+            });
+        }
+        // Statements that say opposite things about the same subject.
+        let st: Vec<_> = snap
+            .items
+            .iter()
+            .filter(|(i, _)| i.kind == ItemKind::Statement && i.stance != Stance::Unknown)
+            .collect();
+        for (i, (a, va)) in st.iter().enumerate() {
+            for (b, vb) in &st[i + 1..] {
+                if a.stance != b.stance && cosine(va, vb) >= 0.6 {
+                    shown.contradictions.push(format!(
+                        "statement {} ({}) and statement {} ({}) seem to disagree: \"{}\" / \"{}\"",
+                        a.id,
+                        a.stance.as_str(),
+                        b.id,
+                        b.stance.as_str(),
+                        clip(&a.text, 80),
+                        clip(&b.text, 80)
+                    ));
+                }
+            }
+        }
+    }
+    Ok(shown)
+}
+
+fn clip(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -47,6 +47,8 @@ struct Inner {
     /// The home's config.toml, which the settings page edits (None: read-only).
     config_file: Option<std::path::PathBuf>,
     cast: Option<CastHook>,
+    /// For the profile page's learned topics and leanings (None: items only).
+    embedder: Option<Mutex<Box<dyn steward_ml::Embedder>>>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -75,6 +77,7 @@ impl Desk {
                 settings: Mutex::new(settings),
                 config_file: None,
                 cast,
+                embedder: None,
             }),
         })
     }
@@ -91,6 +94,15 @@ impl Desk {
             inner.config_file = Some(config_file);
         }
         Ok(d)
+    }
+
+    /// Lets the profile page show what was learned (topics, leanings, contradictions).
+    #[must_use]
+    pub fn with_embedder(mut self, embedder: Box<dyn steward_ml::Embedder>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.embedder = Some(Mutex::new(embedder));
+        }
+        self
     }
 
     fn settings(&self) -> serde_json::Value {
@@ -450,7 +462,20 @@ async fn proposals(State(desk): State<Desk>, Query(q): Query<ProposalQuery>) -> 
 }
 
 async fn profile(State(desk): State<Desk>, Query(f): Query<Flash>) -> Response {
-    let store = desk.store();
+    let mut store = desk.store();
+    let summary = match &desk.inner.embedder {
+        Some(e) => {
+            let mut e = e.lock().unwrap_or_else(|p| p.into_inner());
+            match crate::profile::summarize(&mut store, &mut **e) {
+                Ok(s) => Some(s),
+                Err(err) => {
+                    tracing::warn!(error = %err, "profile summary failed");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     let items = store.profile_items();
     let votes = store.profile_votes(true);
     let peers = store.peers();
@@ -459,6 +484,7 @@ async fn profile(State(desk): State<Desk>, Query(f): Query<Flash>) -> Response {
             &i,
             &v,
             &p,
+            summary.as_ref(),
             &desk.inner.csrf,
             f.msg.as_deref(),
         ))

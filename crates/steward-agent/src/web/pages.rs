@@ -296,6 +296,7 @@ pub(crate) fn profile(
     items: &[ProfileItem],
     votes: &[VoteRecord],
     peers: &[Peer],
+    summary: Option<&crate::profile::Summary>,
     csrf: &str,
     msg: Option<&str>,
 ) -> String {
@@ -303,6 +304,32 @@ pub(crate) fn profile(
         "<form class=\"card\" method=\"post\" action=\"/profile/say\" id=\"say\">{}<b>Tell me what you think</b><textarea name=\"text\" placeholder=\"I oppose treasury spending without milestones\"></textarea><button type=\"submit\">Add statement</button></form>",
         csrf_field(csrf)
     );
+    if let Some(sum) = summary {
+        b.push_str("<h2>What I learned</h2>");
+        if sum.topics.is_empty() {
+            b.push_str(
+                "<p class=\"muted\">Nothing yet: add statements, writing or your votes.</p>",
+            );
+        }
+        for t in &sum.topics {
+            let _ = write!(
+                b,
+                "<div class=\"card topic\"><b>{}</b>: {} <span class=\"muted\">(for {}, against {}, abstain {})</span><ul>",
+                esc(t.topic),
+                esc(&t.leaning),
+                t.for_count,
+                t.against_count,
+                t.abstain_count
+            );
+            for e in &t.evidence {
+                let _ = write!(b, "<li>{}</li>", esc(e));
+            }
+            b.push_str("</ul></div>");
+        }
+        for c in &sum.contradictions {
+            let _ = write!(b, "<p class=\"flag-warn\">Contradiction: {}</p>", esc(c));
+        }
+    }
     b.push_str("<h2>Statements, writing, answers</h2><table>");
     for i in items.iter().rev().take(200) {
         let _ = write!(

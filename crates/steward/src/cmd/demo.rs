@@ -292,7 +292,13 @@ async fn story(
                 .unwrap_or_else(|| "steward-demo".into()),
         )),
     )?);
-    let desk = crate::cmd::serve::desk(store, &cfg, home.config_path(), caster)?;
+    let desk = crate::cmd::serve::desk(
+        store,
+        &cfg,
+        home.config_path(),
+        caster,
+        &crate::cmd::model::models_dir(ctx)?,
+    )?;
     let listener = tokio::net::TcpListener::bind(cfg.web.bind.as_str())
         .await
         .or(tokio::net::TcpListener::bind("127.0.0.1:0").await)

@@ -1,6 +1,5 @@
 //! `steward profile say|import|show|peers|trust|ignore|forget`: what Steward knows of its user.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,9 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use steward_agent::decide::{ProfileSnapshot, cosine, embed_cached};
 use steward_agent::profile::{
     ImportReport, ItemKind, parse_votes_csv, parse_votes_json, parse_writing, peer_agreement,
+    summarize,
 };
 use steward_core::Stance;
 
@@ -250,163 +249,16 @@ fn set_peer(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Governance topics the summary sorts things into; described so that an embedding finds them.
-const TOPICS: &[(&str, &str)] = &[
-    (
-        "treasury and grants",
-        "treasury spending, grants, funding programs, budgets, incentives paid from the DAO treasury",
-    ),
-    (
-        "security and upgrades",
-        "smart contract upgrades, audits, security council, bug bounties, risk",
-    ),
-    (
-        "governance process",
-        "governance rules, constitution, voting process, quorum, delegation, elections",
-    ),
-    (
-        "token and fees",
-        "tokenomics, token emissions, fee switch, staking, inflation, buybacks",
-    ),
-    (
-        "ecosystem and growth",
-        "partnerships, ecosystem growth, liquidity mining, marketing, gaming, adoption",
-    ),
-    (
-        "operations and legal",
-        "service providers, legal entity, foundation, compensation, operations",
-    ),
-];
-
-#[derive(Serialize)]
-struct Topic {
-    topic: &'static str,
-    leaning: String,
-    for_count: usize,
-    against_count: usize,
-    abstain_count: usize,
-    evidence: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct Shown {
-    statements: usize,
-    writing: usize,
-    answers: usize,
-    your_votes: usize,
-    peer_votes: usize,
-    topics: Vec<Topic>,
-    contradictions: Vec<String>,
-    items: Vec<steward_agent::profile::ProfileItem>,
-}
-
 fn show(ctx: &Ctx, out: &Output, store: &mut steward_agent::Store) -> Result<ExitCode> {
-    let items = store.profile_items()?;
-    let votes = store.profile_votes(true)?;
-    let peers = store.profile_votes(false)?.len();
-    let count = |k: ItemKind| items.iter().filter(|i| i.kind == k).count();
-    let mut shown = Shown {
-        statements: count(ItemKind::Statement),
-        writing: count(ItemKind::Writing),
-        answers: count(ItemKind::Answer) + count(ItemKind::Override),
-        your_votes: votes.len(),
-        peer_votes: peers,
-        topics: Vec::new(),
-        contradictions: Vec::new(),
-        items: items.clone(),
-    };
-    if !items.is_empty() || !votes.is_empty() {
+    let has_any = !store.profile_items()?.is_empty() || !store.profile_votes(true)?.is_empty();
+    let shown = if has_any {
         let worker = crate::cmd::model::spawn_worker(&crate::cmd::model::models_dir(ctx)?)?;
         let mut embedder = worker.shared();
-        let snap = ProfileSnapshot::load(store, &mut embedder)?;
-        let topic_texts: Vec<String> = TOPICS.iter().map(|(_, d)| (*d).to_owned()).collect();
-        let tv = embed_cached(store, &mut embedder, &topic_texts)?;
-        let nearest = |v: &[f32]| -> Option<usize> {
-            tv.iter()
-                .enumerate()
-                .map(|(i, t)| (i, cosine(v, t)))
-                .filter(|(_, s)| *s > 0.15)
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(i, _)| i)
-        };
-        let mut per: BTreeMap<usize, (usize, usize, usize, Vec<String>)> = BTreeMap::new();
-        for (item, v) in &snap.items {
-            if let Some(t) = nearest(v) {
-                let e = per.entry(t).or_default();
-                match item.stance {
-                    Stance::For => e.0 += 1,
-                    Stance::Against => e.1 += 1,
-                    Stance::Abstain => e.2 += 1,
-                    Stance::Unknown => {}
-                }
-                if e.3.len() < 3 {
-                    e.3.push(format!(
-                        "{} {}: {}",
-                        item.kind.as_str(),
-                        item.id,
-                        clip(&item.text, 100)
-                    ));
-                }
-            }
-        }
-        for (vote, v) in &snap.user_votes {
-            if let Some(t) = nearest(v) {
-                let e = per.entry(t).or_default();
-                match steward_core::stance_of_choice(&vote.choice) {
-                    Stance::For => e.0 += 1,
-                    Stance::Against => e.1 += 1,
-                    Stance::Abstain => e.2 += 1,
-                    Stance::Unknown => {}
-                }
-                if e.3.len() < 5 {
-                    e.3.push(format!(
-                        "voted {} on \"{}\"",
-                        vote.choice,
-                        clip(&vote.title, 80)
-                    ));
-                }
-            }
-        }
-        for (t, (f, a, ab, ev)) in per {
-            let total = (f + a + ab).max(1) as f64;
-            let leaning = if f as f64 / total >= 0.65 {
-                "mostly for"
-            } else if a as f64 / total >= 0.5 {
-                "mostly against"
-            } else {
-                "mixed"
-            };
-            shown.topics.push(Topic {
-                topic: TOPICS[t].0,
-                leaning: leaning.into(),
-                for_count: f,
-                against_count: a,
-                abstain_count: ab,
-                evidence: ev,
-            });
-        }
-        // Statements that say opposite things about the same subject.
-        let st: Vec<_> = snap
-            .items
-            .iter()
-            .filter(|(i, _)| i.kind == ItemKind::Statement && i.stance != Stance::Unknown)
-            .collect();
-        for (i, (a, va)) in st.iter().enumerate() {
-            for (b, vb) in &st[i + 1..] {
-                if a.stance != b.stance && cosine(va, vb) >= 0.6 {
-                    shown.contradictions.push(format!(
-                        "statement {} ({}) and statement {} ({}) seem to disagree: \"{}\" / \"{}\"",
-                        a.id,
-                        a.stance.as_str(),
-                        b.id,
-                        b.stance.as_str(),
-                        clip(&a.text, 80),
-                        clip(&b.text, 80)
-                    ));
-                }
-            }
-        }
-    }
+        summarize(store, &mut embedder)?
+    } else {
+        // Nothing to embed: no model worker to start.
+        summarize(store, &mut NoEmbedder)?
+    };
     out.result(&shown, || {
         let mut s = format!(
             "{} statement(s), {} piece(s) of writing, {} answer(s)/override(s), {} of your votes, {} peer votes\n",
@@ -429,9 +281,23 @@ fn show(ctx: &Ctx, out: &Output, store: &mut steward_agent::Store) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-fn clip(s: &str, n: usize) -> String {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_owned(),
+/// Stands in when the profile is empty, so `profile show` needs no model to say so.
+struct NoEmbedder;
+
+impl steward_ml::Embedder for NoEmbedder {
+    fn dim(&self) -> usize {
+        384
+    }
+    fn embed(&mut self, texts: &[String]) -> steward_ml::Result<Vec<Vec<f32>>> {
+        Ok(texts.iter().map(|_| Vec::new()).collect())
+    }
+    fn info(&self) -> steward_ml::EngineInfo {
+        steward_ml::EngineInfo {
+            engine: "none".into(),
+            model: "none".into(),
+            sha256: None,
+            context: None,
+            confined: None,
+        }
     }
 }

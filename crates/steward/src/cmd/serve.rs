@@ -27,7 +27,13 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &ServeArgs) -> Result<ExitCode>
         .with_context(|| format!("--bind {bind:?} is not an IP:port address"))?;
     check_bind(addr, cfg.web.allow_remote)?;
     let caster = std::sync::Arc::new(crate::cmd::casting::Caster::new(&home, &cfg)?);
-    let desk = desk(store, &cfg, home.config_path(), caster)?;
+    let desk = desk(
+        store,
+        &cfg,
+        home.config_path(),
+        caster,
+        &crate::cmd::model::models_dir(ctx)?,
+    )?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -59,6 +65,7 @@ pub(crate) fn desk(
     cfg: &steward_agent::Config,
     config_file: std::path::PathBuf,
     caster: std::sync::Arc<crate::cmd::casting::Caster>,
+    models_dir: &std::path::Path,
 ) -> Result<Desk> {
     let settings = serde_json::to_value(cfg).context("showing the settings")?;
     let hook: steward_agent::web::CastHook = std::sync::Arc::new(move |store, key, choice| {
@@ -77,10 +84,14 @@ pub(crate) fn desk(
             })
         })
     });
-    Ok(Desk::with_config_file(
-        store,
-        config_file,
-        settings,
-        Some(hook),
-    )?)
+    let desk = Desk::with_config_file(store, config_file, settings, Some(hook))?;
+    // The profile page's learned topics need the embedder; without a worker the page still
+    // lists the profile, and says nothing it cannot compute.
+    Ok(match crate::cmd::model::spawn_worker(models_dir) {
+        Ok(w) => desk.with_embedder(Box::new(w)),
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "review desk without the model worker");
+            desk
+        }
+    })
 }

@@ -352,6 +352,14 @@ async fn review_desk_in_chromium() {
         "{page}"
     );
 
+    // The profile page shows what was learned, with the evidence.
+    b.goto(&format!("{base}/profile")).await;
+    let page = b.source().await;
+    assert!(
+        page.contains("What I learned") && page.contains("security"),
+        "{page}"
+    );
+
     // The evaluation page: the saved report's figures and its two plots.
     b.goto(&format!("{base}/evaluation")).await;
     let page = b.source().await;
