@@ -700,53 +700,45 @@ async fn evaluation(State(desk): State<Desk>) -> Response {
     }
 }
 
+/// The rows of array `field` of the saved eval report (empty without a report).
+fn saved_rows(desk: &Desk, field: &str) -> Result<Vec<serde_json::Value>> {
+    Ok(saved_eval(desk)?
+        .and_then(|r| r[field].as_array().cloned())
+        .unwrap_or_default())
+}
+
+fn svg_response(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml")], body).into_response()
+}
+
+fn num(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or(0.0)
+}
+
+fn count(v: &serde_json::Value) -> usize {
+    usize::try_from(v.as_u64().unwrap_or(0)).unwrap_or(0)
+}
+
 async fn eval_reliability_svg(State(desk): State<Desk>) -> Response {
-    let bins: Vec<(f64, f64, usize)> = match saved_eval(&desk) {
-        Ok(Some(r)) => r["reliability"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|b| {
-                        (
-                            b["confidence"].as_f64().unwrap_or(0.0),
-                            b["accuracy"].as_f64().unwrap_or(0.0),
-                            b["n"].as_u64().unwrap_or(0) as usize,
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        Ok(None) => Vec::new(),
-        Err(e) => return internal(e),
-    };
-    (
-        [(header::CONTENT_TYPE, "image/svg+xml")],
-        svg::reliability(&bins),
-    )
-        .into_response()
+    match saved_rows(&desk, "reliability") {
+        Ok(rows) => svg_response(svg::reliability(
+            &rows
+                .iter()
+                .map(|b| (num(&b["confidence"]), num(&b["accuracy"]), count(&b["n"])))
+                .collect::<Vec<_>>(),
+        )),
+        Err(e) => internal(e),
+    }
 }
 
 async fn eval_over_time_svg(State(desk): State<Desk>) -> Response {
-    let slices: Vec<(f64, usize)> = match saved_eval(&desk) {
-        Ok(Some(r)) => r["over_time"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|s| {
-                        (
-                            s["accuracy"].as_f64().unwrap_or(0.0),
-                            s["n"].as_u64().unwrap_or(0) as usize,
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        Ok(None) => Vec::new(),
-        Err(e) => return internal(e),
-    };
-    (
-        [(header::CONTENT_TYPE, "image/svg+xml")],
-        svg::over_time(&slices),
-    )
-        .into_response()
+    match saved_rows(&desk, "over_time") {
+        Ok(rows) => svg_response(svg::over_time(
+            &rows
+                .iter()
+                .map(|s| (num(&s["accuracy"]), count(&s["n"])))
+                .collect::<Vec<_>>(),
+        )),
+        Err(e) => internal(e),
+    }
 }
