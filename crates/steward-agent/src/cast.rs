@@ -18,8 +18,6 @@
 //! transaction by hash) or the hub (votes by voter on the proposal): a vote that is there is
 //! `confirmed`; one that is not is `abandoned` and is never resubmitted by reconciliation.
 
-use std::time::Duration;
-
 use rusqlite::params;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -259,7 +257,7 @@ fn pause_at(step: &str) {
         let mut e = std::io::stderr().lock();
         let _ = writeln!(e, "steward: cast paused at {step}");
         let _ = e.flush();
-        std::thread::sleep(Duration::from_secs(120));
+        std::thread::sleep(std::time::Duration::from_secs(120));
     }
     #[cfg(not(debug_assertions))]
     let _ = step;
