@@ -21,7 +21,7 @@
 use rusqlite::params;
 use serde::Serialize;
 use serde_json::{Value, json};
-use steward_core::{Address, AuditRecord, Source, U256, VotingType};
+use steward_core::{Address, AuditRecord, Source, U256};
 use steward_eth::{
     GOVERNOR_CHOICES, GovernorBallot, GovernorCaster, Key, KeystorePassword, SnapshotChoice,
     SnapshotEnvelope, SnapshotVote, SnapshotVoteType, support_of_choice,
@@ -188,14 +188,7 @@ fn target_of(p: &StoredProposal, choice: &str) -> Result<(Target, String)> {
             ))
         }
         Source::Snapshot { space } => {
-            let kind = match prop.voting {
-                VotingType::SingleChoice => SnapshotVoteType::SingleChoice,
-                VotingType::Approval => SnapshotVoteType::Approval,
-                VotingType::Quadratic => SnapshotVoteType::Quadratic,
-                VotingType::RankedChoice => SnapshotVoteType::RankedChoice,
-                VotingType::Weighted => SnapshotVoteType::Weighted,
-                VotingType::Basic => SnapshotVoteType::Basic,
-            };
+            let kind: SnapshotVoteType = prop.voting;
             let by_name = prop
                 .choices
                 .iter()

@@ -728,7 +728,8 @@ fn ev(kind: &str, id: i64, text: &str, sim: f64, p: &Proposal, i: Option<usize>)
     }
 }
 
-fn short(s: &str, max: usize) -> String {
+/// `s` cut to `max` characters, with `...` when cut.
+pub(crate) fn short(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}...", &s[..i]),
         None => s.to_owned(),

@@ -776,7 +776,7 @@ pub fn summarize(store: &mut Store, embedder: &mut dyn steward_ml::Embedder) -> 
                         "{} {}: {}",
                         item.kind.as_str(),
                         item.id,
-                        clip(&item.text, 100)
+                        crate::decide::short(&item.text, 100)
                     ));
                 }
             }
@@ -794,7 +794,7 @@ pub fn summarize(store: &mut Store, embedder: &mut dyn steward_ml::Embedder) -> 
                     e.3.push(format!(
                         "voted {} on \"{}\"",
                         vote.choice,
-                        clip(&vote.title, 80)
+                        crate::decide::short(&vote.title, 80)
                     ));
                 }
             }
@@ -832,21 +832,14 @@ pub fn summarize(store: &mut Store, embedder: &mut dyn steward_ml::Embedder) -> 
                         a.stance.as_str(),
                         b.id,
                         b.stance.as_str(),
-                        clip(&a.text, 80),
-                        clip(&b.text, 80)
+                        crate::decide::short(&a.text, 80),
+                        crate::decide::short(&b.text, 80)
                     ));
                 }
             }
         }
     }
     Ok(shown)
-}
-
-fn clip(s: &str, n: usize) -> String {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_owned(),
-    }
 }
 
 #[cfg(test)]

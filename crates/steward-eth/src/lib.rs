@@ -47,6 +47,7 @@ pub fn keccak(bytes: &[u8]) -> [u8; 32] {
 pub use simulate::{ADMIN_SLOT, IMPLEMENTATION_SLOT, Simulation, Step, calldata_of, effect_of_log};
 pub use snapshot::{
     SNAPSHOT_DOMAIN_NAME, SNAPSHOT_DOMAIN_VERSION, SnapshotChoice, SnapshotEnvelope, SnapshotVote,
-    SnapshotVoteType, VerifiedVote, VoteLayout, snapshot_domain, verify_snapshot_envelope,
+    SnapshotVoteType, VerifiedVote, VoteLayout, VoteLayoutOf, snapshot_domain,
+    verify_snapshot_envelope,
 };
 pub use verify::{ActionReport, Report, Request, executor_of, verify};

@@ -16,7 +16,6 @@
 //! verifying contract.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use alloy::primitives::{Address, B256, Signature};
 use alloy::sol_types::{Eip712Domain, SolStruct, eip712_domain};
@@ -83,68 +82,21 @@ pub fn snapshot_domain() -> Eip712Domain {
     eip712_domain! { name: SNAPSHOT_DOMAIN_NAME, version: SNAPSHOT_DOMAIN_VERSION, }
 }
 
-/// Snapshot's six voting types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SnapshotVoteType {
-    SingleChoice,
-    Approval,
-    Quadratic,
-    RankedChoice,
-    Weighted,
-    Basic,
+/// Snapshot's six voting types: the domain type every source already normalizes to.
+pub use steward_core::VotingType as SnapshotVoteType;
+
+/// Which message layout carries a voting type's choice.
+pub trait VoteLayoutOf {
+    fn layout(self) -> VoteLayout;
 }
 
-impl SnapshotVoteType {
-    pub const ALL: [Self; 6] = [
-        Self::SingleChoice,
-        Self::Approval,
-        Self::Quadratic,
-        Self::RankedChoice,
-        Self::Weighted,
-        Self::Basic,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SingleChoice => "single-choice",
-            Self::Approval => "approval",
-            Self::Quadratic => "quadratic",
-            Self::RankedChoice => "ranked-choice",
-            Self::Weighted => "weighted",
-            Self::Basic => "basic",
-        }
-    }
-
-    /// Which message layout carries this type's choice.
-    pub fn layout(self) -> VoteLayout {
+impl VoteLayoutOf for SnapshotVoteType {
+    fn layout(self) -> VoteLayout {
         match self {
             Self::SingleChoice | Self::Basic => VoteLayout::Uint32,
             Self::Approval | Self::RankedChoice => VoteLayout::Uint32Array,
             Self::Quadratic | Self::Weighted => VoteLayout::String,
         }
-    }
-}
-
-impl fmt::Display for SnapshotVoteType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for SnapshotVoteType {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| Error::BadMessage {
-                what: "snapshot voting type".into(),
-                detail: format!(
-                    "{s:?} is not one of single-choice, approval, quadratic, ranked-choice, weighted, basic"
-                ),
-            })
     }
 }
 

@@ -346,22 +346,12 @@ async fn answer(
     if !csrf_ok(&desk, &form) {
         return forged();
     }
-    let choice = form.get("choice").cloned().unwrap_or_default();
-    let reason = form
-        .get("reason")
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
+    let (choice, reason) = choice_and_reason(&form);
     let now = jiff::Timestamp::now().as_second();
     let mut store = desk.store();
     match crate::questions::answer(&mut store, &id, &choice, reason.as_deref(), now) {
         Ok(Ok(a)) => {
-            let cast = match &desk.inner.cast {
-                Some(hook) => match hook(&mut store, &a.proposal, &a.choice) {
-                    Ok(line) => line,
-                    Err(e) => format!("not cast: {e}"),
-                },
-                None => "recorded; `steward run` casts it".to_owned(),
-            };
+            let cast = cast_now(&desk, &mut store, &a);
             let msg = format!("Answered {}. {cast}", a.choice);
             Redirect::to(&format!("/questions/{id}?msg={}", urlenc(&msg))).into_response()
         }
@@ -372,6 +362,26 @@ async fn answer(
         )
             .into_response(),
         Err(e) => internal(e),
+    }
+}
+
+/// The `choice` and the optional, trimmed `reason` of an answer or override form.
+fn choice_and_reason(form: &HashMap<String, String>) -> (String, Option<String>) {
+    let choice = form.get("choice").cloned().unwrap_or_default();
+    let reason = form
+        .get("reason")
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    (choice, reason)
+}
+
+/// Casts the user's recorded choice through the hook; a line for the page either way.
+fn cast_now(desk: &Desk, store: &mut Store, a: &crate::questions::Answered) -> String {
+    match &desk.inner.cast {
+        Some(hook) => {
+            hook(store, &a.proposal, &a.choice).unwrap_or_else(|e| format!("not cast: {e}"))
+        }
+        None => "recorded; `steward run` casts it".to_owned(),
     }
 }
 
@@ -395,19 +405,11 @@ async fn override_decision(
     if !csrf_ok(&desk, &form) {
         return forged();
     }
-    let choice = form.get("choice").cloned().unwrap_or_default();
-    let reason = form
-        .get("reason")
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty());
+    let (choice, reason) = choice_and_reason(&form);
     let mut store = desk.store();
     match crate::questions::override_decision(&mut store, &key, &choice, reason.as_deref()) {
         Ok(Ok(a)) => {
-            let cast = match &desk.inner.cast {
-                Some(hook) => hook(&mut store, &a.proposal, &a.choice)
-                    .unwrap_or_else(|e| format!("not cast: {e}")),
-                None => "recorded".to_owned(),
-            };
+            let cast = cast_now(&desk, &mut store, &a);
             let msg = format!("Overridden: {} on {}. {cast}", a.choice, a.proposal);
             Redirect::to(&format!("/decisions?msg={}", urlenc(&msg))).into_response()
         }

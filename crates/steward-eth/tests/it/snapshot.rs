@@ -10,7 +10,7 @@ use alloy::primitives::b256;
 use serde_json::{Value, json};
 use steward_eth::{
     Key, SnapshotChoice, SnapshotEnvelope, SnapshotVote, SnapshotVoteType, VoteLayout,
-    verify_snapshot_envelope,
+    VoteLayoutOf, verify_snapshot_envelope,
 };
 
 use crate::tools_or_skip;

@@ -14,7 +14,7 @@ use crate::output::Output;
 
 pub(crate) fn run(ctx: &Ctx, out: &Output, command: SignCommand) -> Result<ExitCode> {
     let SignCommand::SnapshotVote(args) = command;
-    let kind: SnapshotVoteType = args.kind.parse()?;
+    let kind: SnapshotVoteType = args.kind.parse().map_err(anyhow::Error::msg)?;
     let choice = SnapshotChoice::parse(kind, &args.choice)?;
     let (home, mut store) = ctx.open_store()?;
     let cfg = ctx.config(&home)?;
