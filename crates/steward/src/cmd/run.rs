@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
-use steward_agent::decide::{DecideOptions, Engines, decide, record_decision, verify_payload};
+use steward_agent::decide::{DecideOptions, Engines, decide, record_decision, verify_payload_with};
 use steward_agent::questions::{plain_payload, question_context};
 use steward_agent::{CastOrigin, ProposalFilter, Store};
 use steward_core::DecisionAction;
@@ -162,11 +162,17 @@ pub(crate) fn round_with(
         seed: 0,
     };
     for sp in todo {
+        let mut verified = rt.block_on(verify_payload_with(
+            &mut store,
+            &cfg,
+            &home,
+            &sp.proposal,
+            use_llm.then_some(&mut generator as &mut dyn Generator),
+        ));
         let mut engines = Engines {
             embedder: &mut embedder,
             generator: use_llm.then_some(&mut generator as &mut dyn Generator),
         };
-        let mut verified = rt.block_on(verify_payload(&mut store, &cfg, &home, &sp.proposal));
         if let Some(f) = alerts.get(&sp.key) {
             verified.0.extend(f.iter().cloned());
         }
