@@ -16,9 +16,11 @@ use steward_core::verification::{
     Binder, Binding, Candidates, Tokens, binding_mismatches, binding_schema, candidates, merge,
     model_bindings, rule_bindings,
 };
-use steward_core::{Address, AuditRecord, B256, Flag, Proposal, Severity, Source, kinds};
+use steward_core::{
+    Address, AuditRecord, B256, Flag, Proposal, ProposalState, Severity, Source, U256, kinds,
+};
 use steward_eth::decode::{Decoder, Registry};
-use steward_eth::{Report, Request, Rpc};
+use steward_eth::{GovernorKind, GovernorReader, Report, Request, Rpc};
 use steward_ml::{GenerateRequest, Generator, JsonSchema};
 
 use crate::config::Config;
@@ -362,6 +364,81 @@ impl Inspector {
         })
     }
 
+    /// Before execution: every stored Governor proposal with pins whose vote is over but that
+    /// can still execute (stored state succeeded or queued). Reads its state now (and the
+    /// timelock eta), stores a changed state, and re-checks the pins of those still succeeded
+    /// or queued. `rpc_for` gives the RPC of a governor the config follows (others are skipped).
+    pub async fn recheck_before_execution(
+        &self,
+        store: &mut Store,
+        rpc_for: &dyn Fn(Address) -> Option<String>,
+    ) -> Result<Vec<BeforeExecution>> {
+        let mut out = Vec::new();
+        for key in pinned_keys(store)? {
+            let Some(sp) = store.proposal(&key)? else {
+                continue;
+            };
+            let Source::Governor { governor, .. } = &sp.proposal.source else {
+                continue;
+            };
+            if !matches!(
+                sp.proposal.state,
+                ProposalState::Succeeded | ProposalState::Queued
+            ) {
+                continue;
+            }
+            let Some(url) = rpc_for(*governor) else {
+                continue;
+            };
+            let fail = |e: steward_eth::Error| Error::Verify {
+                proposal: key.clone(),
+                message: e.to_string(),
+            };
+            let id: U256 = sp.proposal.id.parse().map_err(|_| Error::Verify {
+                proposal: key.clone(),
+                message: format!("proposal id {:?} is not a number", sp.proposal.id),
+            })?;
+            let rpc = self.rpc(&url, &key)?;
+            // The governor may fail to answer (its token's code changed, say): then the pins
+            // are re-checked all the same, with the stored state.
+            let now = async {
+                let kind = GovernorKind::detect(&rpc, *governor).await?;
+                let reader = GovernorReader::new(rpc.clone(), *governor, kind);
+                let state = reader.state(id).await?;
+                let eta = if state == ProposalState::Queued {
+                    reader.proposal_eta(id).await?
+                } else {
+                    None
+                };
+                Ok::<_, steward_eth::Error>((state, eta))
+            }
+            .await;
+            let (state, eta, note) = match now {
+                Ok((s, e)) => (s, e, None),
+                Err(e) => (sp.proposal.state, None, Some(fail(e).to_string())),
+            };
+            if state != sp.proposal.state {
+                let mut p = sp.proposal.clone();
+                p.state = state;
+                store.transaction(|tx| tx.upsert_proposal(&p).map(|_| ()))?;
+            }
+            let pins = if matches!(state, ProposalState::Succeeded | ProposalState::Queued) {
+                self.recheck(store, &key, &url).await?
+            } else {
+                Vec::new()
+            };
+            out.push(BeforeExecution {
+                key,
+                title: sp.proposal.title.clone(),
+                state,
+                eta,
+                pins,
+                note,
+            });
+        }
+        Ok(out)
+    }
+
     /// Re-reads the code of every target pinned for `key` and compares; a change is a critical
     /// `code-changed` flag (and an audit entry).
     pub async fn recheck(&self, store: &mut Store, key: &str, rpc: &str) -> Result<Vec<Pin>> {
@@ -381,6 +458,33 @@ impl Inspector {
 
 fn alloy_keccak(b: &[u8]) -> [u8; 32] {
     steward_eth::keccak(b)
+}
+
+/// A pinned proposal past its vote, re-checked before it executes.
+#[derive(Debug, Clone, Serialize)]
+pub struct BeforeExecution {
+    pub key: String,
+    pub title: String,
+    /// Its state on chain now.
+    pub state: ProposalState,
+    /// When it can execute (seconds), when queued behind a timelock.
+    pub eta: Option<u64>,
+    /// The pins compared (empty once it can no longer execute).
+    pub pins: Vec<Pin>,
+    /// Why the state could not be read now (the stored one is used).
+    pub note: Option<String>,
+}
+
+fn pinned_keys(store: &Store) -> Result<Vec<String>> {
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT DISTINCT proposal_key FROM verify_pins ORDER BY proposal_key")
+        .map_err(sql(store.path(), "reading code pins"))?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(sql(store.path(), "reading code pins"))?;
+    rows.map(|r| r.map_err(sql(store.path(), "reading code pins")))
+        .collect()
 }
 
 /// `code-changed` flags for the pins that changed.

@@ -249,3 +249,96 @@ fn run_alerts_when_pinned_code_changes_and_asks_again() {
         "{v}"
     );
 }
+
+/// After the vote, `steward run` re-checks the pins of a queued proposal before it executes: other
+/// code at a target is an alert that names the timelock's eta.
+#[test]
+fn run_rechecks_pins_of_a_queued_proposal_before_execution() {
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            eprintln!("SKIPPED run_rechecks_pins_of_a_queued_proposal: {why}");
+            return;
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let text = "# Pay the auditors\n\nSends 1,000 STW from the treasury for the audit.";
+    let (anvil, dao, proposal, actions) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let dao = Dao::deploy(&anvil, &artifacts, &DaoConfig::default())
+            .await
+            .expect("deploy");
+        let actions = vec![dao.treasury_transfer(anvil.accounts()[8], ether(1_000))];
+        let p = dao
+            .propose(&anvil, dao.voters[0], &actions, text)
+            .await
+            .expect("propose");
+        anvil.mine(2).await.expect("mine");
+        (anvil, dao, p, actions)
+    });
+    let (_d, home) = temp_home();
+    assert_eq!(
+        run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init")).0,
+        0
+    );
+    let governors = format!("{}#{:#x}@{}", anvil.url(), dao.governor, dao.deployed_at);
+    let url = anvil.url().to_string();
+    let id = proposal.id.to_string();
+    let st = |args: &[&str]| {
+        let mut c = steward(&home);
+        c.env("STEWARD_PASSPHRASE", PASS)
+            .env("STEWARD_GOVERNORS", &governors)
+            .args(args);
+        run(&mut c)
+    };
+    let (code, out, err) = st(&["--json", "sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Inspected (and pinned) while the vote is open.
+    let (_, out, err) = st(&["--json", "inspect", &id, "--rpc", &url, "--no-llm"]);
+    assert_eq!(
+        json(&out)["data"]["pins"].as_array().map(Vec::len),
+        Some(1),
+        "{out}{err}"
+    );
+    // The vote passes and the proposal is queued in the timelock.
+    rt.block_on(async {
+        for v in &dao.voters {
+            dao.vote(&anvil, *v, proposal.id, 1, "")
+                .await
+                .expect("vote");
+        }
+        anvil.mine(55).await.expect("mine");
+        dao.queue(&anvil, dao.voters[0], &actions, text)
+            .await
+            .expect("queue");
+    });
+    let (code, out, err) = st(&["--json", "run", "--no-llm"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["data"]["alerts"].as_array().map(Vec::len), Some(0), "{v}");
+    assert_eq!(v["data"]["errors"].as_array().map(Vec::len), Some(0), "{v}");
+    let (_, out, _) = st(&["--json", "proposals"]);
+    assert!(
+        out.contains("queued"),
+        "the stored state follows the chain: {out}"
+    );
+    rt.block_on(async {
+        let _: serde_json::Value = anvil
+            .rpc()
+            .provider()
+            .raw_request("anvil_setCode".into(), (dao.token, "0x6080604052600080fd"))
+            .await
+            .expect("setCode");
+    });
+    let (code, out, err) = st(&["--json", "run", "--no-llm"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    let alerts = v["data"]["alerts"].to_string();
+    assert!(
+        alerts.contains("changed since it was pinned") && alerts.contains("(queued"),
+        "{v}"
+    );
+    let (_, log, _) = st(&["log", "--json"]);
+    assert!(log.contains("code-changed"), "{log}");
+}
