@@ -305,6 +305,8 @@ pub(crate) fn explained(e: &Effect, payload: &[&Effect]) -> bool {
                 _ => false,
             })
         }
+        // Nothing in a payload says which slots a delegatecalled proposal writes.
+        EffectKind::StorageWrite { .. } => false,
         _ => true,
     }
 }

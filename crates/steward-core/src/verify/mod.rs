@@ -17,7 +17,7 @@ pub use binding::{
 };
 pub use claims::{Amount, Claims, claims, mismatches};
 pub use effects::{
-    Effect, EffectKind, Origin, TokenInfo, Tokens, UNLIMITED_APPROVAL, effects_of, flags_of,
-    format_amount,
+    Effect, EffectKind, Origin, STORAGE_SAMPLE, TokenInfo, Tokens, UNLIMITED_APPROVAL, effects_of,
+    flags_of, format_amount,
 };
 pub use value::{Arg, Call, Value};
