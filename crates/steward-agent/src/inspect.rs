@@ -390,53 +390,80 @@ impl Inspector {
             let Some(url) = rpc_for(*governor) else {
                 continue;
             };
-            let fail = |e: steward_eth::Error| Error::Verify {
-                proposal: key.clone(),
-                message: e.to_string(),
-            };
-            let id: U256 = sp.proposal.id.parse().map_err(|_| Error::Verify {
-                proposal: key.clone(),
-                message: format!("proposal id {:?} is not a number", sp.proposal.id),
-            })?;
-            let rpc = self.rpc(&url, &key)?;
-            // The governor may fail to answer (its token's code changed, say): then the pins
-            // are re-checked all the same, with the stored state.
-            let now = async {
-                let kind = GovernorKind::detect(&rpc, *governor).await?;
-                let reader = GovernorReader::new(rpc.clone(), *governor, kind);
-                let state = reader.state(id).await?;
-                let eta = if state == ProposalState::Queued {
-                    reader.proposal_eta(id).await?
-                } else {
-                    None
-                };
-                Ok::<_, steward_eth::Error>((state, eta))
+            // One proposal that cannot be checked (a bad id, a node down) never stops the rest.
+            let title = sp.proposal.title.clone();
+            let stored = sp.proposal.state;
+            match self
+                .before_one(store, &key, &sp.proposal, *governor, &url)
+                .await
+            {
+                Ok(b) => out.push(b),
+                Err(e) => out.push(BeforeExecution {
+                    key,
+                    title,
+                    state: stored,
+                    eta: None,
+                    pins: Vec::new(),
+                    note: Some(e.to_string()),
+                }),
             }
-            .await;
-            let (state, eta, note) = match now {
-                Ok((s, e)) => (s, e, None),
-                Err(e) => (sp.proposal.state, None, Some(fail(e).to_string())),
-            };
-            if state != sp.proposal.state {
-                let mut p = sp.proposal.clone();
-                p.state = state;
-                store.transaction(|tx| tx.upsert_proposal(&p).map(|_| ()))?;
-            }
-            let pins = if matches!(state, ProposalState::Succeeded | ProposalState::Queued) {
-                self.recheck(store, &key, &url).await?
-            } else {
-                Vec::new()
-            };
-            out.push(BeforeExecution {
-                key,
-                title: sp.proposal.title.clone(),
-                state,
-                eta,
-                pins,
-                note,
-            });
         }
         Ok(out)
+    }
+
+    async fn before_one(
+        &self,
+        store: &mut Store,
+        key: &str,
+        p: &Proposal,
+        governor: Address,
+        url: &str,
+    ) -> Result<BeforeExecution> {
+        let fail = |e: steward_eth::Error| Error::Verify {
+            proposal: key.to_owned(),
+            message: e.to_string(),
+        };
+        let id: U256 = p.id.parse().map_err(|_| Error::Verify {
+            proposal: key.to_owned(),
+            message: format!("proposal id {:?} is not a number", p.id),
+        })?;
+        let rpc = self.rpc(url, key)?;
+        // The governor may fail to answer (its token's code changed, say): then the pins are
+        // re-checked all the same, with the stored state.
+        let now = async {
+            let kind = GovernorKind::detect(&rpc, governor).await?;
+            let reader = GovernorReader::new(rpc.clone(), governor, kind);
+            let state = reader.state(id).await?;
+            let eta = if state == ProposalState::Queued {
+                reader.proposal_eta(id).await?
+            } else {
+                None
+            };
+            Ok::<_, steward_eth::Error>((state, eta))
+        }
+        .await;
+        let (state, eta, note) = match now {
+            Ok((s, e)) => (s, e, None),
+            Err(e) => (p.state, None, Some(fail(e).to_string())),
+        };
+        if state != p.state {
+            let mut p = p.clone();
+            p.state = state;
+            store.transaction(|tx| tx.upsert_proposal(&p).map(|_| ()))?;
+        }
+        let pins = if matches!(state, ProposalState::Succeeded | ProposalState::Queued) {
+            self.recheck(store, key, url).await?
+        } else {
+            Vec::new()
+        };
+        Ok(BeforeExecution {
+            key: key.to_owned(),
+            title: p.title.clone(),
+            state,
+            eta,
+            pins,
+            note,
+        })
     }
 
     /// Re-reads the code of every target pinned for `key` and compares; a change is a critical

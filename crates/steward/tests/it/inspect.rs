@@ -342,3 +342,70 @@ fn run_rechecks_pins_of_a_queued_proposal_before_execution() {
     let (_, log, _) = st(&["log", "--json"]);
     assert!(log.contains("code-changed"), "{log}");
 }
+
+/// `inspect` binds the stated amounts to the stated recipients with the local model in the
+/// confined worker; every binding cites the text, and `--no-llm` keeps to the rules.
+#[test]
+fn inspect_binds_claims_with_the_local_model() {
+    if !crate::models_present("inspect_binds_claims_with_the_local_model") {
+        return;
+    }
+    let (_d, home) = temp_home();
+    let dir = tempfile::tempdir().expect("dir");
+    let alice = "0x1111111111111111111111111111111111111111";
+    let bob = "0x2222222222222222222222222222222222222222";
+    // transfer(alice, 12,000e18)
+    let calldata = format!(
+        "0xa9059cbb{:0>64}{:064x}",
+        &alice[2..],
+        12_000u128 * 10u128.pow(18)
+    );
+    let p = dir.path().join("grants.json");
+    let v = serde_json::json!({
+        "chainId": 1, "governor": "0x5efda50f22d34F262c29268506C5Fa42cB56A1Ce",
+        "proposalId": "3", "proposer": "0x592340957ebc9e4afb0e9af221d06fdddf789de9",
+        "targets": ["0x6B175474E89094C44Da98b954EedeAC495271d0F"], "values": ["0"],
+        "signatures": [""], "calldatas": [calldata],
+        "description": format!("# Grants round 3\n\nAlice {alice} gets 12,000 DAI, Bob {bob} gets 8,000 DAI."),
+        "voteStart": 1700000000, "voteEnd": 1700600000
+    });
+    std::fs::write(&p, v.to_string()).expect("write");
+    let inspect = |extra: &[&str]| {
+        let mut c = steward(&home);
+        c.args(["inspect", "--file"])
+            .arg(&p)
+            .arg("--json")
+            .args(extra);
+        run(&mut c)
+    };
+    let (_, out, err) = inspect(&[]);
+    let v = json(&out);
+    let claims = &v["data"]["claims"];
+    assert!(
+        claims["model"]
+            .as_str()
+            .is_some_and(|m| m.contains("SmolLM2")),
+        "{claims}{err}"
+    );
+    let amounts: Vec<&str> = claims["candidates"]["amounts"]
+        .as_array()
+        .expect("amounts")
+        .iter()
+        .filter_map(|a| a["text"].as_str())
+        .collect();
+    assert_eq!(amounts, ["12,000 DAI", "8,000 DAI"]);
+    for b in claims["bindings"].as_array().expect("bindings") {
+        assert_eq!(b["by"], "model", "{b}");
+        let cited = b["amount"]["text"].as_str().unwrap_or("");
+        assert!(cited.is_empty() || amounts.contains(&cited), "{b}");
+    }
+    let (_, out, _) = inspect(&["--no-llm"]);
+    let v = json(&out);
+    assert!(v["data"]["claims"]["model"].is_null(), "{v}");
+    assert!(
+        v["data"]["claims"]["notes"]
+            .to_string()
+            .contains("--no-llm"),
+        "{v}"
+    );
+}
