@@ -136,8 +136,12 @@ pub fn model_claims(
 ) -> std::result::Result<(Vec<Binding>, Vec<String>), String> {
     let schema = JsonSchema::parse(&binding_schema(c).to_string()).map_err(|e| e.to_string())?;
     let body: String = text.chars().take(1500).collect();
+    let amounts: Vec<&str> = c.amounts.iter().map(|a| a.text.as_str()).collect();
+    let recipients: Vec<&str> = c.recipients.iter().map(|r| r.text.as_str()).collect();
     let mut req = GenerateRequest::new(format!(
-        "<proposal>\n{body}\n</proposal>\n\nList each payment the proposal says it makes: the action, the amount and who receives it. Answer in JSON."
+        "<proposal>\n{body}\n</proposal>\n\nAmounts: {}.\nRecipients: {}.\nFor each amount that is paid, give the recipient written next to it in the same sentence. Answer in JSON.",
+        amounts.join("; "),
+        recipients.join("; ")
     ));
     req.system = Some(
         "You read a governance proposal and list what it says will be paid or moved: for each \

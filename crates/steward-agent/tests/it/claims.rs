@@ -181,7 +181,7 @@ fn corpus() -> Vec<Case> {
         });
     }
     // Two payees, in several phrasings; each paid right, then swapped.
-    let phrasings: [(&str, &str, u8, f64, f64); 4] = [
+    let phrasings: [(&str, &str, u8, f64, f64); 5] = [
         (
             "Pay 5,000 USDC to the auditor {a} and 200 USDC to the bug reporter {b}.",
             "to-pattern",
@@ -210,10 +210,18 @@ fn corpus() -> Vec<Case> {
             40.0,
             10.0,
         ),
+        // Amounts and payees in opposite orders: binding by position is wrong here.
+        (
+            "Payouts of 5,000 USDC and 200 USDC: the bug reporter {b} gets the smaller one, the auditor {a} the larger one.",
+            "larger-smaller",
+            USDC,
+            5_000.0,
+            200.0,
+        ),
     ];
     let amounts = |t: &str| -> Vec<&'static str> {
         match t {
-            "to-pattern" | "receives" => vec!["5,000 USDC", "200 USDC"],
+            "to-pattern" | "receives" | "larger-smaller" => vec!["5,000 USDC", "200 USDC"],
             "gets" => vec!["12,000 DAI", "8,000 DAI"],
             _ => vec!["40 ETH", "10 ETH"],
         }
