@@ -180,8 +180,15 @@ impl Rpc {
             .iter()
             .fold(U256::ZERO, |acc, a| acc.saturating_add(a.value));
         let have = self.balance_at(executor, None).await?;
-        // Gas money on top of what the actions send.
-        let gas_money = U256::from(10u64).pow(U256::from(18u64));
+        // Steps run at a zero base fee and gas price where the node allows it, so the executor's
+        // ether is what its own actions spend (a drain shows all of it); else it gets gas money
+        // on top of what the actions send.
+        let free_gas = self.zero_base_fee().await;
+        let gas_money = if free_gas {
+            U256::ZERO
+        } else {
+            U256::from(10u64).pow(U256::from(18u64))
+        };
         if have < needed.saturating_add(gas_money) {
             let _: serde_json::Value = self
                 .raw(
@@ -221,12 +228,15 @@ impl Rpc {
             } else {
                 None
             };
-            let tx = TransactionRequest::default()
+            let mut tx = TransactionRequest::default()
                 .with_from(executor)
                 .with_to(to)
                 .with_value(a.value)
                 .with_input(input)
                 .with_gas_limit(30_000_000);
+            if free_gas && self.zero_base_fee().await {
+                tx = tx.with_max_fee_per_gas(0).with_max_priority_fee_per_gas(0);
+            }
             let ctx = format!("simulating action {index} (to {})", a.target);
             let sent: Result<B256> = self
                 .raw("eth_sendTransaction", (tx.clone(),))
@@ -361,6 +371,14 @@ impl Rpc {
             effects,
             traced,
         })
+    }
+
+    /// Sets the next block's base fee to zero (anvil); whether the node agreed.
+    async fn zero_base_fee(&self) -> bool {
+        let r: Result<serde_json::Value> = self
+            .raw("anvil_setNextBlockBaseFeePerGas", (U256::ZERO,))
+            .await;
+        r.is_ok()
     }
 
     /// Ether moved by the internal calls of a mined transaction (`callTracer`): every call,
