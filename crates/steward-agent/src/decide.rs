@@ -955,6 +955,18 @@ pub async fn verify_payload(
     home: &crate::Home,
     p: &Proposal,
 ) -> (Vec<Flag>, Vec<String>) {
+    verify_payload_with(store, config, home, p, None).await
+}
+
+/// [`verify_payload`], with a model that binds the description's claims (which amount goes to
+/// whom) on top of the rules; its bindings only add flags (docs/verify.md).
+pub async fn verify_payload_with(
+    store: &mut Store,
+    config: &crate::Config,
+    home: &crate::Home,
+    p: &Proposal,
+    generator: Option<&mut dyn Generator>,
+) -> (Vec<Flag>, Vec<String>) {
     if p.actions.is_empty() {
         return (Vec::new(), Vec::new());
     }
@@ -985,7 +997,10 @@ pub async fn verify_payload(
         Err(e) => (Err(e), None),
     };
     match inspection {
-        Ok(i) => {
+        Ok(mut i) => {
+            if let Some(g) = generator {
+                i.bind_with_model(g);
+            }
             let mut flags = i.report.flags.clone();
             flags.extend(note);
             let mut words: Vec<String> = i

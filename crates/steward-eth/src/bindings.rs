@@ -15,6 +15,7 @@ sol! {
         function state(uint256 proposalId) external view returns (uint8);
         function proposalSnapshot(uint256 proposalId) external view returns (uint256);
         function proposalDeadline(uint256 proposalId) external view returns (uint256);
+        function proposalEta(uint256 proposalId) external view returns (uint256);
         function proposalProposer(uint256 proposalId) external view returns (address);
         function quorum(uint256 timepoint) external view returns (uint256);
         function clock() external view returns (uint48);

@@ -343,6 +343,28 @@ impl GovernorReader {
         }
     }
 
+    /// When a queued proposal can execute (the timelock's eta, in seconds); `None` when it is
+    /// not queued or the governor has no timelock.
+    pub async fn proposal_eta(&self, proposal_id: U256) -> Result<Option<u64>> {
+        let eta = match self.kind {
+            GovernorKind::OpenZeppelin => {
+                let ctx = format!("proposalEta(proposal {proposal_id})");
+                self.call_or_revert(
+                    &IGovernorOz::proposalEtaCall {
+                        proposalId: proposal_id,
+                    },
+                    &ctx,
+                )
+                .await?
+            }
+            GovernorKind::Bravo => {
+                let ctx = format!("proposals(proposal {proposal_id}).eta");
+                self.bravo_proposal(proposal_id, &ctx).await?.eta
+            }
+        };
+        Ok((!eta.is_zero()).then(|| u64::try_from(eta).unwrap_or(u64::MAX)))
+    }
+
     /// The votes needed for quorum: OpenZeppelin `quorum(proposalSnapshot(id))`, Bravo
     /// `quorumVotes()`. `None` while an OpenZeppelin proposal's snapshot is still in the future
     /// (the token cannot tell past supply for a timepoint that has not passed).

@@ -44,7 +44,10 @@ pub use rpc::{DEFAULT_TIMEOUT, Rpc};
 pub fn keccak(bytes: &[u8]) -> [u8; 32] {
     alloy::primitives::keccak256(bytes).0
 }
-pub use simulate::{ADMIN_SLOT, IMPLEMENTATION_SLOT, Simulation, Step, calldata_of, effect_of_log};
+pub use simulate::{
+    ADMIN_SLOT, DELEGATE_SHIM, IMPLEMENTATION_SLOT, Simulation, Step, calldata_of, effect_of_log,
+    effects_of_log, ether_of_trace, is_delegate_proposal, storage_of_diff,
+};
 pub use snapshot::{
     SNAPSHOT_DOMAIN_NAME, SNAPSHOT_DOMAIN_VERSION, SnapshotChoice, SnapshotEnvelope, SnapshotVote,
     SnapshotVoteType, VerifiedVote, VoteLayout, VoteLayoutOf, snapshot_domain,

@@ -162,6 +162,9 @@ pub(crate) struct InspectArgs {
     /// Only re-check the code hashes pinned by an earlier inspect (needs --rpc)
     #[arg(long, requires = "rpc", conflicts_with = "file")]
     pub(crate) recheck: bool,
+    /// Bind the description's claims by rules only, without the local model
+    #[arg(long)]
+    pub(crate) no_llm: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@
 
 mod audit;
 mod cast;
+mod claims;
 mod config;
 mod decide;
 mod eval;

@@ -86,11 +86,7 @@ pub fn claims(text: &str) -> Claims {
         mints: lower.contains("mint") || lower.contains("issue"),
         ..Claims::default()
     };
-    let tokens: Vec<&str> = text
-        .split(|ch: char| ch.is_whitespace() || "()[]{}<>,;:\"'`*|".contains(ch) && ch != ',')
-        .map(|t| t.trim_matches(|ch: char| "()[]{}<>;:\"'`*|!?".contains(ch)))
-        .filter(|t| !t.is_empty())
-        .collect();
+    let tokens = words(text);
     for (i, raw) in tokens.iter().enumerate() {
         let t = raw.trim_end_matches(['.', ',']);
         if let Some(a) = full_address(t) {
@@ -117,7 +113,16 @@ pub fn claims(text: &str) -> Claims {
     c
 }
 
-fn full_address(t: &str) -> Option<Address> {
+/// The words of `text` as the rules read them: split at white space and brackets, quotes and
+/// separators stripped (commas and dots kept: they belong to numbers).
+pub(super) fn words(text: &str) -> Vec<&str> {
+    text.split(|ch: char| ch.is_whitespace() || "()[]{}<>,;:\"'`*|".contains(ch) && ch != ',')
+        .map(|t| t.trim_matches(|ch: char| "()[]{}<>;:\"'`*|!?".contains(ch)))
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+pub(super) fn full_address(t: &str) -> Option<Address> {
     let h = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"))?;
     if h.len() == 40 && h.chars().all(|c| c.is_ascii_hexdigit()) {
         Address::from_str(t).ok()
@@ -126,7 +131,7 @@ fn full_address(t: &str) -> Option<Address> {
     }
 }
 
-fn short_address(t: &str) -> Option<(String, String)> {
+pub(super) fn short_address(t: &str) -> Option<(String, String)> {
     let h = t.strip_prefix("0x")?;
     let (p, s) = h
         .split_once('…')
@@ -137,7 +142,7 @@ fn short_address(t: &str) -> Option<(String, String)> {
 }
 
 /// `1,791` `16,722.408` `$750,000` `250k` `1.5M` `10ETH` -> (value, attached unit).
-fn number(t: &str) -> Option<(f64, Option<String>)> {
+pub(super) fn number(t: &str) -> Option<(f64, Option<String>)> {
     let (t, dollar) = match t.strip_prefix('$') {
         Some(r) => (r, true),
         None => (t, false),
@@ -178,7 +183,7 @@ fn number(t: &str) -> Option<(f64, Option<String>)> {
     Some((value, unit))
 }
 
-fn scale(w: &str) -> Option<f64> {
+pub(super) fn scale(w: &str) -> Option<f64> {
     match w.to_lowercase().as_str() {
         "k" | "thousand" => Some(1e3),
         "m" | "mm" | "million" => Some(1e6),
@@ -187,7 +192,7 @@ fn scale(w: &str) -> Option<f64> {
     }
 }
 
-fn unit_word(w: &str) -> Option<String> {
+pub(super) fn unit_word(w: &str) -> Option<String> {
     let ok = (2..=12).contains(&w.len())
         && w.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
@@ -201,14 +206,14 @@ fn unit_word(w: &str) -> Option<String> {
     })
 }
 
-fn close(a: f64, b: f64) -> bool {
+pub(super) fn close(a: f64, b: f64) -> bool {
     if a == 0.0 || b == 0.0 {
         return a == b;
     }
     ((a - b) / b).abs() <= 0.01
 }
 
-fn to_units(amount: U256, decimals: u8) -> f64 {
+pub(super) fn to_units(amount: U256, decimals: u8) -> f64 {
     let v: f64 = amount.to_string().parse().unwrap_or(f64::MAX);
     v / 10f64.powi(i32::from(decimals))
 }
@@ -300,6 +305,8 @@ pub(crate) fn explained(e: &Effect, payload: &[&Effect]) -> bool {
                 _ => false,
             })
         }
+        // Nothing in a payload says which slots a delegatecalled proposal writes.
+        EffectKind::StorageWrite { .. } => false,
         _ => true,
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 use serde::Serialize;
 
 use super::value::{Call, Value, decimal};
@@ -82,7 +82,18 @@ pub enum EffectKind {
         before: String,
         after: String,
     },
+    /// The executor's own storage written in simulation (a delegatecalled proposal writes the
+    /// governance contract's state): how many slots, and the first few.
+    StorageWrite {
+        contract: Address,
+        count: usize,
+        /// Up to [`STORAGE_SAMPLE`] writes: slot, before, after.
+        sample: Vec<(B256, B256, B256)>,
+    },
 }
+
+/// How many storage writes a [`EffectKind::StorageWrite`] lists.
+pub const STORAGE_SAMPLE: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Effect {
@@ -559,6 +570,26 @@ pub fn flags_of(calls: &[Call], effects: &[Effect], tokens: &Tokens) -> Vec<Flag
                 kinds::UPGRADE,
                 Severity::Critical,
                 format!("{slot} slot of {} changes", short(*contract)),
+            ),
+            EffectKind::StorageWrite {
+                contract,
+                count,
+                sample,
+            } => (
+                kinds::GOVERNANCE_CHANGE,
+                Severity::Warn,
+                match sample.first() {
+                    Some((slot, before, after)) => format!(
+                        "writes {count} storage slot(s) of the executor {} itself, e.g. slot {slot} from {} to {}",
+                        short(*contract),
+                        U256::from_be_bytes(before.0),
+                        U256::from_be_bytes(after.0)
+                    ),
+                    None => format!(
+                        "writes {count} storage slot(s) of the executor {} itself",
+                        short(*contract)
+                    ),
+                },
             ),
         };
         out.push(Flag::new(kind, sev, format!("{detail}{sim}")));

@@ -5,13 +5,19 @@
 //! [`Flag`] ([`flags_of`]), and whether the description states what the payload does
 //! ([`claims`], [`mismatches`]). No I/O: callers pass token metadata in.
 
+mod binding;
 mod claims;
 mod effects;
 mod value;
 
+pub use binding::{
+    ACTIONS, Binder, Binding, Candidates, MAX_BINDINGS, MAX_CANDIDATES, NONE, Recipient,
+    StatedAmount, binding_mismatches, binding_schema, candidates, merge, model_bindings,
+    rule_bindings,
+};
 pub use claims::{Amount, Claims, claims, mismatches};
 pub use effects::{
-    Effect, EffectKind, Origin, TokenInfo, Tokens, UNLIMITED_APPROVAL, effects_of, flags_of,
-    format_amount,
+    Effect, EffectKind, Origin, STORAGE_SAMPLE, TokenInfo, Tokens, UNLIMITED_APPROVAL, effects_of,
+    flags_of, format_amount,
 };
 pub use value::{Arg, Call, Value};

@@ -10,6 +10,7 @@ use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol;
 use alloy::sol_types::{SolCall, SolValue};
+use steward_core::verification::EffectKind;
 use steward_core::{Action, Flag, kinds};
 use steward_eth::decode::{Decoder, Registry};
 use steward_eth::testkit::{Anvil, Artifacts, Dao, DaoConfig, ether};
@@ -30,6 +31,9 @@ sol! {
         function setFee(uint256 bps) external;
         function _grantComp(address recipient, uint256 amount) external;
         function createStream(address recipient, uint256 deposit, address tokenAddress, uint256 startTime, uint256 stopTime) external returns (uint256);
+        function safeTransferFrom(address from, address to, uint256 id, uint256 value, bytes data) external;
+        function safeBatchTransferFrom(address from, address to, uint256[] ids, uint256[] values, bytes data) external;
+        function forward(address to) external payable;
     }
     struct FacetCut { address facetAddress; uint8 action; bytes4[] functionSelectors; }
     function diamondCut(FacetCut[] cut, address init, bytes data);
@@ -204,6 +208,64 @@ async fn tornado_20_metamorphic_proposal_is_critical_and_its_redeploy_changes_th
         repinned[0].1, pinned[0].1,
         "different code at the same address"
     );
+    // Simulated as the governance runs it (DELEGATECALL, through a shim at the governance's
+    // address inside the snapshot): the governance's own storage and ether show.
+    let _: serde_json::Value = rpc
+        .provider()
+        .raw_request("anvil_setBalance".into(), (governance, ether(3)))
+        .await
+        .expect("balance");
+    let gov_code = rpc.code_at(governance).await.expect("code");
+    let sim_req = Request {
+        simulate: true,
+        ..req.clone()
+    };
+    let r = verify(&decoder, Some(&rpc), &sim_req)
+        .await
+        .expect("simulate");
+    let sim = r.simulation.as_ref().expect("simulated");
+    assert!(sim.ok() && sim.traced, "{sim:?}");
+    let write = sim
+        .effects
+        .iter()
+        .find_map(|e| match &e.kind {
+            EffectKind::StorageWrite {
+                contract, sample, ..
+            } if *contract == governance => sample.first().cloned(),
+            _ => None,
+        })
+        .expect("a write to the governance's storage");
+    assert_eq!(write.0, B256::from(U256::from(59u8)));
+    assert_eq!(
+        U256::from_be_bytes(write.2.0),
+        U256::from(10u64).pow(U256::from(22u8))
+    );
+    let attacker_2023: Address = "0x592340957eBC9e4Afb0E9Af221d06fDDDF789de9"
+        .parse()
+        .expect("address");
+    assert!(
+        sim.effects.iter().any(|e| matches!(&e.kind,
+            EffectKind::EthTransfer { from: Some(f), to, amount }
+                // All of it: the step ran at a zero gas price.
+                if *f == governance && *to == attacker_2023 && *amount == ether(3))),
+        "{:?}",
+        sim.effects
+    );
+    assert!(
+        r.flags
+            .iter()
+            .any(|f| f.kind == kinds::GOVERNANCE_CHANGE && f.detail.contains("storage slot")),
+        "{:?}",
+        r.flags
+    );
+    assert_eq!(rpc.code_at(governance).await.expect("code"), gov_code);
+    let slot59 = rpc
+        .provider()
+        .get_storage_at(governance, U256::from(59u8))
+        .await
+        .expect("slot");
+    assert!(slot59.is_zero(), "the simulation was reverted");
+
     // The new code is what runs now: it writes slot 59 (in Tornado, by delegatecall, the
     // governance contract's lockedBalance mapping).
     send(
@@ -634,4 +696,95 @@ async fn a_node_that_cannot_simulate_gives_a_warning_not_an_error() {
         "{ks:?}"
     );
     assert!(r.simulation.is_none());
+}
+
+/// Ether that moves inside calls shows through the call trace (the recipient is watched by
+/// nobody), and ERC-1155 `TransferSingle`/`TransferBatch` events are asset diffs.
+#[tokio::test]
+async fn simulation_traces_internal_ether_and_erc1155_transfers() {
+    let Some(t) = treasury("simulation_traces").await else {
+        return;
+    };
+    let rpc = t.anvil.rpc().clone();
+    let attacker = t.anvil.accounts()[9];
+    let multi = deploy(
+        &t.anvil,
+        &t.art,
+        "ShapeMultiToken",
+        t.dao.timelock.abi_encode(),
+    )
+    .await;
+    let forwarder = deploy(&t.anvil, &t.art, "EthForwarder", vec![]).await;
+    let mut pay = action(forwarder, IShape::forwardCall { to: attacker }.abi_encode());
+    pay.value = ether(5);
+    let actions = [
+        action(
+            multi,
+            IShape::safeTransferFromCall {
+                from: t.dao.timelock,
+                to: attacker,
+                id: U256::from(7u8),
+                value: U256::from(40u8),
+                data: Bytes::new(),
+            }
+            .abi_encode(),
+        ),
+        action(
+            multi,
+            IShape::safeBatchTransferFromCall {
+                from: t.dao.timelock,
+                to: attacker,
+                ids: vec![U256::from(7u8), U256::from(8u8)],
+                values: vec![U256::from(10u8), U256::from(5u8)],
+                data: Bytes::new(),
+            }
+            .abi_encode(),
+        ),
+        pay,
+    ];
+    let before = rpc.provider().get_balance(attacker).await.expect("balance");
+    let r = verify(
+        &Decoder::default(),
+        Some(&rpc),
+        &t.req(&actions, "Housekeeping."),
+    )
+    .await
+    .expect("verify");
+    let sim = r.simulation.as_ref().expect("simulated");
+    assert!(sim.ok() && sim.traced, "{sim:?}");
+    let moved: Vec<(String, U256)> = sim
+        .effects
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EffectKind::TokenTransfer {
+                token: Some(tk),
+                to,
+                amount,
+                via: Some(v),
+                ..
+            } if *tk == multi && *to == attacker => Some((v.clone(), *amount)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        moved,
+        [
+            ("ERC-1155 id 7".to_owned(), U256::from(40u8)),
+            ("ERC-1155 id 7".to_owned(), U256::from(10u8)),
+            ("ERC-1155 id 8".to_owned(), U256::from(5u8)),
+        ]
+    );
+    assert!(
+        sim.effects.iter().any(|e| matches!(&e.kind,
+            EffectKind::EthTransfer { from: Some(f), to, amount }
+                if *f == forwarder && *to == attacker && *amount == ether(5))),
+        "the forwarded ether, from the trace: {:?}",
+        sim.effects
+    );
+    assert!(r.has_critical(), "an unstated transfer: {:?}", r.flags);
+    assert_eq!(
+        rpc.provider().get_balance(attacker).await.expect("balance"),
+        before,
+        "chain unchanged"
+    );
 }

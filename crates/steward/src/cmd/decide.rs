@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use steward_agent::decide::{DecideOptions, Engines, decide, record_decision, verify_payload};
+use steward_agent::decide::{DecideOptions, Engines, decide, record_decision, verify_payload_with};
 use steward_agent::questions::{plain_payload, question_context};
 use steward_core::{Decision, DecisionAction, Proposal};
 use steward_ml::Generator;
@@ -51,9 +51,21 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &DecideArgs) -> Result<ExitCode
     let shared = worker.shared();
     let mut embedder = shared.clone();
     let mut generator = shared;
+    let use_llm = cfg.decide.use_llm && !args.no_llm;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (flags, payload) = rt.block_on(verify_payload_with(
+        &mut store,
+        &cfg,
+        &home,
+        &proposal,
+        use_llm.then_some(&mut generator as &mut dyn Generator),
+    ));
     let mut engines = Engines {
         embedder: &mut embedder,
-        generator: if cfg.decide.use_llm && !args.no_llm {
+        generator: if use_llm {
             Some(&mut generator as &mut dyn Generator)
         } else {
             None
@@ -63,11 +75,6 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &DecideArgs) -> Result<ExitCode
         policy: cfg.decide.policy(),
         seed: args.seed,
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let (flags, payload) = rt.block_on(verify_payload(&mut store, &cfg, &home, &proposal));
     let d = decide(&mut store, &mut engines, &key, &proposal, &flags, &opts)
         .with_context(|| format!("while deciding on {key}"))?;
     let question = (d.action == DecisionAction::Ask).then(|| {

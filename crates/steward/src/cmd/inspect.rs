@@ -5,7 +5,9 @@ use std::fmt::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use steward_agent::inspect::{InspectOptions, Inspection, Inspector, abis_dir, changed_flags};
+use steward_agent::inspect::{
+    InspectOptions, Inspection, Inspector, abis_dir, changed_flags, nothing_to_bind,
+};
 use steward_agent::{Config, sources::file::parse_file};
 use steward_core::Limits;
 
@@ -21,7 +23,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &InspectArgs) -> Result<ExitCod
     let opts = InspectOptions {
         simulate: !args.no_simulate,
     };
-    let inspection = if let Some(path) = &args.file {
+    let (cfg, mut inspection) = if let Some(path) = &args.file {
         // A file needs no store: nothing is pinned. The home's ABIs are used when it has some.
         let root = ctx.home_path()?;
         let cfg = Config::load(&root.join("config.toml"), Ctx::getenv, &ctx.flags)?;
@@ -50,7 +52,8 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &InspectArgs) -> Result<ExitCod
                 },
             )?;
         let inspector = Inspector::new(&cfg, &abis_dir(&root))?;
-        rt.block_on(inspector.inspect(None, &proposal, args.rpc.as_deref(), opts))?
+        let i = rt.block_on(inspector.inspect(None, &proposal, args.rpc.as_deref(), opts))?;
+        (cfg, i)
     } else {
         let id = args.id.as_deref().unwrap_or_default();
         let (home, mut store) = ctx.open_store()?;
@@ -103,8 +106,35 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &InspectArgs) -> Result<ExitCod
             out.failed_result(&r, human);
             return Ok(ExitCode::from(exit::CHECK_FAILED));
         }
-        rt.block_on(inspector.inspect(Some(&mut store), &sp.proposal, args.rpc.as_deref(), opts))?
+        let i = rt.block_on(inspector.inspect(
+            Some(&mut store),
+            &sp.proposal,
+            args.rpc.as_deref(),
+            opts,
+        ))?;
+        (cfg, i)
     };
+    // The local model binds the stated amounts to the stated recipients; it only adds flags.
+    let idle = nothing_to_bind(&inspection.claims.candidates, &inspection.claims.bindings);
+    if !cfg.decide.use_llm || args.no_llm {
+        inspection
+            .claims
+            .notes
+            .push("claims bound by rules only (--no-llm)".into());
+    } else if let Some(why) = idle {
+        inspection.claims.notes.push(why.into());
+    } else {
+        match crate::cmd::model::spawn_worker(&crate::cmd::model::models_dir(ctx)?) {
+            Ok(worker) => {
+                let mut g = worker.shared();
+                inspection.bind_with_model(&mut g);
+            }
+            Err(e) => inspection
+                .claims
+                .notes
+                .push(format!("claims bound by rules only: {e:#}")),
+        }
+    }
     let human = || render(&inspection);
     if inspection.has_critical() {
         out.failed_result(&inspection, human);

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
-use steward_agent::decide::{DecideOptions, Engines, decide, record_decision, verify_payload};
+use steward_agent::decide::{DecideOptions, Engines, decide, record_decision, verify_payload_with};
 use steward_agent::questions::{plain_payload, question_context};
 use steward_agent::{CastOrigin, ProposalFilter, Store};
 use steward_core::DecisionAction;
@@ -131,6 +131,9 @@ pub(crate) fn round_with(
     // other code at a target (the Tornado Cash #20 pattern) is an alert, and the proposal is
     // decided again with the critical flag, which asks.
     let alerts = recheck_pins(&rt, &mut store, &cfg, &home, &open, &mut r);
+    // And again before execution: proposals whose vote passed and that are queued (timelock
+    // eta) or about to be. A vote already cast cannot be taken back: the alert says so.
+    recheck_before_execution(&rt, &mut store, &cfg, &home, &mut r);
     let todo: Vec<_> = open
         .into_iter()
         .filter(|sp| {
@@ -162,11 +165,17 @@ pub(crate) fn round_with(
         seed: 0,
     };
     for sp in todo {
+        let mut verified = rt.block_on(verify_payload_with(
+            &mut store,
+            &cfg,
+            &home,
+            &sp.proposal,
+            use_llm.then_some(&mut generator as &mut dyn Generator),
+        ));
         let mut engines = Engines {
             embedder: &mut embedder,
             generator: use_llm.then_some(&mut generator as &mut dyn Generator),
         };
-        let mut verified = rt.block_on(verify_payload(&mut store, &cfg, &home, &sp.proposal));
         if let Some(f) = alerts.get(&sp.key) {
             verified.0.extend(f.iter().cloned());
         }
@@ -287,6 +296,67 @@ fn recheck_pins(
         }
     }
     out
+}
+
+/// Re-reads the pinned code of Governor proposals past their vote that can still execute;
+/// other code is an alert naming when the proposal executes.
+fn recheck_before_execution(
+    rt: &tokio::runtime::Runtime,
+    store: &mut Store,
+    cfg: &steward_agent::Config,
+    home: &steward_agent::Home,
+    r: &mut Round,
+) {
+    let inspector = match steward_agent::inspect::Inspector::for_home(cfg, home) {
+        Ok(i) => i,
+        Err(e) => {
+            r.errors
+                .push(format!("re-checking pinned code before execution: {e:#}"));
+            return;
+        }
+    };
+    let rpc_for = |governor: steward_core::Address| governor_rpc(cfg, governor);
+    match rt.block_on(inspector.recheck_before_execution(store, &rpc_for)) {
+        Ok(checked) => {
+            for c in checked {
+                if let Some(n) = &c.note {
+                    r.errors.push(format!("{}: reading its state: {n}", c.key));
+                }
+                let when = match c.eta {
+                    Some(eta) => format!("queued, executable from {}", timestamp(eta)),
+                    None if c.state == steward_core::ProposalState::Queued => "queued".into(),
+                    None => format!("{}, not yet queued", c.state.as_str()),
+                };
+                for f in steward_agent::inspect::changed_flags(&c.pins) {
+                    r.alerts.push(format!(
+                        "{} ({when}): {}; the vote is over, so stop it before execution (cancel, veto or guardian)",
+                        c.title, f.detail
+                    ));
+                }
+            }
+        }
+        Err(e) => r
+            .errors
+            .push(format!("re-checking pinned code before execution: {e:#}")),
+    }
+}
+
+fn timestamp(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map_or_else(|| format!("{secs} (unix time)"), |t| t.to_string())
+}
+
+fn governor_rpc(cfg: &steward_agent::Config, governor: steward_core::Address) -> Option<String> {
+    cfg.governors
+        .iter()
+        .find(|g| {
+            g.address
+                .parse::<steward_core::Address>()
+                .is_ok_and(|a| a == governor)
+        })
+        .map(|g| g.rpc.clone())
 }
 
 /// Casts the answers the user gave to questions on proposals still open, once each.

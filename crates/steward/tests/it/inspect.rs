@@ -249,3 +249,163 @@ fn run_alerts_when_pinned_code_changes_and_asks_again() {
         "{v}"
     );
 }
+
+/// After the vote, `steward run` re-checks the pins of a queued proposal before it executes: other
+/// code at a target is an alert that names the timelock's eta.
+#[test]
+fn run_rechecks_pins_of_a_queued_proposal_before_execution() {
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            eprintln!("SKIPPED run_rechecks_pins_of_a_queued_proposal: {why}");
+            return;
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let text = "# Pay the auditors\n\nSends 1,000 STW from the treasury for the audit.";
+    let (anvil, dao, proposal, actions) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let dao = Dao::deploy(&anvil, &artifacts, &DaoConfig::default())
+            .await
+            .expect("deploy");
+        let actions = vec![dao.treasury_transfer(anvil.accounts()[8], ether(1_000))];
+        let p = dao
+            .propose(&anvil, dao.voters[0], &actions, text)
+            .await
+            .expect("propose");
+        anvil.mine(2).await.expect("mine");
+        (anvil, dao, p, actions)
+    });
+    let (_d, home) = temp_home();
+    assert_eq!(
+        run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init")).0,
+        0
+    );
+    let governors = format!("{}#{:#x}@{}", anvil.url(), dao.governor, dao.deployed_at);
+    let url = anvil.url().to_string();
+    let id = proposal.id.to_string();
+    let st = |args: &[&str]| {
+        let mut c = steward(&home);
+        c.env("STEWARD_PASSPHRASE", PASS)
+            .env("STEWARD_GOVERNORS", &governors)
+            .args(args);
+        run(&mut c)
+    };
+    let (code, out, err) = st(&["--json", "sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Inspected (and pinned) while the vote is open.
+    let (_, out, err) = st(&["--json", "inspect", &id, "--rpc", &url, "--no-llm"]);
+    assert_eq!(
+        json(&out)["data"]["pins"].as_array().map(Vec::len),
+        Some(1),
+        "{out}{err}"
+    );
+    // The vote passes and the proposal is queued in the timelock.
+    rt.block_on(async {
+        for v in &dao.voters {
+            dao.vote(&anvil, *v, proposal.id, 1, "")
+                .await
+                .expect("vote");
+        }
+        anvil.mine(55).await.expect("mine");
+        dao.queue(&anvil, dao.voters[0], &actions, text)
+            .await
+            .expect("queue");
+    });
+    let (code, out, err) = st(&["--json", "run", "--no-llm"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["data"]["alerts"].as_array().map(Vec::len), Some(0), "{v}");
+    assert_eq!(v["data"]["errors"].as_array().map(Vec::len), Some(0), "{v}");
+    let (_, out, _) = st(&["--json", "proposals"]);
+    assert!(
+        out.contains("queued"),
+        "the stored state follows the chain: {out}"
+    );
+    rt.block_on(async {
+        let _: serde_json::Value = anvil
+            .rpc()
+            .provider()
+            .raw_request("anvil_setCode".into(), (dao.token, "0x6080604052600080fd"))
+            .await
+            .expect("setCode");
+    });
+    let (code, out, err) = st(&["--json", "run", "--no-llm"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    let alerts = v["data"]["alerts"].to_string();
+    assert!(
+        alerts.contains("changed since it was pinned") && alerts.contains("(queued"),
+        "{v}"
+    );
+    let (_, log, _) = st(&["log", "--json"]);
+    assert!(log.contains("code-changed"), "{log}");
+}
+
+/// `inspect` binds the stated amounts to the stated recipients with the local model in the
+/// confined worker; every binding cites the text, and `--no-llm` keeps to the rules.
+#[test]
+fn inspect_binds_claims_with_the_local_model() {
+    if !crate::models_present("inspect_binds_claims_with_the_local_model") {
+        return;
+    }
+    let (_d, home) = temp_home();
+    let dir = tempfile::tempdir().expect("dir");
+    let alice = "0x1111111111111111111111111111111111111111";
+    let bob = "0x2222222222222222222222222222222222222222";
+    // transfer(alice, 12,000e18)
+    let calldata = format!(
+        "0xa9059cbb{:0>64}{:064x}",
+        &alice[2..],
+        12_000u128 * 10u128.pow(18)
+    );
+    let p = dir.path().join("grants.json");
+    let v = serde_json::json!({
+        "chainId": 1, "governor": "0x5efda50f22d34F262c29268506C5Fa42cB56A1Ce",
+        "proposalId": "3", "proposer": "0x592340957ebc9e4afb0e9af221d06fdddf789de9",
+        "targets": ["0x6B175474E89094C44Da98b954EedeAC495271d0F"], "values": ["0"],
+        "signatures": [""], "calldatas": [calldata],
+        "description": format!("# Grants round 3\n\nAlice {alice} gets 12,000 DAI, Bob {bob} gets 8,000 DAI."),
+        "voteStart": 1700000000, "voteEnd": 1700600000
+    });
+    std::fs::write(&p, v.to_string()).expect("write");
+    let inspect = |extra: &[&str]| {
+        let mut c = steward(&home);
+        c.args(["inspect", "--file"])
+            .arg(&p)
+            .arg("--json")
+            .args(extra);
+        run(&mut c)
+    };
+    let (_, out, err) = inspect(&[]);
+    let v = json(&out);
+    let claims = &v["data"]["claims"];
+    assert!(
+        claims["model"]
+            .as_str()
+            .is_some_and(|m| m.contains("SmolLM2")),
+        "{claims}{err}"
+    );
+    let amounts: Vec<&str> = claims["candidates"]["amounts"]
+        .as_array()
+        .expect("amounts")
+        .iter()
+        .filter_map(|a| a["text"].as_str())
+        .collect();
+    assert_eq!(amounts, ["12,000 DAI", "8,000 DAI"]);
+    for b in claims["bindings"].as_array().expect("bindings") {
+        assert_eq!(b["by"], "model", "{b}");
+        let cited = b["amount"]["text"].as_str().unwrap_or("");
+        assert!(cited.is_empty() || amounts.contains(&cited), "{b}");
+    }
+    let (_, out, _) = inspect(&["--no-llm"]);
+    let v = json(&out);
+    assert!(v["data"]["claims"]["model"].is_null(), "{v}");
+    assert!(
+        v["data"]["claims"]["notes"]
+            .to_string()
+            .contains("--no-llm"),
+        "{v}"
+    );
+}
