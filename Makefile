@@ -7,7 +7,7 @@ export STEWARD_MODELS_DIR ?= $(CURDIR)/models
 export STEWARD_TOOLS_DIR ?= $(CURDIR)/tools/node_modules
 DEMO_HOME ?= $(CURDIR)/.demo/home
 
-.PHONY: demo test bench setup apt tools models build lint check-fmt clean
+.PHONY: demo test bench setup apt tools models llama-server test-llama-server build lint check-fmt clean
 
 ## demo: install what is needed, build, run `steward demo` on the embedded defaults: a local
 ## anvil Governor and loopback Snapshot, a persona, `steward run`, then the review desk (Ctrl-C)
@@ -46,6 +46,16 @@ tools:
 
 models:
 	@scripts/setup-models.sh
+
+## llama-server: build PyPI llama-cpp-python[server] (compiles llama.cpp: long when cold, the wheel
+## is cached in ~/.cache/steward/llama-server) for the OpenAI-backend test against a real server.
+## Not part of `make test` (too slow cold on 2 cores); without it that test prints SKIP.
+llama-server:
+	@scripts/setup-llama-server.sh
+
+## test-llama-server: the OpenAI-compatible backend against the real llama.cpp server on loopback
+test-llama-server: models llama-server
+	$(CARGO) nextest run -p steward-ml --locked --run-ignored all -E 'test(real_llama_cpp_server)'
 
 build:
 	$(CARGO) build --workspace --locked

@@ -35,7 +35,12 @@ int main(int argc, char ** argv) {
     int produced = 0;
     for (int run = 0; run < 3; run++) {
         llama_context_params cp = llama_context_default_params();
-        cp.n_ctx = ((nt + 128 + 255) / 256) * 256; cp.n_batch = 512;  // as Steward sizes it cp.n_threads = threads; cp.n_threads_batch = threads;
+        // Sized as Steward sizes it. (Until 2026-11-22 a comment swallowed the thread settings
+        // below, so the reference ran on llama.cpp's default of 4 threads.)
+        cp.n_ctx = ((nt + 128 + 255) / 256) * 256;
+        cp.n_batch = 512;
+        cp.n_threads = threads;
+        cp.n_threads_batch = threads;
         llama_context * ctx = llama_init_from_model(model, cp);
         llama_sampler * smpl = llama_sampler_chain_init(llama_sampler_chain_default_params());
         llama_sampler_chain_add(smpl, llama_sampler_init_greedy());

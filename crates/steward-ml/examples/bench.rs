@@ -3,9 +3,10 @@
 //!
 //! cargo run --release -p steward-ml --example bench -- MODELS_DIR PARAGRAPHS_JSON THREADS PROMPT
 //!
-//! Prints one JSON object: generation prompt/decode tokens per second (greedy, SmolLM2 Q4_1),
-//! embedding sentences per second on the paragraphs (a JSON array of strings), and peak RSS with
-//! both models loaded.
+//! Prints one JSON object: generation prompt/decode tokens per second (greedy, SmolLM2 Q4_1);
+//! aggregate tokens/s of N different prompts (proposal paragraphs) answered one after the other
+//! vs decoded together in one batch (N = 4, 8); embedding sentences per second on the paragraphs
+//! (a JSON array of strings); and peak RSS after each stage, with both models loaded at the end.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -16,15 +17,59 @@ use steward_ml::{
     BertEmbedder, Embedder, GenerateRequest, Generator, LlamaGenerator, LlamaOptions,
 };
 
-fn peak_rss_mb() -> f64 {
+fn status_mb(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .find_map(|l| l.strip_prefix(key))
                 .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn peak_rss_mb() -> f64 {
+    status_mb("VmHWM:")
+}
+
+/// Peak and current RSS at a stage.
+fn stage(name: &str) -> serde_json::Value {
+    serde_json::json!({"stage": name, "peak_mb": peak_rss_mb(), "rss_mb": status_mb("VmRSS:")})
+}
+
+/// Answers `reqs` one after the other, then all in one batch: (tokens, seconds) each.
+fn batched_vs_single(
+    g: &mut LlamaGenerator,
+    reqs: &[GenerateRequest],
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let t = Instant::now();
+    let mut single_tokens = 0usize;
+    let mut single_texts = Vec::new();
+    for r in reqs {
+        let out = g.generate(r, &mut |_| {})?;
+        single_tokens += out.completion_tokens;
+        single_texts.push(out.text);
+    }
+    let single_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let outs = g.generate_batch(reqs, &mut |_, _| {});
+    let batch_s = t.elapsed().as_secs_f64();
+    let mut batch_tokens = 0usize;
+    let mut same = 0usize;
+    for (o, single) in outs.into_iter().zip(&single_texts) {
+        let o = o?;
+        batch_tokens += o.completion_tokens;
+        same += usize::from(&o.text == single);
+    }
+    let single_tps = single_tokens as f64 / single_s;
+    let batch_tps = batch_tokens as f64 / batch_s;
+    Ok(serde_json::json!({
+        "n": reqs.len(),
+        "single_tokens": single_tokens, "single_s": single_s, "single_tokens_per_s": single_tps,
+        "batch_tokens": batch_tokens, "batch_s": batch_s, "batch_tokens_per_s": batch_tps,
+        "speedup": batch_tps / single_tps,
+        "identical_texts": same,
+    }))
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -47,9 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     )?;
     let gen_load_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let mut e = BertEmbedder::embedded(&models)?;
-    let emb_load_s = t.elapsed().as_secs_f64();
+    let mut stages = vec![stage("generator loaded")];
 
     // Generation: the same prompt as the llama.cpp reference, greedy, 128 new tokens; best of 3.
     let req = GenerateRequest {
@@ -68,6 +111,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         last = Some(out);
     }
     let last = last.ok_or("no generation")?;
+    stages.push(stage("single-stream generation"));
+
+    // Triage: different proposal paragraphs, greedy, 128 new tokens, one after the other vs in
+    // one batch.
+    let mut batched = Vec::new();
+    for n in [4usize, 8] {
+        let reqs: Vec<GenerateRequest> = paragraphs
+            .iter()
+            .filter(|p| p.len() > 300)
+            .take(n)
+            .map(|p| {
+                let text: String = p.chars().take(600).collect();
+                GenerateRequest {
+                    max_tokens: 128,
+                    ..GenerateRequest::new(format!(
+                        "Summarise this governance proposal in two sentences. {text}"
+                    ))
+                }
+            })
+            .collect();
+        batched.push(batched_vs_single(&mut g, &reqs)?);
+    }
+    stages.push(stage("batched generation"));
+
+    let t = Instant::now();
+    let mut e = BertEmbedder::embedded(&models)?;
+    let emb_load_s = t.elapsed().as_secs_f64();
+    stages.push(stage("embedder loaded"));
 
     // Embeddings: one warm-up batch, then all paragraphs in one call (sorted, batched by 32).
     e.embed(&paragraphs[..paragraphs.len().min(32)])?;
@@ -75,6 +146,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let vecs = e.embed(&paragraphs)?;
     let embed_s = t.elapsed().as_secs_f64();
     assert_eq!(vecs.len(), paragraphs.len());
+    stages.push(stage("embedding"));
 
     let out = serde_json::json!({
         "threads": threads,
@@ -86,6 +158,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "decode_tokens_per_s": best_tg,
             "load_s": gen_load_s,
         },
+        "batched": batched,
         "embedding": {
             "sentences": paragraphs.len(),
             "seconds": embed_s,
@@ -93,6 +166,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "load_s": emb_load_s,
         },
         "peak_rss_mb": peak_rss_mb(),
+        "rss_stages": stages,
     });
     println!("{out}");
     Ok(())

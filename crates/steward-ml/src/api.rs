@@ -24,6 +24,20 @@ pub trait Generator: Send {
         req: &GenerateRequest,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Generation>;
+    /// Answers several requests at once; `out[i]` answers `reqs[i]` and `on_text(i, piece)`
+    /// streams it. Engines that decode several sequences in one pass (llama.cpp) override this:
+    /// each request keeps its own schema, sampling, seed, stop strings and `max_tokens`. The
+    /// default answers the requests one after the other.
+    fn generate_batch(
+        &mut self,
+        reqs: &[GenerateRequest],
+        on_text: &mut dyn FnMut(usize, &str),
+    ) -> Vec<Result<Generation>> {
+        reqs.iter()
+            .enumerate()
+            .map(|(i, r)| self.generate(r, &mut |p| on_text(i, p)))
+            .collect()
+    }
     /// What answers: engine, model, file hash.
     fn info(&self) -> EngineInfo;
 }

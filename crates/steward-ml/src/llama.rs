@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
@@ -12,6 +13,8 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 
 use crate::api::{
     EngineInfo, Finish, GenerateRequest, Generation, Generator, Sampling, StopScanner, Truncate,
@@ -21,8 +24,8 @@ use crate::error::{Error, Result};
 use crate::manifest::{self, Role};
 
 const ENGINE: &str = "llama.cpp";
-/// Tokens decoded per `llama_decode` call while reading the prompt.
-const N_BATCH: u32 = 512;
+/// Tokens per micro-batch while reading prompts (llama.cpp's default).
+const N_UBATCH: u32 = 512;
 
 /// llama.cpp's global state may be initialised once per process.
 fn backend() -> Result<&'static LlamaBackend> {
@@ -51,6 +54,11 @@ pub struct LlamaOptions {
     pub max_context: u32,
     /// CPU threads; default: half the cores, at least one (see `default_threads`).
     pub threads: Option<u32>,
+    /// Most sequences decoded together by [`Generator::generate_batch`].
+    pub max_batch: u32,
+    /// Most context cells (prompt + answer tokens, all sequences together) of one batch; the KV
+    /// cache takes about 23 KB a cell with SmolLM2-135M, so 4096 cells are about 94 MB.
+    pub batch_context: u32,
 }
 
 impl Default for LlamaOptions {
@@ -58,6 +66,8 @@ impl Default for LlamaOptions {
         LlamaOptions {
             max_context: 4096,
             threads: None,
+            max_batch: 8,
+            batch_context: 4096,
         }
     }
 }
@@ -70,6 +80,8 @@ pub struct LlamaGenerator {
     path: PathBuf,
     max_context: u32,
     threads: i32,
+    max_batch: u32,
+    batch_context: u32,
 }
 
 impl std::fmt::Debug for LlamaGenerator {
@@ -143,6 +155,8 @@ impl LlamaGenerator {
             path: path.to_owned(),
             max_context,
             threads,
+            max_batch: opts.max_batch.max(1),
+            batch_context: opts.batch_context,
         })
     }
 
@@ -160,6 +174,8 @@ impl LlamaGenerator {
             "context_train": self.model.n_ctx_train(),
             "context_max": self.max_context,
             "threads": self.threads,
+            "max_batch": self.max_batch,
+            "batch_context": self.batch_context,
         })
     }
 
@@ -219,32 +235,33 @@ impl LlamaGenerator {
         Ok((tokens, user_span))
     }
 
-    fn sampler(&self, req: &GenerateRequest) -> Result<LlamaSampler> {
-        let mut chain = Vec::new();
-        if let Some(schema) = &req.schema {
-            let grammar =
+    fn picker(&self, req: &GenerateRequest) -> Result<Picker> {
+        let grammar = match &req.schema {
+            Some(schema) => Some(
                 LlamaSampler::grammar(&self.model, schema.gbnf(), "root").map_err(|e| {
                     Error::engine(ENGINE, format!("grammar rejected by llama.cpp: {e}"))
-                })?;
-            chain.push(grammar);
-        }
-        match req.sampling {
-            Sampling::Greedy => chain.push(LlamaSampler::greedy()),
+                })?,
+            ),
+            None => None,
+        };
+        Ok(match req.sampling {
+            Sampling::Greedy => Picker::Greedy { grammar },
             Sampling::Seeded {
                 seed,
                 temperature,
                 top_p,
                 top_k,
             } => {
+                let mut chain: Vec<LlamaSampler> = grammar.into_iter().collect();
                 if top_k > 0 {
                     chain.push(LlamaSampler::top_k(top_k.min(i32::MAX as u32) as i32));
                 }
                 chain.push(LlamaSampler::top_p(top_p, 1));
                 chain.push(LlamaSampler::temp(temperature));
                 chain.push(LlamaSampler::dist(seed));
+                Picker::Chain(LlamaSampler::chain_simple(chain))
             }
-        }
-        Ok(LlamaSampler::chain_simple(chain))
+        })
     }
 }
 
@@ -285,12 +302,107 @@ fn fit_prompt(
     }))
 }
 
-impl Generator for LlamaGenerator {
-    fn generate(
-        &mut self,
-        req: &GenerateRequest,
-        on_text: &mut dyn FnMut(&str),
-    ) -> Result<Generation> {
+/// A request made ready for decoding: tokens that fit, its answer budget, its sampler.
+struct Prepared {
+    slot: usize,
+    tokens: Vec<LlamaToken>,
+    truncated: Option<Truncation>,
+    max_tokens: u32,
+    picker: Picker,
+}
+
+impl Prepared {
+    /// Context cells this request may occupy.
+    fn cells(&self) -> usize {
+        self.tokens.len() + self.max_tokens as usize
+    }
+}
+
+/// Picks each sequence's next token.
+enum Picker {
+    /// The most likely token. A grammar, when there is one, is first asked about that token
+    /// alone and only filters the whole vocabulary when it refuses it: the same token as
+    /// filtering first, for a fraction of the work (llama.cpp's `common_sampler` does the same).
+    Greedy { grammar: Option<LlamaSampler> },
+    /// A sampler chain (grammar, top-k, top-p, temperature, seeded draw).
+    Chain(LlamaSampler),
+}
+
+impl Picker {
+    /// Picks from the logits at batch index `idx` and accepts the token into the sampler state,
+    /// exactly once: accepting a token twice steps a grammar twice and aborts the process.
+    fn pick(&mut self, ctx: &LlamaContext<'_>, idx: i32) -> Result<LlamaToken> {
+        let grammar = match self {
+            // `sample` accepts the token into every sampler of the chain.
+            Picker::Chain(chain) => return Ok(chain.sample(ctx, idx)),
+            Picker::Greedy { grammar } => grammar,
+        };
+        let logits = ctx.get_logits_ith(idx);
+        let best = argmax(logits.iter().copied().enumerate())
+            .ok_or_else(|| Error::engine(ENGINE, "empty logits"))?;
+        let Some(g) = grammar else {
+            return Ok(LlamaToken::new(best as i32));
+        };
+        let data = |i: usize, l: f32| LlamaTokenData::new(LlamaToken::new(i as i32), l, 0.0);
+        let mut one = LlamaTokenDataArray::new(vec![data(best, logits[best])], false);
+        g.apply(&mut one);
+        let token = if one
+            .data
+            .first()
+            .is_some_and(|d| d.logit() > f32::NEG_INFINITY)
+        {
+            best
+        } else {
+            let mut all = LlamaTokenDataArray::new(
+                logits
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &l)| data(i, l))
+                    .collect(),
+                false,
+            );
+            g.apply(&mut all);
+            argmax(
+                all.data
+                    .iter()
+                    .map(|d| (d.id().0 as usize, d.logit()))
+                    .filter(|(_, l)| *l > f32::NEG_INFINITY),
+            )
+            .ok_or_else(|| Error::engine(ENGINE, "the grammar allows no next token"))?
+        };
+        let token = LlamaToken::new(token as i32);
+        g.accept(token);
+        Ok(token)
+    }
+}
+
+/// The index of the largest value (the first of equals, as llama.cpp's greedy sampler).
+fn argmax(it: impl Iterator<Item = (usize, f32)>) -> Option<usize> {
+    let mut best: Option<(usize, f32)> = None;
+    for (i, l) in it {
+        if best.is_none_or(|(_, b)| l > b) {
+            best = Some((i, l));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// One sequence while it decodes.
+struct Running<'r> {
+    req: &'r GenerateRequest,
+    prep: Prepared,
+    scanner: StopScanner,
+    pos: i32,
+    produced: usize,
+    /// Where its logits are in the last decoded batch.
+    logits_at: i32,
+    finish: Option<Finish>,
+    generate_ms: f64,
+}
+
+impl LlamaGenerator {
+    /// Checks, tokenizes and fits one request; builds its sampler.
+    fn prepare(&self, slot: usize, req: &GenerateRequest) -> Result<Prepared> {
         req.check()?;
         let (mut tokens, user) = self.tokenize_chat(req.system.as_deref(), &req.prompt)?;
         let max_tokens = req.max_tokens.min(self.max_context / 2);
@@ -303,85 +415,226 @@ impl Generator for LlamaGenerator {
             self.max_context,
             max_tokens,
         )?;
-        // A context just big enough for this request: cheaper to allocate and to attend over.
-        let n_ctx =
-            ((tokens.len() as u32 + max_tokens).next_multiple_of(256)).min(self.max_context);
+        Ok(Prepared {
+            slot,
+            tokens,
+            truncated,
+            max_tokens,
+            picker: self.picker(req)?,
+        })
+    }
+
+    /// Groups prepared requests so that each group's context stays within `batch_context`
+    /// cells and `max_batch` sequences (a request that needs more gets a group of its own).
+    fn groups(&self, prepared: Vec<Prepared>) -> Vec<Vec<Prepared>> {
+        let mut groups: Vec<Vec<Prepared>> = Vec::new();
+        let mut cells = 0usize;
+        for p in prepared {
+            let fits = groups.last().is_some_and(|g| {
+                g.len() < self.max_batch as usize
+                    && cells + p.cells() <= self.batch_context as usize
+            });
+            if fits {
+                cells += p.cells();
+                if let Some(g) = groups.last_mut() {
+                    g.push(p);
+                }
+            } else {
+                cells = p.cells();
+                groups.push(vec![p]);
+            }
+        }
+        groups
+    }
+
+    /// Decodes one group of sequences together: one pass over all prompts, then one token per
+    /// unfinished sequence per pass. Returns (slot, result) pairs.
+    fn run_group(
+        &self,
+        reqs: &[GenerateRequest],
+        group: Vec<Prepared>,
+        on_text: &mut dyn FnMut(usize, &str),
+    ) -> Vec<(usize, Result<Generation>)> {
+        let slots: Vec<usize> = group.iter().map(|p| p.slot).collect();
+        match self.decode_group(reqs, group, on_text) {
+            Ok(done) => done,
+            Err(e) => {
+                // One failed pass fails every sequence of the group.
+                let msg = e.to_string();
+                let mut first = Some(e);
+                slots
+                    .into_iter()
+                    .map(|s| {
+                        let err = first.take().unwrap_or_else(|| Error::engine(ENGINE, &msg));
+                        (s, Err(err))
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn decode_group(
+        &self,
+        reqs: &[GenerateRequest],
+        group: Vec<Prepared>,
+        on_text: &mut dyn FnMut(usize, &str),
+    ) -> Result<Vec<(usize, Result<Generation>)>> {
+        let n_seq = group.len();
+        let cells: usize = group.iter().map(Prepared::cells).sum();
+        let prompt_total: usize = group.iter().map(|p| p.tokens.len()).sum();
+        // A context just big enough for this group: cheaper to allocate and to attend over. One
+        // unified KV cache: the sequences share its cells.
+        let n_ctx = (cells as u32).next_multiple_of(256);
         let params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
-            .with_n_batch(N_BATCH)
+            .with_n_batch((prompt_total as u32).max(n_seq as u32))
+            .with_n_ubatch(N_UBATCH)
+            .with_n_seq_max(n_seq as u32)
+            .with_kv_unified(true)
             .with_n_threads(self.threads)
             .with_n_threads_batch(self.threads);
         let mut ctx = self
             .model
             .new_context(backend()?, params)
             .map_err(|e| Error::engine(ENGINE, format!("context of {n_ctx} tokens: {e}")))?;
-        let mut sampler = self.sampler(req)?;
         let vocab = self.model.vocab();
 
+        // Every prompt in one batch (llama.cpp splits it into micro-batches of N_UBATCH and
+        // keeps the logits of each sequence's last token).
         let started = Instant::now();
-        let mut batch = LlamaBatch::new(N_BATCH as usize, 1);
-        let last = tokens.len() - 1;
-        for (chunk_no, chunk) in tokens.chunks(N_BATCH as usize).enumerate() {
-            batch.clear();
-            for (j, &t) in chunk.iter().enumerate() {
-                let pos = chunk_no * N_BATCH as usize + j;
+        let mut batch = LlamaBatch::new(prompt_total.max(n_seq), n_seq as i32);
+        let mut seqs: Vec<Running<'_>> = Vec::with_capacity(n_seq);
+        for (seq_id, prep) in group.into_iter().enumerate() {
+            let last = prep.tokens.len() - 1;
+            for (pos, &t) in prep.tokens.iter().enumerate() {
                 batch
-                    .add(t, pos as i32, &[0], pos == last)
+                    .add(t, pos as i32, &[seq_id as i32], pos == last)
                     .map_err(|e| Error::engine(ENGINE, e))?;
             }
-            ctx.decode(&mut batch)
-                .map_err(|e| Error::engine(ENGINE, format!("prompt decode: {e}")))?;
+            seqs.push(Running {
+                req: &reqs[prep.slot],
+                scanner: StopScanner::new(&reqs[prep.slot].stop),
+                pos: prep.tokens.len() as i32,
+                produced: 0,
+                logits_at: batch.n_tokens() - 1,
+                finish: None,
+                generate_ms: 0.0,
+                prep,
+            });
         }
+        ctx.decode(&mut batch)
+            .map_err(|e| Error::engine(ENGINE, format!("prompt decode: {e}")))?;
         let prompt_ms = started.elapsed().as_secs_f64() * 1e3;
 
         let started = Instant::now();
-        let mut scanner = StopScanner::new(&req.stop);
-        let mut pos = tokens.len() as i32;
-        let mut produced = 0usize;
-        let mut finish = Finish::MaxTokens;
-        while produced < max_tokens as usize {
-            // `sample` also accepts the token into every sampler of the chain (the grammar
-            // advances here). Accepting it again would step the grammar twice and abort.
-            let token = sampler.sample(&ctx, batch.n_tokens() - 1);
-            produced += 1;
-            if vocab.is_eog(token) {
-                finish = Finish::EndOfTurn;
-                break;
-            }
-            let piece = vocab.token_to_piece(token, false, None);
-            if let Some(stop) = scanner.push(&piece, on_text) {
-                finish = Finish::Stop { stop };
-                break;
-            }
-            if produced == max_tokens as usize {
-                break;
-            }
+        loop {
             batch.clear();
-            batch
-                .add(token, pos, &[0], true)
-                .map_err(|e| Error::engine(ENGINE, e))?;
-            pos += 1;
-            ctx.decode(&mut batch)
-                .map_err(|e| Error::engine(ENGINE, format!("decode at position {pos}: {e}")))?;
+            for (seq_id, s) in seqs.iter_mut().enumerate() {
+                if s.finish.is_some() {
+                    continue;
+                }
+                let token = s.prep.picker.pick(&ctx, s.logits_at)?;
+                s.produced += 1;
+                if vocab.is_eog(token) {
+                    s.finish = Some(Finish::EndOfTurn);
+                } else {
+                    let piece = vocab.token_to_piece(token, false, None);
+                    let slot = s.prep.slot;
+                    if let Some(stop) = s.scanner.push(&piece, &mut |t| on_text(slot, t)) {
+                        s.finish = Some(Finish::Stop { stop });
+                    } else if s.produced >= s.prep.max_tokens as usize {
+                        s.finish = Some(Finish::MaxTokens);
+                    }
+                }
+                if s.finish.is_some() {
+                    s.generate_ms = started.elapsed().as_secs_f64() * 1e3;
+                    continue;
+                }
+                s.logits_at = batch.n_tokens();
+                batch
+                    .add(token, s.pos, &[seq_id as i32], true)
+                    .map_err(|e| Error::engine(ENGINE, e))?;
+                s.pos += 1;
+            }
+            if batch.n_tokens() == 0 {
+                break;
+            }
+            ctx.decode(&mut batch).map_err(|e| {
+                Error::engine(
+                    ENGINE,
+                    format!("decode of {} tokens: {e}", batch.n_tokens()),
+                )
+            })?;
         }
-        let generate_ms = started.elapsed().as_secs_f64() * 1e3;
-        let text = scanner.finish(on_text);
-        let json = match &req.schema {
-            Some(schema) => Some(schema.check(&text)?),
-            None => None,
-        };
-        Ok(Generation {
-            text,
-            json,
-            finish,
-            prompt_tokens: tokens.len(),
-            completion_tokens: produced,
-            truncated,
-            prompt_ms,
-            generate_ms,
-            sampling: req.sampling,
-            engine: self.info.clone(),
-        })
+
+        Ok(seqs
+            .into_iter()
+            .map(|s| {
+                let slot = s.prep.slot;
+                let text = s.scanner.finish(&mut |t| on_text(slot, t));
+                let json = match &s.req.schema {
+                    Some(schema) => match schema.check(&text) {
+                        Ok(v) => Some(v),
+                        Err(e) => return (slot, Err(e)),
+                    },
+                    None => None,
+                };
+                let generation = Generation {
+                    text,
+                    json,
+                    finish: s.finish.unwrap_or(Finish::MaxTokens),
+                    prompt_tokens: s.prep.tokens.len(),
+                    completion_tokens: s.produced,
+                    truncated: s.prep.truncated,
+                    prompt_ms,
+                    generate_ms: s.generate_ms,
+                    sampling: s.req.sampling,
+                    engine: self.info.clone(),
+                };
+                (slot, Ok(generation))
+            })
+            .collect())
+    }
+}
+
+impl Generator for LlamaGenerator {
+    fn generate(
+        &mut self,
+        req: &GenerateRequest,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation> {
+        let prep = self.prepare(0, req)?;
+        let reqs = std::slice::from_ref(req);
+        self.decode_group(reqs, vec![prep], &mut |_, t| on_text(t))?
+            .pop()
+            .map_or_else(|| Err(Error::engine(ENGINE, "no answer")), |(_, r)| r)
+    }
+
+    /// Decodes the requests together, in groups of at most [`LlamaOptions::max_batch`]
+    /// sequences and [`LlamaOptions::batch_context`] context cells. In a group, `prompt_ms` is
+    /// the wall time of the shared prompt pass and `generate_ms` the time until the sequence
+    /// ended.
+    fn generate_batch(
+        &mut self,
+        reqs: &[GenerateRequest],
+        on_text: &mut dyn FnMut(usize, &str),
+    ) -> Vec<Result<Generation>> {
+        let mut out: Vec<Option<Result<Generation>>> = (0..reqs.len()).map(|_| None).collect();
+        let mut prepared = Vec::with_capacity(reqs.len());
+        for (slot, req) in reqs.iter().enumerate() {
+            match self.prepare(slot, req) {
+                Ok(p) => prepared.push(p),
+                Err(e) => out[slot] = Some(Err(e)),
+            }
+        }
+        for group in self.groups(prepared) {
+            for (slot, r) in self.run_group(reqs, group, on_text) {
+                out[slot] = Some(r);
+            }
+        }
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::engine(ENGINE, "request was not decoded"))))
+            .collect()
     }
 
     fn info(&self) -> EngineInfo {

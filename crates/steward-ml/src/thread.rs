@@ -1,6 +1,7 @@
 //! The models live on one dedicated thread; callers hold a cheap, cloneable handle and send
 //! requests, each with its own reply channel. Async callers await the reply and never block a
-//! runtime worker on a forward pass; sync callers may block.
+//! runtime worker on a forward pass; sync callers may block. Waiting requests are batched:
+//! embeddings into one call, generations into one multi-sequence decode.
 
 use std::collections::VecDeque;
 use std::sync::mpsc;
@@ -12,6 +13,8 @@ use crate::error::{Error, Result};
 
 /// Texts merged into one embedding call when several requests are waiting.
 const MAX_MERGED_TEXTS: usize = 256;
+/// Generation requests decoded together when several are waiting.
+const MAX_MERGED_GENERATIONS: usize = 8;
 
 enum Job {
     Embed {
@@ -22,6 +25,10 @@ enum Job {
         req: Box<GenerateRequest>,
         stream: Option<tmpsc::UnboundedSender<String>>,
         reply: oneshot::Sender<Result<Generation>>,
+    },
+    GenerateMany {
+        reqs: Vec<GenerateRequest>,
+        reply: oneshot::Sender<Vec<Result<Generation>>>,
     },
     Info {
         reply: oneshot::Sender<(Option<EngineInfo>, Option<EngineInfo>)>,
@@ -99,6 +106,27 @@ impl ModelThread {
         rx.blocking_recv().map_err(|_| gone())?
     }
 
+    /// Generates answers to several requests in one batch (see [`Generator::generate_batch`]);
+    /// `out[i]` answers `reqs[i]`.
+    pub async fn generate_many(
+        &self,
+        reqs: Vec<GenerateRequest>,
+    ) -> Result<Vec<Result<Generation>>> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::GenerateMany { reqs, reply })?;
+        rx.await.map_err(|_| gone())
+    }
+
+    /// [`Self::generate_many`] for sync callers.
+    pub fn generate_many_blocking(
+        &self,
+        reqs: Vec<GenerateRequest>,
+    ) -> Result<Vec<Result<Generation>>> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Job::GenerateMany { reqs, reply })?;
+        rx.blocking_recv().map_err(|_| gone())
+    }
+
     /// The engines' descriptions: (generator, embedder).
     pub async fn info(&self) -> Result<(Option<EngineInfo>, Option<EngineInfo>)> {
         let (reply, rx) = oneshot::channel();
@@ -168,15 +196,53 @@ fn serve(
                 }
             }
             Job::Generate { req, stream, reply } => {
-                let result = match generator.as_mut() {
-                    None => Err(Error::Worker("no generator loaded".into())),
-                    Some(g) => g.generate(&req, &mut |piece| {
+                // Generation requests already waiting are decoded together with this one.
+                let mut batch = vec![(*req, stream, reply)];
+                while batch.len() < MAX_MERGED_GENERATIONS {
+                    match rx.try_recv() {
+                        Ok(Job::Generate { req, stream, reply }) => {
+                            batch.push((*req, stream, reply));
+                        }
+                        Ok(other) => pending.push_back(other),
+                        Err(_) => break,
+                    }
+                }
+                let Some(g) = generator.as_mut() else {
+                    for (_, _, reply) in batch {
+                        let _ = reply.send(Err(Error::Worker("no generator loaded".into())));
+                    }
+                    continue;
+                };
+                if batch.len() == 1 {
+                    let (req, stream, reply) = batch.remove(0);
+                    let result = g.generate(&req, &mut |piece| {
                         if let Some(s) = &stream {
                             let _ = s.send(piece.to_owned());
                         }
-                    }),
+                    });
+                    let _ = reply.send(result);
+                    continue;
+                }
+                let (reqs, rest): (Vec<_>, Vec<_>) =
+                    batch.into_iter().map(|(r, s, y)| (r, (s, y))).unzip();
+                let results = g.generate_batch(&reqs, &mut |i, piece| {
+                    if let Some(Some(s)) = rest.get(i).map(|(s, _)| s) {
+                        let _ = s.send(piece.to_owned());
+                    }
+                });
+                for ((_, reply), result) in rest.into_iter().zip(results) {
+                    let _ = reply.send(result);
+                }
+            }
+            Job::GenerateMany { reqs, reply } => {
+                let results = match generator.as_mut() {
+                    None => reqs
+                        .iter()
+                        .map(|_| Err(Error::Worker("no generator loaded".into())))
+                        .collect(),
+                    Some(g) => g.generate_batch(&reqs, &mut |_, _| {}),
                 };
-                let _ = reply.send(result);
+                let _ = reply.send(results);
             }
             Job::Info { reply } => {
                 let _ = reply.send((

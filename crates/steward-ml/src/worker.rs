@@ -20,21 +20,57 @@ use crate::sandbox::{self, Confinement, ProbeReport};
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 enum Request {
-    Embed { texts: Vec<String> },
-    Generate { request: Box<GenerateRequest> },
+    Embed {
+        texts: Vec<String>,
+    },
+    Generate {
+        request: Box<GenerateRequest>,
+    },
+    /// Several requests decoded together (see [`Generator::generate_batch`]).
+    GenerateBatch {
+        requests: Vec<GenerateRequest>,
+    },
     Info,
-    Probe { read: Option<PathBuf> },
+    Probe {
+        read: Option<PathBuf>,
+    },
 }
 
 /// One reply line; a generation sends `Piece`s before its final line.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 enum Reply {
-    Vectors { vectors: Vec<Vec<f32>> },
-    Piece { text: String },
-    Generation { generation: Box<Generation> },
-    Info { info: Box<WorkerInfo> },
-    Probe { report: ProbeReport },
+    Vectors {
+        vectors: Vec<Vec<f32>>,
+    },
+    /// A piece of an answer; `index` names the request of a batch.
+    Piece {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<usize>,
+    },
+    Generation {
+        generation: Box<Generation>,
+    },
+    Generations {
+        results: Vec<BatchResult>,
+    },
+    Info {
+        info: Box<WorkerInfo>,
+    },
+    Probe {
+        report: ProbeReport,
+    },
+    Error {
+        message: String,
+    },
+}
+
+/// One answer of a batch.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+enum BatchResult {
+    Ok { generation: Box<Generation> },
     Error { message: String },
 }
 
@@ -133,6 +169,7 @@ pub fn serve(
                                 &mut output,
                                 &Reply::Piece {
                                     text: piece.to_owned(),
+                                    index: None,
                                 },
                             )
                         {
@@ -153,6 +190,53 @@ pub fn serve(
                     Err(e) => Reply::Error {
                         message: e.to_string(),
                     },
+                }
+            }
+            Ok(Request::GenerateBatch { requests }) => {
+                let g = match &mut generator {
+                    Some(g) => Ok(g),
+                    None => LlamaGenerator::embedded(models_dir, &LlamaOptions::default())
+                        .map(|g| generator.insert(g)),
+                };
+                match g {
+                    Err(e) => Reply::Error {
+                        message: e.to_string(),
+                    },
+                    Ok(g) => {
+                        let mut write_failed = None;
+                        let results = g.generate_batch(&requests, &mut |index, piece| {
+                            if write_failed.is_none()
+                                && let Err(e) = send(
+                                    &mut output,
+                                    &Reply::Piece {
+                                        text: piece.to_owned(),
+                                        index: Some(index),
+                                    },
+                                )
+                            {
+                                write_failed = Some(e);
+                            }
+                        });
+                        if let Some(e) = write_failed {
+                            return Err(e);
+                        }
+                        Reply::Generations {
+                            results: results
+                                .into_iter()
+                                .map(|r| match r {
+                                    Ok(mut generation) => {
+                                        generation.engine.confined = Some(confinement.summary());
+                                        BatchResult::Ok {
+                                            generation: Box::new(generation),
+                                        }
+                                    }
+                                    Err(e) => BatchResult::Error {
+                                        message: e.to_string(),
+                                    },
+                                })
+                                .collect(),
+                        }
+                    }
                 }
             }
         };
@@ -193,7 +277,7 @@ impl WorkerProcess {
                 models_dir: PathBuf::new(),
             },
         };
-        match w.call(&Request::Info, &mut |_| {})? {
+        match w.call(&Request::Info, &mut |_, _| {})? {
             Reply::Info { info } => w.info = *info,
             other => return Err(unexpected(&other)),
         }
@@ -211,7 +295,7 @@ impl WorkerProcess {
             &Request::Probe {
                 read: read.map(Path::to_owned),
             },
-            &mut |_| {},
+            &mut |_, _| {},
         )? {
             Reply::Probe { report } => Ok(report),
             other => Err(unexpected(&other)),
@@ -223,7 +307,7 @@ impl WorkerProcess {
         SharedWorker(Arc::new(Mutex::new(self)))
     }
 
-    fn call(&mut self, req: &Request, on_piece: &mut dyn FnMut(&str)) -> Result<Reply> {
+    fn call(&mut self, req: &Request, on_piece: &mut dyn FnMut(usize, &str)) -> Result<Reply> {
         let mut line = serde_json::to_vec(req).map_err(|e| Error::Worker(e.to_string()))?;
         line.push(b'\n');
         self.stdin
@@ -244,7 +328,7 @@ impl WorkerProcess {
             let reply: Reply = serde_json::from_str(&buf)
                 .map_err(|e| Error::Worker(format!("unreadable reply {buf:?}: {e}")))?;
             match reply {
-                Reply::Piece { text } => on_piece(&text),
+                Reply::Piece { text, index } => on_piece(index.unwrap_or(0), &text),
                 Reply::Error { message } => return Err(Error::Worker(message)),
                 other => return Ok(other),
             }
@@ -287,10 +371,44 @@ impl Generator for WorkerProcess {
         let request = Request::Generate {
             request: Box::new(req.clone()),
         };
-        match self.call(&request, on_text)? {
+        match self.call(&request, &mut |_, t| on_text(t))? {
             Reply::Generation { generation } => Ok(*generation),
             other => Err(unexpected(&other)),
         }
+    }
+
+    fn generate_batch(
+        &mut self,
+        reqs: &[GenerateRequest],
+        on_text: &mut dyn FnMut(usize, &str),
+    ) -> Vec<Result<Generation>> {
+        let request = Request::GenerateBatch {
+            requests: reqs.to_vec(),
+        };
+        let results = match self.call(&request, on_text) {
+            Ok(Reply::Generations { results }) if results.len() == reqs.len() => results,
+            Ok(other) => {
+                let msg = unexpected(&other).to_string();
+                return reqs
+                    .iter()
+                    .map(|_| Err(Error::Worker(msg.clone())))
+                    .collect();
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                return reqs
+                    .iter()
+                    .map(|_| Err(Error::Worker(msg.clone())))
+                    .collect();
+            }
+        };
+        results
+            .into_iter()
+            .map(|r| match r {
+                BatchResult::Ok { generation } => Ok(*generation),
+                BatchResult::Error { message } => Err(Error::Worker(message)),
+            })
+            .collect()
     }
 
     fn info(&self) -> EngineInfo {
@@ -315,7 +433,7 @@ impl Embedder for WorkerProcess {
             &Request::Embed {
                 texts: texts.to_vec(),
             },
-            &mut |_| {},
+            &mut |_, _| {},
         )? {
             Reply::Vectors { vectors } => Ok(vectors),
             other => Err(unexpected(&other)),
@@ -353,6 +471,22 @@ impl Generator for SharedWorker {
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Generation> {
         self.lock()?.generate(req, on_text)
+    }
+
+    fn generate_batch(
+        &mut self,
+        reqs: &[GenerateRequest],
+        on_text: &mut dyn FnMut(usize, &str),
+    ) -> Vec<Result<Generation>> {
+        match self.lock() {
+            Ok(mut w) => w.generate_batch(reqs, on_text),
+            Err(e) => {
+                let msg = e.to_string();
+                reqs.iter()
+                    .map(|_| Err(Error::Worker(msg.clone())))
+                    .collect()
+            }
+        }
     }
 
     fn info(&self) -> EngineInfo {

@@ -7,6 +7,7 @@
 
 mod embed;
 mod generate;
+mod llama_server;
 mod openai;
 mod sandbox;
 mod thread;

@@ -1,6 +1,6 @@
 //! The OpenAI-compatible backend against a scripted HTTP server on loopback: the request it
 //! sends, the answers it accepts, and the errors for a server that is down or talks garbage.
-//! (A real llama-cpp-python server is not part of `make test`: it compiles llama.cpp again.)
+//! The same backend against a real llama-cpp-python server: `llama_server.rs`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

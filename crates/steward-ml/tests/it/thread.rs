@@ -130,3 +130,139 @@ async fn async_callers_share_the_real_models() {
     assert!(g.is_none());
     assert_eq!(e.unwrap().model, "all-MiniLM-L6-v2");
 }
+
+/// Answers each prompt with itself reversed; records the batch sizes it saw.
+struct Echo {
+    batches: Arc<Mutex<Vec<usize>>>,
+    gate: Arc<Mutex<()>>,
+}
+
+impl Echo {
+    fn answer(req: &steward_ml::GenerateRequest) -> steward_ml::Generation {
+        steward_ml::Generation {
+            text: req.prompt.chars().rev().collect(),
+            json: None,
+            finish: steward_ml::Finish::EndOfTurn,
+            prompt_tokens: req.prompt.len(),
+            completion_tokens: req.prompt.len(),
+            truncated: None,
+            prompt_ms: 0.0,
+            generate_ms: 0.0,
+            sampling: req.sampling,
+            engine: echo_info(),
+        }
+    }
+}
+
+impl steward_ml::Generator for Echo {
+    fn generate(
+        &mut self,
+        req: &steward_ml::GenerateRequest,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<steward_ml::Generation> {
+        self.batches.lock().unwrap().push(1);
+        let _g = self.gate.lock().unwrap();
+        let g = Echo::answer(req);
+        on_text(&g.text);
+        Ok(g)
+    }
+    fn generate_batch(
+        &mut self,
+        reqs: &[steward_ml::GenerateRequest],
+        on_text: &mut dyn FnMut(usize, &str),
+    ) -> Vec<Result<steward_ml::Generation>> {
+        self.batches.lock().unwrap().push(reqs.len());
+        let _g = self.gate.lock().unwrap();
+        reqs.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let g = Echo::answer(r);
+                on_text(i, &g.text);
+                Ok(g)
+            })
+            .collect()
+    }
+    fn info(&self) -> EngineInfo {
+        echo_info()
+    }
+}
+
+fn echo_info() -> EngineInfo {
+    EngineInfo {
+        engine: "echo".into(),
+        model: "none".into(),
+        sha256: None,
+        context: None,
+        confined: None,
+    }
+}
+
+// The gate is a std mutex on purpose: it blocks the model thread, never a runtime worker.
+#[allow(clippy::await_holding_lock)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_generation_requests_are_decoded_as_one_batch() {
+    let batches = Arc::new(Mutex::new(Vec::new()));
+    let gate = Arc::new(Mutex::new(()));
+    let echo = Echo {
+        batches: batches.clone(),
+        gate: gate.clone(),
+    };
+    let handle = ModelThread::spawn(Some(Box::new(echo)), None).unwrap();
+    let held = gate.lock().unwrap();
+    let first = tokio::spawn({
+        let h = handle.clone();
+        async move {
+            h.generate(steward_ml::GenerateRequest::new("first"), None)
+                .await
+        }
+    });
+    while batches.lock().unwrap().is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // Five requests queue behind the first, each with its own stream.
+    let mut rest = Vec::new();
+    for i in 0..5 {
+        let h = handle.clone();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        rest.push((
+            i,
+            tokio::spawn(async move {
+                h.generate(
+                    steward_ml::GenerateRequest::new(format!("req{i}")),
+                    Some(tx),
+                )
+                .await
+            }),
+            tokio::spawn(async move {
+                let mut s = String::new();
+                while let Some(p) = rx.recv().await {
+                    s.push_str(&p);
+                }
+                s
+            }),
+        ));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(held);
+    assert_eq!(first.await.unwrap().unwrap().text, "tsrif");
+    for (i, answer, stream) in rest {
+        let want: String = format!("req{i}").chars().rev().collect();
+        assert_eq!(answer.await.unwrap().unwrap().text, want, "request {i}");
+        assert_eq!(stream.await.unwrap(), want, "request {i}'s own stream");
+    }
+    // An explicit batch keeps its order.
+    let many = handle
+        .generate_many(vec![
+            steward_ml::GenerateRequest::new("ab"),
+            steward_ml::GenerateRequest::new("cd"),
+        ])
+        .await
+        .unwrap();
+    let texts: Vec<String> = many.into_iter().map(|g| g.unwrap().text).collect();
+    assert_eq!(texts, ["ba", "dc"]);
+    assert_eq!(
+        batches.lock().unwrap().clone(),
+        vec![1, 5, 2],
+        "the five waiting requests are one batch"
+    );
+}

@@ -81,6 +81,41 @@ fn confined_worker_serves_models_but_not_the_disk_or_the_network() {
     );
     assert_eq!(g.engine.confined.as_deref(), Some(conf.summary().as_str()));
 
+    // A batch crosses the boundary as one request; each answer streams under its own index and
+    // a bad request fails alone.
+    let mut bad = GenerateRequest::new("x");
+    bad.max_tokens = 0;
+    let reqs = vec![
+        GenerateRequest {
+            max_tokens: 8,
+            ..GenerateRequest::new("Name a colour.")
+        },
+        bad,
+        GenerateRequest {
+            max_tokens: 8,
+            ..GenerateRequest::new("Name a fruit.")
+        },
+    ];
+    let mut streams = vec![String::new(); 3];
+    let outs = w.generate_batch(&reqs, &mut |i, p| streams[i].push_str(p));
+    assert_eq!(outs.len(), 3);
+    let a = outs[0].as_ref().unwrap();
+    let c = outs[2].as_ref().unwrap();
+    assert!(
+        outs[1]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("max_tokens"),
+        "{outs:?}"
+    );
+    assert_eq!(
+        (streams[0].as_str(), streams[2].as_str()),
+        (a.text.as_str(), c.text.as_str())
+    );
+    assert!(!a.text.is_empty() && a.text != c.text, "{outs:?}");
+    assert_eq!(a.engine.confined.as_deref(), Some(conf.summary().as_str()));
+
     let report = w.probe(Some(secret.path())).unwrap();
     if conf.landlock == "enforced" {
         assert!(
