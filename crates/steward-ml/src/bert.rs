@@ -1,27 +1,52 @@
-//! Sentence embeddings with a BERT encoder (all-MiniLM-L6-v2) in candle, tokenized by the
-//! Hugging Face `tokenizers` crate, pooled and normalised the way sentence-transformers does.
+//! Sentence embeddings with a BERT encoder (all-MiniLM-L6-v2) on ONNX Runtime's CPU kernels,
+//! tokenized by the Hugging Face `tokenizers` crate, pooled and normalised the way
+//! sentence-transformers does.
+//!
+//! The ONNX graph is compiled into this crate (`assets/all-minilm-l6-v2.onnx`, made by
+//! `scripts/build-onnx-embedder.py`): a few kilobytes of operators whose weights are read from
+//! the pinned `model.safetensors` as ONNX external data, so the model has one copy on disk. It
+//! ends with the mean pooling and L2 normalisation, so a forward pass returns finished vectors.
+//! ONNX Runtime itself is the shared library from the pinned PyPI `onnxruntime` wheel, loaded at
+//! run time (`scripts/setup-models.sh` extracts it into the models directory).
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use candle_core::{D, DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::Tensor;
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use crate::api::{Embedder, EngineInfo};
 use crate::error::{Error, Result};
 use crate::manifest::{self, Role};
 
-const ENGINE: &str = "candle";
+const ENGINE: &str = "onnxruntime";
+/// The ONNX Runtime release the runtime file in the manifest comes from.
+pub(crate) const RUNTIME_VERSION: &str = "1.31.1";
+/// The runtime library, relative to the models directory (a file of the embedding model spec).
+pub const RUNTIME_PATH: &str = "onnxruntime/libonnxruntime.so.1.31.1";
+/// The encoder graph; its external data is `model.safetensors` in the model directory, at the
+/// byte offsets of the pinned file (the manifest check runs before every load).
+const GRAPH: &[u8] = include_bytes!("../assets/all-minilm-l6-v2.onnx");
 /// sentence-transformers' `max_seq_length` for this model (sentence_bert_config.json); the
 /// packaged tokenizer.json says 128, which is wrong for our purpose.
 pub const MAX_TOKENS: usize = 256;
-/// Texts per forward pass. Texts are sorted by length first, so a batch pads little.
+/// Texts per forward pass (sentence-transformers' default). Texts are sorted by length first,
+/// so a batch pads little.
 const BATCH: usize = 32;
+
+/// How to run the embedder.
+#[derive(Debug, Clone, Default)]
+pub struct EmbedOptions {
+    /// CPU threads for one forward pass; `None`: all available cores.
+    pub threads: Option<usize>,
+}
 
 /// all-MiniLM-L6-v2 (or any BERT sentence encoder laid out the same way) on the CPU.
 pub struct BertEmbedder {
-    model: BertModel,
+    session: Session,
     tokenizer: Tokenizer,
     dim: usize,
     info: EngineInfo,
@@ -44,10 +69,46 @@ fn load_err(path: &Path, reason: impl std::fmt::Display) -> Error {
     }
 }
 
+/// Loads the ONNX Runtime library and creates its environment, once per process (ONNX Runtime
+/// allows one environment; the first models directory wins).
+///
+/// The model worker calls this before it confines itself: the dynamic loader must read the
+/// library's own dependencies (libstdc++, libdl, ...) from the system, which Landlock then
+/// forbids. Checks the file against the manifest first.
+pub fn load_runtime(models_dir: &Path) -> Result<Environment> {
+    static ENV: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
+    let path = models_dir.join(RUNTIME_PATH);
+    if let Some(env) = ENV.get() {
+        return env.clone().map_err(|reason| load_err(&path, reason));
+    }
+    if let Some(f) = manifest::spec(Role::Embedding)
+        .files
+        .iter()
+        .find(|f| f.path == RUNTIME_PATH)
+    {
+        manifest::verify_file(models_dir, f)?;
+    }
+    ENV.get_or_init(|| {
+        ort::init_from(&path)
+            .map_err(|e| e.to_string())?
+            .with_name("steward")
+            .with_telemetry(false)
+            .build()
+            .map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(|reason| load_err(&path, reason))
+}
+
 impl BertEmbedder {
     /// Loads the embedded default (all-MiniLM-L6-v2) from `models_dir`, after checking every file
-    /// against the manifest.
+    /// against the manifest, with every core.
     pub fn embedded(models_dir: &Path) -> Result<Self> {
+        Self::embedded_with(models_dir, &EmbedOptions::default())
+    }
+
+    /// [`BertEmbedder::embedded`] with options.
+    pub fn embedded_with(models_dir: &Path, options: &EmbedOptions) -> Result<Self> {
         let spec = manifest::spec(Role::Embedding);
         manifest::verify(models_dir, spec)?;
         let weights = spec.files[0];
@@ -56,29 +117,30 @@ impl BertEmbedder {
                 .parent()
                 .unwrap_or_else(|| Path::new("")),
         );
-        let mut e = Self::load(&dir)?;
+        let env = load_runtime(models_dir)?;
+        let mut e = Self::load(&env, &dir, options)?;
         e.info.model = spec.id.to_owned();
         e.info.sha256 = Some(weights.sha256.to_owned());
         Ok(e)
     }
 
-    /// Loads `model.safetensors`, `config.json` and `tokenizer.json` from `dir`.
-    pub fn load(dir: &Path) -> Result<Self> {
+    /// Loads `model.safetensors` (as the graph's external data), `config.json` and
+    /// `tokenizer.json` from `dir`, in the environment [`load_runtime`] made. The graph fits
+    /// only the pinned safetensors file.
+    pub fn load(env: &Environment, dir: &Path, options: &EmbedOptions) -> Result<Self> {
         let read = |name: &str| {
             let path = dir.join(name);
             std::fs::read(&path).map_err(|source| Error::Io { path, source })
         };
         let config_path = dir.join("config.json");
-        let config: Config =
-            serde_json::from_slice(&read("config.json")?).map_err(|e| load_err(&config_path, e))?;
+        let dim = config_dim(&read("config.json")?)
+            .ok_or_else(|| load_err(&config_path, "no positive integer `hidden_size`"))?;
+
         let weights_path = dir.join("model.safetensors");
-        let vb = VarBuilder::from_buffered_safetensors(
-            read("model.safetensors")?,
-            DType::F32,
-            &Device::Cpu,
-        )
-        .map_err(|e| load_err(&weights_path, e))?;
-        let model = BertModel::load(vb, &config).map_err(|e| load_err(&weights_path, e))?;
+        let threads = options.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        let session = session(env, dir, threads).map_err(|e| load_err(&weights_path, e))?;
 
         let tok_path = dir.join("tokenizer.json");
         let mut tokenizer =
@@ -96,14 +158,12 @@ impl BertEmbedder {
                 ..Default::default()
             }))
             .map_err(|e| load_err(&tok_path, e))?;
-        let dim = config_dim(&read("config.json")?)
-            .ok_or_else(|| load_err(&config_path, "no positive integer `hidden_size`"))?;
         Ok(BertEmbedder {
-            model,
+            session,
             tokenizer,
             dim,
             info: EngineInfo {
-                engine: format!("{ENGINE} 0.11 (bert)"),
+                engine: format!("{ENGINE} {RUNTIME_VERSION} (bert, f32, {threads} threads)"),
                 model: dir.file_name().map_or_else(
                     || dir.display().to_string(),
                     |n| n.to_string_lossy().into_owned(),
@@ -116,36 +176,56 @@ impl BertEmbedder {
         })
     }
 
-    fn embed_batch(&self, texts: &[&str]) -> candle_core::Result<Vec<Vec<f32>>> {
+    fn embed_batch(&mut self, texts: &[&str]) -> std::result::Result<Vec<Vec<f32>>, String> {
         let enc = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
-            .map_err(candle_core::Error::msg)?;
+            .map_err(|e| e.to_string())?;
         let len = enc.first().map_or(0, |e| e.get_ids().len());
         let n = enc.len();
         let mut ids = Vec::with_capacity(n * len);
         let mut mask = Vec::with_capacity(n * len);
         for e in &enc {
-            ids.extend(e.get_ids().iter().map(|&i| i as i64));
-            mask.extend(e.get_attention_mask().iter().map(|&m| m as i64));
+            ids.extend(e.get_ids().iter().map(|&i| i64::from(i)));
+            mask.extend(e.get_attention_mask().iter().map(|&m| i64::from(m)));
         }
-        let ids = Tensor::from_vec(ids, (n, len), &Device::Cpu)?;
-        let mask = Tensor::from_vec(mask, (n, len), &Device::Cpu)?;
-        let types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?; // (n, len, dim)
-        // Mean over the real tokens, then unit length (sentence-transformers' Pooling +
-        // Normalize modules, with the same clamps).
-        let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // (n, len, 1)
-        let summed = hidden.broadcast_mul(&m)?.sum(1)?; // (n, dim)
-        let counts = m.sum(1)?.clamp(1e-9f32, f32::MAX)?; // (n, 1)
-        let mean = summed.broadcast_div(&counts)?;
-        let norm = mean
-            .sqr()?
-            .sum_keepdim(D::Minus1)?
-            .sqrt()?
-            .clamp(1e-12f32, f32::MAX)?;
-        mean.broadcast_div(&norm)?.to_vec2::<f32>()
+        let e = |e: ort::Error| e.to_string();
+        let ids = Tensor::from_array(([n, len], ids)).map_err(e)?;
+        let mask = Tensor::from_array(([n, len], mask)).map_err(e)?;
+        let out = self
+            .session
+            .run(ort::inputs!["input_ids" => ids, "attention_mask" => mask])
+            .map_err(e)?;
+        let (shape, data) = out["embeddings"].try_extract_tensor::<f32>().map_err(e)?;
+        if shape.len() != 2 || shape[0] as usize != n || shape[1] as usize != self.dim {
+            return Err(format!(
+                "output shape {shape:?}, expected [{n}, {}]",
+                self.dim
+            ));
+        }
+        Ok(data.chunks(self.dim).map(<[f32]>::to_vec).collect())
     }
+}
+
+/// One ONNX Runtime session over the compiled-in graph, reading weights from `dir`.
+fn session(env: &Environment, dir: &Path, threads: usize) -> std::result::Result<Session, String> {
+    let e = |e: ort::Error<ort::session::builder::SessionBuilder>| e.to_string();
+    Session::builder(env)
+        .map_err(|e| e.to_string())?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(e)?
+        .with_intra_threads(threads)
+        .map_err(e)?
+        .with_inter_threads(1)
+        .map_err(e)?
+        // The external data (model.safetensors) is resolved against this folder.
+        .with_config_entry(
+            "session.model_external_initializers_file_folder_path",
+            dir.to_string_lossy(),
+        )
+        .map_err(e)?
+        .commit_from_memory(GRAPH)
+        .map_err(|e| e.to_string())
 }
 
 fn config_dim(config: &[u8]) -> Option<usize> {
