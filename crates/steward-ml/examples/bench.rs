@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use steward_ml::{
-    BertEmbedder, Embedder, GenerateRequest, Generator, LlamaGenerator, LlamaOptions,
+    BertEmbedder, EmbedOptions, Embedder, GenerateRequest, Generator, LlamaGenerator, LlamaOptions,
 };
 
 fn status_mb(key: &str) -> f64 {
@@ -70,6 +70,21 @@ fn batched_vs_single(
         "speedup": batch_tps / single_tps,
         "identical_texts": same,
     }))
+}
+
+/// User + system CPU seconds of this process, all threads (/proc/self/stat; clock ticks of
+/// 1/100 s, the Linux default).
+fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which is in parentheses and may hold spaces).
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(f64::NAN)
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -136,15 +151,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     stages.push(stage("batched generation"));
 
     let t = Instant::now();
-    let mut e = BertEmbedder::embedded(&models)?;
+    let mut e = BertEmbedder::embedded_with(
+        &models,
+        &EmbedOptions {
+            threads: threads.map(|t| t as usize),
+        },
+    )?;
     let emb_load_s = t.elapsed().as_secs_f64();
     stages.push(stage("embedder loaded"));
 
     // Embeddings: one warm-up batch, then all paragraphs in one call (sorted, batched by 32).
     e.embed(&paragraphs[..paragraphs.len().min(32)])?;
     let t = Instant::now();
+    let cpu = cpu_s();
     let vecs = e.embed(&paragraphs)?;
     let embed_s = t.elapsed().as_secs_f64();
+    let embed_cpu_s = cpu_s() - cpu;
     assert_eq!(vecs.len(), paragraphs.len());
     stages.push(stage("embedding"));
 
@@ -163,6 +185,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "sentences": paragraphs.len(),
             "seconds": embed_s,
             "sentences_per_s": paragraphs.len() as f64 / embed_s,
+            "cpu_seconds": embed_cpu_s,
             "load_s": emb_load_s,
         },
         "peak_rss_mb": peak_rss_mb(),

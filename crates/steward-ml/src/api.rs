@@ -45,7 +45,7 @@ pub trait Generator: Send {
 /// Who produced an output, so that a decision can name (and reproduce) it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineInfo {
-    /// e.g. `llama.cpp`, `candle`, `openai-http`.
+    /// e.g. `llama.cpp`, `onnxruntime`, `openai-http`.
     pub engine: String,
     /// The model id (embedded manifest id, file name, or the server's model name).
     pub model: String,

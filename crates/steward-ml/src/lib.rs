@@ -3,7 +3,7 @@
 //! This crate knows nothing about governance: text goes in, vectors or text come out. It owns
 //! the manifest of the embedded default models (files, SHA-256, size, source package, license)
 //! and the check that the files on disk are exactly those; the [`Embedder`] and [`Generator`]
-//! traits and their engines (all-MiniLM-L6-v2 in candle, GGUF chat models in llama.cpp with
+//! traits and their engines (all-MiniLM-L6-v2 on ONNX Runtime, GGUF chat models in llama.cpp with
 //! JSON-schema-constrained decoding); the model thread behind a channel handle; and the
 //! confined worker process that runs the models with read-only access to their files and no
 //! sockets; and a client for a user's own OpenAI-compatible server, over an HTTP client the
@@ -24,11 +24,15 @@ pub use api::{
     Embedder, EngineInfo, Finish, GenerateRequest, Generation, Generator, Sampling, Truncate,
     Truncation,
 };
-pub use bert::{BertEmbedder, MAX_TOKENS as EMBED_MAX_TOKENS};
+pub use bert::{
+    BertEmbedder, EmbedOptions, MAX_TOKENS as EMBED_MAX_TOKENS, RUNTIME_PATH as EMBED_RUNTIME_PATH,
+    load_runtime as load_embed_runtime,
+};
 pub use error::{Error, Result};
 pub use llama::{LlamaGenerator, LlamaOptions};
 pub use manifest::{
     EMBEDDED, FileStatus, ModelFile, ModelSpec, Role, check_file, check_models, spec, verify,
+    verify_file,
 };
 pub use openai::{OpenAiBackend, OpenAiConfig};
 pub use sandbox::{Confinement, ProbeReport, confine, probe};

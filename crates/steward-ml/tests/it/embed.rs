@@ -1,4 +1,4 @@
-//! all-MiniLM-L6-v2 in candle against sentence-transformers (tests/fixtures, made by
+//! all-MiniLM-L6-v2 on ONNX Runtime against sentence-transformers (tests/fixtures, made by
 //! scripts/gen-embedding-fixture.py).
 
 use serde::Deserialize;
@@ -92,4 +92,45 @@ fn batching_does_not_change_vectors() {
         assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
     }
     assert!(e.embed(&[]).unwrap().is_empty());
+}
+
+/// The engine's shared library is a pinned model file like the others: without it (or altered)
+/// the embedder refuses to load and names the file and the command that restores it.
+#[test]
+fn a_missing_or_altered_runtime_library_is_named_with_the_fix() {
+    let Some(dir) = crate::models_for(
+        steward_ml::Role::Embedding,
+        "a_missing_or_altered_runtime_library_is_named_with_the_fix",
+    ) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    for f in steward_ml::spec(steward_ml::Role::Embedding).files {
+        if f.path == steward_ml::EMBED_RUNTIME_PATH {
+            continue;
+        }
+        let to = tmp.path().join(f.path);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(dir.join(f.path), &to).unwrap();
+    }
+    let err = steward_ml::BertEmbedder::embedded(tmp.path()).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("libonnxruntime.so") && msg.contains("missing") && msg.contains("make models"),
+        "{msg}"
+    );
+
+    // Same size, one byte changed: the hash check catches it before anything is loaded.
+    let runtime = tmp.path().join(steward_ml::EMBED_RUNTIME_PATH);
+    let mut bytes = std::fs::read(dir.join(steward_ml::EMBED_RUNTIME_PATH)).unwrap();
+    bytes[1000] ^= 1;
+    std::fs::create_dir_all(runtime.parent().unwrap()).unwrap();
+    std::fs::write(&runtime, bytes).unwrap();
+    let msg = steward_ml::BertEmbedder::embedded(tmp.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("libonnxruntime.so") && msg.contains("sha256") && msg.contains("make models"),
+        "{msg}"
+    );
 }

@@ -147,7 +147,7 @@ fn info(out: &Output, models_dir: &Path) -> Result<ExitCode> {
             role: m.role,
             engine: match m.role {
                 steward_ml::Role::Generation => "llama.cpp (llama-cpp-2 0.1.160)",
-                _ => "candle 0.11 BERT + tokenizers",
+                _ => "ONNX Runtime 1.31.1 (BERT, F32, CPU) + tokenizers",
             },
             license: m.license,
             package: m.package,
