@@ -186,6 +186,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "seconds": embed_s,
             "sentences_per_s": paragraphs.len() as f64 / embed_s,
             "cpu_seconds": embed_cpu_s,
+            "engine": e.info().engine,
             "load_s": emb_load_s,
         },
         "peak_rss_mb": peak_rss_mb(),
