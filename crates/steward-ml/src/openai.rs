@@ -6,6 +6,7 @@
 //! this backend a client of its own: it runs requests on a private single-thread runtime on the
 //! model thread, and a pooled connection must not outlive the runtime that opened it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use serde::Deserialize;
@@ -33,6 +34,9 @@ pub struct OpenAiBackend {
     client: reqwest::Client,
     config: OpenAiConfig,
     runtime: tokio::runtime::Runtime,
+    /// Set once the server refused OpenAI's `json_schema` response format: then the schema goes
+    /// as `{"type": "json_object", "schema": …}`, the llama.cpp family's form.
+    schema_as_json_object: AtomicBool,
 }
 
 impl OpenAiBackend {
@@ -56,6 +60,7 @@ impl OpenAiBackend {
             client,
             config,
             runtime,
+            schema_as_json_object: AtomicBool::new(false),
         })
     }
 
@@ -95,6 +100,38 @@ impl OpenAiBackend {
             let snippet = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
             self.err(path, format!("unexpected answer ({e}): {snippet:?}"))
         })
+    }
+
+    /// `POST /chat/completions` with the answer constrained by `schema`. OpenAI, vLLM and
+    /// llama.cpp's llama-server take `{"type": "json_schema", "json_schema": {…}}`;
+    /// llama-cpp-python's server refuses that type (HTTP 500 naming `response_format`) and takes
+    /// `{"type": "json_object", "schema": …}`. The first form is tried first; after one refusal
+    /// that names `response_format`, this backend uses the second.
+    async fn post_with_schema<T: for<'de> Deserialize<'de>>(
+        &self,
+        mut body: serde_json::Value,
+        schema: serde_json::Value,
+    ) -> Result<T> {
+        let json_object = json!({"type": "json_object", "schema": schema});
+        if self.schema_as_json_object.load(Ordering::Relaxed) {
+            body["response_format"] = json_object;
+            return self.post("chat/completions", body).await;
+        }
+        body["response_format"] = json!({
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": schema, "strict": true},
+        });
+        match self.post("chat/completions", body.clone()).await {
+            Err(Error::Endpoint { reason, .. })
+                if reason.starts_with("HTTP ") && reason.contains("response_format") =>
+            {
+                tracing::debug!("server refused json_schema; sending the schema as json_object");
+                self.schema_as_json_object.store(true, Ordering::Relaxed);
+                body["response_format"] = json_object;
+                self.post("chat/completions", body).await
+            }
+            other => other,
+        }
     }
 
     /// Embeds texts through `POST /embeddings`.
@@ -194,18 +231,17 @@ impl OpenAiBackend {
         if !req.stop.is_empty() {
             body["stop"] = json!(req.stop);
         }
-        if let Some(schema) = &req.schema {
-            let schema: serde_json::Value =
-                serde_json::from_str(schema.source()).map_err(Error::SchemaJson)?;
-            body["response_format"] = json!({
-                "type": "json_schema",
-                "json_schema": {"name": "answer", "schema": schema, "strict": true},
-                // llama-cpp-python reads the schema from here.
-                "schema": schema,
-            });
-        }
+        let schema = match &req.schema {
+            Some(s) => Some(
+                serde_json::from_str::<serde_json::Value>(s.source()).map_err(Error::SchemaJson)?,
+            ),
+            None => None,
+        };
         let started = Instant::now();
-        let resp: Resp = self.post("chat/completions", body).await?;
+        let resp: Resp = match schema {
+            None => self.post("chat/completions", body).await?,
+            Some(schema) => self.post_with_schema(body, schema).await?,
+        };
         let generate_ms = started.elapsed().as_secs_f64() * 1e3;
         let choice = resp
             .choices
