@@ -412,7 +412,10 @@ impl Rpc {
     }
 
     async fn receipt(&self, hash: B256, ctx: &str) -> Result<TransactionReceipt> {
-        for _ in 0..400 {
+        // anvil mines on send, so the first polls come fast (1, 2, 4 … ms), then every 25 ms
+        // up to about 10 s in all.
+        let mut wait_ms = 1u64;
+        for _ in 0..410 {
             let r = self
                 .timed(ctx, async {
                     self.provider().get_transaction_receipt(hash).await
@@ -422,7 +425,8 @@ impl Rpc {
             if let Some(r) = r {
                 return Ok(r);
             }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+            wait_ms = (wait_ms * 2).min(25);
         }
         Err(Error::BadResponse {
             host: self.host().to_owned(),
