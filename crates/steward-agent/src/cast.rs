@@ -655,16 +655,11 @@ fn eth(context: String) -> impl FnOnce(steward_eth::Error) -> Error {
 }
 
 fn governor_caster(ctx: CastContext<'_>, governor: Address) -> Result<GovernorCaster> {
-    let g = ctx
-        .config
-        .governors
-        .iter()
-        .find(|g| g.address.parse::<Address>().ok() == Some(governor))
-        .ok_or_else(|| {
-            refuse(format!(
-                "governor {governor} is not in [[governors]]: add it with its rpc to vote"
-            ))
-        })?;
+    let g = ctx.config.governor(governor).ok_or_else(|| {
+        refuse(format!(
+            "governor {governor} is not in [[governors]]: add it with its rpc to vote"
+        ))
+    })?;
     Ok(GovernorCaster::new(ctx.network.rpc(&g.rpc)?, governor))
 }
 

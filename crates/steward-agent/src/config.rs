@@ -439,6 +439,13 @@ pub const KEYS: &[ConfigKey] = &[
 ];
 
 impl Config {
+    /// The `[[governors]]` entry for the Governor at `address`, if the user follows it.
+    pub fn governor(&self, address: steward_core::Address) -> Option<&GovernorConfig> {
+        self.governors
+            .iter()
+            .find(|g| g.address.parse::<steward_core::Address>().ok() == Some(address))
+    }
+
     /// Loads the layers: defaults, then `file` (if it exists), then variables from `env`, then
     /// `flags` (`key=value` pairs, as given to `--set`).
     pub fn load(

@@ -971,15 +971,9 @@ pub async fn verify_payload_with(
         return (Vec::new(), Vec::new());
     }
     let rpc = match &p.source {
-        steward_core::Source::Governor { governor, .. } => config
-            .governors
-            .iter()
-            .find(|g| {
-                g.address
-                    .parse::<steward_core::Address>()
-                    .is_ok_and(|a| a == *governor)
-            })
-            .map(|g| g.rpc.clone()),
+        steward_core::Source::Governor { governor, .. } => {
+            config.governor(*governor).map(|g| g.rpc.clone())
+        }
         _ => None,
     };
     let first = crate::inspect::inspect(store, config, home, p, rpc.as_deref()).await;

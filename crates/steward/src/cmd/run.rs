@@ -267,16 +267,7 @@ fn recheck_pins(
         let steward_core::Source::Governor { governor, .. } = &sp.proposal.source else {
             continue;
         };
-        let Some(rpc) = cfg
-            .governors
-            .iter()
-            .find(|g| {
-                g.address
-                    .parse::<steward_core::Address>()
-                    .is_ok_and(|a| a == *governor)
-            })
-            .map(|g| g.rpc.clone())
-        else {
+        let Some(rpc) = cfg.governor(*governor).map(|g| g.rpc.clone()) else {
             continue;
         };
         match rt.block_on(inspector.recheck(store, &sp.key, &rpc)) {
@@ -315,7 +306,7 @@ fn recheck_before_execution(
             return;
         }
     };
-    let rpc_for = |governor: steward_core::Address| governor_rpc(cfg, governor);
+    let rpc_for = |governor| cfg.governor(governor).map(|g| g.rpc.clone());
     match rt.block_on(inspector.recheck_before_execution(store, &rpc_for)) {
         Ok(checked) => {
             for c in checked {
@@ -346,17 +337,6 @@ fn timestamp(secs: u64) -> String {
         .ok()
         .and_then(|s| jiff::Timestamp::from_second(s).ok())
         .map_or_else(|| format!("{secs} (unix time)"), |t| t.to_string())
-}
-
-fn governor_rpc(cfg: &steward_agent::Config, governor: steward_core::Address) -> Option<String> {
-    cfg.governors
-        .iter()
-        .find(|g| {
-            g.address
-                .parse::<steward_core::Address>()
-                .is_ok_and(|a| a == governor)
-        })
-        .map(|g| g.rpc.clone())
 }
 
 /// Casts the answers the user gave to questions on proposals still open, once each.
