@@ -118,11 +118,17 @@ def main():
 
     log("building the Steward bench (release)")
     t = time.time()
-    subprocess.check_call(["cargo", "build", "--release", "--locked", "-p", "steward-ml", "--example", "bench"])
+    subprocess.check_call(["cargo", "build", "--release", "--locked", "-p", "steward-ml", "--example", "bench",
+                           "--example", "passes"])
     build_s = time.time() - t
     exe = TARGET / "release" / "examples" / "bench"
     log("running Steward")
     ours = json.loads(subprocess.check_output([str(exe), str(MODELS), str(paras_file), str(a.threads), PROMPT]))
+    log("running the pass-cost probe")
+    passes = subprocess.check_output(
+        [str(TARGET / "release" / "examples" / "passes"), str(MODELS / "smollm2-135m-instruct-q4_1.gguf"), str(a.threads)],
+        text=True,
+    ).strip()
     log("running llama.cpp (C API)")
     ref = llama_ref(a.threads, PROMPT)
     log("running sentence-transformers")
@@ -131,12 +137,15 @@ def main():
     load_after = os.getloadavg()[0]
     g, e = ours["generation"], ours["embedding"]
     ratio = lambda x, y: f"{x / y:.2f}x"
-    batched_rows = "\n".join(
-        f"| {b['n']} | {b['single_tokens']} / {b['single_s']:.1f} | {b['single_tokens_per_s']:.1f} "
-        f"| {b['batch_tokens']} / {b['batch_s']:.1f} | {b['batch_tokens_per_s']:.1f} | {b['speedup']:.2f}x "
-        f"| {b['identical_texts']}/{b['n']} |"
-        for b in ours["batched"]
-    )
+    def batched_row(b):
+        decode = f"{b['decode_speedup']:.2f}x" if b.get("decode_speedup") else "(prompts joined later passes)"
+        return (
+            f"| {b['n']} | {b['prompt_tokens'] / b['n']:.0f} / {b['single_tokens'] / b['n']:.0f} "
+            f"| {100 * b['single_prompt_s'] / b['single_s']:.0f}% "
+            f"| {b['single_tokens_per_s']:.1f} | {b['batch_tokens_per_s']:.1f} | {b['speedup']:.2f}x "
+            f"| {decode} | {b['identical_texts']}/{b['n']} |"
+        )
+    batched_rows = "\n".join(batched_row(b) for b in ours["batched"])
     rss_rows = "\n".join(
         f"| {st['stage']} | {st['peak_mb']:.0f} | {st['rss_mb']:.0f} |" for st in ours["rss_stages"]
     )
@@ -167,13 +176,23 @@ where the earlier 0.73x/0.79x came from.)
 
 Different proposal paragraphs (up to 600 characters each) behind "Summarise this governance
 proposal in two sentences.", greedy, up to 128 new tokens each. Single: `Generator::generate` one
-after the other; batched: one `Generator::generate_batch` call (one llama.cpp context, unified KV
-cache, one sequence per request, each with its own sampler and stop conditions). Wall time
-includes prompt processing.
+after the other; batched: one `Generator::generate_batch` call with the default options (8
+sequences at once, one KV stream each, continuous batching: a waiting request joins as soon as
+a sequence ends). End to end is all generated tokens over all wall time, prompts included;
+decode phase is the same after the pass that read the prompts (llama-batched-bench's S_TG),
+where every request joined that first pass.
 
-| prompts | single: tokens / s | single tokens/s | batched: tokens / s | batched tokens/s | speedup | identical answers |
-| ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| prompts | prompt / answer tokens (mean) | prompt share of single time | single tokens/s | batched tokens/s | end to end | decode phase | identical answers |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 {batched_rows}
+
+Reading a prompt is already one batched pass per request in a single stream, so batching only
+speeds up the answer tokens: with a prompt share p and a decode-phase gain k, the end-to-end gain
+is 1 / (p + (1 - p) / k). What a decode pass costs as it carries more sequences, on the same GGUF
+and threads (`cargo run --release -p steward-ml --example passes -- GGUF {a.threads}`), bounds k:
+a pass of B tokens costs at least B prompt tokens read together.
+
+{passes}
 
 ### Embeddings: all-MiniLM-L6-v2 on {e['sentences']} proposal paragraphs
 

@@ -5,8 +5,12 @@
 //!
 //! Prints one JSON object: generation prompt/decode tokens per second (greedy, SmolLM2 Q4_1);
 //! aggregate tokens/s of N different prompts (proposal paragraphs) answered one after the other
-//! vs decoded together in one batch (N = 4, 8); embedding sentences per second on the paragraphs
-//! (a JSON array of strings); and peak RSS after each stage, with both models loaded at the end.
+//! vs by one `generate_batch` call (N = 4, 8 fit the default 8 sequences at once; N = 32 shows
+//! continuous batching); embedding sentences per second on the paragraphs (a JSON array of
+//! strings); and peak RSS after each stage, with both models loaded at the end.
+//!
+//! BENCH_GGUF=PATH measures the generation stages on another GGUF instead of the embedded one
+//! (docs/models.md compares Q4_0 and Q8_0 copies of the model this way).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -37,7 +41,9 @@ fn stage(name: &str) -> serde_json::Value {
     serde_json::json!({"stage": name, "peak_mb": peak_rss_mb(), "rss_mb": status_mb("VmRSS:")})
 }
 
-/// Answers `reqs` one after the other, then all in one batch: (tokens, seconds) each.
+/// Answers `reqs` one after the other, then in one `generate_batch` call: tokens, seconds and
+/// prompt seconds each. When every request joined the first pass, the decode phase (after that
+/// pass) is compared as well: llama-batched-bench's S_TG against a single stream's.
 fn batched_vs_single(
     g: &mut LlamaGenerator,
     reqs: &[GenerateRequest],
@@ -45,9 +51,12 @@ fn batched_vs_single(
     let t = Instant::now();
     let mut single_tokens = 0usize;
     let mut single_texts = Vec::new();
+    let (mut single_prompt_ms, mut single_prompt_tokens) = (0.0, 0usize);
     for r in reqs {
         let out = g.generate(r, &mut |_| {})?;
         single_tokens += out.completion_tokens;
+        single_prompt_ms += out.prompt_ms;
+        single_prompt_tokens += out.prompt_tokens;
         single_texts.push(out.text);
     }
     let single_s = t.elapsed().as_secs_f64();
@@ -56,18 +65,32 @@ fn batched_vs_single(
     let batch_s = t.elapsed().as_secs_f64();
     let mut batch_tokens = 0usize;
     let mut same = 0usize;
+    let mut prompt_passes_ms = Vec::new();
     for (o, single) in outs.into_iter().zip(&single_texts) {
         let o = o?;
+        prompt_passes_ms.push(o.prompt_ms);
         batch_tokens += o.completion_tokens;
         same += usize::from(&o.text == single);
     }
     let single_tps = single_tokens as f64 / single_s;
     let batch_tps = batch_tokens as f64 / batch_s;
+    let single_decode_s = single_s - single_prompt_ms / 1e3;
+    // All joined the first pass when all report that same pass.
+    let first_pass_s = prompt_passes_ms
+        .iter()
+        .all(|&ms| ms == prompt_passes_ms[0])
+        .then(|| prompt_passes_ms[0] / 1e3);
+    let decode_speedup = first_pass_s
+        .map(|p| (batch_tokens as f64 / (batch_s - p)) / (single_tokens as f64 / single_decode_s));
     Ok(serde_json::json!({
         "n": reqs.len(),
         "single_tokens": single_tokens, "single_s": single_s, "single_tokens_per_s": single_tps,
         "batch_tokens": batch_tokens, "batch_s": batch_s, "batch_tokens_per_s": batch_tps,
         "speedup": batch_tps / single_tps,
+        "prompt_tokens": single_prompt_tokens,
+        "single_prompt_s": single_prompt_ms / 1e3,
+        "batch_first_pass_s": first_pass_s,
+        "decode_speedup": decode_speedup,
         "identical_texts": same,
     }))
 }
@@ -99,13 +122,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let paragraphs: Vec<String> = serde_json::from_str(&std::fs::read_to_string(paras)?)?;
 
     let t = Instant::now();
-    let mut g = LlamaGenerator::embedded(
-        &models,
-        &LlamaOptions {
-            threads,
-            ..LlamaOptions::default()
-        },
-    )?;
+    let lo = LlamaOptions {
+        threads,
+        ..LlamaOptions::default()
+    };
+    let mut g = match std::env::var_os("BENCH_GGUF") {
+        Some(p) => LlamaGenerator::load(std::path::Path::new(&p), &lo)?,
+        None => LlamaGenerator::embedded(&models, &lo)?,
+    };
     let gen_load_s = t.elapsed().as_secs_f64();
     let mut stages = vec![stage("generator loaded")];
 
@@ -131,7 +155,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Triage: different proposal paragraphs, greedy, 128 new tokens, one after the other vs in
     // one batch.
     let mut batched = Vec::new();
-    for n in [4usize, 8] {
+    for n in [4usize, 8, 32] {
         let reqs: Vec<GenerateRequest> = paragraphs
             .iter()
             .filter(|p| p.len() > 300)

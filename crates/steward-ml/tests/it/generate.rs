@@ -408,30 +408,61 @@ fn a_bad_request_in_a_batch_fails_alone() {
 }
 
 #[test]
-fn batches_split_by_context_and_sequence_limits() {
+fn batches_roll_through_sequence_and_context_limits() {
     let Some(dir) = models_for(
         Role::Generation,
-        "batches_split_by_context_and_sequence_limits",
+        "batches_roll_through_sequence_and_context_limits",
     ) else {
         return;
     };
+    // 512 cells at most: two sequences of 256 cells at once, or one long request.
     let mut g = LlamaGenerator::embedded(
         &dir,
         &LlamaOptions {
-            max_batch: 2,
-            batch_context: 256,
+            max_batch: 4,
+            batch_context: 512,
             ..LlamaOptions::default()
         },
     )
     .unwrap();
-    let reqs: Vec<GenerateRequest> = (0..5)
-        .map(|i| req(&format!("Say the number {i} in words."), 12))
+    // Short answers end early and free their stream for the next waiting request.
+    let mut reqs: Vec<GenerateRequest> = (0..5)
+        .map(|i| req(&format!("Say the number {i} in words."), [3, 12][i % 2]))
         .collect();
+    // A request of more than 256 cells runs after them, alone.
+    let long = format!("Summarise: {}", "Raise the reserve factor. ".repeat(60));
+    reqs.push(req(&long, 8));
     let outs: Vec<_> = g
         .generate_batch(&reqs, &mut |_, _| {})
         .into_iter()
         .map(|r| r.unwrap())
         .collect();
-    assert_eq!(outs.len(), 5);
-    assert!(outs.iter().all(|o| !o.text.trim().is_empty()), "{outs:?}");
+    assert_eq!(outs.len(), reqs.len());
+    for (i, (o, r)) in outs.iter().zip(&reqs).enumerate() {
+        assert!(!o.text.trim().is_empty(), "request {i}: {o:?}");
+        assert!(
+            o.completion_tokens <= r.max_tokens as usize,
+            "request {i}: {o:?}"
+        );
+    }
+    assert!(outs[5].prompt_tokens + 8 > 256, "{:?}", outs[5]);
+    // Requests 0 and 1 read their prompts in the first pass of their run; the others joined
+    // later passes, each the one after a sequence ended.
+    assert_eq!(outs[0].prompt_ms, outs[1].prompt_ms, "{outs:?}");
+    for later in &outs[2..5] {
+        assert_ne!(later.prompt_ms, outs[0].prompt_ms, "{outs:?}");
+    }
+    // A stream handed on must start clean: each answer is the one its request gets alone, up
+    // to float differences between batch shapes (so the first word, for 4 of the 5 at least; a
+    // stream that kept the last sequence's cells answers something else).
+    let first = |t: &str| t.split_whitespace().next().map(str::to_owned);
+    let agree = reqs[..5]
+        .iter()
+        .zip(&outs)
+        .filter(|(r, o)| first(&g.generate(r, &mut |_| {}).unwrap().text) == first(&o.text))
+        .count();
+    assert!(
+        agree >= 4,
+        "{agree}/5 first words agree with the single stream: {outs:?}"
+    );
 }
