@@ -388,6 +388,13 @@ fn argmax(it: impl Iterator<Item = (usize, f32)>) -> Option<usize> {
     best.map(|(i, _)| i)
 }
 
+/// Empties a sequence's KV stream so that the next request can start in it at position 0.
+fn free_stream(ctx: &mut LlamaContext<'_>, seq_id: usize) -> Result<()> {
+    ctx.clear_kv_cache_seq(Some(seq_id as u32), None, None)
+        .map(drop)
+        .map_err(|e| Error::engine(ENGINE, format!("free sequence {seq_id}: {e}")))
+}
+
 /// One sequence while it decodes.
 struct Running<'r> {
     req: &'r GenerateRequest,
@@ -519,7 +526,18 @@ impl LlamaGenerator {
             // The next token of every running sequence, from the last pass's logits.
             for (seq_id, entry) in live.iter_mut().enumerate() {
                 let Some(s) = entry else { continue };
-                let token = s.prep.picker.pick(&ctx, s.logits_at)?;
+                let picked = s.prep.picker.pick(&ctx, s.logits_at);
+                let token = match picked {
+                    Ok(token) => token,
+                    Err(e) => {
+                        // This sequence's sampler is stuck (a grammar that allows nothing):
+                        // it fails alone and its stream goes to the next request.
+                        done.push((s.prep.slot, Err(e)));
+                        *entry = None;
+                        free_stream(&mut ctx, seq_id)?;
+                        continue;
+                    }
+                };
                 s.produced += 1;
                 if vocab.is_eog(token) {
                     s.finish = Some(Finish::EndOfTurn);
@@ -534,11 +552,10 @@ impl LlamaGenerator {
                 }
                 if s.finish.is_some() {
                     s.generate_ms = s.decoding_since.elapsed().as_secs_f64() * 1e3;
-                    ctx.clear_kv_cache_seq(Some(seq_id as u32), None, None)
-                        .map_err(|e| Error::engine(ENGINE, format!("free sequence: {e}")))?;
                     if let Some(s) = entry.take() {
                         done.push(self.finished(s, on_text));
                     }
+                    free_stream(&mut ctx, seq_id)?;
                     continue;
                 }
                 s.logits_at = batch.n_tokens();
