@@ -20,7 +20,7 @@ use steward_core::{
     Decision, DecisionAction, Evidence, Flag, ImportanceInputs, ModelUse, Policy, Proposal,
     Severity, Stance, stance_of_choice,
 };
-use steward_ml::{Embedder, GenerateRequest, Generator, JsonSchema};
+use steward_ml::{Embedder, GenerateRequest, Generation, Generator, JsonSchema};
 
 use crate::Result;
 use crate::profile::{ItemKind, ProfileItem, VoteRecord, peer_agreement};
@@ -780,6 +780,19 @@ fn llm_judgement(
     choices: &[String],
     evidence: &[Evidence],
 ) -> std::result::Result<(usize, String), String> {
+    let req = judgement_request(r, choices, evidence)?;
+    let out = g.generate(&req, &mut |_| {}).map_err(|e| e.to_string())?;
+    read_judgement(&out, choices)
+}
+
+/// The request behind the model's judgement: the voter's views (the first six pieces of
+/// evidence), the sanitized proposal (title and 1,500 characters) fenced as untrusted data, and
+/// a schema that allows only the proposal's choices and a confidence.
+pub fn judgement_request(
+    r: &ReadableProposal,
+    choices: &[String],
+    evidence: &[Evidence],
+) -> std::result::Result<GenerateRequest, String> {
     let schema = serde_json::json!({
         "type": "object",
         "properties": {
@@ -809,8 +822,15 @@ fn llm_judgement(
     );
     req.max_tokens = 48;
     req.schema = Some(schema);
-    let out = g.generate(&req, &mut |_| {}).map_err(|e| e.to_string())?;
-    let json = out.json.ok_or("the model returned no JSON")?;
+    Ok(req)
+}
+
+/// The chosen index and the confidence (`low` when missing) from a judgement's answer.
+pub fn read_judgement(
+    out: &Generation,
+    choices: &[String],
+) -> std::result::Result<(usize, String), String> {
+    let json = out.json.as_ref().ok_or("the model returned no JSON")?;
     let c = json
         .get("choice")
         .and_then(|c| c.as_str())
