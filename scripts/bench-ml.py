@@ -33,6 +33,7 @@ VENV_PY = ROOT / ".cache" / "st-venv" / "bin" / "python"
 DATA = ROOT.parent / "shared" / "data" / "proposal-texts"
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 MODELS = Path(os.environ.get("STEWARD_MODELS_DIR", ROOT / "models"))
+GGUF = MODELS / "smollm2-135m-instruct-q4_1.gguf"
 # About 120 tokens with the template; the same for Steward and the reference.
 PROMPT = (
     "Summarise this governance proposal in two sentences. This AIP proposes to onboard wstETH as "
@@ -100,7 +101,7 @@ def llama_ref(threads, prompt):
         ["g++", "-O2", "-std=c++17", str(src), f"-I{inc}", f"-L{lib}", "-lllama", "-lggml",
          "-lggml-cpu", "-lggml-base", "-fopenmp", "-lpthread", "-o", str(exe)]
     )
-    out = subprocess.check_output([str(exe), str(MODELS / "smollm2-135m-instruct-q4_1.gguf"), str(threads), prompt])
+    out = subprocess.check_output([str(exe), str(GGUF), str(threads), prompt])
     return json.loads(out)
 
 
@@ -126,7 +127,7 @@ def main():
     ours = json.loads(subprocess.check_output([str(exe), str(MODELS), str(paras_file), str(a.threads), PROMPT]))
     log("running the pass-cost probe")
     passes = subprocess.check_output(
-        [str(TARGET / "release" / "examples" / "passes"), str(MODELS / "smollm2-135m-instruct-q4_1.gguf"), str(a.threads)],
+        [str(TARGET / "release" / "examples" / "passes"), str(GGUF), str(a.threads)],
         text=True,
     ).strip()
     log("running llama.cpp (C API)")
