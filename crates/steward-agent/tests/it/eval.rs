@@ -15,7 +15,11 @@ fn data() -> Option<PathBuf> {
     if p.is_file() {
         Some(p)
     } else {
-        eprintln!("SKIPPED: {} is absent", p.display());
+        steward_testing::skip(
+            steward_testing::Need::Data,
+            "eval",
+            format_args!("{} is absent", p.display()),
+        );
         None
     }
 }

@@ -38,6 +38,11 @@ fn mail_proposals(store: &Store) -> usize {
 #[tokio::test]
 async fn imap_syncs_new_messages_from_a_real_dovecot() {
     let Some(mut dv) = Dovecot::start() else {
+        steward_testing::skip(
+            steward_testing::Need::Dovecot,
+            "imap",
+            "Dovecot could not start (see above)",
+        );
         return;
     };
     let started = Instant::now();

@@ -19,7 +19,11 @@ fn shared_data() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIPPED: ../shared/data is absent");
+        steward_testing::skip(
+            steward_testing::Need::Data,
+            "ingest",
+            format_args!("{} is absent", p.display()),
+        );
         None
     }
 }

@@ -1,6 +1,6 @@
 //! steward-eth's integration tests: one binary, against a real anvil and real OpenZeppelin 5
 //! contracts compiled from `contracts/` (see `steward_eth::testkit`). Tests that need the npm
-//! tools print why and pass when they are absent.
+//! tools skip with the reason when they are absent, and fail instead under `STEWARD_REQUIRE`.
 
 mod bravo;
 mod cast;
@@ -9,7 +9,6 @@ mod rpc;
 mod snapshot;
 mod verify;
 
-use std::io::Write;
 use std::sync::Arc;
 use steward_eth::testkit::{Anvil, Artifacts, Tools};
 
@@ -19,7 +18,7 @@ pub(crate) fn tools_or_skip(test: &str) -> Option<Tools> {
     match Tools::detect() {
         Ok(t) => Some(t),
         Err(why) => {
-            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+            steward_testing::skip(steward_testing::Need::Anvil, test, why);
             None
         }
     }

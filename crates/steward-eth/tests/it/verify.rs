@@ -48,7 +48,11 @@ fn incidents() -> Option<serde_json::Value> {
     match std::fs::read_to_string(DATA) {
         Ok(t) => serde_json::from_str(&t).ok(),
         Err(e) => {
-            let _ = writeln!(std::io::stderr(), "SKIP real incident data: {DATA}: {e}");
+            steward_testing::skip(
+                steward_testing::Need::Data,
+                "real incident data",
+                format_args!("{DATA}: {e}"),
+            );
             None
         }
     }

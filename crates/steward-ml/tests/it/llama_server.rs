@@ -27,14 +27,19 @@ fn server_python(test: &str) -> Option<PathBuf> {
             std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/steward/llama-server"))
         });
     let Some(dir) = dir else {
-        eprintln!("SKIP {test}: neither STEWARD_LLAMA_SERVER_DIR nor HOME is set");
+        steward_testing::skip(
+            steward_testing::Need::LlamaServer,
+            test,
+            "neither STEWARD_LLAMA_SERVER_DIR nor HOME is set",
+        );
         return None;
     };
     let venv = dir.join("venv");
     if !venv.join(".steward-stamp").is_file() {
-        eprintln!(
-            "SKIP {test}: no llama-cpp-python server in {} (run scripts/setup-llama-server.sh)",
-            venv.display()
+        steward_testing::skip(
+            steward_testing::Need::LlamaServer,
+            test,
+            format_args!("no llama-cpp-python server in {}", venv.display()),
         );
         return None;
     }

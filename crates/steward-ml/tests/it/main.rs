@@ -32,9 +32,10 @@ pub(crate) fn models_for(role: Role, test: &str) -> Option<PathBuf> {
     for f in spec.files {
         let path = dir.join(f.path);
         if !path.is_file() {
-            eprintln!(
-                "SKIP {test}: {} is missing (run `make models` or set STEWARD_MODELS_DIR)",
-                path.display()
+            steward_testing::skip(
+                steward_testing::Need::Models,
+                test,
+                format_args!("{} is missing (or set STEWARD_MODELS_DIR)", path.display()),
             );
             return None;
         }

@@ -4,8 +4,8 @@ use crate::{PASS, json, run, steward, temp_home};
 
 #[test]
 fn demo_votes_where_sure_asks_about_the_drain_and_the_ambiguous_one() {
-    if steward_eth::testkit::Tools::detect().is_err() {
-        eprintln!("SKIP demo: tools missing (make tools)");
+    if let Err(why) = steward_eth::testkit::Tools::detect() {
+        steward_testing::skip(steward_testing::Need::Anvil, "demo", why);
         return;
     }
     if !crate::models_present("demo") {

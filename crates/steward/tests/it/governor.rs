@@ -9,7 +9,11 @@ fn sync_reads_a_real_governor_and_follows_its_state() {
     let tools = match Tools::detect() {
         Ok(t) => t,
         Err(why) => {
-            eprintln!("SKIPPED sync_reads_a_real_governor: {why}");
+            steward_testing::skip(
+                steward_testing::Need::Anvil,
+                "sync_reads_a_real_governor",
+                why,
+            );
             return;
         }
     };

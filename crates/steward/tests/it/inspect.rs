@@ -11,7 +11,11 @@ fn inspect_flags_a_hidden_transfer_pins_code_and_catches_a_code_change() {
     let tools = match Tools::detect() {
         Ok(t) => t,
         Err(why) => {
-            eprintln!("SKIPPED inspect_flags_a_hidden_transfer: {why}");
+            steward_testing::skip(
+                steward_testing::Need::Anvil,
+                "inspect_flags_a_hidden_transfer",
+                why,
+            );
             return;
         }
     };
@@ -168,7 +172,11 @@ fn run_alerts_when_pinned_code_changes_and_asks_again() {
     let tools = match Tools::detect() {
         Ok(t) => t,
         Err(why) => {
-            eprintln!("SKIPPED run_alerts_when_pinned_code_changes: {why}");
+            steward_testing::skip(
+                steward_testing::Need::Anvil,
+                "run_alerts_when_pinned_code_changes",
+                why,
+            );
             return;
         }
     };
@@ -257,7 +265,11 @@ fn run_rechecks_pins_of_a_queued_proposal_before_execution() {
     let tools = match Tools::detect() {
         Ok(t) => t,
         Err(why) => {
-            eprintln!("SKIPPED run_rechecks_pins_of_a_queued_proposal: {why}");
+            steward_testing::skip(
+                steward_testing::Need::Anvil,
+                "run_rechecks_pins_of_a_queued_proposal",
+                why,
+            );
             return;
         }
     };

@@ -25,7 +25,11 @@ fn keystores_move_between_steward_and_cast_both_ways() {
     let tools = match Tools::detect() {
         Ok(t) => t,
         Err(why) => {
-            eprintln!("SKIPPED keystores_move_between_steward_and_cast: {why}");
+            steward_testing::skip(
+                steward_testing::Need::Anvil,
+                "keystores_move_between_steward_and_cast",
+                why,
+            );
             return;
         }
     };

@@ -68,9 +68,10 @@ pub(crate) fn models_present(test: &str) -> bool {
         .chain(steward_ml::spec(steward_ml::Role::Generation).files)
         .all(|f| dir.join(f.path).is_file());
     if !ok {
-        eprintln!(
-            "SKIP {test}: models missing in {} (run `make models`)",
-            dir.display()
+        steward_testing::skip(
+            steward_testing::Need::Models,
+            test,
+            format_args!("model files missing in {}", dir.display()),
         );
     }
     ok

@@ -13,7 +13,11 @@ fn shared_data() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIPPED: ../shared/data is absent");
+        steward_testing::skip(
+            steward_testing::Need::Data,
+            "sync",
+            format_args!("{} is absent", p.display()),
+        );
         None
     }
 }
@@ -179,6 +183,11 @@ fn sync_refreshes_discussions_of_file_ingested_proposals_and_reports_refused_for
 fn sync_reads_imap_over_tls_from_a_real_dovecot() {
     use steward_agent::testkit::dovecot::{Dovecot, PASSWORD, USER};
     let Some(mut dv) = Dovecot::start() else {
+        steward_testing::skip(
+            steward_testing::Need::Dovecot,
+            "sync_imap",
+            "Dovecot could not start (see above)",
+        );
         return;
     };
     dv.deliver("Message-ID: <cli1@snapshot.example>\r\nFrom: Snapshot <notify@snapshot.example>\r\nSubject: New proposal in cli.eth: Fund the audit\r\nDate: Mon, 20 Nov 2023 10:00:00 +0000\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nA new proposal: fund the audit of the bridge. Vote at https://snapshot.org/#/cli.eth/proposal/0xcli1\r\n");
