@@ -39,7 +39,8 @@ pub struct PoolWeights {
     pub writing: f64,
     /// The user's own answer or override on this very proposal.
     pub answer: f64,
-    /// The local model's judgement at `high` confidence (`medium` 0.6 of it, `low` 0.3).
+    /// The local model's judgement at `high` confidence (`medium` 0.6 of it, `low` 0.3). Zero
+    /// by default: the judgement is shown as evidence but not pooled (docs/eval.md).
     pub llm: f64,
     /// How strongly statements, writing, answers and the model pool onto the voter model's
     /// prediction (the exponent of log-linear pooling).
@@ -52,7 +53,9 @@ impl Default for PoolWeights {
             statement: 24.0,
             writing: 6.0,
             answer: 30.0,
-            llm: 1.0,
+            // Zero until a measurement shows the local model helps: on 260 sampled eval rows it
+            // moved forced accuracy by one row either way (docs/eval.md).
+            llm: 0.0,
             text_pool: 1.5,
         }
     }
@@ -620,7 +623,9 @@ pub fn conclude(input: &DecisionInput<'_>, gathered: Gathered, judgement: Judgem
         HistoryModel::Given(pred) if pred.probabilities.len() == n => Some(pred.clone()),
         HistoryModel::Given(_) | HistoryModel::Off => None,
     };
-    let probabilities: Vec<f64> = if n == 0 {
+    // The lean is read from the unrounded probabilities (rounding to three decimals can tie);
+    // the decision shows them rounded.
+    let raw: Vec<f64> = if n == 0 {
         Vec::new()
     } else if let Some(pred) = prediction {
         // The calibrated per-voter model (docs/eval.md) carries history and peers; what the user
@@ -650,7 +655,7 @@ pub fn conclude(input: &DecisionInput<'_>, gathered: Gathered, judgement: Judgem
             pred
         };
         can_judge = true;
-        pooled.probabilities.iter().map(|x| round3(*x)).collect()
+        pooled.probabilities
     } else {
         let both: Vec<f64> = counts
             .iter()
@@ -658,12 +663,11 @@ pub fn conclude(input: &DecisionInput<'_>, gathered: Gathered, judgement: Judgem
             .map(|(a, b)| a + b)
             .collect();
         let total: f64 = both.iter().sum();
-        both.iter().map(|c| round3(c / total)).collect()
+        both.iter().map(|c| c / total).collect()
     };
-    let (lean, lean_p) = probabilities
-        .iter()
-        .enumerate()
-        .fold(
+    let probabilities: Vec<f64> = raw.iter().map(|x| round3(*x)).collect();
+    let (lean, lean_p) =
+        raw.iter().enumerate().fold(
             (None, 0.0),
             |(bi, bp), (i, &q)| {
                 if q > bp { (Some(i), q) } else { (bi, bp) }
@@ -708,7 +712,7 @@ pub fn conclude(input: &DecisionInput<'_>, gathered: Gathered, judgement: Judgem
             match reject_choice(&p.choices) {
                 Some(r) => {
                     rejects = true;
-                    (Some(r), probabilities.get(r).copied().unwrap_or(0.0))
+                    (Some(r), raw.get(r).copied().unwrap_or(0.0))
                 }
                 None => (lean, lean_p),
             }
