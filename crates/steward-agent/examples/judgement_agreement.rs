@@ -76,7 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .enumerate()
         .map(|(i, v)| Evidence {
-            kind: "statement".into(),
+            kind: steward_core::EvidenceKind::Statement,
             id: format!("view-{i}"),
             excerpt: (*v).to_owned(),
             weight: 1.0,

@@ -1,5 +1,10 @@
-//! `steward eval votes`: how well the per-voter model ([`steward_core::VoterModel`]) predicts
-//! real votes it has not seen.
+//! `steward eval votes`: how well the decision path predicts real votes it has not seen.
+//!
+//! Each test row is decided by the same pure core as `steward decide` ([`steward_core::gather`],
+//! [`steward_core::conclude`]): the per-voter model ([`steward_core::VoterModel`]) fitted once
+//! per voter, the voter's statements and writing when a profile file gives them, the local
+//! model's judgement when a judge is given, importance and the vote/ask/skip policy. The voter
+//! model alone is scored on the same rows at a fixed threshold, for comparison.
 //!
 //! Input is the votes.csv schema (`voter, proposal_id, choice, title, order_rank, ...`), with a
 //! `proposals.csv` beside the train file filling titles and order when present. Without a test
@@ -15,7 +20,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use steward_core::model::metrics::{self, Outcome, ReliabilityBin};
-use steward_core::{LabeledVote, ModelConfig, PeerVote, ProposalFeatures, VoterModel};
+use steward_core::{
+    DecisionAction, DecisionInput, DecisionProfile, Evidence, HistoryModel, Judgement, LabeledVote,
+    ModelConfig, PastVote, PeerVote, Policy, PoolWeights, ProfileEntry, ProfileKind, Proposal,
+    ProposalFeatures, ProposalState, Source, Vote, VoterModel, VotingType, stance_of,
+};
+
+use crate::decide::ReadableProposal;
 
 /// Whether votes on the proposal being predicted are visible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -40,10 +51,45 @@ pub struct EvalOptions {
     pub min_votes: usize,
     /// Blind or live.
     pub mode: EvalMode,
-    /// Confidence at or above which the agent would vote itself (else it asks).
+    /// Confidence at or above which the voter model alone would vote (its comparison figures).
     pub threshold: f64,
     /// The model's knobs.
     pub model: ModelConfig,
+    /// The vote/ask/skip policy of the decision path (`decide`'s, from the config).
+    pub policy: Policy,
+    /// How the decision path pools statements, writing and the local model (docs/eval.md).
+    pub weights: PoolWeights,
+    /// Statements and writing per voter: a CSV `voter, kind, text` (`kind` is `statement` or
+    /// `writing`). They match proposals by embedding, so they need `embed`.
+    pub profile: Option<PathBuf>,
+    /// Decide only this many test rows, a sample drawn with the model's seed (the local model is
+    /// slow).
+    pub limit: Option<usize>,
+}
+
+impl EvalOptions {
+    /// Options with the defaults of `steward eval votes` for `train`.
+    pub fn new(train: PathBuf) -> Self {
+        EvalOptions {
+            train,
+            test: None,
+            split: 0.7,
+            min_votes: 20,
+            mode: EvalMode::Blind,
+            threshold: 0.9,
+            model: ModelConfig::default(),
+            policy: Policy::default(),
+            weights: eval_weights(),
+            profile: None,
+            limit: None,
+        }
+    }
+}
+
+/// The pooling weights the eval uses by default: `decide`'s (docs/eval.md says why each is what
+/// it is).
+pub fn eval_weights() -> PoolWeights {
+    PoolWeights::default()
 }
 
 /// Errors that stop an evaluation. Bad rows do not: they are reported and skipped.
@@ -83,6 +129,12 @@ pub enum EvalError {
     /// Embedding the titles failed.
     #[error("embedding proposal titles: {0}")]
     Embed(String),
+    /// A profile file was given without embeddings to match it by.
+    #[error("{}: statements and writing match proposals by embedding; add --embed", path.display())]
+    ProfileNeedsEmbeddings {
+        /// The profile file.
+        path: PathBuf,
+    },
 }
 
 /// A row that was skipped, naming file, line and column.
@@ -119,9 +171,9 @@ pub struct VoterReport {
     pub n_test: usize,
     /// Accuracy of the top choice on every test vote (`None` without labels).
     pub forced_accuracy: Option<f64>,
-    /// Accuracy on the votes at or above the threshold.
+    /// Accuracy on the votes the decision path casts.
     pub auto_accuracy: Option<f64>,
-    /// Share of test votes at or above the threshold.
+    /// Share of test votes the decision path casts.
     pub coverage: f64,
     /// Accuracy of the voter's majority training choice.
     pub voter_majority: Option<f64>,
@@ -138,27 +190,78 @@ pub struct Baselines {
     pub voter_majority: Option<f64>,
 }
 
+/// What the decision path did with the test rows: how many it voted, asked and skipped.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct PolicyCounts {
+    pub vote: usize,
+    pub ask: usize,
+    pub skip: usize,
+}
+
+/// Whether the local model took part, and at what weight.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct LlmUse {
+    /// Rows the local model judged.
+    pub used: usize,
+    /// Rows where it failed or answered in the wrong shape.
+    pub failed: usize,
+    /// Its pooling weight ([`PoolWeights::llm`]).
+    pub weight: f64,
+}
+
+/// Statements and writing the decision path read.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct TextUse {
+    /// Evaluated voters with at least one statement or piece of writing.
+    pub voters: usize,
+    pub statements: usize,
+    pub writing: usize,
+    /// Test rows where one of them matched and moved the decision.
+    pub rows_matched: usize,
+}
+
+/// The voter model alone on the same rows, at the fixed threshold (the figures before the
+/// eval ran the decision path).
+#[derive(Debug, Clone, Serialize)]
+pub struct VoterModelFigures {
+    pub forced_accuracy: Option<f64>,
+    /// Accuracy on the rows at or above the threshold.
+    pub auto_accuracy: Option<f64>,
+    /// Share of rows at or above the threshold.
+    pub coverage: f64,
+    pub ece: Option<f64>,
+    pub threshold: f64,
+}
+
 /// The result of an evaluation.
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
     /// Blind or live.
     pub mode: EvalMode,
-    /// Accuracy of the top choice on every test vote.
+    /// Accuracy of the decision's choice on every test vote.
     pub forced_accuracy: Option<f64>,
-    /// Accuracy on the votes the agent would cast itself (confidence >= threshold).
+    /// Accuracy on the votes the decision path casts (action `vote`).
     pub auto_accuracy: Option<f64>,
-    /// Share of test votes it would cast itself.
+    /// Share of test votes it casts.
     pub coverage: f64,
-    /// Share it would ask about.
+    /// Share it asks about.
     pub ask_rate: f64,
-    /// Expected calibration error (10 bins).
+    /// Expected calibration error of the decision's confidence (10 bins).
     pub ece: Option<f64>,
     /// Test votes predicted.
     pub n_test: usize,
     /// Voters evaluated.
     pub n_voters: usize,
-    /// The threshold.
+    /// The voter model's threshold (see `voter_model`).
     pub threshold: f64,
+    /// Vote, ask and skip counts of the decision path.
+    pub policy: PolicyCounts,
+    /// The local model's part.
+    pub llm: LlmUse,
+    /// Statements and writing read.
+    pub text: TextUse,
+    /// The voter model alone, on the same rows.
+    pub voter_model: VoterModelFigures,
     /// Baselines on the same rows.
     pub baselines: Baselines,
     /// The reliability table behind `ece`.
@@ -216,7 +319,7 @@ pub struct PredictionLine<'a> {
     pub probabilities: BTreeMap<&'a str, f64>,
     /// The top probability.
     pub confidence: f64,
-    /// `vote` at or above the threshold, else `ask`.
+    /// The decision path's action: `vote`, `ask` or `skip`.
     pub action: &'static str,
 }
 
@@ -235,6 +338,36 @@ type Catalog = HashMap<String, (Option<String>, Option<f64>)>;
 
 /// Titles in, one vector per title out (or an error message).
 pub type EmbedFn<'a> = dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>, String> + 'a;
+
+/// The local model's judgement of a (sanitized) proposal against the evidence gathered for it,
+/// e.g. [`crate::decide::judge`] over a generator.
+pub type JudgeFn<'a> = dyn FnMut(&ReadableProposal, &[String], &[Evidence]) -> Judgement + 'a;
+
+/// The engines an evaluation may use.
+#[derive(Default)]
+pub struct EvalEngines<'a, 'b> {
+    /// Embeds titles, statements and writing.
+    pub embed: Option<&'b mut EmbedFn<'a>>,
+    /// Judges proposals with the local model (`--llm`).
+    pub judge: Option<&'b mut JudgeFn<'a>>,
+}
+
+impl std::fmt::Debug for EvalEngines<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EvalEngines")
+            .field("embed", &self.embed.is_some())
+            .field("judge", &self.judge.is_some())
+            .finish()
+    }
+}
+
+/// One statement or piece of writing of a voter, from the profile file.
+#[derive(Debug, Clone)]
+struct TextRow {
+    voter: String,
+    kind: ProfileKind,
+    text: String,
+}
 
 #[derive(Debug, Default)]
 struct Table {
@@ -424,15 +557,141 @@ fn read_catalog(votes: &Path, errors: &mut Vec<RowError>) -> Result<Catalog, Eva
     Ok(out)
 }
 
+/// Statements and writing per voter: CSV `voter, kind, text`; bad rows go to `errors`.
+fn read_profile(path: &Path, errors: &mut Vec<RowError>) -> Result<Vec<TextRow>, EvalError> {
+    let mut rdr = csv_reader(path)?;
+    let headers = rdr.headers().map_err(|e| EvalError::Io {
+        path: path.to_owned(),
+        context: "reading the header",
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let col = header_index(path, headers);
+    let need = |column: &'static str| {
+        col(column).ok_or(EvalError::Column {
+            path: path.to_owned(),
+            column,
+        })
+    };
+    let (voter, text) = (need("voter")?, need("text")?);
+    let kind = col("kind");
+    let file = path.display().to_string();
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(RowError {
+                    file: file.clone(),
+                    line: e.position().map_or(0, csv::Position::line),
+                    column: "row".into(),
+                    message: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let line = rec.position().map_or(0, csv::Position::line);
+        let bad = |column: &str, message: String| RowError {
+            file: file.clone(),
+            line,
+            column: column.to_owned(),
+            message,
+        };
+        let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).map(str::trim);
+        let v = get(Some(voter)).unwrap_or("");
+        let t = get(Some(text)).unwrap_or("");
+        if v.is_empty() {
+            errors.push(bad("voter", "empty voter".into()));
+            continue;
+        }
+        if t.is_empty() {
+            errors.push(bad("text", "empty text".into()));
+            continue;
+        }
+        let k = match get(kind).unwrap_or("statement") {
+            "" | "statement" => ProfileKind::Statement,
+            "writing" => ProfileKind::Writing,
+            other => {
+                errors.push(bad(
+                    "kind",
+                    format!("expected statement or writing, got {other:?}"),
+                ));
+                continue;
+            }
+        };
+        out.push(TextRow {
+            voter: v.to_lowercase(),
+            kind: k,
+            text: t.to_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// A test row as a proposal the decision core reads: the title, no body, the training labels as
+/// its choices.
+fn row_proposal(id: &str, title: &str, choices: &[String]) -> Proposal {
+    Proposal {
+        source: Source::Snapshot {
+            space: "eval".into(),
+        },
+        id: id.to_owned(),
+        title: title.to_owned(),
+        body: String::new(),
+        choices: choices.to_vec(),
+        voting: VotingType::SingleChoice,
+        created: None,
+        start: None,
+        end: None,
+        snapshot: None,
+        author: None,
+        discussion: None,
+        state: ProposalState::Active,
+        actions: Vec::new(),
+        flags: Vec::new(),
+    }
+}
+
+/// A seeded, order-independent pick of `limit` rows: each row ranks by a hash of the seed and
+/// its (voter, proposal).
+fn sample(rows: Vec<&VoteRow>, limit: Option<usize>, seed: u64) -> Vec<&VoteRow> {
+    let Some(limit) = limit.filter(|l| *l < rows.len()) else {
+        return rows;
+    };
+    let rank = |r: &VoteRow| {
+        let h = steward_core::sha256_hex(format!("{seed}\0{}\0{}", r.voter, r.proposal).as_bytes());
+        u64::from_str_radix(&h[..16], 16).unwrap_or(0)
+    };
+    let mut ranked: Vec<(u64, &VoteRow)> = rows.into_iter().map(|r| (rank(r), r)).collect();
+    ranked.sort_by_key(|(k, r)| (*k, r.line));
+    ranked.truncate(limit);
+    ranked.into_iter().map(|(_, r)| r).collect()
+}
+
 /// Runs an evaluation. `embed` maps titles to vectors (e.g. MiniLM) when given; `progress` is
 /// called with (voters done, voters); `predictions` receives one JSON line per test row.
 pub fn eval_votes(
     opts: &EvalOptions,
     embed: Option<&mut EmbedFn<'_>>,
     progress: &mut dyn FnMut(usize, usize),
+    predictions: Option<&mut dyn Write>,
+) -> Result<EvalReport, EvalError> {
+    eval_votes_with(
+        opts,
+        EvalEngines { embed, judge: None },
+        progress,
+        predictions,
+    )
+}
+
+/// [`eval_votes`] with the local model's judgement as well (`steward eval votes --llm`).
+pub fn eval_votes_with(
+    opts: &EvalOptions,
+    engines: EvalEngines<'_, '_>,
+    progress: &mut dyn FnMut(usize, usize),
     mut predictions: Option<&mut dyn Write>,
 ) -> Result<EvalReport, EvalError> {
     let started = std::time::Instant::now();
+    let EvalEngines { embed, mut judge } = engines;
     if !(opts.split > 0.0 && opts.split < 1.0) {
         return Err(EvalError::Options(format!(
             "--split must be between 0 and 1, got {}",
@@ -496,14 +755,30 @@ pub fn eval_votes(
         .cloned()
         .unwrap_or_default();
 
-    let embeddings: HashMap<String, Vec<f32>> = match embed {
+    let texts: Vec<TextRow> = match &opts.profile {
+        Some(path) if embed.is_none() => {
+            return Err(EvalError::ProfileNeedsEmbeddings { path: path.clone() });
+        }
+        Some(path) => read_profile(path, &mut errors)?,
+        None => Vec::new(),
+    };
+    let (embeddings, text_vecs): (HashMap<String, Vec<f32>>, Vec<Vec<f32>>) = match embed {
         Some(f) => {
             let ids: Vec<&String> = props.keys().collect();
-            let titles: Vec<String> = ids.iter().map(|id| props[*id].0.clone()).collect();
-            let vecs = f(&titles).map_err(EvalError::Embed)?;
-            ids.into_iter().cloned().zip(vecs).collect()
+            let mut batch: Vec<String> = ids.iter().map(|id| props[*id].0.clone()).collect();
+            batch.extend(texts.iter().map(|t| t.text.clone()));
+            let mut vecs = f(&batch).map_err(EvalError::Embed)?;
+            if vecs.len() != batch.len() {
+                return Err(EvalError::Embed(format!(
+                    "{} texts in, {} vectors out",
+                    batch.len(),
+                    vecs.len()
+                )));
+            }
+            let text_vecs = vecs.split_off(ids.len());
+            (ids.into_iter().cloned().zip(vecs).collect(), text_vecs)
         }
-        None => HashMap::new(),
+        None => (HashMap::new(), Vec::new()),
     };
     let features = |id: &str| -> ProposalFeatures {
         let (title, order) = props.get(id).cloned().unwrap_or_default();
@@ -554,8 +829,11 @@ pub fn eval_votes(
             (train_table.rows.iter().collect(), te, t.has_choice)
         }
     };
+    // The rows decided: all test rows, or a seeded sample of them (`--limit`). Peers' visible
+    // votes still come from every test row.
+    let decided = sample(test.clone(), opts.limit, opts.model.seed);
     let mut test_by: BTreeMap<&str, Vec<&VoteRow>> = BTreeMap::new();
-    for r in &test {
+    for r in &decided {
         test_by.entry(&r.voter).or_default().push(r);
     }
     if test_by.is_empty() {
@@ -594,24 +872,29 @@ pub fn eval_votes(
 
     let total = test_by.len();
     let mut outcomes = Vec::new();
+    let mut vm_outcomes = Vec::new();
+    let mut cast: Vec<bool> = Vec::new();
     let mut timed: Vec<(f64, bool)> = Vec::new();
     let (mut n_always, mut n_major, mut n_scored) = (0usize, 0usize, 0usize);
+    let mut counts = PolicyCounts::default();
+    let mut llm = LlmUse {
+        weight: opts.weights.llm,
+        ..LlmUse::default()
+    };
+    let mut text_use = TextUse::default();
     let mut per_voter = Vec::with_capacity(total);
     for (done, (voter, rows)) in test_by.iter().enumerate() {
         progress(done, total);
-        let history: Vec<LabeledVote> = train_by
-            .get(voter)
-            .map(|rs| {
-                rs.iter()
-                    .filter_map(|r| {
-                        r.choice.as_ref().map(|c| LabeledVote {
-                            proposal: features(&r.proposal),
-                            choice: c.clone(),
-                        })
-                    })
-                    .collect()
+        let train_rows: Vec<&VoteRow> = train_by.get(voter).cloned().unwrap_or_default();
+        let history: Vec<LabeledVote> = train_rows
+            .iter()
+            .filter_map(|r| {
+                r.choice.as_ref().map(|c| LabeledVote {
+                    proposal: features(&r.proposal),
+                    choice: c.clone(),
+                })
             })
-            .unwrap_or_default();
+            .collect();
         let peers: Vec<PeerVote<'_>> = if opts.mode == EvalMode::Live {
             peer_pool
                 .iter()
@@ -623,7 +906,53 @@ pub fn eval_votes(
         };
         let model = VoterModel::fit(&history, &peers, &opts.model);
         let majority = majority_label(&history, &choices);
+        // The voter's profile as `decide` reads it: their statements and writing, and their
+        // training votes (peers reach the decision through the voter model, which is given).
+        let items: Vec<ProfileEntry<'_>> = texts
+            .iter()
+            .zip(&text_vecs)
+            .enumerate()
+            .filter(|(_, (t, _))| t.voter == *voter)
+            .map(|(i, (t, v))| ProfileEntry {
+                id: i as i64 + 1,
+                kind: t.kind,
+                text: &t.text,
+                stance: stance_of(&t.text),
+                vector: v,
+            })
+            .collect();
+        if !items.is_empty() {
+            text_use.voters += 1;
+            for it in &items {
+                match it.kind {
+                    ProfileKind::Writing => text_use.writing += 1,
+                    _ => text_use.statements += 1,
+                }
+            }
+        }
+        let user_votes: Vec<PastVote<'_>> = train_rows
+            .iter()
+            .filter_map(|r| {
+                r.choice.as_deref().map(|c| PastVote {
+                    voter: &r.voter,
+                    proposal_ref: &r.proposal,
+                    title: props.get(&r.proposal).map_or("", |p| p.0.as_str()),
+                    choice: c,
+                    reason: None,
+                    ord: props.get(&r.proposal).map(|p| p.1 as i64),
+                    vector: embeddings.get(&r.proposal).map_or(&[][..], Vec::as_slice),
+                })
+            })
+            .collect();
+        let view = DecisionProfile {
+            items,
+            user_votes,
+            peer_votes: Vec::new(),
+            trusted: &[],
+            ignored: &[],
+        };
         let mut mine = Vec::with_capacity(rows.len());
+        let mut mine_cast = Vec::with_capacity(rows.len());
         let mut major_right = 0usize;
         let mut used_live = false;
         for r in rows {
@@ -636,24 +965,83 @@ pub fn eval_votes(
                 .predict(&p, &visible)
                 .map_err(|e| EvalError::Options(format!("{} line {}: {e}", r.voter, r.line)))?;
             used_live |= pred.live;
-            let action = if pred.confidence >= opts.threshold {
-                "vote"
-            } else {
-                "ask"
+            let seen: Vec<Vote> = visible
+                .iter()
+                .filter_map(|v| {
+                    choices.iter().position(|c| c == v.choice).map(|i| Vote {
+                        id: String::new(),
+                        voter: v.voter.to_owned(),
+                        choice: serde_json::json!(i + 1),
+                        power: "1".into(),
+                        reason: None,
+                        created: None,
+                    })
+                })
+                .collect();
+            let proposal = row_proposal(&r.proposal, &p.title, &choices);
+            let readable = ReadableProposal::of(&proposal);
+            let vector = p.embedding.as_deref().unwrap_or(&[]);
+            let vm_confidence = pred.confidence;
+            let vm_label = pred.label().to_owned();
+            let input = DecisionInput {
+                key: &r.proposal,
+                proposal: &proposal,
+                title: &readable.title,
+                body: &readable.body,
+                flags: readable.flags.clone(),
+                profile: &view,
+                proposal_vector: vector,
+                title_vector: vector,
+                visible: &seen,
+                history_model: HistoryModel::Given(pred),
+                failures: Vec::new(),
+                models: Vec::new(),
+                policy: opts.policy,
+                weights: opts.weights,
+                seed: opts.model.seed,
             };
+            let gathered = steward_core::gather(&input);
+            let judgement = match judge.as_deref_mut() {
+                Some(j) if gathered.wants_judgement() => {
+                    j(&readable, &choices, gathered.evidence())
+                }
+                _ => Judgement::NotRun,
+            };
+            match &judgement {
+                Judgement::Given { .. } => llm.used += 1,
+                Judgement::Failed(_) => llm.failed += 1,
+                Judgement::NotRun => {}
+            }
+            let d = steward_core::conclude(&input, gathered, judgement);
+            if d.evidence.iter().any(|e| {
+                matches!(
+                    e.kind,
+                    steward_core::EvidenceKind::Statement | steward_core::EvidenceKind::Writing
+                ) && e.leans.is_some()
+            }) {
+                text_use.rows_matched += 1;
+            }
+            match d.action {
+                DecisionAction::Vote => counts.vote += 1,
+                DecisionAction::Ask => counts.ask += 1,
+                DecisionAction::Skip => counts.skip += 1,
+            }
+            let label = d.choice.clone().unwrap_or_default();
             if let Some(w) = predictions.as_deref_mut() {
+                // Decisions keep three decimals; the line's probabilities still sum to 1.
+                let sum: f64 = d.probabilities.iter().sum();
                 let line = PredictionLine {
                     voter,
                     proposal_id: &r.proposal,
-                    choice: pred.label(),
-                    probabilities: pred
+                    choice: &label,
+                    probabilities: d
                         .choices
                         .iter()
                         .map(String::as_str)
-                        .zip(pred.probabilities.iter().copied())
+                        .zip(d.probabilities.iter().map(|q| q / sum))
                         .collect(),
-                    confidence: pred.confidence,
-                    action,
+                    confidence: d.confidence,
+                    action: d.action.as_str(),
                 };
                 let path = PathBuf::from("--predictions");
                 let json = serde_json::to_string(&line)
@@ -662,11 +1050,17 @@ pub fn eval_votes(
             }
             if let Some(truth) = r.choice.as_deref().filter(|_| labelled) {
                 let o = Outcome {
-                    confidence: pred.confidence,
-                    correct: pred.label().eq_ignore_ascii_case(truth),
+                    confidence: d.confidence,
+                    correct: label.eq_ignore_ascii_case(truth),
                 };
                 mine.push(o);
+                mine_cast.push(d.action == DecisionAction::Vote);
                 outcomes.push(o);
+                cast.push(d.action == DecisionAction::Vote);
+                vm_outcomes.push(Outcome {
+                    confidence: vm_confidence,
+                    correct: vm_label.eq_ignore_ascii_case(truth),
+                });
                 timed.push((r.order.unwrap_or(0.0), o.correct));
                 n_scored += 1;
                 n_always += usize::from(truth.eq_ignore_ascii_case(&always));
@@ -676,7 +1070,7 @@ pub fn eval_votes(
                 }
             }
         }
-        let cov = metrics::coverage(&mine, opts.threshold);
+        let (cov, acc) = cast_figures(&mine, &mine_cast);
         let head = if used_live {
             model.live_head().unwrap_or(model.blind_head())
         } else {
@@ -687,36 +1081,45 @@ pub fn eval_votes(
             n_train: history.len(),
             n_test: rows.len(),
             forced_accuracy: metrics::accuracy(&mine),
-            auto_accuracy: cov.accuracy,
-            coverage: if labelled {
-                cov.coverage
-            } else {
-                rows.len() as f64
-            },
+            auto_accuracy: acc,
+            coverage: if labelled { cov } else { rows.len() as f64 },
             voter_majority: (!mine.is_empty()).then(|| major_right as f64 / mine.len() as f64),
             calibrator: head.calibrator.name().to_owned(),
         });
     }
     progress(total, total);
-    let n_test = test.len();
+    let n_test = decided.len();
     let ratio = |k: usize| (n_scored > 0).then(|| k as f64 / n_scored as f64);
     let table = metrics::reliability(&outcomes, 10);
-    let cov = metrics::coverage(&outcomes, opts.threshold);
+    let (coverage, auto_accuracy) = cast_figures(&outcomes, &cast);
+    let vm_table = metrics::reliability(&vm_outcomes, 10);
+    let vm_cov = metrics::coverage(&vm_outcomes, opts.threshold);
     let over_time = over_time(&mut timed, 10);
+    let asked = if n_scored > 0 {
+        counts.ask as f64 / (counts.vote + counts.ask + counts.skip).max(1) as f64
+    } else {
+        0.0
+    };
     Ok(EvalReport {
         mode: opts.mode,
         forced_accuracy: metrics::accuracy(&outcomes),
-        auto_accuracy: cov.accuracy,
-        coverage: cov.coverage,
-        ask_rate: if outcomes.is_empty() {
-            0.0
-        } else {
-            1.0 - cov.coverage
-        },
+        auto_accuracy,
+        coverage,
+        ask_rate: asked,
         ece: (!outcomes.is_empty()).then(|| metrics::ece(&table)),
         n_test,
         n_voters: total,
         threshold: opts.threshold,
+        policy: counts,
+        llm,
+        text: text_use,
+        voter_model: VoterModelFigures {
+            forced_accuracy: metrics::accuracy(&vm_outcomes),
+            auto_accuracy: vm_cov.accuracy,
+            coverage: vm_cov.coverage,
+            ece: (!vm_outcomes.is_empty()).then(|| metrics::ece(&vm_table)),
+            threshold: opts.threshold,
+        },
         baselines: Baselines {
             always_for: ratio(n_always),
             voter_majority: ratio(n_major),
@@ -728,6 +1131,23 @@ pub fn eval_votes(
         skipped_rows: errors,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// The share of scored rows the decision path cast, and its accuracy on them.
+fn cast_figures(outcomes: &[Outcome], cast: &[bool]) -> (f64, Option<f64>) {
+    if outcomes.is_empty() {
+        return (0.0, None);
+    }
+    let voted: Vec<&Outcome> = outcomes
+        .iter()
+        .zip(cast)
+        .filter(|(_, c)| **c)
+        .map(|(o, _)| o)
+        .collect();
+    let coverage = voted.len() as f64 / outcomes.len() as f64;
+    let accuracy = (!voted.is_empty())
+        .then(|| voted.iter().filter(|o| o.correct).count() as f64 / voted.len() as f64);
+    (coverage, accuracy)
 }
 
 /// The voter's most common training label (ties: the more common label overall).

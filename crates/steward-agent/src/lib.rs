@@ -39,8 +39,9 @@ pub use config::{
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, Result};
 pub use eval::{
-    Baselines, EmbedFn, EvalError, EvalMode, EvalOptions, EvalReport, PredictionLine, RowError,
-    VoterReport, eval_votes,
+    Baselines, EmbedFn, EvalEngines, EvalError, EvalMode, EvalOptions, EvalReport, JudgeFn, LlmUse,
+    PolicyCounts, PredictionLine, RowError, TextUse, VoterModelFigures, VoterReport, eval_votes,
+    eval_votes_with, eval_weights,
 };
 pub use home::Home;
 pub use keys::{KeyInfo, Keys};

@@ -55,6 +55,7 @@ pub mod kinds {
     pub const MISMATCH: &str = "mismatch";
     pub const CODE_CHANGED: &str = "code-changed";
     pub const SIMULATION_FAILED: &str = "simulation-failed";
+    pub const INSPECTION_FAILED: &str = "inspection-failed";
     pub const PROMPT_INJECTION: &str = "prompt-injection";
     pub const CONTRADICTION: &str = "contradiction";
 
@@ -80,6 +81,7 @@ pub mod kinds {
         MISMATCH,
         CODE_CHANGED,
         SIMULATION_FAILED,
+        INSPECTION_FAILED,
         PROMPT_INJECTION,
         CONTRADICTION,
     ];

@@ -3,8 +3,10 @@
 //! This crate owns what can be decided without touching the world: the network allowlist
 //! (is this host allowed?), the audit chain (what an entry commits to, and whether a sequence of
 //! entries is intact), the normalized [`Proposal`] every source produces and its limits, the per-voter vote
-//! model with its calibration and metrics ([`model`]), and — as later waves land — proposals, decisions and the policy that picks
-//! between voting, asking and skipping. No I/O, no async, no clocks: callers pass everything in,
+//! model with its calibration and metrics ([`model`]), and the decision itself: the pure core
+//! ([`decide`], [`gather`], [`conclude`]) that pools a profile snapshot's evidence and the models'
+//! outputs into a [`Decision`], with importance and the policy that picks between voting, asking
+//! and skipping. No I/O, no async, no clocks: callers pass everything in,
 //! which is what keeps every decision reproducible.
 
 mod audit;
@@ -22,8 +24,11 @@ pub use audit::{
     AUDIT_GENESIS, AuditEntry, AuditRecord, ChainBreak, ChainBreakKind, sha256_hex, verify_chain,
 };
 pub use decision::{
-    Amount, Decision, DecisionAction, Evidence, Importance, ImportanceInputs, ModelUse, Policy,
-    amounts, importance, value_at_stake,
+    Amount, Decision, DecisionAction, DecisionInput, DecisionProfile, EngineFailure, Evidence,
+    EvidenceKind, Gathered, HistoryModel, Importance, ImportanceInputs, Judgement,
+    JudgementConfidence, MODEL_MIN_VOTES, ModelUse, PastVote, Policy, PoolWeights, ProfileEntry,
+    ProfileKind, STATEMENT_MATCH, WRITING_MATCH, amounts, conclude, cosine, decide, gather,
+    importance, peer_agreement, steering_flag, value_at_stake,
 };
 pub use flag::{Flag, Severity, kinds};
 pub use net::{Allowlist, AllowlistError, Refused, Rule};

@@ -1,6 +1,6 @@
 //! Decisions with the real embedded models: statements rule, contradictions ask, injected text
-//! changes nothing, writing moves decisions the right way, answers count at once, a failing
-//! engine never turns into a vote.
+//! changes nothing, writing moves decisions the right way, answers count at once, a failing or
+//! misshapen engine never turns into a vote, a critical payload flag leans against.
 
 use std::path::PathBuf;
 
@@ -399,6 +399,137 @@ fn a_failing_engine_degrades_to_asking() {
     .expect("decide");
     assert_eq!(d.action, DecisionAction::Ask, "{d:#?}");
     assert!(d.rationale.contains("engine crashed"), "{}", d.rationale);
+}
+
+/// A generator that answers, but not in the shape asked: a verdict object without a choice.
+struct Misshapen;
+
+impl Generator for Misshapen {
+    fn generate(
+        &mut self,
+        _: &GenerateRequest,
+        _: &mut dyn FnMut(&str),
+    ) -> steward_ml::Result<Generation> {
+        let json = serde_json::json!({"verdict": "approve"});
+        Ok(Generation {
+            text: json.to_string(),
+            json: Some(json),
+            finish: steward_ml::Finish::EndOfTurn,
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            truncated: None,
+            prompt_ms: 1.0,
+            generate_ms: 1.0,
+            sampling: steward_ml::Sampling::default(),
+            engine: self.info(),
+        })
+    }
+    fn info(&self) -> EngineInfo {
+        EngineInfo {
+            engine: "misshapen".into(),
+            model: "misshapen".into(),
+            sha256: None,
+            context: None,
+            confined: None,
+        }
+    }
+}
+
+#[test]
+fn a_model_answering_in_the_wrong_shape_degrades_to_asking() {
+    let Some(mut emb) = embedder("a_model_answering_in_the_wrong_shape_degrades_to_asking") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_home, mut store) = crate::new_store(dir.path(), "pw");
+    say(&mut store, "I support security audits of core contracts");
+    let p = proposal(
+        "w1",
+        "Fund the security audit of core contracts",
+        "Audit of the core contracts by two firms.",
+        FAA,
+    );
+    let good = run(&mut store, &mut emb, &p);
+    assert_eq!(good.action, DecisionAction::Vote, "{good:#?}");
+    let mut bad = Misshapen;
+    let mut engines = Engines {
+        embedder: &mut emb,
+        generator: Some(&mut bad),
+    };
+    let d = decide(
+        &mut store,
+        &mut engines,
+        &p.key(),
+        &p,
+        &[],
+        &DecideOptions::default(),
+    )
+    .expect("decide");
+    assert_eq!(d.action, DecisionAction::Ask, "{d:#?}");
+    assert_eq!(d.choice, good.choice);
+    assert!(
+        matches!(
+            d.failures[..],
+            [steward_core::EngineFailure::WrongShape { .. }]
+        ),
+        "{:?}",
+        d.failures
+    );
+    assert!(d.rationale.contains("wrong shape"), "{}", d.rationale);
+}
+
+/// The demo's "Refresh the delegate registry metadata": the payload sends 450,000 tokens to an
+/// address the text never names, and the profile leans For. It asked, but said "Leaning For"
+/// and the desk preselected For.
+#[test]
+fn a_critical_mismatch_leans_against_even_when_the_profile_leans_for() {
+    let Some(mut emb) = embedder("a_critical_mismatch_leans_against") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_home, mut store) = crate::new_store(dir.path(), "pw");
+    say(
+        &mut store,
+        "I support housekeeping proposals that keep the delegate registry metadata up to date",
+    );
+    let p = proposal(
+        "drain",
+        "Refresh the delegate registry metadata",
+        "# Refresh the delegate registry metadata\n\nHousekeeping: this updates the metadata of the delegate registry so that profiles show correctly. No funds move and nothing else changes.",
+        FAA,
+    );
+    let clean = run(&mut store, &mut emb, &p);
+    assert_eq!(clean.choice.as_deref(), Some("For"), "{clean:#?}");
+    let mismatch = steward_core::Flag::new(
+        steward_core::kinds::MISMATCH,
+        steward_core::Severity::Critical,
+        "the payload sends 450000 STW to 0x5afe…5afe, which the description does not state",
+    );
+    let mut engines = Engines {
+        embedder: &mut emb,
+        generator: None,
+    };
+    let d = decide(
+        &mut store,
+        &mut engines,
+        &p.key(),
+        &p,
+        &[mismatch],
+        &DecideOptions::default(),
+    )
+    .expect("decide");
+    assert_eq!(d.action, DecisionAction::Ask, "{d:#?}");
+    assert_eq!(d.choice.as_deref(), Some("Against"), "{d:#?}");
+    assert!(
+        d.rationale.starts_with(
+            "I recommend Against: the payload sends 450000 STW to 0x5afe…5afe, which the description does not state"
+        ),
+        "{}",
+        d.rationale
+    );
+    // The question built from it offers Against first, not For.
+    let ctx = question_context(&d, &p, &[], plain_payload(&p));
+    assert_eq!(ctx.lean.as_deref(), Some("Against"), "{ctx:#?}");
 }
 
 #[test]

@@ -4,8 +4,10 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 
-use steward_agent::{EvalError, EvalMode, EvalOptions, EvalReport, eval_votes};
-use steward_core::ModelConfig;
+use steward_agent::{
+    EvalEngines, EvalError, EvalMode, EvalOptions, EvalReport, eval_votes, eval_votes_with,
+};
+use steward_core::{EngineFailure, Judgement};
 
 fn data() -> Option<PathBuf> {
     let p = PathBuf::from(concat!(
@@ -28,15 +30,10 @@ fn data() -> Option<PathBuf> {
 const BLIND_MARGIN: f64 = 0.02;
 
 fn opts(train: PathBuf, test: Option<PathBuf>, mode: EvalMode) -> EvalOptions {
-    EvalOptions {
-        train,
-        test,
-        split: 0.7,
-        min_votes: 20,
-        mode,
-        threshold: 0.9,
-        model: ModelConfig::default(),
-    }
+    let mut o = EvalOptions::new(train);
+    o.test = test;
+    o.mode = mode;
+    o
 }
 
 fn run(o: &EvalOptions) -> Result<EvalReport, EvalError> {
@@ -170,7 +167,7 @@ fn a_test_file_without_choices_only_predicts() {
             .map(|v| v.as_f64().expect("number"))
             .sum();
         assert!((sum - 1.0).abs() < 1e-9);
-        assert!(["vote", "ask"].contains(&l["action"].as_str().expect("action")));
+        assert!(["vote", "ask", "skip"].contains(&l["action"].as_str().expect("action")));
     }
 }
 
@@ -225,4 +222,161 @@ fn missing_columns_and_bad_options_are_errors() {
     let mut o = opts(train, None, EvalMode::Blind);
     o.split = 1.5;
     assert!(run(&o).expect_err("split").to_string().contains("--split"));
+}
+
+/// The eval decides with `decide`'s policy: every row is voted, asked or skipped, and the voter
+/// model alone is reported beside it on the same rows.
+#[test]
+fn the_eval_runs_the_decision_policy_and_reports_the_voter_model_beside_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let train = write(dir.path(), "votes.csv", &synthetic(false));
+    let mut o = opts(train, None, EvalMode::Blind);
+    o.min_votes = 25;
+    let r = run(&o).expect("eval runs");
+    let p = r.policy;
+    assert_eq!(p.vote + p.ask + p.skip, r.n_test, "{p:?}");
+    assert_eq!(r.llm.used, 0);
+    // No text and no local model: the decision's probabilities are the voter model's.
+    assert_eq!(r.forced_accuracy, r.voter_model.forced_accuracy);
+    assert!((r.coverage - p.vote as f64 / r.n_test as f64).abs() < 1e-9);
+    // A stricter policy casts fewer votes.
+    o.policy.min_confidence_low = 1.0;
+    o.policy.min_confidence_high = 1.0;
+    let strict = run(&o).expect("eval runs");
+    assert_eq!(strict.policy.vote, 0, "{:?}", strict.policy);
+    assert_eq!(strict.auto_accuracy, None);
+}
+
+#[test]
+fn limit_decides_a_seeded_sample() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let train = write(dir.path(), "votes.csv", &synthetic(false));
+    let mut o = opts(train, None, EvalMode::Blind);
+    o.min_votes = 25;
+    o.limit = Some(10);
+    let a = run(&o).expect("eval runs");
+    let b = run(&o).expect("eval runs");
+    assert_eq!(a.n_test, 10);
+    assert_eq!(a.forced_accuracy, b.forced_accuracy);
+    let per: usize = a.per_voter.iter().map(|v| v.n_test).sum();
+    assert_eq!(per, 10);
+}
+
+/// A local model that fails, or answers in the wrong shape, never lets the eval's decisions
+/// vote: the same rule as `decide`.
+#[test]
+fn a_failing_local_model_keeps_the_eval_from_voting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let train = write(dir.path(), "votes.csv", &synthetic(false));
+    let mut o = opts(train, None, EvalMode::Blind);
+    o.min_votes = 25;
+    let base = run(&o).expect("eval runs");
+    assert!(base.policy.vote > 0, "{:?}", base.policy);
+    let mut crashing = |_: &steward_agent::decide::ReadableProposal,
+                        _: &[String],
+                        _: &[steward_core::Evidence]| {
+        Judgement::Failed(EngineFailure::Generator {
+            model: "m".into(),
+            message: "crashed".into(),
+        })
+    };
+    let r = eval_votes_with(
+        &o,
+        EvalEngines {
+            embed: None,
+            judge: Some(&mut crashing),
+        },
+        &mut |_, _| {},
+        None,
+    )
+    .expect("eval runs");
+    assert_eq!(r.policy.vote, 0, "{:?}", r.policy);
+    assert_eq!(r.llm.failed, r.n_test);
+    assert_eq!(r.forced_accuracy, base.forced_accuracy);
+}
+
+/// A profile file needs embeddings; bad rows in it name file, line and column.
+#[test]
+fn a_profile_without_embeddings_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let train = write(dir.path(), "votes.csv", &synthetic(false));
+    let profile = write(
+        dir.path(),
+        "profile.csv",
+        "voter,kind,text\na,statement,I oppose grants\n",
+    );
+    let mut o = opts(train, None, EvalMode::Blind);
+    o.min_votes = 25;
+    o.profile = Some(profile);
+    let e = run(&o).expect_err("needs --embed");
+    assert!(matches!(e, EvalError::ProfileNeedsEmbeddings { .. }), "{e}");
+    assert!(e.to_string().contains("profile.csv"), "{e}");
+}
+
+/// Statements reach the eval's decisions, as they reach `decide`'s: a voter whose history says
+/// For on everything but who states opposition to marketing spending is predicted Against on
+/// marketing proposals only with the statement. Uses the real embedded MiniLM.
+#[test]
+fn statements_move_the_evals_decisions_like_decides() {
+    let dir_models = std::env::var_os("STEWARD_MODELS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models")));
+    let mut emb = match steward_ml::BertEmbedder::embedded(&dir_models) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("SKIP statements_move_the_evals_decisions_like_decides: {e}");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = String::from("voter,proposal_id,choice,title,order_rank\n");
+    // "a" votes For on three audits in four and Against on the rest; the marketing proposals
+    // come only in a's test rows (the last quarter), where a votes Against.
+    for i in 0..40 {
+        let marketing = i >= 30 && i % 2 == 0;
+        let title = if marketing {
+            format!("Treasury-funded marketing campaign with influencers, wave {i}")
+        } else {
+            format!("Fund the security audit of core contracts, round {i}")
+        };
+        let a = if marketing || i % 4 == 1 {
+            "Against"
+        } else {
+            "For"
+        };
+        let b = if i % 5 == 0 { "Against" } else { "For" };
+        s.push_str(&format!("a,p{i},{a},\"{title}\",{i}\n"));
+        s.push_str(&format!("b,p{i},{b},\"{title}\",{i}\n"));
+    }
+    let train = write(dir.path(), "votes.csv", &s);
+    let profile = write(
+        dir.path(),
+        "profile.csv",
+        "voter,kind,text\na,statement,I oppose treasury spending on marketing campaigns with influencers\n",
+    );
+    let mut o = opts(train, None, EvalMode::Blind);
+    o.min_votes = 30;
+    o.split = 0.75;
+    let mut embed = |t: &[String]| -> Result<Vec<Vec<f32>>, String> {
+        use steward_ml::Embedder as _;
+        emb.embed(t).map_err(|e| e.to_string())
+    };
+    let without = eval_votes(&o, Some(&mut embed), &mut |_, _| {}, None).expect("eval runs");
+    o.profile = Some(profile);
+    let with = eval_votes(&o, Some(&mut embed), &mut |_, _| {}, None).expect("eval runs");
+    assert_eq!(
+        (with.text.voters, with.text.statements),
+        (1, 1),
+        "{:?}",
+        with.text
+    );
+    assert!(with.text.rows_matched >= 5, "{:?}", with.text);
+    let (a0, a1) = (
+        without.per_voter[0].forced_accuracy.expect("labelled"),
+        with.per_voter[0].forced_accuracy.expect("labelled"),
+    );
+    assert!(
+        a1 >= a0 + 0.3,
+        "voter a: {a0:.2} without the statement, {a1:.2} with it"
+    );
 }

@@ -1,4 +1,4 @@
-//! `steward eval votes`: score the per-voter vote model on real votes (docs/eval.md).
+//! `steward eval votes`: score the decision path on real votes (docs/eval.md).
 
 use std::fmt::Write as _;
 use std::io::{BufWriter, IsTerminal, Write};
@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use steward_agent::{EvalMode, EvalOptions, EvalReport, eval_votes};
-use steward_core::ModelConfig;
+use steward_agent::{EvalEngines, EvalMode, EvalOptions, EvalReport, eval_votes_with};
+use steward_core::{Judgement, ModelConfig};
 use steward_ml::Embedder;
 
 use crate::ctx::Ctx;
@@ -48,12 +48,25 @@ pub(crate) struct VotesArgs {
     /// Write one JSON line per test row: {voter, proposal_id, choice, probabilities, confidence, action}
     #[arg(long, value_name = "FILE")]
     pub(crate) predictions: Option<std::path::PathBuf>,
-    /// Confidence at or above which the agent votes itself (else it asks)
+    /// Confidence at or above which the voter model alone would vote (its comparison figures;
+    /// the decision path uses decide's policy)
     #[arg(long, default_value_t = 0.9)]
     pub(crate) threshold: f64,
     /// Embed titles with the local MiniLM model (else TF-IDF title similarity)
     #[arg(long)]
     pub(crate) embed: bool,
+    /// Statements and writing per voter (CSV: voter, kind, text); needs --embed
+    #[arg(long, value_name = "FILE")]
+    pub(crate) profile: Option<std::path::PathBuf>,
+    /// Ask the local model for its judgement on each row, as decide does (slow: see --limit)
+    #[arg(long)]
+    pub(crate) llm: bool,
+    /// Pooling weight of the local model's judgement (default: the decision path's)
+    #[arg(long, value_name = "W")]
+    pub(crate) llm_weight: Option<f64>,
+    /// Decide only a seeded sample of this many test rows
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<usize>,
     /// Seed of the cross-validation folds
     #[arg(long, default_value_t = ModelConfig::default().seed)]
     pub(crate) seed: u64,
@@ -69,31 +82,50 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: EvalCommand) -> Result<ExitC
 }
 
 fn votes(ctx: &Ctx, out: &Output, args: &VotesArgs) -> Result<ExitCode> {
-    let opts = EvalOptions {
-        train: args.train.clone(),
-        test: args.test.clone(),
-        split: args.split,
-        min_votes: args.min_votes,
-        mode: match args.mode {
-            Mode::Blind => EvalMode::Blind,
-            Mode::Live => EvalMode::Live,
-        },
-        threshold: args.threshold,
-        model: ModelConfig {
-            seed: args.seed,
-            ..ModelConfig::default()
-        },
+    let mut opts = EvalOptions::new(args.train.clone());
+    opts.test.clone_from(&args.test);
+    opts.split = args.split;
+    opts.min_votes = args.min_votes;
+    opts.mode = match args.mode {
+        Mode::Blind => EvalMode::Blind,
+        Mode::Live => EvalMode::Live,
     };
-    let mut engine = if args.embed {
+    opts.threshold = args.threshold;
+    opts.model = ModelConfig {
+        seed: args.seed,
+        ..ModelConfig::default()
+    };
+    opts.profile.clone_from(&args.profile);
+    opts.limit = args.limit;
+    if let Some(w) = args.llm_weight {
+        anyhow::ensure!(
+            w.is_finite() && w >= 0.0,
+            "--llm-weight must be a non-negative number, got {w}"
+        );
+        opts.weights.llm = w;
+    }
+    let worker = if args.embed || args.llm {
         let dir = crate::cmd::model::models_dir(ctx)?;
         Some(crate::cmd::model::spawn_worker(&dir)?)
     } else {
         None
     };
+    let shared = worker.map(steward_ml::WorkerProcess::shared);
+    let mut embedder = shared.clone();
+    let mut generator = shared.filter(|_| args.llm);
     let mut embed_fn = |titles: &[String]| -> Result<Vec<Vec<f32>>, String> {
-        match engine.as_mut() {
+        match embedder.as_mut() {
             Some(e) => e.embed(titles).map_err(|e| e.to_string()),
             None => Ok(Vec::new()),
+        }
+    };
+    let mut judge_fn = |r: &steward_agent::decide::ReadableProposal,
+                        choices: &[String],
+                        evidence: &[steward_core::Evidence]|
+     -> Judgement {
+        match generator.as_mut() {
+            Some(g) => steward_agent::decide::judge(g, r, choices, evidence),
+            None => Judgement::NotRun,
         }
     };
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -116,9 +148,13 @@ fn votes(ctx: &Ctx, out: &Output, args: &VotesArgs) -> Result<ExitCode> {
         )),
         None => None,
     };
-    let report = eval_votes(
+    let engines = EvalEngines {
+        embed: args.embed.then_some(&mut embed_fn as _),
+        judge: args.llm.then_some(&mut judge_fn as _),
+    };
+    let report = eval_votes_with(
         &opts,
-        args.embed.then_some(&mut embed_fn as _),
+        engines,
         &mut progress,
         file.as_mut().map(|f| f as &mut dyn Write),
     )
@@ -172,16 +208,38 @@ pub(crate) fn render(r: &EvalReport) -> String {
             ""
         }
     );
+    let _ = writeln!(s, "decision path (decide's core and policy):");
     let _ = writeln!(s, "forced accuracy   {}", pct(r.forced_accuracy));
     let _ = writeln!(
         s,
-        "auto accuracy     {}  at coverage {:.3} (threshold {}, ask rate {:.3})",
+        "auto accuracy     {}  at coverage {:.3} (vote {}, ask {}, skip {})",
         pct(r.auto_accuracy),
         r.coverage,
-        r.threshold,
-        r.ask_rate
+        r.policy.vote,
+        r.policy.ask,
+        r.policy.skip
     );
     let _ = writeln!(s, "ECE               {}", pct(r.ece));
+    let _ = writeln!(
+        s,
+        "local model       {} rows judged, {} failed, weight {}",
+        r.llm.used, r.llm.failed, r.llm.weight
+    );
+    let _ = writeln!(
+        s,
+        "statements        {} statements, {} writing of {} voters; moved {} rows",
+        r.text.statements, r.text.writing, r.text.voters, r.text.rows_matched
+    );
+    let vm = &r.voter_model;
+    let _ = writeln!(
+        s,
+        "voter model alone forced {}, auto {} at coverage {:.3} (threshold {}), ECE {}",
+        pct(vm.forced_accuracy),
+        pct(vm.auto_accuracy),
+        vm.coverage,
+        vm.threshold,
+        pct(vm.ece)
+    );
     let _ = writeln!(
         s,
         "baselines         always-For {}, voter-majority {}",

@@ -1,5 +1,10 @@
 //! A decision and the pure parts of making one: how important a proposal is, and the policy that
-//! turns (confidence, importance, flags) into vote, ask or skip.
+//! turns (confidence, importance, flags) into vote, ask or skip, and the pure decision core
+//! ([`decide`]) that pools the evidence into a [`Decision`].
+
+mod core;
+#[cfg(test)]
+mod core_tests;
 
 use std::sync::LazyLock;
 
@@ -30,11 +35,85 @@ impl DecisionAction {
     }
 }
 
+pub use self::core::{
+    DecisionInput, DecisionProfile, EngineFailure, Gathered, HistoryModel, Judgement,
+    JudgementConfidence, MODEL_MIN_VOTES, PastVote, PoolWeights, ProfileEntry, ProfileKind,
+    STATEMENT_MATCH, WRITING_MATCH, conclude, cosine, decide, gather, peer_agreement,
+    steering_flag,
+};
+
+/// What a piece of evidence is; serialized as the kebab-case strings decisions always stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvidenceKind {
+    /// Something the user told Steward directly.
+    Statement,
+    /// A piece of the user's own writing.
+    Writing,
+    /// One of the user's past votes.
+    Vote,
+    /// The user's answer to a question on this proposal.
+    Answer,
+    /// The user's override of a decision on this proposal.
+    Override,
+    /// A visible vote of a peer the user trusts or agrees with.
+    PeerVote,
+    /// A model's reading: the per-voter vote model or the local language model.
+    Model,
+}
+
+impl EvidenceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::Statement => "statement",
+            EvidenceKind::Writing => "writing",
+            EvidenceKind::Vote => "vote",
+            EvidenceKind::Answer => "answer",
+            EvidenceKind::Override => "override",
+            EvidenceKind::PeerVote => "peer-vote",
+            EvidenceKind::Model => "model",
+        }
+    }
+}
+
+impl std::fmt::Display for EvidenceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// Comparisons with the stored strings, so readers of a decision's JSON and of the type agree.
+impl PartialEq<str> for EvidenceKind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for EvidenceKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+// Readers that took the kind as text (`esc(&e.kind)`, `matches!(e.kind.as_str(), ..)`) keep
+// working unchanged while the value itself is typed.
+impl std::ops::Deref for EvidenceKind {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for EvidenceKind {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 /// One piece of evidence a decision rests on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
-    /// `statement`, `writing`, `vote`, `answer`, `override`, `peer-vote`, `model`.
-    pub kind: String,
+    pub kind: EvidenceKind,
     /// Where to find it: a profile item id, a proposal reference, a peer address.
     pub id: String,
     pub excerpt: String,
@@ -76,6 +155,9 @@ pub struct Decision {
     pub seed: u64,
     /// Why this importance (one line per contribution).
     pub importance_reasons: Vec<String>,
+    /// Engines that failed while deciding; any of them keeps the decision from voting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<EngineFailure>,
 }
 
 /// The thresholds of the vote/ask/skip policy.
