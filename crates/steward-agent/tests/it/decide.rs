@@ -21,9 +21,10 @@ fn embedder(test: &str) -> Option<BertEmbedder> {
     let dir = models_dir();
     for f in steward_ml::spec(steward_ml::Role::Embedding).files {
         if !dir.join(f.path).is_file() {
-            eprintln!(
-                "SKIP {test}: {} missing (run `make models`)",
-                dir.join(f.path).display()
+            steward_testing::skip(
+                steward_testing::Need::Models,
+                test,
+                format_args!("{} is missing", dir.join(f.path).display()),
             );
             return None;
         }
@@ -222,7 +223,11 @@ fn writing_moves_decisions_the_right_way() {
         "/../../../shared/data/arbitrum-forum-rationales/rationales.jsonl"
     );
     let Ok(data) = std::fs::read_to_string(path) else {
-        eprintln!("SKIP writing_moves_decisions_the_right_way: {path} is absent");
+        steward_testing::skip(
+            steward_testing::Need::Data,
+            "writing_moves_decisions_the_right_way",
+            format_args!("{path} is absent"),
+        );
         return;
     };
     let Some(mut emb) = embedder("writing_moves_decisions_the_right_way") else {
@@ -573,7 +578,11 @@ fn vote_history_goes_through_the_voter_model_and_statements_outrank_it() {
         "/../../../shared/data/arbitrum-snapshot-delegates/votes.csv"
     );
     let Ok(data) = std::fs::read(path) else {
-        eprintln!("SKIP vote_history_goes_through_the_voter_model: {path} is absent");
+        steward_testing::skip(
+            steward_testing::Need::Data,
+            "vote_history_goes_through_the_voter_model",
+            format_args!("{path} is absent"),
+        );
         return;
     };
     let Some(mut emb) = embedder("vote_history_goes_through_the_voter_model") else {

@@ -321,13 +321,20 @@ fn statements_move_the_evals_decisions_like_decides() {
     let dir_models = std::env::var_os("STEWARD_MODELS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models")));
-    let mut emb = match steward_ml::BertEmbedder::embedded(&dir_models) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("SKIP statements_move_the_evals_decisions_like_decides: {e}");
-            return;
-        }
-    };
+    if let Some(f) = steward_ml::spec(steward_ml::Role::Embedding)
+        .files
+        .iter()
+        .find(|f| !dir_models.join(f.path).is_file())
+    {
+        steward_testing::skip(
+            steward_testing::Need::Models,
+            "statements_move_the_evals_decisions_like_decides",
+            format_args!("{} is missing", dir_models.join(f.path).display()),
+        );
+        return;
+    }
+    // The files are there: a loader that fails now is a bug, not a skip.
+    let mut emb = steward_ml::BertEmbedder::embedded(&dir_models).expect("load MiniLM");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = String::from("voter,proposal_id,choice,title,order_rank\n");
     // "a" votes For on three audits in four and Against on the rest; the marketing proposals
