@@ -90,7 +90,9 @@ async fn login(d: &Served) -> (String, String) {
         "",
     )
     .await;
-    assert_eq!(status, 303, "{answer}");
+    // The exchange itself is checked below; here any answer that sets the cookie will do, so
+    // the tests using it show the attack on a desk without the exchange too.
+    assert!(matches!(status, 200 | 303), "{answer}");
     let sid = set_cookie(&answer, SESSION_COOKIE).unwrap_or_else(|| panic!("no session: {answer}"));
     let cookie = format!("{SESSION_COOKIE}={sid}");
     let (status, page) = raw(
