@@ -1,23 +1,30 @@
 //! The review desk: a small local web app where the agent asks, explains and is overruled.
 //!
-//! Served by axum on 127.0.0.1 (a non-loopback bind is refused unless `web.allow_remote`). Every
-//! request needs the random access token printed at start (as `?token=`, which sets an HttpOnly
-//! SameSite=Strict cookie, or the cookie itself); without it the answer is 401 with no data.
-//! Requests whose `Host` is not loopback are refused (DNS rebinding). State-changing requests are
-//! POSTs that must carry the page's CSRF token and, when the browser sends one, a same-origin
-//! `Origin`. Pages are rendered on the server; the only asset (CSS) is embedded; plots are SVG
-//! drawn here. No JavaScript, no CDN.
+//! Served by axum on 127.0.0.1 (a non-loopback bind is refused unless `web.allow_remote`). The
+//! random access token printed at start only ever travels in a URL: a `GET ...?token=` request
+//! exchanges it for a fresh random session id, set as an HttpOnly SameSite=Strict cookie, and is
+//! redirected to the same URL without the token. Browsers send a 127.0.0.1 cookie to every port,
+//! so the cookie must never be the token (docs/web.md). Every other request needs a live session;
+//! without one the answer is 401 with no data. The `Host` header must be exactly this desk's
+//! address (`127.0.0.1:PORT`, `localhost:PORT` or `[::1]:PORT` for the bound port; DNS
+//! rebinding and other local servers' names are refused). State-changing requests are POSTs that
+//! must carry the session's CSRF token and come from the desk's own pages: `Sec-Fetch-Site:
+//! same-origin` or an `Origin` equal to the desk's own, and never neither. Pages are rendered on
+//! the server; the only asset (CSS) is embedded; plots are SVG drawn here. No JavaScript, no CDN.
 
 mod pages;
 mod svg;
+#[cfg(test)]
+mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::{Form, Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -41,8 +48,11 @@ pub struct Desk {
 
 struct Inner {
     store: Mutex<Store>,
+    /// The access token: only in the printed URL, exchanged for a session, never a cookie.
     token: String,
-    csrf: String,
+    sessions: Mutex<Sessions>,
+    /// The address the desk listens on; the only `Host` it answers to (set by `serve`/`url`).
+    addr: OnceLock<SocketAddr>,
     settings: Mutex<serde_json::Value>,
     /// The home's config.toml, which the settings page edits (None: read-only).
     config_file: Option<std::path::PathBuf>,
@@ -73,7 +83,8 @@ impl Desk {
             inner: Arc::new(Inner {
                 store: Mutex::new(store),
                 token: random_hex(24)?,
-                csrf: random_hex(24)?,
+                sessions: Mutex::new(Sessions::default()),
+                addr: OnceLock::new(),
                 settings: Mutex::new(settings),
                 config_file: None,
                 cast,
@@ -113,8 +124,10 @@ impl Desk {
             .clone()
     }
 
-    /// The URL to open, token included. Printed once at start; never logged.
+    /// The URL to open, token included. Printed once at start; never logged. `addr` is the
+    /// listener's address: from then on the desk answers only to that `Host`.
     pub fn url(&self, addr: SocketAddr) -> String {
+        let _ = self.inner.addr.set(addr);
         format!("http://{addr}/?token={}", self.inner.token)
     }
 
@@ -170,9 +183,79 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let _ = desk.inner.addr.set(listener.local_addr()?);
     axum::serve(listener, desk.router())
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The session cookie's name. Its value is a session id, never the access token.
+const SESSION_COOKIE: &str = "steward_session";
+
+/// Sessions kept at most; the oldest goes first (each exchange of the token makes one).
+const MAX_SESSIONS: usize = 16;
+
+/// Live sessions, keyed by the SHA-256 of the id: a lookup's timing says nothing of the ids.
+#[derive(Default)]
+struct Sessions {
+    by_hash: HashMap<[u8; 32], Session>,
+    order: VecDeque<[u8; 32]>,
+}
+
+/// What a session holds: the CSRF token its pages carry.
+#[derive(Clone)]
+struct Session {
+    csrf: String,
+}
+
+fn session_hash(id: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(id.as_bytes()).into()
+}
+
+impl Desk {
+    /// A new session: its id (for the cookie) and its CSRF token.
+    fn new_session(&self) -> Result<String> {
+        let id = random_hex(32)?;
+        let session = Session {
+            csrf: random_hex(24)?,
+        };
+        let mut s = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        while s.order.len() >= MAX_SESSIONS {
+            if let Some(old) = s.order.pop_front() {
+                s.by_hash.remove(&old);
+            }
+        }
+        let h = session_hash(&id);
+        s.by_hash.insert(h, session);
+        s.order.push_back(h);
+        Ok(id)
+    }
+
+    /// The session of any `steward_session` cookie the request carries (another local page can
+    /// add a cookie of the same name, so each is tried).
+    fn session(&self, headers: &HeaderMap) -> Option<Session> {
+        let s = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        cookies(headers, SESSION_COOKIE).find_map(|id| s.by_hash.get(&session_hash(id)).cloned())
+    }
+
+    /// Whether `host` is exactly this desk's address, by one of its three loopback names.
+    fn host_ok(&self, host: &str) -> bool {
+        let Some(port) = self.inner.addr.get().map(SocketAddr::port) else {
+            // Served without `serve` or `url`: the port is unknown, so no Host is ours.
+            return false;
+        };
+        host.strip_suffix(&format!(":{port}"))
+            .is_some_and(|name| matches!(name, "127.0.0.1" | "localhost" | "[::1]"))
+    }
 }
 
 fn ct_eq(a: &str, b: &str) -> bool {
@@ -183,85 +266,144 @@ fn ct_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
-fn cookie_token(headers: &HeaderMap) -> Option<&str> {
+/// The values of the cookies named `name`.
+fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix("steward="))
+        .filter_map(move |c| {
+            c.trim()
+                .split_once('=')
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| v)
+        })
 }
 
-fn host_is_loopback(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
-    let name = if host.starts_with('[') {
-        host.split(']').next().map(|h| h.trim_start_matches('['))
+/// The request's `Host` (HTTP/1) or authority (HTTP/2).
+fn host(req: &Request) -> Option<&str> {
+    match req.headers().get(header::HOST) {
+        Some(h) => h.to_str().ok(),
+        None => req.uri().authority().map(|a| a.as_str()),
+    }
+}
+
+fn refuse(status: StatusCode, text: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+fn unauthorized() -> Response {
+    refuse(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized: open the URL `steward serve` printed (it carries the access token)",
+    )
+}
+
+/// The request's URL without its `token` parameter (where the exchange redirects to).
+fn without_token(uri: &axum::http::Uri) -> String {
+    // `//host` would be a redirect to another site.
+    let path = format!("/{}", uri.path().trim_start_matches('/'));
+    let rest: Vec<(String, String)> = uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .filter(|(k, _)| k != "token")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if rest.is_empty() {
+        path
     } else {
-        host.rsplit_once(':').map(|(h, _)| h).or(Some(host))
-    };
-    match name {
-        Some("localhost") => true,
-        Some(h) => h
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
+        let q: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(rest)
+            .finish();
+        format!("{path}?{q}")
+    }
+}
+
+/// Whether a state-changing request comes from the desk's own pages. Browsers send
+/// `Sec-Fetch-Site` and `Origin` on every POST and a page cannot forge either; a request with
+/// neither is not from a browser showing the desk, so it is refused too.
+fn same_origin(headers: &HeaderMap, host: &str, allow_remote: bool) -> bool {
+    let site = headers
+        .get("sec-fetch-site")
+        .map(|v| v.to_str().unwrap_or(""));
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or(""));
+    let origin_ok =
+        |o: &str| o == format!("http://{host}") || (allow_remote && o == format!("https://{host}"));
+    match (site, origin) {
+        (None, None) => false,
+        (Some(s), o) => s == "same-origin" && o.is_none_or(origin_ok),
+        (None, Some(o)) => origin_ok(o),
     }
 }
 
 async fn guard(State(desk): State<Desk>, req: Request, next: Next) -> Response {
-    if !host_is_loopback(req.headers())
-        && !desk.settings()["web"]["allow_remote"]
-            .as_bool()
-            .unwrap_or(false)
-    {
-        return (StatusCode::FORBIDDEN, "forbidden: not a loopback host").into_response();
+    let resp = match admit(&desk, req) {
+        Ok(req) => next.run(req).await,
+        Err(resp) => resp,
+    };
+    harden(resp)
+}
+
+/// The checks every request passes: host, then the token exchange or a live session, then for
+/// a state change its origin. `Err` is the answer to send instead of running the handler.
+#[allow(clippy::result_large_err)] // the refusal is the response itself
+fn admit(desk: &Desk, mut req: Request) -> std::result::Result<Request, Response> {
+    let allow_remote = desk.settings()["web"]["allow_remote"]
+        .as_bool()
+        .unwrap_or(false);
+    let host = host(&req).unwrap_or("").to_owned();
+    if !allow_remote && !desk.host_ok(&host) {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden: the Host header is not this desk's address (127.0.0.1, localhost or [::1] with its port)",
+        ));
     }
     let query_token = req.uri().query().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == "token")
             .map(|(_, v)| v.into_owned())
     });
-    let cookie_ok = cookie_token(req.headers()).is_some_and(|t| ct_eq(t, &desk.inner.token));
-    let query_ok = query_token
-        .as_deref()
-        .is_some_and(|t| ct_eq(t, &desk.inner.token));
-    if !cookie_ok && !query_ok {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "unauthorized: open the URL `steward serve` printed (it carries the access token)",
-        )
-            .into_response();
-    }
-    if req.method() == axum::http::Method::POST {
-        // A browser always sends Origin on a cross-site POST; it must be this server.
-        if let Some(origin) = req
-            .headers()
-            .get(header::ORIGIN)
-            .and_then(|o| o.to_str().ok())
-        {
-            let host = req
-                .headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("");
-            if origin != format!("http://{host}") {
-                return (StatusCode::FORBIDDEN, "forbidden: cross-origin request").into_response();
-            }
+    if let Some(t) = query_token {
+        if !ct_eq(&t, &desk.inner.token) || !matches!(*req.method(), Method::GET | Method::HEAD) {
+            return Err(unauthorized());
         }
-    }
-    let mut resp = next.run(req).await;
-    if query_ok && !cookie_ok {
-        let cookie = format!(
-            "steward={}; HttpOnly; SameSite=Strict; Path=/",
-            desk.inner.token
-        );
+        // The exchange: a fresh session in the cookie, and the token gone from the address bar.
+        let id = desk.new_session().map_err(internal)?;
+        let cookie = format!("{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/");
+        let mut resp = Redirect::to(&without_token(req.uri())).into_response();
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             resp.headers_mut().append(header::SET_COOKIE, v);
         }
+        return Err(resp);
     }
+    let Some(session) = desk.session(req.headers()) else {
+        return Err(unauthorized());
+    };
+    if !matches!(*req.method(), Method::GET | Method::HEAD)
+        && !same_origin(req.headers(), &host, allow_remote)
+    {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            "forbidden: a change must come from the desk's own pages (Sec-Fetch-Site: same-origin or this desk's Origin)",
+        ));
+    }
+    req.extensions_mut().insert(session);
+    Ok(req)
+}
+
+/// Headers on every answer, refusals included.
+fn harden(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
@@ -276,8 +418,8 @@ async fn guard(State(desk): State<Desk>, req: Request, next: Next) -> Response {
     resp
 }
 
-fn csrf_ok(desk: &Desk, form: &HashMap<String, String>) -> bool {
-    form.get("csrf").is_some_and(|c| ct_eq(c, &desk.inner.csrf))
+fn csrf_ok(session: &Session, form: &HashMap<String, String>) -> bool {
+    form.get("csrf").is_some_and(|c| ct_eq(c, &session.csrf))
 }
 
 fn forged() -> Response {
@@ -317,6 +459,7 @@ async fn questions(State(desk): State<Desk>, Query(f): Query<Flash>) -> Response
 
 async fn question(
     State(desk): State<Desk>,
+    Extension(session): Extension<Session>,
     Path(id): Path<String>,
     Query(f): Query<Flash>,
 ) -> Response {
@@ -327,7 +470,7 @@ async fn question(
             if q.status == "open" && q.deadline.is_some_and(|d| d < now) {
                 q.status = "expired".into();
             }
-            Html(pages::question(&q, &desk.inner.csrf, f.msg.as_deref())).into_response()
+            Html(pages::question(&q, &session.csrf, f.msg.as_deref())).into_response()
         }
         Ok(None) => (
             StatusCode::NOT_FOUND,
@@ -340,10 +483,11 @@ async fn question(
 
 async fn answer(
     State(desk): State<Desk>,
+    Extension(session): Extension<Session>,
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&desk, &form) {
+    if !csrf_ok(&session, &form) {
         return forged();
     }
     let (choice, reason) = choice_and_reason(&form);
@@ -389,20 +533,25 @@ fn urlenc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-async fn decisions(State(desk): State<Desk>, Query(f): Query<Flash>) -> Response {
+async fn decisions(
+    State(desk): State<Desk>,
+    Extension(session): Extension<Session>,
+    Query(f): Query<Flash>,
+) -> Response {
     let store = desk.store();
     match store.decisions(200) {
-        Ok(ds) => Html(pages::decisions(&ds, &desk.inner.csrf, f.msg.as_deref())).into_response(),
+        Ok(ds) => Html(pages::decisions(&ds, &session.csrf, f.msg.as_deref())).into_response(),
         Err(e) => internal(e),
     }
 }
 
 async fn override_decision(
     State(desk): State<Desk>,
+    Extension(session): Extension<Session>,
     Path(key): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&desk, &form) {
+    if !csrf_ok(&session, &form) {
         return forged();
     }
     let (choice, reason) = choice_and_reason(&form);
@@ -463,7 +612,11 @@ async fn proposals(State(desk): State<Desk>, Query(q): Query<ProposalQuery>) -> 
     }
 }
 
-async fn profile(State(desk): State<Desk>, Query(f): Query<Flash>) -> Response {
+async fn profile(
+    State(desk): State<Desk>,
+    Extension(session): Extension<Session>,
+    Query(f): Query<Flash>,
+) -> Response {
     let mut store = desk.store();
     let summary = match &desk.inner.embedder {
         Some(e) => {
@@ -487,7 +640,7 @@ async fn profile(State(desk): State<Desk>, Query(f): Query<Flash>) -> Response {
             &v,
             &p,
             summary.as_ref(),
-            &desk.inner.csrf,
+            &session.csrf,
             f.msg.as_deref(),
         ))
         .into_response(),
@@ -495,8 +648,12 @@ async fn profile(State(desk): State<Desk>, Query(f): Query<Flash>) -> Response {
     }
 }
 
-async fn say(State(desk): State<Desk>, Form(form): Form<HashMap<String, String>>) -> Response {
-    if !csrf_ok(&desk, &form) {
+async fn say(
+    State(desk): State<Desk>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(&session, &form) {
         return forged();
     }
     let text = form
@@ -528,8 +685,12 @@ async fn say(State(desk): State<Desk>, Form(form): Form<HashMap<String, String>>
     }
 }
 
-async fn forget(State(desk): State<Desk>, Form(form): Form<HashMap<String, String>>) -> Response {
-    if !csrf_ok(&desk, &form) {
+async fn forget(
+    State(desk): State<Desk>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(&session, &form) {
         return forged();
     }
     let Some(id) = form.get("id").and_then(|i| i.parse::<i64>().ok()) else {
@@ -568,11 +729,15 @@ async fn activity(State(desk): State<Desk>) -> Response {
     }
 }
 
-async fn settings(State(desk): State<Desk>, Query(f): Query<Flash>) -> Response {
+async fn settings(
+    State(desk): State<Desk>,
+    Extension(session): Extension<Session>,
+    Query(f): Query<Flash>,
+) -> Response {
     Html(pages::settings(
         &desk.settings(),
         desk.inner.config_file.is_some(),
-        &desk.inner.csrf,
+        &session.csrf,
         f.msg.as_deref(),
     ))
     .into_response()
@@ -590,9 +755,10 @@ pub const EDITABLE: &[&str] = &[
 
 async fn save_settings(
     State(desk): State<Desk>,
+    Extension(session): Extension<Session>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&desk, &form) {
+    if !csrf_ok(&session, &form) {
         return forged();
     }
     let Some(path) = desk.inner.config_file.clone() else {

@@ -166,16 +166,12 @@ pub(crate) fn question(q: &Question, csrf: &str, msg: Option<&str>) -> String {
             q.id,
             csrf_field(csrf)
         );
+        // Nothing is preselected, the lean included: one careless click must not vote.
         for (i, ch) in c.choices.iter().enumerate() {
             let _ = write!(
                 b,
-                "<label><input type=\"radio\" name=\"choice\" value=\"{v}\" id=\"choice-{i}\"{chk}> {v}</label><br>",
+                "<label><input type=\"radio\" name=\"choice\" value=\"{v}\" id=\"choice-{i}\" required> {v}</label><br>",
                 v = esc(ch),
-                chk = if c.lean.as_deref() == Some(ch) {
-                    " checked"
-                } else {
-                    ""
-                }
             );
         }
         b.push_str("<label>Why (optional; it teaches me)<textarea name=\"reason\" id=\"reason\"></textarea></label><button type=\"submit\" id=\"submit\">Answer</button></form>");
@@ -233,10 +229,12 @@ pub(crate) fn decisions(ds: &[(i64, Decision)], csrf: &str, msg: Option<&str>) -
         }
         let _ = write!(
             b,
-            "<form class=\"inline override\" method=\"post\" action=\"/decisions/{}/override\">{}<select name=\"choice\">",
+            "<form class=\"inline override\" method=\"post\" action=\"/decisions/{}/override\">{}<select name=\"choice\" required><option value=\"\">choose…</option>",
             esc(&urlenc_path(&d.proposal)),
             csrf_field(csrf)
         );
+        // The empty first option is what a browser shows selected, so no choice is preselected
+        // and `required` makes the user pick one.
         for ch in &d.choices {
             let _ = write!(b, "<option value=\"{v}\">{v}</option>", v = esc(ch));
         }

@@ -10,6 +10,7 @@ mod governor;
 mod inspect;
 mod keys;
 mod sync;
+mod terminal;
 mod vote;
 mod web;
 

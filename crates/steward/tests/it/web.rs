@@ -183,6 +183,19 @@ impl Browser {
         .await;
     }
 
+    /// Whether a radio, checkbox or option is selected (WebDriver "Is Element Selected").
+    async fn selected(&self, css: &str) -> bool {
+        let e = self.element(css).await;
+        self.cmd(
+            reqwest::Method::GET,
+            &format!("/element/{e}/selected"),
+            Value::Null,
+        )
+        .await
+        .as_bool()
+        .unwrap_or_else(|| panic!("no selectedness for {css}"))
+    }
+
     async fn new_tab(&self) -> String {
         let v = self
             .cmd(reqwest::Method::POST, "/window/new", json!({"type": "tab"}))
@@ -270,28 +283,7 @@ async fn review_desk_in_chromium() {
         eprintln!("SKIP the evaluation page's figures: {votes} is absent");
     }
 
-    let mut serve = steward(&home);
-    serve
-        .env("STEWARD_PASSPHRASE", PASS)
-        .args(["--json", "serve", "--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = Killed(serve.spawn().expect("serve"));
-    // The envelope is pretty-printed: read lines until they parse.
-    let mut reader = BufReader::new(child.0.stdout.take().expect("stdout"));
-    let mut text = String::new();
-    let envelope: Value = loop {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).expect("read") > 0,
-            "serve printed: {text}"
-        );
-        text.push_str(&line);
-        if let Ok(v) = serde_json::from_str(&text) {
-            break v;
-        }
-    };
-    let url = envelope["data"]["url"].as_str().expect("url").to_owned();
+    let (child, url) = serve_desk(&home);
     let base = url.split("/?token=").next().expect("base").to_owned();
 
     let b = Browser::start(&chromedriver, &chromium).await;
@@ -325,6 +317,13 @@ async fn review_desk_in_chromium() {
     b.switch(&second).await;
     b.goto(&q_url).await;
     b.switch(&first).await;
+    // Nothing is preselected, whatever the agent leans to (issue 14).
+    for i in 0..3 {
+        assert!(
+            !b.selected(&format!("#choice-{i}")).await,
+            "choice {i} is preselected"
+        );
+    }
     b.click("#choice-1").await;
     b.type_into("#reason", "parties are not public goods").await;
     b.click("#submit").await;
@@ -339,6 +338,14 @@ async fn review_desk_in_chromium() {
     // Override a decision from the decisions page.
     b.switch(&first).await;
     b.goto(&format!("{base}/decisions")).await;
+    for choice in ["For", "Against", "Abstain"] {
+        assert!(
+            !b.selected(&format!("form.override option[value='{choice}']"))
+                .await,
+            "override preselects {choice}"
+        );
+    }
+    b.click("form.override option[value='For']").await;
     b.click("form.override button").await;
     let page = b.wait_for("Overridden").await;
     assert!(page.contains("Overridden"), "{page}");
@@ -415,11 +422,14 @@ async fn review_desk_in_chromium() {
     );
     b.quit().await;
 
-    // A forged POST (no CSRF token) from a client holding the cookie is refused.
+    // A forged POST (no CSRF token) from a client holding a session is refused, even when it
+    // claims to come from the desk's own page.
     let token = url.split("token=").nth(1).expect("token");
+    let cookie = session_cookie(&base, token).await;
     let r = reqwest::Client::new()
         .post(format!("{base}/profile/say"))
-        .header("Cookie", format!("steward={token}"))
+        .header("Cookie", &cookie)
+        .header("Sec-Fetch-Site", "same-origin")
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body("text=I+support+everything")
         .send()
@@ -429,7 +439,7 @@ async fn review_desk_in_chromium() {
     // And a cross-origin one with the right CSRF but a foreign Origin.
     let r = reqwest::Client::new()
         .post(format!("{base}/profile/say"))
-        .header("Cookie", format!("steward={token}"))
+        .header("Cookie", &cookie)
         .header("Origin", "http://evil.example")
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body("text=x&csrf=whatever")
@@ -438,6 +448,252 @@ async fn review_desk_in_chromium() {
         .expect("post");
     assert_eq!(r.status(), 403);
     drop(child);
+}
+
+/// `steward serve` on a free 127.0.0.1 port over `home`: the child and the URL it printed.
+fn serve_desk(home: &Path) -> (Killed, String) {
+    let mut serve = steward(home);
+    serve
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["--json", "serve", "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = Killed(serve.spawn().expect("serve"));
+    // The envelope is pretty-printed: read lines until they parse.
+    let mut reader = BufReader::new(child.0.stdout.take().expect("stdout"));
+    let mut text = String::new();
+    let envelope: Value = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "serve printed: {text}"
+        );
+        text.push_str(&line);
+        if let Ok(v) = serde_json::from_str(&text) {
+            break v;
+        }
+    };
+    let url = envelope["data"]["url"].as_str().expect("url").to_owned();
+    (child, url)
+}
+
+/// Exchanges the access token for a session as a client would: the `Cookie` header to send.
+async fn session_cookie(base: &str, token: &str) -> String {
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(format!("{base}/?token={token}"))
+        .send()
+        .await
+        .expect("exchange");
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("steward_session="))
+        .unwrap_or_else(|| panic!("no session cookie: {:?}", r.headers()))
+        .to_owned();
+    set.split(';').next().unwrap_or("").to_owned()
+}
+
+/// A plain HTTP server on another 127.0.0.1 port that records the head of every request it
+/// gets (as any other local web app the user visits would see it).
+struct Recorder {
+    port: u16,
+    heads: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Recorder {
+    fn start() -> Recorder {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                seen.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(String::from_utf8_lossy(&head).into_owned());
+                let body = "<html><body>another local app</body></html>";
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Recorder { port, heads }
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Issue 21 item 2, the audit's attack: open the desk, then any other page on 127.0.0.1. The
+/// other server must not receive the access token (browsers send 127.0.0.1 cookies to every
+/// port); the session id it may receive, sent without `Origin`/`Sec-Fetch-Site` as a non-browser
+/// client would, cannot answer a question (cast a vote) or turn casting on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desk_token_never_reaches_another_local_server() {
+    let (Some(chromium), Some(chromedriver)) = (find(&["chromium"]), find(&["chromedriver"]))
+    else {
+        eprintln!(
+            "SKIP desk_token_never_reaches_another_local_server: chromium/chromedriver missing (scripts/setup-apt.sh chromium chromium-driver)"
+        );
+        return;
+    };
+    if !models_present("desk_token_never_reaches_another_local_server") {
+        return;
+    }
+    let (dir, home) = temp_home();
+    let st = |args: &[&str]| {
+        let mut c = steward(&home);
+        c.env("STEWARD_PASSPHRASE", PASS).args(args);
+        run(&mut c)
+    };
+    assert_eq!(st(&["init"]).0, 0);
+    let file = dir.path().join("p.jsonl");
+    std::fs::write(
+        &file,
+        snapshot_json(
+            "desk.eth",
+            "0xq1",
+            "Pay 90,000 USDC for a conference party",
+            "A party.",
+        ),
+    )
+    .expect("write");
+    assert_eq!(st(&["ingest", "file", file.to_str().expect("utf8")]).0, 0);
+    let (code, _, err) = st(&["run", "--no-llm"]);
+    assert_eq!(code, 0, "{err}");
+    let config_before = std::fs::read_to_string(home.join("config.toml")).expect("config");
+
+    let (_child, url) = serve_desk(&home);
+    let base = url.split("/?token=").next().expect("base").to_owned();
+    let token = url.split("token=").nth(1).expect("token").to_owned();
+    let other = Recorder::start();
+
+    let b = Browser::start(&chromedriver, &chromium).await;
+    b.goto(&url).await;
+    let page = b.wait_for("conference party").await;
+    assert!(page.contains("conference party"), "{page}");
+    let i = page.find("href=\"/questions/").expect("question link") + 6;
+    let q_path = page[i..i + page[i..].find('"').expect("end")].to_owned();
+    b.goto(&format!("{base}{q_path}")).await;
+    assert!(b.source().await.contains("id=\"answer\""));
+    // The browser's address bar no longer holds the token.
+    let here = b
+        .cmd(reqwest::Method::GET, "/url", Value::Null)
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!here.contains(&token), "{here}");
+
+    // Now the user opens another local app.
+    b.goto(&format!("http://127.0.0.1:{}/anything", other.port))
+        .await;
+    let page = b.wait_for("another local app").await;
+    assert!(page.contains("another local app"), "{page}");
+    b.quit().await;
+    let heads = other.heads();
+    assert!(!heads.is_empty(), "the other server saw no request");
+    for h in &heads {
+        assert!(
+            !h.contains(&token),
+            "the access token reached another server on 127.0.0.1:\n{h}"
+        );
+    }
+
+    // What that server got (the session id, if the browser sent it; otherwise one of ours):
+    // without Origin or Sec-Fetch-Site it reads a page but changes nothing.
+    let leaked = heads.iter().find_map(|h| {
+        h.lines()
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+            .flat_map(|(_, v)| v.split(';'))
+            .map(str::trim)
+            .find(|c| c.starts_with("steward_session="))
+            .map(str::to_owned)
+    });
+    eprintln!(
+        "the other server received the session cookie: {}",
+        leaked.is_some()
+    );
+    let cookie = match leaked {
+        Some(c) => c,
+        None => session_cookie(&base, &token).await,
+    };
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let q_page = http
+        .get(format!("{base}{q_path}"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    let i = q_page.find("name=\"csrf\" value=\"").expect("csrf") + 19;
+    let csrf = &q_page[i..i + q_page[i..].find('"').expect("end")];
+    let post = |path: String, body: String| {
+        let http = http.clone();
+        let cookie = cookie.clone();
+        async move {
+            http.post(path)
+                .header("Cookie", cookie)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("post")
+                .status()
+        }
+    };
+    let status = post(
+        format!("{base}{q_path}/answer"),
+        format!("csrf={csrf}&choice=For"),
+    )
+    .await;
+    assert_eq!(status, 403, "an answer (a vote) was accepted");
+    let status = post(
+        format!("{base}/settings"),
+        format!("csrf={csrf}&casting.enabled=on"),
+    )
+    .await;
+    assert_eq!(status, 403, "casting was turned on");
+    // Nothing changed: the question is still open, config.toml untouched.
+    let q_page = http
+        .get(format!("{base}{q_path}"))
+        .header("Cookie", &cookie)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(q_page.contains("id=\"answer\""), "{q_page}");
+    assert_eq!(
+        std::fs::read_to_string(home.join("config.toml")).expect("config"),
+        config_before
+    );
 }
 
 /// The demo's desk: answering the hidden-drain question in the browser casts the vote on the
