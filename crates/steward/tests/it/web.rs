@@ -233,8 +233,10 @@ impl Browser {
 async fn review_desk_in_chromium() {
     let (Some(chromium), Some(chromedriver)) = (find(&["chromium"]), find(&["chromedriver"]))
     else {
-        eprintln!(
-            "SKIP review_desk_in_chromium: chromium/chromedriver missing (scripts/setup-apt.sh chromium chromium-driver)"
+        steward_testing::skip(
+            steward_testing::Need::Chromium,
+            "review_desk_in_chromium",
+            "chromium or chromedriver is not on PATH",
         );
         return;
     };
@@ -280,7 +282,11 @@ async fn review_desk_in_chromium() {
         let (code, _, err) = st(&["eval", "votes", "--train", votes, "--save"]);
         assert_eq!(code, 0, "{err}");
     } else {
-        eprintln!("SKIP the evaluation page's figures: {votes} is absent");
+        steward_testing::skip(
+            steward_testing::Need::Data,
+            "the evaluation page's figures",
+            format_args!("{votes} is absent"),
+        );
     }
 
     let (child, url) = serve_desk(&home);
@@ -551,8 +557,10 @@ impl Recorder {
 async fn desk_token_never_reaches_another_local_server() {
     let (Some(chromium), Some(chromedriver)) = (find(&["chromium"]), find(&["chromedriver"]))
     else {
-        eprintln!(
-            "SKIP desk_token_never_reaches_another_local_server: chromium/chromedriver missing (scripts/setup-apt.sh chromium chromium-driver)"
+        steward_testing::skip(
+            steward_testing::Need::Chromium,
+            "desk_token_never_reaches_another_local_server",
+            "chromium or chromedriver is not on PATH",
         );
         return;
     };
@@ -702,8 +710,10 @@ async fn desk_token_never_reaches_another_local_server() {
 async fn answering_on_the_desk_casts_on_the_anvil_governor() {
     let (Some(chromium), Some(chromedriver)) = (find(&["chromium"]), find(&["chromedriver"]))
     else {
-        eprintln!(
-            "SKIP answering_on_the_desk: chromium/chromedriver missing (scripts/setup-apt.sh)"
+        steward_testing::skip(
+            steward_testing::Need::Chromium,
+            "answering_on_the_desk",
+            "chromium or chromedriver is not on PATH",
         );
         return;
     };
@@ -711,7 +721,7 @@ async fn answering_on_the_desk_casts_on_the_anvil_governor() {
         return;
     }
     if let Err(why) = steward_eth::testkit::Tools::detect() {
-        eprintln!("SKIP answering_on_the_desk: {why}");
+        steward_testing::skip(steward_testing::Need::Anvil, "answering_on_the_desk", why);
         return;
     }
     let (_dir, home) = temp_home();
