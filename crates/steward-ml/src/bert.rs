@@ -90,7 +90,9 @@ pub fn preload_runtime(models_dir: &Path) -> Result<()> {
     {
         manifest::verify_file(models_dir, f)?;
     }
-    ort::init_from(&path).map(drop).map_err(|e| load_err(&path, e))
+    ort::init_from(&path)
+        .map(drop)
+        .map_err(|e| load_err(&path, e))
 }
 
 /// Loads the ONNX Runtime library and creates its environment, once per process (ONNX Runtime

@@ -35,7 +35,9 @@ pub use manifest::{
     verify_file,
 };
 pub use openai::{OpenAiBackend, OpenAiConfig};
-pub use sandbox::{Confinement, DENIED_SYSCALLS, Layers, ProbeReport, confine, confine_with, probe};
+pub use sandbox::{
+    Confinement, DENIED_SYSCALLS, Layers, ProbeReport, confine, confine_with, probe,
+};
 pub use schema::JsonSchema;
 pub use thread::ModelThread;
 pub use worker::{

@@ -168,19 +168,27 @@ pub fn confine_with(read_only: &[PathBuf], layers: Layers) -> Confinement {
 #[cfg(target_os = "linux")]
 fn other_threads() -> Result<Vec<u32>, String> {
     // `/proc/thread-self` links to `<pid>/task/<tid>`.
-    let link = std::fs::read_link("/proc/thread-self")
-        .map_err(|e| format!("/proc/thread-self: {e}"))?;
+    let link =
+        std::fs::read_link("/proc/thread-self").map_err(|e| format!("/proc/thread-self: {e}"))?;
     let Some(me) = link
         .file_name()
         .and_then(|n| n.to_str())
         .and_then(|n| n.parse::<u32>().ok())
     else {
-        return Err(format!("/proc/thread-self: unexpected link {}", link.display()));
+        return Err(format!(
+            "/proc/thread-self: unexpected link {}",
+            link.display()
+        ));
     };
     let mut others = Vec::new();
-    for entry in std::fs::read_dir("/proc/self/task").map_err(|e| format!("/proc/self/task: {e}"))? {
+    for entry in
+        std::fs::read_dir("/proc/self/task").map_err(|e| format!("/proc/self/task: {e}"))?
+    {
         let entry = entry.map_err(|e| format!("/proc/self/task: {e}"))?;
-        if let Some(tid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok())
+        if let Some(tid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
             && tid != me
         {
             others.push(tid);

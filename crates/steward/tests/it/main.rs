@@ -12,6 +12,7 @@ mod keys;
 mod sync;
 mod vote;
 mod web;
+mod worker;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
