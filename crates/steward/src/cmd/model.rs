@@ -367,7 +367,10 @@ mod tests {
         };
         assert!(require_confined(&full, false).is_ok());
         for c in [&no_landlock, &early_thread, &Confinement::off()] {
-            let e = require_confined(c, false).unwrap_err().to_string();
+            let Err(e) = require_confined(c, false) else {
+                panic!("{c:?} was not refused");
+            };
+            let e = e.to_string();
             assert!(e.contains("models.allow_unconfined=true"), "{e}");
             assert!(e.contains(&c.missing()[0]), "{e}");
             assert!(require_confined(c, true).is_ok());
