@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 /// What [`confine`] achieved, for `steward doctor` and `steward model info`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confinement {
-    /// `enforced`, `partially enforced`, or why not.
+    /// `enforced` (with the kernel's ABI when older than 7, from 4 up), `partially enforced`
+    /// (ABI below 4), or why not.
     pub landlock: String,
     /// `enforced` or why not.
     pub seccomp: String,
@@ -76,7 +77,7 @@ impl Confinement {
     /// What keeps the worker from being confined, one phrase each; empty when it is.
     pub fn missing(&self) -> Vec<String> {
         let mut missing = Vec::new();
-        if self.landlock != "enforced" {
+        if !self.landlock.starts_with("enforced") {
             missing.push(format!("landlock: {}", self.landlock));
         }
         if self.seccomp != "enforced" {
@@ -206,8 +207,8 @@ fn other_threads() -> Result<Vec<u32>, String> {
 #[cfg(target_os = "linux")]
 fn landlock(read_only: &[PathBuf]) -> Result<String, String> {
     use landlock::{
-        ABI, Access, AccessFs, AccessNet, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus,
-        path_beneath_rules,
+        ABI, Access, AccessFs, AccessNet, LandlockStatus, Ruleset, RulesetAttr, RulesetCreatedAttr,
+        RulesetStatus, path_beneath_rules,
     };
     let abi = ABI::V7;
     let e = |e: landlock::RulesetError| e.to_string();
@@ -222,10 +223,22 @@ fn landlock(read_only: &[PathBuf]) -> Result<String, String> {
         .map_err(e)?
         .restrict_self()
         .map_err(e)?;
-    match status.ruleset {
-        RulesetStatus::FullyEnforced => Ok("enforced".into()),
-        RulesetStatus::PartiallyEnforced => Ok("partially enforced (older kernel ABI)".into()),
-        RulesetStatus::NotEnforced => Err("not supported by this kernel".into()),
+    match (status.ruleset, status.landlock) {
+        (RulesetStatus::FullyEnforced, _) => Ok("enforced".into()),
+        // ABI 4 (Linux 6.7) has what the worker relies on: the filesystem rules and TCP. Later
+        // ABIs add ioctl, scoping and logging rights.
+        (RulesetStatus::PartiallyEnforced, LandlockStatus::Available { effective_abi, .. })
+            if effective_abi >= ABI::V4 =>
+        {
+            Ok(format!(
+                "enforced (kernel Landlock ABI {}: files and TCP)",
+                effective_abi as i32
+            ))
+        }
+        (RulesetStatus::PartiallyEnforced, _) => {
+            Ok("partially enforced (kernel Landlock ABI below 4: no TCP rules)".into())
+        }
+        (RulesetStatus::NotEnforced, _) => Err("not supported by this kernel".into()),
     }
 }
 
@@ -397,6 +410,23 @@ mod tests {
                 },
                 false,
                 "seccomp: unavailable: skipped (test hook)",
+            ),
+            (
+                Confinement {
+                    landlock: "enforced (kernel Landlock ABI 4: files and TCP)".into(),
+                    ..full.clone()
+                },
+                true,
+                "confined",
+            ),
+            (
+                Confinement {
+                    landlock: "partially enforced (kernel Landlock ABI below 4: no TCP rules)"
+                        .into(),
+                    ..full.clone()
+                },
+                false,
+                "landlock: partially enforced",
             ),
             (Confinement::off(), false, "landlock: off; seccomp: off"),
         ];
