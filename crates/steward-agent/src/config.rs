@@ -217,6 +217,8 @@ impl Default for CastingConfig {
 pub struct ModelsConfig {
     /// Directory of the embedded model files; unset means `$STEWARD_HOME/models`.
     pub dir: Option<PathBuf>,
+    /// Run the model worker even where it cannot confine itself (no Landlock or seccomp).
+    pub allow_unconfined: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -387,6 +389,12 @@ pub const KEYS: &[ConfigKey] = &[
         env: "STEWARD_MODELS_DIR",
         default: "(unset: $STEWARD_HOME/models)",
         doc: "Directory holding the embedded model files that `make models` installs.",
+    },
+    ConfigKey {
+        key: "models.allow_unconfined",
+        env: "STEWARD_MODELS_ALLOW_UNCONFINED",
+        default: "false",
+        doc: "Run the model worker even where the kernel cannot confine it (no Landlock or seccomp); without it `run`, `decide` and the others refuse.",
     },
     ConfigKey {
         key: "tools.dir",
@@ -568,6 +576,11 @@ impl Config {
                     .map_err(|_| format!("expected a number of bytes, got {v:?}"))?;
             }
             "models.dir" => self.models.dir = non_empty_path(v),
+            "models.allow_unconfined" => {
+                self.models.allow_unconfined = v
+                    .parse()
+                    .map_err(|_| format!("expected true or false, got {v:?}"))?;
+            }
             "tools.dir" => self.tools.dir = non_empty_path(v),
             "log.level" => self.log.level = v.to_owned(),
             "decide.min_confidence_low" => self.decide.min_confidence_low = parse_unit(v)?,

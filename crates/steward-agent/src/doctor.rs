@@ -345,7 +345,14 @@ fn key_check(dir: &Path) -> Check {
 }
 
 fn version_of(bin: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new(bin).args(args).output().ok()?;
+    // Only PATH (node scripts find `node` through it): never the passphrase or the keystore
+    // password this process may hold in its environment.
+    let out = Command::new(bin)
+        .args(args)
+        .env_clear()
+        .envs(std::env::var_os("PATH").map(|p| ("PATH", p)))
+        .output()
+        .ok()?;
     out.status.success().then(|| {
         String::from_utf8_lossy(&out.stdout)
             .lines()

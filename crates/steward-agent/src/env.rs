@@ -2,6 +2,10 @@
 //!
 //! Config keys are also read from `STEWARD_<SECTION>_<KEY>` (see [`crate::KEYS`]); the variables
 //! here are the ones that are not config keys.
+//!
+//! None of them reaches a child process Steward starts: the model worker gets a cleared
+//! environment (`steward_ml::WorkerProcess::spawn`), so the passphrase and the keystore
+//! password stay out of its `/proc/<pid>/environ`.
 
 /// The home directory (flag `--home`); default `$XDG_DATA_HOME/steward`.
 pub const STEWARD_HOME: &str = "STEWARD_HOME";
@@ -20,3 +24,7 @@ pub const STEWARD_KEYSTORE_PASSWORD: &str = "STEWARD_KEYSTORE_PASSWORD";
 /// Test hook, debug builds only: `after-intent`, `after-sign` or `after-submit` holds a vote at
 /// that step so a test can kill -9 the process there (docs/casting.md). Ignored in release.
 pub const STEWARD_CAST_PAUSE_AT: &str = "STEWARD_CAST_PAUSE_AT";
+/// Test hook, debug builds only: `landlock`, `seccomp` or both (comma-separated) make the model
+/// worker leave that layer out, as on a kernel without it, so tests can see the refusal
+/// (docs/models.md). Ignored in release.
+pub const STEWARD_TEST_SKIP_CONFINEMENT: &str = "STEWARD_TEST_SKIP_CONFINEMENT";

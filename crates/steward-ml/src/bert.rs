@@ -73,12 +73,33 @@ fn load_err(path: &Path, reason: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Loads the ONNX Runtime library and creates its environment, once per process (ONNX Runtime
-/// allows one environment; the first models directory wins).
+/// Maps the ONNX Runtime library into the process (checked against the manifest first) without
+/// starting it: no environment, no thread, no file of its own.
 ///
 /// The model worker calls this before it confines itself: the dynamic loader must read the
 /// library's own dependencies (libstdc++, libdl, ...) from the system, which Landlock then
-/// forbids. Checks the file against the manifest first.
+/// forbids. The environment ([`load_runtime`]) is made after confinement, so the threads it
+/// starts (telemetry among them, where the library has it) are confined too, and the files it
+/// would open outside the models directory (a telemetry database under `~/.cache`) are denied.
+pub fn preload_runtime(models_dir: &Path) -> Result<()> {
+    let path = models_dir.join(RUNTIME_PATH);
+    if let Some(f) = manifest::spec(Role::Embedding)
+        .files
+        .iter()
+        .find(|f| f.path == RUNTIME_PATH)
+    {
+        manifest::verify_file(models_dir, f)?;
+    }
+    ort::init_from(&path)
+        .map(drop)
+        .map_err(|e| load_err(&path, e))
+}
+
+/// Loads the ONNX Runtime library and creates its environment, once per process (ONNX Runtime
+/// allows one environment; the first models directory wins).
+///
+/// The model worker calls [`preload_runtime`] before it confines itself and this afterwards.
+/// Checks the file against the manifest first.
 pub fn load_runtime(models_dir: &Path) -> Result<Environment> {
     static ENV: OnceLock<std::result::Result<Environment, String>> = OnceLock::new();
     let path = models_dir.join(RUNTIME_PATH);

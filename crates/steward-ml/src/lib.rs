@@ -26,7 +26,7 @@ pub use api::{
 };
 pub use bert::{
     BertEmbedder, EmbedOptions, MAX_TOKENS as EMBED_MAX_TOKENS, RUNTIME_PATH as EMBED_RUNTIME_PATH,
-    load_runtime as load_embed_runtime,
+    load_runtime as load_embed_runtime, preload_runtime as preload_embed_runtime,
 };
 pub use error::{Error, Result};
 pub use llama::{LlamaGenerator, LlamaOptions};
@@ -35,7 +35,12 @@ pub use manifest::{
     verify_file,
 };
 pub use openai::{OpenAiBackend, OpenAiConfig};
-pub use sandbox::{Confinement, ProbeReport, confine, probe};
+pub use sandbox::{
+    Confinement, DENIED_SYSCALLS, Layers, ProbeReport, confine, confine_with, probe,
+};
 pub use schema::JsonSchema;
 pub use thread::ModelThread;
-pub use worker::{SharedWorker, WorkerInfo, WorkerProcess, model_paths, serve as serve_worker};
+pub use worker::{
+    SharedWorker, WorkerInfo, WorkerProcess, model_paths, serve as serve_worker,
+    serve_with as serve_worker_with,
+};

@@ -14,7 +14,10 @@ use crate::bert::BertEmbedder;
 use crate::error::{Error, Result};
 use crate::llama::{LlamaGenerator, LlamaOptions};
 use crate::manifest::{self, Role};
-use crate::sandbox::{self, Confinement, ProbeReport};
+use crate::sandbox::{self, Confinement, Layers, ProbeReport};
+
+/// The log filter, the only variable a worker inherits from its parent.
+const RUST_LOG: &str = "RUST_LOG";
 
 /// One request line.
 #[derive(Debug, Serialize, Deserialize)]
@@ -91,21 +94,47 @@ pub fn model_paths(models_dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// What the CPU is, read by ONNX Runtime's cpuinfo when its environment starts (confined, so
+/// it must stay readable, or the runtime falls back to kernels without AVX2/AVX-512). Only
+/// those that exist here.
+fn cpu_info_paths() -> Vec<PathBuf> {
+    ["/proc/cpuinfo", "/sys/devices/system/cpu"]
+        .into_iter()
+        .map(PathBuf::from)
+        .filter(|p| p.exists())
+        .collect()
+}
+
 /// The worker's main loop: confine (unless `confine` is false), then serve `input` until EOF.
 /// Models load on first use, after confinement, so loading itself runs confined.
 pub fn serve(
     models_dir: &Path,
     confine: bool,
     input: impl BufRead,
+    output: impl Write,
+) -> Result<()> {
+    serve_with(models_dir, confine, Layers::default(), input, output)
+}
+
+/// [`serve`] with some confinement layers left out (test hooks: a kernel without one).
+pub fn serve_with(
+    models_dir: &Path,
+    confine: bool,
+    layers: Layers,
+    input: impl BufRead,
     mut output: impl Write,
 ) -> Result<()> {
     let confinement = if confine {
-        // The embedding engine is a shared library with system dependencies: load it while the
-        // system libraries are still readable. A failure (missing file) is reported on first use.
-        if let Err(e) = crate::bert::load_runtime(models_dir) {
+        // Map the embedding engine's shared library while the system libraries it links are
+        // still readable, but start nothing: every thread must begin after Landlock, which binds
+        // only the calling thread and its later children. A failure (missing file) is reported
+        // on first use.
+        if let Err(e) = crate::bert::preload_runtime(models_dir) {
             tracing::warn!(error = %e, "embedding runtime not loaded before confinement");
         }
-        sandbox::confine(&model_paths(models_dir))
+        let mut readable = model_paths(models_dir);
+        readable.extend(cpu_info_paths());
+        sandbox::confine_with(&readable, layers)
     } else {
         Confinement::off()
     };
@@ -262,8 +291,28 @@ pub struct WorkerProcess {
 impl WorkerProcess {
     /// Starts `command` (for example `steward model-worker --models-dir DIR`) with piped stdin
     /// and stdout, and asks it who it is.
+    ///
+    /// The worker inherits no environment: the parent's may hold the store passphrase and the
+    /// keystore password, which `/proc/<pid>/environ` would show to anything that reads the
+    /// worker. It gets only the variables set on `command`, [`RUST_LOG`] and
+    /// `ORT_DISABLE_TELEMETRY=1` (ONNX Runtime otherwise starts a telemetry thread and keeps a
+    /// database open under `~/.cache`).
     pub fn spawn(mut command: Command) -> Result<Self> {
         let program = command.get_program().to_string_lossy().into_owned();
+        let explicit: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = command
+            .get_envs()
+            .map(|(k, v)| (k.to_owned(), v.map(ToOwned::to_owned)))
+            .collect();
+        command.env_clear().env("ORT_DISABLE_TELEMETRY", "1");
+        if let Some(level) = std::env::var_os(RUST_LOG) {
+            command.env(RUST_LOG, level);
+        }
+        for (k, v) in explicit {
+            match v {
+                Some(v) => command.env(k, v),
+                None => command.env_remove(k),
+            };
+        }
         let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -1,6 +1,7 @@
 //! Confinement, proven in a child process (this test binary, re-executed): after `confine`, a
-//! file outside the allowed set cannot be read and no socket can be created, while the allowed
-//! file still can be read.
+//! file outside the allowed set cannot be read and no socket, socket pair or io_uring can be
+//! created, while the allowed file still can be read; and a thread that ran before `confine`
+//! (here the harness' main thread: the test runs on a thread of its own) is reported.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -26,9 +27,19 @@ fn sandbox_child() {
         "confinement": confinement,
         "allowed": allowed_read,
         "secret": secret_read,
+        "io_uring": io_uring(),
+        "pid": std::process::id(),
     });
     // The parent reads this marker line from the harness' output.
     println!("SANDBOX-RESULT {line}");
+}
+
+/// Sets up an io_uring (whose operations would bypass a filter on `socket` and `connect`).
+fn io_uring() -> String {
+    match io_uring::IoUring::new(8) {
+        Ok(_) => "ok".into(),
+        Err(e) => format!("denied: {e}"),
+    }
 }
 
 #[test]
@@ -41,6 +52,8 @@ fn confinement_denies_other_files_and_sockets() {
     let open = steward_ml::probe(Some(&dir.path().join("secret.txt")));
     assert_eq!(open.read.as_deref(), Some("ok"));
     assert_eq!(open.socket, "ok");
+    assert_eq!(open.socketpair, "ok");
+    let uring_open = io_uring();
 
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -68,12 +81,28 @@ fn confinement_denies_other_files_and_sockets() {
     let allowed: ProbeReport = serde_json::from_value(v["allowed"].clone()).unwrap();
     let secret: ProbeReport = serde_json::from_value(v["secret"].clone()).unwrap();
 
+    // The harness' main thread ran before `confine`: Landlock does not bind it, and the report
+    // must say so rather than call the process confined.
+    let pid = v["pid"].as_u64().unwrap() as u32;
+    assert!(
+        confinement.threads_before.contains(&pid),
+        "main thread {pid} not reported: {confinement:?}"
+    );
+    assert!(!confinement.is_confined(), "{}", confinement.summary());
+    assert!(
+        confinement
+            .summary()
+            .contains("threads started before confinement"),
+        "{}",
+        confinement.summary()
+    );
+
     assert_eq!(
         allowed.read.as_deref(),
         Some("ok"),
         "the allowed file stays readable"
     );
-    if confinement.landlock == "enforced" {
+    if confinement.landlock.starts_with("enforced") {
         let r = secret.read.unwrap();
         assert!(r.starts_with("denied"), "read of another file: {r}");
     } else {
@@ -90,6 +119,17 @@ fn confinement_denies_other_files_and_sockets() {
             "tcp: {}",
             secret.tcp_connect
         );
+        assert!(
+            secret.socketpair.starts_with("denied"),
+            "socketpair: {}",
+            secret.socketpair
+        );
+        let uring = v["io_uring"].as_str().unwrap();
+        if uring_open == "ok" {
+            assert!(uring.starts_with("denied"), "io_uring: {uring}");
+        } else {
+            eprintln!("SKIP io_uring assertion: unavailable even unconfined ({uring_open})");
+        }
     } else {
         eprintln!("SKIP seccomp assertions: {}", confinement.seccomp);
     }

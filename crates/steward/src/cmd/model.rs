@@ -2,17 +2,19 @@
 //! models in a confined child process.
 //!
 //! By default `embed` and `generate` start the worker (this same binary, `model-worker`), which
-//! confines itself (Landlock: read-only model files; seccomp: no sockets) before loading a
-//! model; `--in-process` runs the engine here instead.
+//! confines itself (Landlock: read-only model files; seccomp: no sockets, io_uring, ptrace,
+//! exec, ...) before loading a model; `--in-process` runs the engine here instead. A worker that
+//! could not confine itself is refused unless the user chose `models.allow_unconfined`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use steward_agent::Config;
+use steward_agent::{Config, env};
 use steward_ml::{
     BertEmbedder, Embedder, FileStatus, GenerateRequest, Generator, JsonSchema, LlamaGenerator,
     LlamaOptions, Sampling, WorkerProcess,
@@ -83,6 +85,10 @@ pub(crate) struct WorkerArgs {
     /// Skip Landlock and seccomp (debugging only)
     #[arg(long)]
     pub(crate) unconfined: bool,
+    /// Test hook, debug builds only: leave out a layer (`landlock`, `seccomp`), as on a kernel
+    /// without it. Ignored in release builds.
+    #[arg(long, value_name = "LAYER", hide = true)]
+    pub(crate) test_skip: Vec<String>,
 }
 
 pub(crate) fn run(ctx: &Ctx, out: &Output, args: ModelArgs) -> Result<ExitCode> {
@@ -97,23 +103,77 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: ModelArgs) -> Result<ExitCode> 
 pub(crate) fn worker(args: WorkerArgs) -> Result<ExitCode> {
     let stdin = std::io::stdin().lock();
     let stdout = std::io::stdout().lock();
-    steward_ml::serve_worker(&args.models_dir, !args.unconfined, stdin, stdout)
+    let mut layers = steward_ml::Layers::default();
+    if cfg!(debug_assertions) {
+        for layer in &args.test_skip {
+            match layer.as_str() {
+                "landlock" => layers.landlock = false,
+                "seccomp" => layers.seccomp = false,
+                other => bail!("--test-skip: unknown layer {other:?} (landlock, seccomp)"),
+            }
+        }
+    }
+    steward_ml::serve_worker_with(&args.models_dir, !args.unconfined, layers, stdin, stdout)
         .context("model worker")?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// `models.allow_unconfined` as the last [`models_dir`] read it (every caller of
+/// [`spawn_worker`] reads the models directory from the config first).
+static ALLOW_UNCONFINED: AtomicBool = AtomicBool::new(false);
+
 /// `models.dir` from the config layers, else `$STEWARD_HOME/models`. The home need not exist.
+/// Also records `models.allow_unconfined` for [`spawn_worker`].
 pub(crate) fn models_dir(ctx: &Ctx) -> Result<PathBuf> {
     let home = ctx.home_path()?;
     let cfg = Config::load(&home.join("config.toml"), Ctx::getenv, &ctx.flags)?;
+    ALLOW_UNCONFINED.store(cfg.models.allow_unconfined, Ordering::Relaxed);
     Ok(cfg.models.dir.unwrap_or_else(|| home.join("models")))
 }
 
+/// Starts the confined model worker, refusing one that could not confine itself (a kernel
+/// without Landlock or seccomp) unless the user set `models.allow_unconfined`.
 pub(crate) fn spawn_worker(models_dir: &Path) -> Result<WorkerProcess> {
+    let w = spawn_worker_unchecked(models_dir)?;
+    require_confined(
+        &w.worker_info().confinement,
+        ALLOW_UNCONFINED.load(Ordering::Relaxed),
+    )?;
+    Ok(w)
+}
+
+/// Starts the worker whatever its confinement (`model info` reports it).
+fn spawn_worker_unchecked(models_dir: &Path) -> Result<WorkerProcess> {
     let exe = std::env::current_exe().context("locating the steward binary for the worker")?;
     let mut cmd = Command::new(exe);
     cmd.arg("model-worker").arg("--models-dir").arg(models_dir);
+    if cfg!(debug_assertions)
+        && let Some(skip) = Ctx::getenv(env::STEWARD_TEST_SKIP_CONFINEMENT)
+    {
+        for layer in skip.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+            cmd.arg("--test-skip").arg(layer);
+        }
+    }
+    // WorkerProcess::spawn gives the worker no inherited environment (no passphrase).
     WorkerProcess::spawn(cmd).context("starting the model worker")
+}
+
+/// Refuses an unconfined worker unless `allow` (the user's explicit choice).
+fn require_confined(c: &steward_ml::Confinement, allow: bool) -> Result<()> {
+    if c.is_confined() {
+        return Ok(());
+    }
+    let missing = c.missing().join("; ");
+    if allow {
+        tracing::warn!(%missing, "running the model worker unconfined (models.allow_unconfined)");
+        return Ok(());
+    }
+    bail!(
+        "the model worker could not confine itself ({missing}); refusing to run the models \
+         unconfined. To run them anyway on this machine, choose it explicitly: \
+         `--set models.allow_unconfined=true`, STEWARD_MODELS_ALLOW_UNCONFINED=true, or \
+         `allow_unconfined = true` under [models] in config.toml (docs/config.md)"
+    )
 }
 
 fn info(out: &Output, models_dir: &Path) -> Result<ExitCode> {
@@ -163,7 +223,7 @@ fn info(out: &Output, models_dir: &Path) -> Result<ExitCode> {
                 .collect(),
         })
         .collect();
-    let (worker, worker_error) = match spawn_worker(models_dir) {
+    let (worker, worker_error) = match spawn_worker_unchecked(models_dir) {
         Ok(w) => (Some(w.worker_info().clone()), None),
         Err(e) => (None, Some(format!("{e:#}"))),
     };
@@ -282,4 +342,38 @@ fn generate(out: &Output, models_dir: &Path, args: GenerateArgs) -> Result<ExitC
         s
     });
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use steward_ml::Confinement;
+
+    use super::require_confined;
+
+    #[test]
+    fn an_unconfined_worker_is_refused_unless_allowed() {
+        let full = Confinement {
+            landlock: "enforced".into(),
+            seccomp: "enforced".into(),
+            threads_before: vec![],
+        };
+        let no_landlock = Confinement {
+            landlock: "unavailable: not supported by this kernel".into(),
+            ..full.clone()
+        };
+        let early_thread = Confinement {
+            threads_before: vec![7],
+            ..full.clone()
+        };
+        assert!(require_confined(&full, false).is_ok());
+        for c in [&no_landlock, &early_thread, &Confinement::off()] {
+            let Err(e) = require_confined(c, false) else {
+                panic!("{c:?} was not refused");
+            };
+            let e = e.to_string();
+            assert!(e.contains("models.allow_unconfined=true"), "{e}");
+            assert!(e.contains(&c.missing()[0]), "{e}");
+            assert!(require_confined(c, true).is_ok());
+        }
+    }
 }

@@ -13,6 +13,7 @@ mod sync;
 mod terminal;
 mod vote;
 mod web;
+mod worker;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
