@@ -140,7 +140,7 @@ impl ForumHost {
         if !u.username().is_empty() || u.password().is_some() {
             return Err(format!("{e:?}: no user or password in a forum host"));
         }
-        if u.path().trim_matches('/') != "" || u.query().is_some() || u.fragment().is_some() {
+        if !u.path().trim_matches('/').is_empty() || u.query().is_some() || u.fragment().is_some() {
             return Err(format!(
                 "{e:?}: a forum host has no path, query or fragment"
             ));
