@@ -23,8 +23,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use steward_core::{Address, AuditRecord, Source, U256};
 use steward_eth::{
-    GOVERNOR_CHOICES, GovernorBallot, GovernorCaster, Key, KeystorePassword, SnapshotChoice,
-    SnapshotEnvelope, SnapshotVote, SnapshotVoteType, support_of_choice,
+    GOVERNOR_CHOICES, GovernorBallot, GovernorCaster, Key, KeystorePassword, SignedVoteTx,
+    SnapshotChoice, SnapshotVote, SnapshotVoteType, support_of_choice,
 };
 
 use crate::config::Config;
@@ -109,15 +109,125 @@ pub struct CastIntent {
     pub choice: String,
     pub reason: String,
     pub origin: String,
-    /// intent | signed | submitted | confirmed | failed | abandoned | dry-run | superseded
-    pub state: String,
+    pub state: IntentState,
     pub tx: Option<String>,
     pub error: Option<String>,
     pub created_ts: i64,
 }
 
-/// States in which an intent holds the (proposal, voter) slot.
-const LIVE: &str = "('intent','signed','submitted','confirmed')";
+/// Where a vote intent stands; stored in `cast_intents.state` as [`IntentState::as_str`].
+///
+/// `Intent`, `Signed`, `Submitted` and `Confirmed` are live: they hold the (proposal, voter)
+/// slot (the partial unique index of [`MIGRATION`]). Nothing is signed in `Intent`, so it may be
+/// abandoned and signed afresh; from `Signed` on the vote may have been sent, so it is only ever
+/// re-sent as stored until it shows on the chain / hub (`Confirmed`) or can no longer land
+/// (`Abandoned`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IntentState {
+    /// Recorded, nothing signed yet.
+    Intent,
+    /// Signed and stored; it may or may not have been sent.
+    Signed,
+    /// Sent; the node has it, not yet mined.
+    Submitted,
+    /// On the chain, or accepted by the sequencer.
+    Confirmed,
+    /// Refused before it could count (nothing was counted).
+    Failed,
+    /// Never landed and never will (nothing signed, or the proposal ended / the nonce was used).
+    Abandoned,
+    /// `casting.enabled` was false: recorded only.
+    DryRun,
+    /// Replaced by a later Snapshot vote (a change).
+    Superseded,
+}
+
+impl IntentState {
+    /// Every state, in the order of the lifecycle.
+    pub const ALL: [Self; 8] = [
+        Self::Intent,
+        Self::Signed,
+        Self::Submitted,
+        Self::Confirmed,
+        Self::Failed,
+        Self::Abandoned,
+        Self::DryRun,
+        Self::Superseded,
+    ];
+
+    /// The states holding the (proposal, voter) slot, as the unique index lists them.
+    pub const LIVE: [Self; 4] = [Self::Intent, Self::Signed, Self::Submitted, Self::Confirmed];
+
+    /// The stored string (unchanged since the table was created).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Intent => "intent",
+            Self::Signed => "signed",
+            Self::Submitted => "submitted",
+            Self::Confirmed => "confirmed",
+            Self::Failed => "failed",
+            Self::Abandoned => "abandoned",
+            Self::DryRun => "dry-run",
+            Self::Superseded => "superseded",
+        }
+    }
+
+    /// Holds the (proposal, voter) slot.
+    pub fn is_live(self) -> bool {
+        Self::LIVE.contains(&self)
+    }
+
+    /// Live but not settled: reconciliation has to look at the chain or the hub.
+    pub fn is_unsettled(self) -> bool {
+        matches!(self, Self::Intent | Self::Signed | Self::Submitted)
+    }
+
+    /// A signed payload exists and may have been sent: only ever re-sent as stored.
+    pub fn may_be_sent(self) -> bool {
+        matches!(self, Self::Signed | Self::Submitted)
+    }
+}
+
+impl std::fmt::Display for IntentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for IntentState {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| refuse(format!("unknown cast intent state {s:?}")))
+    }
+}
+
+impl rusqlite::types::ToSql for IntentState {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for IntentState {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let s = v.as_str()?;
+        s.parse()
+            .map_err(|e: Error| rusqlite::types::FromSqlError::Other(Box::new(e)))
+    }
+}
+
+/// `('intent','signed','submitted','confirmed')`, for SQL filters on live intents.
+fn live_sql() -> String {
+    let list: Vec<String> = IntentState::LIVE
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!("({})", list.join(","))
+}
 
 /// The target of a vote, from the proposal's source.
 #[derive(Debug, Clone)]
@@ -308,10 +418,10 @@ impl Store {
     }
 
     fn live_intent(&self, key: &str, voter: &str) -> Result<Option<CastIntent>> {
-        Ok(self.cast_intents(Some(key))?.into_iter().find(|i| {
-            i.voter == voter
-                && ["intent", "signed", "submitted", "confirmed"].contains(&i.state.as_str())
-        }))
+        Ok(self
+            .cast_intents(Some(key))?
+            .into_iter()
+            .find(|i| i.voter == voter && i.state.is_live()))
     }
 
     fn votes_in_last_day(&self) -> Result<u32> {
@@ -320,7 +430,8 @@ impl Store {
             .query_row(
                 &format!(
                     "SELECT count(*) FROM cast_intents WHERE created_ts >= ?1
-                     AND (state IN {LIVE} OR state = 'superseded')"
+                     AND (state IN {} OR state = 'superseded')",
+                    live_sql()
                 ),
                 [now() - 86_400],
                 |r| r.get(0),
@@ -336,7 +447,8 @@ impl Store {
                 .conn()
                 .prepare(&format!(
                     "SELECT DISTINCT proposal_key FROM cast_intents WHERE created_ts >= ?1
-                     AND (state IN {LIVE} OR state = 'superseded')"
+                     AND (state IN {} OR state = 'superseded')",
+                    live_sql()
                 ))
                 .map_err(sql(self.path(), "summing value at stake"))?;
             st.query_map([now() - 86_400], |r| r.get(0))
@@ -356,7 +468,7 @@ impl Store {
     fn cast_step(
         &mut self,
         id: i64,
-        state: &str,
+        state: IntentState,
         set: &[(&str, Option<String>)],
         audit: AuditRecord,
     ) -> Result<()> {
@@ -414,8 +526,13 @@ pub async fn cast_vote(
     if let Some(prev) = &previous
         && !change
     {
+        // A vote signed before a crash or a lost answer may be out there already: send the
+        // same stored bytes again, never a new signature. A dry-run config sends nothing.
+        if prev.state.may_be_sent() && ctx.config.casting.enabled {
+            return resend(store, ctx, prev, voter).await;
+        }
         return Ok(CastOutcome {
-            status: if prev.state == "confirmed" {
+            status: if prev.state == IntentState::Confirmed {
                 CastStatus::AlreadyVoted
             } else {
                 CastStatus::Pending
@@ -473,8 +590,8 @@ pub async fn cast_vote(
             tx.sql()
                 .execute(
                     "INSERT INTO cast_intents (proposal_key, target, voter, choice, reason, origin, state, payload, created_ts, updated_ts)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'dry-run', ?7, ?8, ?8)",
-                    params![key_name, target.name(), voter_s, shown, reason, origin.as_str(), unsigned.to_string(), now()],
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                    params![key_name, target.name(), voter_s, shown, reason, origin.as_str(), IntentState::DryRun, unsigned.to_string(), now()],
                 )
                 .map_err(sql(&path, "recording a dry run"))?;
             let id = tx.sql().last_insert_rowid();
@@ -535,16 +652,16 @@ pub async fn cast_vote(
         if let Some(old) = superseded {
             tx.sql()
                 .execute(
-                    "UPDATE cast_intents SET state = 'superseded', updated_ts = ?2 WHERE id = ?1",
-                    params![old, now()],
+                    "UPDATE cast_intents SET state = ?3, updated_ts = ?2 WHERE id = ?1",
+                    params![old, now(), IntentState::Superseded],
                 )
                 .map_err(sql(&path, "superseding a vote"))?;
         }
         tx.sql()
             .execute(
                 "INSERT INTO cast_intents (proposal_key, target, voter, choice, reason, origin, state, change_of, payload, created_ts, updated_ts)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'intent', ?7, ?8, ?9, ?9)",
-                params![key_name, target.name(), voter_s, shown, reason, origin.as_str(), superseded, unsigned.to_string(), now()],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                params![key_name, target.name(), voter_s, shown, reason, origin.as_str(), IntentState::Intent, superseded, unsigned.to_string(), now()],
             )
             .map_err(sql(&path, "recording the vote intent"))?;
         let id = tx.sql().last_insert_rowid();
@@ -614,7 +731,7 @@ pub async fn cast_vote(
         Err(Failure::Final(e)) => {
             store.cast_step(
                 id,
-                "failed",
+                IntentState::Failed,
                 &[("error", Some(e.to_string()))],
                 AuditRecord::new("vote-failed", key_name.clone())
                     .detail(json!({ "intent": id, "error": e.to_string() })),
@@ -622,7 +739,7 @@ pub async fn cast_vote(
             if let Some(old) = superseded {
                 store.cast_step(
                     old,
-                    "confirmed",
+                    IntentState::Confirmed,
                     &[],
                     AuditRecord::new("vote-restored", key_name.clone())
                         .detail(json!({ "intent": old, "because": id })),
@@ -693,7 +810,7 @@ async fn cast_governor(
     store
         .cast_step(
             id,
-            "signed",
+            IntentState::Signed,
             &[
                 ("tx", Some(tx.hash.to_string())),
                 ("payload", Some(payload.to_string())),
@@ -704,22 +821,79 @@ async fn cast_governor(
         )
         .map_err(Failure::Unknown)?;
     pause_at("after-sign");
-    let sent = caster
-        .submit(&tx)
-        .await
-        .map_err(eth(format!("sending the vote on {key_name}")));
-    if let Err(e) = sent {
-        // The node may or may not have it: leave `signed` for reconciliation.
-        return Err(Failure::Unknown(e));
+    send_governor(
+        store,
+        &caster,
+        id,
+        key_name,
+        &tx,
+        proposal_id,
+        payload,
+        false,
+    )
+    .await
+}
+
+/// Broadcasts the signed transaction `tx` (the first time, or again after a crash: the same
+/// bytes, so the same hash and nonce) and waits for its receipt. On a resend, a node that
+/// answers "nonce too low" for a transaction it does not know means the signed vote can never
+/// be mined: the intent is `abandoned`.
+#[allow(clippy::too_many_arguments)]
+async fn send_governor(
+    store: &mut Store,
+    caster: &GovernorCaster,
+    id: i64,
+    key_name: &str,
+    tx: &SignedVoteTx,
+    proposal_id: U256,
+    payload: Value,
+    resend: bool,
+) -> Result<Done, Failure> {
+    if let Err(e) = caster.submit(tx).await {
+        let nonce_used = e.to_string().to_ascii_lowercase().contains("nonce too low");
+        if resend
+            && nonce_used
+            && !caster
+                .has_voted(proposal_id, tx.from)
+                .await
+                .map_err(eth(format!("checking the vote on {key_name}")))
+                .map_err(Failure::Unknown)?
+            && !caster
+                .tx_known(tx.hash)
+                .await
+                .map_err(eth(format!("checking the vote on {key_name}")))
+                .map_err(Failure::Unknown)?
+        {
+            let why = format!(
+                "the vote signed for {key_name} (transaction {}) can no longer be mined: nonce {} of {:#x} was used by another transaction",
+                tx.hash, tx.nonce, tx.from
+            );
+            store
+                .cast_step(
+                    id,
+                    IntentState::Abandoned,
+                    &[("error", Some(why.clone()))],
+                    AuditRecord::new("vote-abandoned", key_name.to_owned())
+                        .detail(json!({ "intent": id, "tx": tx.hash.to_string(), "why": why })),
+                )
+                .map_err(Failure::Unknown)?;
+            return Err(Failure::Final(refuse(format!(
+                "{why}; run the vote again to sign a new one"
+            ))));
+        }
+        // The node may or may not have it: leave it live for reconciliation and a resend.
+        return Err(Failure::Unknown(eth(format!(
+            "sending the vote on {key_name}"
+        ))(e)));
     }
     pause_at("after-submit");
     store
         .cast_step(
             id,
-            "submitted",
+            IntentState::Submitted,
             &[],
             AuditRecord::new("submission", key_name.to_owned()).detail(
-                json!({ "intent": id, "tx": tx.hash.to_string(), "rpc": caster.rpc().host() }),
+                json!({ "intent": id, "tx": tx.hash.to_string(), "rpc": caster.rpc().host(), "resend": resend }),
             ),
         )
         .map_err(Failure::Unknown)?;
@@ -728,7 +902,7 @@ async fn cast_governor(
             store
                 .cast_step(
                     id,
-                    "confirmed",
+                    IntentState::Confirmed,
                     &[],
                     AuditRecord::new("vote-confirmed", key_name.to_owned()).detail(
                         json!({ "intent": id, "tx": r.tx.to_string(), "block": r.block, "weight": r.weight.to_string(), "reason": r.reason }),
@@ -776,30 +950,144 @@ async fn cast_snapshot(
         .signing_hash()
         .map(|h| h.to_string())
         .unwrap_or_default();
+    // These bytes are stored, POSTed, and POSTed again verbatim after a crash.
+    let body = payload.to_string();
     store
         .cast_step(
             id,
-            "signed",
-            &[("payload", Some(payload.to_string()))],
+            IntentState::Signed,
+            &[("payload", Some(body.clone()))],
             AuditRecord::new("signature", key_name.to_owned())
-                .input("envelope", payload.to_string())
+                .input("envelope", body.clone())
                 .detail(json!({ "intent": id, "what": "snapshot-vote", "hash": hash, "envelope": payload })),
         )
         .map_err(Failure::Unknown)?;
     pause_at("after-sign");
+    send_snapshot(store, ctx, id, key_name, body, false).await
+}
+
+/// POSTs the stored envelope `body` to the sequencer and records the receipt. On a resend a
+/// refusal is not final: the first POST may have landed (a sequencer refusing a duplicate), so
+/// the intent stays live until the hub shows the vote or the proposal ends.
+async fn send_snapshot(
+    store: &mut Store,
+    ctx: CastContext<'_>,
+    id: i64,
+    key_name: &str,
+    body: String,
+    resend: bool,
+) -> Result<Done, Failure> {
     let seq = &ctx.config.snapshot.sequencer;
-    let receipt = post_envelope(ctx, seq, &env).await?;
+    let receipt = match post_envelope(ctx, seq, body.clone()).await {
+        Err(Failure::Final(e)) if resend => return Err(Failure::Unknown(e)),
+        other => other?,
+    };
     pause_at("after-submit");
     store
         .cast_step(
             id,
-            "confirmed",
+            IntentState::Confirmed,
             &[("tx", Some(receipt.clone()))],
-            AuditRecord::new("submission", key_name.to_owned())
-                .detail(json!({ "intent": id, "sequencer": host_of(seq), "receipt": receipt })),
+            AuditRecord::new("submission", key_name.to_owned()).detail(
+                json!({ "intent": id, "sequencer": host_of(seq), "receipt": receipt, "resend": resend }),
+            ),
         )
         .map_err(Failure::Unknown)?;
+    let payload = serde_json::from_str(&body).unwrap_or(Value::Null);
     Ok((CastStatus::Confirmed, None, None, Some(receipt), payload))
+}
+
+/// Sends again the vote that intent `prev` signed (its stored payload, byte for byte), after a
+/// crash or a lost answer left it `signed` / `submitted`. Never signs.
+async fn resend(
+    store: &mut Store,
+    ctx: CastContext<'_>,
+    prev: &CastIntent,
+    voter: Address,
+) -> Result<CastOutcome> {
+    let body = store.cast_payload(prev.id)?.ok_or_else(|| {
+        refuse(format!(
+            "intent {} on {} is {} but has no stored payload",
+            prev.id, prev.proposal_key, prev.state
+        ))
+    })?;
+    let payload: Value = serde_json::from_str(&body).map_err(|e| {
+        refuse(format!(
+            "intent {} on {}: the stored payload is not JSON: {e}",
+            prev.id, prev.proposal_key
+        ))
+    })?;
+    let key_name = prev.proposal_key.as_str();
+    tracing::info!(intent = prev.id, proposal = key_name, state = %prev.state, "re-sending the stored vote");
+    store.cast_step(
+        prev.id,
+        prev.state,
+        &[],
+        AuditRecord::new("vote-resent", key_name.to_owned())
+            .detail(json!({ "intent": prev.id, "state": prev.state, "choice": prev.choice })),
+    )?;
+    let done = if prev.target.starts_with("governor:") {
+        let (governor, proposal_id) = governor_target(prev)?;
+        let field = |name: &str| {
+            payload.get(name).ok_or_else(|| {
+                refuse(format!(
+                    "intent {} on {}: the stored transaction has no {name}",
+                    prev.id, prev.proposal_key
+                ))
+            })
+        };
+        let bad = |name: &str| {
+            refuse(format!(
+                "intent {} on {}: the stored transaction's {name} is malformed",
+                prev.id, prev.proposal_key
+            ))
+        };
+        let tx = SignedVoteTx {
+            hash: field("tx")?
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| bad("tx"))?,
+            from: voter,
+            nonce: field("nonce")?.as_u64().ok_or_else(|| bad("nonce"))?,
+            chain_id: field("chain_id")?.as_u64().ok_or_else(|| bad("chain_id"))?,
+            // Only the raw bytes are broadcast; the fee fields are informational.
+            gas_limit: 0,
+            max_fee_per_gas: 0,
+            max_priority_fee_per_gas: 0,
+            raw: field("raw")?
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| bad("raw"))?,
+        };
+        let caster = governor_caster(ctx, governor)?;
+        send_governor(
+            store,
+            &caster,
+            prev.id,
+            key_name,
+            &tx,
+            proposal_id,
+            payload,
+            true,
+        )
+        .await
+    } else {
+        send_snapshot(store, ctx, prev.id, key_name, body, true).await
+    };
+    match done {
+        Ok((status, tx, block, receipt, payload)) => Ok(CastOutcome {
+            status,
+            intent: prev.id,
+            proposal_key: prev.proposal_key.clone(),
+            voter,
+            choice: prev.choice.clone(),
+            tx,
+            block,
+            receipt,
+            payload,
+        }),
+        Err(Failure::Final(e) | Failure::Unknown(e)) => Err(e),
+    }
 }
 
 fn host_of(url: &str) -> String {
@@ -809,19 +1097,20 @@ fn host_of(url: &str) -> String {
         .unwrap_or_default()
 }
 
-/// POSTs the envelope; the sequencer's `id` on success. A refusal (4xx with its
+/// POSTs the envelope (JSON text); the sequencer's `id` on success. A refusal (4xx with its
 /// `error_description`) is final; a transport failure or 5xx is unknown (it may have landed).
-async fn post_envelope(
-    ctx: CastContext<'_>,
-    url: &str,
-    env: &SnapshotEnvelope,
-) -> Result<String, Failure> {
+async fn post_envelope(ctx: CastContext<'_>, url: &str, body: String) -> Result<String, Failure> {
     let host = host_of(url);
     let http = ctx.network.http().map_err(Failure::Final)?;
     let req = http.post(url).map_err(Failure::Final)?;
-    let resp = req.json(env).send().await.map_err(|e| {
-        Failure::Unknown(refuse(format!("sending the vote to sequencer {host}: {e}")))
-    })?;
+    let resp = req
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            Failure::Unknown(refuse(format!("sending the vote to sequencer {host}: {e}")))
+        })?;
     let status = resp.status();
     let body: Value = resp.json().await.unwrap_or(Value::Null);
     if status.is_success() {
@@ -856,18 +1145,19 @@ async fn hub_has_vote(ctx: CastContext<'_>, proposal: &str, voter: Address) -> R
 pub struct Reconciled {
     pub intent: i64,
     pub proposal_key: String,
-    /// `confirmed` (the vote is there), `abandoned` (it is not; never resubmitted) or
-    /// `submitted` (the node still has the transaction pending).
-    pub state: String,
+    /// `confirmed` (the vote is there), `submitted` (the node still has the transaction
+    /// pending) or `abandoned` (nothing was signed, or the vote can no longer land).
+    pub state: IntentState,
 }
 
 /// Settles every unfinished intent (a crash's leftovers) against the chain or the hub. Call at
-/// start-up; [`cast_vote`] also does it for its own proposal.
+/// start-up; [`cast_vote`] also does it for its own proposal. A signed vote that is not visible
+/// yet stays live (the next [`cast_vote`] re-sends it) until its proposal ends.
 pub async fn reconcile(store: &mut Store, ctx: CastContext<'_>) -> Result<Vec<Reconciled>> {
     let pending: Vec<CastIntent> = store
         .cast_intents(None)?
         .into_iter()
-        .filter(|i| ["intent", "signed", "submitted"].contains(&i.state.as_str()))
+        .filter(|i| i.state.is_unsettled())
         .collect();
     let mut out = Vec::new();
     for i in pending {
@@ -885,14 +1175,44 @@ async fn reconcile_one(
     let pending: Vec<CastIntent> = store
         .cast_intents(Some(key))?
         .into_iter()
-        .filter(|i| {
-            i.voter == voter && ["intent", "signed", "submitted"].contains(&i.state.as_str())
-        })
+        .filter(|i| i.voter == voter && i.state.is_unsettled())
         .collect();
     for i in pending {
         reconcile_intent(store, ctx, &i).await?;
     }
     Ok(())
+}
+
+/// The governor and proposal id of a `governor:` intent.
+fn governor_target(i: &CastIntent) -> Result<(Address, U256)> {
+    let bad = || refuse(format!("intent {}: bad target {:?}", i.id, i.target));
+    let (_, addr) = i
+        .target
+        .strip_prefix("governor:")
+        .and_then(|rest| rest.split_once(':'))
+        .ok_or_else(bad)?;
+    let governor: Address = addr.parse().map_err(|_| bad())?;
+    let proposal_id = i
+        .proposal_key
+        .rsplit(':')
+        .next()
+        .and_then(|s| U256::from_str_radix(s, 10).ok())
+        .ok_or_else(|| {
+            refuse(format!(
+                "intent {}: no proposal id in {}",
+                i.id, i.proposal_key
+            ))
+        })?;
+    Ok((governor, proposal_id))
+}
+
+/// Whether voting on the stored proposal `key` is over (so a signed vote not visible by now
+/// never will be). A Snapshot proposal's `end` is a time; a Governor's is a block, so only
+/// its state counts. An unknown proposal is not over: the intent stays live.
+fn proposal_ended(store: &Store, key: &str, snapshot: bool) -> Result<bool> {
+    Ok(store.proposal(key)?.is_some_and(|sp| {
+        !sp.proposal.state.is_open() || (snapshot && sp.proposal.end.is_some_and(|e| e <= now()))
+    }))
 }
 
 async fn reconcile_intent(
@@ -906,24 +1226,9 @@ async fn reconcile_intent(
             i.id, i.voter
         ))
     })?;
-    let (voted, pending, evidence) = if let Some(rest) = i.target.strip_prefix("governor:") {
-        let (_, addr) = rest
-            .split_once(':')
-            .ok_or_else(|| refuse(format!("intent {}: bad target {:?}", i.id, i.target)))?;
-        let governor: Address = addr
-            .parse()
-            .map_err(|_| refuse(format!("intent {}: bad target {:?}", i.id, i.target)))?;
-        let proposal_id = i
-            .proposal_key
-            .rsplit(':')
-            .next()
-            .and_then(|s| U256::from_str_radix(s, 10).ok())
-            .ok_or_else(|| {
-                refuse(format!(
-                    "intent {}: no proposal id in {}",
-                    i.id, i.proposal_key
-                ))
-            })?;
+    let is_governor = i.target.starts_with("governor:");
+    let (voted, pending, evidence) = if is_governor {
+        let (governor, proposal_id) = governor_target(i)?;
         let caster = governor_caster(ctx, governor)?;
         let voted = caster
             .has_voted(proposal_id, voter)
@@ -984,30 +1289,37 @@ async fn reconcile_intent(
             json!({ "hub_votes": votes.len(), "matching_timestamp": mine }),
         )
     };
+    let ended = !voted && !pending && proposal_ended(store, &i.proposal_key, !is_governor)?;
     let state = if voted {
-        "confirmed"
+        IntentState::Confirmed
     } else if pending {
-        "submitted"
+        IntentState::Submitted
+    } else if i.state == IntentState::Intent || ended {
+        // Nothing was signed, or voting is over: this vote can never land.
+        IntentState::Abandoned
     } else {
-        "abandoned"
+        // Signed and maybe sent (a hub can lag, a node can drop a transaction): it stays live
+        // and the next cast re-sends the same bytes; never a second signature.
+        IntentState::Signed
     };
-    if state == i.state {
+    if state == i.state || (state == IntentState::Signed && i.state.may_be_sent()) {
         return Ok(None);
     }
     store.cast_step(
         i.id,
         state,
         &[],
-        AuditRecord::new("vote-reconciled", i.proposal_key.clone())
-            .detail(json!({ "intent": i.id, "was": i.state, "now": state, "evidence": evidence })),
+        AuditRecord::new("vote-reconciled", i.proposal_key.clone()).detail(
+            json!({ "intent": i.id, "was": i.state, "now": state, "evidence": evidence, "proposal_ended": ended }),
+        ),
     )?;
-    if state == "abandoned"
+    if state == IntentState::Abandoned
         && let Some(old) = store.cast_change_of(i.id)?
     {
         // The change never landed: the vote it replaced is the live one again.
         store.cast_step(
             old,
-            "confirmed",
+            IntentState::Confirmed,
             &[],
             AuditRecord::new("vote-restored", i.proposal_key.clone())
                 .detail(json!({ "intent": old, "because": i.id })),
@@ -1016,7 +1328,7 @@ async fn reconcile_intent(
     Ok(Some(Reconciled {
         intent: i.id,
         proposal_key: i.proposal_key.clone(),
-        state: state.into(),
+        state,
     }))
 }
 
@@ -1056,6 +1368,6 @@ mod tests {
             .and_then(|s| s.split(';').next())
             .unwrap_or_default()
             .replace([' ', '\n'], "");
-        assert_eq!(index, super::LIVE);
+        assert_eq!(index, super::live_sql());
     }
 }

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 pub struct Config {
     pub network: NetworkConfig,
     pub snapshot: SnapshotConfig,
+    pub forums: ForumsConfig,
     pub governors: Vec<GovernorConfig>,
     pub imap: Vec<ImapConfig>,
     pub limits: LimitsConfig,
@@ -44,6 +45,15 @@ impl Default for NetworkConfig {
             timeout_secs: 30,
         }
     }
+}
+
+/// `[forums]`: where `sync` may read proposals' discussion threads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForumsConfig {
+    /// Discourse forums (`forum.example.org`, `host:port`, or `http://host:port` spelled out);
+    /// a discussion link elsewhere is not fetched. Empty by default.
+    pub hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -343,6 +353,12 @@ pub const KEYS: &[ConfigKey] = &[
         doc: "Where signed Snapshot votes are POSTed. Its host must also be in network.allow.",
     },
     ConfigKey {
+        key: "forums.hosts",
+        env: "STEWARD_FORUMS_HOSTS",
+        default: "[]",
+        doc: "Discourse forums `steward sync` may read proposals' discussion threads from, e.g. [\"forum.arbitrum.foundation\"] (https); write \"http://host:port\" to allow plain http. A discussion link to any other host is not fetched and is reported. In env, comma-separated.",
+    },
+    ConfigKey {
         key: "governors",
         env: "STEWARD_GOVERNORS",
         default: "[]",
@@ -447,6 +463,15 @@ pub const KEYS: &[ConfigKey] = &[
 ];
 
 impl Config {
+    /// `forums.hosts`, parsed; the error names the bad entry.
+    pub fn forum_hosts(&self) -> Result<Vec<crate::sources::forum::ForumHost>, String> {
+        self.forums
+            .hosts
+            .iter()
+            .map(|h| crate::sources::forum::ForumHost::parse(h))
+            .collect()
+    }
+
     /// The `[[governors]]` entry for the Governor at `address`, if the user follows it.
     pub fn governor(&self, address: steward_core::Address) -> Option<&GovernorConfig> {
         self.governors
@@ -533,6 +558,7 @@ impl Config {
             "snapshot.hub" => self.snapshot.hub = v.to_owned(),
             "snapshot.spaces" => self.snapshot.spaces = split_list(v),
             "snapshot.sequencer" => self.snapshot.sequencer = v.to_owned(),
+            "forums.hosts" => self.forums.hosts = split_list(v),
             "casting.enabled" => {
                 self.casting.enabled = match v {
                     "true" | "1" | "yes" | "on" => true,
@@ -716,6 +742,9 @@ impl Config {
         }
         if self.limits.max_body_bytes < 1024 {
             return Err(("limits.max_body_bytes", "must be at least 1024".into()));
+        }
+        if let Err(message) = self.forum_hosts() {
+            return Err(("forums.hosts", message));
         }
         if self.network.timeout_secs == 0 {
             return Err(("network.timeout_secs", "must be at least 1".into()));

@@ -30,7 +30,8 @@ pub mod web;
 
 pub use audit::{AuditHead, AuditReport, AuditVerifyError};
 pub use cast::{
-    CastContext, CastIntent, CastOrigin, CastOutcome, CastStatus, Reconciled, cast_vote, reconcile,
+    CastContext, CastIntent, CastOrigin, CastOutcome, CastStatus, IntentState, Reconciled,
+    cast_vote, reconcile,
 };
 pub use config::{
     CastingConfig, Config, ConfigKey, DecideConfig, GovernorConfig, ImapConfig, KEYS, LimitsConfig,

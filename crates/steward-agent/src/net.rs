@@ -14,12 +14,15 @@ use url::Url;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::sources::forum::ForumHost;
 
 /// The network factory.
 #[derive(Debug, Clone)]
 pub struct Network {
     allow: Arc<Allowlist>,
     timeout: Duration,
+    /// `forums.hosts`: where proposals' discussion links may be fetched from.
+    forums: Arc<Vec<ForumHost>>,
 }
 
 impl Network {
@@ -27,14 +30,32 @@ impl Network {
         Self {
             allow: Arc::new(allow),
             timeout,
+            forums: Arc::new(Vec::new()),
         }
     }
 
     pub fn from_config(cfg: &Config) -> Result<Self> {
+        let forums = cfg.forum_hosts().map_err(|message| Error::ConfigValue {
+            origin: "config".into(),
+            key: "forums.hosts".into(),
+            message,
+        })?;
         Ok(Self::new(
             cfg.allowlist()?,
             Duration::from_secs(cfg.network.timeout_secs),
-        ))
+        )
+        .with_forum_hosts(forums))
+    }
+
+    /// The forums discussions may be read from (none by default).
+    #[must_use]
+    pub fn with_forum_hosts(mut self, hosts: Vec<ForumHost>) -> Self {
+        self.forums = Arc::new(hosts);
+        self
+    }
+
+    pub fn forum_hosts(&self) -> &[ForumHost] {
+        &self.forums
     }
 
     pub fn allowlist(&self) -> &Allowlist {
@@ -200,6 +221,11 @@ impl HttpClient {
 
     pub fn post(&self, url: &str) -> Result<reqwest::RequestBuilder> {
         Ok(self.inner.post(self.net.check_url(url)?))
+    }
+
+    /// `forums.hosts` of the network this client was built from.
+    pub fn forum_hosts(&self) -> &[ForumHost] {
+        self.net.forum_hosts()
     }
 }
 

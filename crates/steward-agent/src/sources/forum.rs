@@ -113,6 +113,69 @@ impl TopicRef {
     }
 }
 
+/// A forum the user allows `sync` to read (`forums.hosts`): a host name (https, port 443),
+/// `host:port` (https), or `http://host[:port]` / `https://host[:port]` with the scheme spelled
+/// out. A proposal's discussion link is fetched only when its scheme, host and port match one:
+/// the link comes from the proposal's author, so it must not choose where Steward connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForumHost {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl ForumHost {
+    /// Parses one `forums.hosts` entry; the error says what is wrong with it.
+    pub fn parse(entry: &str) -> Result<Self, String> {
+        let e = entry.trim();
+        let with_scheme = if e.contains("://") {
+            e.to_owned()
+        } else {
+            format!("https://{e}")
+        };
+        let u = url::Url::parse(&with_scheme).map_err(|err| format!("{e:?}: {err}"))?;
+        if !matches!(u.scheme(), "http" | "https") {
+            return Err(format!("{e:?}: the scheme must be https or http"));
+        }
+        if !u.username().is_empty() || u.password().is_some() {
+            return Err(format!("{e:?}: no user or password in a forum host"));
+        }
+        if !u.path().trim_matches('/').is_empty() || u.query().is_some() || u.fragment().is_some() {
+            return Err(format!(
+                "{e:?}: a forum host has no path, query or fragment"
+            ));
+        }
+        let host = u
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| format!("{e:?}: no host"))?
+            .to_ascii_lowercase();
+        let port = u
+            .port_or_known_default()
+            .ok_or_else(|| format!("{e:?}: no port"))?;
+        Ok(Self {
+            scheme: u.scheme().to_owned(),
+            host,
+            port,
+        })
+    }
+
+    /// Whether `url` is on this forum (same scheme, host and port).
+    pub fn allows(&self, url: &url::Url) -> bool {
+        url.scheme() == self.scheme
+            && url
+                .host_str()
+                .is_some_and(|h| h.eq_ignore_ascii_case(&self.host))
+            && url.port_or_known_default() == Some(self.port)
+    }
+}
+
+impl std::fmt::Display for ForumHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
 /// http(s) URLs in free text (markdown links, bare URLs, angle brackets).
 fn links(text: &str) -> impl Iterator<Item = &str> {
     let mut rest = text;
@@ -290,6 +353,9 @@ pub fn parse_post(
 #[derive(Debug, Clone)]
 pub struct ForumClient {
     http: HttpClient,
+    /// The forums discussions may be read from: `forums.hosts`, from the client's [`Network`]
+    /// (crate::Network). Empty: none.
+    pub hosts: Vec<ForumHost>,
     pub retry: RetryPolicy,
     /// Most posts read from one topic.
     pub max_posts: usize,
@@ -298,6 +364,7 @@ pub struct ForumClient {
 impl ForumClient {
     pub fn new(http: HttpClient) -> Self {
         Self {
+            hosts: http.forum_hosts().to_vec(),
             http,
             retry: RetryPolicy::default(),
             max_posts: 10_000,
@@ -329,7 +396,26 @@ impl ForumClient {
         }
     }
 
+    /// Refuses a URL that is not on a configured forum, before any connection.
+    fn check(&self, url: &str) -> Result<()> {
+        let parsed = url::Url::parse(url).map_err(|e| Error::Url {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if self.hosts.iter().any(|h| h.allows(&parsed)) {
+            return Ok(());
+        }
+        let origin = parsed.origin().ascii_serialization();
+        Err(Error::Url {
+            url: url.to_owned(),
+            reason: format!(
+                "{origin} is not a configured forum: add it to forums.hosts to read discussions there (https unless written as http://host:port)"
+            ),
+        })
+    }
+
     async fn get_json(&self, t: &TopicRef, url: &str, what: &str) -> Result<Value> {
+        self.check(url)?;
         self.retry
             .run(&t.label(), what, || self.try_once(url))
             .await
@@ -938,6 +1024,23 @@ fn named_entity(name: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn forum_hosts_match_scheme_host_and_port() {
+        let https = ForumHost::parse("forum.arbitrum.foundation").expect("host");
+        let url = |s: &str| url::Url::parse(s).expect("url");
+        assert!(https.allows(&url("https://forum.arbitrum.foundation/t/x/1.json")));
+        assert!(https.allows(&url("https://FORUM.arbitrum.foundation:443/t/1.json")));
+        assert!(!https.allows(&url("http://forum.arbitrum.foundation/t/1.json")));
+        assert!(!https.allows(&url("https://forum.arbitrum.foundation:8443/t/1.json")));
+        assert!(!https.allows(&url("https://evil.example/t/1.json")));
+        let local = ForumHost::parse("http://127.0.0.1:4000").expect("host");
+        assert!(local.allows(&url("http://127.0.0.1:4000/t/1.json")));
+        assert!(!local.allows(&url("http://127.0.0.1:4001/t/1.json")));
+        for bad in ["ftp://x", "https://u:p@x", "https://x/path", ""] {
+            assert!(ForumHost::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn topic_urls_are_recognised() {

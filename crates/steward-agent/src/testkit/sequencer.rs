@@ -24,6 +24,10 @@ struct SeqState {
     /// Proposal ids the sequencer accepts votes for (empty: any).
     proposals: Vec<String>,
     fail_next: u32,
+    /// Every request body, as received (before any fault or check).
+    received: Vec<String>,
+    /// The next `n` requests are recorded and then never answered (a stalled sequencer).
+    stall_next: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +88,17 @@ impl MockSequencer {
         self.with(|s| s.fail_next = n);
     }
 
+    /// The next `n` requests are taken, recorded in [`MockSequencer::received`] and never
+    /// answered: the client sees the POST hang, as when the process dies mid-request.
+    pub fn stall_next(&self, n: u32) {
+        self.with(|s| s.stall_next = n);
+    }
+
+    /// Every request body received, byte for byte, in order (stalled and refused ones too).
+    pub fn received(&self) -> Vec<String> {
+        self.with(|s| s.received.clone())
+    }
+
     /// Accepted envelopes, in order.
     pub fn accepted(&self) -> Vec<Value> {
         self.with(|s| s.accepted.clone())
@@ -110,15 +125,22 @@ fn refuse(shared: &Shared, why: String) -> Response {
 }
 
 async fn handle(State(shared): State<Shared>, body: String) -> Response {
-    {
+    let stall = {
         let mut s = shared
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.received.push(body.clone());
         if s.fail_next > 0 {
             s.fail_next -= 1;
             return (StatusCode::SERVICE_UNAVAILABLE, "unavailable").into_response();
         }
+        let stall = s.stall_next > 0;
+        s.stall_next = s.stall_next.saturating_sub(1);
+        stall
+    };
+    if stall {
+        std::future::pending::<()>().await;
     }
     let env: SnapshotEnvelope = match serde_json::from_str(&body) {
         Ok(e) => e,

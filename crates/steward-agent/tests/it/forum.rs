@@ -1,14 +1,15 @@
 //! Forum discussions end to end: `sync_discussions` against the loopback Discourse forum
-//! serving real delegate posts from ../shared/data/arbitrum-forum-rationales.
+//! serving real delegate posts from ../shared/data/arbitrum-forum-rationales; a discussion link
+//! to a forum not in `forums.hosts` is never fetched.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use steward_agent::sources::forum::ForumClient;
+use steward_agent::sources::forum::{ForumClient, ForumHost};
 use steward_agent::sources::snapshot::parse_proposal;
 use steward_agent::testkit::forum::{
-    Fault, MockForum, delegate_threads, discussion_thread, load_rationales, username,
+    Fault, MockForum, MockTopic, delegate_threads, discussion_thread, load_rationales, username,
 };
 use steward_agent::{Network, Store, sync_discussions};
 use steward_core::{Allowlist, Limits};
@@ -26,8 +27,15 @@ fn rationales() -> Option<Vec<Value>> {
     Some(load_rationales(&p.join("arbitrum-forum-rationales")).expect("rationales.jsonl"))
 }
 
-fn client() -> ForumClient {
+/// A client allowed to read `forum` (and the real Arbitrum forum, which `network.allow` then
+/// refuses).
+fn client(forum: &MockForum) -> ForumClient {
+    let hosts = [forum.url.as_str(), "forum.arbitrum.foundation"]
+        .iter()
+        .map(|h| ForumHost::parse(h).expect("forum host"))
+        .collect();
     let http = Network::new(Allowlist::default(), Duration::from_secs(5))
+        .with_forum_hosts(hosts)
         .http()
         .expect("client");
     let mut c = ForumClient::new(http);
@@ -99,7 +107,7 @@ async fn a_long_thread_arrives_whole_then_only_new_posts() {
     let (_home, mut store) = new_store(dir.path(), "pw");
     let key = put(&mut store, "0x1", NOW, &forum.topic_url(31_000), "");
 
-    let r = sync_discussions(&mut store, &client(), &Limits::default(), NOW)
+    let r = sync_discussions(&mut store, &client(&forum), &Limits::default(), NOW)
         .await
         .expect("sync");
     assert_eq!((r.topics, r.posts), (1, (n - 2) as u64), "{r:?}");
@@ -144,7 +152,7 @@ async fn a_long_thread_arrives_whole_then_only_new_posts() {
 
     // Again: the topic JSON only, nothing stored, nothing audited.
     let before = forum.requests().len();
-    let r = sync_discussions(&mut store, &client(), &Limits::default(), NOW)
+    let r = sync_discussions(&mut store, &client(&forum), &Limits::default(), NOW)
         .await
         .expect("resync");
     assert_eq!((r.topics, r.posts), (1, 0));
@@ -156,7 +164,7 @@ async fn a_long_thread_arrives_whole_then_only_new_posts() {
         forum.reply(31_000, rec).expect("topic exists");
     }
     let before = posts_requests(&forum);
-    let r = sync_discussions(&mut store, &client(), &Limits::default(), NOW)
+    let r = sync_discussions(&mut store, &client(&forum), &Limits::default(), NOW)
         .await
         .expect("sync new");
     assert_eq!(r.posts, 2, "{r:?}");
@@ -181,7 +189,7 @@ async fn faults_are_retried_and_a_forum_that_keeps_failing_is_reported() {
     forum.push_fault(Fault::RateLimit { retry_after: 0 });
     forum.push_fault(Fault::Status(502));
     forum.push_fault(Fault::Truncated);
-    let r = sync_discussions(&mut store, &client(), &Limits::default(), NOW)
+    let r = sync_discussions(&mut store, &client(&forum), &Limits::default(), NOW)
         .await
         .expect("sync");
     assert_eq!(r.posts, na as u64, "{r:?}");
@@ -193,7 +201,7 @@ async fn faults_are_retried_and_a_forum_that_keeps_failing_is_reported() {
     for _ in 0..6 {
         forum.push_fault(Fault::Status(503));
     }
-    let r = sync_discussions(&mut store, &client(), &Limits::default(), NOW)
+    let r = sync_discussions(&mut store, &client(&forum), &Limits::default(), NOW)
         .await
         .expect("sync");
     assert_eq!(r.failed.len(), 1, "{r:?}");
@@ -204,7 +212,7 @@ async fn faults_are_retried_and_a_forum_that_keeps_failing_is_reported() {
     assert!(store.discussion(&kb).expect("posts").is_empty());
     // Topic `a` was refreshed after `b` failed.
     assert_eq!(r.topics, 2);
-    let r = sync_discussions(&mut store, &client(), &Limits::default(), NOW)
+    let r = sync_discussions(&mut store, &client(&forum), &Limits::default(), NOW)
         .await
         .expect("sync");
     assert_eq!(r.posts, nb as u64);
@@ -232,7 +240,7 @@ async fn a_missing_topic_and_a_malformed_post_are_reported_not_fatal() {
     put(&mut store, "0xgone", NOW + 1, &forum.topic_url(777_777), "");
     let key = put(&mut store, "0xok", NOW, &forum.topic_url(t), "");
 
-    let r = sync_discussions(&mut store, &client(), &Limits::default(), NOW)
+    let r = sync_discussions(&mut store, &client(&forum), &Limits::default(), NOW)
         .await
         .expect("sync");
     assert_eq!(r.topics, 2);
@@ -255,7 +263,7 @@ async fn a_missing_topic_and_a_malformed_post_are_reported_not_fatal() {
     assert_eq!(store.counts().expect("counts").quarantined, 1);
 
     // The bad post is not fetched or quarantined again.
-    let r = sync_discussions(&mut store, &client(), &Limits::default(), NOW)
+    let r = sync_discussions(&mut store, &client(&forum), &Limits::default(), NOW)
         .await
         .expect("resync");
     assert_eq!((r.posts, r.quarantined.len()), (0, 0), "{r:?}");
@@ -295,7 +303,7 @@ async fn a_refused_host_names_the_host_and_network_allow() {
         "closed",
     );
 
-    let r = sync_discussions(&mut store, &client(), &Limits::default(), NOW)
+    let r = sync_discussions(&mut store, &client(&forum), &Limits::default(), NOW)
         .await
         .expect("sync");
     assert_eq!(r.topics, 2, "{r:?}");
@@ -375,4 +383,58 @@ async fn the_mock_forum_answers_as_discourse_does() {
     assert_eq!(status, 400);
     assert_eq!(v["error_type"], "invalid_parameters");
     assert_eq!(forum.rejected().len(), 2);
+}
+
+/// issue 21 item 7: a proposal's discussion link chooses nothing. A link to a server on another
+/// 127.0.0.1 port (allowed by `network.allow = loopback`, but not a configured forum) gets no
+/// request and is reported by its URL; the same forum spelled as https is not the configured
+/// http one either; the configured forum is still read.
+#[tokio::test]
+async fn a_discussion_link_outside_forums_hosts_is_never_fetched_and_is_reported() {
+    let mut topic = MockTopic::new(5, "fund-it", "Fund it");
+    topic.push_raw(json!({
+        "id": 1001, "post_number": 1, "username": "alice", "created_at": "2025-06-10T10:00:00.000Z",
+        "cooked": "<p>Support.</p>", "reply_to_post_number": null
+    }));
+    let forum = MockForum::start(vec![topic]).await.expect("forum");
+    let mut trap_topic = MockTopic::new(6, "trap", "Trap");
+    trap_topic.push_raw(json!({
+        "id": 2001, "post_number": 1, "username": "mallory", "created_at": "2025-06-10T10:00:00.000Z",
+        "cooked": "<p>Gotcha.</p>", "reply_to_post_number": null
+    }));
+    let trap = MockForum::start(vec![trap_topic]).await.expect("trap");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_home, mut store) = new_store(dir.path(), "pw");
+    let trap_link = trap.topic_url(6);
+    let https_link = forum.topic_url(5).replacen("http://", "https://", 1);
+    let bad = put(&mut store, "0xtrap", NOW, &trap_link, "");
+    let bad_https = put(&mut store, "0xhttps", NOW + 1, &https_link, "");
+    let good = put(&mut store, "0xok", NOW + 2, &forum.topic_url(5), "");
+
+    let r = sync_discussions(&mut store, &client(&forum), &Limits::default(), NOW)
+        .await
+        .expect("sync");
+    assert!(
+        trap.requests().is_empty(),
+        "the unconfigured server was called: {:?}",
+        trap.requests()
+    );
+    assert_eq!(r.failed.len(), 2, "{r:?}");
+    let trap_failure = r
+        .failed
+        .iter()
+        .find(|f| f.item.contains(&bad))
+        .expect("the trap link is reported");
+    assert!(
+        trap_failure.error.contains(&trap.url) && trap_failure.error.contains("forums.hosts"),
+        "{trap_failure}"
+    );
+    assert!(
+        r.failed.iter().any(|f| f.item.contains(&bad_https)),
+        "{r:?}"
+    );
+    assert!(store.discussion(&bad).expect("posts").is_empty());
+    let posts = store.discussion(&good).expect("posts");
+    assert_eq!(posts.len(), 1, "{r:?}");
+    assert_eq!(posts[0].author, "alice");
 }

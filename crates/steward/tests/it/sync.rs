@@ -274,6 +274,7 @@ fn show_includes_the_forum_discussion_synced_for_a_proposal() {
     );
     let (code, out, err) = run(steward(&home)
         .env("STEWARD_PASSPHRASE", PASS)
+        .env("STEWARD_FORUMS_HOSTS", &forum.url)
         .args(["--json", "sync"]));
     assert_eq!(code, 0, "{out}\n{err}");
     let (code, out, _) = run(steward(&home)

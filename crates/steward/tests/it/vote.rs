@@ -150,10 +150,13 @@ fn vote_dry_run_then_kill_9_between_steps_never_votes_twice() {
     assert_eq!(json(&out)["data"]["status"], "already-voted", "{out}");
     assert_eq!(vote_count(), 1);
 
-    // Killed after signing, before sending: the restart sees no vote and no transaction,
-    // abandons the intent, and the new vote goes out once.
+    // Killed after signing, before sending (issue 21 item 1): the restart sees no vote, keeps
+    // the signed intent live and broadcasts the SAME signed transaction (its hash recorded at
+    // signing), whatever the new call asks (Against); never a second signature. One VoteCast,
+    // For.
     vote_killed_at(&home, &governors, &k2, "after-sign");
     assert!(!has_voted(p2.id));
+
     let (code, out, err) = run(vote_cmd(&home, &governors, true).args([
         "vote",
         &k2,
@@ -171,8 +174,23 @@ fn vote_dry_run_then_kill_9_between_steps_never_votes_twice() {
             .is_some_and(|t| t.starts_with("0x")),
         "{v}"
     );
+    assert_eq!(v["data"]["choice"], "For", "the vote that was signed: {v}");
     assert!(has_voted(p2.id));
     assert_eq!(vote_count(), 2);
+    let on_p2: Vec<serde_json::Value> = rt
+        .block_on(dao.reader().votes(dao.deployed_at, None))
+        .expect("votes")
+        .items
+        .into_iter()
+        .flatten()
+        .filter(|v| v.proposal_id == p2.id && v.vote.voter == format!("{:#x}", key.address()))
+        .map(|v| v.vote.choice)
+        .collect();
+    assert_eq!(
+        on_p2,
+        [serde_json::json!(1)],
+        "one VoteCast on p2, For (support 1)"
+    );
     // And again: nothing sent.
     let (code, out, _) =
         run(vote_cmd(&home, &governors, true).args(["vote", &k2, "For", "--json"]));
