@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use steward_core::{AuditEntry, AuditRecord};
+use steward_core::{AuditEntry, AuditKey, AuditRecord};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -295,7 +295,13 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     anchor: PathBuf,
+    audit_key: AuditKey,
+    /// The first audit entry with a keyed hash (meta `audit_keyed_from`).
+    keyed_from: u64,
 }
+
+/// Meta key: the seq of the first keyed audit entry; entries below it are v1 (plain SHA-256).
+const META_KEYED_FROM: &str = "audit_keyed_from";
 
 impl Store {
     /// Whether a store file exists in `home`.
@@ -427,10 +433,13 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql(&path, "setting busy timeout"))?;
         migrate(&conn, &path)?;
+        let keyed_from = keyed_from(&conn, &path)?;
         Ok(Self {
             conn,
             path,
             anchor: home.audit_anchor_path(),
+            audit_key: AuditKey::derive(&key[..]),
+            keyed_from,
         })
     }
 
@@ -444,6 +453,14 @@ impl Store {
 
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    pub(crate) fn audit_key(&self) -> &AuditKey {
+        &self.audit_key
+    }
+
+    pub(crate) fn keyed_from(&self) -> u64 {
+        self.keyed_from
     }
 
     /// The schema version (number of migrations applied).
@@ -465,12 +482,13 @@ impl Store {
             tx,
             path: path.clone(),
             head: None,
+            audit_key: &self.audit_key,
         };
         let out = f(&mut t)?;
         let head = t.head.take();
         t.tx.commit().map_err(sql(&path, "committing"))?;
         if let Some(h) = head {
-            crate::audit::write_anchor(&self.anchor, &h)?;
+            crate::audit::write_anchor(&self.anchor, &h, &self.audit_key, self.keyed_from)?;
         }
         Ok(out)
     }
@@ -503,6 +521,7 @@ pub struct Tx<'a> {
     tx: rusqlite::Transaction<'a>,
     path: PathBuf,
     head: Option<AuditEntry>,
+    audit_key: &'a AuditKey,
 }
 
 impl Tx<'_> {
@@ -521,7 +540,8 @@ impl Tx<'_> {
             None => crate::audit::last_entry(&self.tx, &self.path)?,
         };
         let ts = jiff::Timestamp::now().to_string();
-        let e = AuditEntry::chain(last.as_ref(), ts, record);
+        // Every entry appended now is keyed: keyed_from is at most the next seq (set at open).
+        let e = AuditEntry::chain_keyed(last.as_ref(), ts, record, self.audit_key);
         self.tx
             .execute(
                 "INSERT INTO audit (seq, ts, kind, subject, inputs, detail, prev, hash)
@@ -559,6 +579,36 @@ fn apply_key(conn: &Connection, key: &[u8; 32], path: &Path) -> Result<()> {
     let raw = Zeroizing::new(format!("x'{}'", hex::encode(key)));
     conn.pragma_update(None, "key", raw.as_str())
         .map_err(sql(path, "setting the key"))
+}
+
+/// Reads where the keyed chain starts; a store that predates it is keyed from its next entry on,
+/// and its older entries keep their plain hashes (docs/audit.md: the versioned chain).
+fn keyed_from(conn: &Connection, path: &Path) -> Result<u64> {
+    let stored: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [META_KEYED_FROM],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql(path, "reading meta"))?;
+    if let Some(v) = stored {
+        return v.parse().map_err(|_| Error::Corrupt {
+            path: path.into(),
+            reason: format!("meta `{META_KEYED_FROM}` is {v:?}, not a number"),
+        });
+    }
+    let next: i64 = conn
+        .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit", [], |r| {
+            r.get(0)
+        })
+        .map_err(sql(path, "reading the audit head"))?;
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+        rusqlite::params![META_KEYED_FROM, next.to_string()],
+    )
+    .map_err(sql(path, "writing meta"))?;
+    Ok(u64::try_from(next).unwrap_or(1))
 }
 
 fn migrate(conn: &Connection, path: &Path) -> Result<()> {
