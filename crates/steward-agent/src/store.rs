@@ -238,6 +238,15 @@ struct KeyFile {
 
 const KEY_FILE_FORMAT: &str = "steward-store-key";
 
+/// Upper bounds on what a key file may ask Argon2 for, so a crafted `steward.db.key` cannot
+/// abort the process on allocation or spin for hours. Steward writes 64 MiB, t = 3, p = 1; these
+/// allow 32x the memory (2 GiB) and far more passes than any sane setting.
+const MAX_M_COST_KIB: u32 = 2 * 1024 * 1024;
+const MAX_T_COST: u32 = 16;
+const MAX_P_COST: u32 = 16;
+/// Memory x passes: 4 GiB-passes (21x the default's 192 MiB-passes), a few seconds.
+const MAX_ARGON2_WORK_KIB: u64 = 4 * 1024 * 1024;
+
 impl KeyFile {
     fn new(salt: [u8; 16]) -> Self {
         // OWASP's first Argon2id recommendation is 19 MiB / t=2; we spend more since this runs
@@ -263,6 +272,23 @@ impl KeyFile {
             return Err(bad(format!(
                 "unsupported format {:?} version {} kdf {:?}",
                 self.format, self.version, self.kdf
+            )));
+        }
+        for (field, value, max) in [
+            ("m_cost_kib", self.m_cost_kib, MAX_M_COST_KIB),
+            ("t_cost", self.t_cost, MAX_T_COST),
+            ("p_cost", self.p_cost, MAX_P_COST),
+        ] {
+            if value > max {
+                return Err(bad(format!(
+                    "field `{field}`: {value} is above the limit of {max}"
+                )));
+            }
+        }
+        if u64::from(self.m_cost_kib) * u64::from(self.t_cost) > MAX_ARGON2_WORK_KIB {
+            return Err(bad(format!(
+                "field `t_cost`: {} passes over {} KiB is above the limit of {MAX_ARGON2_WORK_KIB} KiB-passes",
+                self.t_cost, self.m_cost_kib
             )));
         }
         let salt = hex::decode(&self.salt).map_err(|e| bad(format!("field `salt`: {e}")))?;
