@@ -42,7 +42,7 @@ pub use eval::{
     Baselines, EmbedFn, EvalError, EvalMode, EvalOptions, EvalReport, PredictionLine, RowError,
     VoterReport, eval_votes,
 };
-pub use home::Home;
+pub use home::{Home, make_private, write_atomic};
 pub use keys::{KeyInfo, Keys};
 pub use net::{HttpClient, ImapStream, Network};
 pub use proposals::{Ingested, ProposalFilter, Quarantined, StoreCounts, StoredProposal};

@@ -367,6 +367,12 @@ impl Store {
         let _ = std::fs::remove_file(&tmp);
         {
             let conn = Connection::open(&tmp).map_err(sql(&tmp, "creating the store"))?;
+            // Owner-only before anything is written; SQLite gives -wal/-shm the same mode.
+            crate::home::make_private(&tmp).map_err(|source| Error::Io {
+                path: tmp.clone(),
+                context: "making the store private",
+                source,
+            })?;
             apply_key(&conn, &key, &tmp)?;
             conn.pragma_update(None, "application_id", APPLICATION_ID)
                 .map_err(sql(&tmp, "setting application_id"))?;

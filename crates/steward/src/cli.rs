@@ -70,6 +70,7 @@ pub(crate) enum Command {
     /// Cast (or, with casting.enabled = false, dry-run) your vote on a stored proposal
     Vote(VoteArgs),
     /// The whole story locally: anvil Governor, loopback Snapshot, a persona, `run`, the review desk
+    #[cfg(feature = "demo")]
     Demo(crate::cmd::demo::DemoArgs),
     /// Sync, decide and vote or ask: once, or as a loop with --watch
     Run(crate::cmd::run::RunArgs),
