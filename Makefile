@@ -15,15 +15,15 @@ demo: setup
 	@# The default demo home is the checkout's own; an older demo left there has no marker yet.
 	@if [ "$(DEMO_HOME)" = "$(CURDIR)/.demo/home" ]; then rm -rf "$(DEMO_HOME)"; fi
 	STEWARD_HOME="$(DEMO_HOME)" STEWARD_PASSPHRASE="$${STEWARD_PASSPHRASE:-steward-demo}" \
-		$(CARGO) run --quiet --release --locked --bin steward -- demo
+		$(CARGO) run --quiet --release --locked --features demo --bin steward -- demo
 
 ## test: install what the tests need (the llama.cpp server too: about 10 minutes cold, once per
 ## machine), then formatting, clippy and the whole suite
 test: setup llama-server lint
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		$(CARGO) nextest run --workspace --locked --no-fail-fast; \
+		$(CARGO) nextest run --workspace --locked --no-fail-fast --features steward/demo; \
 	else \
-		$(CARGO) test --workspace --locked --no-fail-fast; \
+		$(CARGO) test --workspace --locked --no-fail-fast --features steward/demo; \
 	fi
 
 ## bench: the local models against llama.cpp and sentence-transformers (installs torch into

@@ -4,12 +4,17 @@
 //! (seq and hash) is written to `audit.head` beside the store, so deleting the newest entries —
 //! which a chain alone cannot reveal — is caught too. A crash between commit and anchor leaves
 //! the store ahead of the anchor, which is fine; the store behind the anchor is not.
+//!
+//! Entries from `keyed_from` on (meta key `audit_keyed_from`, set when a store is first opened by
+//! a steward that keys the chain) carry HMAC hashes under the store's [`AuditKey`], and the
+//! anchor carries a MAC of the head, so neither can be rewritten without the store key.
+//! docs/audit.md says what this does and does not detect.
 
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
-use steward_core::{AuditEntry, ChainBreak, verify_chain};
+use steward_core::{AuditEntry, AuditKey, ChainBreak, verify_keyed_chain};
 
 use crate::error::{Error, Result};
 use crate::home::write_atomic;
@@ -48,6 +53,24 @@ pub enum AuditVerifyError {
     AnchorUnreadable { path: String, reason: String },
     #[error("audit log entry #{seq} cannot be read: {reason}")]
     Unreadable { seq: i64, reason: String },
+    #[error(
+        "audit anchor {path} is not signed by this store's key ({reason}): it was written by someone else or copied from another store"
+    )]
+    AnchorForged { path: String, reason: String },
+    #[error(
+        "audit log rolled back: the head you expected, entry #{expected} {hash}, is not in the log (it ends at #{last})"
+    )]
+    RolledBack {
+        expected: u64,
+        hash: String,
+        last: u64,
+    },
+    #[error("store {path} is damaged: cipher_integrity_check reported {}", problems.join("; "))]
+    Damaged { path: String, problems: Vec<String> },
+    #[error(
+        "audit marker `audit_keyed_from` is {keyed_from}, after the log's end (#{last}): the store's meta table was edited"
+    )]
+    BadMarker { keyed_from: u64, last: u64 },
 }
 
 impl AuditVerifyError {
@@ -58,6 +81,7 @@ impl AuditVerifyError {
             Self::Truncated { last, .. } => Some(last + 1),
             Self::AnchorMismatch { seq } => Some(*seq),
             Self::Unreadable { seq, .. } => u64::try_from(*seq).ok(),
+            Self::RolledBack { last, .. } => Some(last + 1),
             _ => None,
         }
     }
@@ -81,9 +105,40 @@ impl Store {
             .map_err(sql(self.path(), "reading the audit log"))
     }
 
-    /// Checks the whole chain and the anchor. The outer error is a store failure; the inner one
-    /// is what `steward log verify` reports.
+    /// Checks every page of the store (`PRAGMA cipher_integrity_check`: each page's HMAC and
+    /// that it decrypts); returns the problems found, empty when the file is intact.
+    pub fn integrity_problems(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn()
+            .prepare("PRAGMA cipher_integrity_check")
+            .map_err(sql(self.path(), "checking the store's integrity"))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(sql(self.path(), "checking the store's integrity"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql(self.path(), "checking the store's integrity"))
+    }
+
+    /// Checks the store's pages, the whole chain and the anchor. The outer error is a store
+    /// failure; the inner one is what `steward log verify` reports.
     pub fn verify_audit(&self) -> Result<Result<AuditReport, AuditVerifyError>> {
+        self.verify_audit_expecting(None)
+    }
+
+    /// [`Store::verify_audit`], and also requires `expected` (a head the user kept elsewhere,
+    /// from an earlier `steward log verify`) to be in the log: the one way to catch the store and
+    /// its anchor both replaced by an older copy.
+    pub fn verify_audit_expecting(
+        &self,
+        expected: Option<&AuditHead>,
+    ) -> Result<Result<AuditReport, AuditVerifyError>> {
+        let problems = self.integrity_problems()?;
+        if !problems.is_empty() {
+            return Ok(Err(AuditVerifyError::Damaged {
+                path: self.path().display().to_string(),
+                problems,
+            }));
+        }
         let mut stmt = self
             .conn()
             .prepare(
@@ -112,14 +167,49 @@ impl Store {
         let count = entries.len() as u64;
         let by_seq: std::collections::HashMap<u64, String> =
             entries.iter().map(|e| (e.seq, e.hash.clone())).collect();
-        let head = match verify_chain(entries) {
+        let keyed_from = self.keyed_from();
+        let last = entries.last().map_or(0, |e| e.seq);
+        if keyed_from > last + 1 {
+            return Ok(Err(AuditVerifyError::BadMarker { keyed_from, last }));
+        }
+        let head = match verify_keyed_chain(entries, self.audit_key(), keyed_from) {
             Ok(h) => h.map(|(seq, hash)| AuditHead { seq, hash }),
             Err(b) => return Ok(Err(AuditVerifyError::Chain(b))),
         };
+        let anchor_path = self.anchor_path().display().to_string();
         let anchored = match read_anchor(self.anchor_path()) {
-            Ok(a) => a,
+            Ok(None) => None,
+            Ok(Some((a, mac))) => {
+                let forged = |reason: &str| AuditVerifyError::AnchorForged {
+                    path: anchor_path.clone(),
+                    reason: reason.into(),
+                };
+                match mac {
+                    // Written before this store's chain was keyed: only then is no MAC right.
+                    None if a.seq < keyed_from => {}
+                    None => return Ok(Err(forged("it has no MAC"))),
+                    Some((from, _)) if from != keyed_from => {
+                        return Ok(Err(forged("its keyed_from differs from the store's")));
+                    }
+                    Some((from, mac)) => {
+                        if !self.audit_key().check_head_mac(a.seq, &a.hash, from, &mac) {
+                            return Ok(Err(forged("its MAC does not match")));
+                        }
+                    }
+                }
+                Some(a)
+            }
             Err(e) => return Ok(Err(e)),
         };
+        if let Some(x) = expected
+            && by_seq.get(&x.seq) != Some(&x.hash)
+        {
+            return Ok(Err(AuditVerifyError::RolledBack {
+                expected: x.seq,
+                hash: x.hash.clone(),
+                last,
+            }));
+        }
         match (&anchored, &head) {
             (None, Some(_)) => {
                 return Ok(Err(AuditVerifyError::AnchorMissing {
@@ -172,17 +262,26 @@ pub(crate) fn last_entry(conn: &Connection, path: &Path) -> Result<Option<AuditE
     .map_err(sql(path, "reading the audit head"))
 }
 
-pub(crate) fn write_anchor(path: &Path, head: &AuditEntry) -> Result<()> {
-    write_atomic(path, format!("{} {}\n", head.seq, head.hash).as_bytes()).map_err(|source| {
-        Error::Io {
-            path: path.into(),
-            context: "writing the audit anchor",
-            source,
-        }
+/// Writes `<seq> <hash> <keyed_from> <mac>`: the head and its MAC under the audit key.
+pub(crate) fn write_anchor(
+    path: &Path,
+    head: &AuditEntry,
+    key: &AuditKey,
+    keyed_from: u64,
+) -> Result<()> {
+    let mac = key.head_mac(head.seq, &head.hash, keyed_from);
+    let line = format!("{} {} {keyed_from} {mac}\n", head.seq, head.hash);
+    write_atomic(path, line.as_bytes()).map_err(|source| Error::Io {
+        path: path.into(),
+        context: "writing the audit anchor",
+        source,
     })
 }
 
-fn read_anchor(path: &Path) -> Result<Option<AuditHead>, AuditVerifyError> {
+/// The MAC part of an anchor: (keyed_from, mac); None for a v1 anchor (`<seq> <hash>`).
+type AnchorMac = Option<(u64, String)>;
+
+fn read_anchor(path: &Path) -> Result<Option<(AuditHead, AnchorMac)>, AuditVerifyError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -195,15 +294,31 @@ fn read_anchor(path: &Path) -> Result<Option<AuditHead>, AuditVerifyError> {
     };
     let bad = || AuditVerifyError::AnchorUnreadable {
         path: path.display().to_string(),
-        reason: format!("expected `<seq> <hash>`, found {:?}", text.trim()),
+        reason: format!(
+            "expected `<seq> <hash> <keyed_from> <mac>`, found {:?}",
+            text.trim()
+        ),
     };
-    let (seq, hash) = text.trim().split_once(' ').ok_or_else(bad)?;
+    let is_hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let (seq, hash, mac) = match fields[..] {
+        [seq, hash] => (seq, hash, None),
+        [seq, hash, from, mac] if is_hex64(mac) => (
+            seq,
+            hash,
+            Some((from.parse().map_err(|_| bad())?, mac.to_owned())),
+        ),
+        _ => return Err(bad()),
+    };
     let seq = seq.parse().map_err(|_| bad())?;
-    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !is_hex64(hash) {
         return Err(bad());
     }
-    Ok(Some(AuditHead {
-        seq,
-        hash: hash.to_owned(),
-    }))
+    Ok(Some((
+        AuditHead {
+            seq,
+            hash: hash.to_owned(),
+        },
+        mac,
+    )))
 }

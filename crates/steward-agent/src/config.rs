@@ -915,14 +915,12 @@ pub(crate) fn edit_file(path: &Path, values: &[(&str, String)]) -> Result<Config
     }
     let new_text = doc.to_string();
     let cfg = Config::parse_file(path, &new_text)?;
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, &new_text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            context: "writing config",
-            source,
-        })?;
+    // Owner-only: config.toml may hold RPC keys.
+    crate::home::write_atomic(path, new_text.as_bytes()).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        context: "writing config",
+        source,
+    })?;
     Ok(cfg)
 }
 

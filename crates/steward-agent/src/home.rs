@@ -52,31 +52,35 @@ impl Home {
         Self::lock(root)
     }
 
-    /// Creates the home (mode 0700) if needed, then opens it.
+    /// Creates the home (mode 0700) if needed, then opens it. An existing directory is made
+    /// 0700 too: it holds config.toml (RPC keys), the store and the keys.
     pub fn create(root: &Path) -> Result<Self> {
         let mut b = fs::DirBuilder::new();
         b.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        b.create(root).map_err(|source| Error::Home {
+        let home_err = |source| Error::Home {
             path: root.into(),
             source,
-        })?;
+        };
+        b.create(root).map_err(home_err)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(root, fs::Permissions::from_mode(0o700)).map_err(home_err)?;
+        }
         Self::open(root)
     }
 
     fn lock(root: &Path) -> Result<Self> {
         let path = root.join("steward.lock");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|source| Error::Home {
-                path: root.into(),
-                source,
-            })?;
+        let mut opts = OpenOptions::new();
+        opts.read(true).write(true).create(true).truncate(false);
+        private(&mut opts);
+        let mut file = opts.open(&path).map_err(|source| Error::Home {
+            path: root.into(),
+            source,
+        })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -135,15 +139,37 @@ impl Home {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Makes files created through `opts` readable by their owner only (mode 0600).
+fn private(opts: &mut OpenOptions) {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(opts, 0o600);
+}
+
+/// Makes an existing file readable by its owner only (mode 0600).
+pub fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically, readable by the owner only (mode 0600): a temporary file
+/// in the same directory, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = path.with_extension(format!(
         "{}.tmp",
         path.extension().and_then(|e| e.to_str()).unwrap_or("")
     ));
     {
-        let mut f = File::create(&tmp)?;
+        let mut opts = OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        private(&mut opts);
+        let mut f = opts.open(&tmp)?;
+        // A leftover temp file keeps its old mode through open: set it.
+        make_private(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }

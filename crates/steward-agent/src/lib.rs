@@ -44,7 +44,7 @@ pub use eval::{
     PolicyCounts, PredictionLine, RowError, TextUse, VoterModelFigures, VoterReport, eval_votes,
     eval_votes_with, eval_weights,
 };
-pub use home::Home;
+pub use home::{Home, make_private, write_atomic};
 pub use keys::{KeyInfo, Keys};
 pub use net::{HttpClient, ImapStream, Network};
 pub use proposals::{Ingested, ProposalFilter, Quarantined, StoreCounts, StoredProposal};

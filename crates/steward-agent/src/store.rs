@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use steward_core::{AuditEntry, AuditRecord};
+use steward_core::{AuditEntry, AuditKey, AuditRecord};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -238,6 +238,15 @@ struct KeyFile {
 
 const KEY_FILE_FORMAT: &str = "steward-store-key";
 
+/// Upper bounds on what a key file may ask Argon2 for, so a crafted `steward.db.key` cannot
+/// abort the process on allocation or spin for hours. Steward writes 64 MiB, t = 3, p = 1; these
+/// allow 32x the memory (2 GiB) and far more passes than any sane setting.
+const MAX_M_COST_KIB: u32 = 2 * 1024 * 1024;
+const MAX_T_COST: u32 = 16;
+const MAX_P_COST: u32 = 16;
+/// Memory x passes: 4 GiB-passes (21x the default's 192 MiB-passes), a few seconds.
+const MAX_ARGON2_WORK_KIB: u64 = 4 * 1024 * 1024;
+
 impl KeyFile {
     fn new(salt: [u8; 16]) -> Self {
         // OWASP's first Argon2id recommendation is 19 MiB / t=2; we spend more since this runs
@@ -263,6 +272,23 @@ impl KeyFile {
             return Err(bad(format!(
                 "unsupported format {:?} version {} kdf {:?}",
                 self.format, self.version, self.kdf
+            )));
+        }
+        for (field, value, max) in [
+            ("m_cost_kib", self.m_cost_kib, MAX_M_COST_KIB),
+            ("t_cost", self.t_cost, MAX_T_COST),
+            ("p_cost", self.p_cost, MAX_P_COST),
+        ] {
+            if value > max {
+                return Err(bad(format!(
+                    "field `{field}`: {value} is above the limit of {max}"
+                )));
+            }
+        }
+        if u64::from(self.m_cost_kib) * u64::from(self.t_cost) > MAX_ARGON2_WORK_KIB {
+            return Err(bad(format!(
+                "field `t_cost`: {} passes over {} KiB is above the limit of {MAX_ARGON2_WORK_KIB} KiB-passes",
+                self.t_cost, self.m_cost_kib
             )));
         }
         let salt = hex::decode(&self.salt).map_err(|e| bad(format!("field `salt`: {e}")))?;
@@ -295,7 +321,13 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     anchor: PathBuf,
+    audit_key: AuditKey,
+    /// The first audit entry with a keyed hash (meta `audit_keyed_from`).
+    keyed_from: u64,
 }
+
+/// Meta key: the seq of the first keyed audit entry; entries below it are v1 (plain SHA-256).
+const META_KEYED_FROM: &str = "audit_keyed_from";
 
 impl Store {
     /// Whether a store file exists in `home`.
@@ -335,6 +367,12 @@ impl Store {
         let _ = std::fs::remove_file(&tmp);
         {
             let conn = Connection::open(&tmp).map_err(sql(&tmp, "creating the store"))?;
+            // Owner-only before anything is written; SQLite gives -wal/-shm the same mode.
+            crate::home::make_private(&tmp).map_err(|source| Error::Io {
+                path: tmp.clone(),
+                context: "making the store private",
+                source,
+            })?;
             apply_key(&conn, &key, &tmp)?;
             conn.pragma_update(None, "application_id", APPLICATION_ID)
                 .map_err(sql(&tmp, "setting application_id"))?;
@@ -427,10 +465,13 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql(&path, "setting busy timeout"))?;
         migrate(&conn, &path)?;
+        let keyed_from = keyed_from(&conn, &path)?;
         Ok(Self {
             conn,
             path,
             anchor: home.audit_anchor_path(),
+            audit_key: AuditKey::derive(&key[..]),
+            keyed_from,
         })
     }
 
@@ -444,6 +485,14 @@ impl Store {
 
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
+    }
+
+    pub(crate) fn audit_key(&self) -> &AuditKey {
+        &self.audit_key
+    }
+
+    pub(crate) fn keyed_from(&self) -> u64 {
+        self.keyed_from
     }
 
     /// The schema version (number of migrations applied).
@@ -465,12 +514,13 @@ impl Store {
             tx,
             path: path.clone(),
             head: None,
+            audit_key: &self.audit_key,
         };
         let out = f(&mut t)?;
         let head = t.head.take();
         t.tx.commit().map_err(sql(&path, "committing"))?;
         if let Some(h) = head {
-            crate::audit::write_anchor(&self.anchor, &h)?;
+            crate::audit::write_anchor(&self.anchor, &h, &self.audit_key, self.keyed_from)?;
         }
         Ok(out)
     }
@@ -503,6 +553,7 @@ pub struct Tx<'a> {
     tx: rusqlite::Transaction<'a>,
     path: PathBuf,
     head: Option<AuditEntry>,
+    audit_key: &'a AuditKey,
 }
 
 impl Tx<'_> {
@@ -521,7 +572,8 @@ impl Tx<'_> {
             None => crate::audit::last_entry(&self.tx, &self.path)?,
         };
         let ts = jiff::Timestamp::now().to_string();
-        let e = AuditEntry::chain(last.as_ref(), ts, record);
+        // Every entry appended now is keyed: keyed_from is at most the next seq (set at open).
+        let e = AuditEntry::chain_keyed(last.as_ref(), ts, record, self.audit_key);
         self.tx
             .execute(
                 "INSERT INTO audit (seq, ts, kind, subject, inputs, detail, prev, hash)
@@ -559,6 +611,36 @@ fn apply_key(conn: &Connection, key: &[u8; 32], path: &Path) -> Result<()> {
     let raw = Zeroizing::new(format!("x'{}'", hex::encode(key)));
     conn.pragma_update(None, "key", raw.as_str())
         .map_err(sql(path, "setting the key"))
+}
+
+/// Reads where the keyed chain starts; a store that predates it is keyed from its next entry on,
+/// and its older entries keep their plain hashes (docs/audit.md: the versioned chain).
+fn keyed_from(conn: &Connection, path: &Path) -> Result<u64> {
+    let stored: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [META_KEYED_FROM],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql(path, "reading meta"))?;
+    if let Some(v) = stored {
+        return v.parse().map_err(|_| Error::Corrupt {
+            path: path.into(),
+            reason: format!("meta `{META_KEYED_FROM}` is {v:?}, not a number"),
+        });
+    }
+    let next: i64 = conn
+        .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit", [], |r| {
+            r.get(0)
+        })
+        .map_err(sql(path, "reading the audit head"))?;
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+        rusqlite::params![META_KEYED_FROM, next.to_string()],
+    )
+    .map_err(sql(path, "writing meta"))?;
+    Ok(u64::try_from(next).unwrap_or(1))
 }
 
 fn migrate(conn: &Connection, path: &Path) -> Result<()> {

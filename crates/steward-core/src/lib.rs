@@ -21,7 +21,8 @@ mod verify;
 mod vote;
 
 pub use audit::{
-    AUDIT_GENESIS, AuditEntry, AuditRecord, ChainBreak, ChainBreakKind, sha256_hex, verify_chain,
+    AUDIT_GENESIS, AuditEntry, AuditKey, AuditRecord, ChainBreak, ChainBreakKind, sha256_hex,
+    verify_chain, verify_keyed_chain,
 };
 pub use decision::{
     Amount, Decision, DecisionAction, DecisionInput, DecisionProfile, EngineFailure, Evidence,

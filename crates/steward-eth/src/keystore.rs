@@ -40,6 +40,10 @@ pub enum KeystoreError {
     /// The password is empty.
     #[error("the keystore password must not be empty")]
     EmptyPassword,
+    /// A key-derivation parameter asks for more memory or time than any real keystore does;
+    /// `field` is the JSON path at fault.
+    #[error("keystore field `{field}` asks for too much work: {reason}")]
+    TooCostly { field: String, reason: String },
 }
 
 fn corrupt(field: &str, reason: impl Into<String>) -> KeystoreError {
@@ -167,8 +171,12 @@ impl Kdf {
 
 /// Upper bounds on the cost a keystore file may ask for, so a hostile file cannot make us
 /// allocate gigabytes or spin for hours.
+/// geth, cast and ethers write at most n = 2^18, r = 8, p = 1 (256 MiB, n*r*p = 2^21): these allow
+/// 4x the memory and 8x the work of that (seconds, never hours).
 const MAX_SCRYPT_LOG_N: u32 = 20;
 const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
+const MAX_SCRYPT_P: u32 = 16;
+const MAX_SCRYPT_WORK: u64 = 1 << 24;
 const MAX_PBKDF2_ROUNDS: u32 = 10_000_000;
 
 /// Writes `key` as a v3 keystore (JSON text) encrypted under `password`.
@@ -304,11 +312,39 @@ pub fn decrypt_keystore(json: &str, password: &KeystorePassword) -> Result<Key, 
                 ));
             }
             let log_n = n.trailing_zeros();
-            if log_n > MAX_SCRYPT_LOG_N || 128 * u64::from(r) * n > MAX_SCRYPT_MEMORY {
-                return Err(KeystoreError::Unsupported(format!(
-                    "scrypt n={n} r={r} needs more than {} MiB",
-                    MAX_SCRYPT_MEMORY >> 20
-                )));
+            let too_costly = |field: &str, reason: String| KeystoreError::TooCostly {
+                field: field.into(),
+                reason,
+            };
+            if r == 0 {
+                return Err(corrupt("crypto.kdfparams.r", "0, expected at least 1"));
+            }
+            if p == 0 {
+                return Err(corrupt("crypto.kdfparams.p", "0, expected at least 1"));
+            }
+            if log_n > MAX_SCRYPT_LOG_N {
+                return Err(too_costly(
+                    "crypto.kdfparams.n",
+                    format!("n={n} is above 2^{MAX_SCRYPT_LOG_N}"),
+                ));
+            }
+            if 128 * u64::from(r) * n > MAX_SCRYPT_MEMORY {
+                return Err(too_costly(
+                    "crypto.kdfparams.r",
+                    format!(
+                        "n={n} r={r} needs more than {} MiB",
+                        MAX_SCRYPT_MEMORY >> 20
+                    ),
+                ));
+            }
+            if p > MAX_SCRYPT_P || n * u64::from(r) * u64::from(p) > MAX_SCRYPT_WORK {
+                return Err(too_costly(
+                    "crypto.kdfparams.p",
+                    format!(
+                        "p={p} (with n={n} r={r}) is above p={MAX_SCRYPT_P} or n*r*p=2^{}",
+                        MAX_SCRYPT_WORK.trailing_zeros()
+                    ),
+                ));
             }
             let params = scrypt::Params::new(log_n as u8, r, p)
                 .map_err(|e| corrupt("crypto.kdfparams", format!("scrypt parameters: {e}")))?;
@@ -478,11 +514,34 @@ mod tests {
                 other => panic!("{ptr}: {other:?}"),
             }
         }
-        let mut big = good.clone();
-        *big.pointer_mut("/crypto/kdfparams/n").unwrap() = json!(1u64 << 30);
+        // Crafted costs (p = 16,000,000 ran until killed before these bounds) are refused
+        // before any work, naming the field.
+        let costly: &[(u64, u64, u64, &str)] = &[
+            (1 << 30, 8, 1, "crypto.kdfparams.n"),
+            (1 << 20, 16, 1, "crypto.kdfparams.r"),
+            (1 << 12, 8, 16_000_000, "crypto.kdfparams.p"),
+            (1 << 12, 8, 17, "crypto.kdfparams.p"),
+            (1 << 18, 8, 16, "crypto.kdfparams.p"),
+        ];
+        for &(n, r, p, field) in costly {
+            let mut doc = good.clone();
+            *doc.pointer_mut("/crypto/kdfparams/n").unwrap() = json!(n);
+            *doc.pointer_mut("/crypto/kdfparams/r").unwrap() = json!(r);
+            *doc.pointer_mut("/crypto/kdfparams/p").unwrap() = json!(p);
+            let t = std::time::Instant::now();
+            match decrypt_keystore(&doc.to_string(), &pass("pw-pw-pw")) {
+                Err(e @ KeystoreError::TooCostly { .. }) => {
+                    assert!(e.to_string().contains(field), "n={n} r={r} p={p}: {e}");
+                }
+                other => panic!("n={n} r={r} p={p}: {other:?}"),
+            }
+            assert!(t.elapsed().as_millis() < 100, "refused before deriving");
+        }
+        let mut zero = good.clone();
+        *zero.pointer_mut("/crypto/kdfparams/p").unwrap() = json!(0);
         assert!(matches!(
-            decrypt_keystore(&big.to_string(), &pass("pw-pw-pw")),
-            Err(KeystoreError::Unsupported(_))
+            decrypt_keystore(&zero.to_string(), &pass("pw-pw-pw")),
+            Err(KeystoreError::Corrupt { field, .. }) if field == "crypto.kdfparams.p"
         ));
         assert!(matches!(
             decrypt_keystore("{not json", &pass("x")),

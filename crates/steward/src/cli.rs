@@ -70,6 +70,7 @@ pub(crate) enum Command {
     /// Cast (or, with casting.enabled = false, dry-run) your vote on a stored proposal
     Vote(VoteArgs),
     /// The whole story locally: anvil Governor, loopback Snapshot, a persona, `run`, the review desk
+    #[cfg(feature = "demo")]
     Demo(crate::cmd::demo::DemoArgs),
     /// Sync, decide and vote or ask: once, or as a loop with --watch
     Run(crate::cmd::run::RunArgs),
@@ -106,8 +107,14 @@ pub(crate) struct LogArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum LogCommand {
-    /// Check every entry's hash and link, and the anchor; name the first bad entry
-    Verify,
+    /// Check the store's pages, every entry's hash and link, and the anchor; name the first bad
+    /// entry
+    Verify {
+        /// A head printed by an earlier `log verify` and kept elsewhere (`SEQ:HASH`): it must
+        /// still be in the log, which catches the store and audit.head rolled back together
+        #[arg(long, value_name = "SEQ:HASH")]
+        expect_head: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

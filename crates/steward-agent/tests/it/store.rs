@@ -182,3 +182,39 @@ fn empty_passphrase_is_refused() {
     let p = pass("hunter2");
     assert!(!format!("{p:?}").contains("hunter2"));
 }
+
+#[test]
+fn a_key_file_asking_for_too_much_work_is_refused_naming_the_field() {
+    // 4e9 KiB aborted the process on allocation; t_cost in the billions would run for days.
+    let cases: &[(&str, u64, &str)] = &[
+        ("m_cost_kib", 4_000_000_000, "m_cost_kib"),
+        ("m_cost_kib", 3 * 1024 * 1024, "m_cost_kib"),
+        ("t_cost", 4_000_000_000, "t_cost"),
+        ("p_cost", 16_000_000, "p_cost"),
+        // Each within its own bound, together too much: 2 GiB over 16 passes.
+        ("t_cost", 16, "t_cost"),
+    ];
+    for (field, value, named) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (home, store) = crate::new_store(dir.path(), "p");
+        drop(store);
+        let mut kf: serde_json::Value =
+            serde_json::from_slice(&fs::read(home.key_path()).expect("key file")).expect("json");
+        kf[*field] = serde_json::json!(value);
+        if *value == 16 {
+            kf["m_cost_kib"] = serde_json::json!(2 * 1024 * 1024);
+        }
+        fs::write(home.key_path(), kf.to_string()).expect("write");
+        let t = std::time::Instant::now();
+        let err = Store::open(&home, &pass("p")).expect_err("refused");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("steward.db.key") && msg.contains(&format!("field `{named}`")),
+            "{field}={value}: {msg}"
+        );
+        assert!(
+            t.elapsed().as_secs() < 2,
+            "refused before deriving: {field}"
+        );
+    }
+}

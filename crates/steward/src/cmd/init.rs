@@ -39,8 +39,12 @@ pub(crate) fn init(ctx: &Ctx) -> Result<Initialized> {
     let path = ctx.home_path()?;
     let home = Home::create(&path)?;
     let config_path = home.config_path();
-    if !config_path.exists() {
-        std::fs::write(&config_path, Config::template())
+    // Owner-only: config.toml may hold RPC keys (an older init left it world-readable).
+    if config_path.exists() {
+        steward_agent::make_private(&config_path)
+            .with_context(|| format!("making {} private", config_path.display()))?;
+    } else {
+        steward_agent::write_atomic(&config_path, Config::template().as_bytes())
             .with_context(|| format!("writing {}", config_path.display()))?;
     }
     // A bad config is reported now, not at the first sync.

@@ -1,9 +1,10 @@
-//! `steward log`: the audit log; `steward log verify`: check its chain and anchor.
+//! `steward log`: the audit log; `steward log verify`: check the store's pages, the chain and its
+//! anchor (and, with `--expect-head`, a head the user kept elsewhere).
 
 use std::fmt::Write;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::cli::{LogArgs, LogCommand};
@@ -35,7 +36,8 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &LogArgs) -> Result<ExitCode> {
             });
             Ok(ExitCode::SUCCESS)
         }
-        Some(LogCommand::Verify) => {
+        Some(LogCommand::Verify { ref expect_head }) => {
+            let expected = expect_head.as_deref().map(parse_head).transpose()?;
             #[derive(Serialize)]
             struct Verdict {
                 intact: bool,
@@ -44,7 +46,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &LogArgs) -> Result<ExitCode> {
                 first_bad: Option<u64>,
                 error: Option<String>,
             }
-            match store.verify_audit()? {
+            match store.verify_audit_expecting(expected.as_ref())? {
                 Ok(r) => {
                     let v = Verdict {
                         intact: true,
@@ -79,4 +81,24 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &LogArgs) -> Result<ExitCode> {
             }
         }
     }
+}
+
+/// Parses `SEQ:HASH` as printed by `log verify` (`head #SEQ HASH` is accepted too).
+fn parse_head(s: &str) -> Result<steward_agent::AuditHead> {
+    let t = s
+        .trim()
+        .trim_start_matches("head")
+        .trim()
+        .trim_start_matches('#');
+    let Some((seq, hash)) = t.split_once([':', ' ']) else {
+        bail!("--expect-head {s:?}: expected SEQ:HASH");
+    };
+    let Ok(seq) = seq.trim().parse::<u64>() else {
+        bail!("--expect-head {s:?}: the sequence number {seq:?} is not a number");
+    };
+    let hash = hash.trim().to_ascii_lowercase();
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("--expect-head {s:?}: the hash must be 64 hex digits");
+    }
+    Ok(steward_agent::AuditHead { seq, hash })
 }

@@ -4,6 +4,8 @@ pub(crate) mod answer;
 pub(crate) mod casting;
 mod config;
 pub(crate) mod decide;
+// The demo needs the test kit, which release builds leave out (Cargo.toml, feature `demo`).
+#[cfg(feature = "demo")]
 pub(crate) mod demo;
 mod doctor;
 pub(crate) mod eval;
@@ -37,6 +39,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Doctor => doctor::run(ctx, out),
         Command::Log(args) => log::run(ctx, out, &args),
         Command::Config => config::run(ctx, out),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(ctx, out, &args),
         Command::Ingest(crate::cli::IngestCommand::File(args)) => {
             ingest::run(ctx, out, &args, ingest::Kind::File)

@@ -275,3 +275,84 @@ fn eval_votes_reports_metrics_bad_rows_and_writes_predictions() {
         assert!(!first[key].is_null(), "{key} in {first}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn init_in_an_existing_open_directory_leaves_nothing_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_d, home) = temp_home();
+    // An existing 0755 home with a world-readable config.toml from an older init.
+    std::fs::create_dir_all(&home).expect("mkdir");
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    init(&home);
+    std::fs::set_permissions(
+        home.join("config.toml"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
+    init(&home);
+    let (code, out, err) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["log", "verify"]));
+    assert_eq!(code, 0, "{out}{err}");
+
+    fn walk(p: &std::path::Path, seen: &mut Vec<(std::path::PathBuf, u32)>) {
+        let mode = std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        seen.push((p.to_path_buf(), mode));
+        if p.is_dir() {
+            for e in std::fs::read_dir(p).expect("read_dir") {
+                walk(&e.expect("entry").path(), seen);
+            }
+        }
+    }
+    let mut seen = Vec::new();
+    walk(&home, &mut seen);
+    assert!(seen.len() >= 6, "{seen:?}");
+    for (path, mode) in &seen {
+        let want = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(*mode, want, "{} is {mode:o}", path.display());
+    }
+}
+
+#[test]
+fn the_release_build_has_no_testkit() {
+    // The test kit holds an RPC client that skips the network allowlist: only `--features demo`
+    // may pull it in. Checked on the dependency graph cargo resolves for `cargo build --release`.
+    let testkit_edges = |features: &[&str]| -> usize {
+        let mut n = 0;
+        for krate in ["steward-agent", "steward-eth"] {
+            let out = std::process::Command::new(option_env!("CARGO").unwrap_or("cargo"))
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .args([
+                    "tree",
+                    "--locked",
+                    "--offline",
+                    "-p",
+                    "steward",
+                    "-e",
+                    "normal,features",
+                    "-i",
+                    krate,
+                ])
+                .args(features)
+                .output()
+                .expect("cargo tree");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            n += String::from_utf8_lossy(&out.stdout)
+                .matches("feature \"testkit\"")
+                .count();
+        }
+        n
+    };
+    assert_eq!(
+        testkit_edges(&[]),
+        0,
+        "the default build pulls in a testkit"
+    );
+    // The check sees testkit where it is: the demo build has it.
+    assert!(testkit_edges(&["--features", "demo"]) >= 2);
+}

@@ -3,6 +3,10 @@
 use crate::{PASS, json, run, steward, temp_home};
 
 #[test]
+#[cfg_attr(
+    not(feature = "demo"),
+    ignore = "`steward demo` is behind the `demo` feature: run with --features steward/demo (make test does)"
+)]
 fn demo_votes_where_sure_asks_about_the_drain_and_the_ambiguous_one() {
     if let Err(why) = steward_eth::testkit::Tools::detect() {
         steward_testing::skip(steward_testing::Need::Anvil, "demo", why);
