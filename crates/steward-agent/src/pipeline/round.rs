@@ -7,7 +7,10 @@ use steward_ml::Generator;
 
 use super::stages::{self, Decided, Dispatched, Inspected, Plan, RoundReport, Synced};
 use super::{Caster, PipelineError, Result, chain};
-use crate::decide::{DecideOptions, Engines, ProfileSnapshot, decide_with, record_decision};
+use crate::decide::{
+    DecideOptions, Engines, ProfileSnapshot, ReadableProposal, decide_with, embed_cached,
+    record_decision,
+};
 use crate::inspect::{InspectOptions, Inspector, changed_flags};
 use crate::sources::imap::ImapPassword;
 use crate::{CastOrigin, Config, Home, ProposalFilter, Store, StoredProposal};
@@ -121,6 +124,12 @@ impl<'a> Pipeline<'a> {
         if synced.todo.is_empty() {
             return report;
         }
+        if let Err(e) = self.embed(&synced.todo, engines) {
+            // Each proposal embeds its own texts again and fails alone.
+            report
+                .errors
+                .push(format!("embedding the round's proposals: {}", chain(&e)));
+        }
         let profile = match ProfileSnapshot::load(self.store, engines.embedder) {
             Ok(p) => p,
             Err(e) => {
@@ -182,6 +191,21 @@ impl<'a> Pipeline<'a> {
         let d = self.decide(key, p, inspected, &profile, engines, opts)?;
         let id = self.record(&d, p)?;
         Ok((d, id))
+    }
+
+    /// Embeds the texts `decide` reads of every proposal of the round, in batches: the embedder
+    /// pads a batch longest first, which costs far less than one call per proposal. The vectors
+    /// land in the store's cache, where `decide` finds them.
+    pub fn embed(&mut self, todo: &[StoredProposal], engines: &mut Engines<'_>) -> Result<()> {
+        let texts: Vec<String> = todo
+            .iter()
+            .flat_map(|sp| {
+                let r = ReadableProposal::of(&sp.proposal);
+                [r.embed_text(), r.title]
+            })
+            .collect();
+        embed_cached(self.store, engines.embedder, &texts)?;
+        Ok(())
     }
 
     /// Decodes every action and, for a Governor the config follows, reads code, simulates and
