@@ -102,3 +102,26 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_chain_names_every_cause_once() {
+        let e = PipelineError::Decide {
+            proposal: "snapshot:ens.eth:0x01".into(),
+            source: Box::new(crate::Error::Source {
+                source_name: "embedder".into(),
+                message: "worker exited".into(),
+            }),
+        };
+        assert_eq!(
+            chain(&e),
+            "while deciding on snapshot:ens.eth:0x01: embedder: worker exited"
+        );
+        // A transparent wrapper adds nothing of its own.
+        let e = PipelineError::from(crate::Error::Cast("no intent 3".into()));
+        assert_eq!(chain(&e), "no intent 3");
+    }
+}
