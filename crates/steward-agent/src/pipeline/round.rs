@@ -239,7 +239,7 @@ impl<'a> Pipeline<'a> {
                     .inspect(Some(self.store), p, None, opts)
                     .await,
                 Some(Flag::new(
-                    steward_core::kinds::SIMULATION_FAILED,
+                    steward_core::kinds::INSPECTION_FAILED,
                     Severity::Warn,
                     format!("the payload could not be checked on chain: {e}"),
                 )),
@@ -440,5 +440,82 @@ fn generator<'e>(engines: &'e mut Engines<'_>) -> Option<&'e mut dyn Generator> 
     match engines.generator.as_mut() {
         Some(g) => Some(&mut **g),
         None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use steward_core::{Action, Address, Bytes, ProposalState, Source, U256, VotingType, kinds};
+
+    use super::*;
+    use crate::{GovernorConfig, Passphrase};
+
+    /// A Governor proposal paying 1 token with an ERC-20 `transfer`.
+    fn proposal(governor: Address) -> Proposal {
+        let to = "00000000000000000000000000000000000000000000000000000000000a0d17";
+        let amount = "0000000000000000000000000000000000000000000000000de0b6b3a7640000";
+        let calldata: Bytes = format!("0xa9059cbb{to}{amount}").parse().expect("calldata");
+        Proposal {
+            source: Source::Governor {
+                chain_id: 31_337,
+                governor,
+            },
+            id: "1".into(),
+            title: "Pay the auditors".into(),
+            body: "Pays 1 token to the auditors.".into(),
+            choices: vec!["For".into(), "Against".into(), "Abstain".into()],
+            voting: VotingType::Basic,
+            created: None,
+            start: None,
+            end: None,
+            snapshot: None,
+            author: None,
+            discussion: None,
+            state: ProposalState::Active,
+            actions: vec![Action {
+                target: Address::repeat_byte(0x70),
+                value: U256::ZERO,
+                signature: String::new(),
+                calldata,
+            }],
+            flags: Vec::new(),
+        }
+    }
+
+    // The decision core never votes on a proposal flagged `inspection-failed`; the pipeline's
+    // inspect stage must raise exactly that kind when the chain cannot be read.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_payload_the_chain_cannot_check_is_flagged_inspection_failed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = Home::create(&dir.path().join("home")).expect("home");
+        let mut store =
+            Store::create(&home, &Passphrase::new("pw".into()).expect("pass")).expect("store");
+        // A loopback port nothing listens on: the RPC refuses at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let governor = Address::repeat_byte(0x60);
+        let mut cfg = Config::default();
+        cfg.governors.push(GovernorConfig {
+            rpc: format!("http://127.0.0.1:{port}"),
+            address: format!("{governor:#x}"),
+            from_block: 0,
+        });
+        let mut pipeline = Pipeline::new(&mut store, &cfg, &home).expect("pipeline");
+        let got = pipeline.inspect(&proposal(governor), None).await;
+        let failed: Vec<&Flag> = got
+            .flags
+            .iter()
+            .filter(|f| f.kind == kinds::INSPECTION_FAILED)
+            .collect();
+        assert_eq!(failed.len(), 1, "{:?}", got.flags);
+        assert_eq!(failed[0].severity, Severity::Warn);
+        // Decoded all the same, for the question.
+        assert!(
+            got.payload.iter().any(|w| w.contains("transfer")),
+            "{:?}",
+            got.payload
+        );
     }
 }
