@@ -36,6 +36,7 @@ bench: setup
 	scripts/bench-eval.sh
 	scripts/bench-eip712.sh
 	scripts/bench-verify.sh
+	scripts/bench-round.sh
 
 setup: apt tools models
 

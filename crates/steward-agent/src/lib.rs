@@ -3,7 +3,9 @@
 //! This crate owns everything stateful: the user's home directory and its lock, the layered
 //! configuration, the encrypted store (SQLCipher) with its hash-chained audit log, the network
 //! policy every outbound client is built through, and the health checks behind `steward doctor`.
-//! It reads proposals from their sources, keeps the user's profile, and decides (vote, ask or skip) for them; later waves add casting and the review desk.
+//! It reads proposals from their sources, keeps the user's profile, and runs the round as one
+//! pipeline of typed stages (`pipeline`: sync, inspect, decide, then cast, ask or skip), casts
+//! votes through intents that survive a crash (`cast`), and serves the review desk (`web`).
 
 mod audit;
 pub mod cast;
@@ -18,6 +20,7 @@ mod home;
 pub mod inspect;
 mod keys;
 mod net;
+pub mod pipeline;
 pub mod profile;
 mod proposals;
 pub mod questions;
@@ -47,6 +50,7 @@ pub use eval::{
 pub use home::{Home, make_private, write_atomic};
 pub use keys::{KeyInfo, Keys};
 pub use net::{HttpClient, ImapStream, Network};
+pub use pipeline::{Caster, Pipeline, PipelineError, RoundOptions, RoundReport};
 pub use proposals::{Ingested, ProposalFilter, Quarantined, StoreCounts, StoredProposal};
 pub use sources::forum::Post as DiscussionPost;
 #[cfg(feature = "test-util")]

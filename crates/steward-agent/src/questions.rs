@@ -22,10 +22,106 @@ pub struct Question {
     pub proposal: String,
     pub created: String,
     pub deadline: Option<i64>,
-    pub status: String,
+    pub status: QuestionStatus,
     pub answer: Option<String>,
     pub reason: Option<String>,
     pub context: QuestionContext,
+}
+
+/// Where a question stands. Stored as its lower-case name (the `questions.status` CHECK
+/// constraint lists the same four); `Expired` is also how an open question past its deadline
+/// reads, though the row stays `open`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuestionStatus {
+    Open,
+    Answered,
+    Expired,
+    Superseded,
+}
+
+impl QuestionStatus {
+    pub const ALL: [QuestionStatus; 4] = [
+        QuestionStatus::Open,
+        QuestionStatus::Answered,
+        QuestionStatus::Expired,
+        QuestionStatus::Superseded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuestionStatus::Open => "open",
+            QuestionStatus::Answered => "answered",
+            QuestionStatus::Expired => "expired",
+            QuestionStatus::Superseded => "superseded",
+        }
+    }
+
+    /// The status a reader sees at `now`: an open question past its deadline is expired.
+    pub fn at(self, deadline: Option<i64>, now: i64) -> Self {
+        if self == QuestionStatus::Open && deadline.is_some_and(|d| d < now) {
+            QuestionStatus::Expired
+        } else {
+            self
+        }
+    }
+}
+
+impl std::fmt::Display for QuestionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status name that is not one of the four.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown question status {0:?} (expected open, answered, expired or superseded)")]
+pub struct UnknownQuestionStatus(pub String);
+
+impl std::str::FromStr for QuestionStatus {
+    type Err = UnknownQuestionStatus;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        QuestionStatus::ALL
+            .into_iter()
+            .find(|q| q.as_str() == s)
+            .ok_or_else(|| UnknownQuestionStatus(s.to_owned()))
+    }
+}
+
+impl rusqlite::types::ToSql for QuestionStatus {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for QuestionStatus {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        v.as_str()?
+            .parse()
+            .map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
+    }
+}
+
+// String views, so code that still compares or prints the status as text (the desk's pages)
+// keeps working while it moves to the enum.
+impl std::ops::Deref for QuestionStatus {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<&str> for QuestionStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// A name that is not a status reads as `Superseded`: closed, never answerable and never cast.
+impl From<&str> for QuestionStatus {
+    fn from(s: &str) -> Self {
+        s.parse().unwrap_or(QuestionStatus::Superseded)
+    }
 }
 
 /// What the user sees to answer well.
@@ -189,19 +285,24 @@ impl Tx<'_> {
     ) -> Result<i64> {
         self.sql()
             .execute(
-                "UPDATE questions SET status = 'superseded' WHERE proposal_key = ?1 AND status = 'open'",
-                [proposal_key],
+                "UPDATE questions SET status = ?2 WHERE proposal_key = ?1 AND status = ?3",
+                params![
+                    proposal_key,
+                    QuestionStatus::Superseded,
+                    QuestionStatus::Open
+                ],
             )
             .map_err(sql(self.path(), "superseding a question"))?;
         self.sql()
             .execute(
                 "INSERT INTO questions (decision_id, proposal_key, created, deadline, status, json)
-                 VALUES (?1, ?2, ?3, ?4, 'open', ?5)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     decision_id,
                     proposal_key,
                     jiff::Timestamp::now().to_string(),
                     deadline,
+                    QuestionStatus::Open,
                     context.to_string()
                 ],
             )
@@ -242,22 +343,23 @@ impl Store {
     pub fn questions(&self, all: bool, now: i64) -> Result<Vec<Question>> {
         let q = format!(
             "SELECT {QUESTION_COLUMNS} FROM questions {} ORDER BY id DESC",
-            if all { "" } else { "WHERE status = 'open'" }
+            if all { "" } else { "WHERE status = ?1" }
         );
         let mut st = self
             .conn()
             .prepare(&q)
             .map_err(sql(self.path(), "reading questions"))?;
-        let rows: Vec<(Question, String)> = st
-            .query_map([], question_from_row)
-            .and_then(|r| r.collect())
-            .map_err(sql(self.path(), "reading questions"))?;
+        let rows: Vec<(Question, String)> = if all {
+            st.query_map([], question_from_row)
+        } else {
+            st.query_map([QuestionStatus::Open], question_from_row)
+        }
+        .and_then(|r| r.collect())
+        .map_err(sql(self.path(), "reading questions"))?;
         Ok(rows
             .into_iter()
             .map(|(mut q, _)| {
-                if q.status == "open" && q.deadline.is_some_and(|d| d < now) {
-                    q.status = "expired".into();
-                }
+                q.status = q.status.at(q.deadline, now);
                 q
             })
             .collect())
@@ -339,7 +441,7 @@ pub enum AnswerError {
     #[error("question {id} was already {status}{}", answer.as_deref().map(|a| format!(" with {a:?}")).unwrap_or_default())]
     Closed {
         id: i64,
-        status: String,
+        status: QuestionStatus,
         answer: Option<String>,
     },
     #[error("question {id} expired: voting on {proposal} ended")]
@@ -387,7 +489,7 @@ pub fn answer(
     let Some(q) = store.question(id)? else {
         return Ok(Err(AnswerError::NoQuestion(id.to_owned())));
     };
-    if q.status != "open" {
+    if q.status != QuestionStatus::Open {
         return Ok(Err(AnswerError::Closed {
             id: q.id,
             status: q.status,
@@ -411,15 +513,22 @@ pub fn answer(
         let n = tx
             .sql()
             .execute(
-                "UPDATE questions SET status = 'answered', answer = ?1, reason = ?2, answered = ?3
-                 WHERE id = ?4 AND status = 'open'",
-                params![label, reason, jiff::Timestamp::now().to_string(), q.id],
+                "UPDATE questions SET status = ?5, answer = ?1, reason = ?2, answered = ?3
+                 WHERE id = ?4 AND status = ?6",
+                params![
+                    label,
+                    reason,
+                    jiff::Timestamp::now().to_string(),
+                    q.id,
+                    QuestionStatus::Answered,
+                    QuestionStatus::Open
+                ],
             )
             .map_err(sql(tx.path(), "answering a question"))?;
         if n == 0 {
             return Ok(Err(AnswerError::Closed {
                 id: q.id,
-                status: "answered".into(),
+                status: QuestionStatus::Answered,
                 answer: None,
             }));
         }
@@ -516,9 +625,16 @@ pub fn override_decision(
         // An open question on the proposal is settled by the override.
         tx.sql()
             .execute(
-                "UPDATE questions SET status = 'answered', answer = ?1, reason = ?2, answered = ?3
-                 WHERE proposal_key = ?4 AND status = 'open'",
-                params![label, reason, jiff::Timestamp::now().to_string(), sp.key],
+                "UPDATE questions SET status = ?5, answer = ?1, reason = ?2, answered = ?3
+                 WHERE proposal_key = ?4 AND status = ?6",
+                params![
+                    label,
+                    reason,
+                    jiff::Timestamp::now().to_string(),
+                    sp.key,
+                    QuestionStatus::Answered,
+                    QuestionStatus::Open
+                ],
             )
             .map_err(sql(tx.path(), "closing a question"))?;
         tx.audit(
@@ -550,5 +666,50 @@ impl Store {
             .optional()
             .map(|o| o.is_some())
             .map_err(sql(self.path(), "reading decisions"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trips_through_sql_and_json() {
+        let db = rusqlite::Connection::open_in_memory().expect("sqlite");
+        for s in QuestionStatus::ALL {
+            let back: QuestionStatus = db
+                .query_row("SELECT ?1", [s], |r| r.get(0))
+                .expect("round trip");
+            assert_eq!(back, s);
+            let text: String = db.query_row("SELECT ?1", [s], |r| r.get(0)).expect("text");
+            assert_eq!(text, s.as_str());
+            assert_eq!(
+                serde_json::to_value(s).expect("json"),
+                serde_json::json!(s.as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_status_in_the_store_is_an_error_naming_it() {
+        let db = rusqlite::Connection::open_in_memory().expect("sqlite");
+        let e = db
+            .query_row("SELECT 'pending'", [], |r| r.get::<_, QuestionStatus>(0))
+            .expect_err("not a status");
+        assert!(e.to_string().contains("\"pending\""), "{e}");
+    }
+
+    #[test]
+    fn an_open_question_past_its_deadline_reads_expired() {
+        assert_eq!(
+            QuestionStatus::Open.at(Some(10), 11),
+            QuestionStatus::Expired
+        );
+        assert_eq!(QuestionStatus::Open.at(Some(10), 10), QuestionStatus::Open);
+        assert_eq!(QuestionStatus::Open.at(None, 11), QuestionStatus::Open);
+        assert_eq!(
+            QuestionStatus::Answered.at(Some(10), 11),
+            QuestionStatus::Answered
+        );
     }
 }

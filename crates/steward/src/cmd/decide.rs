@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use steward_agent::decide::{DecideOptions, Engines, decide, record_decision, verify_payload_with};
-use steward_agent::questions::{plain_payload, question_context};
+use steward_agent::Pipeline;
+use steward_agent::decide::{DecideOptions, Engines};
 use steward_core::{Decision, DecisionAction, Proposal};
 use steward_ml::Generator;
 
@@ -52,42 +52,21 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &DecideArgs) -> Result<ExitCode
     let mut embedder = shared.clone();
     let mut generator = shared;
     let use_llm = cfg.decide.use_llm && !args.no_llm;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let (flags, payload) = rt.block_on(verify_payload_with(
-        &mut store,
-        &cfg,
-        &home,
-        &proposal,
-        use_llm.then_some(&mut generator as &mut dyn Generator),
-    ));
     let mut engines = Engines {
         embedder: &mut embedder,
-        generator: if use_llm {
-            Some(&mut generator as &mut dyn Generator)
-        } else {
-            None
-        },
+        generator: use_llm.then_some(&mut generator as &mut dyn Generator),
     };
     let opts = DecideOptions {
         policy: cfg.decide.policy(),
         seed: args.seed,
     };
-    let d = decide(&mut store, &mut engines, &key, &proposal, &flags, &opts)
-        .with_context(|| format!("while deciding on {key}"))?;
-    let question = (d.action == DecisionAction::Ask).then(|| {
-        let discussion = store.discussion(&key).unwrap_or_default();
-        let payload = if payload.is_empty() {
-            plain_payload(&proposal)
-        } else {
-            payload
-        };
-        serde_json::to_value(question_context(&d, &proposal, &discussion, payload))
-            .unwrap_or_default()
-    });
-    let id = record_decision(&mut store, &d, &proposal, question.as_ref())?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut pipeline = Pipeline::new(&mut store, &cfg, &home)?;
+    let (decided, id) = rt.block_on(pipeline.decide_one(&key, &proposal, &mut engines, &opts))?;
+    let d = decided.decision;
     out.result(&d, || render(id, &d));
     Ok(ExitCode::SUCCESS)
 }

@@ -284,7 +284,7 @@ async fn story(
     let home = Home::open(home_path)?;
     let cfg = ctx.config(&home)?;
     let store = Store::open(&home, &pass)?;
-    let caster = std::sync::Arc::new(crate::cmd::casting::Caster::with_password(
+    let caster = std::sync::Arc::new(steward_agent::Caster::new(
         &home,
         &cfg,
         Some(KeystorePassword::allow_empty(

@@ -26,7 +26,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &ServeArgs) -> Result<ExitCode>
         .parse()
         .with_context(|| format!("--bind {bind:?} is not an IP:port address"))?;
     check_bind(addr, cfg.web.allow_remote)?;
-    let caster = std::sync::Arc::new(crate::cmd::casting::Caster::new(&home, &cfg)?);
+    let caster = std::sync::Arc::new(crate::cmd::casting::caster(&home, &cfg)?);
     let desk = desk(
         store,
         &cfg,
@@ -64,26 +64,11 @@ pub(crate) fn desk(
     store: steward_agent::Store,
     cfg: &steward_agent::Config,
     config_file: std::path::PathBuf,
-    caster: std::sync::Arc<crate::cmd::casting::Caster>,
+    caster: std::sync::Arc<steward_agent::Caster>,
     models_dir: &std::path::Path,
 ) -> Result<Desk> {
     let settings = serde_json::to_value(cfg).context("showing the settings")?;
-    let hook: steward_agent::web::CastHook = std::sync::Arc::new(move |store, key, choice| {
-        if !caster.has_key() {
-            return Err("no signing key (`steward key new` or `key import`)".into());
-        }
-        let caster = caster.clone();
-        // The handler runs on the multi-threaded runtime: block this worker, not the others.
-        tokio::task::block_in_place(|| {
-            tokio::runtime::Handle::current().block_on(async {
-                caster
-                    .cast(store, key, choice, steward_agent::CastOrigin::User)
-                    .await
-                    .map(|o| crate::cmd::casting::describe(&o))
-                    .map_err(|e| format!("{e:#}"))
-            })
-        })
-    });
+    let hook = steward_agent::pipeline::desk_cast_hook(caster);
     let desk = Desk::with_config_file(store, config_file, settings, Some(hook))?;
     // The profile page's learned topics need the embedder; without a worker the page still
     // lists the profile, and says nothing it cannot compute.

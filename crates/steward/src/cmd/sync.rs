@@ -5,9 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use steward_agent::sources::imap::ImapPassword;
-use steward_agent::sources::snapshot::HubClient;
-use steward_agent::{DiscussionReport, sync_discussions};
-use steward_agent::{IngestReport, Network, sync_governor, sync_imap_with, sync_snapshot_space};
+use steward_agent::{DiscussionReport, IngestReport};
 
 use crate::cmd::ingest::render;
 use crate::ctx::Ctx;
@@ -66,21 +64,12 @@ pub(crate) fn render_sync(total: &IngestReport, discussions: &DiscussionReport) 
     s
 }
 
-/// Syncs every configured source, then the forum discussions of open proposals.
-pub(crate) fn sync_all(
-    store: &mut steward_agent::Store,
-    cfg: &steward_agent::Config,
-) -> Result<(IngestReport, DiscussionReport)> {
-    let net = Network::from_config(cfg)?;
-    let http = net.http()?;
-    let hub = HubClient::new(http, &cfg.snapshot.hub);
-    let limits = cfg.limits();
-    let now = jiff::Timestamp::now().as_second();
-    // IMAP passwords from each entry's variable, else asked on the terminal before the sync
-    // starts; never from argv.
-    let mut imap_passwords = Vec::with_capacity(cfg.imap.len());
+/// The IMAP passwords of `cfg.imap`, in order: each entry's variable, else asked on the
+/// terminal before the sync starts; never from argv.
+pub(crate) fn imap_passwords(cfg: &steward_agent::Config) -> Result<Vec<ImapPassword>> {
+    let mut out = Vec::with_capacity(cfg.imap.len());
     for a in &cfg.imap {
-        imap_passwords.push(match ImapPassword::from_env(a) {
+        out.push(match ImapPassword::from_env(a) {
             Some(p) => p,
             None if std::io::stdin().is_terminal() => ImapPassword::new(
                 rpassword::prompt_password(format!("IMAP password for {}: ", a.account()))
@@ -93,93 +82,57 @@ pub(crate) fn sync_all(
             ),
         });
     }
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let b = indicatif::ProgressBar::new_spinner();
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        b
-    });
+    Ok(out)
+}
+
+/// A spinner on a terminal, nothing when piped.
+pub(crate) struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    pub(crate) fn new() -> Self {
+        Progress(std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            b
+        }))
+    }
+
+    pub(crate) fn show(&self, msg: &str) {
+        if let Some(b) = &self.0 {
+            b.set_message(msg.to_owned());
+            b.tick();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Syncs every configured source, then the forum discussions of open proposals
+/// (`steward_agent::pipeline::sync_all`), with the passwords and a spinner from here.
+fn sync_all(
+    store: &mut steward_agent::Store,
+    cfg: &steward_agent::Config,
+) -> Result<(IngestReport, DiscussionReport)> {
+    let passwords = imap_passwords(cfg)?;
+    let progress = Progress::new();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let mut total = IngestReport::default();
-    for space in &cfg.snapshot.spaces {
-        let r = rt
-            .block_on(sync_snapshot_space(
-                store,
-                &hub,
-                space,
-                cfg.snapshot.page_size,
-                &limits,
-                now,
-                |p| {
-                    if let Some(b) = &bar {
-                        b.set_message(format!(
-                            "snapshot {}: {} proposals, page {}",
-                            p.space, p.items, p.pages
-                        ));
-                        b.tick();
-                    }
-                },
-            ))
-            .with_context(|| format!("while syncing snapshot space {space}"))?;
-        total.ingested += r.ingested;
-        total.duplicates += r.duplicates;
-        total.votes += r.votes;
-        total.quarantined.extend(r.quarantined);
-    }
-    for g in &cfg.governors {
-        let address: steward_core::Address = g
-            .address
-            .parse()
-            .with_context(|| format!("governor address {:?}", g.address))?;
-        let r = rt
-            .block_on(async {
-                if let Some(b) = &bar {
-                    b.set_message(format!("governor {address:#x}"));
-                }
-                let rpc = net.rpc(&g.rpc)?;
-                let kind = steward_eth::GovernorKind::detect(&rpc, address)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                let reader = steward_eth::GovernorReader::new(rpc, address, kind);
-                anyhow::Ok(sync_governor(store, &reader, g.from_block).await?)
-            })
-            .with_context(|| format!("while syncing governor {address:#x}"))?;
-        total.ingested += r.ingested;
-        total.duplicates += r.duplicates;
-        total.votes += r.votes;
-        total.quarantined.extend(r.quarantined);
-    }
-    for (a, password) in cfg.imap.iter().zip(&imap_passwords) {
-        let account = a.account();
-        if let Some(b) = &bar {
-            b.set_message(format!("imap {account}"));
-        }
-        let r = rt
-            .block_on(sync_imap_with(store, &net, a, password, &limits))
-            .with_context(|| format!("while syncing imap {account}"))?;
-        total.ingested += r.ingested;
-        total.duplicates += r.duplicates;
-        total.linked += r.linked;
-        total.quarantined.extend(r.quarantined);
-    }
-    // The forum discussions of open proposals: a forum that fails is reported, not fatal.
-    if let Some(b) = &bar {
-        b.set_message("forum discussions");
-    }
-    let forum = steward_agent::sources::forum::ForumClient::new(net.http()?);
-    let discussions = rt
-        .block_on(sync_discussions(store, &forum, &limits, now))
-        .context("while syncing forum discussions")?;
-    total
-        .quarantined
-        .extend(discussions.quarantined.iter().cloned());
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    Ok((total, discussions))
+    let r = rt.block_on(steward_agent::pipeline::sync_all(
+        store,
+        cfg,
+        &passwords,
+        &mut |m| progress.show(m),
+    ))?;
+    Ok((r.ingest, r.discussions))
 }

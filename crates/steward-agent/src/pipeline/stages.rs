@@ -1,0 +1,290 @@
+//! The values that pass between the round's stages, and the stage logic that needs no store,
+//! network or model (unit-tested here).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use steward_core::{Decision, DecisionAction, Flag, Proposal, ProposalState};
+
+use crate::CastOutcome;
+use crate::inspect::Pin;
+use crate::questions::{Question, QuestionStatus, plain_payload, question_context};
+use crate::sources::forum::Post;
+
+/// What one round did, as `steward run --json` prints it.
+#[derive(Debug, Default, Serialize)]
+pub struct RoundReport {
+    pub synced: u64,
+    /// Intents a crash left half-done, finished before anything else.
+    pub reconciled: usize,
+    pub decided: Vec<Outcome>,
+    /// The user's answers cast in this round.
+    pub answers_cast: Vec<String>,
+    /// Code at a pinned target changed since it was inspected (critical).
+    pub alerts: Vec<String>,
+    pub unchanged: usize,
+    pub errors: Vec<String>,
+}
+
+/// One proposal decided in a round.
+#[derive(Debug, Serialize)]
+pub struct Outcome {
+    pub proposal: String,
+    pub title: String,
+    pub decision_id: i64,
+    pub action: DecisionAction,
+    pub choice: Option<String>,
+    pub confidence: f64,
+    pub importance: f64,
+    /// What happened to a `vote`: `dry-run` until casting is enabled.
+    pub cast: Option<String>,
+    pub why: String,
+}
+
+/// After sync and the pin re-checks: what this round decides.
+#[derive(Debug, Default)]
+pub struct Synced {
+    /// Open proposals not yet decided in their current content, or whose pinned code changed.
+    pub todo: Vec<crate::StoredProposal>,
+    /// Open proposals decided before and unchanged.
+    pub unchanged: usize,
+    /// `code-changed` flags by proposal key: they join the proposal's inspection flags.
+    pub alerts: HashMap<String, Vec<Flag>>,
+}
+
+/// A proposal's payload, inspected.
+#[derive(Debug, Clone, Default)]
+pub struct Inspected {
+    pub flags: Vec<Flag>,
+    /// The payload in plain words, for the question.
+    pub payload: Vec<String>,
+    /// Code hashes pinned (and compared with earlier pins) by this inspection.
+    pub pins: Vec<Pin>,
+}
+
+/// A decision, with the question it opens when it asks.
+#[derive(Debug, Clone)]
+pub struct Decided {
+    pub key: String,
+    pub decision: Decision,
+    pub question: Option<serde_json::Value>,
+}
+
+/// What dispatch will do with a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    Cast {
+        choice: String,
+    },
+    /// A vote, but there is no key to sign it with.
+    NoKey,
+    /// A vote without a choice: nothing to cast.
+    NoChoice,
+    /// The question is already open (recorded with the decision).
+    Ask,
+    Skip,
+}
+
+/// What dispatch did.
+#[derive(Debug)]
+pub enum Dispatched {
+    Cast(CastOutcome),
+    CastFailed(String),
+    NoKey,
+    NoChoice,
+    Asked,
+    Skipped,
+}
+
+impl Dispatched {
+    /// The `cast` line of the round's outcome (only a `vote` has one).
+    pub fn cast_line(&self) -> Option<String> {
+        match self {
+            Dispatched::Cast(o) => Some(super::describe(o)),
+            Dispatched::CastFailed(e) => Some(format!("not cast: {e}")),
+            Dispatched::NoKey => {
+                Some("not cast: no signing key (`steward key new` or `key import`)".into())
+            }
+            Dispatched::NoChoice | Dispatched::Asked | Dispatched::Skipped => None,
+        }
+    }
+}
+
+/// Only a `vote` is ever cast by the agent; `ask` waits for the user's answer.
+pub fn plan(action: DecisionAction, choice: Option<&str>, has_key: bool) -> Plan {
+    match (action, choice) {
+        (DecisionAction::Vote, _) if !has_key => Plan::NoKey,
+        (DecisionAction::Vote, Some(c)) => Plan::Cast {
+            choice: c.to_owned(),
+        },
+        (DecisionAction::Vote, None) => Plan::NoChoice,
+        (DecisionAction::Ask, _) => Plan::Ask,
+        (DecisionAction::Skip, _) => Plan::Skip,
+    }
+}
+
+/// Splits open proposals into those to decide (never decided in this content, or alerted) and
+/// how many stay unchanged.
+pub fn select_todo<T>(
+    open: Vec<T>,
+    key: impl Fn(&T) -> &str,
+    decided: impl Fn(&T) -> bool,
+    alerts: &HashMap<String, Vec<Flag>>,
+) -> (Vec<T>, usize) {
+    let n = open.len();
+    let todo: Vec<T> = open
+        .into_iter()
+        .filter(|p| alerts.contains_key(key(p)) || !decided(p))
+        .collect();
+    let unchanged = n - todo.len();
+    (todo, unchanged)
+}
+
+/// The answers the user gave, as (proposal, choice): only answered questions count.
+pub fn answered(questions: Vec<Question>) -> Vec<(String, String)> {
+    questions
+        .into_iter()
+        .filter(|q| q.status == QuestionStatus::Answered)
+        .filter_map(|q| q.answer.map(|a| (q.proposal, a)))
+        .collect()
+}
+
+/// The payload in plain words: each call, then each effect.
+pub fn payload_words(report: &steward_eth::Report) -> Vec<String> {
+    let mut words: Vec<String> = report
+        .actions
+        .iter()
+        .map(|a| {
+            let value = if a.value.is_zero() {
+                String::new()
+            } else {
+                format!(" sending {} wei", a.value)
+            };
+            format!("calls {} on {}{value}", a.function, a.target)
+        })
+        .collect();
+    words.extend(report.effects.iter().filter_map(|e| {
+        serde_json::to_value(&e.kind)
+            .ok()
+            .map(|v| format!("effect: {v}"))
+    }));
+    words
+}
+
+/// The question an `ask` opens: everything the user needs to answer.
+pub fn question_for(
+    d: &Decision,
+    p: &Proposal,
+    discussion: &[Post],
+    payload: Vec<String>,
+) -> Option<serde_json::Value> {
+    (d.action == DecisionAction::Ask).then(|| {
+        let payload = if payload.is_empty() {
+            plain_payload(p)
+        } else {
+            payload
+        };
+        serde_json::to_value(question_context(d, p, discussion, payload)).unwrap_or_default()
+    })
+}
+
+/// A round's line for a decided proposal.
+pub fn outcome(d: &Decision, decision_id: i64, cast: Option<String>) -> Outcome {
+    Outcome {
+        proposal: d.proposal.clone(),
+        title: d.title.clone(),
+        decision_id,
+        action: d.action,
+        choice: d.choice.clone(),
+        confidence: d.confidence,
+        importance: d.importance,
+        cast,
+        why: d.rationale.clone(),
+    }
+}
+
+/// When a proposal past its vote executes, in words.
+pub fn when_executable(state: ProposalState, eta: Option<u64>) -> String {
+    match eta {
+        Some(eta) => format!("queued, executable from {}", timestamp(eta)),
+        None if state == ProposalState::Queued => "queued".into(),
+        None => format!("{}, not yet queued", state.as_str()),
+    }
+}
+
+fn timestamp(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map_or_else(|| format!("{secs} (unix time)"), |t| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::questions::QuestionContext;
+
+    #[test]
+    fn only_a_vote_with_a_key_and_a_choice_is_cast() {
+        assert_eq!(
+            plan(DecisionAction::Vote, Some("For"), true),
+            Plan::Cast {
+                choice: "For".into()
+            }
+        );
+        assert_eq!(plan(DecisionAction::Vote, Some("For"), false), Plan::NoKey);
+        assert_eq!(plan(DecisionAction::Vote, None, true), Plan::NoChoice);
+        assert_eq!(plan(DecisionAction::Ask, Some("For"), true), Plan::Ask);
+        assert_eq!(plan(DecisionAction::Skip, Some("For"), true), Plan::Skip);
+    }
+
+    #[test]
+    fn todo_is_the_undecided_and_the_alerted() {
+        let open = vec!["a", "b", "c", "d"];
+        let decided = ["a", "b", "c"];
+        let alerts = HashMap::from([("b".to_owned(), Vec::new())]);
+        let (todo, unchanged) = select_todo(open, |k| k, |k| decided.contains(k), &alerts);
+        assert_eq!(todo, ["b", "d"]);
+        assert_eq!(unchanged, 2);
+    }
+
+    fn q(proposal: &str, status: QuestionStatus, answer: Option<&str>) -> Question {
+        Question {
+            id: 1,
+            decision_id: 1,
+            proposal: proposal.into(),
+            created: String::new(),
+            deadline: None,
+            status,
+            answer: answer.map(Into::into),
+            reason: None,
+            context: QuestionContext::default(),
+        }
+    }
+
+    #[test]
+    fn only_answered_questions_are_cast() {
+        let qs = vec![
+            q("open", QuestionStatus::Open, None),
+            q("answered", QuestionStatus::Answered, Some("For")),
+            // An answer left on a superseded or expired question is not the user's word now.
+            q("superseded", QuestionStatus::Superseded, Some("Against")),
+            q("expired", QuestionStatus::Expired, Some("Against")),
+        ];
+        assert_eq!(answered(qs), [("answered".to_owned(), "For".to_owned())]);
+    }
+
+    #[test]
+    fn execution_time_in_words() {
+        assert_eq!(
+            when_executable(ProposalState::Queued, Some(0)),
+            "queued, executable from 1970-01-01T00:00:00Z"
+        );
+        assert_eq!(when_executable(ProposalState::Queued, None), "queued");
+        assert!(
+            when_executable(ProposalState::Succeeded, None).ends_with(", not yet queued"),
+            "{}",
+            when_executable(ProposalState::Succeeded, None)
+        );
+    }
+}

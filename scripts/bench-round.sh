@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# `make bench` (round): one pipeline round (`steward run --no-sync --no-llm`) over 200 and 1,000
+# real Snapshot proposals made open, with a small profile and the real embedder, no generator;
+# writes the figures and the command into BENCHMARKS.md (its own section).
+# STEWARD_BENCH_PROFILE=dev measures the dev build instead of --release (quicker to build).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+data="${STEWARD_SHARED_DATA:-../shared/data}"
+sizes="${STEWARD_BENCH_SIZES:-200 1000}"
+# Relative paths are relative to the repository root, where the command runs.
+cd "$root"
+if [ ! -d "$data/snapshot-daocensus" ]; then
+  echo "bench-round: skipped: $data/snapshot-daocensus is absent" >&2
+  exit 0
+fi
+export STEWARD_MODELS_DIR="${STEWARD_MODELS_DIR:-$root/models}"
+profile="${STEWARD_BENCH_PROFILE:-release}"
+case "$profile" in
+  release) flag="--release" ;;
+  dev) flag="" ;;
+  *) echo "bench-round: STEWARD_BENCH_PROFILE is release or dev, not $profile" >&2; exit 2 ;;
+esac
+cmd="cargo run${flag:+ $flag} --locked -q -p steward-agent --features testkit --example bench_round -- $data"
+rows=""
+for n in $sizes; do
+  echo "bench-round: $cmd $n" >&2
+  json="$($cmd "$n")"
+  echo "$json"
+  get() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$json" "$1"; }
+  rows="$rows| $(get decided) | $(get round_secs) | $(get round_cpu_secs) | $(get embed_cpu_secs) | $(get per_proposal_ms) | $(get vote) / $(get ask) / $(get skip) | $(get errors) | $(get peak_rss_mib) MiB |
+"
+done
+section="$(cat <<MD
+<!-- bench:round -->
+## A round of \`steward run\` without generation (issue 14)
+
+$(date -u +%Y-%m-%d), $(nproc) cores (load average $(cut -d' ' -f1 /proc/loadavg) when it ended), $profile build. Target: 1,000 open
+proposals in under 30 s on 2 cores.
+
+| proposals | wall s | CPU s | of which embedding (CPU s) | wall ms/proposal | vote / ask / skip | errors | peak RSS |
+| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |
+$rows
+Real DAO Census proposals (round-robin over the DAOs, made open), a fresh SQLCipher store, a
+profile of 10 statements and one writing chunk, all-MiniLM-L6-v2 in process, no generator, no
+signing key (votes are not cast). One \`Pipeline\` round: prepare (pins, answers, todo), embed
+(batched), inspect, decide over one profile snapshot, record, dispatch. CPU s counts every
+thread; on a shared machine wall time exceeds CPU time / cores. The embedding column is the
+floor: everything else in the round (inspect, decide, record, dispatch) is the difference
+between the two CPU columns. Command: \`$cmd N\`
+(or \`make bench\`).
+<!-- /bench:round -->
+MD
+)"
+out="$root/BENCHMARKS.md"
+[ -f "$out" ] || printf '# Benchmarks\n\nWritten by `make bench`; figures are from one run on the machine named in each section.\n' > "$out"
+python3 - "$out" "$section" <<'PY'
+import re, sys
+path, section = sys.argv[1], sys.argv[2]
+text = open(path).read()
+pat = re.compile(r"<!-- bench:round -->.*?<!-- /bench:round -->", re.S)
+text = pat.sub(lambda _: section, text) if pat.search(text) else text.rstrip() + "\n\n" + section + "\n"
+open(path, "w").write(text)
+PY
+echo "bench-round: wrote $out" >&2
