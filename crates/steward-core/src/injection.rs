@@ -582,9 +582,10 @@ mod tests {
             "/../../../shared/data/proposal-texts"
         ));
         let Ok(dirs) = std::fs::read_dir(root) else {
-            eprintln!(
-                "SKIP real_proposals_are_not_flagged: {} is absent",
-                root.display()
+            steward_testing::skip(
+                steward_testing::Need::Data,
+                "real_proposals_are_not_flagged",
+                format!("{} is absent", root.display()),
             );
             return;
         };

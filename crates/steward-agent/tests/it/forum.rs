@@ -21,7 +21,11 @@ const NOW: i64 = 1_750_000_000;
 fn rationales() -> Option<Vec<Value>> {
     let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
     if !p.is_dir() {
-        eprintln!("SKIPPED: ../shared/data is absent");
+        steward_testing::skip(
+            steward_testing::Need::Data,
+            "forum rationales",
+            "../shared/data is absent",
+        );
         return None;
     }
     Some(load_rationales(&p.join("arbitrum-forum-rationales")).expect("rationales.jsonl"))

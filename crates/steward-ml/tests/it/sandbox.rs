@@ -106,7 +106,11 @@ fn confinement_denies_other_files_and_sockets() {
         let r = secret.read.unwrap();
         assert!(r.starts_with("denied"), "read of another file: {r}");
     } else {
-        eprintln!("SKIP landlock assertions: {}", confinement.landlock);
+        steward_testing::skip(
+            steward_testing::Need::Sandbox,
+            "landlock assertions",
+            &confinement.landlock,
+        );
     }
     if confinement.seccomp == "enforced" {
         assert!(
@@ -128,10 +132,18 @@ fn confinement_denies_other_files_and_sockets() {
         if uring_open == "ok" {
             assert!(uring.starts_with("denied"), "io_uring: {uring}");
         } else {
-            eprintln!("SKIP io_uring assertion: unavailable even unconfined ({uring_open})");
+            steward_testing::skip(
+                steward_testing::Need::Sandbox,
+                "io_uring assertion",
+                format!("io_uring unavailable even unconfined ({uring_open})"),
+            );
         }
     } else {
-        eprintln!("SKIP seccomp assertions: {}", confinement.seccomp);
+        steward_testing::skip(
+            steward_testing::Need::Sandbox,
+            "seccomp assertions",
+            &confinement.seccomp,
+        );
     }
     eprintln!("confinement: {}", confinement.summary());
 }

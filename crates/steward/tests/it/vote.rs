@@ -57,7 +57,11 @@ fn vote_dry_run_then_kill_9_between_steps_never_votes_twice() {
     let tools = match Tools::detect() {
         Ok(t) => t,
         Err(why) => {
-            eprintln!("SKIPPED vote_dry_run_then_kill_9: {why}");
+            steward_testing::skip(
+                steward_testing::Need::Anvil,
+                "vote_dry_run_then_kill_9_between_steps_never_votes_twice",
+                why,
+            );
             return;
         }
     };
