@@ -106,11 +106,14 @@ fn open_question(store: &mut Store, id: &str) -> i64 {
     store.question(&p.key()).expect("read").expect("opened").id
 }
 
+/// What the webhook received: (Idempotency-Key, raw body) per accepted POST.
+type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// A loopback webhook that checks every POST against the notice schema (422 otherwise) and
 /// keeps the raw bodies with their `Idempotency-Key`.
 struct Hook {
     url: String,
-    got: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    got: Received,
     /// Answer 500 to this many requests first.
     fail: Arc<AtomicUsize>,
     _server: tokio::task::JoinHandle<()>,
@@ -175,7 +178,7 @@ fn check_schema(v: &serde_json::Value) -> Result<(), String> {
 async fn hook() -> Hook {
     use axum::body::Bytes;
     use axum::http::{HeaderMap, StatusCode};
-    let got: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let got: Received = Arc::default();
     let fail = Arc::new(AtomicUsize::new(0));
     let (g, f) = (got.clone(), fail.clone());
     let app = axum::Router::new().route(
