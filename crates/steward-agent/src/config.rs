@@ -27,6 +27,7 @@ pub struct Config {
     pub log: LogConfig,
     pub decide: DecideConfig,
     pub web: WebConfig,
+    pub notify: NotifyConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -270,6 +271,145 @@ impl Default for WebConfig {
     }
 }
 
+/// `[notify]`: questions sent outside the desk (docs/questions.md). No channel by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// What a notice may say: names of `notify::Field` (nothing else ever leaves).
+    pub include: Vec<String>,
+    /// Reminders before the deadline, as durations ("24h", "2h 30m").
+    pub reminders: Vec<String>,
+    /// POST each notice as JSON to this URL (its host must be in `network.allow`).
+    pub webhook: Option<String>,
+    /// Mail each notice over SMTP.
+    pub mail: Option<MailConfig>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            include: crate::notify::Field::DEFAULT
+                .iter()
+                .map(|f| f.name().to_owned())
+                .collect(),
+            reminders: vec!["24h".into(), "2h".into()],
+            webhook: None,
+            mail: None,
+        }
+    }
+}
+
+/// How the mail channel protects the connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTls {
+    /// Plain text upgraded by STARTTLS before anything else; a server without it is an error.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No TLS: allowed only to a loopback host (a local relay).
+    None,
+}
+
+/// `[notify.mail]`: the SMTP server notices are submitted to. The password is never part of the
+/// config: it is read from the variable `password_env` or the file `password_file`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// Server host; it must be in `network.allow`.
+    pub host: String,
+    /// Unset: 587 for starttls, 465 for tls, 25 for none.
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub tls: MailTls,
+    /// The sender and the recipient, `name@domain` or `Name <name@domain>`.
+    pub from: String,
+    pub to: String,
+    /// The login; unset means no AUTH.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The environment variable holding the password.
+    #[serde(default = "MailConfig::default_password_env")]
+    pub password_env: String,
+    /// A file holding the password (first line); wins over `password_env`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// PEM file of the CA(s) to trust for this server instead of the system's roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl MailConfig {
+    fn default_password_env() -> String {
+        crate::env::STEWARD_NOTIFY_MAIL_PASSWORD.into()
+    }
+
+    /// The port, from `tls` when unset.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            MailTls::Starttls => 587,
+            MailTls::Tls => 465,
+            MailTls::None => 25,
+        })
+    }
+
+    /// The env and `--set` form: an inline TOML table, `{ host = "...", from = "...", ... }`.
+    fn parse_inline(s: &str) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct Wrap {
+            v: MailConfig,
+        }
+        toml::from_str::<Wrap>(&format!("v = {s}"))
+            .map(|w| w.v)
+            .map_err(|e| {
+                format!(
+                    "expected an inline table {{ host = \"...\", from = \"...\", to = \"...\" }}: {}",
+                    e.message().trim()
+                )
+            })
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let bad = |s: &str| s.is_empty() || s.contains(['\r', '\n', '\0']);
+        if bad(&self.host) || self.host.contains(['/', '@', ' ']) {
+            return Err(format!("host {:?} is not a host name", self.host));
+        }
+        for (field, v) in [("from", &self.from), ("to", &self.to)] {
+            v.parse::<lettre::message::Mailbox>()
+                .map_err(|e| format!("{field} {v:?} is not a mail address: {e}"))?;
+        }
+        if self.port == Some(0) {
+            return Err("port must not be 0".into());
+        }
+        if self.tls == MailTls::None
+            && !steward_core::Allowlist::parse(&["loopback".to_owned()])
+                .is_ok_and(|l| l.check(&self.host).is_ok())
+        {
+            return Err(format!(
+                "tls = \"none\" is allowed only to a loopback host, not {:?}: use starttls or tls",
+                self.host
+            ));
+        }
+        if self.user.as_deref().is_some_and(bad) {
+            return Err("user must not be empty".into());
+        }
+        if self.password_env.is_empty()
+            || !self
+                .password_env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(format!(
+                "password_env must name an environment variable, got {:?}",
+                self.password_env
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The vote/ask/skip policy (docs/decide.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -460,6 +600,30 @@ pub const KEYS: &[ConfigKey] = &[
         default: "false",
         doc: "Allow a non-loopback bind and Host. Off: the desk shows your private profile.",
     },
+    ConfigKey {
+        key: "notify.include",
+        env: "STEWARD_NOTIFY_INCLUDE",
+        default: r#"["title", "space", "deadline", "lean", "command"]"#,
+        doc: "What a notice may say: title, space, deadline, lean (with confidence), command (how to answer), choices, summary (the proposal's opening), flags. Your profile, evidence and keys are never sent. In env, comma-separated.",
+    },
+    ConfigKey {
+        key: "notify.reminders",
+        env: "STEWARD_NOTIFY_REMINDERS",
+        default: r#"["24h", "2h"]"#,
+        doc: "Reminders of an open question, as durations before its deadline. In env, comma-separated.",
+    },
+    ConfigKey {
+        key: "notify.webhook",
+        env: "STEWARD_NOTIFY_WEBHOOK",
+        default: "(unset: no webhook)",
+        doc: "POST each notice as JSON to this URL; its host must be in network.allow.",
+    },
+    ConfigKey {
+        key: "notify.mail",
+        env: "STEWARD_NOTIFY_MAIL",
+        default: "(unset: no mail)",
+        doc: "Mail each notice over SMTP: [notify.mail] with host, port, tls (\"starttls\", \"tls\" or \"none\" for loopback), from, to, user, password_env (\"STEWARD_NOTIFY_MAIL_PASSWORD\"), password_file, ca_file. In env, an inline table.",
+    },
 ];
 
 impl Config {
@@ -618,6 +782,16 @@ impl Config {
                     .parse()
                     .map_err(|_| format!("expected true or false, got {v:?}"))?;
             }
+            "notify.include" => self.notify.include = split_list(v),
+            "notify.reminders" => self.notify.reminders = split_list(v),
+            "notify.webhook" => self.notify.webhook = (!v.is_empty()).then(|| v.to_owned()),
+            "notify.mail" => {
+                self.notify.mail = if v.is_empty() {
+                    None
+                } else {
+                    Some(MailConfig::parse_inline(v)?)
+                };
+            }
             "decide.use_llm" => {
                 self.decide.use_llm = v
                     .parse()
@@ -745,6 +919,23 @@ impl Config {
         }
         if let Err(message) = self.forum_hosts() {
             return Err(("forums.hosts", message));
+        }
+        crate::notify::Field::parse_all(&self.notify.include).map_err(|m| ("notify.include", m))?;
+        crate::notify::parse_reminders(&self.notify.reminders)
+            .map_err(|m| ("notify.reminders", m))?;
+        if let Some(w) = &self.notify.webhook {
+            match url::Url::parse(w) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+                _ => {
+                    return Err((
+                        "notify.webhook",
+                        "expected an http(s) URL with a host".into(),
+                    ));
+                }
+            }
+        }
+        if let Some(m) = &self.notify.mail {
+            m.validate().map_err(|e| ("notify.mail", e))?;
         }
         if self.network.timeout_secs == 0 {
             return Err(("network.timeout_secs", "must be at least 1".into()));

@@ -18,6 +18,9 @@ pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 /// The default variable an `[[imap]]` entry reads its password from (its `password_env`).
 /// Never accepted on the command line.
 pub const STEWARD_IMAP_PASSWORD: &str = "STEWARD_IMAP_PASSWORD";
+/// The default variable `[notify.mail]` reads its SMTP password from (its `password_env`).
+/// Never accepted on the command line, never logged.
+pub const STEWARD_NOTIFY_MAIL_PASSWORD: &str = "STEWARD_NOTIFY_MAIL_PASSWORD";
 /// The password of the signing key's keystore (`steward key`, `steward vote`). Without it
 /// Steward asks on the terminal. Never accepted on the command line.
 pub const STEWARD_KEYSTORE_PASSWORD: &str = "STEWARD_KEYSTORE_PASSWORD";

@@ -5,7 +5,8 @@
 //! policy every outbound client is built through, and the health checks behind `steward doctor`.
 //! It reads proposals from their sources, keeps the user's profile, and runs the round as one
 //! pipeline of typed stages (`pipeline`: sync, inspect, decide, then cast, ask or skip), casts
-//! votes through intents that survive a crash (`cast`), and serves the review desk (`web`).
+//! votes through intents that survive a crash (`cast`), sends open questions to the user by
+//! webhook or mail with reminders before the deadline (`notify`), and serves the review desk (`web`).
 
 mod audit;
 pub mod cast;
@@ -20,6 +21,7 @@ mod home;
 pub mod inspect;
 mod keys;
 mod net;
+pub mod notify;
 pub mod pipeline;
 pub mod profile;
 mod proposals;
@@ -38,7 +40,8 @@ pub use cast::{
 };
 pub use config::{
     CastingConfig, Config, ConfigKey, DecideConfig, GovernorConfig, ImapConfig, KEYS, LimitsConfig,
-    LogConfig, ModelsConfig, NetworkConfig, SnapshotConfig, ToolsConfig, WebConfig,
+    LogConfig, MailConfig, MailTls, ModelsConfig, NetworkConfig, NotifyConfig, SnapshotConfig,
+    ToolsConfig, WebConfig,
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, Result};

@@ -194,6 +194,7 @@ CREATE TABLE verify_pins (
 ) STRICT;
 "#,
     crate::cast::MIGRATION,
+    crate::notify::MIGRATION,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

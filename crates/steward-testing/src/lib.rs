@@ -29,11 +29,14 @@ pub enum Need {
     LlamaServer,
     /// The kernel's Landlock and seccomp, for the model worker's confinement.
     Sandbox,
+    /// A mail submission path: Dovecot's submission service and Postfix's smtp-sink
+    /// (`scripts/setup-apt.sh`).
+    Smtp,
 }
 
 impl Need {
     /// Every need, in the order `STEWARD_REQUIRE` documents them.
-    pub const ALL: [Need; 7] = [
+    pub const ALL: [Need; 8] = [
         Need::Models,
         Need::Anvil,
         Need::Chromium,
@@ -41,6 +44,7 @@ impl Need {
         Need::Data,
         Need::LlamaServer,
         Need::Sandbox,
+        Need::Smtp,
     ];
 
     /// The name used in `STEWARD_REQUIRE`.
@@ -53,6 +57,7 @@ impl Need {
             Need::Data => "data",
             Need::LlamaServer => "llama-server",
             Need::Sandbox => "sandbox",
+            Need::Smtp => "smtp",
         }
     }
 
@@ -61,7 +66,7 @@ impl Need {
         match self {
             Need::Models => "make models",
             Need::Anvil => "make tools",
-            Need::Chromium | Need::Dovecot => "scripts/setup-apt.sh",
+            Need::Chromium | Need::Dovecot | Need::Smtp => "scripts/setup-apt.sh",
             Need::Data => "put the shared data beside the checkout (../shared/data)",
             Need::LlamaServer => "make llama-server",
             Need::Sandbox => "a kernel with Landlock and seccomp",
@@ -137,6 +142,7 @@ mod tests {
         assert_eq!(demanded("models, anvil", Need::Anvil), Ok(true));
         assert_eq!(demanded("models,anvil", Need::Chromium), Ok(false));
         assert_eq!(demanded("llama-server", Need::LlamaServer), Ok(true));
+        assert_eq!(demanded("smtp", Need::Smtp), Ok(true));
         assert!(
             demanded("modles", Need::Models)
                 .expect_err("a typo is an error")

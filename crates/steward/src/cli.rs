@@ -82,6 +82,9 @@ pub(crate) enum Command {
     Decide(crate::cmd::decide::DecideArgs),
     /// The agent's open questions, with the context to answer them
     Questions(crate::cmd::questions::QuestionsArgs),
+    /// Questions outside the desk: send a test notice, list what was sent (docs/questions.md)
+    #[command(subcommand)]
+    Notify(crate::cmd::notify::NotifyCommand),
     /// Answer a question: your choice becomes the vote and trains the profile
     Answer(crate::cmd::answer::AnswerArgs),
     /// Override the agent's decision on a proposal with your own choice

@@ -12,6 +12,7 @@
 //! Pipeline::decide      decide_with over one profile snapshot per round    -> Decided {decision, question}
 //! Pipeline::record      store + audit the decision (and its question)      -> decision id
 //! Pipeline::dispatch    stages::plan: cast | question | skip               -> Dispatched
+//! Pipeline::notify      open questions by webhook/mail, reminders          -> notices sent
 //! ```
 //!
 //! [`Pipeline::round`] drives them for `steward run` (and `run --watch`, `demo`);

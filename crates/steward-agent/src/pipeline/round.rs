@@ -409,6 +409,20 @@ impl<'a> Pipeline<'a> {
         }
     }
 
+    /// The notify stage: open questions reach the user outside the desk (a notice when opened,
+    /// reminders before the deadline), each step once per channel. Runs last, so the questions
+    /// this round opened are in it; `now` is unix seconds (a test's clock).
+    pub async fn notify(
+        &mut self,
+        notifier: &crate::notify::Notifier,
+        now: i64,
+        r: &mut RoundReport,
+    ) {
+        let n = notifier.round(self.store, now).await;
+        r.notices.extend(n.sent);
+        r.errors.extend(n.errors);
+    }
+
     /// Casts the answers the user gave to questions on proposals still open, once each.
     pub async fn cast_answers(&mut self, caster: &Caster, r: &mut RoundReport) -> Result<()> {
         for (key, choice) in stages::answered(self.store.questions(true, 0)?) {

@@ -22,6 +22,8 @@ pub struct RoundReport {
     pub answers_cast: Vec<String>,
     /// Code at a pinned target changed since it was inspected (critical).
     pub alerts: Vec<String>,
+    /// Notices of open questions sent outside the desk (webhook, mail).
+    pub notices: Vec<String>,
     pub unchanged: usize,
     pub errors: Vec<String>,
 }

@@ -7,6 +7,8 @@
 //!   Discourse's JSON shape, built from real delegate posts
 //!   (../shared/data/arbitrum-forum-rationales), with the same fault injection.
 //! - [`dovecot::Dovecot`]: a real Dovecot serving IMAP over TLS on loopback.
+//! - [`smtp::MailServer`]: a real Dovecot submission service (SMTP, STARTTLS/TLS, AUTH) relaying
+//!   to Postfix's `smtp-sink`, which keeps every message as received.
 //! - [`sequencer::MockSequencer`]: a loopback Snapshot sequencer that verifies each vote
 //!   envelope's EIP-712 signature as the real one does, refuses bad ones, and records accepted
 //!   votes in a [`hub::MockHub`].
@@ -15,3 +17,4 @@ pub mod dovecot;
 pub mod forum;
 pub mod hub;
 pub mod sequencer;
+pub mod smtp;

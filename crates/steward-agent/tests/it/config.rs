@@ -177,6 +177,10 @@ fn every_key_is_documented_with_its_env_and_default() {
             k if k.starts_with("decide.min_") || k == "decide.ask_importance" => "0.5",
             "decide.use_llm" | "web.allow_remote" | "models.allow_unconfined" => "true",
             "web.bind" => "127.0.0.1:0",
+            "notify.include" => "title, lean",
+            "notify.reminders" => "48h, 1h",
+            "notify.webhook" => "http://127.0.0.1:9/hook",
+            "notify.mail" => r#"{ host = "127.0.0.1", from = "a@localhost", to = "b@localhost" }"#,
             _ => "loopback",
         };
         c.set(k.key, sample)

@@ -15,6 +15,7 @@ mod inspect;
 mod key;
 mod log;
 pub(crate) mod model;
+pub(crate) mod notify;
 pub(crate) mod profile;
 mod proposals;
 pub(crate) mod questions;
@@ -60,6 +61,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Profile(args) => profile::run(ctx, out, args),
         Command::Decide(args) => decide::run(ctx, out, &args),
         Command::Questions(args) => questions::run(ctx, out, &args),
+        Command::Notify(c) => notify::run(ctx, out, c),
         Command::Answer(args) => answer::run(ctx, out, &args, false),
         Command::Override(args) => answer::run(ctx, out, &args, true),
         Command::Eval(c) => eval::run(ctx, out, c),

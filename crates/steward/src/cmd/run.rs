@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use steward_agent::decide::{DecideOptions, Engines};
+use steward_agent::notify::Notifier;
 use steward_agent::pipeline::has_sources;
-use steward_agent::{Caster, Pipeline, RoundOptions, RoundReport};
+use steward_agent::{Caster, Network, Pipeline, RoundOptions, RoundReport};
 use steward_core::DecisionAction;
 use steward_ml::Generator;
 
@@ -105,9 +106,57 @@ pub(crate) fn round_with(
             progress.show(m);
         }))?
     };
-    if prepared.synced.todo.is_empty() {
-        return Ok(prepared.report);
+    let notifier = notifier(&cfg);
+    let mut report = if prepared.synced.todo.is_empty() {
+        prepared.report
+    } else {
+        decide(
+            ctx,
+            args,
+            &cfg,
+            &rt,
+            &mut pipeline,
+            &caster,
+            prepared,
+            &opts,
+        )?
+    };
+    // Last, so questions this round opened are sent in it.
+    match notifier {
+        Ok(Some(n)) => {
+            let now = jiff::Timestamp::now().as_second();
+            rt.block_on(pipeline.notify(&n, now, &mut report));
+        }
+        Ok(None) => {}
+        Err(e) => report.errors.push(format!(
+            "notices not sent: {}",
+            steward_agent::pipeline::chain(&e)
+        )),
     }
+    Ok(report)
+}
+
+/// The configured notify channels (none by default); the mail password comes from its variable.
+pub(crate) fn notifier(
+    cfg: &steward_agent::Config,
+) -> Result<Option<Notifier>, steward_agent::notify::NotifyError> {
+    let net = Network::from_config(cfg)
+        .map_err(|e| steward_agent::notify::NotifyError::Config(e.to_string()))?;
+    Notifier::from_config(cfg, &net, &|var| Ctx::getenv(var))
+}
+
+/// Spawns the model worker and decides on every proposal of `prepared`.
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    ctx: &Ctx,
+    args: &RunArgs,
+    cfg: &steward_agent::Config,
+    rt: &tokio::runtime::Runtime,
+    pipeline: &mut Pipeline<'_>,
+    caster: &Caster,
+    prepared: steward_agent::pipeline::Prepared,
+    opts: &RoundOptions,
+) -> Result<Round> {
     let worker = crate::cmd::model::spawn_worker(&crate::cmd::model::models_dir(ctx)?)?;
     let shared = worker.shared();
     let mut embedder = shared.clone();
@@ -117,7 +166,7 @@ pub(crate) fn round_with(
         embedder: &mut embedder,
         generator: use_llm.then_some(&mut generator as &mut dyn Generator),
     };
-    Ok(rt.block_on(pipeline.decide_all(&caster, prepared, &mut engines, &opts.decide)))
+    Ok(rt.block_on(pipeline.decide_all(caster, prepared, &mut engines, &opts.decide)))
 }
 
 pub(crate) fn render(r: &Round) -> String {
@@ -134,6 +183,9 @@ pub(crate) fn render(r: &Round) -> String {
     }
     for a in &r.alerts {
         let _ = writeln!(s, "ALERT  {a}");
+    }
+    for n in &r.notices {
+        let _ = writeln!(s, "NOTICE  {n}");
     }
     for a in &r.answers_cast {
         let _ = writeln!(s, "YOUR ANSWER  {a}");
