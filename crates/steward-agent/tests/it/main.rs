@@ -17,6 +17,7 @@ mod ingest;
 mod inspect;
 mod mail;
 mod net;
+mod regression;
 mod store;
 
 use std::path::Path;
