@@ -372,7 +372,14 @@ fn crash_soak_kill_9_never_votes_twice_nor_loses_a_vote() {
     seed_home(&home, dir.path(), &config);
 
     let mut lives = Lives::default();
-    for _ in 0..kills {
+    for k in 0..kills {
+        if k > 0 && k % 25 == 0 {
+            eprintln!(
+                "soak: {k}/{kills} kills, {} s, {} proposals",
+                started.elapsed().as_secs(),
+                world.keys.len()
+            );
+        }
         // New work keeps arriving, so kills keep landing in sync, decide and cast.
         rt.block_on(async {
             if rng.chance(0.3) {
@@ -571,6 +578,9 @@ fn crash_soak_kill_9_never_votes_twice_nor_loses_a_vote() {
     );
     for e in &lives.exited_early {
         eprintln!("soak: a life ended on its own: {e}");
+        if e.contains("panicked") {
+            problems.push(format!("a life panicked: {e}"));
+        }
     }
     assert!(
         problems.is_empty(),
