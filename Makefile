@@ -7,7 +7,7 @@ export STEWARD_MODELS_DIR ?= $(CURDIR)/models
 export STEWARD_TOOLS_DIR ?= $(CURDIR)/tools/node_modules
 DEMO_HOME ?= $(CURDIR)/.demo/home
 
-.PHONY: demo test bench setup apt tools models llama-server test-llama-server build lint check-fmt clean
+.PHONY: demo test soak bench setup apt tools models llama-server test-llama-server build lint check-fmt clean
 
 ## demo: install what is needed, build, run `steward demo` on the embedded defaults: a local
 ## anvil Governor and loopback Snapshot, a persona, `steward run`, then the review desk (Ctrl-C)
@@ -25,6 +25,15 @@ test: setup llama-server lint
 	else \
 		$(CARGO) test --workspace --locked --no-fail-fast --features steward/demo; \
 	fi
+
+## soak: the crash soak (docs/casting.md): `steward run --watch` against anvil, the loopback hub
+## and a sequencer that stalls, loses answers, sees requests twice and shows votes late, killed
+## with SIGKILL at SOAK_KILLS (300) seeded points; prints its seed, SOAK_SEED=N replays it.
+## `make test` runs the same test with 15 kill points.
+SOAK_KILLS ?= 300
+soak: setup
+	SOAK_KILLS=$(SOAK_KILLS) $(CARGO) test -p steward --test it --locked -- \
+		--nocapture --exact soak::crash_soak_kill_9_never_votes_twice_nor_loses_a_vote
 
 ## bench: the local models against llama.cpp and sentence-transformers (installs torch into
 ## .cache/st-venv on first use), ingest of 13k real proposals, vote prediction on real delegate

@@ -6,6 +6,7 @@
 //! sync::sync_all        sources, then forum discussions                    -> SyncReport
 //! Pipeline::recheck_*   code pinned at inspection, re-read while open and
 //!                       before execution                                   -> Alerts
+//! Pipeline::resume_votes votes decided earlier whose cast never finished     -> lines
 //! Pipeline::cast_answers the user's answers, cast once each                -> lines
 //! stages::select_todo   open proposals not decided in their content        -> Synced
 //! Pipeline::inspect     decode, simulate, pin, bind claims                 -> Inspected {flags, payload, pins}

@@ -88,6 +88,7 @@ impl<'a> Pipeline<'a> {
         let alerts = self.recheck_pins(&open, &mut r).await;
         // And again before execution: a vote already cast cannot be taken back, the alert says so.
         self.recheck_before_execution(&mut r).await;
+        let open_keys: Vec<String> = open.iter().map(|sp| sp.key.clone()).collect();
         let store = &*self.store;
         let (todo, unchanged) = stages::select_todo(
             open,
@@ -100,6 +101,11 @@ impl<'a> Pipeline<'a> {
             &alerts,
         );
         r.unchanged = unchanged;
+        let decided: Vec<String> = open_keys
+            .into_iter()
+            .filter(|k| !todo.iter().any(|sp| &sp.key == k))
+            .collect();
+        self.resume_votes(caster, &decided, &mut r).await?;
         self.cast_answers(caster, &mut r).await?;
         Ok(Prepared {
             synced: Synced {
@@ -327,6 +333,8 @@ impl<'a> Pipeline<'a> {
             caster.has_key(),
         ) {
             Plan::Cast { choice } => {
+                // The decision is recorded, nothing is cast yet (the soak kills here).
+                crate::cast::pause_at("after-decision");
                 match caster
                     .cast(self.store, &d.key, &choice, CastOrigin::Agent)
                     .await
@@ -421,6 +429,48 @@ impl<'a> Pipeline<'a> {
         let n = notifier.round(self.store, now).await;
         r.notices.extend(n.sent);
         r.errors.extend(n.errors);
+    }
+
+    /// Casts the votes decided in an earlier round whose cast never finished (`stages::
+    /// resume_choice`): a crash between recording the decision and the cast, or after the
+    /// intent, would otherwise leave a decided vote uncast for good, since the proposal is not
+    /// decided again; a signed vote cut off mid-send is re-sent as stored. `decided`: open
+    /// proposals whose current content has a decision.
+    pub async fn resume_votes(
+        &mut self,
+        caster: &Caster,
+        decided: &[String],
+        r: &mut RoundReport,
+    ) -> Result<()> {
+        if !caster.has_key() {
+            return Ok(());
+        }
+        for key in decided {
+            let Some((_, d)) = self.store.latest_decision(key)? else {
+                continue;
+            };
+            let states: Vec<crate::IntentState> = self
+                .store
+                .cast_intents(Some(key))?
+                .iter()
+                .map(|i| i.state)
+                .collect();
+            let Some(choice) = stages::resume_choice(d.action, d.choice.as_deref(), &states) else {
+                continue;
+            };
+            match caster
+                .cast(self.store, key, choice, CastOrigin::Agent)
+                .await
+            {
+                Ok(c) => r
+                    .resumed
+                    .push(format!("{choice} on {key}: {}", super::describe(&c))),
+                Err(e) => r
+                    .errors
+                    .push(format!("{key}: casting the decided vote: {}", chain(&e))),
+            }
+        }
+        Ok(())
     }
 
     /// Casts the answers the user gave to questions on proposals still open, once each.

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use serde::Serialize;
 use steward_core::{Decision, DecisionAction, Flag, Proposal, ProposalState};
 
-use crate::CastOutcome;
 use crate::inspect::Pin;
 use crate::questions::{Question, QuestionStatus, plain_payload, question_context};
 use crate::sources::forum::Post;
+use crate::{CastOutcome, IntentState};
 
 /// What one round did, as `steward run --json` prints it.
 #[derive(Debug, Default, Serialize)]
@@ -20,6 +20,9 @@ pub struct RoundReport {
     pub decided: Vec<Outcome>,
     /// The user's answers cast in this round.
     pub answers_cast: Vec<String>,
+    /// Votes the agent decided in an earlier round but never got out (a crash between the
+    /// decision and the cast, or a send cut off), cast or re-sent in this one.
+    pub resumed: Vec<String>,
     /// Code at a pinned target changed since it was inspected (critical).
     pub alerts: Vec<String>,
     /// Notices of open questions sent outside the desk (webhook, mail).
@@ -123,6 +126,27 @@ pub fn plan(action: DecisionAction, choice: Option<&str>, has_key: bool) -> Plan
         (DecisionAction::Ask, _) => Plan::Ask,
         (DecisionAction::Skip, _) => Plan::Skip,
     }
+}
+
+/// The choice to cast again for a proposal whose decision in its current content is already
+/// recorded: a `vote` whose cast never finished. Nothing when a vote counts or was settled
+/// (`confirmed`, a `dry-run`, or a `failed` refusal, which is final); a `signed`/`submitted`
+/// intent is re-sent as stored by casting, and one with nothing signed (`intent`, `abandoned`)
+/// or no intent at all is cast afresh.
+pub fn resume_choice<'d>(
+    action: DecisionAction,
+    choice: Option<&'d str>,
+    intents: &[IntentState],
+) -> Option<&'d str> {
+    let settled = intents.iter().any(|s| {
+        matches!(
+            s,
+            IntentState::Confirmed | IntentState::DryRun | IntentState::Failed
+        )
+    });
+    (action == DecisionAction::Vote && !settled)
+        .then_some(choice)
+        .flatten()
 }
 
 /// Splits open proposals into those to decide (never decided in this content, or alerted) and
@@ -238,6 +262,37 @@ mod tests {
         assert_eq!(plan(DecisionAction::Vote, None, true), Plan::NoChoice);
         assert_eq!(plan(DecisionAction::Ask, Some("For"), true), Plan::Ask);
         assert_eq!(plan(DecisionAction::Skip, Some("For"), true), Plan::Skip);
+    }
+
+    #[test]
+    fn a_decided_vote_is_resumed_until_it_is_settled() {
+        use IntentState as S;
+        let vote = DecisionAction::Vote;
+        let table: &[(&[IntentState], Option<&str>)] = &[
+            // Killed between the decision and the intent: never cast.
+            (&[], Some("For")),
+            // Killed after the intent (reconciled to abandoned), nothing signed.
+            (&[S::Abandoned], Some("For")),
+            (&[S::Intent], Some("For")),
+            // Signed, maybe sent: casting re-sends the stored bytes.
+            (&[S::Signed], Some("For")),
+            (&[S::Submitted], Some("For")),
+            (&[S::Superseded, S::Abandoned], Some("For")),
+            (&[S::Confirmed], None),
+            (&[S::Abandoned, S::Confirmed], None),
+            (&[S::DryRun], None),
+            (&[S::Failed], None),
+        ];
+        for (states, want) in table {
+            assert_eq!(
+                resume_choice(vote, Some("For"), states),
+                *want,
+                "{states:?}"
+            );
+        }
+        assert_eq!(resume_choice(DecisionAction::Ask, Some("For"), &[]), None);
+        assert_eq!(resume_choice(DecisionAction::Skip, None, &[]), None);
+        assert_eq!(resume_choice(vote, None, &[]), None);
     }
 
     #[test]

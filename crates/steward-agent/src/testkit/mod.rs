@@ -11,10 +11,13 @@
 //!   to Postfix's `smtp-sink`, which keeps every message as received.
 //! - [`sequencer::MockSequencer`]: a loopback Snapshot sequencer that verifies each vote
 //!   envelope's EIP-712 signature as the real one does, refuses bad ones, and records accepted
-//!   votes in a [`hub::MockHub`].
+//!   votes in a [`hub::MockHub`]; [`sequencer::SeqFaults`] makes it stall, lose answers, see
+//!   requests twice and show votes late, from a seed.
+//! - [`rng::Rng`]: the seeded generator behind the faults and the crash soak.
 
 pub mod dovecot;
 pub mod forum;
 pub mod hub;
+pub mod rng;
 pub mod sequencer;
 pub mod smtp;

@@ -18,6 +18,7 @@ mod inspect;
 mod mail;
 mod net;
 mod notify;
+mod regression;
 mod store;
 
 use std::path::Path;

@@ -190,6 +190,9 @@ pub(crate) fn render(r: &Round) -> String {
     for a in &r.answers_cast {
         let _ = writeln!(s, "YOUR ANSWER  {a}");
     }
+    for a in &r.resumed {
+        let _ = writeln!(s, "DECIDED EARLIER, CAST NOW  {a}");
+    }
     for o in &r.decided {
         let verb = match o.action {
             DecisionAction::Vote => format!(

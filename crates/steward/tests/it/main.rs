@@ -9,6 +9,7 @@ mod demo;
 mod governor;
 mod inspect;
 mod keys;
+mod soak;
 mod sync;
 mod terminal;
 mod vote;
