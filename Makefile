@@ -28,11 +28,12 @@ test: setup llama-server lint
 
 ## soak: the crash soak (docs/casting.md): `steward run --watch` against anvil, the loopback hub
 ## and a sequencer that stalls, loses answers, sees requests twice and shows votes late, killed
-## with SIGKILL at SOAK_KILLS (300) seeded points; prints its seed, SOAK_SEED=N replays it.
-## `make test` runs the same test with 15 kill points.
+## with SIGKILL at SOAK_KILLS (300) points seeded from the clock; prints its seed, SOAK_SEED=N
+## replays it. `make test` runs the same test with 15 kill points and seed 2112.
 SOAK_KILLS ?= 300
+SOAK_SEED ?= $(shell date +%s)
 soak: setup
-	SOAK_KILLS=$(SOAK_KILLS) $(CARGO) test -p steward --test it --locked -- \
+	SOAK_KILLS=$(SOAK_KILLS) SOAK_SEED=$(SOAK_SEED) $(CARGO) test -p steward --test it --locked -- \
 		--nocapture --exact soak::crash_soak_kill_9_never_votes_twice_nor_loses_a_vote
 
 ## bench: the local models against llama.cpp and sentence-transformers (installs torch into

@@ -567,7 +567,7 @@ pub const KEYS: &[ConfigKey] = &[
     ConfigKey {
         key: "decide.min_confidence_low",
         env: "STEWARD_DECIDE_MIN_CONFIDENCE_LOW",
-        default: "0.75",
+        default: "0.85",
         doc: "Confidence needed to vote on an unimportant proposal (importance 0); the need rises linearly with importance.",
     },
     ConfigKey {

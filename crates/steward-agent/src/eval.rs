@@ -196,6 +196,9 @@ pub struct PolicyCounts {
     pub vote: usize,
     pub ask: usize,
     pub skip: usize,
+    /// Confidence needed to vote at importance 0 and 1 (the policy the counts come from).
+    pub min_confidence_low: f64,
+    pub min_confidence_high: f64,
 }
 
 /// Whether the local model took part, and at what weight.
@@ -876,7 +879,11 @@ pub fn eval_votes_with(
     let mut cast: Vec<bool> = Vec::new();
     let mut timed: Vec<(f64, bool)> = Vec::new();
     let (mut n_always, mut n_major, mut n_scored) = (0usize, 0usize, 0usize);
-    let mut counts = PolicyCounts::default();
+    let mut counts = PolicyCounts {
+        min_confidence_low: opts.policy.min_confidence_low,
+        min_confidence_high: opts.policy.min_confidence_high,
+        ..PolicyCounts::default()
+    };
     let mut llm = LlmUse {
         weight: opts.weights.llm,
         ..LlmUse::default()

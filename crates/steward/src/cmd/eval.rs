@@ -52,6 +52,14 @@ pub(crate) struct VotesArgs {
     /// the decision path uses decide's policy)
     #[arg(long, default_value_t = 0.9)]
     pub(crate) threshold: f64,
+    /// The policy's confidence needed to vote on the least important proposal (decide reads
+    /// `decide.min_confidence_low`; the default is the same)
+    #[arg(long, value_name = "P", default_value_t = steward_core::Policy::default().min_confidence_low)]
+    pub(crate) min_confidence_low: f64,
+    /// The policy's confidence needed to vote on the most important proposal
+    /// (`decide.min_confidence_high`)
+    #[arg(long, value_name = "P", default_value_t = steward_core::Policy::default().min_confidence_high)]
+    pub(crate) min_confidence_high: f64,
     /// Embed titles with the local MiniLM model (else TF-IDF title similarity)
     #[arg(long)]
     pub(crate) embed: bool,
@@ -95,6 +103,17 @@ fn votes(ctx: &Ctx, out: &Output, args: &VotesArgs) -> Result<ExitCode> {
         seed: args.seed,
         ..ModelConfig::default()
     };
+    for (flag, v) in [
+        ("--min-confidence-low", args.min_confidence_low),
+        ("--min-confidence-high", args.min_confidence_high),
+    ] {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&v),
+            "{flag} must be a probability from 0 to 1, got {v}"
+        );
+    }
+    opts.policy.min_confidence_low = args.min_confidence_low;
+    opts.policy.min_confidence_high = args.min_confidence_high;
     opts.profile.clone_from(&args.profile);
     opts.limit = args.limit;
     if let Some(w) = args.llm_weight {
@@ -208,7 +227,11 @@ pub(crate) fn render(r: &EvalReport) -> String {
             ""
         }
     );
-    let _ = writeln!(s, "decision path (decide's core and policy):");
+    let _ = writeln!(
+        s,
+        "decision path (decide's core and policy: vote at confidence >= {:.2} to {:.2} by importance):",
+        r.policy.min_confidence_low, r.policy.min_confidence_high
+    );
     let _ = writeln!(s, "forced accuracy   {}", pct(r.forced_accuracy));
     let _ = writeln!(
         s,

@@ -6,8 +6,8 @@
 //! signature per Snapshot proposal at the sequencer and one `VoteCast` per Governor proposal
 //! (and no other transaction from the voter), exactly one vote, confirmed in the store, on every
 //! proposal the agent decided to vote on and none on the others, and `steward log verify`
-//! passes. `make soak` runs 300 kill points; `make test` 15. The seed is printed; `SOAK_SEED`
-//! replays it.
+//! passes. `make soak` runs 300 kill points from a new seed; `make test` 15 from seed 2112. The seed
+//! is printed; `SOAK_SEED` replays it.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::{BufRead, BufReader};
@@ -301,8 +301,8 @@ fn crash_soak_kill_9_never_votes_twice_nor_loses_a_vote() {
         return;
     }
     let kills = env_u64("SOAK_KILLS").unwrap_or(15);
-    let seed = env_u64("SOAK_SEED")
-        .unwrap_or_else(|| u64::try_from(jiff::Timestamp::now().as_millisecond()).unwrap_or(21));
+    // A fixed seed in `make test`, so CI is reproducible; `make soak` draws a new one each run.
+    let seed = env_u64("SOAK_SEED").unwrap_or(2112);
     // Kill delays are drawn up to this; a life waiting for a pause hook gets twice as long.
     let max_ms = env_u64("SOAK_MAX_DELAY_MS").unwrap_or(5_000);
     eprintln!(

@@ -167,8 +167,21 @@ fn sync_refreshes_discussions_of_file_ingested_proposals_and_reports_refused_for
         .args(["ingest", "file"])
         .arg(&file));
     assert_eq!(code, 0);
+    // A forum the user did not configure is never read: the link comes from the proposal.
     let (code, out, _) = run(steward(&home)
         .env("STEWARD_PASSPHRASE", PASS)
+        .args(["sync", "--json"]));
+    assert_eq!(code, 6, "{out}");
+    let v = json(&out);
+    let failed = v["data"]["discussions"]["failed"].to_string();
+    assert!(
+        failed.contains("forum.arbitrum.foundation") && failed.contains("forums.hosts"),
+        "{v}"
+    );
+    // A configured forum is still subject to the network policy (loopback only by default).
+    let (code, out, _) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .env("STEWARD_FORUMS_HOSTS", "forum.arbitrum.foundation")
         .args(["sync", "--json"]));
     assert_eq!(code, 6, "{out}");
     let v = json(&out);
