@@ -386,7 +386,10 @@ mod tests {
     #[test]
     fn bad_port_entries_name_the_entry() {
         let cases: &[(&str, &str)] = &[
-            ("loopback:99999", "port \"99999\" is not a number from 1 to 65535"),
+            (
+                "loopback:99999",
+                "port \"99999\" is not a number from 1 to 65535",
+            ),
             ("loopback:0", "port \"0\""),
             ("host:", "port \"\" is not a number"),
             ("[::1]:", "port \"\""),
@@ -405,7 +408,11 @@ mod tests {
         }
         // Without a port, an entry allows every port (as before ports existed).
         assert!(list(&["loopback"]).check_at("127.0.0.1", 65535).is_ok());
-        assert!(list(&["hub.snapshot.org"]).check_at("hub.snapshot.org", 8443).is_ok());
+        assert!(
+            list(&["hub.snapshot.org"])
+                .check_at("hub.snapshot.org", 8443)
+                .is_ok()
+        );
     }
 
     #[test]
