@@ -175,7 +175,10 @@ async fn hub_is_refused_on_an_unlisted_port() {
     let hub = Silent::start().await;
     let url = format!("http://127.0.0.1:{}/graphql", hub.port);
     let rule = format!("loopback:{}", other_port(hub.port));
-    let client = HubClient::new(net(&[rule.clone()]).http().expect("client"), &url);
+    let client = HubClient::new(
+        net(std::slice::from_ref(&rule)).http().expect("client"),
+        &url,
+    );
     let out = client
         .proposals_page("steward-test.eth", Cursor::default(), 10)
         .await;
@@ -192,7 +195,7 @@ async fn rpc_is_refused_on_an_unlisted_port() {
     let node = Silent::start().await;
     let url = format!("http://127.0.0.1:{}/v3/SECRETKEY", node.port);
     let rule = format!("loopback:{}", other_port(node.port));
-    let out = net(&[rule.clone()]).rpc(&url);
+    let out = net(std::slice::from_ref(&rule)).rpc(&url);
     assert_refused("rpc", out.map(|_| ()), &node, &rule).await;
     let msg = net(&[rule]).rpc(&url).expect_err("refused").to_string();
     assert!(!msg.contains("SECRETKEY"), "the RPC key leaked: {msg}");
@@ -253,7 +256,7 @@ async fn forum_is_refused_on_an_unlisted_port() {
         )
     };
     let rule = format!("loopback:{}", other_port(forum.port));
-    let out = client(&[rule.clone()]).topic(&topic).await;
+    let out = client(std::slice::from_ref(&rule)).topic(&topic).await;
     assert_refused("forum", out, &forum, &rule).await;
 
     let allowed = client(&[format!("loopback:{}", forum.port)]);
@@ -269,7 +272,7 @@ async fn imap_is_refused_on_an_unlisted_port() {
     .expect("imap config");
     let password = ImapPassword::new("imap-pass".into());
     let rule = format!("loopback:{}", other_port(server.port));
-    let out = ImapFolder::open(&net(&[rule.clone()]), &cfg, &password).await;
+    let out = ImapFolder::open(&net(std::slice::from_ref(&rule)), &cfg, &password).await;
     assert_refused("imap", out, &server, &rule).await;
 
     let allowed = net(&[format!("loopback:{}", server.port)]);
@@ -286,7 +289,7 @@ async fn model_server_is_refused_on_an_unlisted_port() {
         embedding_dim: 4,
     };
     let rule = format!("loopback:{}", other_port(server.port));
-    let out = net(&[rule.clone()]).openai(config.clone());
+    let out = net(std::slice::from_ref(&rule)).openai(config.clone());
     assert_refused("model server", out, &server, &rule).await;
 
     let backend = net(&[format!("loopback:{}", server.port)])
@@ -320,7 +323,7 @@ async fn redirect_to_an_unlisted_port_is_not_followed() {
         }
     });
     let rule = format!("loopback:{bouncer_port}");
-    let http = net(&[rule.clone()]).http().expect("client");
+    let http = net(std::slice::from_ref(&rule)).http().expect("client");
     let err = http
         .get(&format!("http://127.0.0.1:{bouncer_port}/"))
         .expect("the first hop is allowed")
