@@ -460,7 +460,7 @@ pub const KEYS: &[ConfigKey] = &[
         key: "network.allow",
         env: "STEWARD_NETWORK_ALLOW",
         default: r#"["loopback"]"#,
-        doc: "Hosts every outbound client may reach: host names, `*.domain`, IPs, CIDRs, or `loopback` (127.0.0.0/8, ::1, localhost). In env, comma-separated.",
+        doc: "Hosts every outbound client may reach: host names, `*.domain`, IPs, CIDRs, or `loopback` (127.0.0.0/8, ::1, localhost), each optionally with `:PORT` (`loopback:8545`) to allow that port only. In env, comma-separated.",
     },
     ConfigKey {
         key: "network.timeout_secs",
@@ -713,7 +713,12 @@ impl Config {
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         let v = value.trim();
         match key {
-            "network.allow" => self.network.allow = split_list(v),
+            "network.allow" => {
+                // Checked here so the error names the env variable or flag that set it.
+                let list = split_list(v);
+                Allowlist::parse(&list).map_err(|e| e.to_string())?;
+                self.network.allow = list;
+            }
             "network.timeout_secs" => {
                 self.network.timeout_secs = v
                     .parse()

@@ -147,18 +147,7 @@ impl Doctor {
         checks.extend(tool_checks(&ToolPaths::resolve(&cfg)));
         checks.push(key_check(&home_path.join("keys")));
         checks.push(match cfg.allowlist() {
-            Ok(a) => Check::new(
-                "network",
-                CheckStatus::Ok,
-                format!(
-                    "allowed: {}",
-                    a.rules()
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ),
+            Ok(a) => Check::new("network", CheckStatus::Ok, format!("allowed: {a}")),
             Err(e) => Check::new("network", CheckStatus::Fail, e.to_string()),
         });
         Self {

@@ -1,15 +1,16 @@
 //! The one place outbound clients are built.
 //!
-//! Every HTTP, RPC and IMAP client comes from [`Network`], which checks each destination — and
-//! each redirect hop — against `network.allow`. A refused destination is an error naming the host
-//! and the key that would allow it. Errors name hosts only, never whole URLs: RPC URLs often carry
-//! API keys in their path.
+//! Every HTTP, RPC, IMAP and model-server client comes from [`Network`], which checks each
+//! destination — host and port, and each redirect hop — against `network.allow`. A refused
+//! destination is an error naming the host, the port and the key that would allow it. Errors
+//! name hosts only, never whole URLs: RPC URLs often carry API keys in their path.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use steward_core::Allowlist;
+use steward_ml::{OpenAiBackend, OpenAiConfig};
 use url::Url;
 
 use crate::config::Config;
@@ -62,9 +63,15 @@ impl Network {
         &self.allow
     }
 
-    /// Checks a host (for non-URL clients such as IMAP).
+    /// Checks a host on any port. Rules limited to a port do not satisfy it: prefer
+    /// [`Network::check_at`].
     pub fn check_host(&self, host: &str) -> Result<()> {
         Ok(self.allow.check(host)?)
+    }
+
+    /// Checks a host and port (for non-URL clients such as IMAP).
+    pub fn check_at(&self, host: &str, port: u16) -> Result<()> {
+        Ok(self.allow.check_at(host, port)?)
     }
 
     /// The per-operation timeout (`network.timeout_secs`).
@@ -85,7 +92,7 @@ impl Network {
         ca_file: Option<&Path>,
         starttls: bool,
     ) -> Result<ImapStream> {
-        self.check_host(host)?;
+        self.check_at(host, port)?;
         let at = format!("{host}:{port}");
         let fail = |message: String| Error::Imap {
             account: at.clone(),
@@ -166,7 +173,12 @@ impl Network {
             url: redact(url),
             reason: "no host".into(),
         })?;
-        self.allow.check(host)?;
+        // Scheme defaults (80, 443) count as the port, so `host:443` allows `https://host`.
+        let port = parsed.port_or_known_default().ok_or_else(|| Error::Url {
+            url: redact(url),
+            reason: "no port".into(),
+        })?;
+        self.allow.check_at(host, port)?;
         Ok(parsed)
     }
 
@@ -180,6 +192,18 @@ impl Network {
         })
     }
 
+    /// The OpenAI-compatible model server at `config.base_url` (llama-server, Ollama, vLLM), on
+    /// a client of its own (the backend requires one). Every request goes under `base_url`, so
+    /// checking it here covers them; redirects are checked as for [`Network::http`].
+    pub fn openai(&self, config: OpenAiConfig) -> Result<OpenAiBackend> {
+        self.check_url(&config.base_url)?;
+        let at = redact(&config.base_url);
+        OpenAiBackend::new(self.http()?.inner, config).map_err(|e| Error::Source {
+            source_name: format!("model server {at}"),
+            message: e.to_string(),
+        })
+    }
+
     /// An HTTP client whose every request and redirect is checked against the allowlist.
     pub fn http(&self) -> Result<HttpClient> {
         let allow = Arc::clone(&self.allow);
@@ -187,7 +211,11 @@ impl Network {
             if attempt.previous().len() >= 5 {
                 return attempt.error("too many redirects (5)");
             }
-            match allow.check(attempt.url().host_str().unwrap_or("")) {
+            let url = attempt.url();
+            match allow.check_at(
+                url.host_str().unwrap_or(""),
+                url.port_or_known_default().unwrap_or(0),
+            ) {
                 Ok(()) => attempt.follow(),
                 Err(refused) => attempt.error(refused),
             }

@@ -23,36 +23,78 @@ pub enum Rule {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AllowlistError {
-    #[error("network.allow entry {entry:?} is empty")]
+    #[error("network.allow entry {entry:?} names no host")]
     Empty { entry: String },
     #[error("network.allow entry {entry:?}: prefix length {prefix} is too long for the address")]
     Prefix { entry: String, prefix: String },
-    #[error("network.allow entry {entry:?} is not a host name, `*.domain`, IP, CIDR or `loopback`")]
+    #[error("network.allow entry {entry:?}: port {port:?} is not a number from 1 to 65535")]
+    Port { entry: String, port: String },
+    #[error(
+        "network.allow entry {entry:?} is not a host name, `*.domain`, IP, CIDR or `loopback` (each optionally followed by `:PORT`)"
+    )]
     Invalid { entry: String },
 }
 
 /// A destination the allowlist refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "network access to {host} refused by the network policy: add {host:?} to `network.allow` in config.toml (or STEWARD_NETWORK_ALLOW) to allow it"
+    "network access to {} refused by the network policy (network.allow = [{}]): add {:?} to `network.allow` in config.toml (or STEWARD_NETWORK_ALLOW) to allow it",
+    at(host, *port), allowed, at(host, *port)
 )]
 pub struct Refused {
     /// The host as it appeared in the URL.
     pub host: String,
+    /// The port connected to, where the caller knows it.
+    pub port: Option<u16>,
+    /// The allowlist that refused, as written back (`loopback:8545, hub.snapshot.org`).
+    pub allowed: String,
+}
+
+fn at(host: &str, port: Option<u16>) -> String {
+    match port {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    }
 }
 
 /// The parsed `network.allow` list. The default allows loopback only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allowlist {
-    rules: Vec<Rule>,
+    rules: Vec<(Rule, Option<u16>)>,
 }
 
 impl Default for Allowlist {
     fn default() -> Self {
         Self {
-            rules: vec![Rule::Loopback],
+            rules: vec![(Rule::Loopback, None)],
         }
     }
+}
+
+/// Splits a trailing `:PORT` off an entry (`loopback:8545`, `[::1]:8545`, `host:443`); a bare
+/// IPv6 address (`::1`, `fd00::/8`) has colons but no port.
+fn split_port(entry: &str) -> Result<(&str, Option<u16>), AllowlistError> {
+    let e = entry.trim();
+    let Some((head, port)) = e.rsplit_once(':') else {
+        return Ok((e, None));
+    };
+    let bracketed = head.starts_with('[') && head.ends_with(']');
+    if head.contains(':') && !bracketed {
+        return Ok((e, None));
+    }
+    // `http://x` or `host:x` is no port: leave it whole for the rule parser to refuse by name.
+    if !port.is_empty() && !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok((e, None));
+    }
+    let port = port
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| AllowlistError::Port {
+            entry: entry.into(),
+            port: port.into(),
+        })?;
+    Ok((head, Some(port)))
 }
 
 impl Rule {
@@ -130,30 +172,82 @@ impl fmt::Display for Rule {
 }
 
 impl Allowlist {
-    /// Parses every entry; the first bad one is the error.
+    /// Parses every entry; the first bad one is the error. An entry may end in `:PORT`
+    /// (`loopback:8545`, `127.0.0.1:8545`, `[::1]:8545`, `hub.snapshot.org:443`) to allow that
+    /// port only; without one, every port of the host is allowed.
     pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, AllowlistError> {
         let rules = entries
             .iter()
-            .map(|e| Rule::parse(e.as_ref()))
+            .map(|e| {
+                let e = e.as_ref();
+                let (head, port) = split_port(e)?;
+                let rule = Rule::parse(head).map_err(|err| match err {
+                    // Name the entry as the user wrote it, port included.
+                    AllowlistError::Empty { .. } => AllowlistError::Empty { entry: e.into() },
+                    AllowlistError::Prefix { prefix, .. } => AllowlistError::Prefix {
+                        entry: e.into(),
+                        prefix,
+                    },
+                    _ => AllowlistError::Invalid { entry: e.into() },
+                })?;
+                Ok((rule, port))
+            })
             .collect::<Result<_, _>>()?;
         Ok(Self { rules })
     }
 
-    /// The rules, in the order they were given.
-    pub fn rules(&self) -> &[Rule] {
+    /// The rules, in the order they were given, each with its port if it names one.
+    pub fn rules(&self) -> &[(Rule, Option<u16>)] {
         &self.rules
     }
 
-    /// Whether `host` (a URL host: a name, an IPv4 address or a bracketed IPv6 address) is allowed.
+    /// Whether `host` (a URL host: a name, an IPv4 address or a bracketed IPv6 address) is
+    /// allowed on every port. Rules limited to a port do not count: prefer [`Allowlist::check_at`].
     pub fn check(&self, host: &str) -> Result<(), Refused> {
+        self.check_port(host, None)
+    }
+
+    /// Whether `host` is allowed on `port`.
+    pub fn check_at(&self, host: &str, port: u16) -> Result<(), Refused> {
+        self.check_port(host, Some(port))
+    }
+
+    fn check_port(&self, host: &str, port: Option<u16>) -> Result<(), Refused> {
         let bare = strip_brackets(host).trim_end_matches('.');
         let lower = bare.to_ascii_lowercase();
         let ip = lower.parse::<IpAddr>().ok().map(canonical_ip);
-        if self.rules.iter().any(|r| r.matches(&lower, ip)) {
+        let port_ok = |p: &Option<u16>| p.is_none() || *p == port;
+        if self
+            .rules
+            .iter()
+            .any(|(r, p)| port_ok(p) && r.matches(&lower, ip))
+        {
             Ok(())
         } else {
-            Err(Refused { host: host.into() })
+            Err(Refused {
+                host: host.into(),
+                port,
+                allowed: self.to_string(),
+            })
         }
+    }
+}
+
+impl fmt::Display for Allowlist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (rule, port)) in self.rules.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match (rule, port) {
+                (Rule::Net { addr, prefix }, Some(p)) if addr.is_ipv6() && *prefix == 128 => {
+                    write!(f, "[{addr}]:{p}")?;
+                }
+                (rule, Some(p)) => write!(f, "{rule}:{p}")?,
+                (rule, None) => write!(f, "{rule}")?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -239,6 +333,86 @@ mod tests {
                 "{entries:?} vs {host}"
             );
         }
+    }
+
+    #[test]
+    fn ports_limit_rules() {
+        let cases: &[(&[&str], &str, u16, bool)] = &[
+            (&["loopback:8545"], "127.0.0.1", 8545, true),
+            (&["loopback:8545"], "127.0.0.1", 8546, false),
+            (&["loopback:8545"], "[::1]", 8545, true),
+            (&["127.0.0.1:8545"], "127.0.0.1", 8545, true),
+            (&["127.0.0.1:8545"], "127.0.0.1", 22, false),
+            (&["[::1]:8545"], "[::1]", 8545, true),
+            (&["[::1]:8545"], "[::1]", 8546, false),
+            (&["::1"], "[::1]", 8546, true),
+            (&["hub.snapshot.org:443"], "hub.snapshot.org", 443, true),
+            (&["hub.snapshot.org:443"], "hub.snapshot.org", 80, false),
+            (&["*.infura.io:443"], "mainnet.infura.io", 8545, false),
+            (&["10.0.0.0/8:443"], "10.1.1.1", 443, true),
+            (&["loopback"], "127.0.0.1", 1, true),
+            (&["loopback:1", "loopback:2"], "127.0.0.1", 2, true),
+        ];
+        for (entries, host, port, allowed) in cases {
+            assert_eq!(
+                list(entries).check_at(host, *port).is_ok(),
+                *allowed,
+                "{entries:?} vs {host}:{port}"
+            );
+        }
+        // A host-only check cannot be satisfied by a rule limited to a port.
+        assert!(list(&["loopback:8545"]).check("127.0.0.1").is_err());
+    }
+
+    #[test]
+    fn port_refusal_names_port_and_list() {
+        let err = list(&["loopback:8545", "hub.snapshot.org"])
+            .check_at("127.0.0.1", 9)
+            .expect_err("refused");
+        let msg = err.to_string();
+        assert!(msg.contains("127.0.0.1:9"), "{msg}");
+        assert!(msg.contains("[loopback:8545, hub.snapshot.org]"), "{msg}");
+        for bad in ["loopback:0", "loopback:65536", "host:x", "[::1]:"] {
+            let err = Allowlist::parse(&[bad]).expect_err(bad);
+            assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
+        }
+        let round = list(&["[::1]:8545", "loopback:1", "10.0.0.0/8:443", "::1"]);
+        assert_eq!(
+            Allowlist::parse(&round.to_string().split(", ").collect::<Vec<_>>()).expect("reparses"),
+            round
+        );
+    }
+
+    #[test]
+    fn bad_port_entries_name_the_entry() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "loopback:99999",
+                "port \"99999\" is not a number from 1 to 65535",
+            ),
+            ("loopback:0", "port \"0\""),
+            ("host:", "port \"\" is not a number"),
+            ("[::1]:", "port \"\""),
+            ("hub.snapshot.org:https", "is not a host name"),
+            ("http://hub.snapshot.org", "is not a host name"),
+            (":443", "names no host"),
+        ];
+        for (bad, why) in cases {
+            // The first bad entry is the error, whatever comes around it.
+            let err = Allowlist::parse(&["loopback", bad, "also bad:"]).expect_err(bad);
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with(&format!("network.allow entry {bad:?}")) && msg.contains(why),
+                "{bad}: {msg}"
+            );
+        }
+        // Without a port, an entry allows every port (as before ports existed).
+        assert!(list(&["loopback"]).check_at("127.0.0.1", 65535).is_ok());
+        assert!(
+            list(&["hub.snapshot.org"])
+                .check_at("hub.snapshot.org", 8443)
+                .is_ok()
+        );
     }
 
     #[test]

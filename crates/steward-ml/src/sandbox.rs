@@ -331,12 +331,20 @@ pub struct ProbeReport {
     #[serde(default)]
     pub socketpair: String,
     pub tcp_connect: String,
+    /// Setting up an io_uring, whose queued operations would open sockets without a `socket`
+    /// or `connect` system call the filter could see.
+    #[serde(default)]
+    pub io_uring: String,
 }
 
-/// Reads a file (content discarded) and tries to create a UDP socket and connect over TCP to
-/// 127.0.0.1:9 (the discard port; refused or unreachable when unconfined, which still counts
-/// as "a socket could be created").
-pub fn probe(read: Option<&std::path::Path>) -> ProbeReport {
+/// The discard port: refused or unreachable when unconfined, which still counts as "a socket
+/// could be created". Give [`probe`] a listening address to see a connection made.
+const DEFAULT_CONNECT: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9);
+
+/// Reads a file (content discarded), tries to create a UDP socket, a socket pair and an
+/// io_uring, and to connect over TCP to `connect` (default 127.0.0.1:9).
+pub fn probe(read: Option<&std::path::Path>, connect: Option<std::net::SocketAddr>) -> ProbeReport {
     let show = |r: std::io::Result<()>| match r {
         Ok(()) => "ok".to_owned(),
         Err(e) => format!("denied: {e}"),
@@ -353,7 +361,7 @@ pub fn probe(read: Option<&std::path::Path>) -> ProbeReport {
         socketpair: show(std::os::unix::net::UnixStream::pair().map(drop)),
         socket: show(std::net::UdpSocket::bind("127.0.0.1:0").map(drop)),
         tcp_connect: match std::net::TcpStream::connect_timeout(
-            &std::net::SocketAddr::from(([127, 0, 0, 1], 9)),
+            &connect.unwrap_or(DEFAULT_CONNECT),
             std::time::Duration::from_millis(200),
         ) {
             Ok(_) => "ok".into(),
@@ -362,7 +370,21 @@ pub fn probe(read: Option<&std::path::Path>) -> ProbeReport {
             }
             Err(e) => format!("denied: {e}"),
         },
+        io_uring: io_uring(),
     }
+}
+
+#[cfg(target_os = "linux")]
+fn io_uring() -> String {
+    match io_uring::IoUring::new(8) {
+        Ok(_) => "ok".into(),
+        Err(e) => format!("denied: {e}"),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn io_uring() -> String {
+    "denied: not Linux".into()
 }
 
 #[cfg(test)]

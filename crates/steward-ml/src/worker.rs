@@ -36,6 +36,9 @@ enum Request {
     Info,
     Probe {
         read: Option<PathBuf>,
+        /// Where to try a TCP connection (the discard port when absent).
+        #[serde(default)]
+        connect: Option<std::net::SocketAddr>,
     },
 }
 
@@ -171,8 +174,8 @@ pub fn serve_with(
                     models_dir: models_dir.to_owned(),
                 }),
             },
-            Ok(Request::Probe { read }) => Reply::Probe {
-                report: sandbox::probe(read.as_deref()),
+            Ok(Request::Probe { read, connect }) => Reply::Probe {
+                report: sandbox::probe(read.as_deref(), connect),
             },
             Ok(Request::Embed { texts }) => {
                 let result = match &mut embedder {
@@ -343,11 +346,17 @@ impl WorkerProcess {
         &self.info
     }
 
-    /// Asks the worker to read `read` and to open sockets; reports what was allowed.
-    pub fn probe(&mut self, read: Option<&Path>) -> Result<ProbeReport> {
+    /// Asks the worker to read `read`, to open sockets and an io_uring and to connect to
+    /// `connect` (see [`crate::probe`]); reports what was allowed.
+    pub fn probe(
+        &mut self,
+        read: Option<&Path>,
+        connect: Option<std::net::SocketAddr>,
+    ) -> Result<ProbeReport> {
         match self.call(
             &Request::Probe {
                 read: read.map(Path::to_owned),
+                connect,
             },
             &mut |_, _| {},
         )? {

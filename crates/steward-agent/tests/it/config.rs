@@ -141,6 +141,56 @@ fn bad_env_and_flag_values_name_their_origin() {
 }
 
 #[test]
+fn allow_entries_with_bad_ports_name_the_entry_wherever_they_come_from() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("config.toml");
+    for (bad, why) in [
+        (
+            "loopback:99999",
+            "port \"99999\" is not a number from 1 to 65535",
+        ),
+        ("host:", "port \"\" is not a number from 1 to 65535"),
+    ] {
+        std::fs::write(
+            &file,
+            format!("[network]\nallow = [\"loopback\", \"{bad}\"]\n"),
+        )
+        .expect("write");
+        let err = Config::load(&file, env(&[]), &[]).expect_err(bad);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("config.toml") && msg.contains("network.allow"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(&format!("{bad:?}")) && msg.contains(why),
+            "{msg}"
+        );
+        std::fs::remove_file(&file).expect("rm");
+
+        let err = Config::load(&file, env(&[("STEWARD_NETWORK_ALLOW", bad)]), &[]).expect_err(bad);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("STEWARD_NETWORK_ALLOW") && msg.contains(&format!("{bad:?}")),
+            "{msg}"
+        );
+    }
+    // A port is accepted, and an entry without one still allows every port.
+    std::fs::write(
+        &file,
+        "[network]\nallow = [\"loopback:8545\", \"hub.snapshot.org\"]\n",
+    )
+    .expect("write");
+    let allow = Config::load(&file, env(&[]), &[])
+        .expect("ports parse")
+        .allowlist()
+        .expect("allowlist");
+    assert!(allow.check_at("127.0.0.1", 8545).is_ok());
+    assert!(allow.check_at("127.0.0.1", 8546).is_err());
+    assert!(allow.check_at("hub.snapshot.org", 8443).is_ok());
+}
+
+#[test]
 fn every_key_is_documented_with_its_env_and_default() {
     let docs =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/config.md"))

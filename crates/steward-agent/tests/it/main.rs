@@ -9,6 +9,7 @@ mod cast;
 mod claims;
 mod config;
 mod decide;
+mod egress;
 mod eval;
 mod forum;
 mod home;

@@ -1,14 +1,18 @@
 //! Confinement, proven in a child process (this test binary, re-executed): after `confine`, a
-//! file outside the allowed set cannot be read and no socket, socket pair or io_uring can be
-//! created, while the allowed file still can be read; and a thread that ran before `confine`
-//! (here the harness' main thread: the test runs on a thread of its own) is reported.
+//! file outside the allowed set cannot be read, no socket, socket pair or io_uring can be
+//! created and a listening loopback port is not connected to, while the allowed file still can
+//! be read; and a thread that ran before `confine` (here the harness' main thread: the test runs
+//! on a thread of its own) is reported.
 
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::Command;
 
 use steward_ml::{Confinement, ProbeReport};
 
 const CHILD_ENV: &str = "STEWARD_ML_SANDBOX_CHILD";
+/// The listening address the child tries to connect to.
+const LISTEN_ENV: &str = "STEWARD_ML_SANDBOX_LISTEN";
 
 /// Runs only in the child: confine to the allowed file, probe, print the result as JSON.
 #[test]
@@ -20,26 +24,18 @@ fn sandbox_child() {
     let spec = PathBuf::from(spec);
     let allowed = spec.join("allowed.txt");
     let secret = spec.join("secret.txt");
+    let listen: Option<SocketAddr> = std::env::var(LISTEN_ENV).ok().map(|a| a.parse().unwrap());
     let confinement = steward_ml::confine(std::slice::from_ref(&allowed));
-    let allowed_read = steward_ml::probe(Some(&allowed));
-    let secret_read = steward_ml::probe(Some(&secret));
+    let allowed_read = steward_ml::probe(Some(&allowed), None);
+    let secret_read = steward_ml::probe(Some(&secret), listen);
     let line = serde_json::json!({
         "confinement": confinement,
         "allowed": allowed_read,
         "secret": secret_read,
-        "io_uring": io_uring(),
         "pid": std::process::id(),
     });
     // The parent reads this marker line from the harness' output.
     println!("SANDBOX-RESULT {line}");
-}
-
-/// Sets up an io_uring (whose operations would bypass a filter on `socket` and `connect`).
-fn io_uring() -> String {
-    match io_uring::IoUring::new(8) {
-        Ok(_) => "ok".into(),
-        Err(e) => format!("denied: {e}"),
-    }
 }
 
 #[test]
@@ -48,12 +44,22 @@ fn confinement_denies_other_files_and_sockets() {
     std::fs::write(dir.path().join("allowed.txt"), "model weights").unwrap();
     std::fs::write(dir.path().join("secret.txt"), "the user's store").unwrap();
 
-    // Unconfined, both reads and a socket work: the probe itself is sound.
-    let open = steward_ml::probe(Some(&dir.path().join("secret.txt")));
+    // A real listener on loopback; the confined child must not reach it.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let listen = listener.local_addr().unwrap();
+
+    // Unconfined, both reads, a socket and the connection work: the probe itself is sound.
+    let open = steward_ml::probe(Some(&dir.path().join("secret.txt")), Some(listen));
     assert_eq!(open.read.as_deref(), Some("ok"));
     assert_eq!(open.socket, "ok");
     assert_eq!(open.socketpair, "ok");
-    let uring_open = io_uring();
+    assert_eq!(open.tcp_connect, "ok");
+    assert!(
+        listener.accept().is_ok(),
+        "the unconfined probe did not connect"
+    );
+    let uring_open = open.io_uring.clone();
 
     let out = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -64,6 +70,7 @@ fn confinement_denies_other_files_and_sockets() {
             "--test-threads=1",
         ])
         .env(CHILD_ENV, dir.path())
+        .env(LISTEN_ENV, listen.to_string())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -128,7 +135,14 @@ fn confinement_denies_other_files_and_sockets() {
             "socketpair: {}",
             secret.socketpair
         );
-        let uring = v["io_uring"].as_str().unwrap();
+        // The handshake completes in the kernel's backlog without an accept: a connection made
+        // by the (now exited) child would be waiting here.
+        assert_eq!(
+            listener.accept().map(drop).map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::WouldBlock),
+            "the confined child connected to {listen}"
+        );
+        let uring = &secret.io_uring;
         if uring_open == "ok" {
             assert!(uring.starts_with("denied"), "io_uring: {uring}");
         } else {

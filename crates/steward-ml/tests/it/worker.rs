@@ -116,7 +116,7 @@ fn confined_worker_serves_models_but_not_the_disk_or_the_network() {
     assert!(!a.text.is_empty() && a.text != c.text, "{outs:?}");
     assert_eq!(a.engine.confined.as_deref(), Some(conf.summary().as_str()));
 
-    let report = w.probe(Some(secret.path())).unwrap();
+    let report = w.probe(Some(secret.path()), None).unwrap();
     if conf.landlock.starts_with("enforced") {
         assert!(
             report.read.as_deref().unwrap().starts_with("denied"),
@@ -147,5 +147,5 @@ fn worker_reports_bad_requests_and_missing_models_as_errors() {
     let err = Embedder::embed(&mut w, &["x".to_owned()]).unwrap_err();
     assert!(err.to_string().contains("make models"), "{err}");
     // The worker survives an error and keeps answering.
-    assert!(w.probe(None).is_ok());
+    assert!(w.probe(None, None).is_ok());
 }

@@ -1,5 +1,6 @@
-//! The model worker as the binary starts it (`steward model-worker`): every thread confined, no
-//! secret in its environment, no file held open outside the models directory, and an
+//! The model worker as the binary starts it (`steward model-worker`): every thread confined (no
+//! file outside the models, no socket, no TCP connection to a listening loopback port, no
+//! io_uring), no secret in its environment, no file held open outside the models directory, and an
 //! unconfined worker refused unless the user chose it (issue 21, items 3-5).
 
 use std::io::{BufRead, BufReader};
@@ -89,16 +90,42 @@ fn regression_every_worker_thread_is_confined_and_no_file_outside_the_models_is_
     // A thread started now inherits Landlock: it cannot read outside the models.
     let secret = home.join("secret.txt");
     std::fs::write(&secret, "the user's store").expect("write");
-    let report = w.probe(Some(&secret)).expect("probe");
+    // Nor reach a listening loopback port, nor set up an io_uring (whose operations would
+    // open sockets past the filter).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let listen = listener.local_addr().expect("addr");
+    let report = w.probe(Some(&secret), Some(listen)).expect("probe");
     for (what, r) in [
         ("read", report.read.as_deref()),
         ("thread read", report.thread_read.as_deref()),
         ("socket", Some(report.socket.as_str())),
         ("socketpair", Some(report.socketpair.as_str())),
         ("tcp", Some(report.tcp_connect.as_str())),
+        ("io_uring", Some(report.io_uring.as_str())),
     ] {
         let r = r.expect("answered");
         assert!(r.starts_with("denied"), "{what}: {r}");
+    }
+    // A connection would wait in the backlog whether or not anyone accepts it.
+    assert_eq!(
+        listener.accept().map(drop).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::WouldBlock),
+        "the worker connected to {listen}"
+    );
+    // The same probe from this (unconfined) process does connect: the check can fail.
+    let open = steward_ml::probe(None, Some(listen));
+    assert_eq!(open.tcp_connect, "ok");
+    assert!(
+        listener.accept().is_ok(),
+        "the unconfined probe did not connect"
+    );
+    if open.io_uring != "ok" {
+        steward_testing::skip(
+            steward_testing::Need::Sandbox,
+            "worker io_uring assertion",
+            format!("io_uring unavailable even unconfined ({})", open.io_uring),
+        );
     }
 
     // No file is held open outside the models directory (ONNX Runtime's telemetry database
