@@ -128,11 +128,12 @@ impl MailSender {
         let to: Mailbox =
             m.to.parse()
                 .map_err(|e| bad(format!("to {:?}: {e}", m.to)))?;
-        net.check_host(&m.host).map_err(|e| NotifyError::Refused {
-            channel: Channel::Mail,
-            host: m.host.clone(),
-            source: Box::new(e),
-        })?;
+        net.check_at(&m.host, m.port())
+            .map_err(|e| NotifyError::Refused {
+                channel: Channel::Mail,
+                host: m.host.clone(),
+                source: Box::new(e),
+            })?;
         let login = match &m.user {
             None => None,
             Some(user) => {
@@ -212,7 +213,7 @@ impl MailSender {
     pub async fn send(&self, n: &Notice, now: i64) -> Result<(), NotifyError> {
         // Checked again at send time: the allowlist is the one gate for every connection.
         self.net
-            .check_host(&self.host)
+            .check_at(&self.host, self.port)
             .map_err(|e| NotifyError::Refused {
                 channel: Channel::Mail,
                 host: self.host.clone(),
