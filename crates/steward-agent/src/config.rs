@@ -628,7 +628,9 @@ pub const KEYS: &[ConfigKey] = &[
 
 impl Config {
     /// `forums.hosts`, parsed; the error names the bad entry.
-    pub fn forum_hosts(&self) -> Result<Vec<crate::sources::forum::ForumHost>, String> {
+    pub fn forum_hosts(
+        &self,
+    ) -> Result<Vec<crate::sources::forum::ForumHost>, crate::InvalidValue> {
         self.forums
             .hosts
             .iter()
@@ -666,7 +668,7 @@ impl Config {
                 cfg.set(k.key, &v).map_err(|message| Error::ConfigValue {
                     origin: format!("env {}", k.env),
                     key: k.key.into(),
-                    message,
+                    message: message.0,
                 })?;
             }
         }
@@ -674,7 +676,7 @@ impl Config {
             cfg.set(key, value).map_err(|message| Error::ConfigValue {
                 origin: "--set".into(),
                 key: key.clone(),
-                message,
+                message: message.0,
             })?;
         }
         cfg.validate()
@@ -709,8 +711,13 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Sets one key from its string form (env or flag).
-    pub fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+    /// Sets one key from its string form (env or flag); the error says what is wrong with the
+    /// value, the caller names its origin.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), crate::InvalidValue> {
+        self.set_str(key, value).map_err(crate::InvalidValue)
+    }
+
+    fn set_str(&mut self, key: &str, value: &str) -> Result<(), String> {
         let v = value.trim();
         match key {
             "network.allow" => {
@@ -923,11 +930,12 @@ impl Config {
             return Err(("limits.max_body_bytes", "must be at least 1024".into()));
         }
         if let Err(message) = self.forum_hosts() {
-            return Err(("forums.hosts", message));
+            return Err(("forums.hosts", message.0));
         }
-        crate::notify::Field::parse_all(&self.notify.include).map_err(|m| ("notify.include", m))?;
+        crate::notify::Field::parse_all(&self.notify.include)
+            .map_err(|m| ("notify.include", m.0))?;
         crate::notify::parse_reminders(&self.notify.reminders)
-            .map_err(|m| ("notify.reminders", m))?;
+            .map_err(|m| ("notify.reminders", m.0))?;
         if let Some(w) = &self.notify.webhook {
             match url::Url::parse(w) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
@@ -1086,7 +1094,7 @@ pub(crate) fn edit_file(path: &Path, values: &[(&str, String)]) -> Result<Config
             .map_err(|message| Error::ConfigValue {
                 origin: "settings".into(),
                 key: (*key).to_owned(),
-                message,
+                message: message.0,
             })?;
         let Some((section, name)) = key.split_once('.') else {
             return Err(Error::ConfigValue {

@@ -434,13 +434,16 @@ pub fn judgement_request(
 pub fn read_judgement(
     out: &Generation,
     choices: &[String],
-) -> std::result::Result<(usize, String), String> {
+) -> std::result::Result<(usize, String), EngineFailure> {
     match Judgement::read(out.json.as_ref(), choices, "") {
         Judgement::Given {
             choice, confidence, ..
         } => Ok((choice, confidence.as_str().to_owned())),
-        Judgement::Failed(EngineFailure::WrongShape { detail, .. }) => Err(detail),
-        other => Err(format!("unexpected judgement {other:?}")),
+        Judgement::Failed(f) => Err(f),
+        other => Err(EngineFailure::WrongShape {
+            model: String::new(),
+            detail: format!("unexpected judgement {other:?}"),
+        }),
     }
 }
 

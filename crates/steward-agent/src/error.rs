@@ -1,5 +1,17 @@
 use std::path::PathBuf;
 
+/// A setting or list entry that does not parse, with what is wrong with it; the caller adds
+/// where it came from (file and line, env variable, `--set`), as [`Error::ConfigValue`] does.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);
+
+impl From<String> for InvalidValue {
+    fn from(message: String) -> Self {
+        Self(message)
+    }
+}
+
 /// Everything that can go wrong in the agent. Messages name the path, key or value involved.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

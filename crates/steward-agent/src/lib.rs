@@ -44,7 +44,7 @@ pub use config::{
     ToolsConfig, WebConfig,
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
-pub use error::{Error, Result};
+pub use error::{Error, InvalidValue, Result};
 pub use eval::{
     Baselines, EmbedFn, EvalEngines, EvalError, EvalMode, EvalOptions, EvalReport, JudgeFn, LlmUse,
     PolicyCounts, PredictionLine, RowError, TextUse, VoterModelFigures, VoterReport, eval_votes,

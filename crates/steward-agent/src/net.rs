@@ -39,7 +39,7 @@ impl Network {
         let forums = cfg.forum_hosts().map_err(|message| Error::ConfigValue {
             origin: "config".into(),
             key: "forums.hosts".into(),
-            message,
+            message: message.0,
         })?;
         Ok(Self::new(
             cfg.allowlist()?,

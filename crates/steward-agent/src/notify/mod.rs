@@ -208,7 +208,11 @@ impl Field {
     }
 
     /// Parses `notify.include`; the error names the entry and, for private data, says so.
-    pub fn parse_all(names: &[String]) -> Result<Vec<Field>, String> {
+    pub fn parse_all(names: &[String]) -> Result<Vec<Field>, crate::InvalidValue> {
+        Self::parse_all_str(names).map_err(crate::InvalidValue)
+    }
+
+    fn parse_all_str(names: &[String]) -> Result<Vec<Field>, String> {
         const PRIVATE: &[&str] = &[
             "history",
             "writing",
@@ -248,7 +252,11 @@ impl Field {
 }
 
 /// Parses `notify.reminders` ("24h", "2h 30m") into seconds before the deadline.
-pub fn parse_reminders(list: &[String]) -> Result<Vec<i64>, String> {
+pub fn parse_reminders(list: &[String]) -> Result<Vec<i64>, crate::InvalidValue> {
+    parse_reminders_str(list).map_err(crate::InvalidValue)
+}
+
+fn parse_reminders_str(list: &[String]) -> Result<Vec<i64>, String> {
     list.iter()
         .map(|r| {
             r.trim()
@@ -526,8 +534,8 @@ impl Notifier {
             .map(|a| format!("http://{a}"));
         Ok(Some(Self::new(
             senders,
-            Field::parse_all(&n.include).map_err(NotifyError::Config)?,
-            parse_reminders(&n.reminders).map_err(NotifyError::Config)?,
+            Field::parse_all(&n.include).map_err(|e| NotifyError::Config(e.0))?,
+            parse_reminders(&n.reminders).map_err(|e| NotifyError::Config(e.0))?,
             desk,
         )))
     }
@@ -818,9 +826,9 @@ mod tests {
     #[test]
     fn include_refuses_private_data_by_name() {
         let e = Field::parse_all(&["title".into(), "writing".into()]).expect_err("private");
-        assert!(e.contains("\"writing\" is private"), "{e}");
+        assert!(e.0.contains("\"writing\" is private"), "{e}");
         let e = Field::parse_all(&["titel".into()]).expect_err("unknown");
-        assert!(e.contains("unknown field \"titel\""), "{e}");
+        assert!(e.0.contains("unknown field \"titel\""), "{e}");
         assert_eq!(
             parse_reminders(&["24h".into(), "2h 30m".into()]),
             Ok(vec![86_400, 9_000])

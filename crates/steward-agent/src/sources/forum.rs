@@ -126,7 +126,11 @@ pub struct ForumHost {
 
 impl ForumHost {
     /// Parses one `forums.hosts` entry; the error says what is wrong with it.
-    pub fn parse(entry: &str) -> Result<Self, String> {
+    pub fn parse(entry: &str) -> Result<Self, crate::InvalidValue> {
+        Self::parse_str(entry).map_err(crate::InvalidValue)
+    }
+
+    fn parse_str(entry: &str) -> Result<Self, String> {
         let e = entry.trim();
         let with_scheme = if e.contains("://") {
             e.to_owned()
