@@ -438,36 +438,43 @@ impl ForumClient {
             .text()
             .await
             .map_err(|e| transient(format!("reading the body: {e}")))?;
-        if status.is_server_error() {
-            return Err(transient(format!("HTTP {status}")));
-        }
-        if !status.is_success() {
-            // Discourse explains 4xx in `{"errors": [...], "error_type": ...}`.
-            let why = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| {
-                    let errs: Vec<String> = v
-                        .get("errors")?
-                        .as_array()?
-                        .iter()
-                        .filter_map(|e| e.as_str().map(str::to_owned))
-                        .collect();
-                    (!errs.is_empty()).then(|| errs.join("; "))
-                })
-                .unwrap_or_default();
-            return Err(Attempt::Final(if why.is_empty() {
-                format!("HTTP {status}")
-            } else {
-                format!("HTTP {status}: {why}")
-            }));
-        }
-        serde_json::from_str(&text).map_err(|e| {
-            transient(format!(
-                "HTTP {status}: the body is not JSON ({} bytes): {e}",
-                text.len()
-            ))
-        })
+        read_answer(status, &text)
     }
+}
+
+/// The JSON of one forum answer (status and body), or why there is none and whether asking
+/// again may help. The forum's body is outside input: this never panics.
+pub fn read_answer(status: reqwest::StatusCode, text: &str) -> Result<Value, Attempt> {
+    let transient = Attempt::transient;
+    if status.is_server_error() {
+        return Err(transient(format!("HTTP {status}")));
+    }
+    if !status.is_success() {
+        // Discourse explains 4xx in `{"errors": [...], "error_type": ...}`.
+        let why = serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|v| {
+                let errs: Vec<String> = v
+                    .get("errors")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(|e| e.as_str().map(str::to_owned))
+                    .collect();
+                (!errs.is_empty()).then(|| errs.join("; "))
+            })
+            .unwrap_or_default();
+        return Err(Attempt::Final(if why.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            format!("HTTP {status}: {why}")
+        }));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        transient(format!(
+            "HTTP {status}: the body is not JSON ({} bytes): {e}",
+            text.len()
+        ))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1023,6 +1030,7 @@ fn named_entity(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     #[test]
@@ -1240,5 +1248,30 @@ mod tests {
                 .field,
             "post_stream"
         );
+    }
+
+    proptest! {
+        /// Tag soup (unclosed, nested, attributes, comments, entities) and any text: plain text
+        /// no longer than twice the input, never a panic.
+        #[test]
+        fn html_soup_never_panics(
+            parts in proptest::collection::vec(prop_oneof![
+                "<(/)?(p|a|li|ul|ol|aside|blockquote|pre|code|img|br|div|span|h[1-6]|table|td)( [a-z-]{1,8}(=(\"[^\"]{0,12}\"?|'[^']{0,8}'?|[^ >]{0,6}))?){0,3}( ?/)?>?",
+                "&(#[0-9]{0,9}|#[xX][0-9a-fA-F]{0,8}|[a-zA-Z]{0,8});?",
+                "<!--[^>]{0,8}(-->)?",
+                "<[!?][^>]{0,8}>?",
+                "\\PC{0,12}",
+            ], 0..40),
+        ) {
+            let html: String = parts.concat();
+            let text = html_to_text(&html);
+            prop_assert!(text.len() <= 2 * html.len() + 16, "{} bytes from {html:?}", text.len());
+            prop_assert!(decode_entities(&html).len() <= html.len());
+        }
+
+        #[test]
+        fn any_text_never_panics(s in "\\PC{0,200}") {
+            let _ = html_to_text(&s);
+        }
     }
 }
