@@ -227,7 +227,7 @@ pub fn parse_signature(sig: &str) -> Result<Function, RegistryError> {
 /// Most values a signature's types may expand to through fixed-size arrays. The decoder lays
 /// out every element of a fixed array before reading any calldata, so `f(address[9][9]...[9])`
 /// in a Bravo proposal's signature asked for gigabytes; 1 MiB of calldata holds 32768 words.
-pub const MAX_TYPE_SIZE: usize = 1 << 15;
+const MAX_TYPE_SIZE: usize = 1 << 15;
 
 /// How many values `ty` expands to, counting one element of a dynamic array (saturating).
 fn expanded_size(ty: &DynSolType) -> usize {
