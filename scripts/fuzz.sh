@@ -9,6 +9,7 @@
 #   FUZZ_JOBS=1         targets run at once
 #   FUZZ_NICE=19        niceness of the fuzzing processes
 #   STEWARD_DATA=../shared/data
+#   FUZZ_NO_BUILD=1     run the binaries already built (another run is still using the target dir)
 # A crash leaves its input in fuzz/artifacts/<target>/ and makes the script fail; reproduce with
 # `<binary> fuzz/artifacts/<target>/crash-...` (docs/fuzz.md).
 set -euo pipefail
@@ -30,8 +31,10 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
 build=(cargo build --release --locked --manifest-path fuzz/Cargo.toml --target "$triple" --bins)
-echo "fuzz: ${build[*]}" >&2
-CARGO_TARGET_DIR="$target_dir" nice -n 10 "${build[@]}"
+if [ -z "${FUZZ_NO_BUILD:-}" ]; then
+	echo "fuzz: ${build[*]}" >&2
+	CARGO_TARGET_DIR="$target_dir" nice -n 10 "${build[@]}"
+fi
 
 if [ ! -d fuzz/corpus ]; then
 	scripts/fuzz-seeds.py "$data"
