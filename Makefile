@@ -7,7 +7,7 @@ export STEWARD_MODELS_DIR ?= $(CURDIR)/models
 export STEWARD_TOOLS_DIR ?= $(CURDIR)/tools/node_modules
 DEMO_HOME ?= $(CURDIR)/.demo/home
 
-.PHONY: demo test soak bench setup apt tools models llama-server test-llama-server build lint check-fmt clean
+.PHONY: demo test soak bench fuzz setup apt tools models llama-server test-llama-server build lint check-fmt clean
 
 ## demo: install what is needed, build, run `steward demo` on the embedded defaults: a local
 ## anvil Governor and loopback Snapshot, a persona, `steward run`, then the review desk (Ctrl-C)
@@ -47,6 +47,13 @@ bench: setup
 	scripts/bench-eip712.sh
 	scripts/bench-verify.sh
 	scripts/bench-round.sh
+
+## fuzz: libFuzzer (stable Rust, libfuzzer-sys) on every parser of outside input, FUZZ_SECS seconds
+## per target (FUZZ_JOBS at once), seeded from ../shared/data; crashes land in fuzz/artifacts/;
+## writes BENCHMARKS.md (section fuzz). docs/fuzz.md
+FUZZ_SECS ?= 60
+fuzz:
+	FUZZ_SECS=$(FUZZ_SECS) scripts/fuzz.sh
 
 setup: apt tools models
 

@@ -218,6 +218,7 @@ fn clip(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn gov() -> Value {
@@ -279,5 +280,99 @@ mod tests {
         let items = parse_file(lines.as_bytes(), &Limits::default(), 0);
         assert_eq!(items.len(), 2);
         assert_eq!(items[1].as_ref().expect_err("broken").0, "line 3");
+    }
+
+    /// Any JSON value, a few levels deep: what a hostile or broken file puts in a field.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            "\\PC{0,12}".prop_map(Value::from),
+            "(0x)?[0-9a-fA-F]{0,48}".prop_map(Value::from),
+            "-?[0-9]{0,80}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map("[a-z]{1,6}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    const FIELDS: &[&str] = &[
+        "chainId",
+        "governor",
+        "proposalId",
+        "proposer",
+        "targets",
+        "values",
+        "signatures",
+        "calldatas",
+        "description",
+        "voteStart",
+        "voteEnd",
+        "state",
+        "id",
+        "space",
+        "choices",
+        "title",
+        "body",
+        "start",
+        "end",
+        "snapshot",
+        "type",
+        "created",
+        "author",
+        "discussion",
+    ];
+
+    /// What the ingest path promises for anything it accepts.
+    fn accepted(p: &Proposal, limits: &Limits) {
+        assert!(!p.id.trim().is_empty() && p.id.len() <= limits.max_id_bytes);
+        assert!(p.title.len() <= limits.max_title_bytes && p.body.len() <= limits.max_body_bytes);
+        assert!(!p.choices.is_empty() && p.actions.len() <= limits.max_actions);
+        assert_eq!(p.clone().normalize(limits).as_ref(), Ok(p));
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            for item in parse_file(&bytes, &Limits::default(), 0) {
+                if let Err((label, e)) = item {
+                    prop_assert!(!label.is_empty() && !e.field.is_empty());
+                }
+            }
+        }
+
+        /// A Governor or Snapshot object with some fields replaced by any JSON: parsed within
+        /// the limits or refused naming a field, never a panic.
+        #[test]
+        fn any_field_values_never_panic(
+            snapshot in any::<bool>(),
+            edits in proptest::collection::vec((0..FIELDS.len(), any_json()), 1..5),
+            max_body in 1usize..64,
+        ) {
+            let mut v = if snapshot {
+                json!({"id": "0xabc", "space": "ens.eth", "choices": ["For", "Against"],
+                       "title": "T", "body": "B", "start": 1, "end": 2})
+            } else {
+                gov()
+            };
+            for (i, value) in edits {
+                v[FIELDS[i]] = value;
+            }
+            let limits = Limits { max_body_bytes: max_body, max_actions: 3, ..Limits::default() };
+            let bytes = serde_json::to_vec(&v).expect("json");
+            for item in parse_file(&bytes, &limits, 0) {
+                match item {
+                    Ok(p) => accepted(&p, &limits),
+                    Err((label, e)) => prop_assert!(!label.is_empty() && !e.field.is_empty(), "{e}"),
+                }
+            }
+        }
     }
 }

@@ -442,36 +442,43 @@ impl ForumClient {
             .text()
             .await
             .map_err(|e| transient(format!("reading the body: {e}")))?;
-        if status.is_server_error() {
-            return Err(transient(format!("HTTP {status}")));
-        }
-        if !status.is_success() {
-            // Discourse explains 4xx in `{"errors": [...], "error_type": ...}`.
-            let why = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| {
-                    let errs: Vec<String> = v
-                        .get("errors")?
-                        .as_array()?
-                        .iter()
-                        .filter_map(|e| e.as_str().map(str::to_owned))
-                        .collect();
-                    (!errs.is_empty()).then(|| errs.join("; "))
-                })
-                .unwrap_or_default();
-            return Err(Attempt::Final(if why.is_empty() {
-                format!("HTTP {status}")
-            } else {
-                format!("HTTP {status}: {why}")
-            }));
-        }
-        serde_json::from_str(&text).map_err(|e| {
-            transient(format!(
-                "HTTP {status}: the body is not JSON ({} bytes): {e}",
-                text.len()
-            ))
-        })
+        read_answer(status, &text)
     }
+}
+
+/// The JSON of one forum answer (status and body), or why there is none and whether asking
+/// again may help. The forum's body is outside input: this never panics.
+pub fn read_answer(status: reqwest::StatusCode, text: &str) -> Result<Value, Attempt> {
+    let transient = Attempt::transient;
+    if status.is_server_error() {
+        return Err(transient(format!("HTTP {status}")));
+    }
+    if !status.is_success() {
+        // Discourse explains 4xx in `{"errors": [...], "error_type": ...}`.
+        let why = serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|v| {
+                let errs: Vec<String> = v
+                    .get("errors")?
+                    .as_array()?
+                    .iter()
+                    .filter_map(|e| e.as_str().map(str::to_owned))
+                    .collect();
+                (!errs.is_empty()).then(|| errs.join("; "))
+            })
+            .unwrap_or_default();
+        return Err(Attempt::Final(if why.is_empty() {
+            format!("HTTP {status}")
+        } else {
+            format!("HTTP {status}: {why}")
+        }));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        transient(format!(
+            "HTTP {status}: the body is not JSON ({} bytes): {e}",
+            text.len()
+        ))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -670,11 +677,21 @@ fn block_of(name: &str) -> u8 {
     }
 }
 
+/// Most elements open at once. Deeper ones are ignored (their text stays): every text run and
+/// close tag looks through the open elements, so an unbounded stack made hostile HTML quadratic.
+const MAX_OPEN: usize = 256;
+/// Most `> ` levels written before a quoted line, and list levels indented: without a bound a
+/// thousand nested quotes turned each line of text into kilobytes.
+const MAX_PREFIX_LEVELS: usize = 4;
+
 fn open(out: &mut TextOut, stack: &mut Vec<Open>, skip: &mut Option<usize>, tag: Tag) {
     if tag.name.is_empty() {
         return;
     }
     let void = VOID.contains(&tag.name.as_str());
+    if !void && !tag.self_closing && stack.len() >= MAX_OPEN {
+        return;
+    }
     if skip.is_some() {
         if !void && !tag.self_closing {
             stack.push(plain(&tag.name));
@@ -754,11 +771,12 @@ fn open(out: &mut TextOut, stack: &mut Vec<Open>, skip: &mut Option<usize>, tag:
         }
         "li" => {
             let depth = stack.iter().filter(|o| o.list.is_some()).count();
-            let indent = "  ".repeat(depth.saturating_sub(1));
+            let indent = "  ".repeat(depth.saturating_sub(1).min(MAX_PREFIX_LEVELS));
             let marker = match stack.iter_mut().rev().find_map(|o| o.list.as_mut()) {
                 Some(n) if *n > 0 => {
                     let m = format!("{n}. ");
-                    *n += 1;
+                    // `start` is the author's: u64::MAX then one more item overflowed.
+                    *n = n.saturating_add(1);
                     m
                 }
                 _ => "- ".to_owned(),
@@ -870,9 +888,10 @@ impl TextOut {
     fn flush(&mut self) {
         self.fresh = false;
         if self.pending > 0 {
+            let quote = self.quote.min(MAX_PREFIX_LEVELS);
             for k in 0..self.pending {
-                if k > 0 && self.quote > 0 {
-                    self.buf.push_str(&">".repeat(self.quote));
+                if k > 0 && quote > 0 {
+                    self.buf.push_str(&">".repeat(quote));
                 }
                 self.buf.push('\n');
             }
@@ -881,7 +900,7 @@ impl TextOut {
             self.space = false;
         }
         if self.line_start {
-            for _ in 0..self.quote {
+            for _ in 0..self.quote.min(MAX_PREFIX_LEVELS) {
                 self.buf.push_str("> ");
             }
             let p = std::mem::take(&mut self.prefix);
@@ -1027,6 +1046,7 @@ fn named_entity(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     #[test]
@@ -1244,5 +1264,75 @@ mod tests {
                 .field,
             "post_stream"
         );
+    }
+
+    /// Found writing the `html_to_text` fuzz target (its size check fails on it): 60 nested
+    /// quotes and 300 short lines (2 KB) came out as 36 KB, every line prefixed with 60 `> `;
+    /// a megabyte of cooked HTML would have been gigabytes.
+    #[test]
+    fn deeply_nested_quotes_do_not_square_the_text() {
+        let html = format!("{}{}", "<blockquote>".repeat(60), "x<br>".repeat(300));
+        let text = html_to_text(&html);
+        assert!(
+            text.len() <= 2 * html.len(),
+            "{} bytes from {}",
+            text.len(),
+            html.len()
+        );
+        assert!(
+            text.lines().all(|l| l == "> > > > x" || l.is_empty()),
+            "{text:.200}"
+        );
+        let lists = format!("{}{}", "<ul>".repeat(60), "<li>x</li>".repeat(300));
+        let text = html_to_text(&lists);
+        assert!(
+            text.len() <= 2 * lists.len(),
+            "{} bytes from {}",
+            text.len(),
+            lists.len()
+        );
+    }
+
+    /// Same finding: thousands of open elements made every text run and close tag scan them
+    /// all. Past the bound, elements are ignored and their text kept.
+    #[test]
+    fn elements_nested_past_the_bound_keep_their_text() {
+        let html = format!("{}deep{}", "<span>".repeat(20_000), "</i>".repeat(20_000));
+        assert_eq!(html_to_text(&html), "deep");
+        let quoted = format!("{}<p>inner</p>", "<blockquote>".repeat(MAX_OPEN + 5));
+        assert_eq!(html_to_text(&quoted), "> > > > inner");
+    }
+
+    /// Found writing the `html_to_text` fuzz target (it panics on it): numbering past
+    /// `<ol start>` overflowed (a panic with overflow checks, a wrap to `- ` items without).
+    #[test]
+    fn ordered_list_starting_at_u64_max_does_not_overflow() {
+        let html = format!("<ol start=\"{}\"><li>a</li><li>b</li></ol>", u64::MAX);
+        assert_eq!(html_to_text(&html), format!("{m}. a\n{m}. b", m = u64::MAX));
+    }
+
+    proptest! {
+        /// Tag soup (unclosed, nested, attributes, comments, entities) and any text: plain text
+        /// at most linear in the input (quote and list prefixes are bounded), never a panic.
+        #[test]
+        fn html_soup_never_panics(
+            parts in proptest::collection::vec(prop_oneof![
+                "<(/)?(p|a|li|ul|ol|aside|blockquote|pre|code|img|br|div|span|h[1-6]|table|td)( [a-z-]{1,8}(=(\"[^\"]{0,12}\"?|'[^']{0,8}'?|[^ >]{0,6}))?){0,3}( ?/)?>?",
+                "&(#[0-9]{0,9}|#[xX][0-9a-fA-F]{0,8}|[a-zA-Z]{0,8});?",
+                "<!--[^>]{0,8}(-->)?",
+                "<[!?][^>]{0,8}>?",
+                "\\PC{0,12}",
+            ], 0..40),
+        ) {
+            let html: String = parts.concat();
+            let text = html_to_text(&html);
+            prop_assert!(text.len() <= 16 * html.len() + 64, "{} bytes from {html:?}", text.len());
+            prop_assert!(decode_entities(&html).len() <= html.len());
+        }
+
+        #[test]
+        fn any_text_never_panics(s in "\\PC{0,200}") {
+            let _ = html_to_text(&s);
+        }
     }
 }

@@ -206,6 +206,7 @@ pub fn tally_link(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn snapshot_links_are_recognised() {
@@ -241,5 +242,58 @@ mod tests {
         assert_eq!(msgs.len(), 2);
         assert!(String::from_utf8_lossy(&msgs[0].bytes).contains("\nFrom here"));
         assert_eq!(msgs[1].label, "message 2");
+    }
+
+    const MIME: &str = "From: DAO <bot@dao.example>\r\nMessage-ID: <1@dao.example>\r\n\
+        Date: Mon, 27 Apr 2020 02:41:52 +0000\r\nSubject: =?utf-8?B?Rm9yIG9yIGFnYWluc3Q=?=\r\n\
+        MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b\"\r\n\r\n\
+        --b\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+        Vote =3D https://snapshot.org/#/ens.eth/proposal/0x1\r\n--b\r\n\
+        Content-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+        PHA+PGEgaHJlZj0iaHR0cHM6Ly93d3cudGFsbHkueHl6L2dvdi9hL3Byb3Bvc2FsLzEiPng8L2E+PC9wPg==\r\n--b--\r\n";
+
+    proptest! {
+        /// A real-shaped MIME message with random bytes overwritten, inserted and cut, as an
+        /// mbox and as one maildir file: a proposal within the limits or a refusal naming a
+        /// field, never a panic.
+        #[test]
+        fn damaged_mime_never_panics(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, any::<u8>()), 0..24),
+            from_line in any::<bool>(),
+        ) {
+            let mut bytes = MIME.as_bytes().to_vec();
+            for (at, what, b) in edits {
+                let i = at.index(bytes.len() + 1);
+                match what {
+                    0 if i < bytes.len() => bytes[i] = b,
+                    1 => bytes.insert(i, b),
+                    _ => bytes.truncate(i.max(1)),
+                }
+            }
+            if from_line {
+                bytes.splice(0..0, b"From x Mon Jan 1 00:00:00 2024\n".iter().copied());
+            }
+            let limits = Limits { max_body_bytes: 40, ..Limits::default() };
+            let whole = RawMessage { label: "cur/1".into(), bytes: bytes.clone() };
+            for raw in std::iter::once(whole).chain(split_mbox(&bytes)) {
+                match parse_message(&raw, "inbox", &limits) {
+                    Ok(m) => {
+                        prop_assert!(!m.message_id.is_empty());
+                        prop_assert!(m.proposal.body.len() <= 40);
+                        prop_assert!(m.links.iter().all(|l| l.starts_with("snapshot:") || l.starts_with("tally:")));
+                    }
+                    Err(e) => prop_assert!(!e.field.is_empty()),
+                }
+            }
+        }
+
+        #[test]
+        fn any_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            for raw in split_mbox(&bytes) {
+                if let Err(e) = parse_message(&raw, "inbox", &Limits::default()) {
+                    prop_assert!(!e.field.is_empty());
+                }
+            }
+        }
     }
 }

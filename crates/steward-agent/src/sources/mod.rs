@@ -8,7 +8,7 @@ pub mod mail;
 mod retry;
 pub mod snapshot;
 
-pub use retry::RetryPolicy;
+pub use retry::{Attempt, RetryPolicy};
 
 use serde_json::{Map, Value};
 use steward_core::{FieldError, Proposal, ProposalState};

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 
 /// The outcome of one failed attempt.
 #[derive(Debug)]
-pub(crate) enum Attempt {
+pub enum Attempt {
     /// Worth another try, after `wait` if the server said so.
     Transient {
         reason: String,
@@ -22,7 +22,7 @@ pub(crate) enum Attempt {
 }
 
 impl Attempt {
-    pub(crate) fn transient(reason: String) -> Self {
+    pub fn transient(reason: String) -> Self {
         Self::Transient { reason, wait: None }
     }
 }

@@ -239,41 +239,52 @@ impl HubClient {
             .text()
             .await
             .map_err(|e| transient(format!("reading the body: {e}")))?;
-        if status.is_server_error() {
-            return Err(transient(format!("HTTP {status}")));
-        }
-        let v: Value = serde_json::from_str(&text).map_err(|e| {
-            transient(format!(
-                "HTTP {status}: the body is not JSON ({} bytes): {e}",
-                text.len()
-            ))
-        })?;
-        if let Some(errors) = v
-            .get("errors")
-            .and_then(Value::as_array)
-            .filter(|e| !e.is_empty())
-        {
-            let msgs: Vec<&str> = errors
-                .iter()
-                .filter_map(|e| e.get("message")?.as_str())
-                .collect();
-            // The hub rejected the query itself: retrying will not help.
-            return Err(Attempt::Final(format!(
-                "GraphQL error: {}",
-                msgs.join("; ")
-            )));
-        }
-        if !status.is_success() {
-            return Err(transient(format!("HTTP {status}")));
-        }
-        match v.pointer(&format!("/data/{field}")) {
-            Some(Value::Array(items)) => Ok(items.clone()),
-            Some(Value::Null) | None => Err(transient(format!("the response has no data.{field}"))),
-            Some(other) => Err(Attempt::Final(format!(
-                "data.{field} is {}, expected an array",
-                type_name(other)
-            ))),
-        }
+        read_answer(status, &text, field)
+    }
+}
+
+/// The items of `data.<field>` in one hub answer (status and body), or why there are none and
+/// whether asking again may help. The hub's body is outside input: this never panics.
+pub fn read_answer(
+    status: reqwest::StatusCode,
+    text: &str,
+    field: &str,
+) -> Result<Vec<Value>, Attempt> {
+    let transient = Attempt::transient;
+    if status.is_server_error() {
+        return Err(transient(format!("HTTP {status}")));
+    }
+    let v: Value = serde_json::from_str(text).map_err(|e| {
+        transient(format!(
+            "HTTP {status}: the body is not JSON ({} bytes): {e}",
+            text.len()
+        ))
+    })?;
+    if let Some(errors) = v
+        .get("errors")
+        .and_then(Value::as_array)
+        .filter(|e| !e.is_empty())
+    {
+        let msgs: Vec<&str> = errors
+            .iter()
+            .filter_map(|e| e.get("message")?.as_str())
+            .collect();
+        // The hub rejected the query itself: retrying will not help.
+        return Err(Attempt::Final(format!(
+            "GraphQL error: {}",
+            msgs.join("; ")
+        )));
+    }
+    if !status.is_success() {
+        return Err(transient(format!("HTTP {status}")));
+    }
+    match v.pointer(&format!("/data/{field}")) {
+        Some(Value::Array(items)) => Ok(items.clone()),
+        Some(Value::Null) | None => Err(transient(format!("the response has no data.{field}"))),
+        Some(other) => Err(Attempt::Final(format!(
+            "data.{field} is {}, expected an array",
+            type_name(other)
+        ))),
     }
 }
 

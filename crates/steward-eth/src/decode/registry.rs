@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use alloy::dyn_abi::Specifier;
+use alloy::dyn_abi::{DynSolType, Specifier};
 use alloy::json_abi::{Function, JsonAbi};
 use alloy::primitives::Selector;
 
@@ -209,11 +209,36 @@ pub fn parse_signature(sig: &str) -> Result<Function, RegistryError> {
             .unwrap_or("does not parse")
             .to_owned())
     })?;
+    let mut size = 0usize;
     for p in &f.inputs {
-        p.resolve()
+        let ty = p
+            .resolve()
             .map_err(|e| bad(format!("parameter type {}: {e}", p.ty)))?;
+        size = size.saturating_add(expanded_size(&ty));
+    }
+    if size > MAX_TYPE_SIZE {
+        return Err(bad(format!(
+            "its fixed-size arrays expand to more than {MAX_TYPE_SIZE} values"
+        )));
     }
     Ok(f)
+}
+
+/// Most values a signature's types may expand to through fixed-size arrays. The decoder lays
+/// out every element of a fixed array before reading any calldata, so `f(address[9][9]...[9])`
+/// in a Bravo proposal's signature asked for gigabytes; 1 MiB of calldata holds 32768 words.
+const MAX_TYPE_SIZE: usize = 1 << 15;
+
+/// How many values `ty` expands to, counting one element of a dynamic array (saturating).
+fn expanded_size(ty: &DynSolType) -> usize {
+    match ty {
+        DynSolType::FixedArray(inner, n) => n.saturating_mul(expanded_size(inner)),
+        DynSolType::Array(inner) => expanded_size(inner).saturating_add(1),
+        DynSolType::Tuple(ts) => ts
+            .iter()
+            .fold(1usize, |acc, t| acc.saturating_add(expanded_size(t))),
+        _ => 1,
+    }
 }
 
 #[cfg(test)]
@@ -230,6 +255,27 @@ mod tests {
         );
         let transfer = r.get(&[0xa9, 0x05, 0x9c, 0xbb]).expect("transfer");
         assert_eq!(transfer.signature(), "transfer(address,uint256)");
+    }
+
+    /// Found by the `calldata` fuzz target (out of memory): a Bravo signature of nested
+    /// fixed-size arrays made the decoder lay out 272 million elements before reading a byte.
+    #[test]
+    fn nested_fixed_arrays_in_a_signature_are_refused_before_decoding() {
+        let sig =
+            "_(address[][][][][4][9][][][3][][][4][9][][9][][][3][][][4][9][][][3][8][][][][3][])";
+        let err = parse_signature(sig).expect_err("too big");
+        assert!(err.to_string().contains("fixed-size arrays"), "{err}");
+        assert!(parse_signature("f(uint256[3][4],address[])").is_ok());
+        assert!(parse_signature("f(bytes32[32768])").is_ok());
+        assert!(parse_signature("f(bytes32[32769])").is_err());
+        let d = crate::decode::Decoder::default();
+        let action = steward_core::Action {
+            target: alloy::primitives::Address::ZERO,
+            value: alloy::primitives::U256::ZERO,
+            signature: sig.into(),
+            calldata: vec![0u8; 64].into(),
+        };
+        assert!(d.action(&action, None).error.is_some());
     }
 
     #[test]
