@@ -18,7 +18,6 @@ use std::fmt::Write as _;
 use steward_core::{
     Decision, DecisionInput, DecisionProfile, EngineFailure, Evidence, Flag, HistoryModel,
     Judgement, ModelUse, PastVote, Policy, PoolWeights, ProfileEntry, ProfileKind, Proposal,
-    Severity,
 };
 use steward_ml::{Embedder, GenerateRequest, Generation, Generator, JsonSchema};
 
@@ -496,89 +495,6 @@ pub fn record_decision(
         }
         Ok(id)
     })
-}
-
-/// Verifies a proposal's payload for a decision: decodes every action and, for a Governor the
-/// config follows, reads code, simulates and pins code hashes through its RPC. Returns the flags
-/// and the payload in plain words. A proposal without actions has neither. When verification
-/// itself fails (RPC down), the decision gets a warning flag rather than a silent pass.
-pub async fn verify_payload(
-    store: &mut Store,
-    config: &crate::Config,
-    home: &crate::Home,
-    p: &Proposal,
-) -> (Vec<Flag>, Vec<String>) {
-    verify_payload_with(store, config, home, p, None).await
-}
-
-/// [`verify_payload`], with a model that binds the description's claims (which amount goes to
-/// whom) on top of the rules; its bindings only add flags (docs/verify.md).
-pub async fn verify_payload_with(
-    store: &mut Store,
-    config: &crate::Config,
-    home: &crate::Home,
-    p: &Proposal,
-    generator: Option<&mut dyn Generator>,
-) -> (Vec<Flag>, Vec<String>) {
-    if p.actions.is_empty() {
-        return (Vec::new(), Vec::new());
-    }
-    let rpc = match &p.source {
-        steward_core::Source::Governor { governor, .. } => {
-            config.governor(*governor).map(|g| g.rpc.clone())
-        }
-        _ => None,
-    };
-    let first = crate::inspect::inspect(store, config, home, p, rpc.as_deref()).await;
-    let (inspection, note) = match first {
-        Ok(i) => (Ok(i), None),
-        // The chain could not be read: decode at least, and say so.
-        Err(e) if rpc.is_some() => (
-            crate::inspect::inspect(store, config, home, p, None).await,
-            Some(Flag::new(
-                steward_core::kinds::INSPECTION_FAILED,
-                Severity::Warn,
-                format!("the payload could not be checked on chain: {e}"),
-            )),
-        ),
-        Err(e) => (Err(e), None),
-    };
-    match inspection {
-        Ok(mut i) => {
-            if let Some(g) = generator {
-                i.bind_with_model(g);
-            }
-            let mut flags = i.report.flags.clone();
-            flags.extend(note);
-            let mut words: Vec<String> = i
-                .report
-                .actions
-                .iter()
-                .map(|a| {
-                    let value = if a.value.is_zero() {
-                        String::new()
-                    } else {
-                        format!(" sending {} wei", a.value)
-                    };
-                    format!("calls {} on {}{value}", a.function, a.target)
-                })
-                .collect();
-            words.extend(i.report.effects.iter().filter_map(|e| {
-                serde_json::to_value(&e.kind)
-                    .ok()
-                    .map(|v| format!("effect: {v}"))
-            }));
-            (flags, words)
-        }
-        Err(e) => (
-            vec![Flag::new(
-                steward_core::kinds::UNKNOWN_CALL,
-                Severity::Critical,
-                format!("the payload could not be decoded: {e}"),
-            )],
-            Vec::new(),
-        ),
-    }
 }
 
 #[cfg(test)]

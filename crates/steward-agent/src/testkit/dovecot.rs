@@ -36,7 +36,7 @@ impl Drop for Dovecot {
     }
 }
 
-fn find_tool(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_tool(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
@@ -44,7 +44,7 @@ fn find_tool(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
@@ -54,6 +54,61 @@ fn free_port() -> u16 {
 fn id(args: &[&str]) -> String {
     let out = Command::new("id").args(args).output().expect("run id");
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Writes `cert.pem` and `key.pem` into `dir`: a self-signed certificate for 127.0.0.1 and
+/// localhost, for the Dovecot services the tests start.
+pub(crate) fn self_signed_cert(openssl: &Path, dir: &Path) {
+    let status = Command::new(openssl)
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run openssl");
+    assert!(status.success(), "openssl req failed");
+}
+
+/// Who Dovecot's processes run as. As root its login and internal processes must be other
+/// users (its own); otherwise everything runs as the caller.
+pub(crate) struct RunAs {
+    pub(crate) root: bool,
+    pub(crate) login_user: String,
+    pub(crate) internal_user: String,
+    pub(crate) internal_group: String,
+    pub(crate) uid: String,
+    pub(crate) gid: String,
+}
+
+pub(crate) fn run_as() -> RunAs {
+    let root = id(&["-u"]) == "0";
+    if root {
+        RunAs {
+            root,
+            login_user: "dovenull".to_owned(),
+            internal_user: "dovecot".to_owned(),
+            internal_group: "dovecot".to_owned(),
+            uid: id(&["-u", "dovecot"]),
+            gid: id(&["-g", "dovecot"]),
+        }
+    } else {
+        let me = id(&["-un"]);
+        RunAs {
+            root,
+            login_user: me.clone(),
+            internal_user: me,
+            internal_group: id(&["-gn"]),
+            uid: id(&["-u"]),
+            gid: id(&["-g"]),
+        }
+    }
 }
 
 impl Dovecot {
@@ -69,36 +124,17 @@ impl Dovecot {
         };
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
-        let status = Command::new(openssl)
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args(["-subj", "/CN=localhost"])
-            .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-            .arg("-keyout")
-            .arg(d.join("key.pem"))
-            .arg("-out")
-            .arg(d.join("cert.pem"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("run openssl");
-        assert!(status.success(), "openssl req failed");
+        self_signed_cert(&openssl, d);
 
         // As root, Dovecot's login and mail processes must run as other users: its own.
-        let root = id(&["-u"]) == "0";
-        let (login_user, internal_user, internal_group, uid, gid) = if root {
-            (
-                "dovenull".to_owned(),
-                "dovecot".to_owned(),
-                "dovecot".to_owned(),
-                id(&["-u", "dovecot"]),
-                id(&["-g", "dovecot"]),
-            )
-        } else {
-            let me = id(&["-un"]);
-            (me.clone(), me, id(&["-gn"]), id(&["-u"]), id(&["-g"]))
-        };
+        let RunAs {
+            root,
+            login_user,
+            internal_user,
+            internal_group,
+            uid,
+            gid,
+        } = run_as();
         let owner = root.then(|| {
             (
                 uid.parse().expect("dovecot uid"),

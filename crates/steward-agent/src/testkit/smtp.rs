@@ -11,11 +11,11 @@
 
 #![allow(clippy::panic)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::dovecot::{RunAs, find_tool, free_port, run_as, self_signed_cert};
 use crate::config::{MailConfig, MailTls};
 
 /// The one submission user and its password.
@@ -45,26 +45,6 @@ impl Drop for MailServer {
     }
 }
 
-fn find_tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-fn id(args: &[&str]) -> String {
-    let out = Command::new("id").args(args).output().expect("run id");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 fn wait_listening(port: u16, child: &mut Child, what: &str, log: &dyn Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -91,36 +71,17 @@ impl MailServer {
         let openssl = find_tool("openssl").ok_or("no `openssl` CLI (openssl)")?;
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
-        let status = Command::new(openssl)
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args(["-subj", "/CN=localhost"])
-            .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-            .arg("-keyout")
-            .arg(d.join("key.pem"))
-            .arg("-out")
-            .arg(d.join("cert.pem"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("run openssl");
-        assert!(status.success(), "openssl req failed");
+        self_signed_cert(&openssl, d);
 
         // As root, Dovecot's login processes and smtp-sink must run as other users.
-        let root = id(&["-u"]) == "0";
-        let (login_user, internal_user, internal_group, uid, gid) = if root {
-            (
-                "dovenull".to_owned(),
-                "dovecot".to_owned(),
-                "dovecot".to_owned(),
-                id(&["-u", "dovecot"]),
-                id(&["-g", "dovecot"]),
-            )
-        } else {
-            let me = id(&["-un"]);
-            (me.clone(), me, id(&["-gn"]), id(&["-u"]), id(&["-g"]))
-        };
+        let RunAs {
+            root,
+            login_user,
+            internal_user,
+            internal_group,
+            uid,
+            gid,
+        } = run_as();
         if root {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
