@@ -65,7 +65,7 @@ $(date -u +%Y-%m-%d), $(nproc) cores, $build. Data: \`arbitrum-snapshot-delegate
 no statements or writing), voters with at least 20 votes, each voter's votes split 0.7 / 0.3 in
 time by \`order_rank\`: ${n_test} test votes of ${n_voters} voters; always-For ${always}, voter-majority ${major}.
 "Decision path" decides each row with decide's core (\`steward_core::gather\`/\`conclude\`) and
-its default policy (vote at confidence >= 0.75 + 0.2 x importance, else ask from importance 0.4,
+its default policy (vote at confidence >= 0.85 + 0.1 x importance, chosen on a validation slice by \`scripts/eval-policy-sweep.sh\`, else ask from importance 0.4,
 else skip); "voter model" is the model alone, voting at confidence >= 0.9 (the figures before
 issue 14). Auto accuracy is the accuracy on the votes cast, coverage their share.
 Targets (issue 14): live forced >= 0.82, auto >= 0.92 at coverage >= 0.50; blind auto >= 0.92 at
