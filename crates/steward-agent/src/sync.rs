@@ -39,7 +39,8 @@ impl IngestReport {
         }
     }
 
-    fn merge(&mut self, other: Self) {
+    /// Adds another source's counts and quarantined items to these.
+    pub fn merge(&mut self, other: Self) {
         self.ingested += other.ingested;
         self.duplicates += other.duplicates;
         self.votes += other.votes;

@@ -68,10 +68,7 @@ pub async fn sync_all(
             what: format!("snapshot space {space}"),
             source: Box::new(source),
         })?;
-        total.ingested += r.ingested;
-        total.duplicates += r.duplicates;
-        total.votes += r.votes;
-        total.quarantined.extend(r.quarantined);
+        total.merge(r);
     }
     for g in &cfg.governors {
         let address: Address = g
@@ -99,10 +96,7 @@ pub async fn sync_all(
                 what: what(),
                 source: Box::new(source),
             })?;
-        total.ingested += r.ingested;
-        total.duplicates += r.duplicates;
-        total.votes += r.votes;
-        total.quarantined.extend(r.quarantined);
+        total.merge(r);
     }
     for (a, password) in cfg.imap.iter().zip(imap_passwords) {
         let account = a.account();
@@ -113,10 +107,7 @@ pub async fn sync_all(
                 what: format!("imap {account}"),
                 source: Box::new(source),
             })?;
-        total.ingested += r.ingested;
-        total.duplicates += r.duplicates;
-        total.linked += r.linked;
-        total.quarantined.extend(r.quarantined);
+        total.merge(r);
     }
     progress("forum discussions");
     let forum = ForumClient::new(net.http()?);

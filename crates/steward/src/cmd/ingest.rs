@@ -29,10 +29,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &IngestArgs, kind: Kind) -> Res
             Kind::Mail => ingest_mail(&mut store, path, &cfg.limits()),
         }
         .with_context(|| format!("while ingesting {}", path.display()))?;
-        total.ingested += r.ingested;
-        total.duplicates += r.duplicates;
-        total.linked += r.linked;
-        total.quarantined.extend(r.quarantined);
+        total.merge(r);
     }
     let failed = !total.quarantined.is_empty();
     let human = || render(&total);
