@@ -159,6 +159,11 @@ impl Registry {
         };
         let abi: JsonAbi =
             serde_json::from_value(abi_v).map_err(|e| err(format!("not an ABI: {e}")))?;
+        // Every function is checked before any is added: a file with one bad entry changes
+        // nothing.
+        for f in abi.functions() {
+            check_size(f).map_err(|reason| err(format!("function {}: {reason}", f.signature())))?;
+        }
         let mut n = 0;
         for f in abi.functions() {
             self.by_selector.insert(f.selector(), f.clone());
@@ -209,19 +214,26 @@ pub fn parse_signature(sig: &str) -> Result<Function, RegistryError> {
             .unwrap_or("does not parse")
             .to_owned())
     })?;
+    check_size(&f).map_err(bad)?;
+    Ok(f)
+}
+
+/// Refuses a function whose parameters the decoder could not lay out in bounded memory (see
+/// [`MAX_TYPE_SIZE`]); the built-in list, signatures and JSON ABIs all pass through it.
+fn check_size(f: &Function) -> Result<(), String> {
     let mut size = 0usize;
     for p in &f.inputs {
         let ty = p
             .resolve()
-            .map_err(|e| bad(format!("parameter type {}: {e}", p.ty)))?;
+            .map_err(|e| format!("parameter type {}: {e}", p.ty))?;
         size = size.saturating_add(expanded_size(&ty));
     }
     if size > MAX_TYPE_SIZE {
-        return Err(bad(format!(
+        return Err(format!(
             "its fixed-size arrays expand to more than {MAX_TYPE_SIZE} values"
-        )));
+        ));
     }
-    Ok(f)
+    Ok(())
 }
 
 /// Most values a signature's types may expand to through fixed-size arrays. The decoder lays
@@ -276,6 +288,31 @@ mod tests {
             calldata: vec![0u8; 64].into(),
         };
         assert!(d.action(&action, None).error.is_some());
+    }
+
+    /// The same bound holds for a user's JSON ABI file, and a file with one such function adds
+    /// nothing (no partial registry).
+    #[test]
+    fn a_json_abi_with_a_huge_fixed_array_is_refused_whole() {
+        let abi = r#"[
+          {"type":"function","name":"ok","inputs":[{"name":"a","type":"uint256"}],"outputs":[],"stateMutability":"nonpayable"},
+          {"type":"function","name":"huge","inputs":[{"name":"a","type":"uint256[9][9][9][9][9][9][9][9][9]"}],"outputs":[],"stateMutability":"nonpayable"}
+        ]"#;
+        let mut r = Registry::builtin();
+        let before = r.len();
+        let err = r.add_json("user.json", abi).expect_err("too big");
+        let msg = err.to_string();
+        assert!(msg.contains("user.json") && msg.contains("huge("), "{msg}");
+        assert!(msg.contains("fixed-size arrays"), "{msg}");
+        assert_eq!(r.len(), before, "nothing added from a refused file");
+        assert_eq!(
+            r.add_json(
+                "ok.json",
+                &abi.replace("[9][9][9][9][9][9][9][9][9]", "[9]")
+            )
+            .unwrap(),
+            2
+        );
     }
 
     #[test]
