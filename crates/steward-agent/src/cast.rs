@@ -637,9 +637,28 @@ pub async fn cast_vote(
         && !change
         && hub_has_vote(ctx, &proposal.proposal.id, voter).await?
     {
-        return Err(refuse(format!(
-            "{voter} has already voted on {key_name} on Snapshot; pass --change to replace that vote"
-        )));
+        // Recorded as a failed intent (nothing signed), so the round's resume stage, which
+        // retries decided votes without a settled intent, does not ask the hub again each round.
+        let why = "the hub already shows a vote by this key; nothing signed";
+        store.transaction(|tx| {
+            let path = tx.path().to_path_buf();
+            tx.sql()
+                .execute(
+                    "INSERT INTO cast_intents (proposal_key, target, voter, choice, reason, origin, state, payload, error, created_ts, updated_ts)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                    params![key_name, target.name(), voter_s, shown, reason, origin.as_str(), IntentState::Failed, unsigned.to_string(), why, now()],
+                )
+                .map_err(sql(&path, "recording the refused vote"))?;
+            let id = tx.sql().last_insert_rowid();
+            tx.audit(
+                &AuditRecord::new("vote-refused", key_name.clone())
+                    .detail(json!({ "intent": id, "voter": voter_s, "choice": shown, "origin": origin.as_str(), "why": why })),
+            )
+        })?;
+        return Err(Error::AlreadyVoted {
+            voter: voter_s,
+            proposal: key_name,
+        });
     }
     let password = ctx.password.ok_or_else(|| {
         refuse("casting is enabled but no keystore password was given (STEWARD_KEYSTORE_PASSWORD)")

@@ -119,6 +119,13 @@ pub enum Error {
     /// The vote cannot be cast as asked; nothing was signed or sent.
     #[error("{0}")]
     Cast(String),
+    /// The key already has a vote on this Snapshot proposal that Steward did not send (another
+    /// client, or lost records); nothing was signed. Recorded as a failed intent, so a later
+    /// round does not try again.
+    #[error(
+        "{voter} has already voted on {proposal} on Snapshot; pass --change to replace that vote"
+    )]
+    AlreadyVoted { voter: String, proposal: String },
 }
 
 impl Error {
@@ -152,6 +159,7 @@ impl Error {
             Self::KeyExists { .. } => "key-exists",
             Self::Eth { source, .. } => source.kind(),
             Self::Cast(_) => "cast-refused",
+            Self::AlreadyVoted { .. } => "already-voted",
         }
     }
 }

@@ -465,6 +465,14 @@ impl<'a> Pipeline<'a> {
                 Ok(c) => r
                     .resumed
                     .push(format!("{choice} on {key}: {}", super::describe(&c))),
+                // Someone else's vote by this key: said once; the failed intent it left
+                // settles the proposal for later rounds.
+                Err(PipelineError::Cast { source, .. })
+                    if matches!(*source, crate::Error::AlreadyVoted { .. }) =>
+                {
+                    r.resumed
+                        .push(format!("{choice} on {key}: not sent: {source}"));
+                }
                 Err(e) => r
                     .errors
                     .push(format!("{key}: casting the decided vote: {}", chain(&e))),

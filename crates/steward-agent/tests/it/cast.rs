@@ -470,3 +470,77 @@ async fn a_snapshot_vote_cut_off_mid_post_is_resent_as_signed_never_signed_again
     assert_eq!(seq.received().len(), 3, "nothing re-sent once it ended");
     store.verify_audit().expect("read").expect("verifies");
 }
+
+/// A vote by the same key that Steward did not send (another client, or records lost) is on
+/// the hub: nothing is signed, the refusal is typed and recorded as a failed intent, so the
+/// round's resume stage settles the proposal instead of asking the hub and logging an error
+/// every round; `--change` still replaces it.
+#[tokio::test]
+async fn a_vote_already_on_the_hub_is_refused_once_and_settles_the_proposal() {
+    use steward_agent::pipeline::stages::resume_choice;
+    use steward_core::DecisionAction;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (home, mut store) = new_store(dir.path(), "store-pass");
+    let keys = Keys::new(&home);
+    let pw = KeystorePassword::new("kpw-kpw".into()).expect("pw");
+    let me = keys.create(&pw, Kdf::Light).expect("key").address;
+
+    let now = jiff::Timestamp::now().as_second();
+    let id = "0x5e1f0000000000000000000000000000000000000000000000000000000000aa";
+    let raw = json!({
+        "id": id, "title": "Raise the cap", "body": "Raise it.", "choices": ["For", "Against", "Abstain"],
+        "start": now - 60, "end": now + 86_400, "snapshot": "18000000", "state": "active",
+        "author": "0x0000000000000000000000000000000000000abc", "created": now - 120,
+        "type": "single-choice", "space": { "id": "steward-test.eth" }
+    });
+    let p = parse_proposal(&raw, None, &Limits::default(), now).expect("proposal");
+    store
+        .transaction(|tx| tx.upsert_proposal(&p))
+        .expect("store");
+    let sp = store.proposal(&p.key()).expect("read").expect("stored");
+    let elsewhere = json!({ "id": "v-other-client", "voter": me.to_checksum(None), "created": now - 30,
+        "choice": 2, "vp": 1.0, "reason": "", "proposal": { "id": id } });
+    let hub = MockHub::start(vec![raw], vec![elsewhere])
+        .await
+        .expect("hub");
+    let seq = MockSequencer::start(Some(hub.votes_sink()))
+        .await
+        .expect("sequencer");
+    let mut cfg = Config::default();
+    cfg.snapshot.hub = hub.url.clone();
+    cfg.snapshot.sequencer = seq.url.clone();
+    cfg.casting.enabled = true;
+    let net = Network::from_config(&cfg).expect("network");
+    let ctx = CastContext {
+        config: &cfg,
+        keys: &keys,
+        password: Some(&pw),
+        network: &net,
+    };
+
+    let err = cast_vote(&mut store, ctx, &sp, "1", "", CastOrigin::Agent, false)
+        .await
+        .expect_err("already voted");
+    assert_eq!(err.kind(), "already-voted", "{err}");
+    assert!(err.to_string().contains("--change"), "{err}");
+    assert!(seq.accepted().is_empty(), "nothing sent");
+    let intents = store.cast_intents(Some(&sp.key)).expect("intents");
+    let states: Vec<_> = intents.iter().map(|i| i.state).collect();
+    assert_eq!(
+        states.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        ["failed"]
+    );
+    // The resume stage has nothing left to do on this proposal.
+    assert_eq!(
+        resume_choice(DecisionAction::Vote, Some("1"), &states),
+        None
+    );
+
+    // Asked for explicitly, the change goes out (and counts on the hub).
+    let out = cast_vote(&mut store, ctx, &sp, "1", "", CastOrigin::User, true)
+        .await
+        .expect("change");
+    assert_eq!(out.status, CastStatus::Confirmed, "{out:?}");
+    assert_eq!(seq.accepted().len(), 1);
+}
