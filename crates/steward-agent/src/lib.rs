@@ -31,6 +31,7 @@ mod store;
 mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod views;
 pub mod web;
 
 pub use audit::{AuditHead, AuditReport, AuditVerifyError};

@@ -681,7 +681,7 @@ pub fn parse_writing(path: &Path, data: &[u8], author: Option<&str>) -> Result<V
 // What Steward learned: topics, leanings, evidence, contradictions (`profile show`, the desk).
 
 /// Governance topics the summary sorts things into; described so that an embedding finds them.
-const TOPICS: &[(&str, &str)] = &[
+pub(crate) const TOPICS: &[(&str, &str)] = &[
     (
         "treasury and grants",
         "treasury spending, grants, funding programs, budgets, incentives paid from the DAO treasury",

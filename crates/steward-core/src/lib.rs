@@ -15,6 +15,7 @@ mod flag;
 pub mod injection;
 pub mod model;
 mod net;
+pub mod privacy;
 mod proposal;
 mod stance;
 mod verify;

@@ -78,6 +78,9 @@ pub(crate) enum Command {
     Serve(crate::cmd::serve::ServeArgs),
     /// Your profile: statements, writing, votes, peers; what Steward learned from them
     Profile(crate::cmd::profile::ProfileArgs),
+    /// Your views in a form you can share, without your private sources (docs/views.md)
+    #[command(subcommand)]
+    Views(crate::cmd::views::ViewsCommand),
     /// Decide how you would vote on a proposal: choice, confidence, importance, vote/ask/skip
     Decide(crate::cmd::decide::DecideArgs),
     /// The agent's open questions, with the context to answer them

@@ -24,6 +24,7 @@ pub(crate) mod serve;
 mod show;
 mod sign;
 mod sync;
+pub(crate) mod views;
 mod vote;
 
 use std::process::ExitCode;
@@ -62,6 +63,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Decide(args) => decide::run(ctx, out, &args),
         Command::Questions(args) => questions::run(ctx, out, &args),
         Command::Notify(c) => notify::run(ctx, out, c),
+        Command::Views(c) => views::run(ctx, out, c),
         Command::Answer(args) => answer::run(ctx, out, &args, false),
         Command::Override(args) => answer::run(ctx, out, &args, true),
         Command::Eval(c) => eval::run(ctx, out, c),

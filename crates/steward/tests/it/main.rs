@@ -12,6 +12,7 @@ mod keys;
 mod soak;
 mod sync;
 mod terminal;
+mod views;
 mod vote;
 mod web;
 mod worker;
