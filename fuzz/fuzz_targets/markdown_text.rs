@@ -1,7 +1,8 @@
 //! Proposal and writing text (Markdown, with whatever HTML it carries): the injection sanitizer
 //! every proposal body goes through before a model reads it (`sanitize`, `screened_sentences`),
 //! and the writing importer (`parse_writing`: plain text, Markdown or a JSON chat export, cut
-//! into paragraphs by `chunk_writing`).
+//! into paragraphs by `chunk_writing`), and the privacy filter that learns from the user's
+//! writing and redacts a shared draft (`privacy::Secrets`).
 #![no_main]
 
 use std::path::Path;
@@ -9,6 +10,7 @@ use std::path::Path;
 use libfuzzer_sys::fuzz_target;
 use steward_agent::profile::{chunk_writing, parse_writing};
 use steward_core::injection::{sanitize, screened_sentences};
+use steward_core::privacy::{QUOTE_CUT, REDACTED, Secrets};
 use steward_fuzz::split_first;
 
 fuzz_target!(|data: &[u8]| {
@@ -44,4 +46,14 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = s.flag();
     let _ = screened_sentences(text);
+    // Learning from one half as private and the other as public, then redacting the whole: no
+    // panic, an unchanged text when nothing was removed, and never text added.
+    let (private, public) = text.split_at(text.floor_char_boundary(text.len() / 2));
+    let secrets = Secrets::learn(&[private], &[private], &[public]);
+    let r = secrets.redact(text);
+    if r.removed == 0 {
+        assert_eq!(r.text, text);
+    }
+    let kept = r.text.replace(REDACTED, "").replace(QUOTE_CUT, "");
+    assert!(kept.len() <= text.len(), "redaction added text");
 });
