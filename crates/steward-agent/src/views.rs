@@ -58,37 +58,61 @@ pub struct Reason {
     pub source: String,
 }
 
-/// Builds the draft: every topic, or the one whose name contains `topic`.
-pub fn draft(store: &mut Store, embedder: &mut dyn Embedder, topic: Option<&str>) -> Result<Draft> {
-    let snap = ProfileSnapshot::load(store, embedder)?;
-    let (private, writing): (Vec<&str>, Vec<&str>) = {
-        let mut p = Vec::new();
-        let mut w = Vec::new();
-        for (item, _) in &snap.items {
-            if item.kind == ItemKind::Writing {
-                w.push(item.text.as_str());
-            } else {
-                p.push(item.text.as_str());
-            }
-        }
-        (p, w)
-    };
+/// What the filter learns from the store: the profile's private sources against the public
+/// text (proposals, the user's votes).
+fn secrets_of(store: &Store) -> Result<Secrets> {
+    let items = store.profile_items()?;
+    let (writing, private): (Vec<_>, Vec<_>) =
+        items.iter().partition(|i| i.kind == ItemKind::Writing);
     let peers = store.peers()?;
-    let notes: Vec<&str> = peers.iter().filter_map(|p| p.note.as_deref()).collect();
-    let private: Vec<&str> = private.into_iter().chain(notes).collect();
+    let private: Vec<&str> = private
+        .iter()
+        .map(|i| i.text.as_str())
+        .chain(peers.iter().filter_map(|p| p.note.as_deref()))
+        .collect();
+    let writing: Vec<&str> = writing.iter().map(|i| i.text.as_str()).collect();
     let proposals = store.proposals(&ProposalFilter::default())?;
+    let votes = store.profile_votes(true)?;
     let mut public: Vec<&str> = Vec::new();
     for sp in &proposals {
         public.push(&sp.proposal.title);
         public.push(&sp.proposal.body);
     }
-    for (v, _) in &snap.user_votes {
+    for v in &votes {
         public.push(&v.title);
         if let Some(r) = &v.reason {
             public.push(r);
         }
     }
-    let secrets = Secrets::learn(&private, &writing, &public);
+    Ok(Secrets::learn(&private, &writing, &public))
+}
+
+/// The lines (1-based) of an edited draft that still hold something private, and how many
+/// items in all; empty when the text may be shared. Never the items themselves: this answer
+/// reaches the terminal and its logs.
+pub fn private_lines(store: &Store, text: &str) -> Result<(Vec<usize>, usize)> {
+    let secrets = secrets_of(store)?;
+    let mut lines = Vec::new();
+    let mut total = 0;
+    for (i, line) in text.lines().enumerate() {
+        let r = secrets.redact(line);
+        if r.removed > 0 {
+            lines.push(i + 1);
+            total += r.removed;
+        }
+    }
+    // A quote can span lines: the whole text once more.
+    let whole = secrets.redact(text).removed;
+    if whole > total {
+        total = whole;
+    }
+    Ok((lines, total))
+}
+
+/// Builds the draft: every topic, or the one whose name contains `topic`.
+pub fn draft(store: &mut Store, embedder: &mut dyn Embedder, topic: Option<&str>) -> Result<Draft> {
+    let snap = ProfileSnapshot::load(store, embedder)?;
+    let secrets = secrets_of(store)?;
 
     let topic_texts: Vec<String> = TOPICS.iter().map(|(_, d)| (*d).to_owned()).collect();
     let tv = embed_cached(store, embedder, &topic_texts)?;

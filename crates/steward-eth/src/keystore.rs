@@ -141,6 +141,12 @@ impl Key {
         Ok(sig.into())
     }
 
+    /// Signs `message` as EIP-191 `personal_sign` does (`"\x19Ethereum Signed Message:\n" +
+    /// len + message`, keccak-256): what wallets and `cast wallet verify` check.
+    pub fn sign_message(&self, message: &[u8]) -> Result<Signature, KeystoreError> {
+        self.sign_hash(&alloy::primitives::eip191_hash_message(message))
+    }
+
     /// The secret scalar, in a buffer zeroized on drop.
     fn secret(&self) -> Zeroizing<[u8; 32]> {
         let mut b: B256 = self.signer.to_bytes();
@@ -455,6 +461,16 @@ mod tests {
             assert_eq!(a, key.signer().sign_hash_sync(&h).unwrap());
             assert_eq!(a.recover_address_from_prehash(&h).unwrap(), key.address());
         }
+    }
+
+    #[test]
+    fn personal_messages_sign_as_alloys_signer_does_and_recover_the_author() {
+        use alloy::signers::SignerSync;
+        let key = Key::random().unwrap();
+        let msg = b"steward views: I support audits";
+        let sig = key.sign_message(msg).unwrap();
+        assert_eq!(sig, key.signer().sign_message_sync(msg).unwrap());
+        assert_eq!(sig.recover_address_from_msg(msg).unwrap(), key.address());
     }
 
     #[test]

@@ -1,11 +1,16 @@
-//! `steward views draft`: the user's positions, with their reasons, in a form they can share
-//! (docs/views.md). Built locally from the profile through the privacy filter; nothing is sent.
+//! `steward views draft|publish`: the user's positions, with their reasons, in a form they can
+//! share (docs/views.md). Built locally from the profile through the privacy filter; nothing
+//! is sent anywhere.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use steward_agent::views::draft;
+use serde::Serialize;
+use steward_agent::Keys;
+use steward_agent::views::{draft, private_lines};
+use steward_core::{AuditRecord, sha256_hex};
 
 use crate::ctx::Ctx;
 use crate::output::Output;
@@ -18,14 +23,122 @@ pub(crate) enum ViewsCommand {
         #[arg(long, value_name = "T")]
         topic: Option<String>,
     },
+    /// Sign a reviewed draft with your key and write it as a shareable export (refused while
+    /// any line still holds something only your private sources know)
+    Publish {
+        /// The draft as you edited it (e.g. `steward views draft > views.md`)
+        file: PathBuf,
+        /// Where to write the export [default: FILE with `.signed.json`]
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// The key to sign with (address or name) [default: casting.key, or the only key]
+        #[arg(long)]
+        key: Option<String>,
+    },
+}
+
+/// What `publish` writes. The signature is EIP-191 (`personal_sign`) over [`message`] of the
+/// other fields, so anyone can check the author with any Ethereum tool.
+#[derive(Debug, Serialize)]
+struct Export {
+    kind: &'static str,
+    version: u32,
+    author: String,
+    created: String,
+    views: String,
+    signature: String,
+}
+
+/// The exact bytes signed: the export's fields but the signature, as compact JSON in this order.
+fn message(author: &str, created: &str, views: &str) -> String {
+    serde_json::json!({
+        "kind": "steward-views",
+        "version": 1,
+        "author": author,
+        "created": created,
+        "views": views,
+    })
+    .to_string()
 }
 
 pub(crate) fn run(ctx: &Ctx, out: &Output, command: ViewsCommand) -> Result<ExitCode> {
-    let ViewsCommand::Draft { topic } = command;
-    let (_home, mut store) = ctx.open_store()?;
-    let worker = crate::cmd::model::spawn_worker(&crate::cmd::model::models_dir(ctx)?)?;
-    let mut embedder = worker.shared();
-    let d = draft(&mut store, &mut embedder, topic.as_deref())?;
-    out.result(&d, || d.markdown().trim_end().to_owned());
-    Ok(ExitCode::SUCCESS)
+    match command {
+        ViewsCommand::Draft { topic } => {
+            let (_home, mut store) = ctx.open_store()?;
+            let worker = crate::cmd::model::spawn_worker(&crate::cmd::model::models_dir(ctx)?)?;
+            let mut embedder = worker.shared();
+            let d = draft(&mut store, &mut embedder, topic.as_deref())?;
+            out.result(&d, || d.markdown().trim_end().to_owned());
+            Ok(ExitCode::SUCCESS)
+        }
+        ViewsCommand::Publish { file, out: to, key } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading the draft {}", file.display()))?;
+            if text.trim().is_empty() {
+                bail!("{}: the draft is empty", file.display());
+            }
+            let (home, mut store) = ctx.open_store()?;
+            let (lines, items) = private_lines(&store, &text)?;
+            if items > 0 {
+                let shown: Vec<String> = lines.iter().map(ToString::to_string).collect();
+                bail!(
+                    "{}: {items} private item(s) still in the draft (line(s) {}); edit them out, or draft again with `steward views draft`",
+                    file.display(),
+                    if shown.is_empty() {
+                        "across lines".to_owned()
+                    } else {
+                        shown.join(", ")
+                    }
+                );
+            }
+            let cfg = ctx.config(&home)?;
+            let keys = Keys::new(&home);
+            let selector = key.as_deref().or(cfg.casting.key.as_deref());
+            let pw = Ctx::keystore_password(false)?;
+            let k = keys
+                .open(selector, &pw)
+                .context("opening the signing key")?;
+            let author = format!("{:#x}", k.address());
+            let created = jiff::Timestamp::now().to_string();
+            let msg = message(&author, &created, &text);
+            let sig = k
+                .sign_message(msg.as_bytes())
+                .context("signing the views")?;
+            let export = Export {
+                kind: "steward-views",
+                version: 1,
+                author,
+                created,
+                views: text,
+                signature: steward_core::Bytes::from(sig.as_bytes().to_vec()).to_string(),
+            };
+            let path = to.unwrap_or_else(|| file.with_extension("signed.json"));
+            let body = serde_json::to_string_pretty(&export)?;
+            std::fs::write(&path, &body)
+                .with_context(|| format!("writing the export {}", path.display()))?;
+            store.audit(
+                &AuditRecord::new("views-published", path.display().to_string())
+                    .input("views", &export.views)
+                    .detail(serde_json::json!({
+                        "author": export.author,
+                        "sha256": sha256_hex(export.views.as_bytes()),
+                    })),
+            )?;
+            #[derive(Serialize)]
+            struct Published<'a> {
+                path: String,
+                author: &'a str,
+                signature: &'a str,
+            }
+            let p = Published {
+                path: path.display().to_string(),
+                author: &export.author,
+                signature: &export.signature,
+            };
+            out.result(&p, || {
+                format!("signed by {} and written to {}", p.author, p.path)
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! and DRep rationales (../shared/data) with canaries planted in them in many phrasings (a
 //! person's name, e-mail, wallet, amount, date, phone, a secret phrase, a private URL); the same
 //! canaries sit in statements and a peer note. No canary may reach the draft (text or JSON),
-//! its log lines, or its errors; the reasons that carry no secret must still be there.
+//! its log lines, or its errors; the reasons that carry no secret must still be there. The
+//! reviewed draft publishes signed by the user's key; edited back in, a canary stops it.
 
 use serde_json::Value;
 
@@ -207,6 +208,79 @@ fn no_canary_reaches_the_draft_its_json_or_its_logs() {
             .iter()
             .all(|p| !p["rests_on"].as_array().expect("rests_on").is_empty())
     );
+    // Publish: the draft as reviewed is signed with the user's key (EIP-191); anyone recovers
+    // the author from the export alone.
+    let kpw = "views-kpw-1";
+    let key = |args: &[&str]| {
+        let mut c = steward(&home);
+        c.env("STEWARD_PASSPHRASE", PASS)
+            .env("STEWARD_KEYSTORE_PASSWORD", kpw)
+            .args(args);
+        run(&mut c)
+    };
+    let (code, made, err) = key(&["--json", "key", "new", "--light-kdf"]);
+    assert_eq!(code, 0, "{err}");
+    let author = crate::json(&made)["data"]["address"]
+        .as_str()
+        .expect("address")
+        .to_lowercase();
+    let reviewed = dir.path().join("views.md");
+    std::fs::write(&reviewed, &text).expect("write");
+    let (code, out, err) = key(&[
+        "--json",
+        "views",
+        "publish",
+        reviewed.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let path = crate::json(&out)["data"]["path"]
+        .as_str()
+        .expect("path")
+        .to_owned();
+    let export: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("export")).expect("json");
+    assert_eq!(export["author"].as_str(), Some(author.as_str()));
+    assert_eq!(export["views"].as_str(), Some(text.as_str()));
+    let signed = serde_json::json!({
+        "kind": export["kind"], "version": export["version"], "author": export["author"],
+        "created": export["created"], "views": export["views"],
+    })
+    .to_string();
+    let sig: alloy::primitives::Signature = export["signature"]
+        .as_str()
+        .expect("signature")
+        .parse()
+        .expect("a signature");
+    let signer = sig
+        .recover_address_from_msg(signed.as_bytes())
+        .expect("recover");
+    assert_eq!(format!("{signer:#x}"), author);
+    for c in CANARIES {
+        assert!(
+            !export.to_string().to_lowercase().contains(c),
+            "canary {c:?} exported"
+        );
+    }
+
+    // Edited back in, a private item stops the export, and the error names the line, not it.
+    let edited = format!(
+        "{text}
+
+As Dana Whitfield told me at hollow oak partners.
+"
+    );
+    std::fs::write(&reviewed, &edited).expect("write");
+    let (code, out, err) = key(&["views", "publish", reviewed.to_str().expect("utf8")]);
+    assert_ne!(code, 0, "{out}");
+    let line = edited.lines().count();
+    assert!(err.contains(&format!("line(s) {line}")), "{err}");
+    for c in CANARIES {
+        assert!(
+            !err.to_lowercase().contains(c),
+            "canary {c:?} in the refusal: {err}"
+        );
+    }
+
     let t = &crate::json(&topic_out)["data"];
     assert!(
         t["positions"]
