@@ -310,7 +310,7 @@ mod tests {
                 "ok.json",
                 &abi.replace("[9][9][9][9][9][9][9][9][9]", "[9]")
             )
-            .unwrap(),
+            .expect("a small fixed array is fine"),
             2
         );
     }
