@@ -373,6 +373,8 @@ fn one(c: &Call, out: &mut Vec<Effect>) {
         }
         "_setBorrowCapGuardian(address)" => push(perm("borrow cap guardian", addr(c, 0))),
         "setGovernanceStrategy(address)" => push(perm("governance strategy", addr(c, 0))),
+        "setPoolAdmin(address)" => push(perm("pool admin", addr(c, 0))),
+        "setEmergencyAdmin(address)" => push(perm("emergency admin", addr(c, 0))),
         "authorizeExecutors(address[])" | "unauthorizeExecutors(address[])" => {
             let what = if sig.starts_with("un") {
                 "executor removed"
@@ -973,5 +975,148 @@ mod tests {
             assert_eq!(f[0].kind, kinds::PERMISSION_CHANGE, "{sig}");
             assert!(f[0].detail.starts_with(what), "{sig}: {}", f[0].detail);
         }
+    }
+
+    /// False alarms on real, benign settings changes: the payload each text states (setter and
+    /// new value as written; the current value as the text or the DAO's previous proposal gives
+    /// it), judged with and without the current value. `cargo test -p steward-core --lib
+    /// real_settings_changes -- --nocapture` prints the table in docs/verify.md.
+    #[test]
+    #[allow(clippy::print_stderr)] // the measured table goes to stderr
+    fn real_settings_changes_are_not_critical_governance_changes() {
+        let data =
+            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data"));
+        let jsonl = data.join("onchain-governor-votes/proposals.jsonl");
+        let Ok(lines) = std::fs::read_to_string(&jsonl) else {
+            steward_testing::skip(
+                steward_testing::Need::Data,
+                "real_settings_changes",
+                format!("{} is absent", jsonl.display()),
+            );
+            return;
+        };
+        let mut texts: HashMap<String, String> = HashMap::new();
+        for l in lines.lines() {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(l) {
+                let id = v["proposal_id"].as_str().unwrap_or_default().to_owned();
+                let text = format!(
+                    "{}\n{}",
+                    v["title"].as_str().unwrap_or_default(),
+                    v["body"].as_str().unwrap_or_default()
+                );
+                texts.insert(id, text);
+            }
+        }
+        if let Ok(t) =
+            std::fs::read_to_string(data.join("proposal-texts/makerdao-mips/md/MIP121__MIP121.md"))
+        {
+            texts.insert("maker:MIP121".into(), t);
+        }
+        let e18 = U256::from(10u64).pow(U256::from(18u64));
+        let comp = |n: u64| U256::from(n) * e18;
+        let a = |s: &str| Value::Address(s.parse().expect("address"));
+        // (proposal, stated in its text, setter, arguments, current value, expected)
+        let cases: Vec<(&str, &str, &str, Vec<Value>, Option<U256>, &str)> = vec![
+            (
+                "compound:52",
+                "Lower Proposal Threshold to 65,000 COMP",
+                "_setProposalThreshold(uint256)",
+                vec![Value::Uint(comp(65_000))],
+                Some(comp(100_000)),
+                kinds::GOVERNANCE_CHANGE,
+            ),
+            (
+                "compound:88",
+                "reducing the proposal threshold to 10K",
+                "_setProposalThreshold(uint256)",
+                vec![Value::Uint(comp(10_000))],
+                Some(comp(65_000)),
+                kinds::GOVERNANCE_CHANGE,
+            ),
+            (
+                "compound:89",
+                "reducing the proposal threshold to 25K",
+                "_setProposalThreshold(uint256)",
+                vec![Value::Uint(comp(25_000))],
+                Some(comp(65_000)),
+                kinds::GOVERNANCE_CHANGE,
+            ),
+            (
+                "aave-v2:41",
+                "set this voting delay to 2 days, in seconds",
+                "setVotingDelay(uint256)",
+                vec![Value::Uint(U256::from(172_800u64))],
+                Some(U256::ZERO),
+                kinds::GOVERNANCE_CHANGE,
+            ),
+            (
+                "maker:MIP121",
+                "48 Hours to 72 Hours",
+                "setDelay(uint256)",
+                vec![Value::Uint(U256::from(259_200u64))],
+                Some(U256::from(172_800u64)),
+                kinds::GOVERNANCE_CHANGE,
+            ),
+            (
+                "compound:57",
+                "0xbbf3f1421D886E9b2c5D716B5192aC998af2012c",
+                "_setPauseGuardian(address)",
+                vec![a("0xbbf3f1421D886E9b2c5D716B5192aC998af2012c")],
+                None,
+                kinds::PERMISSION_CHANGE,
+            ),
+            (
+                "uniswap-alpha:1",
+                "0xeca491e162d157760f167c4dd92b45ae6e5cf0f1",
+                "setPendingAdmin(address)",
+                vec![a("0xeca491e162d157760f167c4dd92b45ae6e5cf0f1")],
+                None,
+                kinds::PERMISSION_CHANGE,
+            ),
+        ];
+        let mut governance_critical = 0;
+        let mut found = 0;
+        eprintln!(
+            "| proposal | payload (as the text states it) | without current value | with current value | mismatch |"
+        );
+        for (id, stated, sig, args, cur, kind) in &cases {
+            let Some(text) = texts.get(*id) else {
+                eprintln!("| {id} | (text absent) | | | |");
+                continue;
+            };
+            assert!(text.contains(stated), "{id} states {stated:?}");
+            found += 1;
+            let c = call(sig, args.clone());
+            let effects = effects_of(&c);
+            let mut current = CurrentSettings::new();
+            if let (Some(v), Some(s)) = (
+                cur,
+                Setting::of_function(sig.split('(').next().unwrap_or_default()),
+            ) {
+                current.insert((c.target, s), *v);
+            }
+            let mut sev = |current: &CurrentSettings| {
+                let f =
+                    flags_with_current(std::slice::from_ref(&c), &effects, &Tokens::new(), current);
+                let f = f.into_iter().find(|f| f.kind == *kind).expect("flag");
+                if f.kind == kinds::GOVERNANCE_CHANGE && f.is_critical() {
+                    governance_critical += 1;
+                }
+                format!("{} {:?}", f.kind, f.severity).to_lowercase()
+            };
+            let alone = sev(&CurrentSettings::new());
+            let with = if cur.is_some() {
+                sev(&current)
+            } else {
+                "-".into()
+            };
+            let m = crate::verify::mismatches(text, &effects, &Tokens::new());
+            eprintln!("| {id} | {} | {alone} | {with} | {} |", c.label(), m.len());
+            assert!(m.is_empty(), "{id}: {m:?}");
+        }
+        eprintln!(
+            "critical governance-change on {found} real benign settings changes: {governance_critical}"
+        );
+        assert_eq!(governance_critical, 0);
     }
 }

@@ -99,6 +99,9 @@ const BUILTIN: &[&str] = &[
     "function setGovernanceStrategy(address governanceStrategy)",
     "function authorizeExecutors(address[] executors)",
     "function unauthorizeExecutors(address[] executors)",
+    // Aave v2 LendingPoolAddressesProvider: who may configure and who may pause the pool
+    "function setPoolAdmin(address admin)",
+    "function setEmergencyAdmin(address emergencyAdmin)",
     // Aave v3 PoolConfigurator
     "function setReserveFactor(address asset, uint256 newReserveFactor)",
     "function configureReserveAsCollateral(address asset, uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus)",

@@ -884,6 +884,14 @@ async fn settings_changes_are_judged_against_the_values_read_on_chain() {
     let f = run(cut, true).await;
     assert_eq!(f.len(), 2, "{f:?}");
     assert!(f.iter().all(Flag::is_critical), "{f:?}");
-    assert!(f.iter().any(|f| f.detail.contains("cut from 50400 to 21600")), "{f:?}");
-    assert!(f.iter().any(|f| f.detail.contains("cut from 345600 to 129600")), "{f:?}");
+    assert!(
+        f.iter()
+            .any(|f| f.detail.contains("cut from 50400 to 21600")),
+        "{f:?}"
+    );
+    assert!(
+        f.iter()
+            .any(|f| f.detail.contains("cut from 345600 to 129600")),
+        "{f:?}"
+    );
 }
