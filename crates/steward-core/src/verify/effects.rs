@@ -1016,7 +1016,8 @@ mod tests {
         let comp = |n: u64| U256::from(n) * e18;
         let a = |s: &str| Value::Address(s.parse().expect("address"));
         // (proposal, stated in its text, setter, arguments, current value, expected)
-        let cases: Vec<(&str, &str, &str, Vec<Value>, Option<U256>, &str)> = vec![
+        type Case<'a> = (&'a str, &'a str, &'a str, Vec<Value>, Option<U256>, &'a str);
+        let cases: Vec<Case<'_>> = vec![
             (
                 "compound:52",
                 "Lower Proposal Threshold to 65,000 COMP",

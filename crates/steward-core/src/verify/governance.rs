@@ -341,7 +341,7 @@ mod tests {
         // TimelockController's published PROPOSER_ROLE id.
         let proposer: B256 = "0xb09aa5aeb3702cfd50b6b62bc4532604938f21248a27a1d5ca736082b6819cc1"
             .parse()
-            .unwrap();
+            .expect("role id");
         assert_eq!(role_name(&proposer), Some("PROPOSER_ROLE"));
         assert_eq!(role_label(&B256::repeat_byte(7)), "0x07070707…");
         assert_eq!(role_of("role EXECUTOR_ROLE granted"), Some("EXECUTOR_ROLE"));

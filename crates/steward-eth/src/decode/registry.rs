@@ -332,7 +332,7 @@ mod tests {
                 "ok.json",
                 &abi.replace("[9][9][9][9][9][9][9][9][9]", "[9]")
             )
-            .unwrap(),
+            .expect("a bounded ABI"),
             2
         );
     }

@@ -299,7 +299,14 @@ fn governance_settings_of_every_version_decode_and_are_judged() {
     let who = Address::repeat_byte(0x42);
     let proposer = keccak256("PROPOSER_ROLE").0;
     let day_s = 86_400;
-    let cases: Vec<(&str, Vec<[u8; 32]>, &str, steward_core::Severity, &str)> = vec![
+    type Case<'a> = (
+        &'a str,
+        Vec<[u8; 32]>,
+        &'a str,
+        steward_core::Severity,
+        &'a str,
+    );
+    let cases: Vec<Case<'_>> = vec![
         // OpenZeppelin Governor 5.x widths
         (
             "setVotingDelay(uint48)",
