@@ -62,20 +62,6 @@ impl Setting {
             Self::LateQuorumExtension => "late-quorum vote extension",
         }
     }
-
-    /// The view functions that read the current value, tried in order (OpenZeppelin, Bravo,
-    /// TimelockController, Compound Timelock). Empty when there is none to read.
-    pub fn getters(self) -> &'static [&'static str] {
-        match self {
-            Self::VotingDelay => &["votingDelay()"],
-            Self::VotingPeriod => &["votingPeriod()"],
-            Self::ProposalThreshold => &["proposalThreshold()"],
-            Self::QuorumNumerator => &["quorumNumerator()"],
-            Self::Quorum => &[],
-            Self::TimelockDelay => &["getMinDelay()", "delay()"],
-            Self::LateQuorumExtension => &["lateQuorumVoteExtension()"],
-        }
-    }
 }
 
 /// Current values read from the chain, by contract and setting.
