@@ -14,7 +14,7 @@ use alloy::providers::Provider;
 use alloy::rpc::types::{Log, TransactionReceipt, TransactionRequest};
 use serde::Serialize;
 use steward_core::Action;
-use steward_core::verification::{Effect, EffectKind, STORAGE_SAMPLE};
+use steward_core::verification::{Effect, EffectKind, STORAGE_SAMPLE, role_label};
 
 use crate::error::{Error, Result};
 use crate::rpc::Rpc;
@@ -625,13 +625,13 @@ fn single_effect_of_log(l: &Log) -> Option<Effect> {
     } else if sig == keccak256("RoleGranted(bytes32,address,address)") && topics.len() == 4 {
         EffectKind::PermissionChange {
             contract: emitter,
-            what: format!("role {} granted", short_role(&topics[1])),
+            what: format!("role {} granted", role_label(&topics[1])),
             account: Some(topic_address(&topics[2])),
         }
     } else if sig == keccak256("RoleRevoked(bytes32,address,address)") && topics.len() == 4 {
         EffectKind::PermissionChange {
             contract: emitter,
-            what: format!("role {} revoked", short_role(&topics[1])),
+            what: format!("role {} revoked", role_label(&topics[1])),
             account: Some(topic_address(&topics[2])),
         }
     } else if sig == keccak256("OwnershipTransferred(address,address)") && topics.len() == 3 {
@@ -655,14 +655,6 @@ fn single_effect_of_log(l: &Log) -> Option<Effect> {
         return None;
     };
     Some(Effect::simulated(kind))
-}
-
-fn short_role(r: &B256) -> String {
-    if r.is_zero() {
-        "DEFAULT_ADMIN".into()
-    } else {
-        format!("{}…", &r.to_string()[..10])
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use alloy::rpc::types::Filter;
 use alloy::sol;
 use serde::Serialize;
 use steward_core::verification::{
-    Arg, Call, Effect, EffectKind, TokenInfo, Tokens, effects_of, flags_of, mismatches,
+    Arg, Call, CurrentSettings, Effect, EffectKind, Setting, TokenInfo, Tokens, effects_of,
+    flags_with_current, mismatches,
 };
 use steward_core::{Action, Flag, Severity, kinds};
 
@@ -27,6 +28,18 @@ sol! {
         function owner() external view returns (address);
         function timelock() external view returns (address);
         function hasRole(bytes32 role, address account) external view returns (bool);
+    }
+
+    /// The current values of governance settings (OpenZeppelin 4.x/5.x, Bravo,
+    /// TimelockController, Compound Timelock); narrower return types decode as uint256 words.
+    interface ISettingsProbe {
+        function votingDelay() external view returns (uint256);
+        function votingPeriod() external view returns (uint256);
+        function proposalThreshold() external view returns (uint256);
+        function quorumNumerator() external view returns (uint256);
+        function getMinDelay() external view returns (uint256);
+        function delay() external view returns (uint256);
+        function lateQuorumVoteExtension() external view returns (uint256);
     }
 }
 
@@ -108,7 +121,9 @@ pub async fn verify(decoder: &Decoder, rpc: Option<&Rpc>, req: &Request<'_>) -> 
     let mut code = Vec::new();
     let mut simulation = None;
     let mut tokens = Tokens::new();
+    let mut current = CurrentSettings::new();
     if let Some(rpc) = rpc {
+        current = current_settings(rpc, &effects).await?;
         let mut targets = BTreeSet::new();
         for c in calls.iter().flat_map(Call::walk) {
             targets.insert((c.target, c.selector.is_some()));
@@ -195,7 +210,73 @@ pub async fn verify(decoder: &Decoder, rpc: Option<&Rpc>, req: &Request<'_>) -> 
             outside_control(rpc, r, &dao, &tokens, &effects, &mut extra).await?;
         }
     }
-    finish(req, calls, effects, extra, code, simulation, tokens)
+    finish(
+        req, calls, effects, extra, code, simulation, tokens, &current,
+    )
+}
+
+/// The current value of every setting the payload changes, where the contract answers its
+/// getter (a getter that reverts or is missing leaves the setting to the absolute rules).
+async fn current_settings(rpc: &Rpc, effects: &[Effect]) -> Result<CurrentSettings> {
+    let mut out = CurrentSettings::new();
+    for e in effects {
+        let EffectKind::GovernanceChange {
+            contract, setting, ..
+        } = &e.kind
+        else {
+            continue;
+        };
+        let Some(s) = Setting::of_function(setting) else {
+            continue;
+        };
+        if out.contains_key(&(*contract, s)) {
+            continue;
+        }
+        if let Some(v) = read_setting(rpc, *contract, s).await? {
+            out.insert((*contract, s), v);
+        }
+    }
+    Ok(out)
+}
+
+async fn read_setting(rpc: &Rpc, at: Address, s: Setting) -> Result<Option<U256>> {
+    use ISettingsProbe as P;
+    let v = match s {
+        Setting::VotingDelay => {
+            rpc.call(at, &P::votingDelayCall {}, "votingDelay()")
+                .await?
+        }
+        Setting::VotingPeriod => {
+            rpc.call(at, &P::votingPeriodCall {}, "votingPeriod()")
+                .await?
+        }
+        Setting::ProposalThreshold => {
+            rpc.call(at, &P::proposalThresholdCall {}, "proposalThreshold()")
+                .await?
+        }
+        Setting::QuorumNumerator => {
+            rpc.call(at, &P::quorumNumeratorCall {}, "quorumNumerator()")
+                .await?
+        }
+        Setting::TimelockDelay => match rpc
+            .call(at, &P::getMinDelayCall {}, "getMinDelay()")
+            .await?
+        {
+            Ok(v) => Ok(v),
+            Err(_) => rpc.call(at, &P::delayCall {}, "delay()").await?,
+        },
+        Setting::LateQuorumExtension => {
+            rpc.call(
+                at,
+                &P::lateQuorumVoteExtensionCall {},
+                "lateQuorumVoteExtension()",
+            )
+            .await?
+        }
+        // An absolute quorum's getter takes a timepoint; the absolute rule judges it.
+        Setting::Quorum => return Ok(None),
+    };
+    Ok(v.ok())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -207,8 +288,9 @@ fn finish(
     code: Vec<CodeFacts>,
     simulation: Option<Simulation>,
     tokens: Tokens,
+    current: &CurrentSettings,
 ) -> Result<Report> {
-    let mut flags = flags_of(&calls, &effects, &tokens);
+    let mut flags = flags_with_current(&calls, &effects, &tokens, current);
     flags.extend(extra);
     flags.extend(mismatches(req.description, &effects, &tokens));
     let mut seen = BTreeSet::new();

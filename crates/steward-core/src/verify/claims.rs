@@ -223,6 +223,7 @@ pub(super) fn to_units(amount: U256, decimals: u8) -> f64 {
 /// speaks of. Simulated effects the payload already explains are not counted twice.
 pub fn mismatches(text: &str, effects: &[Effect], tokens: &Tokens) -> Vec<Flag> {
     let c = claims(text);
+    let lower = text.to_lowercase();
     let payload: Vec<&Effect> = effects
         .iter()
         .filter(|e| e.origin == Origin::Payload)
@@ -260,10 +261,53 @@ pub fn mismatches(text: &str, effects: &[Effect], tokens: &Tokens) -> Vec<Flag> 
                     ),
                 ))
             }
+            EffectKind::PermissionChange { contract, what, .. } => {
+                role_named_otherwise(&lower, *contract, what, &mut out)
+            }
             _ => {}
         }
     }
     dedupe(out)
+}
+
+/// A role granted that the text does not name, where the text names another role: "grant the
+/// proposer role" over a payload that grants `EXECUTOR_ROLE`.
+fn role_named_otherwise(lower: &str, contract: Address, what: &str, out: &mut Vec<Flag>) {
+    let Some(role) = super::governance::role_of(what) else {
+        return;
+    };
+    if !what.ends_with(" granted") {
+        return;
+    }
+    // A role is named by its constant, or by its word ("proposer", "executors") in a text that
+    // speaks of roles: "grant the proposer and executor roles".
+    let speaks_of_roles = lower.contains("role");
+    let named = |r: &str| {
+        let (full, base) = super::governance::role_words(r);
+        lower.contains(&full)
+            || (speaks_of_roles
+                && lower
+                    .split(|c: char| !c.is_alphanumeric())
+                    .any(|w| w.starts_with(base.as_str())))
+    };
+    if named(role) {
+        return;
+    }
+    let others: Vec<&str> = super::governance::ROLE_NAMES
+        .iter()
+        .copied()
+        .filter(|r| *r != role && named(r))
+        .collect();
+    if let Some(other) = others.first() {
+        out.push(Flag::new(
+            kinds::MISMATCH,
+            Severity::Critical,
+            format!(
+                "grants {role} on {}, but the description names {other}",
+                short(contract)
+            ),
+        ));
+    }
 }
 
 /// A simulated transfer that a payload effect already accounts for (same token and amount, or

@@ -8,6 +8,7 @@
 mod binding;
 mod claims;
 mod effects;
+mod governance;
 mod value;
 
 pub use binding::{
@@ -18,6 +19,10 @@ pub use binding::{
 pub use claims::{Amount, Claims, claims, mismatches};
 pub use effects::{
     Effect, EffectKind, Origin, STORAGE_SAMPLE, TokenInfo, Tokens, UNLIMITED_APPROVAL, effects_of,
-    flags_of, format_amount,
+    flags_of, flags_with_current, format_amount,
+};
+pub use governance::{
+    CurrentSettings, DAY_BLOCKS, DAY_SECONDS, Judgement, QUORUM_DENOMINATOR, Setting,
+    is_governance_role, judge, role_label, role_name,
 };
 pub use value::{Arg, Call, Value};

@@ -40,13 +40,23 @@ const BUILTIN: &[&str] = &[
     "function upgradeAndCall(address proxy, address implementation, bytes data)",
     "function changeProxyAdmin(address proxy, address newAdmin)",
     "function diamondCut((address,uint8,bytes4[])[] diamondCut, address init, bytes data)",
-    // OpenZeppelin Governor settings and TimelockController
+    // OpenZeppelin Governor settings, 5.x (GovernorSettings, GovernorPreventLateQuorum)
     "function setVotingDelay(uint48 newVotingDelay)",
     "function setVotingPeriod(uint32 newVotingPeriod)",
+    "function setLateQuorumVoteExtension(uint48 newVoteExtension)",
+    // ... 4.x: other integer widths, so other selectors
+    "function setVotingDelay(uint256 newVotingDelay)",
+    "function setVotingPeriod(uint256 newVotingPeriod)",
+    "function setLateQuorumVoteExtension(uint64 newVoteExtension)",
+    // ... both (GovernorVotesQuorumFraction, GovernorTimelockControl/Compound); `setQuorum` is
+    // the absolute quorum of GovernorSettableFixedQuorum (Compound's OZ-based governor)
     "function setProposalThreshold(uint256 newProposalThreshold)",
     "function updateQuorumNumerator(uint256 newQuorumNumerator)",
     "function updateTimelock(address newTimelock)",
-    "function setLateQuorumVoteExtension(uint48 newVoteExtension)",
+    "function setQuorum(uint256 amount)",
+    "function setWhitelistAccountExpiration(address account, uint256 expiration)",
+    "function setWhitelistGuardian(address account)",
+    // TimelockController (roles through AccessControl's grantRole/revokeRole/renounceRole above)
     "function relay(address target, uint256 value, bytes data)",
     "function schedule(address target, uint256 value, bytes data, bytes32 predecessor, bytes32 salt, uint256 delay)",
     "function scheduleBatch(address[] targets, uint256[] values, bytes[] payloads, bytes32 predecessor, bytes32 salt, uint256 delay)",
@@ -61,6 +71,8 @@ const BUILTIN: &[&str] = &[
     "function _setPendingAdmin(address newPendingAdmin)",
     "function _acceptAdmin()",
     "function _setImplementation(address implementation)",
+    "function _setWhitelistGuardian(address account)",
+    "function _setWhitelistAccountExpiration(address account, uint256 expiration)",
     "function setDelay(uint256 delay)",
     "function setPendingAdmin(address pendingAdmin)",
     "function acceptAdmin()",
@@ -77,9 +89,19 @@ const BUILTIN: &[&str] = &[
     "function _setPriceOracle(address newOracle)",
     "function _supportMarket(address cToken)",
     "function _setPauseGuardian(address newPauseGuardian)",
+    "function _setBorrowCapGuardian(address newBorrowCapGuardian)",
+    "function _setMintPaused(address cToken, bool state)",
     "function _grantComp(address recipient, uint256 amount)",
     "function _setCompSpeeds(address[] cTokens, uint256[] supplySpeeds, uint256[] borrowSpeeds)",
     "function _setMarketBorrowCaps(address[] cTokens, uint256[] newBorrowCaps)",
+    // Aave governance v2 (AaveGovernanceV2; its setVotingDelay(uint256) is OpenZeppelin 4.x's
+    // selector, and its executors' setDelay/setPendingAdmin/acceptAdmin are Compound Timelock's)
+    "function setGovernanceStrategy(address governanceStrategy)",
+    "function authorizeExecutors(address[] executors)",
+    "function unauthorizeExecutors(address[] executors)",
+    // Aave v2 LendingPoolAddressesProvider: who may configure and who may pause the pool
+    "function setPoolAdmin(address admin)",
+    "function setEmergencyAdmin(address emergencyAdmin)",
     // Aave v3 PoolConfigurator
     "function setReserveFactor(address asset, uint256 newReserveFactor)",
     "function configureReserveAsCollateral(address asset, uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus)",

@@ -273,3 +273,303 @@ proptest! {
         let _ = split_multisend(&data);
     }
 }
+
+/// Calldata of `sig` with static arguments, one 32-byte word each.
+fn enc(sig: &str, words: &[[u8; 32]]) -> Vec<u8> {
+    let mut d = keccak256(sig.as_bytes())[..4].to_vec();
+    for w in words {
+        d.extend_from_slice(w);
+    }
+    d
+}
+
+fn num(n: u64) -> [u8; 32] {
+    U256::from(n).to_be_bytes()
+}
+
+fn adr(a: Address) -> [u8; 32] {
+    a.into_word().0
+}
+
+/// Every settings and role function of the governance stacks decodes (never `unknown-call`) and
+/// is judged: each family, with a value that disarms and, where there is one, a routine value.
+#[test]
+fn governance_settings_of_every_version_decode_and_are_judged() {
+    use steward_core::Severity::{Critical, Warn};
+    let who = Address::repeat_byte(0x42);
+    let proposer = keccak256("PROPOSER_ROLE").0;
+    let day_s = 86_400;
+    type Case<'a> = (
+        &'a str,
+        Vec<[u8; 32]>,
+        &'a str,
+        steward_core::Severity,
+        &'a str,
+    );
+    let cases: Vec<Case<'_>> = vec![
+        // OpenZeppelin Governor 5.x widths
+        (
+            "setVotingDelay(uint48)",
+            vec![num(0)],
+            kinds::GOVERNANCE_CHANGE,
+            Critical,
+            "voting delay 0",
+        ),
+        (
+            "setVotingDelay(uint48)",
+            vec![num(7200)],
+            kinds::GOVERNANCE_CHANGE,
+            Warn,
+            "",
+        ),
+        (
+            "setVotingPeriod(uint32)",
+            vec![num(1)],
+            kinds::GOVERNANCE_CHANGE,
+            Critical,
+            "under one day",
+        ),
+        (
+            "setLateQuorumVoteExtension(uint48)",
+            vec![num(0)],
+            kinds::GOVERNANCE_CHANGE,
+            Warn,
+            "",
+        ),
+        // ... 4.x widths
+        (
+            "setVotingDelay(uint256)",
+            vec![num(0)],
+            kinds::GOVERNANCE_CHANGE,
+            Critical,
+            "voting delay 0",
+        ),
+        (
+            "setVotingPeriod(uint256)",
+            vec![num(50_400)],
+            kinds::GOVERNANCE_CHANGE,
+            Warn,
+            "",
+        ),
+        (
+            "setVotingPeriod(uint256)",
+            vec![num(100)],
+            kinds::GOVERNANCE_CHANGE,
+            Critical,
+            "under one day",
+        ),
+        (
+            "setLateQuorumVoteExtension(uint64)",
+            vec![num(7200)],
+            kinds::GOVERNANCE_CHANGE,
+            Warn,
+            "",
+        ),
+        // ... both
+        (
+            "setProposalThreshold(uint256)",
+            vec![num(0)],
+            kinds::GOVERNANCE_CHANGE,
+            Critical,
+            "anyone may propose",
+        ),
+        (
+            "updateQuorumNumerator(uint256)",
+            vec![num(0)],
+            kinds::GOVERNANCE_CHANGE,
+            Critical,
+            "under 1%",
+        ),
+        (
+            "updateQuorumNumerator(uint256)",
+            vec![num(4)],
+            kinds::GOVERNANCE_CHANGE,
+            Warn,
+            "",
+        ),
+        (
+            "setQuorum(uint256)",
+            vec![num(0)],
+            kinds::GOVERNANCE_CHANGE,
+            Critical,
+            "any vote passes",
+        ),
+        (
+            "updateTimelock(address)",
+            vec![adr(who)],
+            kinds::PERMISSION_CHANGE,
+            Critical,
+            "governor timelock",
+        ),
+        (
+            "setWhitelistGuardian(address)",
+            vec![adr(who)],
+            kinds::PERMISSION_CHANGE,
+            Critical,
+            "whitelist guardian",
+        ),
+        (
+            "setWhitelistAccountExpiration(address,uint256)",
+            vec![adr(who), num(1)],
+            kinds::GOVERNANCE_CHANGE,
+            Warn,
+            "",
+        ),
+        // GovernorBravo admin functions
+        (
+            "_setVotingDelay(uint256)",
+            vec![num(1)],
+            kinds::GOVERNANCE_CHANGE,
+            Warn,
+            "",
+        ),
+        (
+            "_setVotingPeriod(uint256)",
+            vec![num(5760)],
+            kinds::GOVERNANCE_CHANGE,
+            Critical,
+            "under one day",
+        ),
+        (
+            "_setProposalThreshold(uint256)",
+            vec![num(0)],
+            kinds::GOVERNANCE_CHANGE,
+            Critical,
+            "anyone may propose",
+        ),
+        (
+            "_setPendingAdmin(address)",
+            vec![adr(who)],
+            kinds::PERMISSION_CHANGE,
+            Critical,
+            "pending admin",
+        ),
+        (
+            "_setWhitelistGuardian(address)",
+            vec![adr(who)],
+            kinds::PERMISSION_CHANGE,
+            Critical,
+            "whitelist guardian",
+        ),
+        (
+            "_setWhitelistAccountExpiration(address,uint256)",
+            vec![adr(who), num(1)],
+            kinds::GOVERNANCE_CHANGE,
+            Warn,
+            "",
+        ),
+        // Compound Timelock (and Aave's executors)
+        (
+            "setDelay(uint256)",
+            vec![num(2 * day_s)],
+            kinds::GOVERNANCE_CHANGE,
+            Warn,
+            "",
+        ),
+        (
+            "setDelay(uint256)",
+            vec![num(3600)],
+            kinds::GOVERNANCE_CHANGE,
+            Critical,
+            "under one day",
+        ),
+        (
+            "setPendingAdmin(address)",
+            vec![adr(who)],
+            kinds::PERMISSION_CHANGE,
+            Critical,
+            "pending admin",
+        ),
+        (
+            "acceptAdmin()",
+            vec![],
+            kinds::PERMISSION_CHANGE,
+            Critical,
+            "admin accepted",
+        ),
+        // TimelockController
+        (
+            "updateDelay(uint256)",
+            vec![num(0)],
+            kinds::GOVERNANCE_CHANGE,
+            Critical,
+            "under one day",
+        ),
+        (
+            "grantRole(bytes32,address)",
+            vec![proposer, adr(who)],
+            kinds::PERMISSION_CHANGE,
+            Critical,
+            "role PROPOSER_ROLE granted",
+        ),
+        (
+            "revokeRole(bytes32,address)",
+            vec![keccak256("CANCELLER_ROLE").0, adr(who)],
+            kinds::PERMISSION_CHANGE,
+            Critical,
+            "role CANCELLER_ROLE revoked",
+        ),
+        (
+            "renounceRole(bytes32,address)",
+            vec![keccak256("TIMELOCK_ADMIN_ROLE").0, adr(who)],
+            kinds::PERMISSION_CHANGE,
+            Critical,
+            "role TIMELOCK_ADMIN_ROLE renounced",
+        ),
+        (
+            "grantRole(bytes32,address)",
+            vec![[0; 32], adr(who)],
+            kinds::PERMISSION_CHANGE,
+            Critical,
+            "role DEFAULT_ADMIN_ROLE granted",
+        ),
+        // Compound Comptroller, Aave governance v2
+        (
+            "_setBorrowCapGuardian(address)",
+            vec![adr(who)],
+            kinds::PERMISSION_CHANGE,
+            Critical,
+            "borrow cap guardian",
+        ),
+        (
+            "_setMintPaused(address,bool)",
+            vec![adr(who), num(1)],
+            kinds::GOVERNANCE_CHANGE,
+            Warn,
+            "",
+        ),
+        (
+            "setGovernanceStrategy(address)",
+            vec![adr(who)],
+            kinds::PERMISSION_CHANGE,
+            Critical,
+            "governance strategy",
+        ),
+    ];
+    let d = Decoder::default();
+    for (sig, words, kind, sev, says) in cases {
+        let c = d.action(&oz(TIMELOCK, enc(sig, &words)), Some(TIMELOCK));
+        assert!(c.known && c.error.is_none(), "{sig}: {c:?}");
+        assert_eq!(c.signature.as_deref(), Some(sig));
+        let flags = flags_of(std::slice::from_ref(&c), &effects_of(&c), &Tokens::new());
+        let f = flags
+            .iter()
+            .find(|f| f.kind == kind)
+            .unwrap_or_else(|| panic!("{sig}: no {kind} in {flags:?}"));
+        assert_eq!(f.severity, sev, "{sig}: {}", f.detail);
+        assert!(f.detail.contains(says), "{sig}: {}", f.detail);
+        assert!(flags.iter().all(|f| f.kind != kinds::UNKNOWN_CALL), "{sig}");
+    }
+    // Aave's executor list: one permission change per executor.
+    let mut data = keccak256("authorizeExecutors(address[])".as_bytes())[..4].to_vec();
+    for w in [num(32), num(2), adr(who), adr(TO)] {
+        data.extend_from_slice(&w);
+    }
+    let c = d.action(&oz(TIMELOCK, data), Some(TIMELOCK));
+    assert!(c.known && c.error.is_none(), "{c:?}");
+    let n = effects_of(&c)
+        .iter()
+        .filter(|e| matches!(&e.kind, EffectKind::PermissionChange { what, .. } if what == "executor authorized"))
+        .count();
+    assert_eq!(n, 2);
+}

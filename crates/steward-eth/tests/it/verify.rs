@@ -792,3 +792,106 @@ async fn simulation_traces_internal_ether_and_erc1155_transfers() {
         "chain unchanged"
     );
 }
+
+sol! {
+    interface IGovSettings {
+        function setVotingPeriod(uint32 newVotingPeriod) external;
+        function updateQuorumNumerator(uint256 newQuorumNumerator) external;
+        function updateDelay(uint256 newDelay) external;
+    }
+}
+
+/// Governance safety on a real OpenZeppelin 5 Governor and TimelockController (7-day voting
+/// period, 4-day timelock delay): a harmless title that guts voting period and quorum is
+/// critical with or without the chain; a cut of the period or delay to under half is critical
+/// only once the current values are read on chain; a longer period is a warning.
+#[tokio::test]
+async fn settings_changes_are_judged_against_the_values_read_on_chain() {
+    let Some(tools) = tools_or_skip("settings_changes_on_chain") else {
+        return;
+    };
+    let anvil = Anvil::start(&tools).await.expect("anvil");
+    let art = Artifacts::load(&tools).expect("contracts");
+    let cfg = DaoConfig {
+        voting_delay: 7_200,
+        voting_period: 50_400,
+        timelock_delay: 4 * 86_400,
+        ..DaoConfig::default()
+    };
+    let dao = Dao::deploy(&anvil, &art, &cfg).await.expect("dao");
+    let rpc = anvil.rpc().clone();
+    let decoder = Decoder::default();
+    let period = |n: u32| {
+        action(
+            dao.governor,
+            IGovSettings::setVotingPeriodCall { newVotingPeriod: n }.abi_encode(),
+        )
+    };
+    let run = |actions: Vec<Action>, on_chain: bool| {
+        let (decoder, rpc) = (&decoder, &rpc);
+        let dao_addrs = vec![dao.governor, dao.timelock];
+        let executor = dao.timelock;
+        async move {
+            let req = Request {
+                actions: &actions,
+                description: "Housekeeping: routine parameter update",
+                executor: Some(executor),
+                dao: dao_addrs,
+                simulate: false,
+            };
+            let r = verify(decoder, on_chain.then_some(rpc), &req)
+                .await
+                .expect("verify");
+            r.flags
+                .into_iter()
+                .filter(|f| f.kind == kinds::GOVERNANCE_CHANGE)
+                .collect::<Vec<Flag>>()
+        }
+    };
+    // Voting period one block and quorum zero: critical on the values alone.
+    let gut = vec![
+        period(1),
+        action(
+            dao.governor,
+            IGovSettings::updateQuorumNumeratorCall {
+                newQuorumNumerator: U256::ZERO,
+            }
+            .abi_encode(),
+        ),
+    ];
+    for on_chain in [false, true] {
+        let f = run(gut.clone(), on_chain).await;
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert!(f.iter().all(Flag::is_critical), "{f:?}");
+    }
+    // 7 days -> 14 days: a warning that says it is raised.
+    let f = run(vec![period(100_800)], true).await;
+    assert!(!f[0].is_critical(), "{f:?}");
+    assert!(f[0].detail.contains("raised from 50400"), "{}", f[0].detail);
+    // 7 days -> 3 days and a 4-day delay -> 1.5 days: above the floors, cut to under half.
+    let cut = vec![
+        period(21_600),
+        action(
+            dao.timelock,
+            IGovSettings::updateDelayCall {
+                newDelay: U256::from(129_600u64),
+            }
+            .abi_encode(),
+        ),
+    ];
+    let f = run(cut.clone(), false).await;
+    assert!(f.iter().all(|f| !f.is_critical()), "{f:?}");
+    let f = run(cut, true).await;
+    assert_eq!(f.len(), 2, "{f:?}");
+    assert!(f.iter().all(Flag::is_critical), "{f:?}");
+    assert!(
+        f.iter()
+            .any(|f| f.detail.contains("cut from 50400 to 21600")),
+        "{f:?}"
+    );
+    assert!(
+        f.iter()
+            .any(|f| f.detail.contains("cut from 345600 to 129600")),
+        "{f:?}"
+    );
+}
