@@ -21,6 +21,10 @@ pub const STEWARD_IMAP_PASSWORD: &str = "STEWARD_IMAP_PASSWORD";
 /// The default variable `[notify.mail]` reads its SMTP password from (its `password_env`).
 /// Never accepted on the command line, never logged.
 pub const STEWARD_NOTIFY_MAIL_PASSWORD: &str = "STEWARD_NOTIFY_MAIL_PASSWORD";
+/// The webhook signing secret (Standard Webhooks: `whsec_` and base64, or plain text). When set,
+/// every notice POST carries `webhook-id`, `webhook-timestamp` and `webhook-signature`. Never
+/// accepted on the command line, never logged.
+pub const STEWARD_NOTIFY_WEBHOOK_SECRET: &str = "STEWARD_NOTIFY_WEBHOOK_SECRET";
 /// The password of the signing key's keystore (`steward key`, `steward vote`). Without it
 /// Steward asks on the terminal. Never accepted on the command line.
 pub const STEWARD_KEYSTORE_PASSWORD: &str = "STEWARD_KEYSTORE_PASSWORD";

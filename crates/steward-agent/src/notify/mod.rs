@@ -27,7 +27,7 @@ use crate::net::Network;
 use crate::questions::{Question, QuestionStatus};
 use crate::store::{Store, sql};
 
-pub use send::{MailSender, WebhookSender};
+pub use send::{MailSender, WebhookSender, webhook_secret, webhook_signature};
 
 /// The store's `notices` table (one element of the store's MIGRATIONS).
 pub(crate) const MIGRATION: &str = r#"
@@ -516,7 +516,10 @@ impl Notifier {
         let n = &cfg.notify;
         let mut senders = Vec::new();
         if let Some(url) = &n.webhook {
-            senders.push(Sender::Webhook(WebhookSender::new(net, url)?));
+            let key = secret(crate::env::STEWARD_NOTIFY_WEBHOOK_SECRET)
+                .map(|s| send::webhook_secret(&s))
+                .transpose()?;
+            senders.push(Sender::Webhook(WebhookSender::new(net, url, key)?));
         }
         if let Some(m) = &n.mail {
             senders.push(Sender::Mail(MailSender::new(net, m, secret)?));

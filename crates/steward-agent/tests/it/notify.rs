@@ -106,8 +106,9 @@ fn open_question(store: &mut Store, id: &str) -> i64 {
     store.question(&p.key()).expect("read").expect("opened").id
 }
 
-/// What the webhook received: (Idempotency-Key, raw body) per accepted POST.
-type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+/// What the webhook received: (Idempotency-Key, raw body, the Standard Webhooks headers
+/// `webhook-id`, `webhook-timestamp`, `webhook-signature`) per accepted POST.
+type Received = Arc<Mutex<Vec<(String, Vec<u8>, [Option<String>; 3])>>>;
 
 /// A loopback webhook that checks every POST against the notice schema (422 otherwise) and
 /// keeps the raw bodies with their `Idempotency-Key`.
@@ -207,7 +208,18 @@ async fn hook() -> Hook {
                     return (StatusCode::UNPROCESSABLE_ENTITY, p);
                 }
                 let key = json["id"].as_str().unwrap_or_default().to_owned();
-                g.lock().expect("lock").push((key, body.to_vec()));
+                let h = |name: &str| {
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let signed = [
+                    h("webhook-id"),
+                    h("webhook-timestamp"),
+                    h("webhook-signature"),
+                ];
+                g.lock().expect("lock").push((key, body.to_vec(), signed));
                 (StatusCode::NO_CONTENT, String::new())
             }
         }),
@@ -260,7 +272,7 @@ async fn escalation_follows_the_clock_and_sends_each_step_once() {
     let hook = hook().await;
     let n = notifier(
         vec![Sender::Webhook(
-            WebhookSender::new(&net(), &hook.url).expect("webhook"),
+            WebhookSender::new(&net(), &hook.url, None).expect("webhook"),
         )],
         &Field::DEFAULT,
     );
@@ -330,7 +342,7 @@ async fn a_notice_that_failed_is_sent_again_with_the_same_id_and_a_late_question
     hook.fail.store(1, Ordering::SeqCst);
     let n = notifier(
         vec![Sender::Webhook(
-            WebhookSender::new(&net(), &hook.url).expect("webhook"),
+            WebhookSender::new(&net(), &hook.url, None).expect("webhook"),
         )],
         &Field::DEFAULT,
     );
@@ -388,7 +400,7 @@ async fn notices_never_carry_the_users_private_writing() {
     let qid = open_question(&mut store, "priv");
     let hook = hook().await;
     let mut senders = vec![Sender::Webhook(
-        WebhookSender::new(&net(), &hook.url).expect("webhook"),
+        WebhookSender::new(&net(), &hook.url, None).expect("webhook"),
     )];
     let mail = match MailServer::start() {
         Ok(m) => Some(m),
@@ -416,7 +428,7 @@ async fn notices_never_carry_the_users_private_writing() {
         .lock()
         .expect("lock")
         .iter()
-        .map(|(_, b)| b.clone())
+        .map(|(_, b, _)| b.clone())
         .collect();
     assert_eq!(sent.len(), 1);
     if let Some(m) = &mail {
@@ -650,4 +662,77 @@ fn notify_config_is_checked_where_it_is_written() {
     .expect("inline table");
     assert_eq!(c.notify.mail.as_ref().map(MailConfig::port), Some(2587));
     assert!(c.set("notify.mail", "host=x").is_err());
+}
+
+/// With a signing secret, each POST carries the Standard Webhooks headers and a signature the
+/// receiver recomputes over exactly the bytes it got; another secret or a changed body does not
+/// verify. Without one, no signature headers. A malformed `whsec_` secret is refused by name,
+/// never echoed.
+#[tokio::test(flavor = "current_thread")]
+async fn webhook_posts_are_signed_as_standard_webhooks_specify() {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_home, mut store) = crate::new_store(dir.path(), "pw");
+    open_question(&mut store, "sig");
+    let signed_hook = hook().await;
+    let raw = [7u8; 24];
+    let secret_text = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    );
+    let key = steward_agent::notify::webhook_secret(&secret_text).expect("secret");
+    let n = notifier(
+        vec![Sender::Webhook(
+            WebhookSender::new(&net(), &signed_hook.url, Some(key)).expect("webhook"),
+        )],
+        &Field::DEFAULT,
+    );
+    let r = n.round(&mut store, T + H).await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let got = signed_hook.got.lock().expect("lock").clone();
+    assert_eq!(got.len(), 1);
+    let (key_header, body, [id, ts, sig]) = &got[0];
+    let (id, ts, sig) = (
+        id.as_deref().expect("webhook-id"),
+        ts.as_deref().expect("webhook-timestamp"),
+        sig.as_deref().expect("webhook-signature"),
+    );
+    assert_eq!(id, key_header, "webhook-id is the notice id");
+    let now = jiff::Timestamp::now().as_second();
+    let ts_n: i64 = ts.parse().expect("seconds");
+    assert!((now - ts_n).abs() < 300, "{ts}");
+    let verify = |secret: &[u8], body: &[u8]| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("hmac");
+        mac.update(format!("{id}.{ts}.").as_bytes());
+        mac.update(body);
+        let want = format!(
+            "v1,{}",
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+        );
+        sig.split(' ').any(|s| s == want)
+    };
+    assert!(verify(&raw, body), "{sig}");
+    assert!(!verify(&[8u8; 24], body), "another secret verifies");
+    let mut changed = body.clone();
+    changed[0] ^= 1;
+    assert!(!verify(&raw, &changed), "a changed body verifies");
+
+    // No secret: no signature headers (the receivers that do not check are unchanged).
+    let hook2 = hook().await;
+    let (_h2, mut store2) = crate::new_store(&dir.path().join("two"), "pw");
+    open_question(&mut store2, "nosig");
+    let n2 = notifier(
+        vec![Sender::Webhook(
+            WebhookSender::new(&net(), &hook2.url, None).expect("webhook"),
+        )],
+        &Field::DEFAULT,
+    );
+    let r = n2.round(&mut store2, T + H).await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    assert_eq!(hook2.got.lock().expect("lock")[0].2, [None, None, None]);
+
+    let e = steward_agent::notify::webhook_secret("whsec_not*base64!").expect_err("refused");
+    assert!(!e.to_string().contains("not*base64"), "{e}");
+    assert!(e.to_string().contains("whsec_"), "{e}");
 }
