@@ -17,7 +17,11 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 #[test]
 fn mech_vectors_through_the_cli() {
     let (d, home) = temp_home();
-    let c = write(d.path(), "c.csv", "donor,project,amount\na,x,1\nb,x,4\nc,x,9\n");
+    let c = write(
+        d.path(),
+        "c.csv",
+        "donor,project,amount\na,x,1\nb,x,4\nc,x,9\n",
+    );
     let (code, out, err) = mech(&home, &["qf", &c, "--json"]);
     assert_eq!(code, 0, "{err}");
     let v = json(&out);
@@ -26,10 +30,19 @@ fn mech_vectors_through_the_cli() {
 
     // Paper COCM, groups [[a,b],[b,c]], contributions 10, 20, 0: 30 + 6.9487 = 36.9487.
     let c = write(d.path(), "p.csv", "donor,project,amount\na,x,10\nb,x,20\n");
-    let k = write(d.path(), "k.csv", "donor,cluster,weight\na,g,1\nb,g,1\nb,h,1\n");
-    let (code, out, err) = mech(&home, &["cocm", &c, "--clusters", &k, "--form", "paper", "--json"]);
+    let k = write(
+        d.path(),
+        "k.csv",
+        "donor,cluster,weight\na,g,1\nb,g,1\nb,h,1\n",
+    );
+    let (code, out, err) = mech(
+        &home,
+        &["cocm", &c, "--clusters", &k, "--form", "paper", "--json"],
+    );
     assert_eq!(code, 0, "{err}");
-    let m = json(&out)["data"]["projects"][0]["match"].as_f64().expect("match");
+    let m = json(&out)["data"]["projects"][0]["match"]
+        .as_f64()
+        .expect("match");
     // Donor c (in h, gave 0) is absent: b alone makes h's side, as c's 0 adds nothing.
     assert!((30.0 + m - 36.9487).abs() < 5e-5, "{m}");
 
@@ -65,23 +78,38 @@ fn mech_bad_input_names_file_row_and_field() {
     let good = write(dir, "good.csv", "donor,project,amount\na,x,1\nb,x,4\n");
     let cases: Vec<(Vec<String>, String)> = vec![
         (
-            vec!["qf".into(), write(dir, "neg.csv", "donor,project,amount\na,x,1\nb,x,-2\n")],
+            vec![
+                "qf".into(),
+                write(dir, "neg.csv", "donor,project,amount\na,x,1\nb,x,-2\n"),
+            ],
             "neg.csv row 3, field amount: -2 is negative".into(),
         ),
         (
-            vec!["qf".into(), write(dir, "nan.csv", "donor,project,amount\na,x,NaN\n")],
+            vec![
+                "qf".into(),
+                write(dir, "nan.csv", "donor,project,amount\na,x,NaN\n"),
+            ],
             "nan.csv row 2, field amount: \"NaN\" is not a finite number".into(),
         ),
         (
-            vec!["qf".into(), write(dir, "word.csv", "donor,project,amount\na,x,lots\n")],
+            vec![
+                "qf".into(),
+                write(dir, "word.csv", "donor,project,amount\na,x,lots\n"),
+            ],
             "word.csv row 2, field amount: \"lots\" is not a number".into(),
         ),
         (
-            vec!["qf".into(), write(dir, "col.csv", "donor,project,amount,note\na,x,1,hi\n")],
+            vec![
+                "qf".into(),
+                write(dir, "col.csv", "donor,project,amount,note\na,x,1,hi\n"),
+            ],
             "col.csv header: unknown column \"note\"".into(),
         ),
         (
-            vec!["qf".into(), write(dir, "empty.csv", "donor,project,amount\n")],
+            vec![
+                "qf".into(),
+                write(dir, "empty.csv", "donor,project,amount\n"),
+            ],
             "empty.csv: empty round".into(),
         ),
         (
@@ -98,7 +126,11 @@ fn mech_bad_input_names_file_row_and_field() {
                 "cocm".into(),
                 good.clone(),
                 "--clusters".into(),
-                write(dir, "lonely.csv", "donor,cluster,weight\na,g,1\nb,g,1\nzed,h,1\n"),
+                write(
+                    dir,
+                    "lonely.csv",
+                    "donor,cluster,weight\na,g,1\nb,g,1\nzed,h,1\n",
+                ),
             ],
             "lonely.csv row 4, field cluster: cluster \"h\" has no donor who contributed".into(),
         ),
@@ -109,7 +141,11 @@ fn mech_bad_input_names_file_row_and_field() {
         (
             vec![
                 "coqaf".into(),
-                write(dir, "st.csv", "sender,recipient,amount,status\ns,r,1,gone\n"),
+                write(
+                    dir,
+                    "st.csv",
+                    "sender,recipient,amount,status\ns,r,1,gone\n",
+                ),
             ],
             "st.csv row 2, field status: \"gone\" is not one of".into(),
         ),
@@ -127,7 +163,11 @@ fn mech_bad_input_names_file_row_and_field() {
     }
 
     // Duplicates are summed, and said (stderr and the JSON notes).
-    let dup = write(dir, "dup.csv", "donor,project,amount\na,x,1\nb,x,4\na,x,3\n");
+    let dup = write(
+        dir,
+        "dup.csv",
+        "donor,project,amount\na,x,1\nb,x,4\na,x,3\n",
+    );
     let (code, out, err) = mech(&home, &["qf", &dup, "--json"]);
     assert_eq!(code, 0, "{err}");
     let v = json(&out);
