@@ -29,23 +29,15 @@ pub enum Form {
 
 const NONE: u32 = u32::MAX;
 
-/// Subsidy per project under COCM. Errors when a contributing donor is in no cluster or a
-/// cluster has no contributing member (the caller maps these to its file's rows).
+/// Subsidy per project under COCM. Errors when a contributing donor is in no cluster.
 pub fn cocm(round: &Round, clusters: &Clusters, form: Form) -> Result<Vec<f64>> {
-    let (donor, cluster) = clusters.gaps(round);
-    if let Some(d) = donor {
+    // A contributing donor in no cluster would silently drop out of every square root. A
+    // cluster without contributing members is harmless here (it pairs with nothing); the CSV
+    // reader still refuses it, since in a file it is a mistake.
+    if let (Some(d), _) = clusters.gaps(round) {
         return Err(MechError::Param {
             name: "clusters".into(),
             problem: format!("donor {:?} is in no cluster", round.donors()[d]),
-        });
-    }
-    if let Some(c) = cluster {
-        return Err(MechError::Param {
-            name: "clusters".into(),
-            problem: format!(
-                "cluster {:?} has no donor who contributed",
-                clusters.names()[c]
-            ),
         });
     }
     let n_donors = round.donors().len();

@@ -291,6 +291,16 @@ impl Clusters {
         &self.names
     }
 
+    /// A donor's clusters with their raw weights.
+    pub fn of_donor(&self, d: usize) -> (&[u32], &[f64]) {
+        self.by_donor.row(d)
+    }
+
+    /// A cluster's members with their raw weights.
+    pub fn members(&self, c: usize) -> (&[u32], &[f64]) {
+        self.by_cluster.row(c)
+    }
+
     /// Index of the first donor who contributed yet is in no cluster, and of the first cluster
     /// none of whose members contributed.
     pub fn gaps(&self, round: &Round) -> (Option<usize>, Option<usize>) {
