@@ -31,6 +31,18 @@ const NONE: u32 = u32::MAX;
 
 /// Subsidy per project under COCM. Errors when a contributing donor is in no cluster.
 pub fn cocm(round: &Round, clusters: &Clusters, form: Form) -> Result<Vec<f64>> {
+    let all: Vec<usize> = (0..round.projects().len()).collect();
+    cocm_projects(round, clusters, form, &all)
+}
+
+/// COCM's subsidy for the listed projects only (each project's figure depends on the whole
+/// round, but is computed on its own: a sample of projects costs its share of the work).
+pub fn cocm_projects(
+    round: &Round,
+    clusters: &Clusters,
+    form: Form,
+    projects: &[usize],
+) -> Result<Vec<f64>> {
     // A contributing donor in no cluster would silently drop out of every square root. A
     // cluster without contributing members is harmless here (it pairs with nothing); the CSV
     // reader still refuses it, since in a file it is a mistake.
@@ -82,12 +94,13 @@ pub fn cocm(round: &Round, clusters: &Clusters, form: Form) -> Result<Vec<f64>> 
         }
     }
 
-    let mut funding = vec![0.0; round.projects().len()];
+    let reach = reach(clusters, &norm, &users);
+    let mut funding = vec![0.0; projects.len()];
     let mut local = vec![NONE; n_clusters];
     let mut present: Vec<u32> = Vec::new();
     let mut kmat: Vec<f64> = Vec::new();
     let mut pp: Vec<f64> = Vec::new();
-    for (p, out) in funding.iter_mut().enumerate() {
+    for (&p, out) in projects.iter().zip(funding.iter_mut()) {
         let (donors, amounts) = round.project(p);
         if donors.is_empty() {
             continue;
@@ -109,25 +122,13 @@ pub fn cocm(round: &Round, clusters: &Clusters, form: Form) -> Result<Vec<f64>> 
             let i = i as usize;
             let (a, b) = (clusters.by_donor.start[i], clusters.by_donor.start[i + 1]);
             for (&f, &nf) in clusters.by_donor.idx[a..b].iter().zip(&norm[a..b]) {
-                let (fa, fb) = (
-                    clusters.by_cluster.start[f as usize],
-                    clusters.by_cluster.start[f as usize + 1],
-                );
-                for (&j, &u) in clusters.by_cluster.idx[fa..fb].iter().zip(&users[fa..fb]) {
-                    if u == 0.0 {
-                        continue;
-                    }
-                    let (ja, jb) = (
-                        clusters.by_donor.start[j as usize],
-                        clusters.by_donor.start[j as usize + 1],
-                    );
-                    for (&h, &nh) in clusters.by_donor.idx[ja..jb].iter().zip(&norm[ja..jb]) {
-                        let lh = local[h as usize];
-                        if lh != NONE {
-                            match form {
-                                Form::Paper => row[lh as usize] = 1.0,
-                                Form::Gitcoin { .. } => row[lh as usize] += nf * u * nh,
-                            }
+                let (hs, vs) = reach.row(f as usize);
+                for (&h, &v) in hs.iter().zip(vs) {
+                    let lh = local[h as usize];
+                    if lh != NONE {
+                        match form {
+                            Form::Paper => row[lh as usize] = 1.0,
+                            Form::Gitcoin { .. } => row[lh as usize] += nf * v,
                         }
                     }
                 }
@@ -147,7 +148,7 @@ pub fn cocm(round: &Round, clusters: &Clusters, form: Form) -> Result<Vec<f64>> 
                 };
             }
         }
-        // P'(h,g) at pp[h * w + g].
+        // P'(h,g) at pp[g * w + h]: each donor adds K(i,·) · N(i,g) to row g, contiguously.
         pp.clear();
         pp.resize(w * w, 0.0);
         for (r, &i) in donors.iter().enumerate() {
@@ -156,15 +157,21 @@ pub fn cocm(round: &Round, clusters: &Clusters, form: Form) -> Result<Vec<f64>> 
             let (a, b) = (clusters.by_donor.start[i], clusters.by_donor.start[i + 1]);
             for (&g, &n) in clusters.by_donor.idx[a..b].iter().zip(&norm[a..b]) {
                 let lg = local[g as usize] as usize;
-                for (lh, &k) in krow.iter().enumerate() {
-                    pp[lh * w + lg] += k * n;
+                for (x, &k) in pp[lg * w..(lg + 1) * w].iter_mut().zip(krow) {
+                    *x += k * n;
                 }
             }
         }
+        // Σ_{g<h} √(P'(h,g) · P'(g,h)), in tiles so the transposed reads stay in cache.
+        const TILE: usize = 64;
         let mut sum = 0.0;
-        for h in 0..w {
-            for g in 0..h {
-                sum += (pp[h * w + g] * pp[g * w + h]).sqrt();
+        for g0 in (0..w).step_by(TILE) {
+            for h0 in (g0..w).step_by(TILE) {
+                for g in g0..(g0 + TILE).min(w) {
+                    for h in h0.max(g + 1)..(h0 + TILE).min(w) {
+                        sum += (pp[g * w + h] * pp[h * w + g]).sqrt();
+                    }
+                }
             }
         }
         *out = 2.0 * sum;
@@ -173,6 +180,51 @@ pub fn cocm(round: &Round, clusters: &Clusters, form: Form) -> Result<Vec<f64>> 
         }
     }
     Ok(funding)
+}
+
+/// Cluster-to-cluster reach, once per round: PJP(f,h) = Σ_j U(f,j) · N(j,h), the chance that a
+/// step cluster f -> member j -> j's cluster lands on h (qf-calculator's `PJP`), sparse. The
+/// paper form reads only which entries are non-zero (f and h share a member).
+fn reach(clusters: &Clusters, norm: &[f64], users: &[f64]) -> super::Csr {
+    let n = clusters.names().len();
+    let mut acc = vec![0.0f64; n];
+    let mut seen = vec![false; n];
+    let mut touched: Vec<u32> = Vec::new();
+    let mut out = super::Csr {
+        start: Vec::with_capacity(n + 1),
+        idx: Vec::new(),
+        val: Vec::new(),
+    };
+    out.start.push(0);
+    for f in 0..n {
+        let (fa, fb) = (
+            clusters.by_cluster.start[f],
+            clusters.by_cluster.start[f + 1],
+        );
+        for (&j, &u) in clusters.by_cluster.idx[fa..fb].iter().zip(&users[fa..fb]) {
+            if u == 0.0 {
+                continue;
+            }
+            let j = j as usize;
+            let (ja, jb) = (clusters.by_donor.start[j], clusters.by_donor.start[j + 1]);
+            for (&h, &nh) in clusters.by_donor.idx[ja..jb].iter().zip(&norm[ja..jb]) {
+                if !seen[h as usize] {
+                    seen[h as usize] = true;
+                    touched.push(h);
+                }
+                acc[h as usize] += u * nh;
+            }
+        }
+        touched.sort_unstable();
+        for h in touched.drain(..) {
+            out.idx.push(h);
+            out.val.push(acc[h as usize]);
+            acc[h as usize] = 0.0;
+            seen[h as usize] = false;
+        }
+        out.start.push(out.idx.len());
+    }
+    out
 }
 
 #[cfg(test)]
