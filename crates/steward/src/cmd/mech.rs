@@ -31,8 +31,12 @@ pub(crate) enum MechCommand {
 #[derive(Debug, Args)]
 pub(crate) struct QvArgs {
     /// Credits available
-    #[arg(long)]
-    credits: u128,
+    #[arg(long, required_unless_present = "snapshot")]
+    credits: Option<u128>,
+    /// Score a Snapshot `quadratic` proposal as snapshot.js does: a JSON file
+    /// `{"choices": N, "votes": [{"choice": {"1": 2, "3": 1}, "balance": 100}]}`
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["credits", "votes"])]
+    snapshot: Option<PathBuf>,
     /// Votes per option, comma-separated (e.g. 3,-2,1); checked against the credits
     #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     votes: Vec<i64>,
@@ -162,17 +166,57 @@ struct QvOut {
     left: Option<u128>,
 }
 
+#[derive(serde::Deserialize)]
+struct SnapshotIn {
+    choices: usize,
+    votes: Vec<qv::SnapshotVote>,
+}
+
+fn run_snapshot(out: &Output, path: &Path) -> Result<()> {
+    let (file, text) = read(path)?;
+    let input: SnapshotIn = serde_json::from_str(&text)
+        .with_context(|| format!("{file}: expected {{\"choices\": N, \"votes\": [{{\"choice\": {{...}}, \"balance\": X}}]}}"))?;
+    #[derive(Serialize)]
+    struct R {
+        scores: Vec<f64>,
+        valid_votes: usize,
+        votes: usize,
+    }
+    let r = R {
+        scores: qv::snapshot_scores(input.choices, &input.votes),
+        valid_votes: input
+            .votes
+            .iter()
+            .filter(|v| qv::snapshot_valid(&v.choice, input.choices))
+            .count(),
+        votes: input.votes.len(),
+    };
+    out.result(&r, || {
+        let mut s = String::new();
+        for (i, x) in r.scores.iter().enumerate() {
+            let _ = writeln!(s, "choice {}: {x}", i + 1);
+        }
+        let _ = writeln!(s, "{} of {} votes valid", r.valid_votes, r.votes);
+        s
+    });
+    Ok(())
+}
+
 fn run_qv(out: &Output, a: &QvArgs) -> Result<()> {
+    if let Some(path) = &a.snapshot {
+        return run_snapshot(out, path);
+    }
+    let credits = a.credits.context("--credits is required")?;
     let spent = if a.votes.is_empty() {
         None
     } else {
-        Some(qv::spend(&a.votes, a.credits)?)
+        Some(qv::spend(&a.votes, credits)?)
     };
     let r = QvOut {
-        credits: a.credits,
-        max_votes_one_option: qv::votes_for(a.credits),
+        credits,
+        max_votes_one_option: qv::votes_for(credits),
         spent,
-        left: spent.map(|s| a.credits - s),
+        left: spent.map(|s| credits - s),
     };
     out.result(&r, || {
         let mut s = format!(

@@ -66,6 +66,20 @@ fn mech_vectors_through_the_cli() {
     assert_eq!(code, 0);
     assert_eq!(json(&out)["data"]["recipients"][0]["qaf"], 9.0);
 
+    // Snapshot quadratic: the figures snapshot.js 0.17.5 prints for the same votes.
+    let s = write(
+        d.path(),
+        "s.json",
+        r#"{"choices": 2, "votes": [{"choice": {"1": 1}, "balance": 100},
+            {"choice": {"1": 1, "2": 1}, "balance": 100}, {"choice": {}, "balance": 5}]}"#,
+    );
+    let (code, out, _) = mech(&home, &["qv", "--snapshot", &s, "--json"]);
+    assert_eq!(code, 0);
+    let v = json(&out);
+    assert_eq!(v["data"]["scores"][0], 170.71067811865476);
+    assert_eq!(v["data"]["scores"][1], 29.289321881345252);
+    assert_eq!(v["data"]["valid_votes"], 2);
+
     let (code, _, err) = mech(&home, &["qv", "--credits", "24", "--votes", "3,-4"]);
     assert_eq!(code, 1);
     assert!(err.contains("over the budget of 24"), "{err}");
