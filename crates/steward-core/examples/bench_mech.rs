@@ -148,6 +148,7 @@ fn main() -> Result<(), String> {
                 triples,
             )
             .map_err(|e| e.to_string())?;
+            let built = t.elapsed().as_secs_f64();
             let out = match mech {
                 "pairwise" => qf::pairwise(&round, 25.0).map_err(|e| e.to_string())?,
                 "cocm" => {
@@ -163,7 +164,7 @@ fn main() -> Result<(), String> {
             std::fs::write(dir.join(format!("out-rust-{mech}.f64")), bytes)
                 .map_err(|e| e.to_string())?;
             println!(
-                "{{\"impl\": \"rust\", \"mech\": \"{mech}\", \"projects\": {}, \"seconds\": {secs:.4}, \"peak_rss_mb\": {:.1}, \"total\": {}}}",
+                "{{\"impl\": \"rust\", \"mech\": \"{mech}\", \"projects\": {}, \"seconds\": {secs:.4}, \"build_seconds\": {built:.4}, \"peak_rss_mb\": {:.1}, \"total\": {}}}",
                 out.len(),
                 peak_rss_mb(),
                 out.iter().sum::<f64>()
