@@ -33,35 +33,27 @@ pub fn pairwise(round: &Round, m: f64) -> Result<Vec<f64>> {
         .collect();
     let mut funding = vec![0.0; round.projects().len()];
     let mut overlap = vec![0.0f64; n_donors];
-    let mut touched: Vec<u32> = Vec::new();
+    // This donor's pairs with later co-donors: (j, √(c_iq c_jq), q), replayed once P is known.
+    let mut pairs: Vec<(u32, f64, u32)> = Vec::new();
     for i in 0..n_donors {
         let (projects, amounts) = round.donor(i);
-        // Pass 1: P_ij for every later donor j who shares a project with i.
         for (&q, &c) in projects.iter().zip(amounts) {
             let si = c.sqrt();
             let (donors, _) = round.project(q as usize);
             let from = donors.partition_point(|&j| j as usize <= i);
             for (&j, &sj) in donors[from..].iter().zip(&roots[q as usize][from..]) {
-                if overlap[j as usize] == 0.0 {
-                    touched.push(j);
-                }
-                overlap[j as usize] += si * sj;
+                let w = si * sj;
+                overlap[j as usize] += w;
+                pairs.push((j, w, q));
             }
         }
-        // Pass 2: each shared project gets the pair's bounded cross term.
-        for (&q, &c) in projects.iter().zip(amounts) {
-            let si = c.sqrt();
-            let (donors, _) = round.project(q as usize);
-            let from = donors.partition_point(|&j| j as usize <= i);
-            let mut add = 0.0;
-            for (&j, &sj) in donors[from..].iter().zip(&roots[q as usize][from..]) {
-                add += si * sj * m / (m + overlap[j as usize]);
-            }
-            funding[q as usize] += add;
+        for &(j, w, q) in &pairs {
+            funding[q as usize] += w * m / (m + overlap[j as usize]);
         }
-        for j in touched.drain(..) {
+        for &(j, _, _) in &pairs {
             overlap[j as usize] = 0.0;
         }
+        pairs.clear();
     }
     Ok(funding)
 }
