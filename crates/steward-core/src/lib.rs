@@ -6,13 +6,14 @@
 //! model with its calibration and metrics ([`model`]), and the decision itself: the pure core
 //! ([`decide`], [`gather`], [`conclude`]) that pools a profile snapshot's evidence and the models'
 //! outputs into a [`Decision`], with importance and the policy that picks between voting, asking
-//! and skipping. No I/O, no async, no clocks: callers pass everything in,
+//! and skipping; and the mechanisms ([`mech`]: QV, QF/COCM, CO-QAF, LMSR). No I/O, no async, no clocks: callers pass everything in,
 //! which is what keeps every decision reproducible.
 
 mod audit;
 mod decision;
 mod flag;
 pub mod injection;
+pub mod mech;
 pub mod model;
 mod net;
 pub mod privacy;

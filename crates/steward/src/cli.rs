@@ -95,6 +95,9 @@ pub(crate) enum Command {
     /// Score the vote model on real votes (docs/eval.md)
     #[command(subcommand)]
     Eval(crate::cmd::eval::EvalCommand),
+    /// Mechanisms on CSV inputs: QV, QF, COCM, CO-QAF, attention price, LMSR (docs/mechanisms.md)
+    #[command(subcommand)]
+    Mech(crate::cmd::mech::MechCommand),
     /// Local models: info, embed, generate
     Model(crate::cmd::model::ModelArgs),
     /// Serve model requests on stdin/stdout in a confined process (started by `steward model`)

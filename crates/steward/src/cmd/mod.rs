@@ -14,6 +14,7 @@ mod init;
 mod inspect;
 mod key;
 mod log;
+pub(crate) mod mech;
 pub(crate) mod model;
 pub(crate) mod notify;
 pub(crate) mod profile;
@@ -67,6 +68,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Answer(args) => answer::run(ctx, out, &args, false),
         Command::Override(args) => answer::run(ctx, out, &args, true),
         Command::Eval(c) => eval::run(ctx, out, c),
+        Command::Mech(c) => mech::run(out, c),
         Command::ModelWorker(args) => model::worker(args),
     }
 }

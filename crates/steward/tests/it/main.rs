@@ -9,6 +9,7 @@ mod demo;
 mod governor;
 mod inspect;
 mod keys;
+mod mech;
 mod soak;
 mod sync;
 mod terminal;
