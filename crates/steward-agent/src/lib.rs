@@ -46,7 +46,8 @@ pub use config::{
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, InvalidValue, Result};
 pub use eval::{
-    Baselines, EmbedFn, EvalEngines, EvalError, EvalMode, EvalOptions, EvalReport, JudgeFn, LlmUse,
+    AgainstFigures, Baselines, DelegateFigures, EmbedFn, EvalEngines, EvalError, EvalMode,
+    EvalOptions, EvalReport, JudgeFn, LlmUse, ReplayFigures,
     PolicyCounts, PredictionLine, RowError, TextUse, VoterModelFigures, VoterReport, eval_votes,
     eval_votes_with, eval_weights,
 };
