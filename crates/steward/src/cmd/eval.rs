@@ -87,6 +87,10 @@ pub(crate) struct VotesArgs {
     /// Decide only a seeded sample of this many test rows
     #[arg(long, value_name = "N")]
     pub(crate) limit: Option<usize>,
+    /// Add the conditional-peer expert (P(user | peer's choice), learned from co-votes) to the
+    /// live head, to measure what it adds (off by default: docs/eval.md)
+    #[arg(long)]
+    pub(crate) peer_conditionals: bool,
     /// Seed of the cross-validation folds
     #[arg(long, default_value_t = ModelConfig::default().seed)]
     pub(crate) seed: u64,
@@ -116,6 +120,7 @@ fn votes(ctx: &Ctx, out: &Output, args: &VotesArgs) -> Result<ExitCode> {
     opts.threshold = args.threshold;
     opts.model = ModelConfig {
         seed: args.seed,
+        peer_conditionals: args.peer_conditionals,
         ..ModelConfig::default()
     };
     for (flag, v) in [
