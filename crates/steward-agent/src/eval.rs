@@ -609,14 +609,14 @@ fn read_votes(
             },
         };
         // No vote can come after the proposal's end: such a row is wrong data, not a vote.
-        if let (Some(t), Some(end)) = (t, catalog.get(p).and_then(|c| c.end)) {
-            if t > end {
-                errors.push(bad(
-                    "timestamp",
-                    format!("vote at {t} is after proposal {p} ended at {end} (proposals.csv)"),
-                ));
-                continue;
-            }
+        if let (Some(t), Some(end)) = (t, catalog.get(p).and_then(|c| c.end))
+            && t > end
+        {
+            errors.push(bad(
+                "timestamp",
+                format!("vote at {t} is after proposal {p} ended at {end} (proposals.csv)"),
+            ));
+            continue;
         }
         let q = match get(seq) {
             None | Some("") => None,
@@ -886,31 +886,29 @@ pub fn eval_votes_with(
         )));
     }
     let replay = opts.mode == EvalMode::Replay;
-    if let Some(h) = opts.before_end {
-        if !replay || !(h.is_finite() && h >= 0.0) {
-            return Err(EvalError::Options(format!(
-                "--before-end takes a number of hours >= 0 and needs --mode replay, got {h} \
-                 with {:?}",
-                opts.mode
-            )));
-        }
+    if let Some(h) = opts.before_end
+        && !(replay && h.is_finite() && h >= 0.0)
+    {
+        return Err(EvalError::Options(format!(
+            "--before-end takes a number of hours >= 0 and needs --mode replay, got {h} with {:?}",
+            opts.mode
+        )));
     }
-    if let Some(f) = opts.visible {
-        if opts.mode != EvalMode::FinalTallies || !(0.0..=1.0).contains(&f) {
-            return Err(EvalError::Options(format!(
-                "--visible takes a share from 0 to 1 and needs --mode final-tallies, got {f} \
-                 with {:?}",
-                opts.mode
-            )));
-        }
+    if let Some(f) = opts.visible
+        && !(opts.mode == EvalMode::FinalTallies && (0.0..=1.0).contains(&f))
+    {
+        return Err(EvalError::Options(format!(
+            "--visible takes a share from 0 to 1 and needs --mode final-tallies, got {f} with {:?}",
+            opts.mode
+        )));
     }
     let mut errors = Vec::new();
     let mut catalog = read_catalog(&opts.train, &mut errors)?;
-    if let Some(t) = &opts.test {
-        if t.with_file_name("proposals.csv") != opts.train.with_file_name("proposals.csv") {
-            for (k, v) in read_catalog(t, &mut errors)? {
-                catalog.entry(k).or_insert(v);
-            }
+    if let Some(t) = &opts.test
+        && t.with_file_name("proposals.csv") != opts.train.with_file_name("proposals.csv")
+    {
+        for (k, v) in read_catalog(t, &mut errors)? {
+            catalog.entry(k).or_insert(v);
         }
     }
     let train_table = read_votes(&opts.train, true, replay, &catalog, &mut errors)?;
@@ -1123,7 +1121,10 @@ pub fn eval_votes_with(
     // Each voter's last vote per proposal, for the delegation baselines (any time: a delegate's
     // vote is cast whenever it votes).
     let mut final_votes: HashMap<String, HashMap<String, String>> = HashMap::new();
-    for r in train.iter().chain(if labelled { test.iter() } else { [].iter() }) {
+    for r in train
+        .iter()
+        .chain(if labelled { test.iter() } else { [].iter() })
+    {
         if let Some(c) = &r.choice {
             final_votes
                 .entry(r.proposal.clone())

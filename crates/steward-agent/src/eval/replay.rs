@@ -14,16 +14,18 @@ pub(super) fn parse_time(s: &str) -> Result<f64, String> {
     }
     match s.parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(x),
-        _ => Err(format!(
-            "not a time (RFC 3339 or Unix seconds): {s:?}"
-        )),
+        _ => Err(format!("not a time (RFC 3339 or Unix seconds): {s:?}")),
     }
 }
 
 /// Order of two votes by the same voter on the same proposal: time, then position in the block
 /// (`log_index`), then the file's line.
 fn vote_key(r: &VoteRow) -> (f64, u64, u64) {
-    (r.time.unwrap_or(f64::NEG_INFINITY), r.seq.unwrap_or(0), r.line)
+    (
+        r.time.unwrap_or(f64::NEG_INFINITY),
+        r.seq.unwrap_or(0),
+        r.line,
+    )
 }
 
 /// Keeps each voter's last vote on each proposal (as on chain, a re-vote replaces the earlier
@@ -48,7 +50,9 @@ pub(super) fn keep_last(
             .iter()
             .max_by(|a, b| {
                 let (ka, kb) = (vote_key(&rows[**a]), vote_key(&rows[**b]));
-                ka.0.total_cmp(&kb.0).then(ka.1.cmp(&kb.1)).then(ka.2.cmp(&kb.2))
+                ka.0.total_cmp(&kb.0)
+                    .then(ka.1.cmp(&kb.1))
+                    .then(ka.2.cmp(&kb.2))
             })
             .unwrap_or(&idx[0]);
         let l = &rows[last];
@@ -274,7 +278,7 @@ mod tests {
     fn times_parse_as_rfc3339_or_seconds_and_garbage_is_an_error() {
         assert_eq!(parse_time("1970-01-01T00:01:00Z"), Ok(60.0));
         assert_eq!(parse_time("60.5"), Ok(60.5));
-        assert!(parse_time("yesterday").unwrap_err().contains("yesterday"));
+        assert!(parse_time("yesterday").expect_err("garbage").contains("yesterday"));
     }
 
     #[test]
@@ -321,7 +325,10 @@ mod tests {
     #[test]
     fn the_crowd_and_the_best_delegate() {
         let choices = vec!["For".to_owned(), "Against".to_owned()];
-        assert_eq!(crowd(&["Against", "For", "against"], &choices), Some("Against"));
+        assert_eq!(
+            crowd(&["Against", "For", "against"], &choices),
+            Some("Against")
+        );
         assert_eq!(crowd(&["Against", "For"], &choices), Some("For"));
         assert_eq!(crowd(&[], &choices), None);
         let mut fv: HashMap<String, HashMap<String, String>> = HashMap::new();

@@ -206,7 +206,12 @@ fn live_mode_sees_other_voters_votes_and_blind_mode_does_not() {
         "test.csv",
         &format!("{header}{}\n", test_rows.join("\n")),
     );
-    let live = run(&opts(train.clone(), Some(test.clone()), EvalMode::FinalTallies)).expect("live");
+    let live = run(&opts(
+        train.clone(),
+        Some(test.clone()),
+        EvalMode::FinalTallies,
+    ))
+    .expect("live");
     let blind = run(&opts(train, Some(test), EvalMode::Blind)).expect("blind");
     assert_eq!(live.n_test, 20);
     assert!(live.forced_accuracy.expect("labelled") >= 0.95, "{live:?}");

@@ -68,12 +68,12 @@ fn replay_sees_only_the_votes_cast_before_the_users_own() {
         let r = run(&opts(file.clone(), mode, 50)).expect("eval runs");
         voter(&r, "a").forced_accuracy.expect("labelled")
     };
-    let (seen, unseen) = (
-        acc(&early, EvalMode::Replay),
-        acc(&late, EvalMode::Replay),
-    );
+    let (seen, unseen) = (acc(&early, EvalMode::Replay), acc(&late, EvalMode::Replay));
     assert!(seen >= 0.95, "b votes first: {seen}");
-    assert!(unseen <= 0.8, "b votes after a: replay must not see it ({unseen})");
+    assert!(
+        unseen <= 0.8,
+        "b votes after a: replay must not see it ({unseen})"
+    );
     let tallies = acc(&late, EvalMode::FinalTallies);
     assert!(tallies >= 0.95, "final tallies see b's vote: {tallies}");
 }
@@ -162,7 +162,11 @@ fn bad_times_revotes_and_ties_are_reported_or_handled() {
         r.skipped_rows
     );
     assert!(r.skipped_rows[0].file.ends_with("votes.csv"));
-    assert!(r.skipped_rows[2].message.contains("after proposal p70 ended"));
+    assert!(
+        r.skipped_rows[2]
+            .message
+            .contains("after proposal p70 ended")
+    );
     assert!(r.skipped_rows[3].message.contains("no log_index"));
     assert_eq!(r.revotes_replaced, 2);
     assert_eq!(r.n_test, 54, "one vote per voter and proposal");
@@ -235,7 +239,12 @@ fn visible_fraction_is_seeded_and_only_for_final_tallies() {
     let all = run(&o).expect("eval runs");
     assert!(voter(&all, "a").forced_accuracy.expect("labelled") >= 0.95);
     o.visible = Some(1.5);
-    assert!(run(&o).expect_err("range").to_string().contains("--visible"));
+    assert!(
+        run(&o)
+            .expect_err("range")
+            .to_string()
+            .contains("--visible")
+    );
     o.visible = Some(0.5);
     o.mode = EvalMode::Replay;
     assert!(run(&o).expect_err("mode").to_string().contains("--visible"));
@@ -282,7 +291,11 @@ fn onchain_replay_floors() {
     let ece = r.ece.expect("labelled");
     assert!(ece <= 0.05, "ECE {ece:.3}");
     let auto = r.auto_accuracy.expect("votes cast");
-    assert!(auto >= 0.95 && r.coverage >= 0.65, "{auto:.3} @ {:.3}", r.coverage);
+    assert!(
+        auto >= 0.95 && r.coverage >= 0.65,
+        "{auto:.3} @ {:.3}",
+        r.coverage
+    );
     let against = r.against.expect("Against votes");
     assert!(against.caught >= 0.5, "{against:?}");
     let d = r.baselines.best_delegate.expect("delegate");

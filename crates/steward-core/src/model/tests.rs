@@ -177,7 +177,13 @@ fn pooling_with_a_stated_stance_moves_the_decision() {
 /// that its For means the user's Against and the reverse.
 #[test]
 fn peer_conditionals_learn_from_a_contrarian_peer() {
-    let choice = |i: usize| if (i * 7 + 3) % 5 < 2 { "Against" } else { "For" };
+    let choice = |i: usize| {
+        if (i * 7 + 3) % 5 < 2 {
+            "Against"
+        } else {
+            "For"
+        }
+    };
     let other = |c: &str| if c == "For" { "Against" } else { "For" };
     let history: Vec<LabeledVote> = (0..60)
         .map(|i| LabeledVote {

@@ -326,7 +326,10 @@ pub(crate) fn render(r: &EvalReport) -> String {
             rp.rows_seeing_none,
             rp.same_time_hidden,
             rp.before_end_hours
-                .map(|h| format!(", cutoff {h} h before the end ({} rows without an end saw none)", rp.rows_without_end))
+                .map(|h| format!(
+                    ", cutoff {h} h before the end ({} rows without an end saw none)",
+                    rp.rows_without_end
+                ))
                 .unwrap_or_default()
         );
     }
