@@ -278,7 +278,11 @@ mod tests {
     fn times_parse_as_rfc3339_or_seconds_and_garbage_is_an_error() {
         assert_eq!(parse_time("1970-01-01T00:01:00Z"), Ok(60.0));
         assert_eq!(parse_time("60.5"), Ok(60.5));
-        assert!(parse_time("yesterday").expect_err("garbage").contains("yesterday"));
+        assert!(
+            parse_time("yesterday")
+                .expect_err("garbage")
+                .contains("yesterday")
+        );
     }
 
     #[test]
