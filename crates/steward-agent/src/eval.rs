@@ -46,6 +46,17 @@ pub enum EvalMode {
     Replay,
 }
 
+impl EvalMode {
+    /// The name `--mode` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvalMode::Blind => "blind",
+            EvalMode::FinalTallies => "final-tallies",
+            EvalMode::Replay => "replay",
+        }
+    }
+}
+
 /// What `steward eval votes` was asked.
 #[derive(Debug, Clone)]
 pub struct EvalOptions {
@@ -890,16 +901,16 @@ pub fn eval_votes_with(
         && !(replay && h.is_finite() && h >= 0.0)
     {
         return Err(EvalError::Options(format!(
-            "--before-end takes a number of hours >= 0 and needs --mode replay, got {h} with {:?}",
-            opts.mode
+            "--before-end takes a number of hours >= 0 and needs --mode replay, got {h} with --mode {}",
+            opts.mode.as_str()
         )));
     }
     if let Some(f) = opts.visible
         && !(opts.mode == EvalMode::FinalTallies && (0.0..=1.0).contains(&f))
     {
         return Err(EvalError::Options(format!(
-            "--visible takes a share from 0 to 1 and needs --mode final-tallies, got {f} with {:?}",
-            opts.mode
+            "--visible takes a share from 0 to 1 and needs --mode final-tallies, got {f} with --mode {}",
+            opts.mode.as_str()
         )));
     }
     let mut errors = Vec::new();

@@ -235,8 +235,8 @@ pub(crate) fn render(r: &EvalReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:?} mode: {} test votes of {} voters ({} skipped rows, {:.1} s{})",
-        r.mode,
+        "{} mode: {} test votes of {} voters ({} skipped rows, {:.1} s{})",
+        r.mode.as_str(),
         r.n_test,
         r.n_voters,
         r.skipped_rows.len(),
