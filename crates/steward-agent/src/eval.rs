@@ -28,14 +28,33 @@ use steward_core::{
 
 use crate::decide::ReadableProposal;
 
+mod replay;
+pub use replay::DelegateFigures;
+use replay::{Events, Tally};
+
 /// Whether votes on the proposal being predicted are visible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EvalMode {
     /// No vote on a test proposal is visible.
     Blind,
-    /// Other voters' votes on the test proposal are visible.
-    Live,
+    /// Every other voter's final vote on the test proposal is visible, as if the vote had
+    /// closed: an optimistic upper bound (was `live`; the CLI keeps that name as an alias).
+    FinalTallies,
+    /// Only the votes cast before the user's own vote on the test proposal are visible (needs a
+    /// `timestamp` column; `--before-end` moves the cutoff earlier).
+    Replay,
+}
+
+impl EvalMode {
+    /// The name `--mode` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvalMode::Blind => "blind",
+            EvalMode::FinalTallies => "final-tallies",
+            EvalMode::Replay => "replay",
+        }
+    }
 }
 
 /// What `steward eval votes` was asked.
@@ -65,6 +84,12 @@ pub struct EvalOptions {
     /// Decide only this many test rows, a sample drawn with the model's seed (the local model is
     /// slow).
     pub limit: Option<usize>,
+    /// Replay only: votes count as visible only when cast at least this many hours before the
+    /// proposal's end (`end_ts` / `end_ts_approx` in proposals.csv).
+    pub before_end: Option<f64>,
+    /// Final tallies only: each other vote on a test proposal is visible with this probability
+    /// (a seeded coin per voter and proposal), for data without vote times.
+    pub visible: Option<f64>,
 }
 
 impl EvalOptions {
@@ -82,6 +107,8 @@ impl EvalOptions {
             weights: eval_weights(),
             profile: None,
             limit: None,
+            before_end: None,
+            visible: None,
         }
     }
 }
@@ -179,6 +206,13 @@ pub struct VoterReport {
     pub voter_majority: Option<f64>,
     /// The calibrator cross-validation picked for the head used.
     pub calibrator: String,
+    /// The peer chosen as this voter's delegate on the training split (`best_delegate`).
+    pub best_delegate: Option<String>,
+    /// Its agreement with the voter on the test rows (no vote cast counts as a miss).
+    pub delegate_agreement: Option<f64>,
+    /// Forced accuracy minus the delegate's agreement: what the agent adds over delegating at
+    /// zero questions.
+    pub agent_minus_delegate: Option<f64>,
 }
 
 /// Baseline accuracies on the same test rows.
@@ -188,6 +222,40 @@ pub struct Baselines {
     pub always_for: Option<f64>,
     /// Each voter's most common training choice.
     pub voter_majority: Option<f64>,
+    /// Delegating to the peer who agreed most with the voter on the training proposals,
+    /// following its vote wherever it cast one.
+    pub best_delegate: Option<DelegateFigures>,
+    /// The head-count majority of the votes visible when deciding (none in blind mode).
+    pub crowd_so_far: Option<DelegateFigures>,
+}
+
+/// The user's votes against the majority label (`Against`): the ones an agent must not
+/// auto-vote away.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct AgainstFigures {
+    /// Test votes that were `Against`.
+    pub n: usize,
+    /// Of those, decided `Against` (whatever the action).
+    pub predicted: usize,
+    /// Of the rest, asked about.
+    pub asked: usize,
+    /// `(predicted + asked) / n`.
+    pub caught: f64,
+}
+
+/// What replay mode saw.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ReplayFigures {
+    /// `--before-end` hours, if given.
+    pub before_end_hours: Option<f64>,
+    /// Mean number of other votes visible per decided row.
+    pub mean_visible: f64,
+    /// Decided rows that saw no vote at all.
+    pub rows_seeing_none: usize,
+    /// Other voters' votes in the same block as the user's (same time), never visible.
+    pub same_time_hidden: usize,
+    /// With `--before-end`: decided rows on proposals without an end time (they see nothing).
+    pub rows_without_end: usize,
 }
 
 /// What the decision path did with the test rows: how many it voted, asked and skipped.
@@ -267,6 +335,22 @@ pub struct EvalReport {
     pub voter_model: VoterModelFigures,
     /// Baselines on the same rows.
     pub baselines: Baselines,
+    /// Forced accuracy minus `best_delegate`'s agreement, over all test rows.
+    pub agent_minus_best_delegate: Option<f64>,
+    /// Voters whose forced accuracy is above their delegate's agreement / at or below it.
+    pub voters_beating_delegate: usize,
+    pub voters_not_beating_delegate: usize,
+    /// The user's `Against` votes: predicted or asked (the 80 % target).
+    pub against: Option<AgainstFigures>,
+    /// Replay mode's visibility figures.
+    pub replay: Option<ReplayFigures>,
+    /// Earlier votes replaced by a re-vote of the same voter on the same proposal (the last
+    /// counts).
+    pub revotes_replaced: usize,
+    /// Decided rows whose proposal has no body in proposals.csv (decided from the title).
+    pub rows_without_body: usize,
+    /// Decided rows of voters with no training votes (they ask: nothing to judge by).
+    pub rows_without_history: usize,
     /// The reliability table behind `ece`.
     pub reliability: Vec<ReliabilityBin>,
     /// Agreement with the real votes over time: test votes in ten equal slices of their time
@@ -333,11 +417,35 @@ struct VoteRow {
     choice: Option<String>,
     title: Option<String>,
     order: Option<f64>,
+    /// Vote time, Unix seconds (`timestamp`).
+    time: Option<f64>,
+    /// Position in the block (`log_index`), to order votes at the same time.
+    seq: Option<u64>,
     line: u64,
 }
 
-/// Proposal id -> (title, order) from proposals.csv.
-type Catalog = HashMap<String, (Option<String>, Option<f64>)>;
+/// A proposal as proposals.csv gives it. Outcome columns are never read.
+#[derive(Debug, Clone, Default)]
+struct CatalogEntry {
+    title: Option<String>,
+    /// `order_rank`, else `created_ts`.
+    order: Option<f64>,
+    body: Option<String>,
+    /// `end_ts` / `end_ts_approx`, Unix seconds.
+    end: Option<f64>,
+}
+
+/// Proposal id -> what proposals.csv says about it.
+type Catalog = HashMap<String, CatalogEntry>;
+
+/// A proposal as the eval uses it.
+#[derive(Debug, Clone, Default)]
+struct PropInfo {
+    title: String,
+    order: f64,
+    body: String,
+    end: Option<f64>,
+}
 
 /// Titles in, one vector per title out (or an error message).
 pub type EmbedFn<'a> = dyn FnMut(&[String]) -> Result<Vec<Vec<f32>>, String> + 'a;
@@ -376,6 +484,10 @@ struct TextRow {
 struct Table {
     rows: Vec<VoteRow>,
     has_choice: bool,
+    /// Every vote read, re-votes included (for replay's visibility).
+    all: Vec<VoteRow>,
+    /// Earlier votes replaced by re-votes.
+    replaced: usize,
 }
 
 fn io(path: &Path, context: &'static str) -> impl FnOnce(std::io::Error) -> EvalError + use<> {
@@ -405,6 +517,8 @@ fn header_index(
 fn read_votes(
     path: &Path,
     need_choice: bool,
+    need_time: bool,
+    catalog: &Catalog,
     errors: &mut Vec<RowError>,
 ) -> Result<Table, EvalError> {
     let mut rdr = csv_reader(path)?;
@@ -430,10 +544,17 @@ fn read_votes(
         });
     }
     let (title, order) = (col("title"), col("order_rank"));
+    let (time, seq) = (col("timestamp"), col("log_index"));
+    if need_time && time.is_none() {
+        return Err(EvalError::Column {
+            path: path.to_owned(),
+            column: "timestamp",
+        });
+    }
     let file = path.display().to_string();
     let mut table = Table {
-        rows: Vec::new(),
         has_choice: choice.is_some(),
+        ..Table::default()
     };
     for rec in rdr.records() {
         let rec = match rec {
@@ -481,15 +602,58 @@ fn read_votes(
                 }
             },
         };
+        // A vote without a usable time cannot be placed in a replay; elsewhere the time only
+        // orders re-votes.
+        let t = match get(time) {
+            None | Some("") if need_time => {
+                errors.push(bad("timestamp", "no timestamp (replay needs one)".into()));
+                continue;
+            }
+            None | Some("") => None,
+            Some(s) => match replay::parse_time(s) {
+                Ok(x) => Some(x),
+                Err(m) if need_time => {
+                    errors.push(bad("timestamp", m));
+                    continue;
+                }
+                Err(_) => None,
+            },
+        };
+        // No vote can come after the proposal's end: such a row is wrong data, not a vote.
+        if let (Some(t), Some(end)) = (t, catalog.get(p).and_then(|c| c.end))
+            && t > end
+        {
+            errors.push(bad(
+                "timestamp",
+                format!("vote at {t} is after proposal {p} ended at {end} (proposals.csv)"),
+            ));
+            continue;
+        }
+        let q = match get(seq) {
+            None | Some("") => None,
+            Some(s) => match s.parse::<u64>() {
+                Ok(x) => Some(x),
+                Err(_) => {
+                    errors.push(bad("log_index", format!("not a whole number: {s:?}")));
+                    continue;
+                }
+            },
+        };
         table.rows.push(VoteRow {
             voter: v.to_lowercase(),
             proposal: p.to_owned(),
             choice: c.map(str::to_owned),
             title: get(title).filter(|t| !t.is_empty()).map(str::to_owned),
             order: o,
+            time: t,
+            seq: q,
             line,
         });
     }
+    table.all = table.rows.clone();
+    let (rows, replaced) = replay::keep_last(std::mem::take(&mut table.rows), &file, errors);
+    table.rows = rows;
+    table.replaced = replaced;
     Ok(table)
 }
 
@@ -513,7 +677,8 @@ fn read_catalog(votes: &Path, errors: &mut Vec<RowError>) -> Result<Catalog, Eva
             column: "proposal_id",
         });
     };
-    let (title, order) = (col("title"), col("order_rank"));
+    let (title, order, created) = (col("title"), col("order_rank"), col("created_ts"));
+    let (body, end) = (col("body"), col("end_ts").or(col("end_ts_approx")));
     let file = path.display().to_string();
     for rec in rdr.records() {
         let rec = match rec {
@@ -554,8 +719,32 @@ fn read_catalog(votes: &Path, errors: &mut Vec<RowError>) -> Result<Catalog, Eva
                 }
             },
         };
+        let time = |i: Option<usize>, column: &str, errors: &mut Vec<RowError>| match get(i) {
+            None | Some("") => None,
+            Some(s) => replay::parse_time(s)
+                .map_err(|m| {
+                    errors.push(RowError {
+                        file: file.clone(),
+                        line,
+                        column: column.into(),
+                        message: m,
+                    });
+                })
+                .ok(),
+        };
+        let o = o.or_else(|| time(created, "created_ts", errors));
+        let e = time(end, "end_ts", errors);
         let t = get(title).filter(|t| !t.is_empty()).map(str::to_owned);
-        out.insert(pid.to_owned(), (t, o));
+        let b = get(body).filter(|t| !t.is_empty()).map(str::to_owned);
+        out.insert(
+            pid.to_owned(),
+            CatalogEntry {
+                title: t,
+                order: o,
+                body: b,
+                end: e,
+            },
+        );
     }
     Ok(out)
 }
@@ -630,16 +819,16 @@ fn read_profile(path: &Path, errors: &mut Vec<RowError>) -> Result<Vec<TextRow>,
     Ok(out)
 }
 
-/// A test row as a proposal the decision core reads: the title, no body, the training labels as
-/// its choices.
-fn row_proposal(id: &str, title: &str, choices: &[String]) -> Proposal {
+/// A test row as a proposal the decision core reads: the title, the body from proposals.csv
+/// (empty when it has none), the training labels as its choices.
+fn row_proposal(id: &str, title: &str, body: &str, choices: &[String]) -> Proposal {
     Proposal {
         source: Source::Snapshot {
             space: "eval".into(),
         },
         id: id.to_owned(),
         title: title.to_owned(),
-        body: String::new(),
+        body: body.to_owned(),
         choices: choices.to_vec(),
         voting: VotingType::SingleChoice,
         created: None,
@@ -707,23 +896,42 @@ pub fn eval_votes_with(
             opts.threshold
         )));
     }
+    let replay = opts.mode == EvalMode::Replay;
+    if let Some(h) = opts.before_end
+        && !(replay && h.is_finite() && h >= 0.0)
+    {
+        return Err(EvalError::Options(format!(
+            "--before-end takes a number of hours >= 0 and needs --mode replay, got {h} with --mode {}",
+            opts.mode.as_str()
+        )));
+    }
+    if let Some(f) = opts.visible
+        && !(opts.mode == EvalMode::FinalTallies && (0.0..=1.0).contains(&f))
+    {
+        return Err(EvalError::Options(format!(
+            "--visible takes a share from 0 to 1 and needs --mode final-tallies, got {f} with --mode {}",
+            opts.mode.as_str()
+        )));
+    }
     let mut errors = Vec::new();
-    let train_table = read_votes(&opts.train, true, &mut errors)?;
     let mut catalog = read_catalog(&opts.train, &mut errors)?;
-    let test_table = match &opts.test {
-        Some(t) => {
-            if t.with_file_name("proposals.csv") != opts.train.with_file_name("proposals.csv") {
-                for (k, v) in read_catalog(t, &mut errors)? {
-                    catalog.entry(k).or_insert(v);
-                }
-            }
-            Some(read_votes(t, false, &mut errors)?)
+    if let Some(t) = &opts.test
+        && t.with_file_name("proposals.csv") != opts.train.with_file_name("proposals.csv")
+    {
+        for (k, v) in read_catalog(t, &mut errors)? {
+            catalog.entry(k).or_insert(v);
         }
+    }
+    let train_table = read_votes(&opts.train, true, replay, &catalog, &mut errors)?;
+    let test_table = match &opts.test {
+        Some(t) => Some(read_votes(t, false, replay, &catalog, &mut errors)?),
         None => None,
     };
+    let revotes_replaced = train_table.replaced + test_table.as_ref().map_or(0, |t| t.replaced);
 
-    // Proposal features: titles and order from the votes, else from proposals.csv.
-    let mut props: BTreeMap<String, (String, f64)> = BTreeMap::new();
+    // Proposal features: titles and order from the votes, else from proposals.csv; the body
+    // and end time from proposals.csv.
+    let mut props: BTreeMap<String, PropInfo> = BTreeMap::new();
     let all_rows = train_table
         .rows
         .iter()
@@ -733,13 +941,18 @@ pub fn eval_votes_with(
         let title = r
             .title
             .clone()
-            .or_else(|| cat.and_then(|c| c.0.clone()))
+            .or_else(|| cat.and_then(|c| c.title.clone()))
             .unwrap_or_default();
         let order = r
             .order
-            .or_else(|| cat.and_then(|c| c.1))
+            .or_else(|| cat.and_then(|c| c.order))
             .unwrap_or(1e12 + i as f64);
-        props.entry(r.proposal.clone()).or_insert((title, order));
+        props.entry(r.proposal.clone()).or_insert_with(|| PropInfo {
+            title,
+            order,
+            body: cat.and_then(|c| c.body.clone()).unwrap_or_default(),
+            end: cat.and_then(|c| c.end),
+        });
     }
     // Choice labels: those used in training, most frequent first.
     let mut freq: HashMap<String, usize> = HashMap::new();
@@ -768,7 +981,20 @@ pub fn eval_votes_with(
     let (embeddings, text_vecs): (HashMap<String, Vec<f32>>, Vec<Vec<f32>>) = match embed {
         Some(f) => {
             let ids: Vec<&String> = props.keys().collect();
-            let mut batch: Vec<String> = ids.iter().map(|id| props[*id].0.clone()).collect();
+            // What `decide` embeds: the sanitized title and the opening of the body (the title
+            // alone where there is no body, as before bodies were read).
+            let mut batch: Vec<String> = ids
+                .iter()
+                .map(|id| {
+                    let p = &props[*id];
+                    let r = ReadableProposal::of(&row_proposal(id, &p.title, &p.body, &[]));
+                    if r.body.trim().is_empty() {
+                        p.title.clone()
+                    } else {
+                        r.embed_text()
+                    }
+                })
+                .collect();
             batch.extend(texts.iter().map(|t| t.text.clone()));
             let mut vecs = f(&batch).map_err(EvalError::Embed)?;
             if vecs.len() != batch.len() {
@@ -784,7 +1010,7 @@ pub fn eval_votes_with(
         None => (HashMap::new(), Vec::new()),
     };
     let features = |id: &str| -> ProposalFeatures {
-        let (title, order) = props.get(id).cloned().unwrap_or_default();
+        let PropInfo { title, order, .. } = props.get(id).cloned().unwrap_or_default();
         ProposalFeatures {
             id: id.to_owned(),
             title,
@@ -794,8 +1020,11 @@ pub fn eval_votes_with(
         }
     };
 
-    // Train and test rows per voter.
-    let order_of = |r: &VoteRow| props.get(&r.proposal).map_or(0.0, |p| p.1);
+    // Train and test rows per voter. In replay the split follows the voter's own vote times.
+    let order_of = |r: &VoteRow| match r.time.filter(|_| replay) {
+        Some(t) => t,
+        None => props.get(&r.proposal).map_or(0.0, |p| p.order),
+    };
     let (train, test, labelled): (Vec<&VoteRow>, Vec<&VoteRow>, bool) = match &test_table {
         None => {
             let mut by: BTreeMap<&str, Vec<&VoteRow>> = BTreeMap::new();
@@ -849,11 +1078,12 @@ pub fn eval_votes_with(
     for r in &train {
         train_by.entry(&r.voter).or_default().push(r);
     }
-    // Everyone's labelled votes, for peers: train rows always; in live mode test rows too (they
-    // are other voters' votes, visible on the hub; a voter's own test rows never are).
+    let peer_visible = opts.mode != EvalMode::Blind;
+    // Everyone's labelled votes, for peers: train rows always; with visible votes test rows too
+    // (they are other voters' votes, visible on the hub; a voter's own test rows never are).
     let peer_pool: Vec<PeerVote<'_>> = train
         .iter()
-        .chain(if opts.mode == EvalMode::Live && labelled {
+        .chain(if peer_visible && labelled {
             test.iter()
         } else {
             [].iter()
@@ -867,9 +1097,50 @@ pub fn eval_votes_with(
         })
         .collect();
     let mut on_proposal: HashMap<&str, Vec<PeerVote<'_>>> = HashMap::new();
-    if opts.mode == EvalMode::Live {
+    if opts.mode == EvalMode::FinalTallies {
         for v in &peer_pool {
-            on_proposal.entry(v.proposal_id).or_default().push(*v);
+            // `--visible F`: a seeded share of the other votes is shown.
+            if opts
+                .visible
+                .is_none_or(|f| replay::visible_coin(opts.model.seed, v.voter, v.proposal_id) < f)
+            {
+                on_proposal.entry(v.proposal_id).or_default().push(*v);
+            }
+        }
+    }
+    // Replay: every vote event (re-votes too) per proposal, in time order.
+    let events = if replay {
+        Events::new(
+            train_table
+                .all
+                .iter()
+                .chain(test_table.iter().flat_map(|t| t.all.iter())),
+        )
+    } else {
+        Events::default()
+    };
+    // What replay shows for `voter`'s vote at `time` on `proposal`.
+    let cutoff = |proposal: &str, time: f64| -> Option<f64> {
+        match opts.before_end {
+            None => Some(time),
+            Some(h) => props
+                .get(proposal)
+                .and_then(|p| p.end)
+                .map(|end| time.min(end - h * 3600.0)),
+        }
+    };
+    // Each voter's last vote per proposal, for the delegation baselines (any time: a delegate's
+    // vote is cast whenever it votes).
+    let mut final_votes: HashMap<String, HashMap<String, String>> = HashMap::new();
+    for r in train
+        .iter()
+        .chain(if labelled { test.iter() } else { [].iter() })
+    {
+        if let Some(c) = &r.choice {
+            final_votes
+                .entry(r.proposal.clone())
+                .or_default()
+                .insert(r.voter.clone(), c.clone());
         }
     }
 
@@ -890,6 +1161,15 @@ pub fn eval_votes_with(
     };
     let mut text_use = TextUse::default();
     let mut per_voter = Vec::with_capacity(total);
+    let (mut delegate_all, mut crowd_all) = (Tally::default(), Tally::default());
+    let (mut beating, mut not_beating) = (0usize, 0usize);
+    let mut against = AgainstFigures::default();
+    let mut replay_fig = ReplayFigures {
+        before_end_hours: opts.before_end,
+        ..ReplayFigures::default()
+    };
+    let mut visible_total = 0usize;
+    let (mut rows_without_body, mut rows_without_history) = (0usize, 0usize);
     for (done, (voter, rows)) in test_by.iter().enumerate() {
         progress(done, total);
         let train_rows: Vec<&VoteRow> = train_by.get(voter).cloned().unwrap_or_default();
@@ -902,17 +1182,47 @@ pub fn eval_votes_with(
                 })
             })
             .collect();
-        let peers: Vec<PeerVote<'_>> = if opts.mode == EvalMode::Live {
-            peer_pool
+        // Replay fits peers on what was visible when the voter voted on each training
+        // proposal, so the live head learns from the same kind of view it is used with.
+        let replay_peers: Vec<(String, String, String)> = if replay {
+            train_rows
                 .iter()
-                .filter(|v| v.voter != *voter)
-                .copied()
+                .filter_map(|r| r.time.map(|t| (r, t)))
+                .flat_map(|(r, t)| {
+                    let seen = cutoff(&r.proposal, t)
+                        .map(|c| events.before(&r.proposal, voter, c))
+                        .unwrap_or_default();
+                    seen.into_iter()
+                        .map(|(v, c)| (v.to_owned(), r.proposal.clone(), c.to_owned()))
+                })
                 .collect()
         } else {
             Vec::new()
         };
+        let peers: Vec<PeerVote<'_>> = match opts.mode {
+            EvalMode::FinalTallies => peer_pool
+                .iter()
+                .filter(|v| v.voter != *voter)
+                .copied()
+                .collect(),
+            EvalMode::Replay => replay_peers
+                .iter()
+                .map(|(v, p, c)| PeerVote {
+                    voter: v,
+                    proposal_id: p,
+                    choice: c,
+                })
+                .collect(),
+            EvalMode::Blind => Vec::new(),
+        };
         let model = VoterModel::fit(&history, &peers, &opts.model);
         let majority = majority_label(&history, &choices);
+        let mine_train: Vec<(&str, &str)> = train_rows
+            .iter()
+            .filter_map(|r| r.choice.as_deref().map(|c| (r.proposal.as_str(), c)))
+            .collect();
+        let delegate = replay::best_delegate(voter, &mine_train, &final_votes);
+        let (mut delegate_tally, mut crowd_tally) = (Tally::default(), Tally::default());
         // The voter's profile as `decide` reads it: their statements and writing, and their
         // training votes (peers reach the decision through the voter model, which is given).
         let items: Vec<ProfileEntry<'_>> = texts
@@ -943,10 +1253,10 @@ pub fn eval_votes_with(
                 r.choice.as_deref().map(|c| PastVote {
                     voter: &r.voter,
                     proposal_ref: &r.proposal,
-                    title: props.get(&r.proposal).map_or("", |p| p.0.as_str()),
+                    title: props.get(&r.proposal).map_or("", |p| p.title.as_str()),
                     choice: c,
                     reason: None,
-                    ord: props.get(&r.proposal).map(|p| p.1 as i64),
+                    ord: props.get(&r.proposal).map(|p| p.order as i64),
                     vector: embeddings.get(&r.proposal).map_or(&[][..], Vec::as_slice),
                 })
             })
@@ -964,10 +1274,33 @@ pub fn eval_votes_with(
         let mut used_live = false;
         for r in rows {
             let p = features(&r.proposal);
-            let visible: Vec<PeerVote<'_>> = on_proposal
-                .get(r.proposal.as_str())
-                .map(|vs| vs.iter().filter(|v| v.voter != *voter).copied().collect())
-                .unwrap_or_default();
+            let info = props.get(&r.proposal).cloned().unwrap_or_default();
+            let visible: Vec<PeerVote<'_>> = match opts.mode {
+                EvalMode::Replay => {
+                    let t = r.time.unwrap_or(f64::NEG_INFINITY);
+                    let c = cutoff(&r.proposal, t);
+                    if c.is_none() {
+                        replay_fig.rows_without_end += 1;
+                    }
+                    let seen = c
+                        .map(|c| events.before(&r.proposal, voter, c))
+                        .unwrap_or_default();
+                    replay_fig.same_time_hidden += events.at(&r.proposal, voter, t);
+                    seen.into_iter()
+                        .map(|(v, c)| PeerVote {
+                            voter: v,
+                            proposal_id: &r.proposal,
+                            choice: c,
+                        })
+                        .collect()
+                }
+                _ => on_proposal
+                    .get(r.proposal.as_str())
+                    .map(|vs| vs.iter().filter(|v| v.voter != *voter).copied().collect())
+                    .unwrap_or_default(),
+            };
+            visible_total += visible.len();
+            replay_fig.rows_seeing_none += usize::from(visible.is_empty());
             let pred = model
                 .predict(&p, &visible)
                 .map_err(|e| EvalError::Options(format!("{} line {}: {e}", r.voter, r.line)))?;
@@ -985,11 +1318,20 @@ pub fn eval_votes_with(
                     })
                 })
                 .collect();
-            let proposal = row_proposal(&r.proposal, &p.title, &choices);
+            rows_without_body += usize::from(info.body.trim().is_empty());
+            let proposal = row_proposal(&r.proposal, &p.title, &info.body, &choices);
             let readable = ReadableProposal::of(&proposal);
             let vector = p.embedding.as_deref().unwrap_or(&[]);
             let vm_confidence = pred.confidence;
             let vm_label = pred.label().to_owned();
+            // A voter with no training votes has nothing the model could judge by: the core
+            // then asks (never a confident guess from uniform probabilities).
+            let history_model = if history.is_empty() {
+                rows_without_history += 1;
+                HistoryModel::Off
+            } else {
+                HistoryModel::Given(pred)
+            };
             let input = DecisionInput {
                 key: &r.proposal,
                 proposal: &proposal,
@@ -1000,7 +1342,7 @@ pub fn eval_votes_with(
                 proposal_vector: vector,
                 title_vector: vector,
                 visible: &seen,
-                history_model: HistoryModel::Given(pred),
+                history_model,
                 failures: Vec::new(),
                 models: Vec::new(),
                 policy: opts.policy,
@@ -1075,6 +1417,25 @@ pub fn eval_votes_with(
                     major_right += 1;
                     n_major += 1;
                 }
+                if truth.eq_ignore_ascii_case("against") {
+                    against.n += 1;
+                    if label.eq_ignore_ascii_case("against") {
+                        against.predicted += 1;
+                    } else if d.action == DecisionAction::Ask {
+                        against.asked += 1;
+                    }
+                }
+                let delegated = delegate.and_then(|(peer, _, _)| {
+                    final_votes
+                        .get(&r.proposal)
+                        .and_then(|vs| vs.get(peer))
+                        .map(String::as_str)
+                });
+                delegate_tally.add(delegated, truth, o.correct);
+                if peer_visible {
+                    let crowd_votes: Vec<&str> = visible.iter().map(|v| v.choice).collect();
+                    crowd_tally.add(replay::crowd(&crowd_votes, &choices), truth, o.correct);
+                }
             }
         }
         let (cov, acc) = cast_figures(&mine, &mine_cast);
@@ -1083,15 +1444,28 @@ pub fn eval_votes_with(
         } else {
             model.blind_head()
         };
+        let forced = metrics::accuracy(&mine);
+        let delegate_agreement = delegate_tally.figures().map(|f| f.agreement);
+        let gain = forced.zip(delegate_agreement).map(|(a, d)| a - d);
+        match gain {
+            Some(g) if g > 0.0 => beating += 1,
+            Some(_) => not_beating += 1,
+            None => {}
+        }
+        delegate_all.merge(&delegate_tally);
+        crowd_all.merge(&crowd_tally);
         per_voter.push(VoterReport {
             voter: (*voter).to_owned(),
             n_train: history.len(),
             n_test: rows.len(),
-            forced_accuracy: metrics::accuracy(&mine),
+            forced_accuracy: forced,
             auto_accuracy: acc,
             coverage: if labelled { cov } else { rows.len() as f64 },
             voter_majority: (!mine.is_empty()).then(|| major_right as f64 / mine.len() as f64),
             calibrator: head.calibrator.name().to_owned(),
+            best_delegate: delegate.map(|d| d.0.to_owned()),
+            delegate_agreement,
+            agent_minus_delegate: gain,
         });
     }
     progress(total, total);
@@ -1107,9 +1481,15 @@ pub fn eval_votes_with(
     } else {
         0.0
     };
+    let forced_accuracy = metrics::accuracy(&outcomes);
+    let best_delegate = delegate_all.figures();
+    if against.n > 0 {
+        against.caught = (against.predicted + against.asked) as f64 / against.n as f64;
+    }
+    replay_fig.mean_visible = visible_total as f64 / n_test.max(1) as f64;
     Ok(EvalReport {
         mode: opts.mode,
-        forced_accuracy: metrics::accuracy(&outcomes),
+        forced_accuracy,
         auto_accuracy,
         coverage,
         ask_rate: asked,
@@ -1130,7 +1510,19 @@ pub fn eval_votes_with(
         baselines: Baselines {
             always_for: ratio(n_always),
             voter_majority: ratio(n_major),
+            best_delegate,
+            crowd_so_far: crowd_all.figures(),
         },
+        agent_minus_best_delegate: forced_accuracy
+            .zip(best_delegate)
+            .map(|(a, d)| a - d.agreement),
+        voters_beating_delegate: beating,
+        voters_not_beating_delegate: not_beating,
+        against: (against.n > 0).then_some(against),
+        replay: replay.then_some(replay_fig),
+        revotes_replaced,
+        rows_without_body,
+        rows_without_history,
         reliability: table,
         over_time,
         per_voter,

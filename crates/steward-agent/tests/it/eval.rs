@@ -47,7 +47,7 @@ fn run(o: &EvalOptions) -> Result<EvalReport, EvalError> {
 #[test]
 fn real_votes_beat_voter_majority_by_five_points() {
     let Some(votes) = data() else { return };
-    for mode in [EvalMode::Blind, EvalMode::Live] {
+    for mode in [EvalMode::Blind, EvalMode::FinalTallies] {
         let r = run(&opts(votes.clone(), None, mode)).expect("eval runs");
         eprintln!(
             "{mode:?}: forced {:?} auto {:?} coverage {:.3} ece {:?} majority {:?} ({:.1} s)",
@@ -69,7 +69,7 @@ fn real_votes_beat_voter_majority_by_five_points() {
         let forced = r.forced_accuracy.expect("labelled");
         let margin = match mode {
             EvalMode::Blind => BLIND_MARGIN,
-            EvalMode::Live => 0.05,
+            _ => 0.05,
         };
         assert!(
             forced >= majority + margin,
@@ -206,7 +206,12 @@ fn live_mode_sees_other_voters_votes_and_blind_mode_does_not() {
         "test.csv",
         &format!("{header}{}\n", test_rows.join("\n")),
     );
-    let live = run(&opts(train.clone(), Some(test.clone()), EvalMode::Live)).expect("live");
+    let live = run(&opts(
+        train.clone(),
+        Some(test.clone()),
+        EvalMode::FinalTallies,
+    ))
+    .expect("live");
     let blind = run(&opts(train, Some(test), EvalMode::Blind)).expect("blind");
     assert_eq!(live.n_test, 20);
     assert!(live.forced_accuracy.expect("labelled") >= 0.95, "{live:?}");

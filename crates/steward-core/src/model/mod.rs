@@ -7,7 +7,11 @@
 //! - the voter's votes on similar past proposals (title embedding cosine when both proposals
 //!   carry an embedding, else TF-IDF cosine of the titles);
 //! - (live head only) the votes already cast on this proposal by the `top_peers` peers who agree
-//!   most with the voter on the voter's own history (smoothed agreement rate).
+//!   most with the voter on the voter's own history (smoothed agreement rate);
+//! - (live head only) what the visible peers' choices say about the voter's, learned from
+//!   co-votes: `P(user = a | peer = b)` smoothed towards the voter's base rate, combined over the
+//!   `top_peers` visible peers with the most co-votes (naive Bayes). Agreement rates alone cannot
+//!   tell a peer whose rare Against means the voter's Against from one who always agrees on For.
 //!
 //! A conditional-logit combiner (one weight per expert's log-probability, one bias per choice
 //! label) is fitted on the voter's history with leave-one-out expert features, so each training
@@ -79,6 +83,8 @@ pub struct ModelConfig {
     pub l2: f64,
     /// Gradient steps of the combiner.
     pub iterations: usize,
+    /// Whether the live head has the conditional-peer expert (`P(user | peer's choice)`).
+    pub peer_conditionals: bool,
 }
 
 impl Default for ModelConfig {
@@ -90,6 +96,9 @@ impl Default for ModelConfig {
             seed: 0x5eed,
             l2: 1.0,
             iterations: 200,
+            // Off: on the validation slices (docs/eval.md) it did not raise accuracy on the votes
+            // cast nor catch more Against votes.
+            peer_conditionals: false,
         }
     }
 }
@@ -184,6 +193,9 @@ pub struct VoterModel {
     idf: Idf,
     /// Peer -> (agreements, co-votes) over the history.
     agreement: HashMap<String, (f64, f64)>,
+    /// Peer -> the peer's choice -> how often the user chose each label (by label index) on
+    /// the history's proposals where the peer chose it.
+    cond: HashMap<String, HashMap<String, Vec<f64>>>,
     blind: Head,
     live: Option<Head>,
 }
@@ -192,7 +204,18 @@ pub struct VoterModel {
 const FLOOR: f64 = 0.005;
 
 const BLIND_EXPERTS: usize = 3;
-const LIVE_EXPERTS: usize = 4;
+const LIVE_EXPERTS: usize = 5;
+
+/// Pseudo-votes pulling `P(user | peer choice)` towards the user's base rate.
+const COND_PRIOR: f64 = 2.0;
+
+/// A vote visible on the proposal: the peer's agreement score, the peer and its choice.
+#[derive(Debug, Clone, Copy)]
+struct Seen<'a> {
+    score: f64,
+    peer: &'a str,
+    choice: &'a str,
+}
 
 fn norm(s: &str) -> String {
     s.trim().to_lowercase()
@@ -279,6 +302,7 @@ impl VoterModel {
             .collect();
         let mut on_past: Vec<Vec<(String, String)>> = vec![Vec::new(); n];
         let mut agreement: HashMap<String, (f64, f64)> = HashMap::new();
+        let mut cond: HashMap<String, HashMap<String, Vec<f64>>> = HashMap::new();
         for pv in peers {
             if let Some(&i) = index.get(pv.proposal_id) {
                 let c = norm(pv.choice);
@@ -287,6 +311,12 @@ impl VoterModel {
                 if c == labels[past[i].label] {
                     e.0 += 1.0;
                 }
+                let counts = cond
+                    .entry(pv.voter.to_owned())
+                    .or_default()
+                    .entry(c.clone())
+                    .or_insert_with(|| vec![0.0; labels.len()]);
+                counts[past[i].label] += 1.0;
                 on_past[i].push((pv.voter.to_owned(), c));
             }
         }
@@ -297,6 +327,7 @@ impl VoterModel {
             recency,
             idf,
             agreement,
+            cond,
             blind: Head {
                 weights: vec![1.0; BLIND_EXPERTS],
                 biases: Vec::new(),
@@ -318,13 +349,17 @@ impl VoterModel {
             blind_rows.push(model.row(&q, Some(i), None, p.truth));
             if !seen.is_empty() {
                 let own = &model.labels[p.label];
-                let visible: Vec<(f64, &str)> = seen
+                let visible: Vec<Seen<'_>> = seen
                     .iter()
                     .map(|(peer, c)| {
                         let (a, m) = model.agreement.get(peer).copied().unwrap_or((0.0, 0.0));
                         // Leave this proposal out of the peer's agreement rate.
                         let a = a - if c == own { 1.0 } else { 0.0 };
-                        ((a + 1.0) / (m - 1.0 + 3.0), c.as_str())
+                        Seen {
+                            score: (a + 1.0) / (m - 1.0 + 3.0),
+                            peer,
+                            choice: c,
+                        }
                     })
                     .collect();
                 live_rows.push(model.row(&q, Some(i), Some(&visible), p.truth));
@@ -332,7 +367,8 @@ impl VoterModel {
         }
         model.blind = fit_head(&blind_rows, BLIND_EXPERTS, model.labels.len(), cfg);
         if live_rows.len() >= 2 * cfg.folds.max(2) {
-            model.live = Some(fit_head(&live_rows, LIVE_EXPERTS, model.labels.len(), cfg));
+            let experts = LIVE_EXPERTS - usize::from(!cfg.peer_conditionals);
+            model.live = Some(fit_head(&live_rows, experts, model.labels.len(), cfg));
         }
         model
     }
@@ -355,10 +391,10 @@ impl VoterModel {
             tfidf: self.idf.vector(&proposal.title),
             embedding: proposal.embedding.as_deref(),
         };
-        let seen: Vec<(f64, String)> = visible
+        let seen: Vec<(f64, &str, String)> = visible
             .iter()
             .filter(|v| v.proposal_id == proposal.id)
-            .map(|v| (self.peer_score(v.voter), norm(v.choice)))
+            .map(|v| (self.peer_score(v.voter), v.voter, norm(v.choice)))
             .collect();
         let (head, live) = match (&self.live, seen.is_empty()) {
             (Some(h), false) => (h, true),
@@ -367,7 +403,14 @@ impl VoterModel {
         let probabilities = if self.past.is_empty() {
             vec![1.0 / choices.len() as f64; choices.len()]
         } else {
-            let visible: Vec<(f64, &str)> = seen.iter().map(|(s, c)| (*s, c.as_str())).collect();
+            let visible: Vec<Seen<'_>> = seen
+                .iter()
+                .map(|(s, p, c)| Seen {
+                    score: *s,
+                    peer: p,
+                    choice: c,
+                })
+                .collect();
             let row = self.row(&q, None, live.then_some(&visible[..]), 0);
             let k = choices.len() as f64;
             // A voter model is never certain: a floor of FLOOR/k under every choice.
@@ -433,7 +476,7 @@ impl VoterModel {
         &self,
         q: &Query<'_>,
         skip: Option<usize>,
-        visible: Option<&[(f64, &str)]>,
+        visible: Option<&[Seen<'_>]>,
         truth: usize,
     ) -> Row {
         let k = q.choices.len();
@@ -453,15 +496,22 @@ impl VoterModel {
         }
         let mut experts = vec![recent, long, similar];
         if let Some(visible) = visible {
-            let mut sorted: Vec<(f64, &str)> = visible.to_vec();
-            sorted.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+            let mut sorted: Vec<Seen<'_>> = visible.to_vec();
+            sorted.sort_by(|a, b| {
+                b.score
+                    .total_cmp(&a.score)
+                    .then_with(|| a.choice.cmp(b.choice))
+            });
             let mut peers = vec![0.5; k];
-            for (s, c) in sorted.iter().take(self.cfg.top_peers) {
-                if let Some(j) = slot(c) {
-                    peers[j] += s;
+            for v in sorted.iter().take(self.cfg.top_peers) {
+                if let Some(j) = slot(v.choice) {
+                    peers[j] += v.score;
                 }
             }
             experts.push(peers);
+            if self.cfg.peer_conditionals {
+                experts.push(self.conditional(q, skip, visible));
+            }
         }
         let logs = experts
             .into_iter()
@@ -480,6 +530,68 @@ impl VoterModel {
             labels,
             truth,
         }
+    }
+}
+
+impl VoterModel {
+    /// The conditional-peer expert: the user's base rate times, for each of the `top_peers`
+    /// visible peers with the most co-votes, `P(user | peer's choice) / P(user)`, each smoothed
+    /// with [`COND_PRIOR`] pseudo-votes at the base rate. `skip` leaves a history row out.
+    fn conditional(&self, q: &Query<'_>, skip: Option<usize>, visible: &[Seen<'_>]) -> Vec<f64> {
+        let nl = self.labels.len();
+        let own = skip.map(|i| self.past[i].label);
+        let mut base = vec![1.0; nl];
+        for (i, p) in self.past.iter().enumerate() {
+            if Some(i) != skip {
+                base[p.label] += 1.0;
+            }
+        }
+        let total: f64 = base.iter().sum();
+        let prior: Vec<f64> = base.iter().map(|b| b / total).collect();
+        let mut peers: Vec<(f64, &str, &Vec<f64>)> = visible
+            .iter()
+            .filter_map(|v| {
+                let counts = self.cond.get(v.peer)?.get(v.choice)?;
+                let m = self.agreement.get(v.peer).map_or(0.0, |a| a.1);
+                Some((m, v.peer, counts))
+            })
+            .collect();
+        peers.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        let mut lr = vec![0.0; nl];
+        let used = peers.len().min(self.cfg.top_peers);
+        for (_, _, counts) in peers.into_iter().take(self.cfg.top_peers) {
+            let mut c = counts.clone();
+            if let Some(l) = own {
+                // The row's own vote is in the counts of every peer visible on it.
+                c[l] = (c[l] - 1.0).max(0.0);
+            }
+            let n: f64 = c.iter().sum();
+            for l in 0..nl {
+                let p = (c[l] + COND_PRIOR * prior[l]) / (n + COND_PRIOR);
+                lr[l] += p.ln() - prior[l].ln();
+            }
+        }
+        // The peers' votes are far from independent (they follow each other): their mean
+        // log-likelihood ratio, not the sum; the combiner's weight scales it.
+        let logs: Vec<f64> = prior
+            .iter()
+            .zip(&lr)
+            .map(|(p, r)| p.ln() + r / used.max(1) as f64)
+            .collect();
+        // Over the proposal's choices; a label the user never used gets a pseudo-vote's share.
+        let floor = (0.5 / total).ln();
+        let slots: Vec<f64> = q
+            .choices
+            .iter()
+            .map(|c| {
+                self.labels
+                    .iter()
+                    .position(|l| l == c)
+                    .map_or(floor, |l| logs[l])
+            })
+            .collect();
+        let max = slots.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        slots.iter().map(|x| (x - max).exp()).collect()
     }
 }
 

@@ -171,3 +171,50 @@ fn pooling_with_a_stated_stance_moves_the_decision() {
     assert_eq!(against.label(), "Against", "{p:?} -> {against:?}");
     assert_eq!(p.pooled_with(&[0.5, 0.5], 3.0), p);
 }
+
+/// A contrarian peer (always the opposite of the user) has an agreement rate near zero, so the
+/// agreement-weighted peer expert gives its vote almost no mass; `P(user | peer's choice)` learns
+/// that its For means the user's Against and the reverse.
+#[test]
+fn peer_conditionals_learn_from_a_contrarian_peer() {
+    let choice = |i: usize| {
+        if (i * 7 + 3) % 5 < 2 {
+            "Against"
+        } else {
+            "For"
+        }
+    };
+    let other = |c: &str| if c == "For" { "Against" } else { "For" };
+    let history: Vec<LabeledVote> = (0..60)
+        .map(|i| LabeledVote {
+            proposal: proposal(i, &format!("Proposal {i}")),
+            choice: choice(i).to_owned(),
+        })
+        .collect();
+    let ids: Vec<String> = (0..80).map(|i| format!("p{i}")).collect();
+    let peers: Vec<PeerVote<'_>> = (0..80)
+        .map(|i| PeerVote {
+            voter: "q",
+            proposal_id: &ids[i],
+            choice: other(choice(i)),
+        })
+        .collect();
+    let right = |cfg: &ModelConfig| {
+        let model = VoterModel::fit(&history, &peers, cfg);
+        (60..80)
+            .filter(|&i| {
+                let p = model
+                    .predict(&proposal(i, &format!("Proposal {i}")), &peers[i..=i])
+                    .expect("choices");
+                p.label() == choice(i)
+            })
+            .count()
+    };
+    let off = right(&ModelConfig::default());
+    let on = right(&ModelConfig {
+        peer_conditionals: true,
+        ..ModelConfig::default()
+    });
+    assert!(on >= 19, "with P(user | peer): {on} of 20");
+    assert!(off <= 16, "agreement-weighted peers only: {off} of 20");
+}

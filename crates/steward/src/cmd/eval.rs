@@ -23,8 +23,13 @@ pub(crate) enum EvalCommand {
 pub(crate) enum Mode {
     /// No vote on a test proposal is visible
     Blind,
-    /// Other voters' votes on the test proposal are visible
-    Live,
+    /// Every other voter's final vote on the test proposal is visible (as if the vote had
+    /// closed: an optimistic upper bound; `live` is the old name)
+    #[value(alias = "live")]
+    FinalTallies,
+    /// Only votes cast before the voter's own vote on the proposal are visible (needs a
+    /// `timestamp` column)
+    Replay,
 }
 
 #[derive(Debug, Args)]
@@ -72,9 +77,20 @@ pub(crate) struct VotesArgs {
     /// Pooling weight of the local model's judgement (default: the decision path's)
     #[arg(long, value_name = "W")]
     pub(crate) llm_weight: Option<f64>,
+    /// Replay: only votes cast at least this many hours before the proposal's end are visible
+    #[arg(long, value_name = "HOURS")]
+    pub(crate) before_end: Option<f64>,
+    /// Final tallies: show each other vote with this probability (seeded), for data without
+    /// vote times
+    #[arg(long, value_name = "FRACTION")]
+    pub(crate) visible: Option<f64>,
     /// Decide only a seeded sample of this many test rows
     #[arg(long, value_name = "N")]
     pub(crate) limit: Option<usize>,
+    /// Add the conditional-peer expert (P(user | peer's choice), learned from co-votes) to the
+    /// live head, to measure what it adds (off by default: docs/eval.md)
+    #[arg(long)]
+    pub(crate) peer_conditionals: bool,
     /// Seed of the cross-validation folds
     #[arg(long, default_value_t = ModelConfig::default().seed)]
     pub(crate) seed: u64,
@@ -96,11 +112,15 @@ fn votes(ctx: &Ctx, out: &Output, args: &VotesArgs) -> Result<ExitCode> {
     opts.min_votes = args.min_votes;
     opts.mode = match args.mode {
         Mode::Blind => EvalMode::Blind,
-        Mode::Live => EvalMode::Live,
+        Mode::FinalTallies => EvalMode::FinalTallies,
+        Mode::Replay => EvalMode::Replay,
     };
+    opts.before_end = args.before_end;
+    opts.visible = args.visible;
     opts.threshold = args.threshold;
     opts.model = ModelConfig {
         seed: args.seed,
+        peer_conditionals: args.peer_conditionals,
         ..ModelConfig::default()
     };
     for (flag, v) in [
@@ -215,8 +235,8 @@ pub(crate) fn render(r: &EvalReport) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:?} mode: {} test votes of {} voters ({} skipped rows, {:.1} s{})",
-        r.mode,
+        "{} mode: {} test votes of {} voters ({} skipped rows, {:.1} s{})",
+        r.mode.as_str(),
         r.n_test,
         r.n_voters,
         r.skipped_rows.len(),
@@ -268,6 +288,55 @@ pub(crate) fn render(r: &EvalReport) -> String {
         "baselines         always-For {}, voter-majority {}",
         pct(r.baselines.always_for),
         pct(r.baselines.voter_majority)
+    );
+    for (name, d) in [
+        ("best_delegate", r.baselines.best_delegate),
+        ("crowd_so_far", r.baselines.crowd_so_far),
+    ] {
+        if let Some(d) = d {
+            let _ = writeln!(
+                s,
+                "{name:<17} agreement {:.3} (accuracy {} on the {:.3} of rows it voted; agent forced {} there)",
+                d.agreement,
+                pct(d.accuracy_on_cast),
+                d.coverage,
+                pct(d.agent_on_cast)
+            );
+        }
+    }
+    if let Some(g) = r.agent_minus_best_delegate {
+        let _ = writeln!(
+            s,
+            "agent - delegate  {g:+.3} at zero questions; {} voters above their delegate, {} not",
+            r.voters_beating_delegate, r.voters_not_beating_delegate
+        );
+    }
+    if let Some(a) = r.against {
+        let _ = writeln!(
+            s,
+            "Against votes     {} : {} predicted Against, {} asked ({:.3} caught)",
+            a.n, a.predicted, a.asked, a.caught
+        );
+    }
+    if let Some(rp) = r.replay {
+        let _ = writeln!(
+            s,
+            "replay            {:.1} votes visible per row, {} rows saw none, {} same-block votes hidden{}",
+            rp.mean_visible,
+            rp.rows_seeing_none,
+            rp.same_time_hidden,
+            rp.before_end_hours
+                .map(|h| format!(
+                    ", cutoff {h} h before the end ({} rows without an end saw none)",
+                    rp.rows_without_end
+                ))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(
+        s,
+        "input             {} re-votes replaced, {} rows without a body, {} rows of voters without history",
+        r.revotes_replaced, r.rows_without_body, r.rows_without_history
     );
     if !r.reliability.is_empty() {
         let _ = writeln!(

@@ -276,6 +276,51 @@ fn eval_votes_reports_metrics_bad_rows_and_writes_predictions() {
     }
 }
 
+/// `--mode live` still works (scripts use it) and means final tallies; `--mode replay` reads vote
+/// times; `--before-end` outside replay is refused with a message naming the flag.
+#[test]
+fn eval_votes_modes_final_tallies_alias_and_replay() {
+    let (dir, home) = temp_home();
+    let mut csv = String::from("voter,proposal_id,choice,timestamp\n");
+    for i in 0..30 {
+        let c = if i % 4 == 0 { "Against" } else { "For" };
+        csv.push_str(&format!("a,p{i},{c},{}\n", 1_700_000_000 + i * 100));
+        csv.push_str(&format!("b,p{i},{c},{}\n", 1_700_000_000 + i * 100 - 10));
+    }
+    let votes = dir.path().join("votes.csv");
+    std::fs::write(&votes, csv).expect("write votes");
+    let eval = |extra: &[&str]| {
+        let mut c = steward(&home);
+        c.args(["eval", "votes", "--json", "--train"])
+            .arg(&votes)
+            .args(extra);
+        run(&mut c)
+    };
+    for (flag, mode) in [
+        ("live", "final-tallies"),
+        ("final-tallies", "final-tallies"),
+        ("replay", "replay"),
+    ] {
+        let (code, out, err) = eval(&["--mode", flag]);
+        assert_eq!(code, 0, "{out}\n{err}");
+        let d = &json(&out)["data"];
+        assert_eq!(d["mode"], mode, "{d}");
+        assert!(
+            d["baselines"]["best_delegate"]["agreement"].is_number(),
+            "{d}"
+        );
+        assert_eq!(d["replay"].is_object(), mode == "replay", "{d}");
+    }
+    let (code, out, err) = eval(&["--mode", "blind", "--before-end", "24"]);
+    assert_ne!(code, 0);
+    let e = json(&out);
+    let message = e["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("--before-end") && message.contains("--mode blind"),
+        "{out}\n{err}"
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn init_in_an_existing_open_directory_leaves_nothing_readable_by_others() {
