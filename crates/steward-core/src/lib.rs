@@ -13,6 +13,7 @@ mod audit;
 mod decision;
 mod flag;
 pub mod injection;
+pub mod consensus;
 pub mod model;
 mod net;
 mod proposal;
