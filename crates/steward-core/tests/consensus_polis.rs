@@ -248,3 +248,50 @@ fn dump_positions() {
     eprintln!("{:?}", c.polis["group-clusters"]);
     eprintln!("{:?}", c.ours.groups);
 }
+
+/// The engine over Polis's open data, against the group ids pol.is published. Prints the table
+/// docs/consensus.md records; asserts that every conversation either clusters or says why not.
+#[test]
+fn runs_over_polis_open_data() {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/polis-opendata"));
+    if !p.is_dir() {
+        steward_testing::skip(steward_testing::Need::Data, "runs_over_polis_open_data", format_args!("{} is absent", p.display()));
+        return;
+    }
+    use steward_core::consensus::Conversation;
+    use steward_core::consensus::polis::{moderated_out_csv, parse_matrix_csv, parse_votes_csv};
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&p).expect("dir").map(|e| e.expect("entry").path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    let mut analysed = 0;
+    eprintln!("| conversation | input | participants | clustered | groups (ours / published) | ARI vs published |");
+    for dir in dirs {
+        let name = dir.file_name().expect("name").to_string_lossy().to_string();
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).ok();
+        let matrix = read("participants-votes.csv").map(|t| parse_matrix_csv(&t, "participants-votes.csv").expect("matrix"));
+        let (votes, input) = match (read("votes.csv"), &matrix) {
+            (Some(t), _) => (parse_votes_csv(&t, "votes.csv").expect("votes"), "votes.csv"),
+            (None, Some(m)) => (m.votes.clone(), "participants-votes.csv"),
+            (None, None) => {
+                eprintln!("| {name} | (no votes in the snapshot) | | | | |");
+                continue;
+            }
+        };
+        let mod_out = read("comments.csv").map(|t| moderated_out_csv(&t, "comments.csv").expect("comments")).unwrap_or_default();
+        let conv = Conversation { votes, mod_out, ..Default::default() };
+        let a = analyze(&conv).unwrap_or_else(|e| panic!("{name}: {e}"));
+        analysed += 1;
+        let published = matrix.map(|m| m.published_groups).unwrap_or_default();
+        let ours = our_groups(&a);
+        let common: Vec<u64> = published.keys().filter(|k| ours.contains_key(k)).copied().collect();
+        let n_pub = published.values().collect::<BTreeSet<_>>().len();
+        let ari = if common.is_empty() {
+            "-".to_string()
+        } else {
+            let x: Vec<u64> = common.iter().map(|k| published[k]).collect();
+            let y: Vec<u64> = common.iter().map(|k| ours[k]).collect();
+            format!("{:.3} (over {})", adjusted_rand(&x, &y), common.len())
+        };
+        eprintln!("| {name} | {input} | {} | {} | {} / {n_pub} | {ari} |", a.pids.len(), a.in_conv.len(), a.groups.len());
+    }
+    assert!(analysed >= 15, "only {analysed} conversations analysed");
+}

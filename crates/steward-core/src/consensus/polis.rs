@@ -185,7 +185,7 @@ pub struct MatrixCsv {
 }
 
 /// Polis open-data columns that describe a participant rather than a statement.
-const META_COLUMNS: [&str; 5] = ["group-id", "n-comments", "n-votes", "n-agree", "n-disagree"];
+const META_COLUMNS: [&str; 6] = ["group-id", "n-comments", "n-votes", "n-agree", "n-disagree", "xid"];
 
 /// Parses `participant,<tid>,<tid>,...` rows with cells 1 (agree), -1 (disagree), 0 (pass) or
 /// blank (not voted). Polis's `participants-votes.csv` reads as is (its extra columns are
@@ -248,6 +248,42 @@ pub fn parse_matrix_csv(text: &str, source_name: &str) -> Result<MatrixCsv> {
             // Row order stands in for time: a later row's vote is the later vote.
             out.votes.push(VoteEvent { pid, tid: *tid, value, at: None });
         }
+    }
+    Ok(out)
+}
+
+/// Parses Polis's open-data vote log `votes.csv` (`timestamp,datetime,comment-id,voter-id,vote`,
+/// agree = 1), keeping the times so `in-conv` can be replayed.
+pub fn parse_votes_csv(text: &str, source_name: &str) -> Result<Vec<VoteEvent>> {
+    let csv_err = |source| ConsensusError::Csv { source_name: source_name.into(), source };
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let header = rdr.headers().map_err(csv_err)?.clone();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| bad(source_name, "header".into(), name, "column missing"))
+    };
+    let (at_col, tid_col, pid_col, vote_col) = (col("timestamp")?, col("comment-id")?, col("voter-id")?, col("vote")?);
+    let mut out = Vec::new();
+    for (r, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(csv_err)?;
+        let item = format!("row {}", r + 2);
+        let num = |c: usize, name: &str| {
+            let t = rec.get(c).unwrap_or("").trim();
+            t.parse::<u64>().map_err(|_| bad(source_name, item.clone(), name, format!("{t:?} is not a number")))
+        };
+        let at = num(at_col, "timestamp")? as i64;
+        let tid = num(tid_col, "comment-id")?;
+        let pid = num(pid_col, "voter-id")?;
+        let cell = rec.get(vote_col).unwrap_or("").trim();
+        let value = match cell {
+            "1" => 1,
+            "-1" => -1,
+            "0" => 0,
+            _ => return Err(bad(source_name, item, "vote", format!("{cell:?} is not 1, -1 or 0"))),
+        };
+        out.push(VoteEvent { pid, tid, value, at: Some(at) });
     }
     Ok(out)
 }
