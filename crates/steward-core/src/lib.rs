@@ -10,10 +10,10 @@
 //! which is what keeps every decision reproducible.
 
 mod audit;
+pub mod consensus;
 mod decision;
 mod flag;
 pub mod injection;
-pub mod consensus;
 pub mod model;
 mod net;
 mod proposal;

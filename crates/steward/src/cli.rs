@@ -92,6 +92,9 @@ pub(crate) enum Command {
     /// Score the vote model on real votes (docs/eval.md)
     #[command(subcommand)]
     Eval(crate::cmd::eval::EvalCommand),
+    /// Opinion groups, representative and consensus statements with Polis's math
+    #[command(subcommand)]
+    Consensus(crate::cmd::consensus::ConsensusCommand),
     /// Local models: info, embed, generate
     Model(crate::cmd::model::ModelArgs),
     /// Serve model requests on stdin/stdout in a confined process (started by `steward model`)

@@ -14,7 +14,12 @@ fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
 }
 
-pub(crate) fn kmeans(points: &[[f64; 2]], weights: Option<&[f64]>, k: usize, max_iters: usize) -> Vec<Cluster> {
+pub(crate) fn kmeans(
+    points: &[[f64; 2]],
+    weights: Option<&[f64]>,
+    k: usize,
+    max_iters: usize,
+) -> Vec<Cluster> {
     let mut centers: Vec<(usize, [f64; 2])> = Vec::new();
     for p in points {
         if centers.len() == k {
@@ -51,11 +56,18 @@ pub(crate) fn kmeans(points: &[[f64; 2]], weights: Option<&[f64]>, k: usize, max
                     sy += w * points[i][1];
                     sw += w;
                 }
-                Cluster { id: *id, members: m, center: [sx / sw, sy / sw] }
+                Cluster {
+                    id: *id,
+                    members: m,
+                    center: [sx / sw, sy / sw],
+                }
             })
             .collect();
         let same = next.len() == centers.len()
-            && next.iter().zip(&centers).all(|(n, (_, c))| dist(n.center, *c) < 0.01);
+            && next
+                .iter()
+                .zip(&centers)
+                .all(|(n, (_, c))| dist(n.center, *c) < 0.01);
         if iter == 0 || same {
             return next;
         }
@@ -76,7 +88,11 @@ pub(crate) fn silhouette(points: &[[f64; 2]], clusters: &[Cluster]) -> f64 {
                 continue;
             }
             let mean_to = |m: &[usize]| {
-                let others: Vec<f64> = m.iter().filter(|&&j| j != i).map(|&j| dist(points[i], points[j])).collect();
+                let others: Vec<f64> = m
+                    .iter()
+                    .filter(|&&j| j != i)
+                    .map(|&j| dist(points[i], points[j]))
+                    .collect();
                 others.iter().sum::<f64>() / others.len() as f64
             };
             let a = mean_to(&c.members);

@@ -33,7 +33,12 @@ pub const MAX_GROUPS: usize = 5;
 pub enum ConsensusError {
     /// A value in the input is missing or malformed.
     #[error("{source_name}: {item}: field `{field}`: {reason}")]
-    Input { source_name: String, item: String, field: String, reason: String },
+    Input {
+        source_name: String,
+        item: String,
+        field: String,
+        reason: String,
+    },
     /// The input is not JSON.
     #[error("{source_name}: not valid JSON")]
     Json {
@@ -49,7 +54,9 @@ pub enum ConsensusError {
         source: csv::Error,
     },
     /// The votes' sign convention cannot be told from the statements' counts.
-    #[error("{source_name}: cannot tell whether agree is +1 or -1 (statement counts match neither convention); pass the sign explicitly")]
+    #[error(
+        "{source_name}: cannot tell whether agree is +1 or -1 (statement counts match neither convention); pass the sign explicitly"
+    )]
     SignUnknown { source_name: String },
     #[error("the conversation has no votes")]
     Empty,
@@ -116,24 +123,38 @@ pub fn analyze(conv: &Conversation) -> Result<Analysis> {
         return Err(ConsensusError::AllPass);
     }
     let n_cols = m.tids.len();
-    let moderated_out: Vec<bool> = m.tids.iter().map(|t| conv.mod_out.contains(t) || conv.meta.contains(t)).collect();
+    let moderated_out: Vec<bool> = m
+        .tids
+        .iter()
+        .map(|t| conv.mod_out.contains(t) || conv.meta.contains(t))
+        .collect();
     let n_moderated = moderated_out.iter().filter(|x| **x).count();
     let admitted = in_conv(&conv.votes);
 
     let (center, centred) = pca::center(&m.rows, n_cols, &moderated_out);
     let comps = pca::components(&centred);
     let pca = Pca { center, comps };
-    let projection: Vec<[f64; 2]> = m.rows.iter().map(|r| pca::project(r, &moderated_out, n_moderated, &pca)).collect();
+    let projection: Vec<[f64; 2]> = m
+        .rows
+        .iter()
+        .map(|r| pca::project(r, &moderated_out, n_moderated, &pca))
+        .collect();
 
     // Clustered rows, in data (first-vote) order, which fixes k-means's starting points.
-    let rows_in: Vec<usize> = (0..m.pids.len()).filter(|&i| admitted.contains(&m.pids[i])).collect();
+    let rows_in: Vec<usize> = (0..m.pids.len())
+        .filter(|&i| admitted.contains(&m.pids[i]))
+        .collect();
     check_density(&m, &rows_in, &moderated_out, &projection)?;
     let points: Vec<[f64; 2]> = rows_in.iter().map(|&i| projection[i]).collect();
     let mut base = cluster::kmeans(&points, None, BASE_K, 100);
     base.sort_by_key(|c| c.id);
     let base_clusters: Vec<BaseCluster> = base
         .iter()
-        .map(|c| BaseCluster { id: c.id, members: sorted(c.members.iter().map(|&k| m.pids[rows_in[k]])), center: c.center })
+        .map(|c| BaseCluster {
+            id: c.id,
+            members: sorted(c.members.iter().map(|&k| m.pids[rows_in[k]])),
+            center: c.center,
+        })
         .collect();
 
     let base_points: Vec<[f64; 2]> = base.iter().map(|c| c.center).collect();
@@ -159,7 +180,11 @@ pub fn analyze(conv: &Conversation) -> Result<Analysis> {
         .enumerate()
         .map(|(gi, g)| Group {
             id: gi,
-            members: sorted(g.members.iter().flat_map(|&b| base_clusters[b].members.iter().copied())),
+            members: sorted(
+                g.members
+                    .iter()
+                    .flat_map(|&b| base_clusters[b].members.iter().copied()),
+            ),
             base_clusters: g.members.iter().map(|&b| base_clusters[b].id).collect(),
             center: g.center,
         })
@@ -184,7 +209,8 @@ pub fn analyze(conv: &Conversation) -> Result<Analysis> {
             totals[j as usize].add(v);
         }
     }
-    let (consensus_agree, consensus_disagree) = repness::select_consensus(&m.tids, &totals, &eligible);
+    let (consensus_agree, consensus_disagree) =
+        repness::select_consensus(&m.tids, &totals, &eligible);
     let extremity = pca::comment_extremity(&pca);
     let mut group_aware_consensus = BTreeMap::new();
     let mut comment_priorities = BTreeMap::new();
@@ -197,7 +223,10 @@ pub fn analyze(conv: &Conversation) -> Result<Analysis> {
             grouped.d += t[j].d;
             grouped.s += t[j].s;
         }
-        comment_priorities.insert(tid, repness::priority(conv.meta.contains(&tid), grouped, extremity[j]));
+        comment_priorities.insert(
+            tid,
+            repness::priority(conv.meta.contains(&tid), grouped, extremity[j]),
+        );
         comment_extremity.insert(tid, extremity[j]);
     }
     Ok(Analysis {
@@ -229,10 +258,21 @@ const MIN_OVERLAPPING: usize = 4;
 
 /// Refuses to draw groups where the votes cannot support them: too few clustered participants
 /// with overlapping votes, or everyone in (nearly) the same place.
-fn check_density(m: &VoteMatrix, rows_in: &[usize], moderated_out: &[bool], projection: &[[f64; 2]]) -> Result<()> {
+fn check_density(
+    m: &VoteMatrix,
+    rows_in: &[usize],
+    moderated_out: &[bool],
+    projection: &[[f64; 2]],
+) -> Result<()> {
     let overlapping = rows_in
         .iter()
-        .filter(|&&i| m.rows[i].iter().filter(|(j, v)| !moderated_out[*j as usize] && *v != 0).count() >= 2)
+        .filter(|&&i| {
+            m.rows[i]
+                .iter()
+                .filter(|(j, v)| !moderated_out[*j as usize] && *v != 0)
+                .count()
+                >= 2
+        })
         .count();
     if overlapping < MIN_OVERLAPPING {
         return Err(ConsensusError::TooSparse {
@@ -244,12 +284,24 @@ fn check_density(m: &VoteMatrix, rows_in: &[usize], moderated_out: &[bool], proj
     }
     let distinct: BTreeSet<(u64, u64)> = rows_in
         .iter()
-        .map(|&i| ((projection[i][0] * 1e9).round() as i64 as u64, (projection[i][1] * 1e9).round() as i64 as u64))
+        .map(|&i| {
+            (
+                (projection[i][0] * 1e9).round() as i64 as u64,
+                (projection[i][1] * 1e9).round() as i64 as u64,
+            )
+        })
         .collect();
     if distinct.len() < 3 {
         return Err(ConsensusError::TooSparse {
-            reason: format!("the {} clustered participants sit at {} distinct positions; at least 3 are needed", rows_in.len(), distinct.len()),
+            reason: format!(
+                "the {} clustered participants sit at {} distinct positions; at least 3 are needed",
+                rows_in.len(),
+                distinct.len()
+            ),
         });
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

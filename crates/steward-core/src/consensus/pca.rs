@@ -24,7 +24,11 @@ const TOLERANCE: f64 = 1e-13;
 
 /// `moderated_out[j]` columns are zeroed for everyone (Polis's moderation), so they carry no
 /// variance and a zero centre.
-pub(crate) fn center(rows: &[Vec<(u32, i8)>], n_cols: usize, moderated_out: &[bool]) -> (Vec<f64>, Centered) {
+pub(crate) fn center(
+    rows: &[Vec<(u32, i8)>],
+    n_cols: usize,
+    moderated_out: &[bool],
+) -> (Vec<f64>, Centered) {
     let mut sum = vec![0.0; n_cols];
     let mut count = vec![0usize; n_cols];
     for row in rows {
@@ -51,7 +55,13 @@ pub(crate) fn center(rows: &[Vec<(u32, i8)>], n_cols: usize, moderated_out: &[bo
                 .collect()
         })
         .collect();
-    (mean, Centered { rows: centred, n_cols })
+    (
+        mean,
+        Centered {
+            rows: centred,
+            n_cols,
+        },
+    )
 }
 
 fn norm(v: &[f64]) -> f64 {
@@ -105,7 +115,11 @@ pub(crate) fn components(data: &Centered) -> [Vec<f64>; 2] {
                 break;
             }
             let next: Vec<f64> = w.iter().map(|x| x / len).collect();
-            let change = next.iter().zip(&v).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            let change = next
+                .iter()
+                .zip(&v)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
             v = next;
             if change < TOLERANCE {
                 break;
@@ -121,7 +135,12 @@ pub(crate) fn components(data: &Centered) -> [Vec<f64>; 2] {
 /// Polis's sparsity-aware projection: the dot product over the cells a participant voted,
 /// scaled by sqrt(statements / votes) so that sparse voters are not pulled to the centre.
 /// `n_votes` counts moderated-out columns as voted, as Polis's zeroed columns do.
-pub(crate) fn project(row: &[(u32, i8)], moderated_out: &[bool], n_moderated: usize, pca: &Pca) -> [f64; 2] {
+pub(crate) fn project(
+    row: &[(u32, i8)],
+    moderated_out: &[bool],
+    n_moderated: usize,
+    pca: &Pca,
+) -> [f64; 2] {
     let mut p = [0.0; 2];
     let mut n_votes = n_moderated;
     for &(j, v) in row {

@@ -22,7 +22,12 @@ pub enum Sign {
 }
 
 fn bad(source_name: &str, item: String, field: &str, reason: impl Into<String>) -> ConsensusError {
-    ConsensusError::Input { source_name: source_name.into(), item, field: field.into(), reason: reason.into() }
+    ConsensusError::Input {
+        source_name: source_name.into(),
+        item,
+        field: field.into(),
+        reason: reason.into(),
+    }
 }
 
 /// A non-negative integer id, from a JSON number or numeric string.
@@ -31,13 +36,33 @@ fn id(v: Option<&Value>, source_name: &str, item: &str, field: &str) -> Result<u
         None | Some(Value::Null) => Err(bad(source_name, item.into(), field, "missing")),
         Some(Value::Number(n)) => n
             .as_u64()
-            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15).map(|f| f as u64))
-            .ok_or_else(|| bad(source_name, item.into(), field, format!("{n} is not a non-negative integer id"))),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| bad(source_name, item.into(), field, format!("{s:?} is not a number"))),
-        Some(other) => Err(bad(source_name, item.into(), field, format!("{other} is not a number"))),
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15)
+                    .map(|f| f as u64)
+            })
+            .ok_or_else(|| {
+                bad(
+                    source_name,
+                    item.into(),
+                    field,
+                    format!("{n} is not a non-negative integer id"),
+                )
+            }),
+        Some(Value::String(s)) => s.trim().parse::<u64>().map_err(|_| {
+            bad(
+                source_name,
+                item.into(),
+                field,
+                format!("{s:?} is not a number"),
+            )
+        }),
+        Some(other) => Err(bad(
+            source_name,
+            item.into(),
+            field,
+            format!("{other} is not a number"),
+        )),
     }
 }
 
@@ -46,7 +71,14 @@ fn field<'a>(obj: &'a serde_json::Map<String, Value>, names: &[&str]) -> Option<
 }
 
 fn array<'a>(v: &'a Value, source_name: &str) -> Result<&'a Vec<Value>> {
-    v.as_array().ok_or_else(|| bad(source_name, "top level".into(), "-", "expected a JSON array"))
+    v.as_array().ok_or_else(|| {
+        bad(
+            source_name,
+            "top level".into(),
+            "-",
+            "expected a JSON array",
+        )
+    })
 }
 
 /// The statements' moderation and the counts used to tell the sign convention.
@@ -60,15 +92,32 @@ pub struct Comments {
 
 /// Parses `comments.json` (either the `tid`/`mod` or the `statement_id`/`moderated` spelling).
 pub fn parse_comments_json(text: &str, source_name: &str) -> Result<Comments> {
-    let v: Value = serde_json::from_str(text).map_err(|source| ConsensusError::Json { source_name: source_name.into(), source })?;
+    let v: Value = serde_json::from_str(text).map_err(|source| ConsensusError::Json {
+        source_name: source_name.into(),
+        source,
+    })?;
     let mut out = Comments::default();
     for (i, c) in array(&v, source_name)?.iter().enumerate() {
         let item = format!("statement #{i}");
-        let obj = c.as_object().ok_or_else(|| bad(source_name, item.clone(), "-", "expected an object"))?;
-        let tid = id(field(obj, &["tid", "statement_id"]), source_name, &item, "tid")?;
+        let obj = c
+            .as_object()
+            .ok_or_else(|| bad(source_name, item.clone(), "-", "expected an object"))?;
+        let tid = id(
+            field(obj, &["tid", "statement_id"]),
+            source_name,
+            &item,
+            "tid",
+        )?;
         let moderated = match field(obj, &["mod", "moderated"]) {
             None | Some(Value::Null) => 0,
-            Some(m) => m.as_i64().ok_or_else(|| bad(source_name, item.clone(), "mod", format!("{m} is not -1, 0 or 1")))?,
+            Some(m) => m.as_i64().ok_or_else(|| {
+                bad(
+                    source_name,
+                    item.clone(),
+                    "mod",
+                    format!("{m} is not -1, 0 or 1"),
+                )
+            })?,
         };
         if moderated == -1 {
             out.mod_out.insert(tid);
@@ -94,30 +143,74 @@ struct RawVote {
 }
 
 fn parse_votes_raw(text: &str, source_name: &str) -> Result<Vec<RawVote>> {
-    let v: Value = serde_json::from_str(text).map_err(|source| ConsensusError::Json { source_name: source_name.into(), source })?;
+    let v: Value = serde_json::from_str(text).map_err(|source| ConsensusError::Json {
+        source_name: source_name.into(),
+        source,
+    })?;
     let mut out = Vec::new();
     for (i, x) in array(&v, source_name)?.iter().enumerate() {
         let item = format!("vote #{i}");
-        let obj = x.as_object().ok_or_else(|| bad(source_name, item.clone(), "-", "expected an object"))?;
-        let pid = id(field(obj, &["pid", "participant_id"]), source_name, &item, "pid")?;
-        let tid = id(field(obj, &["tid", "statement_id"]), source_name, &item, "tid")?;
+        let obj = x
+            .as_object()
+            .ok_or_else(|| bad(source_name, item.clone(), "-", "expected an object"))?;
+        let pid = id(
+            field(obj, &["pid", "participant_id"]),
+            source_name,
+            &item,
+            "pid",
+        )?;
+        let tid = id(
+            field(obj, &["tid", "statement_id"]),
+            source_name,
+            &item,
+            "tid",
+        )?;
         let value = match obj.get("vote") {
-            Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f == -1.0 || f == 0.0 || f == 1.0) => n.as_f64().unwrap_or(0.0) as i8,
-            Some(Value::String(s)) if matches!(s.trim(), "-1" | "0" | "1") => s.trim().parse().unwrap_or(0),
-            Some(other) => return Err(bad(source_name, item, "vote", format!("{other} is not -1, 0 or 1"))),
+            Some(Value::Number(n))
+                if n.as_f64()
+                    .is_some_and(|f| f == -1.0 || f == 0.0 || f == 1.0) =>
+            {
+                n.as_f64().unwrap_or(0.0) as i8
+            }
+            Some(Value::String(s)) if matches!(s.trim(), "-1" | "0" | "1") => {
+                s.trim().parse().unwrap_or(0)
+            }
+            Some(other) => {
+                return Err(bad(
+                    source_name,
+                    item,
+                    "vote",
+                    format!("{other} is not -1, 0 or 1"),
+                ));
+            }
             None => return Err(bad(source_name, item, "vote", "missing")),
         };
         let at = match field(obj, &["modified", "created"]) {
             None | Some(Value::Null) => None,
             Some(Value::Number(n)) => n.as_f64().map(|f| f as i64),
-            Some(Value::String(s)) => Some(
-                s.trim()
-                    .parse::<f64>()
-                    .map_err(|_| bad(source_name, item.clone(), "modified", format!("{s:?} is not a millisecond timestamp")))? as i64,
-            ),
-            Some(other) => return Err(bad(source_name, item, "modified", format!("{other} is not a timestamp"))),
+            Some(Value::String(s)) => Some(s.trim().parse::<f64>().map_err(|_| {
+                bad(
+                    source_name,
+                    item.clone(),
+                    "modified",
+                    format!("{s:?} is not a millisecond timestamp"),
+                )
+            })? as i64),
+            Some(other) => {
+                return Err(bad(
+                    source_name,
+                    item,
+                    "modified",
+                    format!("{other} is not a timestamp"),
+                ));
+            }
         };
-        out.push(RawVote { pid, tid, value, at });
+        out.push(RawVote {
+            pid,
+            tid,
+            value,
+            at,
+        });
     }
     Ok(out)
 }
@@ -153,12 +246,18 @@ fn detect(raw: &[RawVote], comments: &Comments, source_name: &str) -> Result<i8>
     match agree_plus.cmp(&agree_minus) {
         std::cmp::Ordering::Greater => Ok(1),
         std::cmp::Ordering::Less => Ok(-1),
-        std::cmp::Ordering::Equal => Err(ConsensusError::SignUnknown { source_name: source_name.into() }),
+        std::cmp::Ordering::Equal => Err(ConsensusError::SignUnknown {
+            source_name: source_name.into(),
+        }),
     }
 }
 
 /// Reads a Polis API export; `sign` says (or detects) which raw value is agree.
-pub fn conversation_from_json(votes_json: &str, comments_json: Option<&str>, sign: Sign) -> Result<Conversation> {
+pub fn conversation_from_json(
+    votes_json: &str,
+    comments_json: Option<&str>,
+    sign: Sign,
+) -> Result<Conversation> {
     let raw = parse_votes_raw(votes_json, "votes.json")?;
     let comments = match comments_json {
         Some(t) => parse_comments_json(t, "comments.json")?,
@@ -171,9 +270,18 @@ pub fn conversation_from_json(votes_json: &str, comments_json: Option<&str>, sig
     };
     let votes = raw
         .into_iter()
-        .map(|r| VoteEvent { pid: r.pid, tid: r.tid, value: r.value * agree, at: r.at })
+        .map(|r| VoteEvent {
+            pid: r.pid,
+            tid: r.tid,
+            value: r.value * agree,
+            at: r.at,
+        })
         .collect();
-    Ok(Conversation { votes, mod_out: comments.mod_out, meta: comments.meta })
+    Ok(Conversation {
+        votes,
+        mod_out: comments.mod_out,
+        meta: comments.meta,
+    })
 }
 
 /// A participant x statement matrix read from CSV, with the groups Polis published if the file
@@ -185,14 +293,26 @@ pub struct MatrixCsv {
 }
 
 /// Polis open-data columns that describe a participant rather than a statement.
-const META_COLUMNS: [&str; 6] = ["group-id", "n-comments", "n-votes", "n-agree", "n-disagree", "xid"];
+const META_COLUMNS: [&str; 6] = [
+    "group-id",
+    "n-comments",
+    "n-votes",
+    "n-agree",
+    "n-disagree",
+    "xid",
+];
 
 /// Parses `participant,<tid>,<tid>,...` rows with cells 1 (agree), -1 (disagree), 0 (pass) or
 /// blank (not voted). Polis's `participants-votes.csv` reads as is (its extra columns are
 /// recognised). A repeated participant row replaces the earlier one's cells, the later winning.
 pub fn parse_matrix_csv(text: &str, source_name: &str) -> Result<MatrixCsv> {
-    let csv_err = |source| ConsensusError::Csv { source_name: source_name.into(), source };
-    let mut rdr = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let csv_err = |source| ConsensusError::Csv {
+        source_name: source_name.into(),
+        source,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let header = rdr.headers().map_err(csv_err)?.clone();
     if header.is_empty() {
         return Err(ConsensusError::Empty);
@@ -208,9 +328,14 @@ pub fn parse_matrix_csv(text: &str, source_name: &str) -> Result<MatrixCsv> {
         } else if META_COLUMNS.contains(&name) {
             cols.push(None);
         } else {
-            let tid = name
-                .parse::<u64>()
-                .map_err(|_| bad(source_name, "header".into(), name, "column is not a statement id (a non-negative integer)"))?;
+            let tid = name.parse::<u64>().map_err(|_| {
+                bad(
+                    source_name,
+                    "header".into(),
+                    name,
+                    "column is not a statement id (a non-negative integer)",
+                )
+            })?;
             cols.push(Some(tid));
         }
     }
@@ -220,16 +345,28 @@ pub fn parse_matrix_csv(text: &str, source_name: &str) -> Result<MatrixCsv> {
         let rec = rec.map_err(csv_err)?;
         let item = format!("row {}", r + 2);
         let pid_text = rec.get(0).unwrap_or("").trim();
-        let pid = pid_text
-            .parse::<u64>()
-            .map_err(|_| bad(source_name, item.clone(), header.get(0).unwrap_or("participant"), format!("{pid_text:?} is not a participant id")))?;
+        let pid = pid_text.parse::<u64>().map_err(|_| {
+            bad(
+                source_name,
+                item.clone(),
+                header.get(0).unwrap_or("participant"),
+                format!("{pid_text:?} is not a participant id"),
+            )
+        })?;
         if seen_rows.insert(pid, r).is_some() {
             out.votes.retain(|v| v.pid != pid);
         }
         if let Some(g) = group_col {
             let cell = rec.get(g).unwrap_or("").trim();
             if !cell.is_empty() {
-                let gid = cell.parse::<u64>().map_err(|_| bad(source_name, item.clone(), "group-id", format!("{cell:?} is not a group id")))?;
+                let gid = cell.parse::<u64>().map_err(|_| {
+                    bad(
+                        source_name,
+                        item.clone(),
+                        "group-id",
+                        format!("{cell:?} is not a group id"),
+                    )
+                })?;
                 out.published_groups.insert(pid, gid);
             }
         }
@@ -243,10 +380,22 @@ pub fn parse_matrix_csv(text: &str, source_name: &str) -> Result<MatrixCsv> {
                 "1" | "1.0" => 1,
                 "-1" | "-1.0" => -1,
                 "0" | "0.0" => 0,
-                _ => return Err(bad(source_name, item, &tid.to_string(), format!("{cell:?} is not 1, -1, 0 or blank"))),
+                _ => {
+                    return Err(bad(
+                        source_name,
+                        item,
+                        &tid.to_string(),
+                        format!("{cell:?} is not 1, -1, 0 or blank"),
+                    ));
+                }
             };
             // Row order stands in for time: a later row's vote is the later vote.
-            out.votes.push(VoteEvent { pid, tid: *tid, value, at: None });
+            out.votes.push(VoteEvent {
+                pid,
+                tid: *tid,
+                value,
+                at: None,
+            });
         }
     }
     Ok(out)
@@ -255,7 +404,10 @@ pub fn parse_matrix_csv(text: &str, source_name: &str) -> Result<MatrixCsv> {
 /// Parses Polis's open-data vote log `votes.csv` (`timestamp,datetime,comment-id,voter-id,vote`,
 /// agree = 1), keeping the times so `in-conv` can be replayed.
 pub fn parse_votes_csv(text: &str, source_name: &str) -> Result<Vec<VoteEvent>> {
-    let csv_err = |source| ConsensusError::Csv { source_name: source_name.into(), source };
+    let csv_err = |source| ConsensusError::Csv {
+        source_name: source_name.into(),
+        source,
+    };
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
     let header = rdr.headers().map_err(csv_err)?.clone();
     let col = |name: &str| {
@@ -264,14 +416,26 @@ pub fn parse_votes_csv(text: &str, source_name: &str) -> Result<Vec<VoteEvent>> 
             .position(|h| h == name)
             .ok_or_else(|| bad(source_name, "header".into(), name, "column missing"))
     };
-    let (at_col, tid_col, pid_col, vote_col) = (col("timestamp")?, col("comment-id")?, col("voter-id")?, col("vote")?);
+    let (at_col, tid_col, pid_col, vote_col) = (
+        col("timestamp")?,
+        col("comment-id")?,
+        col("voter-id")?,
+        col("vote")?,
+    );
     let mut out = Vec::new();
     for (r, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(csv_err)?;
         let item = format!("row {}", r + 2);
         let num = |c: usize, name: &str| {
             let t = rec.get(c).unwrap_or("").trim();
-            t.parse::<u64>().map_err(|_| bad(source_name, item.clone(), name, format!("{t:?} is not a number")))
+            t.parse::<u64>().map_err(|_| {
+                bad(
+                    source_name,
+                    item.clone(),
+                    name,
+                    format!("{t:?} is not a number"),
+                )
+            })
         };
         let at = num(at_col, "timestamp")? as i64;
         let tid = num(tid_col, "comment-id")?;
@@ -281,16 +445,31 @@ pub fn parse_votes_csv(text: &str, source_name: &str) -> Result<Vec<VoteEvent>> 
             "1" => 1,
             "-1" => -1,
             "0" => 0,
-            _ => return Err(bad(source_name, item, "vote", format!("{cell:?} is not 1, -1 or 0"))),
+            _ => {
+                return Err(bad(
+                    source_name,
+                    item,
+                    "vote",
+                    format!("{cell:?} is not 1, -1 or 0"),
+                ));
+            }
         };
-        out.push(VoteEvent { pid, tid, value, at: Some(at) });
+        out.push(VoteEvent {
+            pid,
+            tid,
+            value,
+            at: Some(at),
+        });
     }
     Ok(out)
 }
 
 /// Statements rejected by moderation in Polis's open-data `comments.csv`.
 pub fn moderated_out_csv(text: &str, source_name: &str) -> Result<BTreeSet<u64>> {
-    let csv_err = |source| ConsensusError::Csv { source_name: source_name.into(), source };
+    let csv_err = |source| ConsensusError::Csv {
+        source_name: source_name.into(),
+        source,
+    };
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
     let header = rdr.headers().map_err(csv_err)?.clone();
     let col = |name: &str| {
@@ -305,7 +484,14 @@ pub fn moderated_out_csv(text: &str, source_name: &str) -> Result<BTreeSet<u64>>
         let rec = rec.map_err(csv_err)?;
         let item = format!("row {}", r + 2);
         let tid_text = rec.get(tid_col).unwrap_or("").trim();
-        let tid = tid_text.parse::<u64>().map_err(|_| bad(source_name, item.clone(), "comment-id", format!("{tid_text:?} is not a number")))?;
+        let tid = tid_text.parse::<u64>().map_err(|_| {
+            bad(
+                source_name,
+                item.clone(),
+                "comment-id",
+                format!("{tid_text:?} is not a number"),
+            )
+        })?;
         if rec.get(mod_col).unwrap_or("").trim() == "-1" {
             out.insert(tid);
         }
@@ -330,5 +516,9 @@ pub fn adjusted_rand(a: &[u64], b: &[u64]) -> f64 {
     let total = c2(a.len() as u64);
     let expected = sa * sb / total;
     let max = (sa + sb) / 2.0;
-    if max == expected { 1.0 } else { (index - expected) / (max - expected) }
+    if max == expected {
+        1.0
+    } else {
+        (index - expected) / (max - expected)
+    }
 }

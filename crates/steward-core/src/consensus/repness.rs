@@ -114,7 +114,11 @@ fn finalize(tid: u64, s: &Stats) -> RepComment {
     let agree = s.rat > s.rdt;
     RepComment {
         tid,
-        repful_for: if agree { RepfulFor::Agree } else { RepfulFor::Disagree },
+        repful_for: if agree {
+            RepfulFor::Agree
+        } else {
+            RepfulFor::Disagree
+        },
         n_success: if agree { s.na } else { s.nd },
         n_trials: s.ns,
         p_success: if agree { s.pa } else { s.pd },
@@ -145,7 +149,11 @@ fn better_agree(s: &Stats, best: Option<&Stats>) -> bool {
 
 /// Up to five representative statements for each group. `tallies[g][j]` are group g's votes on
 /// column j; `eligible[j]` is false for moderated-out statements.
-pub(crate) fn select_repness(tids: &[u64], tallies: &[Vec<Tally>], eligible: &[bool]) -> Vec<Vec<RepComment>> {
+pub(crate) fn select_repness(
+    tids: &[u64],
+    tallies: &[Vec<Tally>],
+    eligible: &[bool],
+) -> Vec<Vec<RepComment>> {
     let n_groups = tallies.len();
     let mut out = Vec::with_capacity(n_groups);
     for g in 0..n_groups {
@@ -169,7 +177,11 @@ pub(crate) fn select_repness(tids: &[u64], tallies: &[Vec<Tally>], eligible: &[b
                 sufficient.push(finalize(tid, &s));
             }
             // Keep a fallback so every group has at least one statement.
-            if sufficient.is_empty() && best.as_ref().is_none_or(|b| s.rat.max(s.rdt) > b.repness_test) {
+            if sufficient.is_empty()
+                && best
+                    .as_ref()
+                    .is_none_or(|b| s.rat.max(s.rdt) > b.repness_test)
+            {
                 best = Some(finalize(tid, &s));
             }
             if better_agree(&s, best_agree.as_ref().map(|(_, b)| b)) {
@@ -185,10 +197,15 @@ pub(crate) fn select_repness(tids: &[u64], tallies: &[Vec<Tally>], eligible: &[b
             head.or(best).into_iter().collect()
         } else {
             let head_tid = head.as_ref().map(|h| h.tid);
-            let mut rest: Vec<RepComment> = sufficient.into_iter().filter(|c| Some(c.tid) != head_tid).collect();
+            let mut rest: Vec<RepComment> = sufficient
+                .into_iter()
+                .filter(|c| Some(c.tid) != head_tid)
+                .collect();
             rest.sort_by(|a, b| b.metric().total_cmp(&a.metric()));
             let top: Vec<RepComment> = head.into_iter().chain(rest).take(5).collect();
-            let (agree, disagree): (Vec<_>, Vec<_>) = top.into_iter().partition(|c| c.repful_for == RepfulFor::Agree);
+            let (agree, disagree): (Vec<_>, Vec<_>) = top
+                .into_iter()
+                .partition(|c| c.repful_for == RepfulFor::Agree);
             agree.into_iter().chain(disagree).collect()
         };
         out.push(list);
@@ -208,7 +225,11 @@ pub struct ConsensusComment {
 
 /// Statements most participants agree (or disagree) with, significantly: up to five each,
 /// strongest first.
-pub(crate) fn select_consensus(tids: &[u64], totals: &[Tally], eligible: &[bool]) -> (Vec<ConsensusComment>, Vec<ConsensusComment>) {
+pub(crate) fn select_consensus(
+    tids: &[u64],
+    totals: &[Tally],
+    eligible: &[bool],
+) -> (Vec<ConsensusComment>, Vec<ConsensusComment>) {
     let pick = |agree: bool| {
         let mut c: Vec<(f64, ConsensusComment)> = tids
             .iter()
@@ -221,7 +242,13 @@ pub(crate) fn select_consensus(tids: &[u64], totals: &[Tally], eligible: &[bool]
                 let z = prop_test(k, t.s);
                 (p > 0.5 && z > Z90).then_some((
                     p * z,
-                    ConsensusComment { tid, n_success: k, n_trials: t.s, p_success: p, p_test: z },
+                    ConsensusComment {
+                        tid,
+                        n_success: k,
+                        n_trials: t.s,
+                        p_success: p,
+                        p_test: z,
+                    },
                 ))
             })
             .collect();
