@@ -47,6 +47,7 @@ bench: setup
 	scripts/bench-eip712.sh
 	scripts/bench-verify.sh
 	scripts/bench-round.sh
+	scripts/bench-consensus.sh
 
 ## fuzz: libFuzzer (stable Rust, libfuzzer-sys) on every parser of outside input, FUZZ_SECS seconds
 ## per target (FUZZ_JOBS at once), seeded from ../shared/data; crashes land in fuzz/artifacts/;

@@ -10,8 +10,12 @@ pub(crate) struct Cluster {
     pub center: [f64; 2],
 }
 
+fn dist2(a: [f64; 2], b: [f64; 2]) -> f64 {
+    (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
+}
+
 fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
-    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+    dist2(a, b).sqrt()
 }
 
 pub(crate) fn kmeans(
@@ -36,7 +40,8 @@ pub(crate) fn kmeans(
             let mut best = 0;
             let mut best_d = f64::INFINITY;
             for (c, (_, center)) in centers.iter().enumerate() {
-                let d = dist(*p, *center);
+                // Squared: the same nearest centre without a square root per pair.
+                let d = dist2(*p, *center);
                 if d < best_d {
                     best_d = d;
                     best = c;

@@ -13,14 +13,17 @@ pub struct Pca {
     pub comps: [Vec<f64>; 2],
 }
 
-/// The centred matrix: per row, (column, vote - column mean) for the voted cells.
+/// The centred matrix in compressed rows: row i's voted cells are `cols/vals[ptr[i]..ptr[i+1]]`,
+/// each vote minus its column mean.
 pub(crate) struct Centered {
-    pub rows: Vec<Vec<(u32, f64)>>,
-    pub n_cols: usize,
+    ptr: Vec<usize>,
+    cols: Vec<u32>,
+    vals: Vec<f64>,
+    n_cols: usize,
 }
 
 const MAX_ITERS: usize = 5000;
-const TOLERANCE: f64 = 1e-13;
+const TOLERANCE: f64 = 1e-12;
 
 /// `moderated_out[j]` columns are zeroed for everyone (Polis's moderation), so they carry no
 /// variance and a zero centre.
@@ -46,22 +49,22 @@ pub(crate) fn center(
             }
         })
         .collect();
-    let centred = rows
-        .iter()
-        .map(|row| {
-            row.iter()
-                .filter(|(j, _)| !moderated_out[*j as usize])
-                .map(|&(j, v)| (j, f64::from(v) - mean[j as usize]))
-                .collect()
-        })
-        .collect();
-    (
-        mean,
-        Centered {
-            rows: centred,
-            n_cols,
-        },
-    )
+    let mut c = Centered {
+        ptr: vec![0],
+        cols: Vec::new(),
+        vals: Vec::new(),
+        n_cols,
+    };
+    for row in rows {
+        for &(j, v) in row {
+            if !moderated_out[j as usize] {
+                c.cols.push(j);
+                c.vals.push(f64::from(v) - mean[j as usize]);
+            }
+        }
+        c.ptr.push(c.cols.len());
+    }
+    (mean, c)
 }
 
 fn norm(v: &[f64]) -> f64 {
@@ -72,64 +75,105 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// `X'^T X' v` where `X' = X (I - p p^T)` for each already-found unit component `p`.
-fn xtx(data: &Centered, found: &[Vec<f64>], v: &[f64]) -> Vec<f64> {
-    let deflate = |w: &mut Vec<f64>| {
-        for p in found {
-            let c = dot(p, w);
-            for (wi, pi) in w.iter_mut().zip(p) {
-                *wi -= c * pi;
-            }
+/// `X^T X` applied to two vectors in one pass over the votes.
+fn xtx2(data: &Centered, v: &[Vec<f64>; 2]) -> [Vec<f64>; 2] {
+    let mut out = [vec![0.0; data.n_cols], vec![0.0; data.n_cols]];
+    for r in 0..data.ptr.len() - 1 {
+        let (cols, vals) = (
+            &data.cols[data.ptr[r]..data.ptr[r + 1]],
+            &data.vals[data.ptr[r]..data.ptr[r + 1]],
+        );
+        let (mut s0, mut s1) = (0.0, 0.0);
+        for (&j, &x) in cols.iter().zip(vals) {
+            s0 += x * v[0][j as usize];
+            s1 += x * v[1][j as usize];
         }
-    };
-    let mut v = v.to_vec();
-    deflate(&mut v);
-    let mut out = vec![0.0; data.n_cols];
-    for row in &data.rows {
-        let s: f64 = row.iter().map(|&(j, x)| x * v[j as usize]).sum();
-        if s != 0.0 {
-            for &(j, x) in row {
-                out[j as usize] += s * x;
-            }
+        for (&j, &x) in cols.iter().zip(vals) {
+            out[0][j as usize] += s0 * x;
+            out[1][j as usize] += s1 * x;
         }
     }
-    deflate(&mut out);
     out
 }
 
-/// The two leading components. Starts from a fixed vector and iterates to convergence (Polis
-/// runs 100 iterations from its previous answer, which amounts to the same fixed point).
+/// Gram-Schmidt on two vectors; a vector with nothing left becomes zero (rank < 2).
+fn orthonormalize(w: &mut [Vec<f64>; 2]) {
+    let n0 = norm(&w[0]);
+    if n0 > 0.0 {
+        w[0].iter_mut().for_each(|x| *x /= n0);
+    }
+    let c = dot(&w[0], &w[1]);
+    let (a, b) = w.split_at_mut(1);
+    for (y, x) in b[0].iter_mut().zip(&a[0]) {
+        *y -= c * x;
+    }
+    let n1 = norm(&w[1]);
+    if n1 > 1e-12 * n0.max(1.0) {
+        w[1].iter_mut().for_each(|x| *x /= n1);
+    } else {
+        w[1].iter_mut().for_each(|x| *x = 0.0);
+    }
+}
+
+/// The two leading components of the covariance: the fixed point of Polis's power iteration
+/// with deflation. Both are iterated together (block power iteration) and separated by a 2x2
+/// Rayleigh-Ritz step each round, so close leading eigenvalues cost few rounds; the start is
+/// fixed, so the answer is reproducible.
 pub(crate) fn components(data: &Centered) -> [Vec<f64>; 2] {
     let n = data.n_cols;
-    let mut found: Vec<Vec<f64>> = Vec::with_capacity(2);
-    for k in 0..2 {
-        // Deterministic, not orthogonal to any likely component: 1, 1.01, 1.02, ...
-        let mut v: Vec<f64> = (0..n).map(|j| 1.0 + 0.01 * ((j + k) % 97) as f64).collect();
-        let n0 = norm(&v);
-        v.iter_mut().for_each(|x| *x /= n0);
-        for _ in 0..MAX_ITERS {
-            let w = xtx(data, &found, &v);
-            let len = norm(&w);
-            if len == 0.0 {
-                v = vec![0.0; n];
-                break;
-            }
-            let next: Vec<f64> = w.iter().map(|x| x / len).collect();
-            let change = next
+    let mut v = [
+        (0..n)
+            .map(|j| 1.0 + 0.01 * (j % 97) as f64)
+            .collect::<Vec<f64>>(),
+        (0..n)
+            .map(|j| if j % 2 == 0 { 1.0 } else { -1.0 } * (1.0 + 0.01 * (j % 89) as f64))
+            .collect::<Vec<f64>>(),
+    ];
+    orthonormalize(&mut v);
+    for _ in 0..MAX_ITERS {
+        let w = xtx2(data, &v);
+        // Rayleigh-Ritz in span(v): H = V^T A V, rotate by its eigenvectors (largest first).
+        let (h00, h01, h11) = (dot(&v[0], &w[0]), dot(&v[0], &w[1]), dot(&v[1], &w[1]));
+        let theta = 0.5 * (2.0 * h01).atan2(h00 - h11);
+        let (c, s) = (theta.cos(), theta.sin());
+        let mut next = [
+            w[0].iter()
+                .zip(&w[1])
+                .map(|(a, b)| c * a + s * b)
+                .collect::<Vec<f64>>(),
+            w[0].iter()
+                .zip(&w[1])
+                .map(|(a, b)| -s * a + c * b)
+                .collect::<Vec<f64>>(),
+        ];
+        if norm(&next[0]) == 0.0 {
+            return [vec![0.0; n], vec![0.0; n]];
+        }
+        orthonormalize(&mut next);
+        let mut change: f64 = 0.0;
+        for k in 0..2 {
+            // Components are defined up to sign; compare aligned.
+            let sign = if dot(&next[k], &v[k]) < 0.0 {
+                -1.0
+            } else {
+                1.0
+            };
+            let d = next[k]
                 .iter()
-                .zip(&v)
-                .map(|(a, b)| (a - b).abs())
+                .zip(&v[k])
+                .map(|(a, b)| (sign * a - b).abs())
                 .fold(0.0, f64::max);
-            v = next;
-            if change < TOLERANCE {
-                break;
+            change = change.max(d);
+            if sign < 0.0 {
+                next[k].iter_mut().for_each(|x| *x = -*x);
             }
         }
-        found.push(v);
+        v = next;
+        if change < TOLERANCE {
+            break;
+        }
     }
-    let second = found.pop().unwrap_or_default();
-    let first = found.pop().unwrap_or_default();
-    [first, second]
+    v
 }
 
 /// Polis's sparsity-aware projection: the dot product over the cells a participant voted,
