@@ -48,6 +48,7 @@ bench: setup
 	scripts/bench-verify.sh
 	scripts/bench-round.sh
 	scripts/bench-mech.sh
+	scripts/bench-consensus.sh
 
 ## fuzz: libFuzzer (stable Rust, libfuzzer-sys) on every parser of outside input, FUZZ_SECS seconds
 ## per target (FUZZ_JOBS at once), seeded from ../shared/data; crashes land in fuzz/artifacts/;

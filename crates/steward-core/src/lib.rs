@@ -10,6 +10,7 @@
 //! which is what keeps every decision reproducible.
 
 mod audit;
+pub mod consensus;
 mod decision;
 mod flag;
 pub mod injection;

@@ -98,6 +98,9 @@ pub(crate) enum Command {
     /// Mechanisms on CSV inputs: QV, QF, COCM, CO-QAF, attention price, LMSR (docs/mechanisms.md)
     #[command(subcommand)]
     Mech(crate::cmd::mech::MechCommand),
+    /// Opinion groups, representative and consensus statements with Polis's math
+    #[command(subcommand)]
+    Consensus(crate::cmd::consensus::ConsensusCommand),
     /// Local models: info, embed, generate
     Model(crate::cmd::model::ModelArgs),
     /// Serve model requests on stdin/stdout in a confined process (started by `steward model`)

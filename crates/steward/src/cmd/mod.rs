@@ -3,6 +3,7 @@
 pub(crate) mod answer;
 pub(crate) mod casting;
 mod config;
+pub(crate) mod consensus;
 pub(crate) mod decide;
 // The demo needs the test kit, which release builds leave out (Cargo.toml, feature `demo`).
 #[cfg(feature = "demo")]
@@ -69,6 +70,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Override(args) => answer::run(ctx, out, &args, true),
         Command::Eval(c) => eval::run(ctx, out, c),
         Command::Mech(c) => mech::run(out, c),
+        Command::Consensus(c) => consensus::run(out, c),
         Command::ModelWorker(args) => model::worker(args),
     }
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stderr)]
 
 mod cli;
+mod consensus;
 mod decide;
 mod demo;
 mod governor;

@@ -1,0 +1,226 @@
+//! `steward consensus`: Polis's consensus math over a conversation (steward-core::consensus):
+//! opinion groups, representative and consensus statements (docs/consensus.md).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
+use steward_core::consensus::polis::{Sign, conversation_from_json, parse_matrix_csv};
+use steward_core::consensus::{Analysis, Conversation, RepfulFor, analyze};
+
+use crate::output::Output;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConsensusCommand {
+    /// A conversation folder in Polis's export format: votes.json (and comments.json)
+    Polis(PolisArgs),
+    /// A participant x statement CSV: `participant,<tid>,...`; cells 1 agree, -1 disagree,
+    /// 0 pass, blank not voted (Polis's participants-votes.csv reads as is)
+    Matrix(MatrixArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum AgreeSign {
+    /// Tell from comments.json's agree/disagree counts
+    Detect,
+    /// Agree is +1 in votes.json
+    Plus,
+    /// Agree is -1 in votes.json (Polis's internal convention)
+    Minus,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PolisArgs {
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+    /// Which vote value means agree in votes.json
+    #[arg(long, value_enum, default_value = "detect")]
+    pub(crate) agree: AgreeSign,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MatrixArgs {
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+}
+
+/// The printed result (docs/cli.md).
+#[derive(Debug, Serialize)]
+struct Report {
+    participants: usize,
+    statements: usize,
+    in_conv: Vec<u64>,
+    groups: Vec<GroupOut>,
+    pca: PcaOut,
+    repness: BTreeMap<String, Vec<RepOut>>,
+    consensus: ConsensusOut,
+    group_aware_consensus: BTreeMap<u64, f64>,
+    comment_priorities: BTreeMap<u64, f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct GroupOut {
+    id: usize,
+    members: Vec<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct PcaOut {
+    /// The statement id of each entry of `center` and `comps`.
+    tids: Vec<u64>,
+    center: Vec<f64>,
+    comps: [Vec<f64>; 2],
+}
+
+#[derive(Debug, Serialize)]
+struct RepOut {
+    tid: u64,
+    repful_for: RepfulFor,
+    n_success: u32,
+    n_trials: u32,
+    p_success: f64,
+    p_test: f64,
+    repness: f64,
+    repness_test: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct ConsensusOut {
+    agree: Vec<u64>,
+    disagree: Vec<u64>,
+}
+
+pub(crate) fn run(out: &Output, command: ConsensusCommand) -> Result<ExitCode> {
+    let conv = match command {
+        ConsensusCommand::Polis(args) => read_polis(&args.dir, args.agree)?,
+        ConsensusCommand::Matrix(args) => {
+            let text = read(&args.file)?;
+            let m = parse_matrix_csv(&text, &args.file.display().to_string())?;
+            Conversation {
+                votes: m.votes,
+                ..Default::default()
+            }
+        }
+    };
+    let analysis = analyze(&conv)?;
+    let report = report(&analysis);
+    out.result(&report, || human(&report));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn read_polis(dir: &Path, agree: AgreeSign) -> Result<Conversation> {
+    let votes = read(&dir.join("votes.json"))?;
+    let comments_path = dir.join("comments.json");
+    let comments = if comments_path.exists() {
+        Some(read(&comments_path)?)
+    } else {
+        None
+    };
+    let sign = match agree {
+        AgreeSign::Detect => Sign::Detect,
+        AgreeSign::Plus => Sign::AgreePlus,
+        AgreeSign::Minus => Sign::AgreeMinus,
+    };
+    conversation_from_json(&votes, comments.as_deref(), sign)
+        .with_context(|| format!("reading the conversation in {}", dir.display()))
+}
+
+fn report(a: &Analysis) -> Report {
+    Report {
+        participants: a.pids.len(),
+        statements: a.tids.len(),
+        in_conv: a.in_conv.clone(),
+        groups: a
+            .groups
+            .iter()
+            .map(|g| GroupOut {
+                id: g.id,
+                members: g.members.clone(),
+            })
+            .collect(),
+        pca: PcaOut {
+            tids: a.tids.clone(),
+            center: a.pca.center.clone(),
+            comps: a.pca.comps.clone(),
+        },
+        repness: a
+            .groups
+            .iter()
+            .zip(&a.repness)
+            .map(|(g, list)| {
+                let reps = list
+                    .iter()
+                    .map(|r| RepOut {
+                        tid: r.tid,
+                        repful_for: r.repful_for,
+                        n_success: r.n_success,
+                        n_trials: r.n_trials,
+                        p_success: r.p_success,
+                        p_test: r.p_test,
+                        repness: r.repness,
+                        repness_test: r.repness_test,
+                    })
+                    .collect();
+                (g.id.to_string(), reps)
+            })
+            .collect(),
+        consensus: ConsensusOut {
+            agree: a.consensus_agree.iter().map(|c| c.tid).collect(),
+            disagree: a.consensus_disagree.iter().map(|c| c.tid).collect(),
+        },
+        group_aware_consensus: a.group_aware_consensus.clone(),
+        comment_priorities: a.comment_priorities.clone(),
+    }
+}
+
+fn human(r: &Report) -> String {
+    let mut s = format!(
+        "{} participants, {} statements; {} clustered into {} groups\n",
+        r.participants,
+        r.statements,
+        r.in_conv.len(),
+        r.groups.len()
+    );
+    for g in &r.groups {
+        let reps: Vec<String> = r.repness[&g.id.to_string()]
+            .iter()
+            .map(|x| {
+                format!(
+                    "{}{}",
+                    x.tid,
+                    if x.repful_for == RepfulFor::Agree {
+                        "+"
+                    } else {
+                        "-"
+                    }
+                )
+            })
+            .collect();
+        s.push_str(&format!(
+            "group {}: {} members; representative: {}\n",
+            g.id,
+            g.members.len(),
+            reps.join(" ")
+        ));
+    }
+    let list = |v: &[u64]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.iter().map(u64::to_string).collect::<Vec<_>>().join(" ")
+        }
+    };
+    s.push_str(&format!("consensus agree: {}\n", list(&r.consensus.agree)));
+    s.push_str(&format!(
+        "consensus disagree: {}",
+        list(&r.consensus.disagree)
+    ));
+    s
+}
