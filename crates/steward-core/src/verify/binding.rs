@@ -141,6 +141,16 @@ pub fn candidates(text: &str) -> Candidates {
                 }
                 _ => (value, i + 1),
             };
+            // A unit written onto the number must look like one: `10ETH`, not `4th` or `12mos`.
+            let suffix = t.trim_start_matches(|ch: char| {
+                ch == '$' || ch.is_ascii_digit() || ch == ',' || ch == '.'
+            });
+            if attached.as_deref().is_some_and(|u| u != "USD")
+                && scale(suffix).is_none()
+                && !looks_like_unit(suffix)
+            {
+                continue;
+            }
             let mut unit = attached;
             if unit.is_none()
                 && let Some(u) = w.get(unit_word_at).map(|n| clean(n))
@@ -251,7 +261,7 @@ pub fn rule_bindings(text: &str, c: &Candidates) -> Vec<Binding> {
     for a in &c.amounts {
         let mut found = None;
         for (j, t) in w.iter().enumerate().skip(a.at + 1).take(9) {
-            if c.amounts.iter().any(|b| b.at == j) {
+            if c.amounts.iter().any(|b| b.at == j) || new_block(text, w[j - 1], t) {
                 break;
             }
             if t.eq_ignore_ascii_case("to") {
@@ -277,6 +287,35 @@ pub fn rule_bindings(text: &str, c: &Candidates) -> Vec<Binding> {
         }
     }
     out
+}
+
+/// Whether a new paragraph, list item, table row or heading starts between two words of
+/// `text` (a clause does not run across them: "Buffer Max: 20,000 DAI" on one list line and
+/// "Address to stream to: 0x…" on the next are two statements).
+fn new_block(text: &str, before: &str, word: &str) -> bool {
+    let base = text.as_ptr() as usize;
+    let from = before.as_ptr() as usize - base + before.len();
+    let to = word.as_ptr() as usize - base;
+    let Some(gap) = text.get(from..to) else {
+        return false;
+    };
+    let mut lines = gap.split('\n');
+    lines.next();
+    let rest: Vec<&str> = lines.collect();
+    if rest.is_empty() {
+        return false;
+    }
+    // The word itself may begin the new line's marker (`- **Address**`), so look at what the
+    // line holds before the word, and at the word's own first character.
+    rest.len() > 1
+        || rest.last().is_some_and(|l| {
+            let l = l.trim_start();
+            let head = if l.is_empty() { word } else { l };
+            head.starts_with(['-', '*', '+', '#', '|', '>'])
+                || head
+                    .split_once('.')
+                    .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        })
 }
 
 fn action_near(w: &[&str], at: usize) -> String {

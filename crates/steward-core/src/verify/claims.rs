@@ -200,6 +200,8 @@ pub(super) fn unit_word(w: &str) -> Option<String> {
         let u = w.to_uppercase();
         if u == "DOLLARS" || u == "USD" {
             "USD".into()
+        } else if u == "ETHER" {
+            "ETH".into()
         } else {
             u
         }

@@ -9,6 +9,7 @@ mod binding;
 mod claims;
 mod effects;
 mod governance;
+mod promises;
 mod value;
 
 pub use binding::{
@@ -25,4 +26,5 @@ pub use governance::{
     CurrentSettings, DAY_BLOCKS, DAY_SECONDS, Judgement, QUORUM_DENOMINATOR, Setting,
     is_governance_role, judge, role_label, role_name,
 };
+pub use promises::unkept_promises;
 pub use value::{Arg, Call, Value};
