@@ -260,11 +260,13 @@ pub fn rule_bindings(text: &str, c: &Candidates) -> Vec<Binding> {
     let mut out = Vec::new();
     for a in &c.amounts {
         let mut found = None;
+        let mut to_at = a.at;
         for (j, t) in w.iter().enumerate().skip(a.at + 1).take(9) {
             if c.amounts.iter().any(|b| b.at == j) || new_block(text, w[j - 1], t) {
                 break;
             }
             if t.eq_ignore_ascii_case("to") {
+                to_at = j;
                 found = c
                     .recipients
                     .iter()
@@ -279,7 +281,7 @@ pub fn rule_bindings(text: &str, c: &Candidates) -> Vec<Binding> {
         }
         if let Some(r) = found {
             out.push(Binding {
-                action: action_near(&w, a.at),
+                action: action_near(&w, a.at, to_at),
                 amount: Some(a.clone()),
                 recipient: Some(r.clone()),
                 by: Binder::Rules,
@@ -318,18 +320,44 @@ fn new_block(text: &str, before: &str, word: &str) -> bool {
         })
 }
 
-fn action_near(w: &[&str], at: usize) -> String {
+/// The action of an amount: a verb in the four words before it, else one between it and its
+/// "to" ("2,760,000 DAI will be streamed to ...", "35950 DAI sent from the buffer to ...").
+fn action_near(w: &[&str], at: usize, to_at: usize) -> String {
     let lo = at.saturating_sub(4);
-    for t in w[lo..at.min(w.len())].iter().rev() {
-        let t = t.to_lowercase();
-        if let Some(a) = ACTIONS
-            .iter()
-            .find(|a| **a != "other" && t.starts_with(&a[..a.len().min(5)]))
-        {
-            return (*a).to_owned();
-        }
+    let before = w[lo..at.min(w.len())].iter().rev();
+    let after = w[(at + 1).min(w.len())..to_at.min(w.len())].iter();
+    before
+        .chain(after)
+        .find_map(|t| verb(&t.to_lowercase()))
+        .unwrap_or("other")
+        .to_owned()
+}
+
+/// The action a word names, in [`ACTIONS`]' terms (`sent`, `allocate`, `reimburse` are
+/// transfers; `paid` is pay).
+fn verb(t: &str) -> Option<&'static str> {
+    if let Some(a) = ACTIONS
+        .iter()
+        .find(|a| **a != "other" && t.starts_with(&a[..a.len().min(5)]))
+    {
+        return Some(a);
     }
-    "other".into()
+    const TRANSFERS: &[&str] = &[
+        "send",
+        "sent",
+        "allocat",
+        "distribut",
+        "reimburs",
+        "compensat",
+        "moved",
+    ];
+    if TRANSFERS.iter().any(|p| t.starts_with(p)) {
+        Some("transfer")
+    } else if t == "paid" {
+        Some("pay")
+    } else {
+        None
+    }
 }
 
 /// The JSON schema a model binds through: a list of claims whose every field is an enum of the
@@ -495,6 +523,8 @@ pub fn binding_mismatches(
             info.map_or(18, |i| i.decimals)
         };
         let units = to_units(amount, decimals);
+        // Some texts write the amount in base units.
+        let raw = to_units(amount, 0);
         let words_moved = format!(
             "{} {}",
             format_amount(amount, decimals),
@@ -508,7 +538,7 @@ pub fn binding_mismatches(
         let fits = |b: &&Binding| {
             b.amount
                 .as_ref()
-                .is_some_and(|a| close(a.amount.value, units))
+                .is_some_and(|a| close(a.amount.value, units) || close(a.amount.value, raw))
         };
         let severity = |bs: &[&Binding]| {
             if bs.iter().any(|b| b.by == Binder::Rules) {

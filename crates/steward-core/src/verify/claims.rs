@@ -416,9 +416,10 @@ fn check(
         (Some(u), Some(s)) => u == s,
         (Some(u), None) => u != "USD",
     };
-    let amount_stated = c.amounts.iter().any(|a| {
-        unit_fits(a) && (close(a.value, units) || (a.unit.is_none() && close(a.value, raw_f)))
-    });
+    let amount_stated = c
+        .amounts
+        .iter()
+        .any(|a| unit_fits(a) && (close(a.value, units) || close(a.value, raw_f)));
     let same_unit: Vec<&Amount> = c
         .amounts
         .iter()

@@ -28,6 +28,7 @@ use super::value::Call;
 use crate::flag::{Flag, Severity, kinds};
 
 /// Actions a promise may be bound with: a transfer of some kind (an approval is not one).
+/// `other` (no verb near the amount: "total 99,064,814 LDO from A to B") only warns.
 const PROMISE_ACTIONS: &[&str] = &[
     "transfer", "pay", "grant", "stream", "donate", "fund", "mint", "other",
 ];
@@ -111,9 +112,11 @@ fn in_unit(m: &Move, unit: &str) -> bool {
         .is_some_and(|s| s == unit || (unit == "ETH" && s == "WETH"))
 }
 
+/// The stated amount in whole tokens, or in base units as some texts write it
+/// (`99064814814814816060000000 LDO`).
 fn amount_fits(m: &Move, value: f64) -> bool {
     m.decimals
-        .is_some_and(|d| close(value, to_units(m.amount, d)))
+        .is_some_and(|d| close(value, to_units(m.amount, d)) || close(value, to_units(m.amount, 0)))
 }
 
 /// With the decimals unknown, the stated amount in any common number of decimals.
@@ -152,8 +155,11 @@ pub fn unkept_promises(
         }
         let value = a.amount.value;
         let claim = format!("the description promises {} to {}", a.text, r.text);
+        // A model's binding, or an amount with no transfer verb near it, is not sure enough
+        // to be critical.
         let model = b.by == Binder::Model;
-        let sev = |s: Severity| if model { Severity::Warn } else { s };
+        let unsure = model || b.action == "other";
+        let sev = |s: Severity| if unsure { Severity::Warn } else { s };
         let by_model = if model {
             " (as bound by the local model)"
         } else {

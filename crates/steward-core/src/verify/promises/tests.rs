@@ -265,6 +265,20 @@ fn real_texts(data: &std::path::Path) -> Vec<(String, String, String)> {
             }
         }
     }
+    // The on-chain Governor proposals (Compound, Uniswap, ...): one JSON object a line.
+    if let Ok(lines) = std::fs::read_to_string(data.join("onchain-governor-votes/proposals.jsonl"))
+    {
+        for l in lines.lines() {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(l) {
+                let field = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+                out.push((
+                    "onchain-governor-votes".into(),
+                    field("proposal_id"),
+                    format!("{}\n{}", field("title"), field("body")),
+                ));
+            }
+        }
+    }
     // Arbitrum: a CSV whose description field spans lines ("" escapes a quote).
     if let Ok(csv) =
         std::fs::read_to_string(data.join("proposal-texts/arbitrum-tally/tally_proposals.csv"))
@@ -334,19 +348,21 @@ fn rebuilt(text: &str) -> (Vec<Effect>, Tokens) {
                 decimals: 18,
             },
         );
-        let raw = (amt.amount.value * 1e18) as u128;
+        let Ok(raw) = format!("{:.0}", amt.amount.value * 1e18).parse::<U256>() else {
+            continue;
+        };
         effects.push(if unit == "ETH" {
             Effect::payload(EffectKind::EthTransfer {
                 from: None,
                 to,
-                amount: U256::from(raw),
+                amount: raw,
             })
         } else {
             Effect::payload(EffectKind::TokenTransfer {
                 token: Some(token),
                 from: None,
                 to,
-                amount: U256::from(raw),
+                amount: raw,
                 via: None,
             })
         });
