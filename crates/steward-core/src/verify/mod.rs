@@ -9,6 +9,7 @@ mod binding;
 mod claims;
 mod effects;
 mod governance;
+mod known_tokens;
 mod promises;
 mod value;
 
@@ -26,5 +27,6 @@ pub use governance::{
     CurrentSettings, DAY_BLOCKS, DAY_SECONDS, Judgement, QUORUM_DENOMINATOR, Setting,
     is_governance_role, judge, role_label, role_name,
 };
+pub use known_tokens::{known_token, with_known_tokens};
 pub use promises::unkept_promises;
 pub use value::{Arg, Call, Value};
