@@ -248,6 +248,40 @@ fn amounts_in_words_ranges_percentages_and_dollars_are_not_promises() {
     assert_eq!(critical(&new).len(), 1, "{new:?}");
 }
 
+#[test]
+fn beanstalk_shape_names_the_promise_and_the_sweep() {
+    // BIP-18: the text donates 250,000 BEAN3CRV to Ukraine; the diamond's init (an unknown
+    // function, run by delegatecall) sweeps 800,000 to an EOA, seen only in simulation.
+    let ukraine = a(0x16);
+    let text = format!("Donate 250,000 BEAN3CRV to Ukraine's address {ukraine}.");
+    let lp: Tokens = [(
+        a(COMP),
+        TokenInfo {
+            symbol: "BEAN3CRV".into(),
+            decimals: 18,
+        },
+    )]
+    .into();
+    let sweep = Effect::simulated(EffectKind::TokenTransfer {
+        token: Some(a(COMP)),
+        from: None,
+        to: a(0x66),
+        amount: units(800_000),
+        via: None,
+    });
+    let (_, new) = flags(&text, &[sweep], &lp, &[unknown_call()], true);
+    let p: Vec<&Flag> = critical(&new)
+        .into_iter()
+        .filter(|f| f.detail.contains("promises 250,000 BEAN3CRV to Ukraine"))
+        .collect();
+    assert_eq!(p.len(), 1, "{new:?}");
+    assert!(
+        p[0].detail.contains("sends 800,000 BEAN3CRV to 0x6666"),
+        "{}",
+        p[0].detail
+    );
+}
+
 /// The real proposal texts, by set: (set, name, text).
 fn real_texts(data: &std::path::Path) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
