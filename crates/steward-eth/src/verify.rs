@@ -403,10 +403,15 @@ async fn token_info(rpc: &Rpc, token: Address) -> Result<Option<TokenInfo>> {
         .call(token, &IVerifyProbe::decimalsCall {}, "decimals()")
         .await?;
     Ok(match (sym, dec) {
-        (Ok(symbol), Ok(decimals)) if !symbol.is_empty() && symbol.len() <= 32 => Some(TokenInfo {
-            symbol: symbol.chars().filter(|c| !c.is_control()).collect(),
-            decimals,
-        }),
+        // More than 36 decimals is a lie (no real token has them): it would read as "0 X".
+        (Ok(symbol), Ok(decimals))
+            if !symbol.is_empty() && symbol.len() <= 32 && decimals <= 36 =>
+        {
+            Some(TokenInfo {
+                symbol: symbol.chars().filter(|c| !c.is_control()).collect(),
+                decimals,
+            })
+        }
         _ => None,
     })
 }

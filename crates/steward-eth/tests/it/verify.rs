@@ -605,6 +605,69 @@ async fn certora_payment_stream_is_not_critical() {
 }
 
 #[tokio::test]
+async fn token_amounts_come_from_the_table_or_say_decimals_unknown() {
+    let Some(t) = treasury("token_amounts").await else {
+        return;
+    };
+    let rpc = t.anvil.rpc().clone();
+    let to = t.anvil.accounts()[7];
+    // A "token" whose decimals() and symbol() revert (ParamStore has neither).
+    let odd = deploy(&t.anvil, &t.art, "ParamStore", t.dao.timelock.abi_encode()).await;
+    // At USDC's mainnet address, code that says it is an 18-decimal "FAKE": the table wins.
+    let usdc: Address = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+        .parse()
+        .expect("a");
+    let fake = t.token("Fake", "FAKE", ether(1)).await;
+    let code = rpc.provider().get_code_at(fake).await.expect("code");
+    rpc.provider()
+        .raw_request::<_, serde_json::Value>("anvil_setCode".into(), (usdc, code))
+        .await
+        .expect("setCode");
+    let actions = [
+        action(
+            odd,
+            IShape::transferCall {
+                to,
+                amount: U256::from(5u8),
+            }
+            .abi_encode(),
+        ),
+        action(
+            usdc,
+            IShape::transferCall {
+                to,
+                amount: U256::from(250_000u64) * U256::from(1_000_000u64),
+            }
+            .abi_encode(),
+        ),
+    ];
+    let r = verify(
+        &Decoder::default(),
+        Some(&rpc),
+        &t.req(&actions, "Housekeeping."),
+    )
+    .await
+    .expect("verify");
+    let details: Vec<&str> = r.flags.iter().map(|f| f.detail.as_str()).collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("5 base units of token") && d.contains("(decimals unknown)")),
+        "{details:?}"
+    );
+    assert!(
+        details.iter().any(|d| d.contains("250,000 USDC")),
+        "{details:?}"
+    );
+    assert!(
+        details
+            .iter()
+            .all(|d| !d.contains("0 tokens") && !d.contains("FAKE")),
+        "{details:?}"
+    );
+}
+
+#[tokio::test]
 async fn simulation_against_a_silent_node_times_out_clearly() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
