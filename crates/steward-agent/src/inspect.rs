@@ -14,7 +14,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use steward_core::verification::{
     Binder, Binding, Call, Candidates, Tokens, binding_mismatches, binding_schema, candidates,
-    merge, model_bindings, rule_bindings, unkept_promises,
+    merge, model_bindings, rule_bindings, unbound_transfers, unkept_promises,
 };
 use steward_core::{
     Address, AuditRecord, B256, Flag, Proposal, ProposalState, Severity, Source, U256, kinds,
@@ -362,7 +362,9 @@ impl Inspector {
             &tokens_of(&report),
             &via_of(&report),
         );
-        flags.extend(promise_flags(&bindings, &report));
+        let mut stated = bindings.clone();
+        stated.extend(unbound_transfers(&description, &candidates, &bindings));
+        flags.extend(promise_flags(&stated, &report));
         add_flags(&mut report.flags, flags);
         Ok(Inspection {
             key,

@@ -322,6 +322,30 @@ pub fn rule_bindings(text: &str, c: &Candidates) -> Vec<Binding> {
     out
 }
 
+/// Amounts stated with a transfer verb just before them ("Transfer 1,000 COMP.") that no rule
+/// binding ties to a recipient: claims with an amount and no recipient, so that
+/// [`super::unkept_promises`] can look for them too.
+pub fn unbound_transfers(text: &str, c: &Candidates, bound: &[Binding]) -> Vec<Binding> {
+    let w = words(text);
+    c.amounts
+        .iter()
+        .filter(|a| {
+            !bound
+                .iter()
+                .any(|b| b.amount.as_ref().is_some_and(|x| x.text == a.text))
+        })
+        .filter_map(|a| {
+            let action = action_near(&w, a.at, a.at);
+            (action != "other" && action != "approve").then(|| Binding {
+                action,
+                amount: Some(a.clone()),
+                recipient: None,
+                by: Binder::Rules,
+            })
+        })
+        .collect()
+}
+
 /// Whether a new paragraph, list item, table row or heading starts between two words of
 /// `text` (a clause does not run across them: "Buffer Max: 20,000 DAI" on one list line and
 /// "Address to stream to: 0x…" on the next are two statements).
@@ -356,7 +380,8 @@ fn new_block(text: &str, before: &str, word: &str) -> bool {
 fn action_near(w: &[&str], at: usize, to_at: usize) -> String {
     let lo = at.saturating_sub(4);
     let before = w[lo..at.min(w.len())].iter().rev();
-    let after = w[(at + 1).min(w.len())..to_at.min(w.len())].iter();
+    let from = (at + 1).min(w.len());
+    let after = w[from..to_at.clamp(from, w.len())].iter();
     before
         .chain(after)
         .find_map(|t| verb(&t.to_lowercase()))

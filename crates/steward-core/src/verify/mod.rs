@@ -16,7 +16,7 @@ mod value;
 pub use binding::{
     ACTIONS, Binder, Binding, Candidates, MAX_BINDINGS, MAX_CANDIDATES, NONE, Recipient,
     StatedAmount, binding_mismatches, binding_schema, candidates, merge, model_bindings,
-    rule_bindings,
+    rule_bindings, unbound_transfers,
 };
 pub use claims::{Amount, Claims, claims, mismatches};
 pub use effects::{

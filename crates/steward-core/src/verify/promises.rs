@@ -144,7 +144,7 @@ pub fn unkept_promises(
         .collect();
     let mut out = Vec::new();
     for b in bindings {
-        let (Some(a), Some(r)) = (&b.amount, &b.recipient) else {
+        let Some(a) = &b.amount else {
             continue;
         };
         let Some(unit) = a.amount.unit.as_deref() else {
@@ -154,6 +154,33 @@ pub fn unkept_promises(
             continue;
         }
         let value = a.amount.value;
+        let Some(r) = &b.recipient else {
+            // An amount with a transfer verb and no recipient ("Transfer 1,000 COMP."): only
+            // whether it moves at all can be checked, so this never goes past a warning.
+            let some_moves = moved
+                .iter()
+                .any(|m| in_unit(m, unit) || (m.symbol.is_none() && could_be(m, value)));
+            if !some_moves {
+                let why = if !opaque.is_empty() && !simulated {
+                    "no decoded call moves it, and the payload calls a function nobody can read that could".to_owned()
+                } else {
+                    format!(
+                        "the payload {}",
+                        instead(&moved, effects, tokens, unit, None)
+                    )
+                };
+                out.push(Flag::new(
+                    kinds::MISMATCH,
+                    Severity::Warn,
+                    format!(
+                        "the description speaks of a {} of {} (no recipient named): {why}",
+                        noun(&b.action),
+                        a.text
+                    ),
+                ));
+            }
+            continue;
+        };
         let claim = format!("the description promises {} to {}", a.text, r.text);
         // A model's binding, or an amount with no transfer verb near it, is not sure enough
         // to be critical.
@@ -266,6 +293,15 @@ pub fn unkept_promises(
         );
     }
     dedupe(out)
+}
+
+fn noun(action: &str) -> &str {
+    match action {
+        "pay" => "payment",
+        "fund" => "funding",
+        "donate" => "donation",
+        a => a,
+    }
 }
 
 /// What the payload does with the stated asset, or with the recipient, in words.
