@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use steward_core::verification::{
-    Binder, Binding, Candidates, Tokens, binding_mismatches, binding_schema, candidates, merge,
-    model_bindings, rule_bindings,
+    Binder, Binding, Call, Candidates, Tokens, binding_mismatches, binding_schema, candidates,
+    merge, model_bindings, rule_bindings, unbound_transfers, unkept_promises,
 };
 use steward_core::{
     Address, AuditRecord, B256, Flag, Proposal, ProposalState, Severity, Source, U256, kinds,
@@ -102,12 +102,13 @@ impl Inspection {
             .filter(|b| b.by == Binder::Model)
             .cloned()
             .collect();
-        let flags = binding_mismatches(
+        let mut flags = binding_mismatches(
             &model_only,
             &self.report.effects,
             &tokens_of(&self.report),
             &via_of(&self.report),
         );
+        flags.extend(promise_flags(&model_only, &self.report));
         add_flags(&mut self.report.flags, flags);
     }
 }
@@ -167,6 +168,14 @@ fn via_of(r: &Report) -> Vec<Address> {
         .iter()
         .flat_map(|a| a.decoded.walk().into_iter().map(|c| c.target))
         .collect()
+}
+
+/// The other direction: stated transfers the payload does not make. A simulation that ran
+/// every action shows what an unknown call did; one that reverted shows nothing for sure.
+fn promise_flags(bindings: &[Binding], r: &Report) -> Vec<Flag> {
+    let calls: Vec<Call> = r.actions.iter().map(|a| a.decoded.clone()).collect();
+    let simulated = r.simulation.as_ref().is_some_and(|s| s.ok());
+    unkept_promises(bindings, &r.effects, &tokens_of(r), &calls, simulated)
 }
 
 fn add_flags(flags: &mut Vec<Flag>, new: Vec<Flag>) {
@@ -347,12 +356,15 @@ impl Inspector {
         }
         let candidates = candidates(&description);
         let bindings = rule_bindings(&description, &candidates);
-        let flags = binding_mismatches(
+        let mut flags = binding_mismatches(
             &bindings,
             &report.effects,
             &tokens_of(&report),
             &via_of(&report),
         );
+        let mut stated = bindings.clone();
+        stated.extend(unbound_transfers(&description, &candidates, &bindings));
+        flags.extend(promise_flags(&stated, &report));
         add_flags(&mut report.flags, flags);
         Ok(Inspection {
             key,

@@ -11,7 +11,7 @@ use alloy::sol;
 use serde::Serialize;
 use steward_core::verification::{
     Arg, Call, CurrentSettings, Effect, EffectKind, Setting, TokenInfo, Tokens, effects_of,
-    flags_with_current, mismatches,
+    flags_with_current, mismatches, with_known_tokens,
 };
 use steward_core::{Action, Flag, Severity, kinds};
 
@@ -200,6 +200,7 @@ pub async fn verify(decoder: &Decoder, rpc: Option<&Rpc>, req: &Request<'_>) -> 
                 tokens.insert(token, info);
             }
         }
+        with_known_tokens(&mut tokens, effects.iter().filter_map(token_of));
         let mut dao: Vec<Address> = req.dao.clone();
         dao.extend(req.executor);
         let recipients: BTreeSet<Address> = effects.iter().filter_map(recipient).collect();
@@ -210,6 +211,8 @@ pub async fn verify(decoder: &Decoder, rpc: Option<&Rpc>, req: &Request<'_>) -> 
             outside_control(rpc, r, &dao, &tokens, &effects, &mut extra).await?;
         }
     }
+    // Common tokens read right without an RPC, and whatever their `decimals()` says.
+    with_known_tokens(&mut tokens, effects.iter().filter_map(token_of));
     finish(
         req, calls, effects, extra, code, simulation, tokens, &current,
     )
@@ -400,10 +403,15 @@ async fn token_info(rpc: &Rpc, token: Address) -> Result<Option<TokenInfo>> {
         .call(token, &IVerifyProbe::decimalsCall {}, "decimals()")
         .await?;
     Ok(match (sym, dec) {
-        (Ok(symbol), Ok(decimals)) if !symbol.is_empty() && symbol.len() <= 32 => Some(TokenInfo {
-            symbol: symbol.chars().filter(|c| !c.is_control()).collect(),
-            decimals,
-        }),
+        // More than 36 decimals is a lie (no real token has them): it would read as "0 X".
+        (Ok(symbol), Ok(decimals))
+            if !symbol.is_empty() && symbol.len() <= 32 && decimals <= 36 =>
+        {
+            Some(TokenInfo {
+                symbol: symbol.chars().filter(|c| !c.is_control()).collect(),
+                decimals,
+            })
+        }
         _ => None,
     })
 }
@@ -472,7 +480,7 @@ async fn outside_control(
                     steward_core::verification::format_amount(*amount, i.decimals),
                     i.symbol
                 ),
-                None => format!("{amount} base units"),
+                None => format!("{amount} base units (decimals unknown)"),
             }),
             _ => None,
         })

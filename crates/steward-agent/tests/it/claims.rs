@@ -10,7 +10,7 @@ use std::time::Instant;
 use steward_agent::inspect::{model_claims, nothing_to_bind};
 use steward_core::verification::{
     Binder, Binding, Effect, EffectKind, TokenInfo, Tokens, binding_mismatches, candidates, merge,
-    mismatches, rule_bindings,
+    mismatches, rule_bindings, unkept_promises,
 };
 use steward_core::{Address, Flag, U256};
 use steward_ml::{Generator, LlamaGenerator, LlamaOptions, OpenAiBackend, OpenAiConfig};
@@ -303,6 +303,7 @@ fn run(mut g: Option<&mut dyn Generator>) -> (Vec<(&'static str, Tally)>, Vec<St
     let cases = corpus();
     let toks = tokens();
     let (mut rules, mut bound, mut model) = (Tally::default(), Tally::default(), Tally::default());
+    let mut promised = Tally::default();
     let mut lost = Vec::new();
     let mut model_ms = 0.0;
     for c in &cases {
@@ -313,6 +314,10 @@ fn run(mut g: Option<&mut dyn Generator>) -> (Vec<(&'static str, Tally)>, Vec<St
         let mut with_rules = base.clone();
         with_rules.extend(binding_mismatches(&rb, &c.effects, &toks, &c.via));
         tally(&mut bound, c, &rb, &with_rules);
+        // Both ways: the stated transfers looked for in the effects (no calls: all decoded).
+        let mut both = with_rules.clone();
+        both.extend(unkept_promises(&rb, &c.effects, &toks, &[], false));
+        tally(&mut promised, c, &rb, &both);
         if let Some(g) = g.as_deref_mut() {
             let started = Instant::now();
             let mb = if nothing_to_bind(&cand, &rb).is_some() {
@@ -355,7 +360,11 @@ fn run(mut g: Option<&mut dyn Generator>) -> (Vec<(&'static str, Tally)>, Vec<St
             tally(&mut model, c, &merged, &all);
         }
     }
-    let mut out = vec![("rules", rules), ("rules + rule binder", bound)];
+    let mut out = vec![
+        ("rules", rules),
+        ("rules + rule binder", bound),
+        ("rules + rule binder + promises", promised),
+    ];
     if g.is_some() {
         out.push(("rules + rule binder + model", model));
     }
@@ -393,6 +402,10 @@ fn rules_and_rule_binder_on_the_corpus() {
         bound.right, bound.made,
         "every rule binding is right: {bound:?}"
     );
+    // Looking for the promises in the payload adds no false alarm on the benign cases.
+    let promised = &rows[2].1;
+    assert_eq!(promised.false_alarms, 0, "{promised:?}");
+    assert!(promised.caught >= bound.caught, "{promised:?}");
 }
 
 fn models_dir() -> PathBuf {
@@ -430,7 +443,7 @@ fn model_binds_claims_and_never_removes_a_rule_finding() {
         table(&rows)
     );
     assert!(lost.is_empty(), "the model removed rule findings: {lost:?}");
-    let (bound, with_model) = (&rows[1].1, &rows[2].1);
+    let (bound, with_model) = (&rows[1].1, &rows[3].1);
     assert!(
         with_model.caught >= bound.caught && with_model.caught_critical >= bound.caught_critical
     );

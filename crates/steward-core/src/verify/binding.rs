@@ -102,8 +102,39 @@ pub struct Binding {
 }
 
 const NAME_STOP: &[&str] = &[
-    "the", "a", "an", "be", "this", "that", "it", "its", "our", "their", "his", "her", "date",
-    "time", "block", "end", "start", "zero", "and", "or", "whom",
+    "the",
+    "a",
+    "an",
+    "be",
+    "this",
+    "that",
+    "it",
+    "its",
+    "our",
+    "their",
+    "his",
+    "her",
+    "date",
+    "time",
+    "block",
+    "end",
+    "start",
+    "zero",
+    "and",
+    "or",
+    "whom",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 ];
 
 /// The amounts and recipients stated in `text`.
@@ -141,6 +172,16 @@ pub fn candidates(text: &str) -> Candidates {
                 }
                 _ => (value, i + 1),
             };
+            // A unit written onto the number must look like one: `10ETH`, not `4th` or `12mos`.
+            let suffix = t.trim_start_matches(|ch: char| {
+                ch == '$' || ch.is_ascii_digit() || ch == ',' || ch == '.'
+            });
+            if attached.as_deref().is_some_and(|u| u != "USD")
+                && scale(suffix).is_none()
+                && !looks_like_unit(suffix)
+            {
+                continue;
+            }
             let mut unit = attached;
             if unit.is_none()
                 && let Some(u) = w.get(unit_word_at).map(|n| clean(n))
@@ -250,11 +291,13 @@ pub fn rule_bindings(text: &str, c: &Candidates) -> Vec<Binding> {
     let mut out = Vec::new();
     for a in &c.amounts {
         let mut found = None;
+        let mut to_at = a.at;
         for (j, t) in w.iter().enumerate().skip(a.at + 1).take(9) {
-            if c.amounts.iter().any(|b| b.at == j) {
+            if c.amounts.iter().any(|b| b.at == j) || new_block(text, w[j - 1], t) {
                 break;
             }
             if t.eq_ignore_ascii_case("to") {
+                to_at = j;
                 found = c
                     .recipients
                     .iter()
@@ -269,7 +312,7 @@ pub fn rule_bindings(text: &str, c: &Candidates) -> Vec<Binding> {
         }
         if let Some(r) = found {
             out.push(Binding {
-                action: action_near(&w, a.at),
+                action: action_near(&w, a.at, to_at),
                 amount: Some(a.clone()),
                 recipient: Some(r.clone()),
                 by: Binder::Rules,
@@ -279,18 +322,98 @@ pub fn rule_bindings(text: &str, c: &Candidates) -> Vec<Binding> {
     out
 }
 
-fn action_near(w: &[&str], at: usize) -> String {
-    let lo = at.saturating_sub(4);
-    for t in w[lo..at.min(w.len())].iter().rev() {
-        let t = t.to_lowercase();
-        if let Some(a) = ACTIONS
-            .iter()
-            .find(|a| **a != "other" && t.starts_with(&a[..a.len().min(5)]))
-        {
-            return (*a).to_owned();
-        }
+/// Amounts stated with a transfer verb just before them ("Transfer 1,000 COMP.") that no rule
+/// binding ties to a recipient: claims with an amount and no recipient, so that
+/// [`super::unkept_promises`] can look for them too.
+pub fn unbound_transfers(text: &str, c: &Candidates, bound: &[Binding]) -> Vec<Binding> {
+    let w = words(text);
+    c.amounts
+        .iter()
+        .filter(|a| {
+            !bound
+                .iter()
+                .any(|b| b.amount.as_ref().is_some_and(|x| x.text == a.text))
+        })
+        .filter_map(|a| {
+            let action = action_near(&w, a.at, a.at);
+            (action != "other" && action != "approve").then(|| Binding {
+                action,
+                amount: Some(a.clone()),
+                recipient: None,
+                by: Binder::Rules,
+            })
+        })
+        .collect()
+}
+
+/// Whether a new paragraph, list item, table row or heading starts between two words of
+/// `text` (a clause does not run across them: "Buffer Max: 20,000 DAI" on one list line and
+/// "Address to stream to: 0x…" on the next are two statements).
+fn new_block(text: &str, before: &str, word: &str) -> bool {
+    let base = text.as_ptr() as usize;
+    let from = before.as_ptr() as usize - base + before.len();
+    let to = word.as_ptr() as usize - base;
+    let Some(gap) = text.get(from..to) else {
+        return false;
+    };
+    let mut lines = gap.split('\n');
+    lines.next();
+    let rest: Vec<&str> = lines.collect();
+    if rest.is_empty() {
+        return false;
     }
-    "other".into()
+    // The word itself may begin the new line's marker (`- **Address**`), so look at what the
+    // line holds before the word, and at the word's own first character.
+    rest.len() > 1
+        || rest.last().is_some_and(|l| {
+            let l = l.trim_start();
+            let head = if l.is_empty() { word } else { l };
+            head.starts_with(['-', '*', '+', '#', '|', '>'])
+                || head
+                    .split_once('.')
+                    .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        })
+}
+
+/// The action of an amount: a verb in the four words before it, else one between it and its
+/// "to" ("2,760,000 DAI will be streamed to ...", "35950 DAI sent from the buffer to ...").
+fn action_near(w: &[&str], at: usize, to_at: usize) -> String {
+    let lo = at.saturating_sub(4);
+    let before = w[lo..at.min(w.len())].iter().rev();
+    let from = (at + 1).min(w.len());
+    let after = w[from..to_at.clamp(from, w.len())].iter();
+    before
+        .chain(after)
+        .find_map(|t| verb(&t.to_lowercase()))
+        .unwrap_or("other")
+        .to_owned()
+}
+
+/// The action a word names, in [`ACTIONS`]' terms (`sent`, `allocate`, `reimburse` are
+/// transfers; `paid` is pay).
+fn verb(t: &str) -> Option<&'static str> {
+    if let Some(a) = ACTIONS
+        .iter()
+        .find(|a| **a != "other" && t.starts_with(&a[..a.len().min(5)]))
+    {
+        return Some(a);
+    }
+    const TRANSFERS: &[&str] = &[
+        "send",
+        "sent",
+        "allocat",
+        "distribut",
+        "reimburs",
+        "compensat",
+        "moved",
+    ];
+    if TRANSFERS.iter().any(|p| t.starts_with(p)) {
+        Some("transfer")
+    } else if t == "paid" {
+        Some("pay")
+    } else {
+        None
+    }
 }
 
 /// The JSON schema a model binds through: a list of claims whose every field is an enum of the
@@ -456,6 +579,8 @@ pub fn binding_mismatches(
             info.map_or(18, |i| i.decimals)
         };
         let units = to_units(amount, decimals);
+        // Some texts write the amount in base units.
+        let raw = to_units(amount, 0);
         let words_moved = format!(
             "{} {}",
             format_amount(amount, decimals),
@@ -469,7 +594,7 @@ pub fn binding_mismatches(
         let fits = |b: &&Binding| {
             b.amount
                 .as_ref()
-                .is_some_and(|a| close(a.amount.value, units))
+                .is_some_and(|a| close(a.amount.value, units) || close(a.amount.value, raw))
         };
         let severity = |bs: &[&Binding]| {
             if bs.iter().any(|b| b.by == Binder::Rules) {

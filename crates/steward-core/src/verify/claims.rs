@@ -200,6 +200,8 @@ pub(super) fn unit_word(w: &str) -> Option<String> {
         let u = w.to_uppercase();
         if u == "DOLLARS" || u == "USD" {
             "USD".into()
+        } else if u == "ETHER" {
+            "ETH".into()
         } else {
             u
         }
@@ -369,7 +371,8 @@ fn value_moved(
     let decimals = info.map_or(18, |i| i.decimals);
     let words = match info {
         Some(i) => format!("{} {}", format_amount(amount, i.decimals), i.symbol),
-        None => format!("{} tokens", format_amount(amount, 18)),
+        // Never "0 tokens": without decimals the amount is only base units.
+        None => super::effects::token_amount(tokens, token, amount),
     };
     check(
         c,
@@ -414,9 +417,10 @@ fn check(
         (Some(u), Some(s)) => u == s,
         (Some(u), None) => u != "USD",
     };
-    let amount_stated = c.amounts.iter().any(|a| {
-        unit_fits(a) && (close(a.value, units) || (a.unit.is_none() && close(a.value, raw_f)))
-    });
+    let amount_stated = c
+        .amounts
+        .iter()
+        .any(|a| unit_fits(a) && (close(a.value, units) || close(a.value, raw_f)));
     let same_unit: Vec<&Amount> = c
         .amounts
         .iter()
@@ -560,6 +564,52 @@ mod tests {
                     .all(|f| f.kind == kinds::MISMATCH && f.is_critical())
             );
         }
+    }
+
+    #[test]
+    fn amounts_carry_symbol_and_decimals_or_say_base_units() {
+        let to = Address::repeat_byte(0x11);
+        let pay = |token: Address, amount: U256| {
+            Effect::payload(EffectKind::TokenTransfer {
+                token: Some(token),
+                from: None,
+                to,
+                amount,
+                via: None,
+            })
+        };
+        // Unknown token, tiny amount: it used to read "0 tokens".
+        let odd = Address::repeat_byte(0x99);
+        let f = mismatches(
+            "Update the fee.",
+            &[pay(odd, U256::from(5u8))],
+            &Tokens::new(),
+        );
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].detail
+                .contains("5 base units of token 0x9999…9999 (decimals unknown)")
+        );
+        assert!(!f[0].detail.contains("0 tokens"), "{}", f[0].detail);
+        // USDC from the built-in table: 6 decimals, no RPC needed.
+        let usdc: Address = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+            .parse()
+            .expect("a");
+        let mut tokens = Tokens::new();
+        crate::verify::with_known_tokens(&mut tokens, [usdc, odd]);
+        assert_eq!(tokens.len(), 1);
+        let amount = U256::from(250_000u64) * U256::from(1_000_000u64);
+        let f = mismatches("Update the fee.", &[pay(usdc, amount)], &tokens);
+        assert!(
+            f[0].detail.contains("sends 250,000 USDC"),
+            "{}",
+            f[0].detail
+        );
+        // Stated in USDC, the same payload passes.
+        let text = format!("Send 250k USDC to {to}.");
+        assert!(mismatches(&text, &[pay(usdc, amount)], &tokens).is_empty());
+        let flags = crate::verify::flags_of(&[], &[pay(odd, U256::from(5u8))], &Tokens::new());
+        assert!(flags[0].detail.contains("(decimals unknown)"), "{flags:?}");
     }
 
     #[test]

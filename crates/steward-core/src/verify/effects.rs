@@ -158,8 +158,11 @@ pub(crate) fn token_amount(tokens: &Tokens, token: Option<Address>, amount: U256
     match token.and_then(|t| tokens.get(&t)) {
         Some(i) => format!("{} {}", format_amount(amount, i.decimals), i.symbol),
         None => match token {
-            Some(t) => format!("{amount} base units of token {}", short(t)),
-            None => format!("{amount} base units"),
+            Some(t) => format!(
+                "{amount} base units of token {} (decimals unknown)",
+                short(t)
+            ),
+            None => format!("{amount} base units (decimals unknown)"),
         },
     }
 }

@@ -9,12 +9,14 @@ mod binding;
 mod claims;
 mod effects;
 mod governance;
+mod known_tokens;
+mod promises;
 mod value;
 
 pub use binding::{
     ACTIONS, Binder, Binding, Candidates, MAX_BINDINGS, MAX_CANDIDATES, NONE, Recipient,
     StatedAmount, binding_mismatches, binding_schema, candidates, merge, model_bindings,
-    rule_bindings,
+    rule_bindings, unbound_transfers,
 };
 pub use claims::{Amount, Claims, claims, mismatches};
 pub use effects::{
@@ -25,4 +27,6 @@ pub use governance::{
     CurrentSettings, DAY_BLOCKS, DAY_SECONDS, Judgement, QUORUM_DENOMINATOR, Setting,
     is_governance_role, judge, role_label, role_name,
 };
+pub use known_tokens::{known_token, with_known_tokens};
+pub use promises::unkept_promises;
 pub use value::{Arg, Call, Value};

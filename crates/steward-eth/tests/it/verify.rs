@@ -10,7 +10,9 @@ use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol;
 use alloy::sol_types::{SolCall, SolValue};
-use steward_core::verification::EffectKind;
+use steward_core::verification::{
+    Call, EffectKind, Tokens, binding_mismatches, candidates, rule_bindings, unkept_promises,
+};
 use steward_core::{Action, Flag, kinds};
 use steward_eth::decode::{Decoder, Registry};
 use steward_eth::testkit::{Anvil, Artifacts, Dao, DaoConfig, ether};
@@ -110,6 +112,23 @@ fn kinds_of(r: &Report) -> Vec<(&str, bool)> {
 
 fn critical<'a>(r: &'a Report, kind: &str) -> Option<&'a Flag> {
     r.flags.iter().find(|f| f.kind == kind && f.is_critical())
+}
+
+/// The claims rules of `steward inspect` on top of the report (steward-agent adds them): the
+/// bound claims against the effects, and every stated transfer looked for in them.
+fn claim_flags(r: &Report, text: &str) -> Vec<Flag> {
+    let b = rule_bindings(text, &candidates(text));
+    let tokens: Tokens = r.tokens.iter().cloned().collect();
+    let calls: Vec<Call> = r.actions.iter().map(|a| a.decoded.clone()).collect();
+    let via: Vec<Address> = calls
+        .iter()
+        .flat_map(Call::walk)
+        .map(|c| c.target)
+        .collect();
+    let simulated = r.simulation.as_ref().is_some_and(|s| s.ok());
+    let mut out = binding_mismatches(&b, &r.effects, &tokens, &via);
+    out.extend(unkept_promises(&b, &r.effects, &tokens, &calls, simulated));
+    out
 }
 
 #[tokio::test]
@@ -373,6 +392,13 @@ async fn beanstalk_bip18_sweep_described_as_a_donation_is_a_critical_mismatch() 
     let m = critical(&r, kinds::MISMATCH).expect("mismatch");
     assert!(m.detail.contains("800,000 BEAN3CRV"), "{}", m.detail);
     assert!(r.simulation.as_ref().is_some_and(|s| s.ok()));
+    // Claims both ways: the promised donation never happens, and the flag says what does.
+    let c = claim_flags(&r, text);
+    let p = c
+        .iter()
+        .find(|f| f.is_critical() && f.detail.contains("promises 250,000 BEAN3CRV to Ukraine"))
+        .unwrap_or_else(|| panic!("a promise flag: {c:?}"));
+    assert!(p.detail.contains("sends 800,000 BEAN3CRV"), "{}", p.detail);
     // The chain is as it was.
     assert_eq!(balance(&rpc, lp, diamond).await, ether(800_000));
     assert_eq!(balance(&rpc, lp, attacker).await, U256::ZERO);
@@ -439,6 +465,9 @@ async fn goldcomp_grant_into_a_vault_an_outside_multisig_controls_is_critical() 
         "the text states it: {:?}",
         r.flags
     );
+    // The promise is kept (`_grantComp` pays COMP): no claim flag at all.
+    let c = claim_flags(&r, &text);
+    assert!(c.is_empty(), "{c:?}");
 }
 
 #[tokio::test]
@@ -480,6 +509,9 @@ async fn synthetify_ten_lookalikes_only_the_one_with_a_transfer_is_critical() {
             "{:?}",
             r.simulation
         );
+        // A fee in bps is no promise of a transfer.
+        let c = claim_flags(&r, &text);
+        assert!(c.iter().all(|f| !f.detail.contains("promises")), "{c:?}");
         if r.has_critical() {
             critical_ones.push(i);
             let m = critical(&r, kinds::MISMATCH).expect("mismatch");
@@ -557,6 +589,9 @@ async fn certora_payment_stream_is_not_critical() {
         r.simulation
     );
     assert!(!r.has_critical(), "{:?}", r.flags);
+    // The stream to Certora keeps the stated 16,722.408 COMP: nothing from the claims rules.
+    let c = claim_flags(&r, &text);
+    assert!(c.is_empty(), "{c:?}");
     let ks = kinds_of(&r);
     assert!(
         ks.contains(&(kinds::APPROVAL, false)) && ks.contains(&(kinds::TOKEN_TRANSFER, false)),
@@ -566,6 +601,69 @@ async fn certora_payment_stream_is_not_critical() {
         balance(&rpc, comp, t.dao.timelock).await,
         ether(50_000),
         "chain unchanged"
+    );
+}
+
+#[tokio::test]
+async fn token_amounts_come_from_the_table_or_say_decimals_unknown() {
+    let Some(t) = treasury("token_amounts").await else {
+        return;
+    };
+    let rpc = t.anvil.rpc().clone();
+    let to = t.anvil.accounts()[7];
+    // A "token" whose decimals() and symbol() revert (ParamStore has neither).
+    let odd = deploy(&t.anvil, &t.art, "ParamStore", t.dao.timelock.abi_encode()).await;
+    // At USDC's mainnet address, code that says it is an 18-decimal "FAKE": the table wins.
+    let usdc: Address = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+        .parse()
+        .expect("a");
+    let fake = t.token("Fake", "FAKE", ether(1)).await;
+    let code = rpc.provider().get_code_at(fake).await.expect("code");
+    rpc.provider()
+        .raw_request::<_, serde_json::Value>("anvil_setCode".into(), (usdc, code))
+        .await
+        .expect("setCode");
+    let actions = [
+        action(
+            odd,
+            IShape::transferCall {
+                to,
+                amount: U256::from(5u8),
+            }
+            .abi_encode(),
+        ),
+        action(
+            usdc,
+            IShape::transferCall {
+                to,
+                amount: U256::from(250_000u64) * U256::from(1_000_000u64),
+            }
+            .abi_encode(),
+        ),
+    ];
+    let r = verify(
+        &Decoder::default(),
+        Some(&rpc),
+        &t.req(&actions, "Housekeeping."),
+    )
+    .await
+    .expect("verify");
+    let details: Vec<&str> = r.flags.iter().map(|f| f.detail.as_str()).collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("5 base units of token") && d.contains("(decimals unknown)")),
+        "{details:?}"
+    );
+    assert!(
+        details.iter().any(|d| d.contains("250,000 USDC")),
+        "{details:?}"
+    );
+    assert!(
+        details
+            .iter()
+            .all(|d| !d.contains("0 tokens") && !d.contains("FAKE")),
+        "{details:?}"
     );
 }
 
