@@ -9,6 +9,7 @@
 //! runs with agree = -1, so its PCA centre is the negation of ours (components match up to sign).
 
 mod cluster;
+mod common;
 mod matrix;
 mod pca;
 pub mod polis;
@@ -18,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+pub use common::{BLOC_MIN_MEMBERS, BLOC_MIN_VOTES, Bloc, CRUX_MIN_VOTES, Crux};
 pub use matrix::{Conversation, VoteEvent, VoteMatrix, in_conv};
 pub use pca::Pca;
 pub use repness::{ConsensusComment, RepComment, RepfulFor, Tally, prop_test, two_prop_test};
@@ -111,7 +113,18 @@ pub struct Analysis {
     pub group_aware_consensus: BTreeMap<u64, f64>,
     pub comment_priorities: BTreeMap<u64, f64>,
     pub comment_extremity: BTreeMap<u64, f64>,
+    /// Not Polis's: the statements that split the groups most (at most [`MAX_CRUXES`]).
+    pub cruxes: Vec<Crux>,
+    /// Not Polis's: participants who cast identical votes on many statements.
+    pub blocs: Vec<Bloc>,
+    /// Not Polis's: consensus statements with every bloc counted as one participant, so a
+    /// coordinated bloc cannot make a statement "common ground" on its own.
+    pub consensus_agree_one_per_bloc: Vec<ConsensusComment>,
+    pub consensus_disagree_one_per_bloc: Vec<ConsensusComment>,
 }
+
+/// The most cruxes reported.
+pub const MAX_CRUXES: usize = 10;
 
 /// Runs the whole computation. Deterministic: the same votes give the same answer.
 pub fn analyze(conv: &Conversation) -> Result<Analysis> {
@@ -211,6 +224,10 @@ pub fn analyze(conv: &Conversation) -> Result<Analysis> {
     }
     let (consensus_agree, consensus_disagree) =
         repness::select_consensus(&m.tids, &totals, &eligible);
+    let cruxes = common::cruxes(&m.tids, &tallies, &eligible, MAX_CRUXES);
+    let blocs = common::blocs(&m);
+    let (consensus_agree_one_per_bloc, consensus_disagree_one_per_bloc) =
+        repness::select_consensus(&m.tids, &common::totals_one_per_bloc(&m, &blocs), &eligible);
     let extremity = pca::comment_extremity(&pca);
     let mut group_aware_consensus = BTreeMap::new();
     let mut comment_priorities = BTreeMap::new();
@@ -244,6 +261,10 @@ pub fn analyze(conv: &Conversation) -> Result<Analysis> {
         group_aware_consensus,
         comment_priorities,
         comment_extremity,
+        cruxes,
+        blocs,
+        consensus_agree_one_per_bloc,
+        consensus_disagree_one_per_bloc,
     })
 }
 

@@ -229,3 +229,79 @@ fn moderated_out_statements_are_never_representative_or_consensus() {
     assert!(a.repness.iter().flatten().all(|r| r.tid != 6));
     assert_eq!(a.pca.center[6], 0.0);
 }
+
+#[test]
+fn cruxes_are_the_statements_that_split_the_groups() {
+    let a = analyze(&two_blocs(40)).expect("analysis");
+    let top: Vec<u64> = a.cruxes.iter().map(|c| c.tid).collect();
+    assert!(!top.is_empty());
+    // Statements 0..6 split the two blocs; 6 is agreed by both and is never a crux ahead of them.
+    assert!(top.iter().take(6).all(|t| *t < 6), "{top:?}");
+    assert!(a.cruxes[0].spread > 0.7, "{:?}", a.cruxes[0]);
+    if let Some(c6) = a.cruxes.iter().find(|c| c.tid == 6) {
+        assert!(c6.spread < 0.2, "{c6:?}");
+    }
+}
+
+/// Twenty participants with their own mixed ballots, split on statement 7; then forty accounts
+/// casting one identical ballot that agrees with everything.
+fn honest_and_a_bloc(bloc: u64) -> Conversation {
+    let mut votes = Vec::new();
+    let mut t = 0;
+    let mut x: u64 = 2112;
+    for pid in 0..20u64 {
+        for tid in 0..8u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let value = if tid == 7 {
+                if pid % 2 == 0 { 1 } else { -1 }
+            } else {
+                [1, -1, 0][((x >> 33) % 3) as usize]
+            };
+            t += 1;
+            votes.push(VoteEvent {
+                pid,
+                tid,
+                value,
+                at: Some(t),
+            });
+        }
+    }
+    for pid in 100..100 + bloc {
+        for tid in 0..8u64 {
+            t += 1;
+            votes.push(VoteEvent {
+                pid,
+                tid,
+                value: 1,
+                at: Some(t),
+            });
+        }
+    }
+    Conversation {
+        votes,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_coordinated_bloc_is_found_and_cannot_make_common_ground_alone() {
+    let a = analyze(&honest_and_a_bloc(40)).expect("analysis");
+    assert_eq!(a.blocs.len(), 1, "{:?}", a.blocs);
+    assert_eq!(a.blocs[0].members, (100..140).collect::<Vec<u64>>());
+    assert_eq!(a.blocs[0].votes, 8);
+    // Counted as forty, the bloc makes the split statement 7 look agreed on...
+    let plain: Vec<u64> = a.consensus_agree.iter().map(|c| c.tid).collect();
+    assert!(plain.contains(&7), "{plain:?}");
+    // ...counted once, it does not.
+    let one: Vec<u64> = a
+        .consensus_agree_one_per_bloc
+        .iter()
+        .map(|c| c.tid)
+        .collect();
+    assert!(!one.contains(&7), "{one:?}");
+    // Without a bloc there is none to find.
+    let honest = analyze(&honest_and_a_bloc(0)).expect("analysis");
+    assert!(honest.blocs.is_empty(), "{:?}", honest.blocs);
+}

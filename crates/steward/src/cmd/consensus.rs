@@ -59,6 +59,12 @@ struct Report {
     consensus: ConsensusOut,
     group_aware_consensus: BTreeMap<u64, f64>,
     comment_priorities: BTreeMap<u64, f64>,
+    /// Not Polis's: the statements that split the groups most.
+    cruxes: Vec<steward_core::consensus::Crux>,
+    /// Not Polis's: participants who cast identical ballots on many statements.
+    blocs: Vec<steward_core::consensus::Bloc>,
+    /// Not Polis's: consensus with every bloc counted as one participant.
+    consensus_one_per_bloc: ConsensusOut,
 }
 
 #[derive(Debug, Serialize)]
@@ -177,6 +183,20 @@ fn report(a: &Analysis) -> Report {
         },
         group_aware_consensus: a.group_aware_consensus.clone(),
         comment_priorities: a.comment_priorities.clone(),
+        cruxes: a.cruxes.clone(),
+        blocs: a.blocs.clone(),
+        consensus_one_per_bloc: ConsensusOut {
+            agree: a
+                .consensus_agree_one_per_bloc
+                .iter()
+                .map(|c| c.tid)
+                .collect(),
+            disagree: a
+                .consensus_disagree_one_per_bloc
+                .iter()
+                .map(|c| c.tid)
+                .collect(),
+        },
     }
 }
 
@@ -222,5 +242,15 @@ fn human(r: &Report) -> String {
         "consensus disagree: {}",
         list(&r.consensus.disagree)
     ));
+    let cruxes: Vec<u64> = r.cruxes.iter().map(|c| c.tid).collect();
+    s.push_str(&format!("\ncruxes: {}", list(&cruxes)));
+    for b in &r.blocs {
+        s.push_str(&format!(
+            "\nbloc: {} participants cast the same {} votes (counted once: consensus agree {})",
+            b.members.len(),
+            b.votes,
+            list(&r.consensus_one_per_bloc.agree)
+        ));
+    }
     s
 }
