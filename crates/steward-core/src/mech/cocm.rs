@@ -305,10 +305,27 @@ fn reach(clusters: &Clusters, norm: &[f64], users: &[f64]) -> super::Csr {
     let mut acc = vec![0.0f64; n];
     let mut seen = vec![false; n];
     let mut touched: Vec<u32> = Vec::new();
+    // Room for every row at its bound (the clusters of f's members, at most all of them), so the
+    // table of millions of entries is not copied as it grows.
+    let bound: usize = (0..n)
+        .map(|f| {
+            let (fa, fb) = (
+                clusters.by_cluster.start[f],
+                clusters.by_cluster.start[f + 1],
+            );
+            let steps: usize = clusters.by_cluster.idx[fa..fb]
+                .iter()
+                .map(|&j| {
+                    clusters.by_donor.start[j as usize + 1] - clusters.by_donor.start[j as usize]
+                })
+                .sum();
+            steps.min(n)
+        })
+        .sum();
     let mut out = super::Csr {
         start: Vec::with_capacity(n + 1),
-        idx: Vec::new(),
-        val: Vec::new(),
+        idx: Vec::with_capacity(bound),
+        val: Vec::with_capacity(bound),
     };
     out.start.push(0);
     for f in 0..n {
