@@ -85,15 +85,18 @@ $(date -u +%Y-%m-%d), $cores cores shared with other work (load average $(cut -d
 $table
 
 Times cover building the sparse round and the mechanism, not reading the files. Both sides are
-sparse where the round is: Rust walks compressed rows (pairwise: one donor-sized scratch row;
-COCM: a sparse cluster-to-cluster reach table and one clusters-of-this-project matrix at a time);
-numpy builds every co-donor pair with \`triu_indices\` per project size and groups them with
-\`np.unique\` (pairwise), and a dense cluster x cluster PJP with per-project BLAS products (COCM).
-Neither allocates a donor x project matrix. The issue's target is 50x: the pairwise figure on GR3
-can reach it, the rest do not. numpy's pairwise is one sort of every co-donor pair (50 M here),
-which is already vectorised; numpy's COCM does the same clusters x clusters work per project as
-the Rust, as dense BLAS products, so Rust's edge there is a constant factor (sparse reach table,
-no matrix products), and both are dominated by |clusters of the project's donors|² per project.
+sparse where the round is: Rust walks compressed rows (pairwise: one donor-sized scratch row,
+each donor's later co-donors found by a cursor per project; COCM: a sparse cluster-to-cluster
+reach table built once, then per project K and its transpose, never a clusters x clusters
+matrix); numpy builds every co-donor pair with \`triu_indices\` per project size and groups them
+with \`np.unique\` (pairwise), and a dense cluster x cluster PJP with per-project BLAS products
+(COCM). Neither allocates a donor x project matrix. The issue's target is 50x: pairwise reaches
+it; COCM's per-project work does not, and cannot with this formula: each project needs every
+pair of the clusters its donors are in (about 950 here, so 456,000 square roots of products
+that do not factor), and each donor's connection to each of those clusters, read from the reach
+rows of the donor's clusters (about 1.06 M entries, 12.7 MB per project); numpy does the same
+per project as two BLAS products and a gather at near-peak speed. docs/mechanisms.md has the
+profile and the ceiling.
 Command: \`scripts/bench-mech.sh\` (or \`make bench\`).
 <!-- /bench:mech -->
 MD

@@ -96,51 +96,112 @@ pub fn cocm_projects(
 
     let reach = reach(clusters, &norm, &users);
     let mut funding = vec![0.0; projects.len()];
-    let mut local = vec![NONE; n_clusters];
-    let mut present: Vec<u32> = Vec::new();
-    let mut kmat: Vec<f64> = Vec::new();
-    let mut pp: Vec<f64> = Vec::new();
+    let mut scratch = Scratch::new(n_clusters);
     for (&p, out) in projects.iter().zip(funding.iter_mut()) {
+        *out = scratch.project(round, clusters, form, &norm, &reach, p);
+    }
+    Ok(funding)
+}
+
+/// One project's working set, reused across projects. With w the clusters of the project's n
+/// donors, the work is Σ_i Σ_{f∋i} |reach(f)| for the connections, n·w for K, and Σ_{g<h} for
+/// the pairs, read from K and its transpose (n·w each) rather than a w × w matrix of P', which
+/// for w in the thousands no longer fits in cache.
+struct Scratch {
+    /// Cluster -> its column among the project's clusters, NONE when absent.
+    local: Vec<u32>,
+    present: Vec<u32>,
+    /// K(i,h), n rows of w + SPARE (the spare columns soak up connections outside the project).
+    kmat: Vec<f64>,
+    /// K transposed: w rows of n.
+    kt: Vec<f64>,
+    /// Each cluster's first member among the project's donors (row, N(i,g)); the rest below.
+    first: Vec<(u32, f64)>,
+    /// Further members (column, row, N(i,g)), by column then row.
+    extra: Vec<(u32, u32, f64)>,
+    a: Vec<f64>,
+    b: Vec<f64>,
+}
+
+impl Scratch {
+    fn new(n_clusters: usize) -> Self {
+        Self {
+            local: vec![NONE; n_clusters],
+            present: Vec::new(),
+            kmat: Vec::new(),
+            kt: Vec::new(),
+            first: Vec::new(),
+            extra: Vec::new(),
+            a: Vec::new(),
+            b: Vec::new(),
+        }
+    }
+
+    fn project(
+        &mut self,
+        round: &Round,
+        clusters: &Clusters,
+        form: Form,
+        norm: &[f64],
+        reach: &super::Csr,
+        p: usize,
+    ) -> f64 {
         let (donors, amounts) = round.project(p);
         if donors.is_empty() {
-            continue;
+            return 0.0;
         }
-        // The clusters of this project's donors: only they can pair (P'(g,h) needs donors in both).
-        for &i in donors {
-            for &g in clusters.by_donor.row(i as usize).0 {
-                if local[g as usize] == NONE {
-                    local[g as usize] = present.len() as u32;
-                    present.push(g);
+        // The clusters of this project's donors: only they can pair (P'(g,h) needs donors in
+        // both), with each one's members among the donors, in donor order.
+        self.first.clear();
+        self.extra.clear();
+        for (r, &i) in donors.iter().enumerate() {
+            let i = i as usize;
+            let (a, b) = (clusters.by_donor.start[i], clusters.by_donor.start[i + 1]);
+            for (&g, &n) in clusters.by_donor.idx[a..b].iter().zip(&norm[a..b]) {
+                let l = &mut self.local[g as usize];
+                if *l == NONE {
+                    *l = self.present.len() as u32;
+                    self.present.push(g);
+                    self.first.push((r as u32, n));
+                } else {
+                    self.extra.push((*l, r as u32, n));
                 }
             }
         }
-        let w = present.len();
-        kmat.clear();
-        kmat.resize(donors.len() * w, 0.0);
+        // Rows ascend already; a stable sort by column keeps them ascending within one.
+        self.extra.sort_by_key(|e| e.0);
+        let w = self.present.len();
+        let n = donors.len();
+        let stride = w + SPARE;
+        self.kmat.clear();
+        self.kmat.resize(n * stride, 0.0);
         for (r, &i) in donors.iter().enumerate() {
-            let row = &mut kmat[r * w..(r + 1) * w];
+            let row = &mut self.kmat[r * stride..(r + 1) * stride];
             let i = i as usize;
             let (a, b) = (clusters.by_donor.start[i], clusters.by_donor.start[i + 1]);
             for (&f, &nf) in clusters.by_donor.idx[a..b].iter().zip(&norm[a..b]) {
                 let (hs, vs) = reach.row(f as usize);
-                for (&h, &v) in hs.iter().zip(vs) {
-                    let lh = local[h as usize];
-                    if lh != NONE {
-                        match form {
-                            Form::Paper => row[lh as usize] = 1.0,
-                            Form::Gitcoin { .. } => row[lh as usize] += nf * v,
+                match form {
+                    Form::Paper => {
+                        for &h in hs {
+                            row[spare(&self.local, h, w)] = 1.0;
+                        }
+                    }
+                    Form::Gitcoin { .. } => {
+                        for (&h, &v) in hs.iter().zip(vs) {
+                            row[spare(&self.local, h, w)] += nf * v;
                         }
                     }
                 }
             }
             // A member of h is fully connected to it.
             for &g in &clusters.by_donor.idx[a..b] {
-                row[local[g as usize] as usize] = 1.0;
+                row[self.local[g as usize] as usize] = 1.0;
             }
             // K(i,h) in place of k(i,h).
             let c = amounts[r];
             let root = c.sqrt();
-            for k in row.iter_mut() {
+            for k in row[..w].iter_mut() {
                 let k1 = k.min(1.0);
                 *k = match form {
                     Form::Paper | Form::Gitcoin { harsh: false } => k1 * root + (1.0 - k1) * c,
@@ -148,38 +209,92 @@ pub fn cocm_projects(
                 };
             }
         }
-        // P'(h,g) at pp[g * w + h]: each donor adds K(i,·) · N(i,g) to row g, contiguously.
-        pp.clear();
-        pp.resize(w * w, 0.0);
-        for (r, &i) in donors.iter().enumerate() {
-            let krow = &kmat[r * w..(r + 1) * w];
-            let i = i as usize;
-            let (a, b) = (clusters.by_donor.start[i], clusters.by_donor.start[i + 1]);
-            for (&g, &n) in clusters.by_donor.idx[a..b].iter().zip(&norm[a..b]) {
-                let lg = local[g as usize] as usize;
-                for (x, &k) in pp[lg * w..(lg + 1) * w].iter_mut().zip(krow) {
-                    *x += k * n;
-                }
+        self.kt.clear();
+        self.kt.resize(w * n, 0.0);
+        for r in 0..n {
+            for (h, &k) in self.kmat[r * stride..r * stride + w].iter().enumerate() {
+                self.kt[h * n + r] = k;
             }
         }
-        // Σ_{g<h} √(P'(h,g) · P'(g,h)), in tiles so the transposed reads stay in cache.
-        const TILE: usize = 64;
+        // Σ_{g<h} √(P'(h,g) · P'(g,h)), P'(h,g) = Σ_{i∈g} K(i,h) · N(i,g): for each g, the
+        // row P'(·,g) from K's rows of g's members and the column P'(g,·) from K's column g.
+        self.a.resize(w, 0.0);
+        self.b.resize(w, 0.0);
         let mut sum = 0.0;
-        for g0 in (0..w).step_by(TILE) {
-            for h0 in (g0..w).step_by(TILE) {
-                for g in g0..(g0 + TILE).min(w) {
-                    for h in h0.max(g + 1)..(h0 + TILE).min(w) {
-                        sum += (pp[g * w + h] * pp[h * w + g]).sqrt();
-                    }
+        let mut e_from = 0;
+        for g in 0..w {
+            let (h0, len) = (g + 1, w - g - 1);
+            if len == 0 {
+                break;
+            }
+            let a = &mut self.a[..len];
+            let (r0, n0) = self.first[g];
+            let krow = &self.kmat[r0 as usize * stride..];
+            for (x, &k) in a.iter_mut().zip(&krow[h0..w]) {
+                *x = k * n0;
+            }
+            while e_from < self.extra.len() && (self.extra[e_from].0 as usize) < g {
+                e_from += 1;
+            }
+            for &(_, r, nr) in self.extra[e_from..]
+                .iter()
+                .take_while(|e| e.0 as usize == g)
+            {
+                let krow = &self.kmat[r as usize * stride..];
+                for (x, &k) in a.iter_mut().zip(&krow[h0..w]) {
+                    *x += k * nr;
                 }
             }
+            let kcol = &self.kt[g * n..(g + 1) * n];
+            let b = &mut self.b[..len];
+            for (y, &(r, nr)) in b.iter_mut().zip(&self.first[h0..w]) {
+                *y = kcol[r as usize] * nr;
+            }
+            for &(h, r, nr) in &self.extra[e_from..] {
+                if h as usize > g {
+                    b[h as usize - h0] += kcol[r as usize] * nr;
+                }
+            }
+            sum += root_dot(a, b);
         }
-        *out = 2.0 * sum;
-        for g in present.drain(..) {
-            local[g as usize] = NONE;
+        for g in self.present.drain(..) {
+            self.local[g as usize] = NONE;
+        }
+        2.0 * sum
+    }
+}
+
+/// Spare columns past the project's clusters, for connections outside the project.
+const SPARE: usize = 16;
+
+/// Cluster h's column, or one of the spare columns past w when h is not among the project's
+/// clusters: a select rather than a branch, since most of a reach row falls outside the project,
+/// and spread over several spare columns so the discarded additions do not queue on one slot.
+#[inline(always)]
+fn spare(local: &[u32], h: u32, w: usize) -> usize {
+    let l = local[h as usize];
+    if l == NONE {
+        w + (h as usize % SPARE)
+    } else {
+        l as usize
+    }
+}
+
+/// Σ √(a_k · b_k), in four lanes so it vectorises.
+fn root_dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ac, bc) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ar, br) = (ac.remainder(), bc.remainder());
+    for (x, y) in ac.zip(bc) {
+        for k in 0..4 {
+            acc[k] += (x[k] * y[k]).sqrt();
         }
     }
-    Ok(funding)
+    let mut tail = 0.0;
+    for (x, y) in ar.iter().zip(br) {
+        tail += (x * y).sqrt();
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 /// Cluster-to-cluster reach, once per round: PJP(f,h) = Σ_j U(f,j) · N(j,h), the chance that a
@@ -190,10 +305,27 @@ fn reach(clusters: &Clusters, norm: &[f64], users: &[f64]) -> super::Csr {
     let mut acc = vec![0.0f64; n];
     let mut seen = vec![false; n];
     let mut touched: Vec<u32> = Vec::new();
+    // Room for every row at its bound (the clusters of f's members, at most all of them), so the
+    // table of millions of entries is not copied as it grows.
+    let bound: usize = (0..n)
+        .map(|f| {
+            let (fa, fb) = (
+                clusters.by_cluster.start[f],
+                clusters.by_cluster.start[f + 1],
+            );
+            let steps: usize = clusters.by_cluster.idx[fa..fb]
+                .iter()
+                .map(|&j| {
+                    clusters.by_donor.start[j as usize + 1] - clusters.by_donor.start[j as usize]
+                })
+                .sum();
+            steps.min(n)
+        })
+        .sum();
     let mut out = super::Csr {
         start: Vec::with_capacity(n + 1),
-        idx: Vec::new(),
-        val: Vec::new(),
+        idx: Vec::with_capacity(bound),
+        val: Vec::with_capacity(bound),
     };
     out.start.push(0);
     for f in 0..n {

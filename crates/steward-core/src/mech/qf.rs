@@ -28,32 +28,41 @@ pub fn pairwise(round: &Round, m: f64) -> Result<Vec<f64>> {
         return Err(param("M", format!("{m} is not a positive number")));
     }
     let n_donors = round.donors().len();
-    let roots: Vec<Vec<f64>> = (0..round.projects().len())
-        .map(|p| round.project(p).1.iter().map(|c| c.sqrt()).collect())
-        .collect();
+    let bp = &round.by_project;
+    // √c aligned with the by-project rows, one flat array.
+    let roots: Vec<f64> = bp.val.iter().map(|c| c.sqrt()).collect();
     let mut funding = vec![0.0; round.projects().len()];
     let mut overlap = vec![0.0f64; n_donors];
-    // This donor's pairs with later co-donors: (j, √(c_iq c_jq), q), replayed once P is known.
-    let mut pairs: Vec<(u32, f64, u32)> = Vec::new();
+    // Donors are visited in ascending order and each project's donors ascend, so donor i sits
+    // at next[q] in project q's row: its later co-donors follow it, with no search.
+    let mut next: Vec<usize> = bp.start[..bp.start.len() - 1].to_vec();
     for i in 0..n_donors {
         let (projects, amounts) = round.donor(i);
+        // P_ij for this donor's later co-donors j, then each pair's term once P is known, then
+        // the scratch row cleared: three passes over the same pairs, nothing stored per pair.
         for (&q, &c) in projects.iter().zip(amounts) {
             let si = c.sqrt();
-            let (donors, _) = round.project(q as usize);
-            let from = donors.partition_point(|&j| j as usize <= i);
-            for (&j, &sj) in donors[from..].iter().zip(&roots[q as usize][from..]) {
-                let w = si * sj;
-                overlap[j as usize] += w;
-                pairs.push((j, w, q));
+            let (from, to) = (next[q as usize] + 1, bp.start[q as usize + 1]);
+            for (&j, &sj) in bp.idx[from..to].iter().zip(&roots[from..to]) {
+                overlap[j as usize] += si * sj;
             }
         }
-        for &(j, w, q) in &pairs {
-            funding[q as usize] += w * m / (m + overlap[j as usize]);
+        for (&q, &c) in projects.iter().zip(amounts) {
+            let si = c.sqrt();
+            let (from, to) = (next[q as usize] + 1, bp.start[q as usize + 1]);
+            let mut sum = 0.0;
+            for (&j, &sj) in bp.idx[from..to].iter().zip(&roots[from..to]) {
+                sum += si * sj * m / (m + overlap[j as usize]);
+            }
+            funding[q as usize] += sum;
         }
-        for &(j, _, _) in &pairs {
-            overlap[j as usize] = 0.0;
+        for &q in projects {
+            let (from, to) = (next[q as usize] + 1, bp.start[q as usize + 1]);
+            for &j in &bp.idx[from..to] {
+                overlap[j as usize] = 0.0;
+            }
+            next[q as usize] += 1;
         }
-        pairs.clear();
     }
     Ok(funding)
 }
