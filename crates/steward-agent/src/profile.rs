@@ -16,6 +16,15 @@ use crate::proposals::Quarantined;
 use crate::store::{Store, Tx, sql};
 use crate::{Error, Result};
 
+/// The store's `profile_shareable` table: the items the user marked shareable (one element of
+/// the store's MIGRATIONS).
+pub(crate) const SHAREABLE_MIGRATION: &str = r#"
+CREATE TABLE profile_shareable (
+    item   INTEGER PRIMARY KEY REFERENCES profile_items (id),
+    marked TEXT NOT NULL
+) STRICT;
+"#;
+
 /// The kinds of profile item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -150,6 +159,39 @@ impl Tx<'_> {
         Ok(n > 0)
     }
 
+    /// Marks a profile item shareable (or not): its text may then be quoted in the user's shared
+    /// views and counts as public ([`crate::views`]). False when there is no such active item.
+    pub fn set_shareable(&mut self, id: i64, shareable: bool) -> Result<bool> {
+        let exists: bool = self
+            .sql()
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM profile_items WHERE id = ?1 AND active = 1)",
+                [id],
+                |r| r.get(0),
+            )
+            .map_err(sql(self.path(), "reading a profile item"))?;
+        if !exists {
+            return Ok(false);
+        }
+        let n = if shareable {
+            self.sql().execute(
+                "INSERT OR IGNORE INTO profile_shareable (item, marked) VALUES (?1, ?2)",
+                params![id, jiff::Timestamp::now().to_string()],
+            )
+        } else {
+            self.sql()
+                .execute("DELETE FROM profile_shareable WHERE item = ?1", [id])
+        }
+        .map_err(sql(self.path(), "marking a profile item shareable"))?;
+        if n > 0 {
+            self.audit(
+                &AuditRecord::new("profile.share", format!("item {id}"))
+                    .detail(serde_json::json!({ "shareable": shareable })),
+            )?;
+        }
+        Ok(true)
+    }
+
     /// Inserts or replaces votes; returns how many rows changed.
     pub fn insert_profile_votes(&mut self, votes: &[VoteRecord]) -> Result<usize> {
         let mut n = 0;
@@ -265,6 +307,17 @@ impl Store {
         st.query_map([], item_from_row)
             .and_then(|rows| rows.collect())
             .map_err(sql(self.path(), "reading the profile"))
+    }
+
+    /// The ids of the items the user marked shareable.
+    pub fn shareable_items(&self) -> Result<std::collections::BTreeSet<i64>> {
+        let mut st = self
+            .conn()
+            .prepare("SELECT item FROM profile_shareable ORDER BY item")
+            .map_err(sql(self.path(), "reading the shareable items"))?;
+        st.query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(sql(self.path(), "reading the shareable items"))
     }
 
     /// The user's votes (`is_user`) or peers' votes, in time order.

@@ -28,7 +28,8 @@ pub struct Draft {
     /// The topic asked for, if any.
     pub topic: Option<String>,
     pub positions: Vec<Position>,
-    /// Pieces of writing that support a position: counted, never quoted.
+    /// Pieces of writing that support a position: counted, never quoted (unless the user marked
+    /// a piece shareable: `steward profile share ID`).
     pub writing_counted: usize,
     /// How many removals the privacy filter made.
     pub removed: usize,
@@ -62,8 +63,12 @@ pub struct Reason {
 /// text (proposals, the user's votes).
 fn secrets_of(store: &Store) -> Result<Secrets> {
     let items = store.profile_items()?;
+    let shared = store.shareable_items()?;
+    // What the user marked shareable is public: it may be quoted, and what it names is not
+    // private any more.
+    let (shareable, items): (Vec<_>, Vec<_>) = items.iter().partition(|i| shared.contains(&i.id));
     let (writing, private): (Vec<_>, Vec<_>) =
-        items.iter().partition(|i| i.kind == ItemKind::Writing);
+        items.into_iter().partition(|i| i.kind == ItemKind::Writing);
     let peers = store.peers()?;
     let private: Vec<&str> = private
         .iter()
@@ -73,7 +78,7 @@ fn secrets_of(store: &Store) -> Result<Secrets> {
     let writing: Vec<&str> = writing.iter().map(|i| i.text.as_str()).collect();
     let proposals = store.proposals(&ProposalFilter::default())?;
     let votes = store.profile_votes(true)?;
-    let mut public: Vec<&str> = Vec::new();
+    let mut public: Vec<&str> = shareable.iter().map(|i| i.text.as_str()).collect();
     for sp in &proposals {
         public.push(&sp.proposal.title);
         public.push(&sp.proposal.body);
@@ -113,6 +118,7 @@ pub fn private_lines(store: &Store, text: &str) -> Result<(Vec<usize>, usize)> {
 pub fn draft(store: &mut Store, embedder: &mut dyn Embedder, topic: Option<&str>) -> Result<Draft> {
     let snap = ProfileSnapshot::load(store, embedder)?;
     let secrets = secrets_of(store)?;
+    let shared = store.shareable_items()?;
 
     let topic_texts: Vec<String> = TOPICS.iter().map(|(_, d)| (*d).to_owned()).collect();
     let tv = embed_cached(store, embedder, &topic_texts)?;
@@ -150,7 +156,7 @@ pub fn draft(store: &mut Store, embedder: &mut dyn Embedder, topic: Option<&str>
         count(acc, item.stance);
         acc.rests_on
             .push(format!("{} {}", item.kind.as_str(), item.id));
-        if item.kind == ItemKind::Writing {
+        if item.kind == ItemKind::Writing && !shared.contains(&item.id) {
             writing_counted += 1;
             continue;
         }

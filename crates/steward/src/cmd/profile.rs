@@ -40,6 +40,15 @@ pub(crate) enum ProfileCommand {
     Trust(PeerArgs),
     /// Ignore a delegate or peer: their votes never count
     Ignore(PeerArgs),
+    /// Mark a profile item shareable (`--undo` to take it back): your shared views may quote it,
+    /// and what it names is no longer private to them (docs/views.md)
+    Share {
+        /// The item id (see `steward profile show --json`)
+        id: i64,
+        /// Unmark it
+        #[arg(long)]
+        undo: bool,
+    },
     /// Stop using a profile item (it stays in the audit log)
     Forget {
         /// The item id (see `steward profile show --json`)
@@ -170,6 +179,28 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: ProfileArgs) -> Result<ExitCode
             }
         }
         ProfileCommand::Show => show(ctx, out, &mut store),
+        ProfileCommand::Share { id, undo } => {
+            if !store.transaction(|tx| tx.set_shareable(id, !undo))? {
+                bail!("no profile item {id} (see `steward profile show --json`)");
+            }
+            #[derive(Serialize)]
+            struct Shared {
+                id: i64,
+                shareable: bool,
+            }
+            let r = Shared {
+                id,
+                shareable: !undo,
+            };
+            out.result(&r, || {
+                if undo {
+                    format!("item {id} is private again")
+                } else {
+                    format!("item {id} is shareable: your shared views may quote it")
+                }
+            });
+            Ok(ExitCode::SUCCESS)
+        }
         ProfileCommand::Peers => {
             let user = store.profile_votes(true)?;
             let peers = store.profile_votes(false)?;

@@ -281,6 +281,44 @@ As Dana Whitfield told me at hollow oak partners.
         );
     }
 
+    // Writing the user marks shareable may be quoted; until then a quote of it stops the export.
+    let shared_text = "Shared reflection: the grants council should publish quarterly milestone reports before any renewal vote.";
+    let sfile = dir.path().join("shared.md");
+    std::fs::write(&sfile, shared_text).expect("write");
+    let (code, _, err) = st(&[
+        "profile",
+        "import",
+        "writing",
+        sfile.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, shown, err) = st(&["--json", "profile", "show"]);
+    assert_eq!(code, 0, "{err}");
+    let shown = crate::json(&shown);
+    let item = shown["data"]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| {
+            i["origin"]
+                .as_str()
+                .is_some_and(|o| o.contains("shared.md"))
+        })
+        .and_then(|i| i["id"].as_i64())
+        .expect("the shared piece");
+    let quoting = format!(
+        "{text}\n\nAs I wrote: the grants council should publish quarterly milestone reports.\n"
+    );
+    std::fs::write(&reviewed, &quoting).expect("write");
+    let (code, out, _) = key(&["views", "publish", reviewed.to_str().expect("utf8")]);
+    assert_ne!(code, 0, "a quote of unshared writing was published: {out}");
+    let (code, _, err) = st(&["profile", "share", &item.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = key(&["views", "publish", reviewed.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, _) = st(&["profile", "share", "999999"]);
+    assert_ne!(code, 0, "an unknown item is an error");
+
     let t = &crate::json(&topic_out)["data"];
     assert!(
         t["positions"]
