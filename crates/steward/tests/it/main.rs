@@ -32,10 +32,20 @@ pub(crate) fn steward(home: &Path) -> Command {
         .env("HOME", home.parent().unwrap_or(home))
         .env("STEWARD_HOME", home)
         .stdin(Stdio::null());
-    for key in ["STEWARD_MODELS_DIR", "STEWARD_TOOLS_DIR"] {
-        if let Some(v) = std::env::var_os(key) {
-            c.env(key, v);
-        }
+    // The same folders `models_present` and the tools checks look at, also when the tests run
+    // outside `make` (which exports both): otherwise the binary looks in the temporary home
+    // and a test that found the models fails instead of running.
+    for (key, default) in [
+        (
+            "STEWARD_MODELS_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"),
+        ),
+        (
+            "STEWARD_TOOLS_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/node_modules"),
+        ),
+    ] {
+        c.env(key, std::env::var_os(key).unwrap_or_else(|| default.into()));
     }
     c
 }
