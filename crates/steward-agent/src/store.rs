@@ -543,7 +543,9 @@ impl Store {
     pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key")
+            .prepare(
+                "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+            )
             .map_err(sql(&self.path, "reading meta"))?;
         let rows = stmt
             .query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))

@@ -306,10 +306,13 @@ const MPAD: f64 = 30.0;
 /// coloured by group; each group's centre labelled; the user's own position ringed (`id="me"`).
 /// Participants outside the clustering are not drawn (Polis does not place them either).
 pub(crate) fn opinion_map(c: &SavedConversation) -> String {
-    let me = c
-        .me
-        .and_then(|pid| c.participants.iter().find(|p| p.pid == pid));
-    let shown: Vec<&Point> = c.participants.iter().filter(|p| p.group.is_some()).collect();
+    let me =
+        c.me.and_then(|pid| c.participants.iter().find(|p| p.pid == pid));
+    let shown: Vec<&Point> = c
+        .participants
+        .iter()
+        .filter(|p| p.group.is_some())
+        .collect();
     let xs = shown
         .iter()
         .map(|p| p.x)
@@ -469,7 +472,10 @@ pub(crate) fn conversation_page(c: &SavedConversation) -> String {
             }
         );
     }
-    let me_line = match c.me.and_then(|pid| c.participants.iter().find(|p| p.pid == pid)) {
+    let me_line = match c
+        .me
+        .and_then(|pid| c.participants.iter().find(|p| p.pid == pid))
+    {
         Some(p) => format!(
             "You are participant {}{}.",
             p.pid,
@@ -657,8 +663,11 @@ mod tests {
         for bad in ["", "a/b", "../x", "a b", &"x".repeat(65)] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
-        let t = comment_texts(r#"[{"tid":3,"txt":"hi"},{"statement_id":4,"text":"yo"}]"#, "c")
-            .expect("texts");
+        let t = comment_texts(
+            r#"[{"tid":3,"txt":"hi"},{"statement_id":4,"text":"yo"}]"#,
+            "c",
+        )
+        .expect("texts");
         assert_eq!(t[&3], "hi");
         assert_eq!(t[&4], "yo");
         let e = comment_texts(r#"[{"txt":"no id"}]"#, "comments.json").expect_err("no tid");

@@ -887,7 +887,10 @@ async fn conversation_map_in_chromium() {
     .expect("comments json");
     let mut texts = std::collections::BTreeMap::new();
     for c in comments.as_array_mut().expect("array") {
-        let tid = c["statement_id"].as_u64().or(c["tid"].as_u64()).expect("tid");
+        let tid = c["statement_id"]
+            .as_u64()
+            .or(c["tid"].as_u64())
+            .expect("tid");
         if tid == planted {
             c["txt"] = json!("<script>document.title='pwned'</script>planted");
         }
@@ -977,7 +980,10 @@ async fn conversation_map_in_chromium() {
         page.contains("&lt;script&gt;document.title='pwned'&lt;/script&gt;planted"),
         "{page}"
     );
-    assert!(!page.contains("<script>document.title"), "script not escaped");
+    assert!(
+        !page.contains("<script>document.title"),
+        "script not escaped"
+    );
     let title = b.cmd(reqwest::Method::GET, "/title", Value::Null).await;
     assert_ne!(title, json!("pwned"));
     // A name that was never saved, or could not be.
