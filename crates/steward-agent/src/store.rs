@@ -539,6 +539,21 @@ impl Store {
             .optional()
             .map_err(sql(&self.path, "reading meta"))
     }
+
+    /// The `meta` entries whose key starts with `prefix`, by key.
+    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT key, value FROM meta WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+            )
+            .map_err(sql(&self.path, "reading meta"))?;
+        let rows = stmt
+            .query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(sql(&self.path, "reading meta"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql(&self.path, "reading meta"))
+    }
 }
 
 /// Test support: the raw connection of an unlocked store, with none of the agent's guards, so

@@ -12,6 +12,7 @@
 //! same-origin` or an `Origin` equal to the desk's own, and never neither. Pages are rendered on
 //! the server; the only asset (CSS) is embedded; plots are SVG drawn here. No JavaScript, no CDN.
 
+pub mod conversations;
 mod pages;
 mod svg;
 #[cfg(test)]
@@ -152,6 +153,8 @@ impl Desk {
             .route("/activity", get(activity))
             .route("/settings", get(settings).post(save_settings))
             .route("/evaluation", get(evaluation))
+            .route("/conversations", get(conversations_index))
+            .route("/conversations/{name}", get(conversation))
             .route("/plots/eval-reliability.svg", get(eval_reliability_svg))
             .route("/plots/eval-over-time.svg", get(eval_over_time_svg))
             .route("/plots/decisions.svg", get(decisions_svg))
@@ -907,6 +910,35 @@ async fn eval_over_time_svg(State(desk): State<Desk>) -> Response {
                 .map(|s| (num(&s["accuracy"]), count(&s["n"])))
                 .collect::<Vec<_>>(),
         )),
+        Err(e) => internal(e),
+    }
+}
+
+async fn conversations_index(State(desk): State<Desk>) -> Response {
+    let store = desk.store();
+    match conversations::list(&store) {
+        Ok(cs) => Html(conversations::index_page(&cs)).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn conversation(State(desk): State<Desk>, Path(name): Path<String>) -> Response {
+    let store = desk.store();
+    // A name that could not have been saved is simply not there.
+    let found = match conversations::check_name(&name) {
+        Ok(()) => conversations::load(&store, &name),
+        Err(_) => Ok(None),
+    };
+    match found {
+        Ok(Some(c)) => Html(conversations::conversation_page(&c)).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Html(pages::message(
+                "Not found",
+                &format!("No conversation {name} saved."),
+            )),
+        )
+            .into_response(),
         Err(e) => internal(e),
     }
 }

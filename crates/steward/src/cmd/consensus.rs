@@ -11,6 +11,7 @@ use serde::Serialize;
 use steward_core::consensus::polis::{Sign, conversation_from_json, parse_matrix_csv};
 use steward_core::consensus::{Analysis, Conversation, RepfulFor, analyze};
 
+use crate::ctx::Ctx;
 use crate::output::Output;
 
 #[derive(Debug, Subcommand)]
@@ -39,6 +40,12 @@ pub(crate) struct PolisArgs {
     /// Which vote value means agree in votes.json
     #[arg(long, value_enum, default_value = "detect")]
     pub(crate) agree: AgreeSign,
+    /// Keep the analysis in the home under NAME for the review desk's Conversations page
+    #[arg(long, value_name = "NAME")]
+    pub(crate) save: Option<String>,
+    /// Your own participant id in this conversation (marked on the desk's opinion map)
+    #[arg(long, value_name = "PID", requires = "save")]
+    pub(crate) me: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -99,9 +106,18 @@ struct ConsensusOut {
     disagree: Vec<u64>,
 }
 
-pub(crate) fn run(out: &Output, command: ConsensusCommand) -> Result<ExitCode> {
+pub(crate) fn run(ctx: &Ctx, out: &Output, command: ConsensusCommand) -> Result<ExitCode> {
+    let mut keep = None;
     let conv = match command {
-        ConsensusCommand::Polis(args) => read_polis(&args.dir, args.agree)?,
+        ConsensusCommand::Polis(args) => {
+            let conv = read_polis(&args.dir, args.agree)?;
+            if let Some(name) = args.save {
+                // Checked before the analysis, so a bad name costs nothing.
+                steward_agent::web::conversations::check_name(&name)?;
+                keep = Some((name, args.dir, args.me));
+            }
+            conv
+        }
         ConsensusCommand::Matrix(args) => {
             let text = read(&args.file)?;
             let m = parse_matrix_csv(&text, &args.file.display().to_string())?;
@@ -112,9 +128,28 @@ pub(crate) fn run(out: &Output, command: ConsensusCommand) -> Result<ExitCode> {
         }
     };
     let analysis = analyze(&conv)?;
+    if let Some((name, dir, me)) = keep {
+        save(ctx, &name, &dir, &analysis, me)?;
+    }
     let report = report(&analysis);
     out.result(&report, || human(&report));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Keeps the analysis and the statements' text for the desk (`consensus.NAME` in the store).
+fn save(ctx: &Ctx, name: &str, dir: &Path, a: &Analysis, me: Option<u64>) -> Result<()> {
+    use steward_agent::web::conversations::{SavedConversation, comment_texts, save};
+    let comments_path = dir.join("comments.json");
+    let texts = if comments_path.exists() {
+        comment_texts(&read(&comments_path)?, &comments_path.display().to_string())?
+    } else {
+        BTreeMap::new()
+    };
+    let saved = SavedConversation::from_analysis(name, &dir.display().to_string(), a, texts, me)?;
+    let (_home, mut store) = ctx.open_store()?;
+    save(&mut store, &saved)?;
+    tracing::info!(name, "saved the conversation for the review desk");
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<String> {

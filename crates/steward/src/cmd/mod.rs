@@ -70,7 +70,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Override(args) => answer::run(ctx, out, &args, true),
         Command::Eval(c) => eval::run(ctx, out, c),
         Command::Mech(c) => mech::run(out, c),
-        Command::Consensus(c) => consensus::run(out, c),
+        Command::Consensus(c) => consensus::run(ctx, out, c),
         Command::ModelWorker(args) => model::worker(args),
     }
 }

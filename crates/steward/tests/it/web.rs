@@ -836,3 +836,159 @@ async fn answering_on_the_desk_casts_on_the_anvil_governor() {
         "anvil still answers after Ctrl-C"
     );
 }
+
+/// Issue 18: a real conversation saved with `consensus polis --save --me` on the desk's
+/// Conversations page: one dot per clustered participant, the user ringed, every group's
+/// representative statements, and a planted `<script>` statement shown as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conversation_map_in_chromium() {
+    let (Some(chromium), Some(chromedriver)) = (find(&["chromium"]), find(&["chromedriver"]))
+    else {
+        steward_testing::skip(
+            steward_testing::Need::Chromium,
+            "conversation_map_in_chromium",
+            "chromium or chromedriver is not on PATH",
+        );
+        return;
+    };
+    let src = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/polis-math-reference/50ptpt-3gp-strict-no-meta"
+    ));
+    if !src.is_dir() {
+        steward_testing::skip(
+            steward_testing::Need::Data,
+            "conversation_map_in_chromium",
+            format_args!("{} is absent", src.display()),
+        );
+        return;
+    }
+    let (dir, home) = temp_home();
+    let st = |args: &[&str]| {
+        let mut c = steward(&home);
+        c.env("STEWARD_PASSPHRASE", PASS).args(args);
+        run(&mut c)
+    };
+    assert_eq!(st(&["init"]).0, 0);
+    // The analysis of the real conversation says which statement represents group 0: plant a
+    // script in its text (only the text changes, so the analysis stays the same).
+    let (code, out, err) = st(&["--json", "consensus", "polis", src.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{err}");
+    let before = json(&out);
+    let planted = before["data"]["repness"]["0"][0]["tid"]
+        .as_u64()
+        .expect("group 0 has a representative statement");
+    let conv = dir.path().join("conv");
+    std::fs::create_dir(&conv).expect("mkdir");
+    std::fs::copy(src.join("votes.json"), conv.join("votes.json")).expect("copy votes");
+    let mut comments: Value = serde_json::from_str(
+        &std::fs::read_to_string(src.join("comments.json")).expect("comments"),
+    )
+    .expect("comments json");
+    let mut texts = std::collections::BTreeMap::new();
+    for c in comments.as_array_mut().expect("array") {
+        let tid = c["statement_id"]
+            .as_u64()
+            .or(c["tid"].as_u64())
+            .expect("tid");
+        if tid == planted {
+            c["txt"] = json!("<script>document.title='pwned'</script>planted");
+        }
+        texts.insert(tid, c["txt"].as_str().unwrap_or("").to_owned());
+    }
+    std::fs::write(conv.join("comments.json"), comments.to_string()).expect("write");
+    let groups = before["data"]["groups"].as_array().expect("groups").clone();
+    let me = groups[1]["members"][0].as_u64().expect("a member");
+    let me_s = me.to_string();
+    let (code, out, err) = st(&[
+        "--json",
+        "consensus",
+        "polis",
+        conv.to_str().expect("utf8"),
+        "--save",
+        "ref50",
+        "--me",
+        &me_s,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)["data"]["groups"], json!(groups), "same analysis");
+    let clustered: usize = groups
+        .iter()
+        .map(|g| g["members"].as_array().expect("members").len())
+        .sum();
+    // A participant who never voted cannot be marked.
+    let (code, _, err) = st(&[
+        "consensus",
+        "polis",
+        conv.to_str().expect("utf8"),
+        "--save",
+        "x",
+        "--me",
+        "999999",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("999999"), "{err}");
+
+    let (child, url) = serve_desk(&home);
+    let base = url.split("/?token=").next().expect("base").to_owned();
+    let b = Browser::start(&chromedriver, &chromium).await;
+    // Without the session: refused, nothing of the conversation shown.
+    b.goto(&format!("{base}/conversations/ref50")).await;
+    let page = b.source().await;
+    assert!(page.contains("unauthorized"), "{page}");
+    assert!(!page.contains("opinion-map") && !page.contains("planted"));
+    b.goto(&url).await;
+    b.goto(&format!("{base}/conversations")).await;
+    let page = b.wait_for("ref50").await;
+    assert!(page.contains("/conversations/ref50"), "{page}");
+    b.click("#conversations a").await;
+    let page = b.wait_for("opinion-map").await;
+    assert_eq!(
+        page.matches("class=\"ptpt\"").count(),
+        clustered,
+        "one dot per clustered participant"
+    );
+    assert_eq!(page.matches("class=\"group-centre\"").count(), groups.len());
+    assert!(page.contains("id=\"me\""), "the user's position is marked");
+    assert!(page.contains(&format!("You are participant {me}, in group B")));
+    for (g, label) in groups.iter().zip(["A", "B", "C", "D", "E"]) {
+        assert!(page.contains(&format!("id=\"group-{label}\"")), "{label}");
+        for r in before["data"]["repness"][g["id"].to_string()]
+            .as_array()
+            .expect("reps")
+        {
+            let tid = r["tid"].as_u64().expect("tid");
+            if tid != planted {
+                let text = &texts[&tid];
+                let shown = text
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+                    .replace('\u{a0}', "&nbsp;");
+                assert!(page.contains(&shown), "group {label}: #{tid} {text}");
+            }
+        }
+    }
+    for tid in before["data"]["consensus"]["agree"]
+        .as_array()
+        .expect("agree")
+    {
+        assert!(page.contains(&format!("#{tid}</span>")), "consensus #{tid}");
+    }
+    // The planted statement is text on the page; the script never ran.
+    assert!(
+        page.contains("&lt;script&gt;document.title='pwned'&lt;/script&gt;planted"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<script>document.title"),
+        "script not escaped"
+    );
+    let title = b.cmd(reqwest::Method::GET, "/title", Value::Null).await;
+    assert_ne!(title, json!("pwned"));
+    // A name that was never saved, or could not be.
+    b.goto(&format!("{base}/conversations/nope")).await;
+    assert!(b.source().await.contains("No conversation nope saved"));
+    b.quit().await;
+    drop(child);
+}
