@@ -19,6 +19,10 @@ use crate::decide::{ProfileSnapshot, cosine, embed_cached};
 use crate::profile::{ItemKind, TOPICS};
 use crate::{ProposalFilter, Result, Store};
 
+/// The `meta` key under which `views draft --save` keeps the last draft (after the filter) for
+/// the desk.
+pub const DRAFT_META_KEY: &str = "views.draft";
+
 /// Reasons quoted per topic, at most.
 const REASONS_PER_TOPIC: usize = 5;
 

@@ -446,7 +446,7 @@ pub(crate) fn index_page(cs: &[SavedConversation]) -> String {
 }
 
 /// One conversation: the map, then the groups' statements, consensus, cruxes and blocs.
-pub(crate) fn conversation_page(c: &SavedConversation) -> String {
+pub(crate) fn conversation_page(c: &SavedConversation, views: Option<&str>) -> String {
     let clustered = c.participants.iter().filter(|p| p.group.is_some()).count();
     let mut b = format!(
         "<p class=\"muted\">{} participants ({clustered} clustered), {} statements, {} groups · from {}</p>",
@@ -550,6 +550,15 @@ pub(crate) fn conversation_page(c: &SavedConversation) -> String {
         b.push_str("</ul>");
     }
     b.push_str("</div>");
+    // Beside the common ground: the user's own views, as last drafted (`views draft --save`).
+    let _ = write!(
+        b,
+        "<div class=\"card\" id=\"my-views\"><h2>Your views (draft)</h2>{}</div>",
+        match views {
+            Some(v) => format!("<pre class=\"views\">{}</pre>", esc(v)),
+            None => "<p class=\"muted\">Run <code>steward views draft --save</code> to show your draft here.</p>".to_owned(),
+        }
+    );
     super::pages::page(&format!("Conversation {}", c.name), None, &b)
 }
 
@@ -650,8 +659,13 @@ mod tests {
     fn page_escapes_statement_text() {
         let mut c = sample();
         c.name = "a<b".into();
-        let html = conversation_page(&c);
+        let html = conversation_page(&c, Some("# My views\n\n- I support <b>audits</b>"));
         assert!(!html.contains("<script>alert"), "{html}");
+        assert!(
+            html.contains("I support &lt;b&gt;audits&lt;/b&gt;"),
+            "{html}"
+        );
+        assert!(conversation_page(&c, None).contains("views draft --save"));
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("Fund the commons &amp; more"));
         assert!(!opinion_map(&c).contains("a<b"));

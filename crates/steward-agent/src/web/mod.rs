@@ -929,8 +929,10 @@ async fn conversation(State(desk): State<Desk>, Path(name): Path<String>) -> Res
         Ok(()) => conversations::load(&store, &name),
         Err(_) => Ok(None),
     };
+    // The user's last saved views draft (already through the privacy filter), shown beside.
+    let views = store.meta(crate::views::DRAFT_META_KEY).ok().flatten();
     match found {
-        Ok(Some(c)) => Html(conversations::conversation_page(&c)).into_response(),
+        Ok(Some(c)) => Html(conversations::conversation_page(&c, views.as_deref())).into_response(),
         Ok(None) => (
             StatusCode::NOT_FOUND,
             Html(pages::message(

@@ -22,6 +22,9 @@ pub(crate) enum ViewsCommand {
         /// Only the topic whose name contains this (e.g. "treasury")
         #[arg(long, value_name = "T")]
         topic: Option<String>,
+        /// Keep this draft for the review desk (shown beside saved conversations)
+        #[arg(long)]
+        save: bool,
     },
     /// Sign a reviewed draft with your key and write it as a shareable export (refused while
     /// any line still holds something only your private sources know)
@@ -63,11 +66,16 @@ fn message(author: &str, created: &str, views: &str) -> String {
 
 pub(crate) fn run(ctx: &Ctx, out: &Output, command: ViewsCommand) -> Result<ExitCode> {
     match command {
-        ViewsCommand::Draft { topic } => {
+        ViewsCommand::Draft { topic, save } => {
             let (_home, mut store) = ctx.open_store()?;
             let worker = crate::cmd::model::spawn_worker(&crate::cmd::model::models_dir(ctx)?)?;
             let mut embedder = worker.shared();
             let d = draft(&mut store, &mut embedder, topic.as_deref())?;
+            if save {
+                store.transaction(|tx| {
+                    tx.set_meta(steward_agent::views::DRAFT_META_KEY, &d.markdown())
+                })?;
+            }
             out.result(&d, || d.markdown().trim_end().to_owned());
             Ok(ExitCode::SUCCESS)
         }

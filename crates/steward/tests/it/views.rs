@@ -164,6 +164,9 @@ fn no_canary_reaches_the_draft_its_json_or_its_logs() {
     assert_eq!(code, 0, "{text_err}");
     let (code, json_out, json_err) = st(&["--json", "-vv", "views", "draft"]);
     assert_eq!(code, 0, "{json_err}");
+    let (code, saved, saved_err) = st(&["views", "draft", "--save"]);
+    assert_eq!(code, 0, "{saved_err}");
+    assert_eq!(saved, text, "a saved draft is the same draft");
     let (code, topic_out, topic_err) = st(&["--json", "views", "draft", "--topic", "security"]);
     assert_eq!(code, 0, "{topic_err}");
 
@@ -173,6 +176,7 @@ fn no_canary_reaches_the_draft_its_json_or_its_logs() {
         ("json draft", &json_out),
         ("json log", &json_err),
         ("topic draft", &topic_out),
+        ("saved draft log", &saved_err),
         ("topic log", &topic_err),
     ] {
         let lower = s.to_lowercase();
