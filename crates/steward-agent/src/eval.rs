@@ -1423,7 +1423,9 @@ pub fn eval_votes_with(
                 Judgement::NotRun => {}
             }
             let d = steward_core::conclude(&input, gathered, judgement);
-            if left > 0 {
+            // A row the policy would vote on anyway is not worth a question: the answer would
+            // mostly confirm it, and the vote is lost from coverage.
+            if left > 0 && d.action != DecisionAction::Vote {
                 let novelty = similarity.novelty(&r.proposal, &asked_here, &embeddings);
                 let score = ask::teach_score(d.confidence, choices.len(), d.importance, novelty);
                 // Only once the agent has chosen to ask is the held label read: the user's
