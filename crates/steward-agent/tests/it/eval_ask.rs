@@ -14,18 +14,20 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-/// Voter "u" votes For on "Alpha" proposals and Against on a few "Beta" ones for 28 proposals,
-/// then Against on every "Gamma" grant (the last 12: the test rows). "w" is a second voter with
+/// Voter "u" votes on 28 "Motion" proposals, For or Against by a rule titles do not show (60 %
+/// For), then Against on every "Gamma" grant (the last 12: the test rows), which the agent is
+/// unsure of and would not vote. "w" is a second voter with
 /// its own pattern. Titles alone cannot tell that Gamma goes Against; an answer can.
 fn votes() -> String {
     let mut s = String::from("voter,proposal_id,choice,title,order_rank\n");
     for i in 0..40 {
         let (title, u) = if i < 28 {
-            if i % 4 == 3 {
-                (format!("Beta budget {i}"), "Against")
+            let c = if (i * 7 + 3) % 5 < 2 {
+                "Against"
             } else {
-                (format!("Alpha upgrade {i}"), "For")
-            }
+                "For"
+            };
+            (format!("Motion {i}"), c)
         } else {
             (format!("Gamma {i} grant application round"), "Against")
         };
