@@ -28,7 +28,9 @@ use steward_core::{
 
 use crate::decide::ReadableProposal;
 
+pub(crate) mod ask;
 mod replay;
+pub use ask::{AskCurvePoint, AskFigures};
 pub use replay::DelegateFigures;
 use replay::{Events, Tally};
 
@@ -90,6 +92,11 @@ pub struct EvalOptions {
     /// Final tallies only: each other vote on a test proposal is visible with this probability
     /// (a seeded coin per voter and proposal), for data without vote times.
     pub visible: Option<f64>,
+    /// The share of test proposals the agent may ask about before scoring the rest, learning
+    /// from each answer at once (`--ask-budget`, [`ask`]).
+    pub ask_budget: Option<f64>,
+    /// The teach score a row needs to be asked ([`ask::DEFAULT_ASK_THRESHOLD`]).
+    pub ask_threshold: f64,
 }
 
 impl EvalOptions {
@@ -109,6 +116,8 @@ impl EvalOptions {
             limit: None,
             before_end: None,
             visible: None,
+            ask_budget: None,
+            ask_threshold: ask::DEFAULT_ASK_THRESHOLD,
         }
     }
 }
@@ -344,6 +353,12 @@ pub struct EvalReport {
     pub against: Option<AgainstFigures>,
     /// Replay mode's visibility figures.
     pub replay: Option<ReplayFigures>,
+    /// With `--ask-budget`: the questions asked and learned from; the other figures are over
+    /// the rows not asked.
+    pub ask: Option<AskFigures>,
+    /// With `--ask-curve`: the figures at each budget of [`ask::CURVE_BUDGETS`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ask_curve: Vec<AskCurvePoint>,
     /// Earlier votes replaced by a re-vote of the same voter on the same proposal (the last
     /// counts).
     pub revotes_replaced: usize,
@@ -913,6 +928,13 @@ pub fn eval_votes_with(
             opts.mode.as_str()
         )));
     }
+    if let Some(f) = opts.ask_budget
+        && !(0.0..=1.0).contains(&f)
+    {
+        return Err(EvalError::Options(format!(
+            "--ask-budget takes a share of the test proposals from 0 to 1, got {f}"
+        )));
+    }
     let mut errors = Vec::new();
     let mut catalog = read_catalog(&opts.train, &mut errors)?;
     if let Some(t) = &opts.test
@@ -1074,6 +1096,29 @@ pub fn eval_votes_with(
             path: opts.test.clone().unwrap_or_else(|| opts.train.clone()),
         });
     }
+    // `--ask-budget`: questions per voter, and how far apart two proposals are.
+    let asking = opts.ask_budget.filter(|f| *f > 0.0);
+    if asking.is_some() && !labelled {
+        return Err(EvalError::Options(format!(
+            "--ask-budget answers questions from the held labels: {} has no `choice` column",
+            opts.test.as_deref().unwrap_or(&opts.train).display()
+        )));
+    }
+    let allowance = ask::allocate(
+        asking.unwrap_or(0.0),
+        test_by.iter().map(|(v, rows)| (*v, rows.len())),
+    );
+    let similarity = if asking.is_some() {
+        ask::Similarity::new(props.iter().map(|(id, p)| (id.as_str(), p.title.as_str())))
+    } else {
+        ask::Similarity::default()
+    };
+    let mut ask_fig = AskFigures {
+        budget: opts.ask_budget.unwrap_or(0.0),
+        threshold: opts.ask_threshold,
+        allowed: allowance.values().sum(),
+        ..AskFigures::default()
+    };
     let mut train_by: HashMap<&str, Vec<&VoteRow>> = HashMap::new();
     for r in &train {
         train_by.entry(&r.voter).or_default().push(r);
@@ -1173,7 +1218,7 @@ pub fn eval_votes_with(
     for (done, (voter, rows)) in test_by.iter().enumerate() {
         progress(done, total);
         let train_rows: Vec<&VoteRow> = train_by.get(voter).cloned().unwrap_or_default();
-        let history: Vec<LabeledVote> = train_rows
+        let mut history: Vec<LabeledVote> = train_rows
             .iter()
             .filter_map(|r| {
                 r.choice.as_ref().map(|c| LabeledVote {
@@ -1184,7 +1229,7 @@ pub fn eval_votes_with(
             .collect();
         // Replay fits peers on what was visible when the voter voted on each training
         // proposal, so the live head learns from the same kind of view it is used with.
-        let replay_peers: Vec<(String, String, String)> = if replay {
+        let mut replay_peers: Vec<(String, String, String)> = if replay {
             train_rows
                 .iter()
                 .filter_map(|r| r.time.map(|t| (r, t)))
@@ -1199,23 +1244,27 @@ pub fn eval_votes_with(
         } else {
             Vec::new()
         };
-        let peers: Vec<PeerVote<'_>> = match opts.mode {
-            EvalMode::FinalTallies => peer_pool
-                .iter()
-                .filter(|v| v.voter != *voter)
-                .copied()
-                .collect(),
-            EvalMode::Replay => replay_peers
-                .iter()
-                .map(|(v, p, c)| PeerVote {
-                    voter: v,
-                    proposal_id: p,
-                    choice: c,
-                })
-                .collect(),
-            EvalMode::Blind => Vec::new(),
+        // Fitted again after each answer (`--ask-budget`), so the answer teaches the rows after.
+        let fit = |history: &[LabeledVote], replay_peers: &[(String, String, String)]| {
+            let peers: Vec<PeerVote<'_>> = match opts.mode {
+                EvalMode::FinalTallies => peer_pool
+                    .iter()
+                    .filter(|v| v.voter != *voter)
+                    .copied()
+                    .collect(),
+                EvalMode::Replay => replay_peers
+                    .iter()
+                    .map(|(v, p, c)| PeerVote {
+                        voter: v,
+                        proposal_id: p,
+                        choice: c,
+                    })
+                    .collect(),
+                EvalMode::Blind => Vec::new(),
+            };
+            VoterModel::fit(history, &peers, &opts.model)
         };
-        let model = VoterModel::fit(&history, &peers, &opts.model);
+        let mut model = fit(&history, &replay_peers);
         let majority = majority_label(&history, &choices);
         let mine_train: Vec<(&str, &str)> = train_rows
             .iter()
@@ -1261,7 +1310,7 @@ pub fn eval_votes_with(
                 })
             })
             .collect();
-        let view = DecisionProfile {
+        let mut view = DecisionProfile {
             items,
             user_votes,
             peer_votes: Vec::new(),
@@ -1272,7 +1321,19 @@ pub fn eval_votes_with(
         let mut mine_cast = Vec::with_capacity(rows.len());
         let mut major_right = 0usize;
         let mut used_live = false;
-        for r in rows {
+        // Asking goes through the rows in the order they arrive: time (vote time in replay,
+        // else order_rank), then file line.
+        let mut ordered: Vec<&VoteRow> = rows.clone();
+        if asking.is_some() {
+            ordered.sort_by(|a, b| {
+                order_of(a)
+                    .total_cmp(&order_of(b))
+                    .then(a.line.cmp(&b.line))
+            });
+        }
+        let mut left = allowance.get(voter).copied().unwrap_or(0);
+        let mut asked_here: Vec<&str> = Vec::new();
+        for &r in &ordered {
             let p = features(&r.proposal);
             let info = props.get(&r.proposal).cloned().unwrap_or_default();
             let visible: Vec<PeerVote<'_>> = match opts.mode {
@@ -1362,6 +1423,62 @@ pub fn eval_votes_with(
                 Judgement::NotRun => {}
             }
             let d = steward_core::conclude(&input, gathered, judgement);
+            // A row the policy would vote on anyway is not worth a question: the answer would
+            // mostly confirm it, and the vote is lost from coverage.
+            if left > 0 && d.action != DecisionAction::Vote {
+                let novelty = similarity.novelty(&r.proposal, &asked_here, &embeddings);
+                let score = ask::teach_score(d.confidence, choices.len(), d.importance, novelty);
+                // Only once the agent has chosen to ask is the held label read: the user's
+                // answer. It joins the history, and the model is fitted again before the next row.
+                if let Some(answer) = r
+                    .choice
+                    .as_deref()
+                    .filter(|_| score > 0.0 && score >= opts.ask_threshold)
+                {
+                    left -= 1;
+                    asked_here.push(&r.proposal);
+                    ask_fig.asked += 1;
+                    if answer.eq_ignore_ascii_case("against") {
+                        against.n += 1;
+                        against.asked += 1;
+                        ask_fig.against_asked += 1;
+                    }
+                    if let Some(w) = predictions.as_deref_mut() {
+                        let line = PredictionLine {
+                            voter,
+                            proposal_id: &r.proposal,
+                            choice: answer,
+                            probabilities: BTreeMap::new(),
+                            confidence: d.confidence,
+                            action: "asked",
+                        };
+                        let path = PathBuf::from("--predictions");
+                        let json = serde_json::to_string(&line)
+                            .map_err(|e| io(&path, "writing")(std::io::Error::other(e)))?;
+                        writeln!(w, "{json}").map_err(io(&path, "writing"))?;
+                    }
+                    if replay {
+                        replay_peers.extend(visible.iter().map(|v| {
+                            (v.voter.to_owned(), r.proposal.clone(), v.choice.to_owned())
+                        }));
+                    }
+                    history.push(LabeledVote {
+                        proposal: features(&r.proposal),
+                        choice: answer.to_owned(),
+                    });
+                    view.user_votes.push(PastVote {
+                        voter: &r.voter,
+                        proposal_ref: &r.proposal,
+                        title: props.get(&r.proposal).map_or("", |p| p.title.as_str()),
+                        choice: answer,
+                        reason: None,
+                        ord: props.get(&r.proposal).map(|p| p.order as i64),
+                        vector: embeddings.get(&r.proposal).map_or(&[][..], Vec::as_slice),
+                    });
+                    model = fit(&history, &replay_peers);
+                    continue;
+                }
+            }
             if d.evidence.iter().any(|e| {
                 matches!(
                     e.kind,
@@ -1487,6 +1604,8 @@ pub fn eval_votes_with(
         against.caught = (against.predicted + against.asked) as f64 / against.n as f64;
     }
     replay_fig.mean_visible = visible_total as f64 / n_test.max(1) as f64;
+    ask_fig.asked_share = ask_fig.asked as f64 / n_test.max(1) as f64;
+    ask_fig.coverage_of_all = counts.vote as f64 / (n_scored + ask_fig.asked).max(1) as f64;
     Ok(EvalReport {
         mode: opts.mode,
         forced_accuracy,
@@ -1520,6 +1639,8 @@ pub fn eval_votes_with(
         voters_not_beating_delegate: not_beating,
         against: (against.n > 0).then_some(against),
         replay: replay.then_some(replay_fig),
+        ask: opts.ask_budget.map(|_| ask_fig),
+        ask_curve: Vec::new(),
         revotes_replaced,
         rows_without_body,
         rows_without_history,

@@ -46,10 +46,12 @@ pub use config::{
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, InvalidValue, Result};
+pub use eval::ask::{CURVE_BUDGETS, DEFAULT_ASK_THRESHOLD, eval_ask_curve};
 pub use eval::{
-    AgainstFigures, Baselines, DelegateFigures, EmbedFn, EvalEngines, EvalError, EvalMode,
-    EvalOptions, EvalReport, JudgeFn, LlmUse, PolicyCounts, PredictionLine, ReplayFigures,
-    RowError, TextUse, VoterModelFigures, VoterReport, eval_votes, eval_votes_with, eval_weights,
+    AgainstFigures, AskCurvePoint, AskFigures, Baselines, DelegateFigures, EmbedFn, EvalEngines,
+    EvalError, EvalMode, EvalOptions, EvalReport, JudgeFn, LlmUse, PolicyCounts, PredictionLine,
+    ReplayFigures, RowError, TextUse, VoterModelFigures, VoterReport, eval_votes, eval_votes_with,
+    eval_weights,
 };
 pub use home::{Home, make_private, write_atomic};
 pub use keys::{KeyInfo, Keys};

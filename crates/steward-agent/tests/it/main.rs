@@ -11,6 +11,7 @@ mod config;
 mod decide;
 mod egress;
 mod eval;
+mod eval_ask;
 mod eval_replay;
 mod forum;
 mod home;

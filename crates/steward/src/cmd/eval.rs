@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use steward_agent::{EvalEngines, EvalMode, EvalOptions, EvalReport, eval_votes_with};
+use steward_agent::{
+    EvalEngines, EvalMode, EvalOptions, EvalReport, eval_ask_curve, eval_votes_with,
+};
 use steward_core::{Judgement, ModelConfig};
 use steward_ml::Embedder;
 
@@ -91,6 +93,18 @@ pub(crate) struct VotesArgs {
     /// live head, to measure what it adds (off by default: docs/eval.md)
     #[arg(long)]
     pub(crate) peer_conditionals: bool,
+    /// Let the agent ask about this share of the test proposals (picked as they arrive by what
+    /// the answer would teach it, answered from the held votes and learned from at once), then
+    /// score the rest
+    #[arg(long, value_name = "F")]
+    pub(crate) ask_budget: Option<f64>,
+    /// Run the budgets 0, 5 %, 10 % and 20 % and print the attention curve
+    #[arg(long, conflicts_with_all = ["ask_budget", "predictions"])]
+    pub(crate) ask_curve: bool,
+    /// The teach score (uncertainty x importance x distance to the questions already asked) a
+    /// row needs to be asked (for choosing it on a validation slice)
+    #[arg(long, value_name = "S", default_value_t = steward_agent::DEFAULT_ASK_THRESHOLD)]
+    pub(crate) ask_threshold: f64,
     /// Seed of the cross-validation folds
     #[arg(long, default_value_t = ModelConfig::default().seed)]
     pub(crate) seed: u64,
@@ -136,6 +150,8 @@ fn votes(ctx: &Ctx, out: &Output, args: &VotesArgs) -> Result<ExitCode> {
     opts.policy.min_confidence_high = args.min_confidence_high;
     opts.profile.clone_from(&args.profile);
     opts.limit = args.limit;
+    opts.ask_budget = args.ask_budget;
+    opts.ask_threshold = args.ask_threshold;
     if let Some(w) = args.llm_weight {
         anyhow::ensure!(
             w.is_finite() && w >= 0.0,
@@ -191,12 +207,16 @@ fn votes(ctx: &Ctx, out: &Output, args: &VotesArgs) -> Result<ExitCode> {
         embed: args.embed.then_some(&mut embed_fn as _),
         judge: args.llm.then_some(&mut judge_fn as _),
     };
-    let report = eval_votes_with(
-        &opts,
-        engines,
-        &mut progress,
-        file.as_mut().map(|f| f as &mut dyn Write),
-    )
+    let report = if args.ask_curve {
+        eval_ask_curve(&opts, engines, &mut progress)
+    } else {
+        eval_votes_with(
+            &opts,
+            engines,
+            &mut progress,
+            file.as_mut().map(|f| f as &mut dyn Write),
+        )
+    }
     .with_context(|| format!("while evaluating on {}", args.train.display()))?;
     if let Some(mut f) = file {
         f.flush().context("writing the predictions")?;
@@ -332,6 +352,37 @@ pub(crate) fn render(r: &EvalReport) -> String {
                 ))
                 .unwrap_or_default()
         );
+    }
+    if let Some(a) = r.ask {
+        let _ = writeln!(
+            s,
+            "asked to learn    {} of {} allowed ({:.3} of rows, budget {}, {} Against); votes cast {:.3} of all rows; figures above are on the rest",
+            a.asked, a.allowed, a.asked_share, a.budget, a.against_asked, a.coverage_of_all
+        );
+    }
+    if !r.ask_curve.is_empty() {
+        let _ = writeln!(
+            s,
+            "attention curve (figures on the rows not asked; coverage over all rows)"
+        );
+        let _ = writeln!(
+            s,
+            "  budget  asked  forced  auto   coverage  Against caught  policy asks  ECE"
+        );
+        for p in &r.ask_curve {
+            let _ = writeln!(
+                s,
+                "  {:>5.2}  {:.3}  {}   {}  {:.3}     {}           {:.3}        {}",
+                p.budget,
+                p.asked,
+                pct(p.forced_accuracy),
+                pct(p.auto_accuracy),
+                p.coverage,
+                pct(p.against_caught),
+                p.policy_ask_rate,
+                pct(p.ece)
+            );
+        }
     }
     let _ = writeln!(
         s,
