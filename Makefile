@@ -83,6 +83,9 @@ build:
 
 lint: check-fmt
 	$(CARGO) clippy --workspace --all-targets --all-features --locked -- -D warnings
+	@# The fuzz workspace has its own lock file: a dependency added to a crate must land there
+	@# too, or `make fuzz` (which builds --locked) breaks. Resolves only, builds nothing.
+	$(CARGO) metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null
 
 check-fmt:
 	$(CARGO) fmt --all -- --check
