@@ -784,10 +784,42 @@ pub struct Summary {
     pub items: Vec<ProfileItem>,
 }
 
+/// The [`TOPICS`]' descriptions embedded (through the store's cache), in the same order.
+pub(crate) fn topic_vectors(
+    store: &mut Store,
+    embedder: &mut dyn steward_ml::Embedder,
+) -> Result<Vec<Vec<f32>>> {
+    let texts: Vec<String> = TOPICS.iter().map(|(_, d)| (*d).to_owned()).collect();
+    crate::decide::embed_cached(store, embedder, &texts)
+}
+
+/// The topic whose description `v` is most similar to, if any is similar enough.
+pub(crate) fn nearest_topic(topics: &[Vec<f32>], v: &[f32]) -> Option<usize> {
+    topics
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (i, crate::decide::cosine(v, t)))
+        .filter(|(_, s)| *s > 0.15)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
+}
+
+/// `mostly for`, `mostly against` or `mixed`, from the for, against and abstain counts.
+pub(crate) fn leaning(f: usize, a: usize, ab: usize) -> &'static str {
+    let total = (f + a + ab).max(1) as f64;
+    if f as f64 / total >= 0.65 {
+        "mostly for"
+    } else if a as f64 / total >= 0.5 {
+        "mostly against"
+    } else {
+        "mixed"
+    }
+}
+
 /// Sorts the profile into governance topics by embedding similarity, with the leaning and the
 /// evidence for each, and finds statements that contradict each other.
 pub fn summarize(store: &mut Store, embedder: &mut dyn steward_ml::Embedder) -> Result<Summary> {
-    use crate::decide::{ProfileSnapshot, cosine, embed_cached};
+    use crate::decide::{ProfileSnapshot, cosine};
     let items = store.profile_items()?;
     let votes = store.profile_votes(true)?;
     let peers = store.profile_votes(false)?.len();
@@ -804,16 +836,8 @@ pub fn summarize(store: &mut Store, embedder: &mut dyn steward_ml::Embedder) -> 
     };
     if !items.is_empty() || !votes.is_empty() {
         let snap = ProfileSnapshot::load(store, embedder)?;
-        let topic_texts: Vec<String> = TOPICS.iter().map(|(_, d)| (*d).to_owned()).collect();
-        let tv = embed_cached(store, embedder, &topic_texts)?;
-        let nearest = |v: &[f32]| -> Option<usize> {
-            tv.iter()
-                .enumerate()
-                .map(|(i, t)| (i, cosine(v, t)))
-                .filter(|(_, s)| *s > 0.15)
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|(i, _)| i)
-        };
+        let tv = topic_vectors(store, embedder)?;
+        let nearest = |v: &[f32]| nearest_topic(&tv, v);
         let mut per: BTreeMap<usize, (usize, usize, usize, Vec<String>)> = BTreeMap::new();
         for (item, v) in &snap.items {
             if let Some(t) = nearest(v) {
@@ -853,14 +877,7 @@ pub fn summarize(store: &mut Store, embedder: &mut dyn steward_ml::Embedder) -> 
             }
         }
         for (t, (f, a, ab, ev)) in per {
-            let total = (f + a + ab).max(1) as f64;
-            let leaning = if f as f64 / total >= 0.65 {
-                "mostly for"
-            } else if a as f64 / total >= 0.5 {
-                "mostly against"
-            } else {
-                "mixed"
-            };
+            let leaning = leaning(f, a, ab);
             shown.topics.push(Topic {
                 topic: TOPICS[t].0,
                 leaning: leaning.into(),

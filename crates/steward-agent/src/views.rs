@@ -15,8 +15,8 @@ use steward_core::Stance;
 use steward_core::privacy::{Learned, Secrets};
 use steward_ml::Embedder;
 
-use crate::decide::{ProfileSnapshot, cosine, embed_cached};
-use crate::profile::{ItemKind, TOPICS};
+use crate::decide::ProfileSnapshot;
+use crate::profile::{ItemKind, TOPICS, leaning, nearest_topic, topic_vectors};
 use crate::{ProposalFilter, Result, Store};
 
 /// The `meta` key under which `views draft --save` keeps the last draft (after the filter) for
@@ -124,16 +124,8 @@ pub fn draft(store: &mut Store, embedder: &mut dyn Embedder, topic: Option<&str>
     let secrets = secrets_of(store)?;
     let shared = store.shareable_items()?;
 
-    let topic_texts: Vec<String> = TOPICS.iter().map(|(_, d)| (*d).to_owned()).collect();
-    let tv = embed_cached(store, embedder, &topic_texts)?;
-    let nearest = |v: &[f32]| -> Option<usize> {
-        tv.iter()
-            .enumerate()
-            .map(|(i, t)| (i, cosine(v, t)))
-            .filter(|(_, s)| *s > 0.15)
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(i, _)| i)
-    };
+    let tv = topic_vectors(store, embedder)?;
+    let nearest = |v: &[f32]| nearest_topic(&tv, v);
     let wanted =
         |t: usize| topic.is_none_or(|q| TOPICS[t].0.to_lowercase().contains(&q.to_lowercase()));
 
@@ -200,17 +192,9 @@ pub fn draft(store: &mut Store, embedder: &mut dyn Embedder, topic: Option<&str>
         .into_iter()
         .map(|(t, acc)| {
             let [f, a, ab] = acc.counts;
-            let total = (f + a + ab).max(1) as f64;
-            let leaning = if f as f64 / total >= 0.65 {
-                "mostly for"
-            } else if a as f64 / total >= 0.5 {
-                "mostly against"
-            } else {
-                "mixed"
-            };
             Position {
                 topic: TOPICS[t].0.to_owned(),
-                leaning: leaning.to_owned(),
+                leaning: leaning(f, a, ab).to_owned(),
                 for_count: f,
                 against_count: a,
                 abstain_count: ab,
