@@ -401,27 +401,42 @@ pub fn parse_matrix_csv(text: &str, source_name: &str) -> Result<MatrixCsv> {
     Ok(out)
 }
 
+/// The error for a CSV that cannot be read, naming its source.
+fn csv_error(source_name: &str) -> impl Fn(csv::Error) -> ConsensusError + Copy + '_ {
+    move |source| ConsensusError::Csv {
+        source_name: source_name.into(),
+        source,
+    }
+}
+
+/// A CSV reader over `text` and the positions of the `names`d columns; a missing one is an error
+/// naming it.
+fn csv_with_columns<'t, const N: usize>(
+    text: &'t str,
+    source_name: &str,
+    names: [&str; N],
+) -> Result<(csv::Reader<&'t [u8]>, [usize; N])> {
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let header = rdr.headers().map_err(csv_error(source_name))?.clone();
+    let mut cols = [0; N];
+    for (c, name) in cols.iter_mut().zip(names) {
+        *c = header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| bad(source_name, "header".into(), name, "column missing"))?;
+    }
+    Ok((rdr, cols))
+}
+
 /// Parses Polis's open-data vote log `votes.csv` (`timestamp,datetime,comment-id,voter-id,vote`,
 /// agree = 1), keeping the times so `in-conv` can be replayed.
 pub fn parse_votes_csv(text: &str, source_name: &str) -> Result<Vec<VoteEvent>> {
-    let csv_err = |source| ConsensusError::Csv {
-        source_name: source_name.into(),
-        source,
-    };
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
-    let header = rdr.headers().map_err(csv_err)?.clone();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| bad(source_name, "header".into(), name, "column missing"))
-    };
-    let (at_col, tid_col, pid_col, vote_col) = (
-        col("timestamp")?,
-        col("comment-id")?,
-        col("voter-id")?,
-        col("vote")?,
-    );
+    let csv_err = csv_error(source_name);
+    let (mut rdr, [at_col, tid_col, pid_col, vote_col]) = csv_with_columns(
+        text,
+        source_name,
+        ["timestamp", "comment-id", "voter-id", "vote"],
+    )?;
     let mut out = Vec::new();
     for (r, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(csv_err)?;
@@ -466,19 +481,9 @@ pub fn parse_votes_csv(text: &str, source_name: &str) -> Result<Vec<VoteEvent>> 
 
 /// Statements rejected by moderation in Polis's open-data `comments.csv`.
 pub fn moderated_out_csv(text: &str, source_name: &str) -> Result<BTreeSet<u64>> {
-    let csv_err = |source| ConsensusError::Csv {
-        source_name: source_name.into(),
-        source,
-    };
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
-    let header = rdr.headers().map_err(csv_err)?.clone();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| bad(source_name, "header".into(), name, "column missing"))
-    };
-    let (tid_col, mod_col) = (col("comment-id")?, col("moderated")?);
+    let csv_err = csv_error(source_name);
+    let (mut rdr, [tid_col, mod_col]) =
+        csv_with_columns(text, source_name, ["comment-id", "moderated"])?;
     let mut out = BTreeSet::new();
     for (r, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(csv_err)?;
