@@ -418,6 +418,37 @@ pub struct DecideConfig {
     pub min_confidence_high: f64,
     pub ask_importance: f64,
     pub use_llm: bool,
+    /// Questions one round may open (critical ones always go beyond it).
+    pub questions_per_round: u32,
+    /// Questions opened in any 24 hours, all rounds together.
+    pub questions_per_day: u32,
+    /// Spend budget the policy's own questions leave on proposals it would skip but whose
+    /// answer would teach it most.
+    pub ask_to_learn: bool,
+    /// What becomes of a proposal neither voted nor asked: listed in the digest and skipped, or
+    /// also voted Abstain where the proposal has that choice.
+    pub unasked: UnaskedAction,
+}
+
+/// `decide.unasked`: what the agent does with a proposal it neither votes nor asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnaskedAction {
+    #[default]
+    Skip,
+    /// Vote Abstain where the proposal offers it (it counts toward quorum on most Governors).
+    Abstain,
+}
+
+impl std::str::FromStr for UnaskedAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "skip" => Ok(UnaskedAction::Skip),
+            "abstain" => Ok(UnaskedAction::Abstain),
+            _ => Err(format!("expected skip or abstain, got {s:?}")),
+        }
+    }
 }
 
 impl Default for DecideConfig {
@@ -428,6 +459,10 @@ impl Default for DecideConfig {
             min_confidence_high: p.min_confidence_high,
             ask_importance: p.ask_importance,
             use_llm: true,
+            questions_per_round: 10,
+            questions_per_day: 10,
+            ask_to_learn: true,
+            unasked: UnaskedAction::Skip,
         }
     }
 }
@@ -587,6 +622,30 @@ pub const KEYS: &[ConfigKey] = &[
         env: "STEWARD_DECIDE_USE_LLM",
         default: "true",
         doc: "Whether decisions consult the local generation model (a weak, grammar-constrained signal).",
+    },
+    ConfigKey {
+        key: "decide.questions_per_round",
+        env: "STEWARD_DECIDE_QUESTIONS_PER_ROUND",
+        default: "10",
+        doc: "Questions one round of `steward run` may open, ranked by what the answer teaches, importance and deadline; the rest are listed in the round's digest. Critical ones are always asked.",
+    },
+    ConfigKey {
+        key: "decide.questions_per_day",
+        env: "STEWARD_DECIDE_QUESTIONS_PER_DAY",
+        default: "10",
+        doc: "Questions opened in any 24 hours, all rounds together.",
+    },
+    ConfigKey {
+        key: "decide.ask_to_learn",
+        env: "STEWARD_DECIDE_ASK_TO_LEARN",
+        default: "true",
+        doc: "Spend budget the policy's own questions leave on proposals it would skip but whose answers would teach it most.",
+    },
+    ConfigKey {
+        key: "decide.unasked",
+        env: "STEWARD_DECIDE_UNASKED",
+        default: r#""skip""#,
+        doc: "What becomes of a proposal neither voted nor asked: `skip` (listed in the digest), or `abstain` (also votes Abstain where offered; Abstain counts toward quorum on most Governors).",
     },
     ConfigKey {
         key: "web.bind",
@@ -809,6 +868,22 @@ impl Config {
                     .parse()
                     .map_err(|_| format!("expected true or false, got {v:?}"))?;
             }
+            "decide.questions_per_round" => {
+                self.decide.questions_per_round = v
+                    .parse()
+                    .map_err(|_| format!("expected a whole number, got {v:?}"))?;
+            }
+            "decide.questions_per_day" => {
+                self.decide.questions_per_day = v
+                    .parse()
+                    .map_err(|_| format!("expected a whole number, got {v:?}"))?;
+            }
+            "decide.ask_to_learn" => {
+                self.decide.ask_to_learn = v
+                    .parse()
+                    .map_err(|_| format!("expected true or false, got {v:?}"))?;
+            }
+            "decide.unasked" => self.decide.unasked = v.parse()?,
             _ => {
                 let known: Vec<&str> = KEYS.iter().map(|k| k.key).collect();
                 return Err(format!("unknown key; known keys: {}", known.join(", ")));

@@ -467,6 +467,7 @@ pub fn record_decision(
     d: &Decision,
     p: &Proposal,
     question: Option<&serde_json::Value>,
+    digest: Option<&crate::digest::DigestLine>,
 ) -> Result<i64> {
     let json = serde_json::to_string(d).map_err(|e| crate::Error::Source {
         source_name: "decision".into(),
@@ -492,6 +493,9 @@ pub fn record_decision(
         )?;
         if let Some(q) = question {
             tx.open_question(id, &d.proposal, p.end, q)?;
+        }
+        if let Some(line) = digest {
+            tx.insert_digest(id, line)?;
         }
         Ok(id)
     })

@@ -12,6 +12,7 @@ mod audit;
 pub mod cast;
 mod config;
 pub mod decide;
+pub mod digest;
 mod discussion;
 mod doctor;
 pub mod env;
@@ -29,6 +30,7 @@ pub mod questions;
 pub mod sources;
 mod store;
 mod sync;
+pub mod teach;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod views;
@@ -42,7 +44,7 @@ pub use cast::{
 pub use config::{
     CastingConfig, Config, ConfigKey, DecideConfig, GovernorConfig, ImapConfig, KEYS, LimitsConfig,
     LogConfig, MailConfig, MailTls, ModelsConfig, NetworkConfig, NotifyConfig, SnapshotConfig,
-    ToolsConfig, WebConfig,
+    ToolsConfig, UnaskedAction, WebConfig,
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, InvalidValue, Result};

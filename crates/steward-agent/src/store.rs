@@ -196,6 +196,7 @@ CREATE TABLE verify_pins (
     crate::cast::MIGRATION,
     crate::notify::MIGRATION,
     crate::profile::SHAREABLE_MIGRATION,
+    crate::digest::MIGRATION,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

@@ -11,6 +11,8 @@
 //! stages::select_todo   open proposals not decided in their content        -> Synced
 //! Pipeline::inspect     decode, simulate, pin, bind claims                 -> Inspected {flags, payload, pins}
 //! Pipeline::decide      decide_with over one profile snapshot per round    -> Decided {decision, question}
+//! Pipeline::budget      budget::triage: the round's questions within the
+//!                       question budget, the rest into the digest          -> QuestionBudget
 //! Pipeline::record      store + audit the decision (and its question)      -> decision id
 //! Pipeline::dispatch    stages::plan: cast | question | skip               -> Dispatched
 //! Pipeline::notify      open questions by webhook/mail, reminders          -> notices sent
@@ -21,6 +23,7 @@
 //! one set of engines (the model worker the binary spawned) and one profile snapshot serve a
 //! whole round. One proposal that fails never stops the others: its error is in the report.
 
+pub mod budget;
 mod cast;
 mod round;
 pub mod stages;
@@ -28,7 +31,7 @@ mod sync;
 
 pub use cast::{Caster, describe, desk_cast_hook};
 pub use round::{Pipeline, Prepared, RoundOptions};
-pub use stages::{Decided, Dispatched, Inspected, Outcome, RoundReport, Synced};
+pub use stages::{Decided, Dispatched, Inspected, Outcome, QuestionBudget, RoundReport, Synced};
 pub use sync::{SyncReport, has_sources, sync_all};
 
 /// Errors of the round's stages.

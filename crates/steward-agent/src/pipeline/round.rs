@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use steward_core::{Flag, Proposal, Severity, Source};
 use steward_ml::Generator;
 
-use super::stages::{self, Decided, Dispatched, Inspected, Plan, RoundReport, Synced};
+use super::budget;
+use super::stages::{
+    self, Decided, Dispatched, Inspected, Plan, QuestionBudget, RoundReport, Synced,
+};
 use super::{Caster, PipelineError, Result, chain};
 use crate::decide::{
     DecideOptions, Engines, ProfileSnapshot, ReadableProposal, decide_with, embed_cached,
@@ -145,19 +148,22 @@ impl<'a> Pipeline<'a> {
                 return report;
             }
         };
+        // Inspect and decide every proposal first: the question budget ranks the round's
+        // questions against each other before anything is stored. A crash before the record
+        // stage loses only work; the next round decides these proposals again.
+        let mut round: Vec<(StoredProposal, Decided)> = Vec::with_capacity(synced.todo.len());
         for sp in synced.todo {
             let mut inspected = self.inspect(&sp.proposal, generator(engines)).await;
             if let Some(f) = synced.alerts.get(&sp.key) {
                 inspected.flags.extend(f.iter().cloned());
             }
-            let decided =
-                match self.decide(&sp.key, &sp.proposal, inspected, &profile, engines, opts) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        report.errors.push(format!("{}: {}", sp.key, chain(&e)));
-                        continue;
-                    }
-                };
+            match self.decide(&sp.key, &sp.proposal, inspected, &profile, engines, opts) {
+                Ok(d) => round.push((sp, d)),
+                Err(e) => report.errors.push(format!("{}: {}", sp.key, chain(&e))),
+            }
+        }
+        report.questions = Some(self.budget(&mut round, engines, &mut report.errors));
+        for (sp, decided) in round {
             let id = match self.record(&decided, &sp.proposal) {
                 Ok(id) => id,
                 Err(e) => {
@@ -174,6 +180,7 @@ impl<'a> Pipeline<'a> {
                 id,
                 dispatched.cast_line(),
             ));
+            report.digest.extend(decided.digest);
         }
         report
     }
@@ -307,21 +314,137 @@ impl<'a> Pipeline<'a> {
         } else {
             Vec::new()
         };
-        let question = stages::question_for(&d, p, &discussion, inspected.payload);
+        let question = stages::question_for(&d, p, &discussion, inspected.payload.clone());
         Ok(Decided {
             key: key.to_owned(),
             decision: d,
             question,
+            payload: inspected.payload,
+            digest: None,
         })
+    }
+
+    /// The question budget stage: ranks the round's questions (`budget::triage`), keeps the
+    /// ones the budget allows, opens questions to learn with what is left, and turns every
+    /// other unsure decision into a digest line (skipped, or voted Abstain by config).
+    pub fn budget(
+        &mut self,
+        round: &mut [(StoredProposal, Decided)],
+        engines: &mut Engines<'_>,
+        errors: &mut Vec<String>,
+    ) -> QuestionBudget {
+        let cfg = &self.config.decide;
+        let now = jiff::Timestamp::now().as_second();
+        let opened_today = match self.store.questions_opened_since(now - 24 * 3600) {
+            Ok(n) => n,
+            Err(e) => {
+                // Unknown: spend nothing but critical questions rather than overspend.
+                errors.push(format!("counting today's questions: {}", chain(&e)));
+                cfg.questions_per_day
+            }
+        };
+        let b = budget::Budget {
+            per_round: cfg.questions_per_round,
+            per_day: cfg.questions_per_day,
+            opened_today,
+            ask_to_learn: cfg.ask_to_learn,
+        };
+        let titles: Vec<String> = round
+            .iter()
+            .map(|(_, d)| d.decision.title.clone())
+            .collect();
+        // Titles were embedded by the embed stage: these are cache hits. Without them the
+        // spread falls back to title words.
+        let embeddings: HashMap<String, Vec<f32>> =
+            match embed_cached(self.store, engines.embedder, &titles) {
+                Ok(v) => round.iter().map(|(sp, _)| sp.key.clone()).zip(v).collect(),
+                Err(_) => HashMap::new(),
+            };
+        let similarity = crate::teach::Similarity::new(
+            round
+                .iter()
+                .zip(&titles)
+                .map(|((sp, _), t)| (sp.key.as_str(), t.as_str())),
+        );
+        let candidates: Vec<budget::Candidate> = round
+            .iter()
+            .map(|(sp, d)| budget::Candidate {
+                key: sp.key.clone(),
+                action: d.decision.action,
+                confidence: d.decision.confidence,
+                choices: d.decision.choices.len(),
+                importance: d.decision.importance,
+                critical: d
+                    .decision
+                    .flags
+                    .iter()
+                    .any(|f| f.severity == Severity::Critical),
+                deadline: sp.proposal.end,
+            })
+            .collect();
+        let triage = budget::triage(&candidates, b, &similarity, &embeddings, now);
+        let mut report = QuestionBudget {
+            per_round: b.per_round,
+            per_day: b.per_day,
+            opened_today,
+            allowed: b.allowed(),
+            ..QuestionBudget::default()
+        };
+        for ((sp, d), t) in round.iter_mut().zip(&triage) {
+            match *t {
+                budget::Triage::Vote => {}
+                budget::Triage::Ask {
+                    rank,
+                    critical,
+                    learn,
+                    ..
+                } => {
+                    report.asked += 1;
+                    report.critical += u32::from(critical);
+                    report.to_learn += u32::from(learn);
+                    let why = stages::budget_reason(rank, critical, learn, b);
+                    if learn {
+                        d.decision.action = steward_core::DecisionAction::Ask;
+                        let discussion = self.store.discussion(&sp.key).unwrap_or_default();
+                        d.question = stages::question_for(
+                            &d.decision,
+                            &sp.proposal,
+                            &discussion,
+                            d.payload.clone(),
+                        );
+                    }
+                    d.decision.rationale.push_str(&format!(" {why}"));
+                    stages::add_why_asking(d.question.as_mut(), &why);
+                }
+                budget::Triage::Unasked { why, score } => {
+                    report.over_budget += u32::from(why == budget::Unasked::OverBudget);
+                    d.digest = Some(stages::unasked(
+                        &mut d.decision,
+                        sp.proposal.end,
+                        why,
+                        score,
+                        cfg.unasked,
+                        b,
+                    ));
+                    d.question = None;
+                }
+            }
+        }
+        report
     }
 
     /// Stores and audits the decision and opens its question, in one transaction.
     pub fn record(&mut self, d: &Decided, p: &Proposal) -> Result<i64> {
-        record_decision(self.store, &d.decision, p, d.question.as_ref()).map_err(|source| {
-            PipelineError::Record {
-                proposal: d.key.clone(),
-                source: Box::new(source),
-            }
+        record_decision(
+            self.store,
+            &d.decision,
+            p,
+            d.question.as_ref(),
+            d.digest.as_ref(),
+        )
+        .map_err(|source| PipelineError::Record {
+            proposal: d.key.clone(),
+            source: Box::new(source),
         })
     }
 

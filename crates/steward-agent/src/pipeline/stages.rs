@@ -27,8 +27,32 @@ pub struct RoundReport {
     pub alerts: Vec<String>,
     /// Notices of open questions sent outside the desk (webhook, mail).
     pub notices: Vec<String>,
+    /// The round's question budget and what it spent (`None` when nothing was decided).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub questions: Option<QuestionBudget>,
+    /// Proposals neither voted nor asked about in this round, one line each.
+    pub digest: Vec<crate::digest::DigestLine>,
     pub unchanged: usize,
     pub errors: Vec<String>,
+}
+
+/// The question budget of a round, as `steward run` reports it.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct QuestionBudget {
+    pub per_round: u32,
+    pub per_day: u32,
+    /// Opened in the 24 hours before this round.
+    pub opened_today: u32,
+    /// What this round could open.
+    pub allowed: u32,
+    /// Opened in this round (critical ones included).
+    pub asked: u32,
+    /// Of them, critical (asked whatever the budget).
+    pub critical: u32,
+    /// Of them, questions to learn (the policy would have skipped).
+    pub to_learn: u32,
+    /// The policy would have asked, the budget did not allow it.
+    pub over_budget: u32,
 }
 
 /// One proposal decided in a round.
@@ -73,6 +97,10 @@ pub struct Decided {
     pub key: String,
     pub decision: Decision,
     pub question: Option<serde_json::Value>,
+    /// The payload in plain words, for a question the budget opens later.
+    pub payload: Vec<String>,
+    /// The digest line, when the round neither votes nor asks.
+    pub digest: Option<crate::digest::DigestLine>,
 }
 
 /// What dispatch will do with a decision.
@@ -212,6 +240,94 @@ pub fn question_for(
         };
         serde_json::to_value(question_context(d, p, discussion, payload)).unwrap_or_default()
     })
+}
+
+/// Why a question was asked in this round, in words for the desk and the rationale.
+pub fn budget_reason(rank: usize, critical: bool, learn: bool, b: super::budget::Budget) -> String {
+    if critical {
+        return format!(
+            "Asked whatever the budget: a critical flag always asks (question {rank} of this round)."
+        );
+    }
+    let why = if learn {
+        "to learn: the policy would skip it, but of what is left it is what an answer teaches most"
+    } else {
+        "it teaches most among this round's questions (uncertainty, importance, deadline)"
+    };
+    format!(
+        "Asked as question {rank} of {} this round allows ({} a round, {} a day, {} already asked today): {why}.",
+        b.allowed(),
+        b.per_round,
+        b.per_day,
+        b.opened_today
+    )
+}
+
+/// Appends `why` to a question's `why_asking`.
+pub fn add_why_asking(question: Option<&mut serde_json::Value>, why: &str) {
+    if let Some(serde_json::Value::String(s)) = question.and_then(|q| q.get_mut("why_asking")) {
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        s.push_str(why);
+    }
+}
+
+/// A decision neither voted nor asked: skipped, or voted Abstain under
+/// `decide.unasked = "abstain"` where the proposal offers Abstain and no engine failed; and its
+/// digest line.
+pub fn unasked(
+    d: &mut Decision,
+    deadline: Option<i64>,
+    why: super::budget::Unasked,
+    score: f64,
+    action: crate::UnaskedAction,
+    b: super::budget::Budget,
+) -> crate::digest::DigestLine {
+    let lean = d.choice.clone();
+    let abstain = (action == crate::UnaskedAction::Abstain && d.failures.is_empty())
+        .then(|| {
+            d.choices
+                .iter()
+                .find(|c| c.trim().eq_ignore_ascii_case("abstain"))
+                .cloned()
+        })
+        .flatten();
+    let reason = match why {
+        super::budget::Unasked::OverBudget => format!(
+            "Not asked: the question budget ({} a round, {} a day, {} asked today before this round) went to questions that teach more; listed in the digest.",
+            b.per_round, b.per_day, b.opened_today
+        ),
+        super::budget::Unasked::PolicySkip => {
+            "Not asked: unsure and of low importance; listed in the digest.".to_owned()
+        }
+    };
+    let outcome = match abstain {
+        Some(label) => {
+            d.action = DecisionAction::Vote;
+            d.choice = Some(label);
+            d.rationale.push_str(&format!(
+                " {reason} Voted Abstain (decide.unasked = abstain)."
+            ));
+            "abstained"
+        }
+        None => {
+            d.action = DecisionAction::Skip;
+            d.rationale.push_str(&format!(" {reason}"));
+            "skipped"
+        }
+    };
+    crate::digest::DigestLine {
+        proposal: d.proposal.clone(),
+        title: d.title.clone(),
+        deadline,
+        why: why.as_str().to_owned(),
+        outcome: outcome.to_owned(),
+        lean,
+        confidence: d.confidence,
+        importance: d.importance,
+        score,
+    }
 }
 
 /// A round's line for a decided proposal.

@@ -454,8 +454,12 @@ struct Flash {
 async fn questions(State(desk): State<Desk>, Query(f): Query<Flash>) -> Response {
     let now = jiff::Timestamp::now().as_second();
     let store = desk.store();
+    let digest = match store.digest(now - 7 * 86_400) {
+        Ok(d) => d,
+        Err(e) => return internal(e),
+    };
     match store.questions(true, now) {
-        Ok(qs) => Html(pages::questions(&qs, f.msg.as_deref())).into_response(),
+        Ok(qs) => Html(pages::questions(&qs, &digest, f.msg.as_deref())).into_response(),
         Err(e) => internal(e),
     }
 }

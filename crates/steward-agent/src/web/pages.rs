@@ -70,7 +70,11 @@ fn csrf_field(csrf: &str) -> String {
     )
 }
 
-pub(crate) fn questions(qs: &[Question], msg: Option<&str>) -> String {
+pub(crate) fn questions(
+    qs: &[Question],
+    digest: &[crate::digest::DigestLine],
+    msg: Option<&str>,
+) -> String {
     let mut b = String::new();
     let open: Vec<&Question> = qs.iter().filter(|q| q.status == "open").collect();
     if open.is_empty() {
@@ -98,6 +102,31 @@ pub(crate) fn questions(qs: &[Question], msg: Option<&str>) -> String {
                 esc(&q.context.title),
                 esc(&q.status),
                 esc(q.answer.as_deref().unwrap_or(""))
+            );
+        }
+        b.push_str("</table>");
+    }
+    // The digest: what the question budget (or the policy) left unasked, one line each.
+    if !digest.is_empty() {
+        let _ = write!(
+            b,
+            "<h2 id=\"digest\">Not asked (last 7 days)</h2><p class=\"muted\">{} proposal(s) the agent neither voted nor asked about: over the question budget (<code>decide.questions_per_round</code>, <code>decide.questions_per_day</code>) or unsure and of low importance. Answer any of them with <code>steward vote</code>.</p><table>",
+            digest.len()
+        );
+        for l in digest {
+            let _ = write!(
+                b,
+                "<tr class=\"digest\"><td>{}</td><td>{}</td><td>leaning {} ({:.0}%)</td><td>ends {}</td><td>{}</td></tr>",
+                esc(&l.title),
+                if l.why == "over-budget" {
+                    "over the question budget"
+                } else {
+                    "unsure, low importance"
+                },
+                esc(l.lean.as_deref().unwrap_or("-")),
+                l.confidence * 100.0,
+                when(l.deadline),
+                esc(&l.outcome)
             );
         }
         b.push_str("</table>");

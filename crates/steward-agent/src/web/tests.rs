@@ -342,3 +342,25 @@ fn override_form_preselects_no_choice() {
     );
     assert!(!select.contains("selected"), "{select}");
 }
+
+#[test]
+fn the_questions_page_lists_the_digest_escaped() {
+    let line = crate::digest::DigestLine {
+        proposal: "snapshot:desk.eth:0x2".into(),
+        title: "Grants <script>alert(1)</script>".into(),
+        deadline: Some(1_800_000_000),
+        why: "over-budget".into(),
+        outcome: "skipped".into(),
+        lean: Some("For".into()),
+        confidence: 0.61,
+        importance: 0.7,
+        score: 0.4,
+    };
+    let html = pages::questions(&[], std::slice::from_ref(&line), None);
+    assert!(html.contains("id=\"digest\""), "{html}");
+    assert!(html.contains("over the question budget"), "{html}");
+    assert!(html.contains("leaning For (61%)"), "{html}");
+    assert!(!html.contains("<script>"), "{html}");
+    // No digest, no section.
+    assert!(!pages::questions(&[], &[], None).contains("id=\"digest\""));
+}

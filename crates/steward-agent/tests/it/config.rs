@@ -225,7 +225,12 @@ fn every_key_is_documented_with_its_env_and_default() {
             "log.level" => "debug",
             "imap" => "me@example.org@127.0.0.1:993/INBOX",
             k if k.starts_with("decide.min_") || k == "decide.ask_importance" => "0.5",
-            "decide.use_llm" | "web.allow_remote" | "models.allow_unconfined" => "true",
+            "decide.use_llm"
+            | "decide.ask_to_learn"
+            | "web.allow_remote"
+            | "models.allow_unconfined" => "true",
+            "decide.questions_per_round" | "decide.questions_per_day" => "5",
+            "decide.unasked" => "abstain",
             "web.bind" => "127.0.0.1:0",
             "notify.include" => "title, lean",
             "notify.reminders" => "48h, 1h",

@@ -17,7 +17,7 @@ fn models_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models")))
 }
 
-fn embedder(test: &str) -> Option<BertEmbedder> {
+pub(crate) fn embedder(test: &str) -> Option<BertEmbedder> {
     let dir = models_dir();
     for f in steward_ml::spec(steward_ml::Role::Embedding).files {
         if !dir.join(f.path).is_file() {
@@ -302,7 +302,7 @@ fn answers_count_at_once_and_one_answer_wins() {
     let d = run(&mut store, &mut emb, &p);
     assert_eq!(d.action, DecisionAction::Ask);
     let ctx = serde_json::to_value(question_context(&d, &p, &[], plain_payload(&p))).expect("json");
-    record_decision(&mut store, &d, &p, Some(&ctx)).expect("record");
+    record_decision(&mut store, &d, &p, Some(&ctx), None).expect("record");
     let qs = store.questions(false, 0).expect("questions");
     assert_eq!(qs.len(), 1);
     let qid = qs[0].id.to_string();
@@ -327,7 +327,7 @@ fn answers_count_at_once_and_one_answer_wins() {
     late.end = Some(100);
     let d3 = run(&mut store, &mut emb, &late);
     let ctx3 = serde_json::to_value(question_context(&d3, &late, &[], Vec::new())).expect("json");
-    record_decision(&mut store, &d3, &late, Some(&ctx3)).expect("record");
+    record_decision(&mut store, &d3, &late, Some(&ctx3), None).expect("record");
     let q3 = store.question(&late.key()).expect("q").expect("exists");
     let r = answer(&mut store, &q3.id.to_string(), "For", None, 1_000).expect("answer");
     assert!(matches!(r, Err(AnswerError::Expired { .. })), "{r:?}");

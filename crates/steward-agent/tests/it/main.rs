@@ -5,6 +5,7 @@
 #![allow(clippy::print_stderr)]
 
 mod audit;
+mod budget;
 mod cast;
 mod claims;
 mod config;

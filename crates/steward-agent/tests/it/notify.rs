@@ -102,7 +102,7 @@ fn open_question(store: &mut Store, id: &str) -> i64 {
         "{ctx:?}"
     );
     let ctx = serde_json::to_value(ctx).expect("json");
-    record_decision(store, &d, &p, Some(&ctx)).expect("record");
+    record_decision(store, &d, &p, Some(&ctx), None).expect("record");
     store.question(&p.key()).expect("read").expect("opened").id
 }
 

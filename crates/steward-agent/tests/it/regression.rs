@@ -72,7 +72,7 @@ async fn regression_a_vote_decided_before_a_kill_was_never_cast() {
         }))
         .expect("decision");
         // The decision is recorded; the process dies before dispatch casts it.
-        record_decision(&mut store, &d, &p, None).expect("record");
+        record_decision(&mut store, &d, &p, None, None).expect("record");
         keys_of.push(p.key());
     }
     // The second one got further: signed, and the POST cut off (the sequencer never answers).

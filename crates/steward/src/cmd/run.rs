@@ -193,7 +193,13 @@ pub(crate) fn render(r: &Round) -> String {
     for a in &r.resumed {
         let _ = writeln!(s, "DECIDED EARLIER, CAST NOW  {a}");
     }
+    let in_digest: std::collections::HashSet<&str> =
+        r.digest.iter().map(|l| l.proposal.as_str()).collect();
     for o in &r.decided {
+        // A skip in the digest is one line there, not a paragraph here.
+        if o.action == DecisionAction::Skip && in_digest.contains(o.proposal.as_str()) {
+            continue;
+        }
         let verb = match o.action {
             DecisionAction::Vote => format!(
                 "VOTE {} ({})",
@@ -209,6 +215,52 @@ pub(crate) fn render(r: &Round) -> String {
             o.title, o.confidence, o.importance, o.why
         );
     }
+    if let Some(q) = &r.questions {
+        let _ = writeln!(
+            s,
+            "asked {} question(s){} of the {} this round allows ({} a round, {} a day, {} asked in the last 24 h before it)",
+            q.asked,
+            if q.critical > 0 {
+                format!(" ({} critical, asked whatever the budget)", q.critical)
+            } else {
+                String::new()
+            },
+            q.allowed,
+            q.per_round,
+            q.per_day,
+            q.opened_today
+        );
+    }
+    if !r.digest.is_empty() {
+        let _ = writeln!(
+            s,
+            "DIGEST  {} proposal(s) neither voted nor asked:",
+            r.digest.len()
+        );
+        let now = jiff::Timestamp::now().as_second();
+        for l in &r.digest {
+            let ends = l
+                .deadline
+                .map_or_else(String::new, |d| format!(", {}", time_left(d - now)));
+            let _ = writeln!(
+                s,
+                "  - {}  [{}{}, leaning {} {:.2}{ends}]",
+                l.title,
+                if l.why == "over-budget" {
+                    "over the question budget"
+                } else {
+                    "unsure, low importance"
+                },
+                if l.outcome == "abstained" {
+                    ", voted Abstain"
+                } else {
+                    ""
+                },
+                l.lean.as_deref().unwrap_or("-"),
+                l.confidence
+            );
+        }
+    }
     if r.decided.is_empty() {
         let _ = writeln!(
             s,
@@ -220,6 +272,16 @@ pub(crate) fn render(r: &Round) -> String {
         let _ = writeln!(s, "  error: {e}");
     }
     s.trim_end().to_owned()
+}
+
+/// Time left to a deadline, in a word or two.
+fn time_left(secs: i64) -> String {
+    match secs {
+        ..=0 => "ended".to_owned(),
+        1..3_600 => "ends within the hour".to_owned(),
+        3_600..172_800 => format!("ends in {} h", secs / 3_600),
+        _ => format!("ends in {} days", secs / 86_400),
+    }
 }
 
 /// Sets `flag` on SIGINT/SIGTERM, from a small thread with its own runtime.
