@@ -303,3 +303,60 @@ fn ctrlc_flag(flag: Arc<AtomicBool>) -> Result<()> {
         .context("starting the signal thread")?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use steward_agent::digest::DigestLine;
+    use steward_agent::pipeline::QuestionBudget;
+
+    #[test]
+    fn a_digest_skip_is_one_line_and_the_budget_is_said() {
+        let now = jiff::Timestamp::now().as_second();
+        let mut r = RoundReport {
+            questions: Some(QuestionBudget {
+                per_round: 10,
+                per_day: 10,
+                allowed: 10,
+                asked: 1,
+                critical: 1,
+                ..QuestionBudget::default()
+            }),
+            ..RoundReport::default()
+        };
+        r.decided.push(steward_agent::pipeline::Outcome {
+            proposal: "p1".into(),
+            title: "Grants batch 7".into(),
+            decision_id: 1,
+            action: DecisionAction::Skip,
+            choice: Some("For".into()),
+            confidence: 0.6,
+            importance: 0.2,
+            cast: None,
+            why: "a long rationale".into(),
+        });
+        r.digest.push(DigestLine {
+            proposal: "p1".into(),
+            title: "Grants batch 7".into(),
+            deadline: Some(now + 3 * 86_400 + 60),
+            why: "policy-skip".into(),
+            outcome: "skipped".into(),
+            lean: Some("For".into()),
+            confidence: 0.6,
+            importance: 0.2,
+            score: 0.3,
+        });
+        let text = render(&r);
+        assert!(!text.contains("a long rationale"), "{text}");
+        assert!(text.contains("DIGEST  1 proposal(s)"), "{text}");
+        assert!(
+            text.contains(
+                "  - Grants batch 7  [unsure, low importance, leaning For 0.60, ends in 3 days]"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("asked 1 question(s) (1 critical"), "{text}");
+        assert_eq!(time_left(-5), "ended");
+        assert_eq!(time_left(7_200), "ends in 2 h");
+    }
+}
