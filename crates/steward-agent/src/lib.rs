@@ -20,6 +20,7 @@ mod error;
 mod eval;
 mod home;
 pub mod inspect;
+pub mod interview;
 mod keys;
 mod net;
 pub mod notify;

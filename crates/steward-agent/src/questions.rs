@@ -227,7 +227,7 @@ pub fn plain_payload(p: &Proposal) -> Vec<String> {
 }
 
 /// The first `sentences` sentences of `text`, at most `max` characters.
-fn opening(text: &str, sentences: usize, max: usize) -> String {
+pub(crate) fn opening(text: &str, sentences: usize, max: usize) -> String {
     let mut out = String::new();
     let mut count = 0;
     for (i, ch) in text.char_indices() {

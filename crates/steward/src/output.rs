@@ -32,6 +32,10 @@ impl Output {
         Self { json }
     }
 
+    pub(crate) fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// Prints a result: `data` as `{"ok": true, "data": ...}` with `--json`, else `human()`.
     pub(crate) fn result<T: Serialize>(&self, data: &T, human: impl FnOnce() -> String) {
         let text = if self.json {

@@ -215,6 +215,24 @@ impl HubClient {
         self.list(&query, vars, "votes").await
     }
 
+    /// One page of the votes `voter` cast in `spaces`, oldest first, from `cursor` (the user's
+    /// own past votes, `steward profile import votes --address`).
+    pub async fn votes_of_voter(
+        &self,
+        spaces: &[String],
+        voter: &str,
+        cursor: Cursor,
+        first: u32,
+    ) -> Result<Vec<Value>> {
+        let query = format!(
+            "query VotesOfVoter($spaces: [String], $voter: String!, $first: Int!, $skip: Int!, $created_gte: Int!) {{
+  votes(first: $first, skip: $skip, where: {{ space_in: $spaces, voter: $voter, created_gte: $created_gte }}, orderBy: \"created\", orderDirection: asc) {{ {VOTE_FIELDS} space {{ id }} }}
+}}"
+        );
+        let vars = json!({ "spaces": spaces, "voter": voter, "first": first, "skip": cursor.skip, "created_gte": cursor.created });
+        self.list(&query, vars, "votes").await
+    }
+
     async fn list(&self, query: &str, variables: Value, field: &str) -> Result<Vec<Value>> {
         let body = json!({ "query": query, "variables": variables });
         let source = format!("snapshot hub {}", self.host);

@@ -1,4 +1,5 @@
-//! `steward profile say|import|show|peers|trust|ignore|forget`: what Steward knows of its user.
+//! `steward profile say|import|interview|show|peers|trust|ignore|forget`: what Steward knows of
+//! its user.
 
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ pub(crate) enum ProfileCommand {
     /// Import your writing or your vote history
     #[command(subcommand)]
     Import(ImportCommand),
+    /// A first-run interview: past proposals of the DAOs you follow on which voters disagreed,
+    /// spread over the topics; your answers count as your votes at once (docs/decide.md)
+    Interview(InterviewArgs),
     /// What Steward learned: topics you care about, your leanings, the evidence for each
     Show,
     /// Peers: the ones you trust or ignore, and those you agree with most (learned from votes)
@@ -66,13 +70,29 @@ pub(crate) enum ImportCommand {
         #[arg(long, value_name = "NAME")]
         author: Option<String>,
     },
-    /// Votes: CSV (voter, proposal_id, choice, title, order_rank[, reason]) or Snapshot hub JSON
+    /// Votes: CSV (voter, proposal_id, choice, title, order_rank[, reason]) or Snapshot hub JSON;
+    /// or, with `--address` and no file, the address's votes the sources synced
     Votes {
-        file: PathBuf,
+        #[arg(required_unless_present = "address")]
+        file: Option<PathBuf>,
+        /// Your address: the votes it cast on proposals `steward sync` stored are yours
+        #[arg(long, value_name = "ADDRESS", conflicts_with_all = ["file", "voter"])]
+        address: Option<String>,
         /// Your address: its rows are your votes, the others are peers' votes (default: all yours)
         #[arg(long, value_name = "ADDRESS")]
         voter: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InterviewArgs {
+    /// How many proposals to ask about
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=100))]
+    count: u16,
+    /// Record answers from a JSON file ({"PROPOSAL_KEY": "CHOICE", ...}) instead of asking;
+    /// all or none: one unknown proposal or choice records nothing
+    #[arg(long, value_name = "FILE")]
+    answers: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -135,7 +155,89 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: ProfileArgs) -> Result<ExitCode
             });
             Ok(ExitCode::SUCCESS)
         }
-        ProfileCommand::Import(ImportCommand::Votes { file, voter }) => {
+        ProfileCommand::Interview(a) => interview(ctx, out, &mut store, a),
+        ProfileCommand::Import(ImportCommand::Votes {
+            file: None,
+            address: Some(address),
+            ..
+        }) => {
+            if !address.starts_with("0x")
+                || address.len() != 42
+                || !address[2..].bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                bail!("--address {address:?} is not a 0x-prefixed 20-byte hex address");
+            }
+            let cfg = ctx.config(&_home)?;
+            let net = steward_agent::Network::from_config(&cfg)?;
+            let hub = if cfg.snapshot.spaces.is_empty() {
+                None
+            } else {
+                Some(steward_agent::sources::snapshot::HubClient::new(
+                    net.http()?,
+                    &cfg.snapshot.hub,
+                ))
+            };
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let found = rt.block_on(steward_agent::interview::import_own_votes(
+                &store,
+                hub.as_ref(),
+                &cfg.snapshot.spaces,
+                &address,
+            ))?;
+            if found.votes.is_empty() {
+                bail!(
+                    "no votes by {address} on the proposals in the store or in the followed Snapshot spaces; `steward sync` the DAOs it voted in first"
+                );
+            }
+            let n = store.transaction(|tx| tx.insert_profile_votes(&found.votes))?;
+            #[derive(Serialize)]
+            struct Imported<'a> {
+                added: usize,
+                user_votes: usize,
+                #[serde(flatten)]
+                found: &'a steward_agent::interview::OwnVotes,
+            }
+            let report = Imported {
+                added: n,
+                user_votes: found.votes.len(),
+                found: &found,
+            };
+            let human = || {
+                let mut s = format!(
+                    "{} of your votes found ({} in the store, {} on the Snapshot hub; {} new or changed)",
+                    report.user_votes, found.from_store, found.from_hub, n
+                );
+                if found.not_in_store > 0 {
+                    let _ = write!(
+                        s,
+                        "\n  {} vote(s) on proposals not in the store: `steward sync` first",
+                        found.not_in_store
+                    );
+                }
+                if found.not_single_choice > 0 {
+                    let _ = write!(
+                        s,
+                        "\n  {} ranked, approval or weighted vote(s) not imported",
+                        found.not_single_choice
+                    );
+                }
+                for q in &found.quarantined {
+                    let _ = write!(s, "\n  quarantined: {q}");
+                }
+                s
+            };
+            out.result(&report, human);
+            Ok(if found.quarantined.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(exit::PARTIAL)
+            })
+        }
+        ProfileCommand::Import(ImportCommand::Votes { file, voter, .. }) => {
+            let file = file.context("a votes file, or --address")?;
             let data =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let is_json = matches!(
@@ -310,6 +412,128 @@ fn show(ctx: &Ctx, out: &Output, store: &mut steward_agent::Store) -> Result<Exi
         s.trim_end().to_owned()
     });
     Ok(ExitCode::SUCCESS)
+}
+
+/// `profile interview`: asks on a terminal, or records `--answers`, or with `--json` prints the
+/// questionnaire for another front end (the desk, a script).
+fn interview(
+    ctx: &Ctx,
+    out: &Output,
+    store: &mut steward_agent::Store,
+    a: InterviewArgs,
+) -> Result<ExitCode> {
+    use std::io::{BufRead, IsTerminal, Write as _};
+    if let Some(file) = a.answers {
+        let data = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+        let map: std::collections::BTreeMap<String, String> = serde_json::from_slice(&data)
+            .with_context(|| {
+                format!(
+                    "{}: expected a JSON object of proposal key to choice",
+                    file.display()
+                )
+            })?;
+        let answers: Vec<(String, String)> = map.into_iter().collect();
+        let n = steward_agent::interview::record_answers(store, &answers)
+            .with_context(|| format!("{}", file.display()))?;
+        #[derive(Serialize)]
+        struct Recorded {
+            recorded: usize,
+        }
+        out.result(&Recorded { recorded: n }, || {
+            format!("{n} answer(s) recorded as your votes")
+        });
+        return Ok(ExitCode::SUCCESS);
+    }
+    let worker = crate::cmd::model::spawn_worker(&crate::cmd::model::models_dir(ctx)?)?;
+    let mut embedder = worker.shared();
+    let items =
+        steward_agent::interview::questionnaire(store, &mut embedder, usize::from(a.count))?;
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if out.is_json() || !interactive {
+        out.result(&items, || {
+            let mut s = String::new();
+            for (i, it) in items.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "{}. {} ({})
+   {}
+   choices: {}; voters split {}",
+                    i + 1,
+                    it.title,
+                    it.dao,
+                    it.summary,
+                    it.choices.join(" / "),
+                    split_words(&it.split)
+                );
+            }
+            let _ = write!(
+                s,
+                "answer with `steward profile interview --answers FILE` ({{\"KEY\": \"CHOICE\"}}) or on a terminal"
+            );
+            s
+        });
+        return Ok(ExitCode::SUCCESS);
+    }
+    // On a terminal: one item at a time, on stderr; each answer is recorded at once.
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    let mut recorded = 0;
+    for (i, it) in items.iter().enumerate() {
+        // Proposal text is untrusted: no escape sequences reach the terminal. The prompt goes
+        // to stderr so that stdout stays the command's result.
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}",
+            crate::output::terminal_safe(&format!(
+                "\n{}/{}  {} ({})\n  {}\n  voters split {}\n  your vote [{}], enter to skip, q to stop:",
+                i + 1,
+                items.len(),
+                it.title,
+                it.dao,
+                it.summary,
+                split_words(&it.split),
+                it.choices.join(" / ")
+            ))
+        );
+        let Some(Ok(line)) = lines.next() else { break };
+        let line = line.trim();
+        if line.eq_ignore_ascii_case("q") {
+            break;
+        }
+        if line.is_empty() {
+            continue;
+        }
+        match steward_agent::interview::record_answers(
+            store,
+            &[(it.proposal.clone(), line.to_owned())],
+        ) {
+            Ok(n) => recorded += n,
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "  not recorded: {e}");
+            }
+        }
+    }
+    #[derive(Serialize)]
+    struct Recorded {
+        recorded: usize,
+    }
+    out.result(&Recorded { recorded }, || {
+        format!("{recorded} answer(s) recorded as your votes")
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn split_words(split: &[(String, usize)]) -> String {
+    let n: usize = split.iter().map(|s| s.1).sum();
+    if n == 0 {
+        return "unknown (no votes seen)".into();
+    }
+    split
+        .iter()
+        .map(|(c, k)| format!("{c} {:.0}%", 100.0 * *k as f64 / n as f64))
+        .collect::<Vec<_>>()
+        .join(", ")
+        + &format!(" of {n}")
 }
 
 /// Stands in when the profile is empty, so `profile show` needs no model to say so.

@@ -9,6 +9,7 @@ mod decide;
 mod demo;
 mod governor;
 mod inspect;
+mod interview;
 mod keys;
 mod mech;
 mod soak;
