@@ -150,6 +150,10 @@ impl Desk {
             .route("/profile", get(profile))
             .route("/profile/say", post(say))
             .route("/profile/forget", post(forget))
+            .route(
+                "/profile/interview",
+                get(interview_page).post(interview_answers),
+            )
             .route("/activity", get(activity))
             .route("/settings", get(settings).post(save_settings))
             .route("/evaluation", get(evaluation))
@@ -652,6 +656,71 @@ async fn profile(
         ))
         .into_response(),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => internal(e),
+    }
+}
+
+/// Items the desk's interview shows.
+const INTERVIEW_ITEMS: usize = 8;
+
+async fn interview_page(
+    State(desk): State<Desk>,
+    Extension(session): Extension<Session>,
+    Query(f): Query<Flash>,
+) -> Response {
+    let Some(e) = &desk.inner.embedder else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Html(pages::message(
+                "No interview",
+                "The desk runs without the embedding model; `steward profile interview` asks on the terminal.",
+            )),
+        )
+            .into_response();
+    };
+    let mut store = desk.store();
+    let mut e = e.lock().unwrap_or_else(|p| p.into_inner());
+    match crate::interview::questionnaire(&mut store, &mut **e, INTERVIEW_ITEMS) {
+        Ok(items) => {
+            Html(pages::interview(&items, &session.csrf, f.msg.as_deref())).into_response()
+        }
+        Err(crate::Error::Source { message, .. }) => (
+            StatusCode::CONFLICT,
+            Html(pages::message("No interview", &message)),
+        )
+            .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn interview_answers(
+    State(desk): State<Desk>,
+    Extension(session): Extension<Session>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(&session, &form) {
+        return forged();
+    }
+    let answers: Vec<(String, String)> = (0..INTERVIEW_ITEMS)
+        .filter_map(|i| {
+            let key = form.get(&format!("key{i}"))?;
+            let choice = form.get(&format!("answer{i}")).filter(|c| !c.is_empty())?;
+            Some((key.clone(), choice.clone()))
+        })
+        .collect();
+    let mut store = desk.store();
+    match crate::interview::record_answers(&mut store, &answers) {
+        Ok(n) => Redirect::to(&format!(
+            "/profile/interview?msg={}",
+            urlenc(&format!("{n} answer(s) recorded as your votes."))
+        ))
+        .into_response(),
+        // A forged key or choice: nothing is recorded, and the page says which.
+        Err(crate::Error::Source { message, .. }) => (
+            StatusCode::BAD_REQUEST,
+            Html(pages::message("Not recorded", &message)),
+        )
+            .into_response(),
+        Err(e) => internal(e),
     }
 }
 

@@ -319,6 +319,63 @@ pub(crate) fn proposals(
     page("Proposals", None, &b)
 }
 
+/// The cold-start interview: one card per proposal with its choices as radio buttons; a choice
+/// left empty is not answered.
+pub(crate) fn interview(
+    items: &[crate::interview::InterviewItem],
+    csrf: &str,
+    msg: Option<&str>,
+) -> String {
+    let mut b = String::from(
+        "<p class=\"muted\">Past proposals of the DAOs you follow on which voters disagreed most, spread over topics. Your answers count as your votes at once; leave one empty to skip it.</p>",
+    );
+    if items.is_empty() {
+        b.push_str("<p class=\"muted\" id=\"no-interview\">Nothing left to ask.</p>");
+        return page("Interview", msg, &b);
+    }
+    let _ = write!(
+        b,
+        "<form method=\"post\" action=\"/profile/interview\" id=\"interview\">{}",
+        csrf_field(csrf)
+    );
+    for (i, it) in items.iter().enumerate() {
+        let n: usize = it.split.iter().map(|s| s.1).sum();
+        let split = if n == 0 {
+            "no votes seen".to_owned()
+        } else {
+            it.split
+                .iter()
+                .map(|(c, k)| format!("{} {:.0}%", esc(c), 100.0 * *k as f64 / n as f64))
+                .collect::<Vec<_>>()
+                .join(", ")
+                + &format!(" of {n}")
+        };
+        let _ = write!(
+            b,
+            "<div class=\"card interview-item\"><b>{}</b> <span class=\"muted\">{} · {}</span><p>{}</p><p class=\"muted\">Voters: {split}</p>",
+            esc(&it.title),
+            esc(&it.dao),
+            esc(it.topic.as_deref().unwrap_or("no topic")),
+            esc(&it.summary)
+        );
+        for c in &it.choices {
+            let _ = write!(
+                b,
+                "<label><input type=\"radio\" name=\"answer{i}\" value=\"{}\"> {}</label> ",
+                esc(c),
+                esc(c)
+            );
+        }
+        let _ = write!(
+            b,
+            "<input type=\"hidden\" name=\"key{i}\" value=\"{}\"></div>",
+            esc(&it.proposal)
+        );
+    }
+    b.push_str("<button type=\"submit\">Record my answers</button></form>");
+    page("Interview", msg, &b)
+}
+
 pub(crate) fn profile(
     items: &[ProfileItem],
     votes: &[VoteRecord],
@@ -328,7 +385,7 @@ pub(crate) fn profile(
     msg: Option<&str>,
 ) -> String {
     let mut b = format!(
-        "<form class=\"card\" method=\"post\" action=\"/profile/say\" id=\"say\">{}<b>Tell me what you think</b><textarea name=\"text\" placeholder=\"I oppose treasury spending without milestones\"></textarea><button type=\"submit\">Add statement</button></form>",
+        "<p><a href=\"/profile/interview\">Take the interview</a>: a few past proposals to answer, so I learn how you vote.</p><form class=\"card\" method=\"post\" action=\"/profile/say\" id=\"say\">{}<b>Tell me what you think</b><textarea name=\"text\" placeholder=\"I oppose treasury spending without milestones\"></textarea><button type=\"submit\">Add statement</button></form>",
         csrf_field(csrf)
     );
     if let Some(sum) = summary {

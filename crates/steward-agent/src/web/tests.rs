@@ -364,3 +364,61 @@ fn the_questions_page_lists_the_digest_escaped() {
     // No digest, no section.
     assert!(!pages::questions(&[], &[], None).contains("id=\"digest\""));
 }
+
+/// The interview's answers are checked like the CLI's: a proposal the store does not hold is
+/// refused with its key, a post without the session's CSRF token is forged; a desk without
+/// the embedder says so instead of an empty interview.
+#[tokio::test]
+async fn interview_answers_are_checked_and_need_the_csrf_token() {
+    let d = served().await;
+    let (cookie, csrf) = login(&d).await;
+    let post = |body: String| {
+        let head = format!(
+            "POST /profile/interview HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nSec-Fetch-Site: same-origin\r\nContent-Type: application/x-www-form-urlencoded",
+            d.addr
+        );
+        async move { raw(d.addr, &head, &body).await }
+    };
+    let (status, answer) = post(format!(
+        "csrf={csrf}&key0=snapshot%3Anone.eth%3A0x1&answer0=For"
+    ))
+    .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("snapshot:none.eth:0x1"), "{answer}");
+    let (status, _) = post("csrf=wrong&key0=k&answer0=For".to_owned()).await;
+    assert_eq!(status, 403);
+    let (status, page) = raw(
+        d.addr,
+        &format!(
+            "GET /profile/interview HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}",
+            d.addr
+        ),
+        "",
+    )
+    .await;
+    assert_eq!(status, 503, "{page}");
+}
+
+#[test]
+fn the_interview_page_escapes_and_offers_every_choice() {
+    let item = crate::interview::InterviewItem {
+        proposal: "snapshot:x.eth:0x1".into(),
+        title: "<b>Fees</b>".into(),
+        dao: "x.eth".into(),
+        summary: "Cuts fees.".into(),
+        choices: vec!["For".into(), "Against".into(), "Abstain".into()],
+        split: vec![("For".into(), 3), ("Against".into(), 1)],
+        voters: 4,
+        disagreement: 0.2,
+        topic: None,
+    };
+    let html = pages::interview(std::slice::from_ref(&item), "csrf", None);
+    assert!(!html.contains("<b>Fees</b>"), "{html}");
+    assert_eq!(html.matches("type=\"radio\" name=\"answer0\"").count(), 3);
+    assert!(
+        html.contains("name=\"key0\" value=\"snapshot:x.eth:0x1\""),
+        "{html}"
+    );
+    assert!(html.contains("For 75%, Against 25% of 4"), "{html}");
+    assert!(!html.contains("checked"), "nothing is preselected: {html}");
+}
