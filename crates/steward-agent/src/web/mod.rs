@@ -824,6 +824,8 @@ pub const EDITABLE: &[&str] = &[
     "decide.min_confidence_low",
     "decide.min_confidence_high",
     "decide.ask_importance",
+    "decide.questions_per_round",
+    "decide.questions_per_day",
     "casting.enabled",
     "casting.max_votes_per_day",
     "casting.max_value_per_day",

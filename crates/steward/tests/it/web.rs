@@ -410,11 +410,15 @@ async fn review_desk_in_chromium() {
     b.clear("input[name='decide.ask_importance']").await;
     b.type_into("input[name='decide.ask_importance']", "0.55")
         .await;
+    b.clear("input[name='decide.questions_per_round']").await;
+    b.type_into("input[name='decide.questions_per_round']", "4")
+        .await;
     b.click("#save").await;
     let page = b.wait_for("Saved").await;
     assert!(page.contains("Saved"), "{page}");
     let after = std::fs::read_to_string(&config_file).expect("config");
     assert!(after.contains("ask_importance = 0.55"), "{after}");
+    assert!(after.contains("questions_per_round = 4"), "{after}");
     assert!(
         after.contains("# Steward configuration"),
         "comments lost:\n{after}"
