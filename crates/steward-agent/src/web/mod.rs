@@ -161,6 +161,7 @@ impl Desk {
             .route("/conversations/{name}", get(conversation))
             .route("/plots/eval-reliability.svg", get(eval_reliability_svg))
             .route("/plots/eval-over-time.svg", get(eval_over_time_svg))
+            .route("/plots/eval-attention.svg", get(eval_attention_svg))
             .route("/plots/decisions.svg", get(decisions_svg))
             .route("/plots/reliability.svg", get(reliability_svg))
             .route("/style.css", get(style))
@@ -983,6 +984,25 @@ async fn eval_over_time_svg(State(desk): State<Desk>) -> Response {
             &rows
                 .iter()
                 .map(|s| (num(&s["accuracy"]), count(&s["n"])))
+                .collect::<Vec<_>>(),
+        )),
+        Err(e) => internal(e),
+    }
+}
+
+async fn eval_attention_svg(State(desk): State<Desk>) -> Response {
+    match saved_rows(&desk, "ask_curve") {
+        Ok(rows) => svg_response(svg::attention_curve(
+            &rows
+                .iter()
+                .map(|p| {
+                    (
+                        num(&p["asked"]),
+                        num(&p["auto_accuracy"]),
+                        num(&p["coverage"]),
+                        num(&p["against_caught"]),
+                    )
+                })
                 .collect::<Vec<_>>(),
         )),
         Err(e) => internal(e),

@@ -535,7 +535,7 @@ pub(crate) fn evaluation(r: Option<&serde_json::Value>) -> String {
         v.as_f64()
             .map_or_else(|| "-".to_owned(), |x| format!("{x:.3}"))
     };
-    let b = format!(
+    let mut b = format!(
         "<div class=\"card\" id=\"eval\"><table><tr><th>mode</th><td>{mode}</td><th>test votes</th><td>{n}</td><th>voters</th><td>{v}</td></tr><tr><th>forced accuracy</th><td>{fa}</td><th>auto accuracy</th><td>{aa}</td><th>coverage</th><td>{cov}</td></tr><tr><th>ECE</th><td>{ece}</td><th>always-For</th><td>{af}</td><th>voter-majority</th><td>{vm}</td></tr></table></div><p><img src=\"/plots/eval-reliability.svg\" alt=\"reliability\" width=\"480\" height=\"320\"> <img src=\"/plots/eval-over-time.svg\" alt=\"agreement over time\" width=\"480\" height=\"320\"></p>",
         mode = esc(r["mode"].as_str().unwrap_or("-")),
         n = r["n_test"],
@@ -547,5 +547,33 @@ pub(crate) fn evaluation(r: Option<&serde_json::Value>) -> String {
         af = f(&r["baselines"]["always_for"]),
         vm = f(&r["baselines"]["voter_majority"]),
     );
+    // Delegation baselines, when the eval had them (issue 15 item 2).
+    let (bd, crowd) = (
+        &r["baselines"]["best_delegate"]["agreement"],
+        &r["baselines"]["crowd_so_far"]["agreement"],
+    );
+    if bd.is_number() || crowd.is_number() {
+        let _ = write!(
+            b,
+            "<p id=\"delegation\">Delegating instead, at zero questions (share of all test votes it would have cast as you did): the best delegate {}, the crowd so far {}.</p>",
+            f(bd),
+            f(crowd)
+        );
+    }
+    if let Some(curve) = r["ask_curve"].as_array().filter(|c| !c.is_empty()) {
+        b.push_str("<h2 id=\"attention\">Attention curve</h2><p class=\"muted\">What asking buys: the agent asks about a share of the proposals (picked by what the answer teaches), learns from each answer, and votes the rest (docs/eval.md).</p><table><tr><th>asked</th><th>agreement on votes cast</th><th>coverage</th><th>Against caught</th><th>forced accuracy</th></tr>");
+        for p in curve {
+            let _ = write!(
+                b,
+                "<tr class=\"curve\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                f(&p["asked"]),
+                f(&p["auto_accuracy"]),
+                f(&p["coverage"]),
+                f(&p["against_caught"]),
+                f(&p["forced_accuracy"])
+            );
+        }
+        b.push_str("</table><p><img src=\"/plots/eval-attention.svg\" alt=\"attention curve\" width=\"480\" height=\"320\"></p>");
+    }
     page("Evaluation", None, &b)
 }

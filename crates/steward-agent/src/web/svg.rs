@@ -9,6 +9,11 @@ const H: f64 = 320.0;
 const PAD: f64 = 40.0;
 
 fn frame(title: &str, x_label: &str, y_label: &str) -> String {
+    frame_x(title, x_label, y_label, 1.0)
+}
+
+/// A frame whose x axis runs from 0 to `x_max` (the y axis always 0 to 1).
+fn frame_x(title: &str, x_label: &str, y_label: &str, x_max: f64) -> String {
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" font-family=\"sans-serif\" font-size=\"11\"><rect width=\"{W}\" height=\"{H}\" fill=\"#fff\"/><text x=\"{}\" y=\"16\" text-anchor=\"middle\" font-size=\"13\">{}</text>",
         W / 2.0,
@@ -25,8 +30,9 @@ fn frame(title: &str, x_label: &str, y_label: &str) -> String {
         let y = y0 - f * (y0 - y1);
         let _ = write!(
             s,
-            "<text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{f:.2}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{f:.2}</text>",
+            "<text x=\"{x}\" y=\"{}\" text-anchor=\"middle\">{:.2}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{f:.2}</text>",
             y0 + 14.0,
+            f * x_max,
             x0 - 4.0,
             y + 4.0
         );
@@ -140,4 +146,68 @@ pub(crate) fn over_time(slices: &[(f64, usize)]) -> String {
         "<path d=\"{path}\" fill=\"none\" stroke=\"#2e8b57\"/></svg>"
     );
     s
+}
+
+/// The attention curve of `eval --ask-curve`: at each share of proposals asked (x), the
+/// agreement on the votes cast without a question, the coverage over all proposals, and the
+/// share of the user's Against votes caught (predicted or asked).
+pub(crate) fn attention_curve(points: &[(f64, f64, f64, f64)]) -> String {
+    let x_max = points.iter().map(|p| p.0).fold(0.2_f64, f64::max).min(1.0);
+    let mut s = frame_x(
+        "Attention curve",
+        "share of proposals asked",
+        "agreement / coverage / Against caught",
+        x_max,
+    );
+    let series: [(&str, &str, fn(&(f64, f64, f64, f64)) -> f64); 3] = [
+        ("agreement on votes cast", "#3b6fd8", |p| p.1),
+        ("coverage", "#2e8b57", |p| p.2),
+        ("Against caught", "#c0392b", |p| p.3),
+    ];
+    for (k, (name, colour, y)) in series.iter().enumerate() {
+        let mut path = String::new();
+        for p in points {
+            let (px, py) = to_px(p.0 / x_max, y(p));
+            let _ = write!(
+                path,
+                "{}{px:.1},{py:.1}",
+                if path.is_empty() { "M" } else { " L" }
+            );
+            let _ = write!(
+                s,
+                "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"3\" fill=\"{colour}\"><title>{name}: {:.3} at {:.0}% asked</title></circle>",
+                y(p),
+                p.0 * 100.0
+            );
+        }
+        let _ = write!(
+            s,
+            "<path d=\"{path}\" fill=\"none\" stroke=\"{colour}\"/><text x=\"{}\" y=\"{}\" fill=\"{colour}\">{name}</text>",
+            PAD + 8.0,
+            H - PAD - 12.0 - 14.0 * k as f64
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_attention_curve_draws_one_point_per_budget_and_series() {
+        let pts = [
+            (0.0, 0.92, 0.30, 0.40),
+            (0.05, 0.93, 0.31, 0.45),
+            (0.1, 0.94, 0.32, 0.5),
+        ];
+        let svg = attention_curve(&pts);
+        assert_eq!(svg.matches("<circle").count(), 9);
+        assert_eq!(svg.matches("<path").count(), 3);
+        assert!(svg.contains("at 10% asked"), "{svg}");
+        assert!(svg.ends_with("</svg>"));
+        // An empty curve is an empty frame, not a panic.
+        assert!(attention_curve(&[]).ends_with("</svg>"));
+    }
 }

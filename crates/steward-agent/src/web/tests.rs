@@ -422,3 +422,30 @@ fn the_interview_page_escapes_and_offers_every_choice() {
     assert!(html.contains("For 75%, Against 25% of 4"), "{html}");
     assert!(!html.contains("checked"), "nothing is preselected: {html}");
 }
+
+#[test]
+fn the_evaluation_page_shows_the_attention_curve_and_delegation() {
+    let r = serde_json::json!({
+        "mode": "replay", "n_test": 100, "n_voters": 3, "forced_accuracy": 0.9,
+        "auto_accuracy": 0.95, "coverage": 0.7, "ece": 0.03,
+        "baselines": { "always_for": 0.8, "voter_majority": 0.85,
+                       "best_delegate": { "agreement": 0.61, "coverage": 0.7 },
+                       "crowd_so_far": null },
+        "ask_curve": [
+            { "budget": 0.0, "asked": 0.0, "auto_accuracy": 0.95, "coverage": 0.7, "against_caught": 0.4, "forced_accuracy": 0.9 },
+            { "budget": 0.1, "asked": 0.08, "auto_accuracy": 0.96, "coverage": 0.72, "against_caught": 0.5, "forced_accuracy": 0.91 }
+        ]
+    });
+    let html = pages::evaluation(Some(&r));
+    assert!(html.contains("id=\"attention\""), "{html}");
+    assert_eq!(html.matches("<tr class=\"curve\">").count(), 2);
+    assert!(html.contains("/plots/eval-attention.svg"));
+    assert!(
+        html.contains("the best delegate 0.610, the crowd so far -"),
+        "{html}"
+    );
+    // Without a curve, no section.
+    let mut plain = r.clone();
+    plain["ask_curve"] = serde_json::json!([]);
+    assert!(!pages::evaluation(Some(&plain)).contains("id=\"attention\""));
+}

@@ -52,6 +52,23 @@ struct Story {
     round: Round,
     on_chain: Vec<OnChain>,
     snapshot_votes: usize,
+    /// The decision path evaluated on real votes, saved for the desk's Evaluation page.
+    evaluation: Option<DemoEval>,
+}
+
+#[derive(Debug, Serialize)]
+struct DemoEval {
+    data: String,
+    mode: String,
+    n_test: usize,
+    forced_accuracy: Option<f64>,
+    auto_accuracy: Option<f64>,
+    coverage: f64,
+    /// (share asked, agreement on votes cast, coverage of all) per budget.
+    attention: Vec<(f64, Option<f64>, f64)>,
+    /// Why there is none, when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -256,6 +273,9 @@ async fn story(
         )
     })?;
 
+    step("evaluating the decision path on real on-chain votes (replay, with the attention curve)");
+    let evaluation = tokio::task::block_in_place(|| demo_eval(home_path, &pass))?;
+
     let caster = steward_eth::GovernorCaster::new(anvil.rpc().clone(), dao.governor);
     let mut chain = Vec::new();
     for (title, id) in &on_chain {
@@ -274,6 +294,7 @@ async fn story(
         snapshot_votes: seq.accepted().len(),
         round,
         on_chain: chain,
+        evaluation,
     };
     out.result(&story, || render(&story));
     if args.no_desk {
@@ -322,6 +343,64 @@ async fn story(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The shared data's on-chain votes (Compound, Aave, Lido, Uniswap with their vote times), when
+/// they are beside the checkout (`STEWARD_DEMO_DATA` names another folder).
+fn demo_data() -> std::path::PathBuf {
+    Ctx::getenv("STEWARD_DEMO_DATA").map_or_else(
+        || std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")),
+        std::path::PathBuf::from,
+    )
+}
+
+/// `steward eval votes --mode replay --ask-curve --save` on the shared on-chain votes, so the
+/// desk's Evaluation page is not empty; titles only (no model), as fast as the eval gets.
+fn demo_eval(home: &Path, pass: &Passphrase) -> Result<Option<DemoEval>> {
+    let votes = demo_data().join("onchain-governor-votes/votes.csv");
+    if !votes.is_file() {
+        return Ok(Some(DemoEval {
+            data: votes.display().to_string(),
+            mode: "replay".into(),
+            n_test: 0,
+            forced_accuracy: None,
+            auto_accuracy: None,
+            coverage: 0.0,
+            attention: Vec::new(),
+            missing: Some(format!(
+                "{} is absent: no evaluation saved (set STEWARD_DEMO_DATA to the shared data folder)",
+                votes.display()
+            )),
+        }));
+    }
+    let mut opts = steward_agent::EvalOptions::new(votes.clone());
+    opts.mode = steward_agent::EvalMode::Replay;
+    let report = steward_agent::eval_ask_curve(
+        &opts,
+        steward_agent::EvalEngines {
+            embed: None,
+            judge: None,
+        },
+        &mut |_, _| {},
+    )
+    .with_context(|| format!("evaluating on {}", votes.display()))?;
+    let home = Home::open(home)?;
+    let mut store = Store::open(&home, pass)?;
+    crate::cmd::eval::save(&mut store, &votes.display().to_string(), &report)?;
+    Ok(Some(DemoEval {
+        data: votes.display().to_string(),
+        mode: report.mode.as_str().to_owned(),
+        n_test: report.n_test,
+        forced_accuracy: report.forced_accuracy,
+        auto_accuracy: report.auto_accuracy,
+        coverage: report.coverage,
+        attention: report
+            .ask_curve
+            .iter()
+            .map(|p| (p.asked, p.auto_accuracy, p.coverage))
+            .collect(),
+        missing: None,
+    }))
+}
+
 fn snapshot_proposal(id: &str, title: &str, body: &str, now: i64) -> serde_json::Value {
     json!({
         "id": id, "title": title, "body": body, "choices": ["For", "Against", "Abstain"],
@@ -356,5 +435,28 @@ fn render(s: &Story) -> String {
         "Snapshot votes accepted by the sequencer: {}",
         s.snapshot_votes
     );
+    if let Some(e) = &s.evaluation {
+        match &e.missing {
+            Some(why) => {
+                let _ = write!(o, "\n\nEvaluation: {why}");
+            }
+            None => {
+                let f = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
+                let _ = write!(
+                    o,
+                    "\n\nEvaluation ({} on {} test votes of {}): every vote decided {}, the votes it would cast {} at coverage {:.3}; saved for the desk's Evaluation page.\n  attention curve (share asked: agreement on votes cast @ coverage of all):",
+                    e.mode,
+                    e.n_test,
+                    e.data,
+                    f(e.forced_accuracy),
+                    f(e.auto_accuracy),
+                    e.coverage
+                );
+                for (asked, acc, cov) in &e.attention {
+                    let _ = write!(o, " {:.0}%: {} @ {cov:.3};", asked * 100.0, f(*acc));
+                }
+            }
+        }
+    }
     o
 }

@@ -229,22 +229,33 @@ fn votes(ctx: &Ctx, out: &Output, args: &VotesArgs) -> Result<ExitCode> {
     }
     if args.save {
         let (_home, mut store) = ctx.open_store()?;
-        let json = serde_json::to_string(&report).context("encoding the report")?;
-        store.transaction(|tx| {
-            tx.set_meta(steward_agent::web::EVAL_META_KEY, &json)?;
-            tx.audit(
-                &steward_core::AuditRecord::new("eval", args.train.display().to_string())
-                    .input("report", json.as_bytes())
-                    .detail(serde_json::json!({
-                        "forced_accuracy": report.forced_accuracy,
-                        "ece": report.ece,
-                        "n_test": report.n_test,
-                    })),
-            )
-        })?;
+        save(&mut store, &args.train.display().to_string(), &report)?;
     }
     out.result(&report, || render(&report));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Keeps `report` in the store for the review desk's Evaluation page, audited (`eval --save`,
+/// and the demo).
+pub(crate) fn save(
+    store: &mut steward_agent::Store,
+    source: &str,
+    report: &EvalReport,
+) -> Result<()> {
+    let json = serde_json::to_string(report).context("encoding the report")?;
+    store.transaction(|tx| {
+        tx.set_meta(steward_agent::web::EVAL_META_KEY, &json)?;
+        tx.audit(
+            &steward_core::AuditRecord::new("eval", source)
+                .input("report", json.as_bytes())
+                .detail(serde_json::json!({
+                    "forced_accuracy": report.forced_accuracy,
+                    "ece": report.ece,
+                    "n_test": report.n_test,
+                })),
+        )
+    })?;
+    Ok(())
 }
 
 fn pct(x: Option<f64>) -> String {

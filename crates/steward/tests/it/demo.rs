@@ -52,6 +52,23 @@ fn demo_votes_where_sure_asks_about_the_drain_and_the_ambiguous_one() {
     assert_eq!(emissions["action"], "vote");
     assert_eq!(emissions["choice"], "Against");
     assert_eq!(v["data"]["snapshot_votes"], 1, "{out}");
+    // The decision path evaluated on the shared on-chain votes and saved for the desk.
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/onchain-governor-votes/votes.csv"
+    );
+    if std::path::Path::new(data).is_file() {
+        let e = &v["data"]["evaluation"];
+        assert!(e["n_test"].as_u64().unwrap_or(0) > 100, "{e}");
+        assert_eq!(e["mode"], "replay", "{e}");
+        assert_eq!(e["attention"].as_array().map_or(0, Vec::len), 4, "{e}");
+    } else {
+        steward_testing::skip(
+            steward_testing::Need::Data,
+            "demo (its evaluation)",
+            format_args!("{data} is absent"),
+        );
+    }
     let chain = v["data"]["on_chain"].as_array().expect("on_chain");
     let voted: Vec<bool> = chain.iter().map(|c| c["persona_voted"] == true).collect();
     assert_eq!(voted.iter().filter(|x| **x).count(), 1, "{out}");
