@@ -148,10 +148,17 @@ pub(crate) fn over_time(slices: &[(f64, usize)]) -> String {
     s
 }
 
+/// One point of the attention curve: (share asked, agreement on votes cast, coverage, Against
+/// caught).
+type CurvePoint = (f64, f64, f64, f64);
+
+/// A series of the curve: its name, colour and which value of a point it draws.
+type Series = (&'static str, &'static str, fn(&CurvePoint) -> f64);
+
 /// The attention curve of `eval --ask-curve`: at each share of proposals asked (x), the
 /// agreement on the votes cast without a question, the coverage over all proposals, and the
 /// share of the user's Against votes caught (predicted or asked).
-pub(crate) fn attention_curve(points: &[(f64, f64, f64, f64)]) -> String {
+pub(crate) fn attention_curve(points: &[CurvePoint]) -> String {
     let x_max = points.iter().map(|p| p.0).fold(0.2_f64, f64::max).min(1.0);
     let mut s = frame_x(
         "Attention curve",
@@ -159,7 +166,7 @@ pub(crate) fn attention_curve(points: &[(f64, f64, f64, f64)]) -> String {
         "agreement / coverage / Against caught",
         x_max,
     );
-    let series: [(&str, &str, fn(&(f64, f64, f64, f64)) -> f64); 3] = [
+    let series: [Series; 3] = [
         ("agreement on votes cast", "#3b6fd8", |p| p.1),
         ("coverage", "#2e8b57", |p| p.2),
         ("Against caught", "#c0392b", |p| p.3),
