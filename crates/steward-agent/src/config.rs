@@ -28,6 +28,8 @@ pub struct Config {
     pub decide: DecideConfig,
     pub web: WebConfig,
     pub notify: NotifyConfig,
+    /// Names for addresses in payloads shown to you: `"0x…" = "Treasury multisig"`.
+    pub address_book: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -467,6 +469,19 @@ impl Default for DecideConfig {
     }
 }
 
+impl Config {
+    /// The address book as names for payloads in words.
+    pub fn names(&self) -> steward_core::verification::Names {
+        let mut names = steward_core::verification::Names::new();
+        for (address, name) in &self.address_book {
+            if let Ok(a) = address.parse() {
+                names.insert(a, name.trim());
+            }
+        }
+        names
+    }
+}
+
 impl DecideConfig {
     pub fn policy(&self) -> steward_core::Policy {
         steward_core::Policy {
@@ -646,6 +661,12 @@ pub const KEYS: &[ConfigKey] = &[
         env: "STEWARD_DECIDE_UNASKED",
         default: r#""skip""#,
         doc: "What becomes of a proposal neither voted nor asked: `skip` (listed in the digest), or `abstain` (also votes Abstain where offered; Abstain counts toward quorum on most Governors).",
+    },
+    ConfigKey {
+        key: "address_book",
+        env: "STEWARD_ADDRESS_BOOK",
+        default: "{}",
+        doc: "Names for addresses in the payloads the desk and questions show: an [address_book] table of \"0x…\" = \"name\" (a name is 1 to 64 characters, no control characters). In env, comma-separated ADDRESS=NAME.",
     },
     ConfigKey {
         key: "web.bind",
@@ -854,6 +875,16 @@ impl Config {
                     .map_err(|_| format!("expected true or false, got {v:?}"))?;
             }
             "notify.include" => self.notify.include = split_list(v),
+            "address_book" => {
+                self.address_book = split_list(v)
+                    .iter()
+                    .map(|e| {
+                        e.split_once('=')
+                            .map(|(a, n)| (a.trim().to_owned(), n.trim().to_owned()))
+                            .ok_or_else(|| format!("expected ADDRESS=NAME, got {e:?}"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
             "notify.reminders" => self.notify.reminders = split_list(v),
             "notify.webhook" => self.notify.webhook = (!v.is_empty()).then(|| v.to_owned()),
             "notify.mail" => {
@@ -994,6 +1025,25 @@ impl Config {
                 "decide.min_confidence_high",
                 "must not be below decide.min_confidence_low".into(),
             ));
+        }
+        for (address, name) in &self.address_book {
+            if address.parse::<steward_core::Address>().is_err() {
+                return Err((
+                    "address_book",
+                    format!("{address:?} is not a 20-byte hex address"),
+                ));
+            }
+            if name.trim().is_empty()
+                || name.chars().count() > 64
+                || name.chars().any(char::is_control)
+            {
+                return Err((
+                    "address_book",
+                    format!(
+                        "the name of {address} must be 1 to 64 characters without control characters"
+                    ),
+                ));
+            }
         }
         if self.web.bind.parse::<std::net::SocketAddr>().is_err() {
             return Err((

@@ -40,6 +40,8 @@ pub struct Inspection {
     pub pins: Vec<Pin>,
     /// The description's claims: which stated amount goes to which stated recipient.
     pub claims: ClaimReport,
+    /// Who executes the actions: the Governor's timelock (read on chain), else the Governor.
+    pub executor: Option<Address>,
     /// Title and body, as the claims were read from.
     #[serde(skip)]
     description: String,
@@ -376,6 +378,7 @@ impl Inspector {
                 model: None,
                 notes: Vec::new(),
             },
+            executor,
             description,
         })
     }

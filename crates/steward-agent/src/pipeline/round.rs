@@ -268,7 +268,7 @@ impl<'a> Pipeline<'a> {
                 flags.extend(note);
                 Inspected {
                     flags,
-                    payload: stages::payload_words(&i.report),
+                    payload: stages::payload_words(&i.report, &self.names(p, i.executor)),
                     pins: i.pins,
                 }
             }
@@ -281,6 +281,23 @@ impl<'a> Pipeline<'a> {
                 ..Inspected::default()
             },
         }
+    }
+
+    /// Names for the addresses of `p`'s payload: the user's address book first, then the
+    /// proposal's own Governor and the timelock that executes for it.
+    fn names(
+        &self,
+        p: &Proposal,
+        executor: Option<steward_core::Address>,
+    ) -> steward_core::verification::Names {
+        let mut names = self.config.names();
+        if let Source::Governor { governor, .. } = &p.source {
+            names.insert(*governor, "the DAO's Governor");
+            if let Some(e) = executor.filter(|e| e != governor) {
+                names.insert(e, "the DAO's timelock");
+            }
+        }
+        names
     }
 
     /// Decides on `p` over the round's profile snapshot, and builds the question of an `ask`.

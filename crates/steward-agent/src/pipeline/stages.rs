@@ -203,25 +203,46 @@ pub fn answered(questions: Vec<Question>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The payload in plain words: each call, then each effect.
-pub fn payload_words(report: &steward_eth::Report) -> Vec<String> {
-    let mut words: Vec<String> = report
-        .actions
-        .iter()
-        .map(|a| {
-            let value = if a.value.is_zero() {
-                String::new()
-            } else {
-                format!(" sending {} wei", a.value)
-            };
-            format!("calls {} on {}{value}", a.function, a.target)
-        })
-        .collect();
-    words.extend(report.effects.iter().filter_map(|e| {
-        serde_json::to_value(&e.kind)
-            .ok()
-            .map(|v| format!("effect: {v}"))
-    }));
+/// The payload in plain words: each call, then each effect, addresses by name (`names`: the
+/// user's address book and the DAO's contracts, then the built-in tokens), amounts with symbol
+/// and decimals, each line once (docs/verify.md, "In words").
+pub fn payload_words(
+    report: &steward_eth::Report,
+    names: &steward_core::verification::Names,
+) -> Vec<String> {
+    // Tokens the chain or the built-in table know are named by symbol, after the user's names.
+    let mut tokens: steward_core::verification::Tokens = report.tokens.iter().cloned().collect();
+    let used = report.effects.iter().filter_map(|e| match &e.kind {
+        steward_core::verification::EffectKind::TokenTransfer { token, .. } => *token,
+        steward_core::verification::EffectKind::Approval { token, .. }
+        | steward_core::verification::EffectKind::Mint { token, .. } => Some(*token),
+        _ => None,
+    });
+    steward_core::verification::with_known_tokens(&mut tokens, used);
+    let mut names = names.clone();
+    for (address, info) in &tokens {
+        names.insert(*address, format!("{} token", info.symbol));
+    }
+    let mut words: Vec<String> = Vec::new();
+    for a in &report.actions {
+        let value = if a.value.is_zero() {
+            String::new()
+        } else {
+            format!(
+                " sending {} ETH",
+                steward_core::verification::format_amount(a.value, 18)
+            )
+        };
+        let line = format!("calls {} on {}{value}", a.function, names.of(a.target));
+        if !words.contains(&line) {
+            words.push(line);
+        }
+    }
+    words.extend(steward_core::verification::effects_in_words(
+        &report.effects,
+        &tokens,
+        &names,
+    ));
     words
 }
 

@@ -231,6 +231,7 @@ fn every_key_is_documented_with_its_env_and_default() {
             | "models.allow_unconfined" => "true",
             "decide.questions_per_round" | "decide.questions_per_day" => "5",
             "decide.unasked" => "abstain",
+            "address_book" => "0x0000000000000000000000000000000000000001=Treasury",
             "web.bind" => "127.0.0.1:0",
             "notify.include" => "title, lean",
             "notify.reminders" => "48h, 1h",

@@ -12,6 +12,7 @@ mod governance;
 mod known_tokens;
 mod promises;
 mod value;
+mod words;
 
 pub use binding::{
     ACTIONS, Binder, Binding, Candidates, MAX_BINDINGS, MAX_CANDIDATES, NONE, Recipient,
@@ -30,3 +31,4 @@ pub use governance::{
 pub use known_tokens::{known_token, with_known_tokens};
 pub use promises::unkept_promises;
 pub use value::{Arg, Call, Value};
+pub use words::{Names, effect_words, effects_in_words};

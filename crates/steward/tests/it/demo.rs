@@ -48,6 +48,44 @@ fn demo_votes_where_sure_asks_about_the_drain_and_the_ambiguous_one() {
         "{drain}"
     );
     assert_eq!(find("hackathon")["action"], "ask", "{out}");
+    // The drain's question shows its payload in plain words: named, with amounts, no JSON.
+    let (code, qs, err) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["--json", "questions"]));
+    assert_eq!(code, 0, "{err}");
+    let qs = json(&qs);
+    let q = qs["data"]
+        .as_array()
+        .expect("questions")
+        .iter()
+        .find(|q| {
+            q["context"]["title"]
+                .as_str()
+                .is_some_and(|t| t.contains("delegate registry"))
+        })
+        .unwrap_or_else(|| panic!("no question on the drain: {qs}"));
+    let payload: Vec<&str> = q["context"]["payload"]
+        .as_array()
+        .expect("payload")
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert!(
+        payload
+            .iter()
+            .any(|l| l.starts_with("sends 450,000 STW from the DAO's timelock (")),
+        "{payload:?}"
+    );
+    assert!(payload.iter().all(|l| !l.contains('{')), "{payload:?}");
+    assert!(
+        payload
+            .iter()
+            .any(|l| l.starts_with("calls transfer(address,uint256) on STW token (")),
+        "{payload:?}"
+    );
+    let mut once = payload.clone();
+    once.dedup();
+    assert_eq!(once.len(), payload.len(), "a line twice: {payload:?}");
     let emissions = find("emissions");
     assert_eq!(emissions["action"], "vote");
     assert_eq!(emissions["choice"], "Against");
