@@ -15,6 +15,7 @@ mod bindings;
 mod cast;
 mod code;
 pub mod decode;
+mod erc8004;
 mod error;
 mod governor;
 mod keystore;
@@ -30,6 +31,11 @@ pub use cast::{
     BallotSignature, GovernorBallot, GovernorCaster, SignedVoteTx, VoteReceipt, describe_revert,
 };
 pub use code::{CodeFacts, Opcodes, Origin as CodeOrigin, scan_opcodes};
+pub use erc8004::{
+    AgentRecord, AgentRegistries, Feedback, FeedbackGiven, MAX_FEEDBACK_DECIMALS,
+    MAX_WALLET_DEADLINE_SECS, Metadata, Mined, Registered, RegistryError, RegistryResult, Summary,
+    describe_registry_revert, fixed_point, parse_fixed_point,
+};
 pub use error::{Error, ItemError, ItemRef, Result};
 pub use governor::{
     ClockMode, DEFAULT_PAGE_BLOCKS, GOVERNOR_CHOICES, GovernorKind, GovernorReader, GovernorVote,

@@ -4,6 +4,7 @@
 
 mod bravo;
 mod cast;
+mod erc8004;
 mod oz;
 mod rpc;
 mod snapshot;
