@@ -18,6 +18,7 @@ pub mod env;
 mod error;
 mod eval;
 mod home;
+pub mod identity;
 pub mod inspect;
 mod keys;
 mod net;
@@ -40,9 +41,9 @@ pub use cast::{
     cast_vote, reconcile,
 };
 pub use config::{
-    CastingConfig, Config, ConfigKey, DecideConfig, GovernorConfig, ImapConfig, KEYS, LimitsConfig,
-    LogConfig, MailConfig, MailTls, ModelsConfig, NetworkConfig, NotifyConfig, SnapshotConfig,
-    ToolsConfig, WebConfig,
+    CastingConfig, Config, ConfigKey, DecideConfig, GovernorConfig, IdentityConfig, ImapConfig,
+    KEYS, LimitsConfig, LogConfig, MailConfig, MailTls, ModelsConfig, NetworkConfig, NotifyConfig,
+    SnapshotConfig, ToolsConfig, WebConfig,
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, InvalidValue, Result};

@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+pub(crate) mod agent;
 pub(crate) mod answer;
 pub(crate) mod casting;
 mod config;
@@ -71,6 +72,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Eval(c) => eval::run(ctx, out, c),
         Command::Mech(c) => mech::run(out, c),
         Command::Consensus(c) => consensus::run(ctx, out, c),
+        Command::Agent(c) => agent::run(ctx, out, c),
         Command::ModelWorker(args) => model::worker(args),
     }
 }
