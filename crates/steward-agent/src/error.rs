@@ -130,8 +130,9 @@ pub enum Error {
     #[error("{context}: {source}")]
     Registry {
         context: String,
+        // Boxed: the revert details would make every Result in the crate larger.
         #[source]
-        source: steward_eth::RegistryError,
+        source: Box<steward_eth::RegistryError>,
     },
     /// The agent identity cannot be used as asked (config missing, bad input); nothing was sent.
     #[error("{0}")]

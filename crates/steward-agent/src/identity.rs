@@ -117,7 +117,10 @@ fn identity_error(msg: impl Into<String>) -> Error {
 
 fn registry_error(context: impl Into<String>) -> impl FnOnce(RegistryError) -> Error {
     let context = context.into();
-    move |source| Error::Registry { context, source }
+    move |source| Error::Registry {
+        context,
+        source: Box::new(source),
+    }
 }
 
 fn saved_path(home: &Home) -> PathBuf {
