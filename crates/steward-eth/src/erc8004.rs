@@ -9,16 +9,12 @@
 
 use std::time::Duration;
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy::eips::eip2718::Encodable2718;
-use alloy::network::TxSignerSync;
-use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
-use alloy::providers::Provider;
-use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::rpc::types::TransactionReceipt;
 use alloy::sol_types::{Eip712Domain, SolCall, SolEvent, SolInterface, SolStruct};
-use alloy::transports::RpcError;
 use serde::Serialize;
 
+use crate::contract::{Contract, bad_answer};
 use crate::error::Error;
 use crate::keystore::Key;
 use crate::rpc::Rpc;
@@ -570,65 +566,32 @@ impl AgentRegistries {
         .await
     }
 
-    fn contract(&self, r: Registry) -> Address {
-        match r {
-            Registry::Identity => self.identity,
-            Registry::Reputation => self.reputation,
+    fn contract(&self, r: Registry) -> Contract<'_> {
+        Contract {
+            rpc: &self.rpc,
+            address: match r {
+                Registry::Identity => self.identity,
+                Registry::Reputation => self.reputation,
+            },
+            label: r.name(),
+            describe: describe_registry_revert,
+            receipt_timeout: self.receipt_timeout,
         }
     }
 
     fn bad_answer(&self, context: &str, detail: &str) -> RegistryError {
-        RegistryError::Eth(Error::BadResponse {
-            host: self.rpc.host().to_owned(),
-            context: context.to_owned(),
-            detail: detail.to_owned(),
-        })
+        bad_answer(&self.rpc, context, detail)
     }
 
-    fn refused(&self, r: Registry, call: &str, reason: String) -> RegistryError {
-        RegistryError::Refused {
-            registry: r.name(),
-            contract: self.contract(r),
-            call: call.to_owned(),
-            reason,
-        }
-    }
-
-    /// `eth_call`; a revert is [`RegistryError::Refused`] with the error decoded.
     async fn view<C: SolCall>(
         &self,
         r: Registry,
         call: &C,
         name: &str,
     ) -> RegistryResult<C::Return> {
-        let to = self.contract(r);
-        let req = TransactionRequest::default()
-            .to(to)
-            .input(Bytes::from(call.abi_encode()).into());
-        let p = self.rpc.provider();
-        let data = match self.rpc.timed(name, async { p.call(req).await }).await? {
-            Ok(d) => d,
-            Err(RpcError::ErrorResp(payload)) => {
-                let reason = payload
-                    .as_revert_data()
-                    .map(|d| describe_registry_revert(&d))
-                    .unwrap_or_else(|| self.rpc.scrub(&payload.message));
-                return Err(self.refused(r, name, reason));
-            }
-            Err(e) => return Err(self.rpc.fail(name, e).into()),
-        };
-        if data.is_empty() {
-            return Err(self.refused(
-                r,
-                name,
-                format!("no code answers {name} at {to} (wrong address?)"),
-            ));
-        }
-        C::abi_decode_returns(&data)
-            .map_err(|e| self.bad_answer(name, &format!("return data does not decode: {e}")))
+        self.contract(r).view(call, name).await
     }
 
-    /// Simulates, fills, signs, sends and waits for one call from `key`.
     async fn send(
         &self,
         key: &Key,
@@ -636,110 +599,7 @@ impl AgentRegistries {
         input: Vec<u8>,
         name: &str,
     ) -> RegistryResult<TransactionReceipt> {
-        let to = self.contract(r);
-        let p = self.rpc.provider();
-        let from = key.address();
-        let input = Bytes::from(input);
-        let req = TransactionRequest::default()
-            .from(from)
-            .to(to)
-            .input(input.clone().into());
-        // Simulate first: a refused call is never signed.
-        match self
-            .rpc
-            .timed(name, async { p.call(req.clone()).await })
-            .await?
-        {
-            Ok(_) => {}
-            Err(RpcError::ErrorResp(payload)) => {
-                let reason = payload
-                    .as_revert_data()
-                    .map(|d| describe_registry_revert(&d))
-                    .unwrap_or_else(|| self.rpc.scrub(&payload.message));
-                return Err(self.refused(r, name, reason));
-            }
-            Err(e) => return Err(self.rpc.fail(name, e).into()),
-        }
-        let chain_id = self.rpc.chain_id().await?;
-        let gas = self
-            .rpc
-            .timed("eth_estimateGas", async { p.estimate_gas(req).await })
-            .await?
-            .map_err(|e| self.rpc.fail("eth_estimateGas", e))?;
-        let nonce = self
-            .rpc
-            .timed("eth_getTransactionCount", async {
-                p.get_transaction_count(from).pending().await
-            })
-            .await?
-            .map_err(|e| self.rpc.fail("eth_getTransactionCount", e))?;
-        let fees = self
-            .rpc
-            .timed("estimating fees", p.estimate_eip1559_fees())
-            .await?
-            .map_err(|e| self.rpc.fail("estimating fees", e))?;
-        let mut tx = TxEip1559 {
-            chain_id,
-            nonce,
-            gas_limit: gas.saturating_add(gas / 5),
-            max_fee_per_gas: fees.max_fee_per_gas,
-            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
-            to: TxKind::Call(to),
-            value: U256::ZERO,
-            access_list: Default::default(),
-            input,
-        };
-        let sig = key
-            .signer()
-            .sign_transaction_sync(&mut tx)
-            .map_err(|e| Error::Signing {
-                what: format!("{name} transaction"),
-                detail: e.to_string(),
-            })?;
-        let raw = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
-        let hash = *self
-            .rpc
-            .timed("eth_sendRawTransaction", p.send_raw_transaction(&raw))
-            .await?
-            .map_err(|e| self.rpc.fail("eth_sendRawTransaction", e))?
-            .tx_hash();
-        let receipt = self.wait(hash).await?;
-        if !receipt.status() {
-            return Err(RegistryError::Reverted {
-                registry: r.name(),
-                contract: to,
-                call: name.to_owned(),
-                tx: hash,
-                block: receipt.block_number.unwrap_or_default(),
-            });
-        }
-        Ok(receipt)
-    }
-
-    async fn wait(&self, hash: B256) -> RegistryResult<TransactionReceipt> {
-        let p = self.rpc.provider();
-        let deadline = tokio::time::Instant::now() + self.receipt_timeout;
-        let mut pause = Duration::from_millis(50);
-        loop {
-            if let Some(r) = self
-                .rpc
-                .timed("eth_getTransactionReceipt", p.get_transaction_receipt(hash))
-                .await?
-                .map_err(|e| self.rpc.fail("eth_getTransactionReceipt", e))?
-            {
-                return Ok(r);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(Error::Timeout {
-                    host: self.rpc.host().to_owned(),
-                    context: format!("waiting for transaction {hash}"),
-                    secs: self.receipt_timeout.as_secs(),
-                }
-                .into());
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(2));
-        }
+        self.contract(r).send(key, input, name).await
     }
 }
 

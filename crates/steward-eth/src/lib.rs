@@ -14,11 +14,13 @@
 mod bindings;
 mod cast;
 mod code;
+mod contract;
 pub mod decode;
 mod erc8004;
 mod error;
 mod governor;
 mod keystore;
+mod market;
 mod rpc;
 mod simulate;
 mod snapshot;
@@ -43,6 +45,10 @@ pub use governor::{
 };
 pub use keystore::{
     Kdf, Key, KeystoreError, KeystorePassword, decrypt_keystore, encrypt_keystore, keystore_address,
+};
+pub use market::{
+    InputMarket, InputStatus, MarketInfo, MarketQuote, SuggestionMarketClient,
+    describe_market_revert, lmsr_cost, lmsr_price_yes,
 };
 pub use rpc::{DEFAULT_TIMEOUT, Rpc};
 

@@ -52,7 +52,7 @@ mod anvil;
 mod contracts;
 mod dao;
 
-pub use agents::AgentRegistryAddresses;
+pub use agents::{AgentRegistryAddresses, MarketSetup};
 pub use anvil::{Anvil, Tools};
 pub use contracts::{Artifact, Artifacts};
 pub use dao::{Bravo, Dao, DaoConfig, Proposed, bravo_action, encode_proposal_created};

@@ -5,6 +5,7 @@
 mod bravo;
 mod cast;
 mod erc8004;
+mod market;
 mod oz;
 mod rpc;
 mod snapshot;
