@@ -29,6 +29,7 @@ pub struct Config {
     pub web: WebConfig,
     pub notify: NotifyConfig,
     pub identity: IdentityConfig,
+    pub market: MarketConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -228,6 +229,32 @@ impl Default for IdentityConfig {
             name: "Steward".into(),
             mail: None,
             bond_price: None,
+        }
+    }
+}
+
+/// `[market]`: the suggestion market the agent trades in for its user, and its limits
+/// (docs/economy.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MarketConfig {
+    /// JSON-RPC of the market's chain; its host must be in `network.allow`.
+    pub rpc: Option<String>,
+    /// The `SuggestionMarket` contract.
+    pub address: Option<String>,
+    /// The most the agent may spend on trades in all, in tokens (USDC). 0 stops all trading.
+    pub budget: f64,
+    /// The most it may spend in any 24 hours, in tokens.
+    pub daily_cap: f64,
+}
+
+impl Default for MarketConfig {
+    fn default() -> Self {
+        Self {
+            rpc: None,
+            address: None,
+            budget: 0.0,
+            daily_cap: 0.0,
         }
     }
 }
@@ -732,6 +759,30 @@ pub const KEYS: &[ConfigKey] = &[
         default: "(unset: no bond price service listed)",
         doc: "URL where senders read the price of the user's attention, listed as the `bondPrice` service.",
     },
+    ConfigKey {
+        key: "market.rpc",
+        env: "STEWARD_MARKET_RPC",
+        default: "(unset: no market chain)",
+        doc: "JSON-RPC of the suggestion market's chain (`steward market`); its host must be in network.allow.",
+    },
+    ConfigKey {
+        key: "market.address",
+        env: "STEWARD_MARKET_ADDRESS",
+        default: "(unset: no market)",
+        doc: "The SuggestionMarket contract the agent trades in.",
+    },
+    ConfigKey {
+        key: "market.budget",
+        env: "STEWARD_MARKET_BUDGET",
+        default: "0.0",
+        doc: "The most the agent may spend on market trades in all, in tokens (USDC); a trade past it is refused before signing. 0 stops all trading.",
+    },
+    ConfigKey {
+        key: "market.daily_cap",
+        env: "STEWARD_MARKET_DAILY_CAP",
+        default: "0.0",
+        doc: "The most the agent may spend on market trades in any 24 hours, in tokens; a trade past it is refused before signing.",
+    },
 ];
 
 impl Config {
@@ -923,6 +974,20 @@ impl Config {
             "identity.bond_price" => {
                 self.identity.bond_price = (!v.is_empty()).then(|| v.to_owned())
             }
+            "market.rpc" => self.market.rpc = (!v.is_empty()).then(|| v.to_owned()),
+            "market.address" => self.market.address = (!v.is_empty()).then(|| v.to_owned()),
+            "market.budget" | "market.daily_cap" => {
+                let amount = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x >= 0.0)
+                    .ok_or_else(|| format!("expected an amount of tokens, got {v:?}"))?;
+                if key == "market.budget" {
+                    self.market.budget = amount;
+                } else {
+                    self.market.daily_cap = amount;
+                }
+            }
             "decide.use_llm" => {
                 self.decide.use_llm = v
                     .parse()
@@ -1070,6 +1135,19 @@ impl Config {
             m.validate().map_err(|e| ("notify.mail", e))?;
         }
         self.identity.validate()?;
+        if let Some(a) = &self.market.address
+            && a.parse::<steward_core::Address>().is_err()
+        {
+            return Err(("market.address", format!("{a:?} is not an address")));
+        }
+        for (key, v) in [
+            ("market.budget", self.market.budget),
+            ("market.daily_cap", self.market.daily_cap),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err((key, format!("expected an amount of tokens, got {v}")));
+            }
+        }
         if self.network.timeout_secs == 0 {
             return Err(("network.timeout_secs", "must be at least 1".into()));
         }

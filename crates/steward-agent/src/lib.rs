@@ -21,6 +21,7 @@ mod home;
 pub mod identity;
 pub mod inspect;
 mod keys;
+pub mod market;
 mod net;
 pub mod notify;
 pub mod pipeline;

@@ -217,6 +217,12 @@ impl SuggestionMarketClient {
         self.contract().view(call, name).await
     }
 
+    /// The latest block's timestamp (quote deadlines are on the chain's clock).
+    pub async fn chain_time(&self) -> RegistryResult<u64> {
+        let n = self.rpc.block_number().await?;
+        Ok(self.rpc.block_timestamp(n).await?)
+    }
+
     pub async fn info(&self) -> RegistryResult<MarketInfo> {
         let b = self.view(&ISuggestionMarket::bCall {}, "b").await?;
         let end = self

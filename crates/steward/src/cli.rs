@@ -105,6 +105,10 @@ pub(crate) enum Command {
     /// rate another agent (docs/economy.md)
     #[command(subcommand)]
     Agent(crate::cmd::agent::AgentCommand),
+    /// Suggestion markets: list inputs, quote (LMSR), trade within the budget, settle
+    /// (docs/economy.md)
+    #[command(subcommand)]
+    Market(crate::cmd::market::MarketCommand),
     /// Local models: info, embed, generate
     Model(crate::cmd::model::ModelArgs),
     /// Serve model requests on stdin/stdout in a confined process (started by `steward model`)

@@ -16,6 +16,7 @@ mod init;
 mod inspect;
 mod key;
 mod log;
+pub(crate) mod market;
 pub(crate) mod mech;
 pub(crate) mod model;
 pub(crate) mod notify;
@@ -73,6 +74,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Mech(c) => mech::run(out, c),
         Command::Consensus(c) => consensus::run(ctx, out, c),
         Command::Agent(c) => agent::run(ctx, out, c),
+        Command::Market(c) => market::run(ctx, out, c),
         Command::ModelWorker(args) => model::worker(args),
     }
 }
