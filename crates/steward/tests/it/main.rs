@@ -11,6 +11,7 @@ mod demo;
 mod governor;
 mod inspect;
 mod keys;
+mod market;
 mod mech;
 mod soak;
 mod sync;
