@@ -98,10 +98,33 @@ impl SignedQuote {
     }
 }
 
+/// Whether a trade is worth its cost at the user's probability `p` that the sponsor accepts the
+/// input: the expected payout p·Δaccepted + (1 − p)·Δrejected against the cost, in token units.
+/// Returns the expected gain, or a refusal that explains the numbers.
+pub fn judge_trade(p: f64, delta_accepted: i128, delta_rejected: i128, cost: i128) -> Result<f64> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(market_error(format!(
+            "probability {p} is not between 0 and 1"
+        )));
+    }
+    let expected = p * delta_accepted as f64 + (1.0 - p) * delta_rejected as f64;
+    let gain = expected - cost as f64;
+    if gain < 0.0 {
+        return Err(market_error(format!(
+            "trade refused: at your probability {p:.3} of acceptance it pays {} on average and costs {}",
+            tokens(expected.round() as i128),
+            tokens(cost)
+        )));
+    }
+    Ok(gain)
+}
+
 /// A trade made.
 #[derive(Debug, Clone, Serialize)]
 pub struct TradeDone {
     pub input: u64,
+    /// Why: the price, the user's probability (when given) and the expected gain.
+    pub why: String,
     pub cost: String,
     pub tx: String,
     pub gas_used: u64,
@@ -332,7 +355,11 @@ pub async fn quote(
 
 /// Trades a sponsor-signed quote with the user's key, after checking the market, the trader,
 /// the LMSR price and the budget and daily cap. Records the spend.
-pub async fn trade(ctx: IdentityContext<'_>, q: &SignedQuote) -> Result<TradeDone> {
+pub async fn trade(
+    ctx: IdentityContext<'_>,
+    q: &SignedQuote,
+    probability: Option<f64>,
+) -> Result<TradeDone> {
     let m = client(&ctx)?;
     if q.market != m.address() {
         return Err(market_error(format!(
@@ -365,6 +392,21 @@ pub async fn trade(ctx: IdentityContext<'_>, q: &SignedQuote) -> Result<TradeDon
             tokens(fair)
         )));
     }
+    let price = lmsr_price_yes(info.b, state.q_yes, state.q_no);
+    let why = match probability {
+        Some(p) => {
+            let gain = judge_trade(p, q.delta_accepted, q.delta_rejected, q.cost)?;
+            format!(
+                "market P(accepted) {price:.3}, yours {p:.3}: pays {} for an expected gain of {}",
+                tokens(q.cost),
+                tokens(gain.floor() as i128)
+            )
+        }
+        None => format!(
+            "market P(accepted) {price:.3}: pays {} at the LMSR price (no probability given)",
+            tokens(q.cost)
+        ),
+    };
     let spent = ledger(ctx.home)?;
     let now = unix_now();
     check_limits(ctx.config, &spent, now, q.cost)?;
@@ -403,6 +445,7 @@ pub async fn trade(ctx: IdentityContext<'_>, q: &SignedQuote) -> Result<TradeDon
         .sum();
     Ok(TradeDone {
         input: q.input,
+        why,
         cost: tokens(q.cost),
         tx: done.tx.to_string(),
         gas_used: done.gas_used,
@@ -463,6 +506,16 @@ mod tests {
         assert!(e.to_string().contains("market.budget is 10.000000"), "{e}");
         // A sell is never refused.
         check_limits(&cfg, &spent, 1_000_000, -3).expect("sell");
+    }
+
+    #[test]
+    fn a_trade_is_made_only_when_the_users_probability_beats_its_cost() {
+        // 10 accepted shares for 5.124948: worth it at p = 0.7 (7.0 expected), not at 0.4.
+        let gain = judge_trade(0.7, 10_000_000, 0, 5_124_948).expect("worth it");
+        assert!((gain - 1_875_052.0).abs() < 1.0, "{gain}");
+        let e = judge_trade(0.4, 10_000_000, 0, 5_124_948).expect_err("not worth it");
+        assert!(e.to_string().contains("pays 4.000000 on average"), "{e}");
+        assert!(judge_trade(1.5, 1, 0, 0).is_err());
     }
 
     #[test]

@@ -51,6 +51,10 @@ pub(crate) struct TradeArgs {
     /// envelope)
     #[arg(long, value_name = "FILE")]
     quote: PathBuf,
+    /// Your probability that the sponsor accepts the input: the trade is refused unless it gains
+    /// in expectation at it
+    #[arg(long, value_name = "P")]
+    probability: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -174,15 +178,15 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: MarketCommand) -> Result<Exi
                 )
             });
         }
-        MarketCommand::Trade(_) => {
+        MarketCommand::Trade(a) => {
             let Some(q) = quote_file else {
                 bail!("no quote");
             };
-            let t = rt.block_on(market::trade(ictx, &q))?;
+            let t = rt.block_on(market::trade(ictx, &q, a.probability))?;
             out.result(&t, || {
                 format!(
-                    "traded on input {} for {}: tx {} ({} gas); spent {} in all, {} in 24 h",
-                    t.input, t.cost, t.tx, t.gas_used, t.spent_total, t.spent_24h
+                    "traded on input {} for {}: tx {} ({} gas); spent {} in all, {} in 24 h\n{}",
+                    t.input, t.cost, t.tx, t.gas_used, t.spent_total, t.spent_24h, t.why
                 )
             });
         }

@@ -156,13 +156,28 @@ fn market_list_quote_trade_within_limits_and_settle_before_end_refused() {
     assert_ne!(code, 0);
     assert!(out.contains("LMSR price"), "{out}");
 
-    // Within the limits: traded.
+    // At the user's probability 0.4 the trade loses in expectation: refused.
+    let (code, out, _) = run(market_cmd(&trader_home, &anvil, &setup, "100", "6")
+        .args(["market", "trade", "--probability", "0.4", "--quote"])
+        .arg(&q_file)
+        .arg("--json"));
+    assert_ne!(code, 0);
+    assert!(out.contains("on average"), "{out}");
+
+    // Within the limits and worth it at 0.7: traded, and explained.
     let (code, out, err) = run(market_cmd(&trader_home, &anvil, &setup, "100", "6")
-        .args(["market", "trade", "--quote"])
+        .args(["market", "trade", "--probability", "0.7", "--quote"])
         .arg(&q_file)
         .arg("--json"));
     assert_eq!(code, 0, "{out}{err}");
     let t = json(&out);
+    assert!(
+        t["data"]["why"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("yours 0.700"),
+        "{out}"
+    );
     assert_eq!(t["data"]["cost"], "5.124948");
     assert_eq!(t["data"]["spent_24h"], "5.124948");
     eprintln!("gas market trade {}", t["data"]["gas_used"]);
