@@ -28,6 +28,8 @@ pub struct Config {
     pub decide: DecideConfig,
     pub web: WebConfig,
     pub notify: NotifyConfig,
+    pub identity: IdentityConfig,
+    pub market: MarketConfig,
     /// Names for addresses in payloads shown to you: `"0x…" = "Treasury multisig"`.
     pub address_book: std::collections::BTreeMap<String, String>,
 }
@@ -195,6 +197,97 @@ impl Default for LimitsConfig {
         Self {
             max_body_bytes: 1 << 20,
         }
+    }
+}
+
+/// `[identity]`: the agent's ERC-8004 identity and whose ratings of agents count
+/// (docs/economy.md). Addresses are checked when the config loads; the lists stay strings here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// JSON-RPC of the chain the registries are on; its host must be in `network.allow`.
+    pub rpc: Option<String>,
+    /// The identity registry (ERC-721).
+    pub registry: Option<String>,
+    /// The reputation registry bound to it.
+    pub reputation: Option<String>,
+    /// The only clients whose ratings are read. Empty: reputation is not read at all.
+    pub trusted_clients: Vec<String>,
+    /// The agent's name in its registration file.
+    pub name: String,
+    /// The mail address the agent reads (a service in the registration file).
+    pub mail: Option<String>,
+    /// Where senders read the price of the user's attention (a service in the file).
+    pub bond_price: Option<String>,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            rpc: None,
+            registry: None,
+            reputation: None,
+            trusted_clients: Vec::new(),
+            name: "Steward".into(),
+            mail: None,
+            bond_price: None,
+        }
+    }
+}
+
+/// `[market]`: the suggestion market the agent trades in for its user, and its limits
+/// (docs/economy.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MarketConfig {
+    /// JSON-RPC of the market's chain; its host must be in `network.allow`.
+    pub rpc: Option<String>,
+    /// The `SuggestionMarket` contract.
+    pub address: Option<String>,
+    /// The most the agent may spend on trades in all, in tokens (USDC). 0 stops all trading.
+    pub budget: f64,
+    /// The most it may spend in any 24 hours, in tokens.
+    pub daily_cap: f64,
+}
+
+impl Default for MarketConfig {
+    fn default() -> Self {
+        Self {
+            rpc: None,
+            address: None,
+            budget: 0.0,
+            daily_cap: 0.0,
+        }
+    }
+}
+
+impl IdentityConfig {
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let address = |key: &'static str, v: &Option<String>| match v {
+            Some(a) if a.parse::<steward_core::Address>().is_err() => {
+                Err((key, format!("{a:?} is not an address")))
+            }
+            _ => Ok(()),
+        };
+        address("identity.registry", &self.registry)?;
+        address("identity.reputation", &self.reputation)?;
+        for c in &self.trusted_clients {
+            if c.parse::<steward_core::Address>().is_err() {
+                return Err((
+                    "identity.trusted_clients",
+                    format!("{c:?} is not an address"),
+                ));
+            }
+        }
+        if let Some(r) = &self.rpc
+            && url::Url::parse(r).is_err()
+        {
+            return Err(("identity.rpc", format!("{r:?} is not a URL")));
+        }
+        if self.name.trim().is_empty() {
+            return Err(("identity.name", "must not be empty".into()));
+        }
+        Ok(())
     }
 }
 
@@ -704,6 +797,72 @@ pub const KEYS: &[ConfigKey] = &[
         default: "(unset: no mail)",
         doc: "Mail each notice over SMTP: [notify.mail] with host, port, tls (\"starttls\", \"tls\" or \"none\" for loopback), from, to, user, password_env (\"STEWARD_NOTIFY_MAIL_PASSWORD\"), password_file, ca_file. In env, an inline table.",
     },
+    ConfigKey {
+        key: "identity.rpc",
+        env: "STEWARD_IDENTITY_RPC",
+        default: "(unset: no chain)",
+        doc: "JSON-RPC of the chain holding the ERC-8004 registries (`steward agent`); its host must be in network.allow.",
+    },
+    ConfigKey {
+        key: "identity.registry",
+        env: "STEWARD_IDENTITY_REGISTRY",
+        default: "(unset: no identity registry)",
+        doc: "Address of the ERC-8004 identity registry the agent registers in.",
+    },
+    ConfigKey {
+        key: "identity.reputation",
+        env: "STEWARD_IDENTITY_REPUTATION",
+        default: "(unset: no reputation registry)",
+        doc: "Address of the ERC-8004 reputation registry bound to identity.registry.",
+    },
+    ConfigKey {
+        key: "identity.trusted_clients",
+        env: "STEWARD_IDENTITY_TRUSTED_CLIENTS",
+        default: "[]",
+        doc: "The only addresses whose ratings of agents are read; empty means reputation is not read at all (an error, never everyone). In env, comma-separated.",
+    },
+    ConfigKey {
+        key: "identity.name",
+        env: "STEWARD_IDENTITY_NAME",
+        default: r#""Steward""#,
+        doc: "The agent's name in its registration file.",
+    },
+    ConfigKey {
+        key: "identity.mail",
+        env: "STEWARD_IDENTITY_MAIL",
+        default: "(unset: no mail service listed)",
+        doc: "The mail address the agent reads, listed as its `email` service.",
+    },
+    ConfigKey {
+        key: "identity.bond_price",
+        env: "STEWARD_IDENTITY_BOND_PRICE",
+        default: "(unset: no bond price service listed)",
+        doc: "URL where senders read the price of the user's attention, listed as the `bondPrice` service.",
+    },
+    ConfigKey {
+        key: "market.rpc",
+        env: "STEWARD_MARKET_RPC",
+        default: "(unset: no market chain)",
+        doc: "JSON-RPC of the suggestion market's chain (`steward market`); its host must be in network.allow.",
+    },
+    ConfigKey {
+        key: "market.address",
+        env: "STEWARD_MARKET_ADDRESS",
+        default: "(unset: no market)",
+        doc: "The SuggestionMarket contract the agent trades in.",
+    },
+    ConfigKey {
+        key: "market.budget",
+        env: "STEWARD_MARKET_BUDGET",
+        default: "0.0",
+        doc: "The most the agent may spend on market trades in all, in tokens (USDC); a trade past it is refused before signing. 0 stops all trading.",
+    },
+    ConfigKey {
+        key: "market.daily_cap",
+        env: "STEWARD_MARKET_DAILY_CAP",
+        default: "0.0",
+        doc: "The most the agent may spend on market trades in any 24 hours, in tokens; a trade past it is refused before signing.",
+    },
 ];
 
 impl Config {
@@ -894,6 +1053,31 @@ impl Config {
                     Some(MailConfig::parse_inline(v)?)
                 };
             }
+            "identity.rpc" => self.identity.rpc = (!v.is_empty()).then(|| v.to_owned()),
+            "identity.registry" => self.identity.registry = (!v.is_empty()).then(|| v.to_owned()),
+            "identity.reputation" => {
+                self.identity.reputation = (!v.is_empty()).then(|| v.to_owned())
+            }
+            "identity.trusted_clients" => self.identity.trusted_clients = split_list(v),
+            "identity.name" => self.identity.name = v.to_owned(),
+            "identity.mail" => self.identity.mail = (!v.is_empty()).then(|| v.to_owned()),
+            "identity.bond_price" => {
+                self.identity.bond_price = (!v.is_empty()).then(|| v.to_owned())
+            }
+            "market.rpc" => self.market.rpc = (!v.is_empty()).then(|| v.to_owned()),
+            "market.address" => self.market.address = (!v.is_empty()).then(|| v.to_owned()),
+            "market.budget" | "market.daily_cap" => {
+                let amount = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x >= 0.0)
+                    .ok_or_else(|| format!("expected an amount of tokens, got {v:?}"))?;
+                if key == "market.budget" {
+                    self.market.budget = amount;
+                } else {
+                    self.market.daily_cap = amount;
+                }
+            }
             "decide.use_llm" => {
                 self.decide.use_llm = v
                     .parse()
@@ -1074,6 +1258,20 @@ impl Config {
         }
         if let Some(m) = &self.notify.mail {
             m.validate().map_err(|e| ("notify.mail", e))?;
+        }
+        self.identity.validate()?;
+        if let Some(a) = &self.market.address
+            && a.parse::<steward_core::Address>().is_err()
+        {
+            return Err(("market.address", format!("{a:?} is not an address")));
+        }
+        for (key, v) in [
+            ("market.budget", self.market.budget),
+            ("market.daily_cap", self.market.daily_cap),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err((key, format!("expected an amount of tokens, got {v}")));
+            }
         }
         if self.network.timeout_secs == 0 {
             return Err(("network.timeout_secs", "must be at least 1".into()));

@@ -126,6 +126,17 @@ pub enum Error {
         "{voter} has already voted on {proposal} on Snapshot; pass --change to replace that vote"
     )]
     AlreadyVoted { voter: String, proposal: String },
+    /// An ERC-8004 registry call failed or was refused (steward-eth's error, with its context).
+    #[error("{context}: {source}")]
+    Registry {
+        context: String,
+        // Boxed: the revert details would make every Result in the crate larger.
+        #[source]
+        source: Box<steward_eth::RegistryError>,
+    },
+    /// The agent identity cannot be used as asked (config missing, bad input); nothing was sent.
+    #[error("{0}")]
+    Identity(String),
 }
 
 impl Error {
@@ -160,6 +171,8 @@ impl Error {
             Self::Eth { source, .. } => source.kind(),
             Self::Cast(_) => "cast-refused",
             Self::AlreadyVoted { .. } => "already-voted",
+            Self::Registry { source, .. } => source.kind(),
+            Self::Identity(_) => "identity",
         }
     }
 }

@@ -19,9 +19,11 @@ pub mod env;
 mod error;
 mod eval;
 mod home;
+pub mod identity;
 pub mod inspect;
 pub mod interview;
 mod keys;
+pub mod market;
 mod net;
 pub mod notify;
 pub mod pipeline;
@@ -43,9 +45,9 @@ pub use cast::{
     cast_vote, reconcile,
 };
 pub use config::{
-    CastingConfig, Config, ConfigKey, DecideConfig, GovernorConfig, ImapConfig, KEYS, LimitsConfig,
-    LogConfig, MailConfig, MailTls, ModelsConfig, NetworkConfig, NotifyConfig, SnapshotConfig,
-    ToolsConfig, UnaskedAction, WebConfig,
+    CastingConfig, Config, ConfigKey, DecideConfig, GovernorConfig, IdentityConfig, ImapConfig,
+    KEYS, LimitsConfig, LogConfig, MailConfig, MailTls, ModelsConfig, NetworkConfig, NotifyConfig,
+    SnapshotConfig, ToolsConfig, UnaskedAction, WebConfig,
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, InvalidValue, Result};

@@ -14,10 +14,13 @@
 mod bindings;
 mod cast;
 mod code;
+mod contract;
 pub mod decode;
+mod erc8004;
 mod error;
 mod governor;
 mod keystore;
+mod market;
 mod rpc;
 mod simulate;
 mod snapshot;
@@ -30,6 +33,11 @@ pub use cast::{
     BallotSignature, GovernorBallot, GovernorCaster, SignedVoteTx, VoteReceipt, describe_revert,
 };
 pub use code::{CodeFacts, Opcodes, Origin as CodeOrigin, scan_opcodes};
+pub use erc8004::{
+    AgentRecord, AgentRegistries, Feedback, FeedbackGiven, MAX_FEEDBACK_DECIMALS,
+    MAX_WALLET_DEADLINE_SECS, Metadata, Mined, Registered, RegistryError, RegistryResult, Summary,
+    describe_registry_revert, fixed_point, parse_fixed_point,
+};
 pub use error::{Error, ItemError, ItemRef, Result};
 pub use governor::{
     ClockMode, DEFAULT_PAGE_BLOCKS, GOVERNOR_CHOICES, GovernorKind, GovernorReader, GovernorVote,
@@ -37,6 +45,10 @@ pub use governor::{
 };
 pub use keystore::{
     Kdf, Key, KeystoreError, KeystorePassword, decrypt_keystore, encrypt_keystore, keystore_address,
+};
+pub use market::{
+    InputMarket, InputStatus, MarketInfo, MarketQuote, SuggestionMarketClient,
+    describe_market_revert, lmsr_cost, lmsr_price_yes,
 };
 pub use rpc::{DEFAULT_TIMEOUT, Rpc};
 

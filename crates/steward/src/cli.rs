@@ -101,6 +101,14 @@ pub(crate) enum Command {
     /// Opinion groups, representative and consensus statements with Polis's math
     #[command(subcommand)]
     Consensus(crate::cmd::consensus::ConsensusCommand),
+    /// The agent's ERC-8004 identity: register it, show an agent and its trusted reputation,
+    /// rate another agent (docs/economy.md)
+    #[command(subcommand)]
+    Agent(crate::cmd::agent::AgentCommand),
+    /// Suggestion markets: list inputs, quote (LMSR), trade within the budget, settle
+    /// (docs/economy.md)
+    #[command(subcommand)]
+    Market(crate::cmd::market::MarketCommand),
     /// Local models: info, embed, generate
     Model(crate::cmd::model::ModelArgs),
     /// Serve model requests on stdin/stdout in a confined process (started by `steward model`)

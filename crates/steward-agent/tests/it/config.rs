@@ -216,7 +216,9 @@ fn every_key_is_documented_with_its_env_and_default() {
             "network.timeout_secs"
             | "snapshot.page_size"
             | "casting.max_votes_per_day"
-            | "casting.max_value_per_day" => "5",
+            | "casting.max_value_per_day"
+            | "market.budget"
+            | "market.daily_cap" => "5",
             "casting.enabled" => "true",
             "snapshot.sequencer" => "http://127.0.0.1:1/",
             "limits.max_body_bytes" => "4096",

@@ -44,11 +44,15 @@
 //!   events, `state`, `proposals` and `quorumVotes`, plus `emit_raw_proposal_created` to send
 //!   hand-made (malformed) `ProposalCreated` logs; [`bravo_action`] builds signature + argument
 //!   calldata actions.
+//! - [`AgentRegistryAddresses`]: the ERC-8004 identity and reputation registries
+//!   (`contracts/AgentIdentityRegistry.sol`, `AgentReputationRegistry.sol`).
 
+mod agents;
 mod anvil;
 mod contracts;
 mod dao;
 
+pub use agents::{AgentRegistryAddresses, MarketSetup};
 pub use anvil::{Anvil, Tools};
 pub use contracts::{Artifact, Artifacts};
 pub use dao::{Bravo, Dao, DaoConfig, Proposed, bravo_action, encode_proposal_created};

@@ -4,6 +4,8 @@
 
 mod bravo;
 mod cast;
+mod erc8004;
+mod market;
 mod oz;
 mod rpc;
 mod snapshot;

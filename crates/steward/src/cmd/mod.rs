@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+pub(crate) mod agent;
 pub(crate) mod answer;
 pub(crate) mod casting;
 mod config;
@@ -15,6 +16,7 @@ mod init;
 mod inspect;
 mod key;
 mod log;
+pub(crate) mod market;
 pub(crate) mod mech;
 pub(crate) mod model;
 pub(crate) mod notify;
@@ -71,6 +73,8 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Eval(c) => eval::run(ctx, out, c),
         Command::Mech(c) => mech::run(out, c),
         Command::Consensus(c) => consensus::run(ctx, out, c),
+        Command::Agent(c) => agent::run(ctx, out, c),
+        Command::Market(c) => market::run(ctx, out, c),
         Command::ModelWorker(args) => model::worker(args),
     }
 }

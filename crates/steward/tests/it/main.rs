@@ -3,6 +3,7 @@
 // Tests say on stderr why they skip (missing shared data or tools).
 #![allow(clippy::print_stderr)]
 
+mod agent;
 mod cli;
 mod consensus;
 mod decide;
@@ -11,6 +12,7 @@ mod governor;
 mod inspect;
 mod interview;
 mod keys;
+mod market;
 mod mech;
 mod soak;
 mod sync;

@@ -1,0 +1,528 @@
+//! Trading in a suggestion market for the user (docs/economy.md): listing the inputs with their
+//! LMSR price, quoting a trade with steward-core's LMSR (and, in the sponsor's home, signing the
+//! quote), trading a sponsor-signed quote under the user's budget and daily cap, and settling
+//! (the sponsor). One function per `steward market` command.
+//!
+//! Limits are checked before anything is signed: the spend of every trade is kept in
+//! `<home>/market-ledger.json`, and a trade whose cost would take the total past `market.budget`
+//! or the last 24 hours past `market.daily_cap` is refused. A quote whose cost is not the LMSR
+//! price at the market's current state is refused too: the agent never pays more than the
+//! mechanism's price, whoever signed it.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use steward_core::{Address, Bytes};
+use steward_eth::{MarketQuote, RegistryError, SuggestionMarketClient, lmsr_cost, lmsr_price_yes};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::home::Home;
+use crate::identity::IdentityContext;
+
+/// Token units per token: the market's token is USDC-shaped (6 decimals).
+pub const UNITS: u128 = 1_000_000;
+
+/// How long a signed quote stays valid.
+pub const QUOTE_SECS: u64 = 300;
+
+/// One input as `steward market list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputLine {
+    pub id: u64,
+    pub status: steward_eth::InputStatus,
+    pub submitter: Address,
+    /// The LMSR's probability that the sponsor accepts the input.
+    pub price_accepted: f64,
+    pub q_accepted: String,
+    pub q_rejected: String,
+    pub pool: String,
+    /// The user's shares.
+    pub mine_accepted: String,
+    pub mine_rejected: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MarketList {
+    pub market: steward_eth::MarketInfo,
+    pub inputs: Vec<InputLine>,
+}
+
+/// A quote as passed from the sponsor's home to the trader's (`--quote FILE`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SignedQuote {
+    pub market: Address,
+    pub input: u64,
+    pub trader: Address,
+    pub delta_accepted: i128,
+    pub delta_rejected: i128,
+    pub q_accepted: u128,
+    pub q_rejected: u128,
+    /// Token units the trader pays (negative: is paid).
+    pub cost: i128,
+    pub nonce: u64,
+    pub deadline: u64,
+    /// The sponsor's signature; `None` for an unsigned quote.
+    pub signature: Option<Bytes>,
+}
+
+impl SignedQuote {
+    fn of(market: Address, q: &MarketQuote, signature: Option<Bytes>) -> Self {
+        Self {
+            market,
+            input: q.input,
+            trader: q.trader,
+            delta_accepted: q.delta_yes,
+            delta_rejected: q.delta_no,
+            q_accepted: q.q_yes,
+            q_rejected: q.q_no,
+            cost: q.cost,
+            nonce: q.nonce,
+            deadline: q.deadline,
+            signature,
+        }
+    }
+
+    fn quote(&self) -> MarketQuote {
+        MarketQuote {
+            input: self.input,
+            trader: self.trader,
+            delta_yes: self.delta_accepted,
+            delta_no: self.delta_rejected,
+            q_yes: self.q_accepted,
+            q_no: self.q_rejected,
+            cost: self.cost,
+            nonce: self.nonce,
+            deadline: self.deadline,
+        }
+    }
+}
+
+/// Whether a trade is worth its cost at the user's probability `p` that the sponsor accepts the
+/// input: the expected payout p·Δaccepted + (1 − p)·Δrejected against the cost, in token units.
+/// Returns the expected gain, or a refusal that explains the numbers.
+pub fn judge_trade(p: f64, delta_accepted: i128, delta_rejected: i128, cost: i128) -> Result<f64> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(market_error(format!(
+            "probability {p} is not between 0 and 1"
+        )));
+    }
+    let expected = p * delta_accepted as f64 + (1.0 - p) * delta_rejected as f64;
+    let gain = expected - cost as f64;
+    if gain < 0.0 {
+        return Err(market_error(format!(
+            "trade refused: at your probability {p:.3} of acceptance it pays {} on average and costs {}",
+            tokens(expected.round() as i128),
+            tokens(cost)
+        )));
+    }
+    Ok(gain)
+}
+
+/// A trade made.
+#[derive(Debug, Clone, Serialize)]
+pub struct TradeDone {
+    pub input: u64,
+    /// Why: the price, the user's probability (when given) and the expected gain.
+    pub why: String,
+    pub cost: String,
+    pub tx: String,
+    pub gas_used: u64,
+    pub spent_total: String,
+    pub spent_24h: String,
+}
+
+/// A settlement made.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settled {
+    pub input: u64,
+    pub accepted: bool,
+    pub tx: String,
+}
+
+/// One line of `<home>/market-ledger.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Spend {
+    pub ts: i64,
+    pub market: Address,
+    pub input: u64,
+    /// Token units paid (sells are recorded as 0: they never refund the budget).
+    pub units: u128,
+    pub tx: String,
+}
+
+fn market_error(msg: impl Into<String>) -> Error {
+    Error::Identity(msg.into())
+}
+
+fn chain_error(context: impl Into<String>) -> impl FnOnce(RegistryError) -> Error {
+    let context = context.into();
+    move |source| Error::Registry {
+        context,
+        source: Box::new(source),
+    }
+}
+
+/// `units` as a token amount ("5.124948").
+pub fn tokens(units: i128) -> String {
+    steward_eth::fixed_point(units, 6)
+}
+
+fn to_units(amount: f64) -> u128 {
+    // Budgets are whole cents or so; rounding down keeps the limit a limit.
+    (amount * UNITS as f64).floor().max(0.0) as u128
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn ledger_path(home: &Home) -> PathBuf {
+    home.root().join("market-ledger.json")
+}
+
+/// The trades' spend recorded in this home.
+pub fn ledger(home: &Home) -> Result<Vec<Spend>> {
+    let path = ledger_path(home);
+    match std::fs::read_to_string(&path) {
+        Ok(t) => serde_json::from_str(&t).map_err(|e| {
+            market_error(format!(
+                "{}: not a market ledger ({e}); trading stays refused until it is fixed",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(Error::Io {
+            path,
+            context: "reading the market ledger",
+            source,
+        }),
+    }
+}
+
+/// Refuses a trade costing `cost` units when it would pass the budget or the daily cap.
+pub fn check_limits(config: &Config, spent: &[Spend], now: i64, cost: i128) -> Result<()> {
+    let Ok(cost) = u128::try_from(cost) else {
+        return Ok(()); // a sell pays the user: no limit applies
+    };
+    let total: u128 = spent.iter().map(|s| s.units).sum();
+    let day: u128 = spent
+        .iter()
+        .filter(|s| s.ts > now - 86_400)
+        .map(|s| s.units)
+        .sum();
+    let budget = to_units(config.market.budget);
+    let cap = to_units(config.market.daily_cap);
+    if total + cost > budget {
+        return Err(market_error(format!(
+            "trade refused: it costs {} and {} is already spent; market.budget is {}",
+            tokens(cost as i128),
+            tokens(total as i128),
+            tokens(budget as i128)
+        )));
+    }
+    if day + cost > cap {
+        return Err(market_error(format!(
+            "trade refused: it costs {} and {} was spent in the last 24 hours; market.daily_cap is {}",
+            tokens(cost as i128),
+            tokens(day as i128),
+            tokens(cap as i128)
+        )));
+    }
+    Ok(())
+}
+
+fn client(ctx: &IdentityContext<'_>) -> Result<SuggestionMarketClient> {
+    let rpc =
+        ctx.config.market.rpc.as_deref().ok_or_else(|| {
+            market_error("market.rpc is not set: the chain of the suggestion market")
+        })?;
+    let address = ctx
+        .config
+        .market
+        .address
+        .as_deref()
+        .ok_or_else(|| market_error("market.address is not set: the SuggestionMarket contract"))?
+        .parse()
+        .map_err(|_| market_error("market.address is not an address"))?;
+    Ok(SuggestionMarketClient::new(ctx.network.rpc(rpc)?, address))
+}
+
+fn open_key(ctx: &IdentityContext<'_>) -> Result<steward_eth::Key> {
+    let password = ctx.password.ok_or_else(|| {
+        market_error("no keystore password was given (STEWARD_KEYSTORE_PASSWORD)")
+    })?;
+    ctx.keys.open(ctx.config.casting.key.as_deref(), password)
+}
+
+/// Every input with its price and the user's shares.
+pub async fn list(ctx: IdentityContext<'_>) -> Result<MarketList> {
+    let m = client(&ctx)?;
+    let info = m.info().await.map_err(chain_error("reading the market"))?;
+    let me = ctx.keys.address_of(ctx.config.casting.key.as_deref()).ok();
+    let mut inputs = Vec::new();
+    for id in 0..info.inputs {
+        let i = m
+            .input(id)
+            .await
+            .map_err(chain_error(format!("reading input {id}")))?;
+        let (no, yes) = match me {
+            Some(a) => m
+                .shares_of(id, a)
+                .await
+                .map_err(chain_error(format!("reading shares of input {id}")))?,
+            None => (0, 0),
+        };
+        inputs.push(InputLine {
+            id,
+            status: i.status,
+            submitter: i.submitter,
+            price_accepted: lmsr_price_yes(info.b, i.q_yes, i.q_no),
+            q_accepted: tokens(i.q_yes as i128),
+            q_rejected: tokens(i.q_no as i128),
+            pool: tokens(i.pool as i128),
+            mine_accepted: tokens(yes as i128),
+            mine_rejected: tokens(no as i128),
+        });
+    }
+    Ok(MarketList {
+        market: info,
+        inputs,
+    })
+}
+
+/// Parses a share amount ("10", "-2.5") into token units.
+pub fn parse_shares(s: &str) -> Result<i128> {
+    match steward_eth::parse_fixed_point(s) {
+        Some((v, d)) if d <= 6 => v
+            .checked_mul(10i128.pow(u32::from(6 - d)))
+            .ok_or_else(|| market_error(format!("share amount {s:?} is too large"))),
+        _ => Err(market_error(format!(
+            "share amount {s:?} is not a number with at most 6 decimals"
+        ))),
+    }
+}
+
+/// The LMSR price of a trade by `trader` (default: the user) at the market's current state;
+/// with `sign`, signed by this home's key, which must be the sponsor's.
+pub async fn quote(
+    ctx: IdentityContext<'_>,
+    input: u64,
+    accepted: i128,
+    rejected: i128,
+    trader: Option<Address>,
+    sign: bool,
+) -> Result<SignedQuote> {
+    if accepted == 0 && rejected == 0 {
+        return Err(market_error("a trade needs a non-zero amount of shares"));
+    }
+    let m = client(&ctx)?;
+    let trader = match trader {
+        Some(t) => t,
+        None => ctx.keys.address_of(ctx.config.casting.key.as_deref())?,
+    };
+    let now = m
+        .chain_time()
+        .await
+        .map_err(chain_error("reading the chain time"))?;
+    let q = m
+        .price(input, trader, accepted, rejected, now + QUOTE_SECS)
+        .await
+        .map_err(chain_error(format!("pricing input {input}")))?;
+    let signature = if sign {
+        let key = open_key(&ctx)?;
+        let info = m.info().await.map_err(chain_error("reading the market"))?;
+        if key.address() != info.sponsor {
+            return Err(market_error(format!(
+                "only the sponsor {} signs quotes; this key is {}",
+                info.sponsor,
+                key.address()
+            )));
+        }
+        Some(
+            m.sign_quote(&key, &q)
+                .await
+                .map_err(chain_error("signing the quote"))?,
+        )
+    } else {
+        None
+    };
+    Ok(SignedQuote::of(m.address(), &q, signature))
+}
+
+/// Trades a sponsor-signed quote with the user's key, after checking the market, the trader,
+/// the LMSR price and the budget and daily cap. Records the spend.
+pub async fn trade(
+    ctx: IdentityContext<'_>,
+    q: &SignedQuote,
+    probability: Option<f64>,
+) -> Result<TradeDone> {
+    let m = client(&ctx)?;
+    if q.market != m.address() {
+        return Err(market_error(format!(
+            "the quote is for market {}, market.address is {}",
+            q.market,
+            m.address()
+        )));
+    }
+    let signature = q
+        .signature
+        .clone()
+        .ok_or_else(|| market_error("the quote is not signed by the sponsor"))?;
+    let info = m.info().await.map_err(chain_error("reading the market"))?;
+    let state = m
+        .input(q.input)
+        .await
+        .map_err(chain_error(format!("reading input {}", q.input)))?;
+    let fair = lmsr_cost(
+        info.b,
+        state.q_yes,
+        state.q_no,
+        q.delta_accepted,
+        q.delta_rejected,
+    )
+    .map_err(|e| market_error(format!("pricing the quote: {e}")))?;
+    if q.cost > fair {
+        return Err(market_error(format!(
+            "the quote asks {} but the LMSR price at the market's current state is {}; refused",
+            tokens(q.cost),
+            tokens(fair)
+        )));
+    }
+    let price = lmsr_price_yes(info.b, state.q_yes, state.q_no);
+    let why = match probability {
+        Some(p) => {
+            let gain = judge_trade(p, q.delta_accepted, q.delta_rejected, q.cost)?;
+            format!(
+                "market P(accepted) {price:.3}, yours {p:.3}: pays {} for an expected gain of {}",
+                tokens(q.cost),
+                tokens(gain.floor() as i128)
+            )
+        }
+        None => format!(
+            "market P(accepted) {price:.3}: pays {} at the LMSR price (no probability given)",
+            tokens(q.cost)
+        ),
+    };
+    let spent = ledger(ctx.home)?;
+    let now = unix_now();
+    check_limits(ctx.config, &spent, now, q.cost)?;
+    let key = open_key(&ctx)?;
+    if key.address() != q.trader {
+        return Err(market_error(format!(
+            "the quote is for trader {}, this key is {}",
+            q.trader,
+            key.address()
+        )));
+    }
+    let done = m
+        .trade(&key, &q.quote(), signature)
+        .await
+        .map_err(chain_error(format!("trading on input {}", q.input)))?;
+    let mut all = spent;
+    all.push(Spend {
+        ts: now,
+        market: q.market,
+        input: q.input,
+        units: u128::try_from(q.cost).unwrap_or(0),
+        tx: done.tx.to_string(),
+    });
+    let path = ledger_path(ctx.home);
+    let text = serde_json::to_vec_pretty(&all).unwrap_or_default();
+    crate::home::write_atomic(&path, &text).map_err(|source| Error::Io {
+        path,
+        context: "recording the trade in the market ledger",
+        source,
+    })?;
+    let total: u128 = all.iter().map(|s| s.units).sum();
+    let day: u128 = all
+        .iter()
+        .filter(|s| s.ts > now - 86_400)
+        .map(|s| s.units)
+        .sum();
+    Ok(TradeDone {
+        input: q.input,
+        why,
+        cost: tokens(q.cost),
+        tx: done.tx.to_string(),
+        gas_used: done.gas_used,
+        spent_total: tokens(total as i128),
+        spent_24h: tokens(day as i128),
+    })
+}
+
+/// The sponsor's verdict on an input (only after the market's end).
+pub async fn settle(ctx: IdentityContext<'_>, input: u64, accepted: bool) -> Result<Settled> {
+    let m = client(&ctx)?;
+    let key = open_key(&ctx)?;
+    let done = m
+        .settle(&key, input, accepted)
+        .await
+        .map_err(chain_error(format!("settling input {input}")))?;
+    Ok(Settled {
+        input,
+        accepted,
+        tx: done.tx.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spend(ts: i64, units: u128) -> Spend {
+        Spend {
+            ts,
+            market: Address::ZERO,
+            input: 0,
+            units,
+            tx: String::new(),
+        }
+    }
+
+    #[test]
+    fn budget_and_daily_cap_refuse_before_signing() {
+        let mut cfg = Config::default();
+        // Nothing configured: all trading stops.
+        let e = check_limits(&cfg, &[], 1_000_000, 1).expect_err("zero budget");
+        assert!(e.to_string().contains("market.budget"), "{e}");
+        cfg.market.budget = 10.0;
+        cfg.market.daily_cap = 6.0;
+        check_limits(&cfg, &[], 1_000_000, 5_124_948).expect("fits");
+        // Over the daily cap within 24 hours, not after.
+        let spent = [spend(1_000_000 - 3_600, 5_124_948)];
+        let e = check_limits(&cfg, &spent, 1_000_000, 1_000_000).expect_err("cap");
+        assert!(
+            e.to_string().contains("market.daily_cap is 6.000000"),
+            "{e}"
+        );
+        let old = [spend(1_000_000 - 90_000, 5_124_948)];
+        check_limits(&cfg, &old, 1_000_000, 1_000_000).expect("a day later");
+        // The budget counts every day.
+        let e = check_limits(&cfg, &old, 1_000_000, 5_000_000).expect_err("budget");
+        assert!(e.to_string().contains("market.budget is 10.000000"), "{e}");
+        // A sell is never refused.
+        check_limits(&cfg, &spent, 1_000_000, -3).expect("sell");
+    }
+
+    #[test]
+    fn a_trade_is_made_only_when_the_users_probability_beats_its_cost() {
+        // 10 accepted shares for 5.124948: worth it at p = 0.7 (7.0 expected), not at 0.4.
+        let gain = judge_trade(0.7, 10_000_000, 0, 5_124_948).expect("worth it");
+        assert!((gain - 1_875_052.0).abs() < 1.0, "{gain}");
+        let e = judge_trade(0.4, 10_000_000, 0, 5_124_948).expect_err("not worth it");
+        assert!(e.to_string().contains("pays 4.000000 on average"), "{e}");
+        assert!(judge_trade(1.5, 1, 0, 0).is_err());
+    }
+
+    #[test]
+    fn share_amounts_parse_to_token_units() {
+        assert_eq!(parse_shares("10").expect("10"), 10_000_000);
+        assert_eq!(parse_shares("-2.5").expect("-2.5"), -2_500_000);
+        assert!(parse_shares("0.0000001").is_err());
+        assert!(parse_shares("ten").is_err());
+    }
+}

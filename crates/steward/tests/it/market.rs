@@ -1,0 +1,213 @@
+//! `steward market list | quote | trade | settle` on a real anvil with `SuggestionMarket` on a
+//! 6-decimal USDC: the sponsor's home signs an LMSR quote, the trader's home trades it within
+//! its budget, a trade past the budget or the daily cap is refused before signing, a quote above
+//! the LMSR price is refused, and settling before the end is refused by the contract.
+
+use std::path::Path;
+use std::process::Command;
+
+use alloy::primitives::B256;
+use steward_eth::SuggestionMarketClient;
+use steward_eth::testkit::{Anvil, Artifacts, MarketSetup, Tools, dev_key};
+use steward_eth::{Kdf, KeystorePassword, encrypt_keystore};
+
+use crate::{PASS, json, run, steward, temp_home};
+
+const KPW: &str = "market-test-keystore-pw";
+const USDC: u128 = 1_000_000;
+
+fn home_with_key(dir: &Path, name: &str, i: usize) -> std::path::PathBuf {
+    let home = dir.join(name);
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
+    assert_eq!(code, 0, "{err}");
+    let ks = dir.join(format!("{name}.json"));
+    let pw = KeystorePassword::new(KPW.into()).expect("pw");
+    let key = dev_key(i).expect("dev key");
+    std::fs::write(
+        &ks,
+        encrypt_keystore(&key, &pw, Kdf::Light).expect("encrypt"),
+    )
+    .expect("write");
+    let (code, out, err) = run(steward(&home)
+        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+        .args(["key", "import", "--json", "--keystore"])
+        .arg(&ks));
+    assert_eq!(code, 0, "{out}{err}");
+    home
+}
+
+fn market_cmd(home: &Path, anvil: &Anvil, setup: &MarketSetup, budget: &str, cap: &str) -> Command {
+    let mut c = steward(home);
+    c.env("STEWARD_KEYSTORE_PASSWORD", KPW)
+        .env("STEWARD_MARKET_RPC", anvil.url().as_str())
+        .env("STEWARD_MARKET_ADDRESS", format!("{:#x}", setup.market))
+        .env("STEWARD_MARKET_BUDGET", budget)
+        .env("STEWARD_MARKET_DAILY_CAP", cap);
+    c
+}
+
+#[test]
+fn market_list_quote_trade_within_limits_and_settle_before_end_refused() {
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            steward_testing::skip(
+                steward_testing::Need::Anvil,
+                "market_list_quote_trade_within_limits_and_settle_before_end_refused",
+                why,
+            );
+            return;
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let trader = dev_key(2).expect("key");
+    let (anvil, setup) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let setup = MarketSetup::deploy(&anvil, &artifacts, 100 * USDC, 3600)
+            .await
+            .expect("deploy");
+        let m = SuggestionMarketClient::new(anvil.rpc().clone(), setup.market);
+        let id = m
+            .submit(
+                &dev_key(1).expect("key"),
+                B256::repeat_byte(1),
+                "ipfs://input",
+            )
+            .await
+            .expect("submit");
+        setup
+            .fund_account(&anvil, setup.sponsor, 1_000 * USDC)
+            .await
+            .expect("sponsor money");
+        m.fund(&dev_key(0).expect("key"), id).await.expect("fund");
+        setup
+            .fund_account(&anvil, trader.address(), 50 * USDC)
+            .await
+            .expect("trader money");
+        (anvil, setup)
+    });
+    let (dir, _) = temp_home();
+    let sponsor_home = home_with_key(dir.path(), "sponsor", 0);
+    let trader_home = home_with_key(dir.path(), "trader", 2);
+    let trader_addr = format!("{:#x}", trader.address());
+
+    // list
+    let (code, out, err) = run(
+        market_cmd(&trader_home, &anvil, &setup, "100", "6").args(["market", "list", "--json"])
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let l = json(&out);
+    assert_eq!(l["data"]["inputs"][0]["status"], "open", "{out}");
+    assert_eq!(l["data"]["inputs"][0]["price_accepted"], 0.5);
+    assert_eq!(l["data"]["inputs"][0]["pool"], "69.314719");
+
+    // The sponsor signs a quote for the trader: 10 accepted shares at the LMSR price.
+    let quote_for = |shares: &str, file: &str| {
+        let (code, out, err) = run(market_cmd(&sponsor_home, &anvil, &setup, "0", "0").args([
+            "market",
+            "quote",
+            "0",
+            "--accepted",
+            shares,
+            "--trader",
+            &trader_addr,
+            "--sign",
+            "--json",
+        ]));
+        assert_eq!(code, 0, "{out}{err}");
+        let path = dir.path().join(file);
+        std::fs::write(&path, &out).expect("write quote");
+        (json(&out), path)
+    };
+    let (q, q_file) = quote_for("10", "q1.json");
+    assert_eq!(q["data"]["cost"], 5_124_948, "{q}");
+    // Not the sponsor: it cannot sign.
+    let (code, out, _) = run(market_cmd(&trader_home, &anvil, &setup, "100", "6").args([
+        "market",
+        "quote",
+        "0",
+        "--accepted",
+        "10",
+        "--sign",
+        "--json",
+    ]));
+    assert_ne!(code, 0);
+    assert!(out.contains("only the sponsor"), "{out}");
+
+    // Past the budget: refused before anything is signed (no password needed, nothing sent).
+    let (code, out, _) = run(market_cmd(&trader_home, &anvil, &setup, "3", "6")
+        .env_remove("STEWARD_KEYSTORE_PASSWORD")
+        .args(["market", "trade", "--quote"])
+        .arg(&q_file)
+        .arg("--json"));
+    assert_ne!(code, 0);
+    assert!(out.contains("market.budget is 3.000000"), "{out}");
+
+    // A quote asking more than the LMSR price: refused.
+    let mut dear = q["data"].clone();
+    dear["cost"] = (5_124_948 + 1).into();
+    let dear_file = dir.path().join("dear.json");
+    std::fs::write(&dear_file, dear.to_string()).expect("write");
+    let (code, out, _) = run(market_cmd(&trader_home, &anvil, &setup, "100", "6")
+        .args(["market", "trade", "--quote"])
+        .arg(&dear_file)
+        .arg("--json"));
+    assert_ne!(code, 0);
+    assert!(out.contains("LMSR price"), "{out}");
+
+    // At the user's probability 0.4 the trade loses in expectation: refused.
+    let (code, out, _) = run(market_cmd(&trader_home, &anvil, &setup, "100", "6")
+        .args(["market", "trade", "--probability", "0.4", "--quote"])
+        .arg(&q_file)
+        .arg("--json"));
+    assert_ne!(code, 0);
+    assert!(out.contains("on average"), "{out}");
+
+    // Within the limits and worth it at 0.7: traded, and explained.
+    let (code, out, err) = run(market_cmd(&trader_home, &anvil, &setup, "100", "6")
+        .args(["market", "trade", "--probability", "0.7", "--quote"])
+        .arg(&q_file)
+        .arg("--json"));
+    assert_eq!(code, 0, "{out}{err}");
+    let t = json(&out);
+    assert!(
+        t["data"]["why"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("yours 0.700"),
+        "{out}"
+    );
+    assert_eq!(t["data"]["cost"], "5.124948");
+    assert_eq!(t["data"]["spent_24h"], "5.124948");
+    eprintln!("gas market trade {}", t["data"]["gas_used"]);
+
+    // Two more shares would pass the daily cap of 6: refused.
+    let (_, q2_file) = quote_for("2", "q2.json");
+    let (code, out, _) = run(market_cmd(&trader_home, &anvil, &setup, "100", "6")
+        .args(["market", "trade", "--quote"])
+        .arg(&q2_file)
+        .arg("--json"));
+    assert_ne!(code, 0);
+    assert!(out.contains("market.daily_cap is 6.000000"), "{out}");
+
+    let (code, out, err) = run(
+        market_cmd(&trader_home, &anvil, &setup, "100", "6").args(["market", "list", "--json"])
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        json(&out)["data"]["inputs"][0]["mine_accepted"],
+        "10.000000"
+    );
+
+    // Settling before the end: refused by the contract, in words.
+    let (code, out, _) = run(market_cmd(&sponsor_home, &anvil, &setup, "0", "0").args([
+        "market",
+        "settle",
+        "0",
+        "--accepted",
+        "--json",
+    ]));
+    assert_ne!(code, 0);
+    assert!(out.contains("SettleBeforeEnd"), "{out}");
+}
