@@ -12,6 +12,7 @@
 //! [`Vote`]: steward_core::Vote
 
 mod bindings;
+pub mod bonds;
 mod cast;
 mod code;
 pub mod decode;
@@ -26,6 +27,10 @@ mod verify;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use bonds::{
+    BondError, BondEscrow, BondResult, BondState, BondTx, ChainBond, EscrowSettings,
+    describe_bond_revert,
+};
 pub use cast::{
     BallotSignature, GovernorBallot, GovernorCaster, SignedVoteTx, VoteReceipt, describe_revert,
 };

@@ -44,12 +44,16 @@
 //!   events, `state`, `proposals` and `quorumVotes`, plus `emit_raw_proposal_created` to send
 //!   hand-made (malformed) `ProposalCreated` logs; [`bravo_action`] builds signature + argument
 //!   calldata actions.
+//! - [`Bonds`]: `StewardUSDC` + `AttentionBonds` (docs/economy.md), USDC minted to accounts
+//!   1.. and approved for the escrow; [`usdc`] for 6-decimal amounts.
 
 mod anvil;
+mod bonds;
 mod contracts;
 mod dao;
 
 pub use anvil::{Anvil, Tools};
+pub use bonds::{Bonds, BondsConfig, usdc};
 pub use contracts::{Artifact, Artifacts};
 pub use dao::{Bravo, Dao, DaoConfig, Proposed, bravo_action, encode_proposal_created};
 
