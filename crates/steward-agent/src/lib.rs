@@ -9,6 +9,7 @@
 //! webhook or mail with reminders before the deadline (`notify`), and serves the review desk (`web`).
 
 mod audit;
+pub mod bonds;
 pub mod cast;
 mod config;
 pub mod decide;

@@ -5,6 +5,7 @@
 #![allow(clippy::print_stderr)]
 
 mod audit;
+mod bonds;
 mod cast;
 mod claims;
 mod config;
