@@ -17,9 +17,9 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use steward_core::{Address, B256, U256};
 use mail_parser::MessageParser;
 use steward_core::mech::coqaf::{self, Bond, BondStatus, PriceParams};
+use steward_core::{Address, B256, U256};
 use steward_eth::{BondError, BondEscrow, BondState, BondTx, ChainBond, Key};
 
 /// The header a bonded message carries.
@@ -207,7 +207,11 @@ pub struct BondPolicy {
 pub enum Pass {
     Whitelisted,
     TrustedDelegate,
-    Bonded { amount: U256, deadline: u64 },
+    Bonded {
+        #[serde(with = "steward_eth::bonds::decimal")]
+        amount: U256,
+        deadline: u64,
+    },
 }
 
 /// Why a message is held.
@@ -217,21 +221,41 @@ pub enum Hold {
     /// No bond header, not whitelisted, not trusted.
     NoBond,
     /// The header does not parse.
-    BadReference { problem: String },
+    BadReference {
+        problem: String,
+    },
     /// The bond names another message (its id is not keccak256 of this Message-ID).
-    OtherMessage { bond: B256, expected: B256 },
-    WrongChain { chain_id: u64 },
-    WrongEscrow { escrow: Address },
+    OtherMessage {
+        bond: B256,
+        expected: B256,
+    },
+    WrongChain {
+        chain_id: u64,
+    },
+    WrongEscrow {
+        escrow: Address,
+    },
     /// The escrow holds another token than the user's.
-    WrongToken { token: Address },
+    WrongToken {
+        token: Address,
+    },
     /// No bond on chain for this id (at the confirmed block).
     UnknownBond,
     /// The deposit is younger than the confirmations asked.
     Unconfirmed,
-    WrongRecipient { recipient: Address },
-    BelowPrice { amount: U256, price: U256 },
+    WrongRecipient {
+        recipient: Address,
+    },
+    BelowPrice {
+        #[serde(with = "steward_eth::bonds::decimal")]
+        amount: U256,
+        #[serde(with = "steward_eth::bonds::decimal")]
+        price: U256,
+    },
     /// Already replied or forfeited.
-    NotOpen { state: BondState },
+    NotOpen {
+        state: BondState,
+    },
 }
 
 /// The decision on one message.
@@ -308,22 +332,19 @@ pub async fn verify(
         }
         let at = head.saturating_sub(policy.confirmations);
         let ids: Vec<B256> = wanted.iter().map(|(_, r)| r.message_id).collect();
-        let (settings, confirmed, latest) = tokio::try_join!(
-            escrow.settings(),
-            escrow.bonds(&ids, Some(at)),
-            async {
+        let (settings, confirmed, latest) =
+            tokio::try_join!(escrow.settings(), escrow.bonds(&ids, Some(at)), async {
                 if policy.confirmations == 0 {
                     Ok(Vec::new())
                 } else {
                     escrow.bonds(&ids, None).await
                 }
-            },
-        )
-        .map_err(chain(format!(
-            "reading {} bonds from escrow {}",
-            ids.len(),
-            escrow.address()
-        )))?;
+            },)
+            .map_err(chain(format!(
+                "reading {} bonds from escrow {}",
+                ids.len(),
+                escrow.address()
+            )))?;
         for (k, (i, _)) in wanted.iter().enumerate() {
             let b = &confirmed[k];
             let at_head = latest.get(k).map(|l| l.state);
@@ -375,7 +396,11 @@ fn judge(policy: &BondPolicy, token: Address, b: &ChainBond) -> Result<Pass, Hol
 /// The price shown to a sender, in token base units (6 decimals), rounded up: the CO-QAF
 /// attention price for an inbox that received `inbox_7d` bonded messages in 7 days, less the
 /// sender's discount for the share of their messages the user answered.
-pub fn price_units(params: &PriceParams, inbox_7d: u64, reply_rate: f64) -> Result<U256, BondsError> {
+pub fn price_units(
+    params: &PriceParams,
+    inbox_7d: u64,
+    reply_rate: f64,
+) -> Result<U256, BondsError> {
     let usdc = params.sender_price(inbox_7d, reply_rate)?;
     // f64 -> base units; the price is a few USDC at most, far inside f64's exact integers.
     let units = (usdc * USDC_UNIT as f64 - 1e-6).ceil().max(0.0);
@@ -602,8 +627,14 @@ mod tests {
                 })
                 .collect(),
         );
-        assert!(sybils.0 > one.0 + 1.0, "QAF rewards the split: {sybils:?} vs {one:?}");
-        assert!(sybils.1 <= one.1 + 1e-9, "CO-QAF does not: {sybils:?} vs {one:?}");
+        assert!(
+            sybils.0 > one.0 + 1.0,
+            "QAF rewards the split: {sybils:?} vs {one:?}"
+        );
+        assert!(
+            sybils.1 <= one.1 + 1e-9,
+            "CO-QAF does not: {sybils:?} vs {one:?}"
+        );
         // And per sender: the four look-alikes' CO-QAF shares add up to no more than the one.
         let mut all = base.clone();
         all.extend((0..4).flat_map(|k| {

@@ -163,6 +163,27 @@ impl BondError {
 
 pub type BondResult<T> = std::result::Result<T, BondError>;
 
+/// Token amounts in JSON as decimal strings (serde's default for U256 is hex).
+pub mod decimal {
+    use alloy::primitives::U256;
+
+    pub fn serialize<S: serde::Serializer>(v: &U256, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    /// For `Option<U256>`.
+    pub mod option {
+        use alloy::primitives::U256;
+
+        pub fn serialize<S: serde::Serializer>(v: &Option<U256>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(v) => s.serialize_str(&v.to_string()),
+                None => s.serialize_none(),
+            }
+        }
+    }
+}
+
 /// A bond's state on chain (`AttentionBonds.Status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -202,6 +223,7 @@ pub struct ChainBond {
     pub sender: Address,
     pub recipient: Address,
     /// Token base units (6 decimals for USDC).
+    #[serde(with = "decimal")]
     pub amount: U256,
     /// Unix seconds; a reply is valid up to and including it, a forfeit from one second later.
     pub deadline: u64,
@@ -213,8 +235,10 @@ pub struct ChainBond {
 pub struct EscrowSettings {
     pub token: Address,
     pub fee_bps: u16,
+    #[serde(with = "decimal")]
     pub minimum: U256,
     pub treasury: Address,
+    #[serde(with = "decimal")]
     pub total_open: U256,
 }
 
@@ -225,8 +249,10 @@ pub struct BondTx {
     pub block: u64,
     pub gas_used: u64,
     /// From `Replied` (refund to the sender) or `Forfeited` (paid to the recipient).
+    #[serde(with = "decimal::option")]
     pub paid: Option<U256>,
     /// The fee of a `Replied`.
+    #[serde(with = "decimal::option")]
     pub fee: Option<U256>,
 }
 
@@ -266,7 +292,12 @@ impl BondEscrow {
         }
     }
 
-    async fn read<C: SolCall>(&self, to: Address, call: &C, context: &str) -> BondResult<C::Return> {
+    async fn read<C: SolCall>(
+        &self,
+        to: Address,
+        call: &C,
+        context: &str,
+    ) -> BondResult<C::Return> {
         self.rpc
             .call(to, call, context)
             .await?
@@ -305,8 +336,12 @@ impl BondEscrow {
     }
 
     pub async fn is_agent(&self, recipient: Address, agent: Address) -> BondResult<bool> {
-        self.read(self.escrow, &Esc::isAgentCall { recipient, agent }, "isAgent")
-            .await
+        self.read(
+            self.escrow,
+            &Esc::isAgentCall { recipient, agent },
+            "isAgent",
+        )
+        .await
     }
 
     pub async fn is_whitelisted(&self, recipient: Address, sender: Address) -> BondResult<bool> {
@@ -404,7 +439,9 @@ impl BondEscrow {
         amount: U256,
     ) -> BondResult<BondTx> {
         let owner = key.address();
-        let token = self.read(self.escrow, &Esc::tokenCall {}, "token()").await?;
+        let token = self
+            .read(self.escrow, &Esc::tokenCall {}, "token()")
+            .await?;
         let allowance = self
             .read(
                 token,

@@ -83,16 +83,23 @@ async fn only_mail_paid_for_on_chain_reaches_the_user() {
     esc.deposit(&sender, me.address(), id("good"), usdc(2))
         .await
         .expect("good");
-    esc.deposit(&sender, me.address(), id("cheap"), usdc(1) / U256::from(2u64))
-        .await
-        .expect("cheap");
+    esc.deposit(
+        &sender,
+        me.address(),
+        id("cheap"),
+        usdc(1) / U256::from(2u64),
+    )
+    .await
+    .expect("cheap");
     esc.deposit(&sender, other.address(), id("elsewhere"), usdc(2))
         .await
         .expect("elsewhere");
     esc.deposit(&sender, me.address(), id("answered"), usdc(2))
         .await
         .expect("answered");
-    bonds::reply(&esc, &me, id("answered")).await.expect("reply");
+    bonds::reply(&esc, &me, id("answered"))
+        .await
+        .expect("reply");
     // A second escrow over another token: its bonds are not in the user's money.
     let fake = Bonds::deploy_token(&anvil, &artifacts, kit.owner)
         .await
@@ -109,12 +116,24 @@ async fn only_mail_paid_for_on_chain_reaches_the_user() {
         // Points at the good bond, but is another message: a bond pays for one message only.
         mail("reuse", "stranger@mail.test", header(e, id("good"))),
         mail("cheap", "stranger@mail.test", header(e, id("cheap"))),
-        mail("elsewhere", "stranger@mail.test", header(e, id("elsewhere"))),
+        mail(
+            "elsewhere",
+            "stranger@mail.test",
+            header(e, id("elsewhere")),
+        ),
         mail("unknown", "stranger@mail.test", header(e, id("unknown"))),
         mail("answered", "stranger@mail.test", header(e, id("answered"))),
         mail("garbled", "stranger@mail.test", Some("31337:nope".into())),
-        mail("chain", "stranger@mail.test", Some(format!("1:{e}:{}", id("chain")))),
-        mail("escrow", "stranger@mail.test", header(fake_escrow, id("escrow"))),
+        mail(
+            "chain",
+            "stranger@mail.test",
+            Some(format!("1:{e}:{}", id("chain"))),
+        ),
+        mail(
+            "escrow",
+            "stranger@mail.test",
+            header(fake_escrow, id("escrow")),
+        ),
     ];
     let p = policy(&kit, me.address(), 0);
     let v = bonds::verify(&esc, &p, &messages).await.expect("verify");
@@ -126,7 +145,11 @@ async fn only_mail_paid_for_on_chain_reaches_the_user() {
     assert_eq!(v[1], Verdict::Deliver(Pass::Whitelisted));
     assert_eq!(v[2], Verdict::Deliver(Pass::TrustedDelegate));
     assert_eq!(hold(&v[3]), &Hold::NoBond);
-    assert!(matches!(hold(&v[4]), Hold::OtherMessage { .. }), "{:?}", v[4]);
+    assert!(
+        matches!(hold(&v[4]), Hold::OtherMessage { .. }),
+        "{:?}",
+        v[4]
+    );
     assert_eq!(
         hold(&v[5]),
         &Hold::BelowPrice {
@@ -147,7 +170,11 @@ async fn only_mail_paid_for_on_chain_reaches_the_user() {
             state: BondState::Replied
         }
     );
-    assert!(matches!(hold(&v[9]), Hold::BadReference { problem } if problem.contains("<chainId>:<escrow>:<messageId>")), "{:?}", v[9]);
+    assert!(
+        matches!(hold(&v[9]), Hold::BadReference { problem } if problem.contains("<chainId>:<escrow>:<messageId>")),
+        "{:?}",
+        v[9]
+    );
     assert_eq!(hold(&v[10]), &Hold::WrongChain { chain_id: 1 });
     assert_eq!(
         hold(&v[11]),
@@ -162,7 +189,9 @@ async fn only_mail_paid_for_on_chain_reaches_the_user() {
         escrow: fake_escrow,
         ..p.clone()
     };
-    let v = bonds::verify(&fake_esc, &p2, &messages[11..]).await.expect("verify");
+    let v = bonds::verify(&fake_esc, &p2, &messages[11..])
+        .await
+        .expect("verify");
     assert_eq!(hold(&v[0]), &Hold::WrongToken { token: fake });
 }
 
@@ -176,7 +205,11 @@ async fn a_reorg_between_deposit_and_delivery_delivers_nothing_unpaid() {
         .expect("deploy");
     let esc = kit.escrow();
     let (sender, me) = (dev_key(1).expect("key"), dev_key(2).expect("key"));
-    let m = vec![mail("r1", "stranger@mail.test", header(kit.escrow, id("r1")))];
+    let m = vec![mail(
+        "r1",
+        "stranger@mail.test",
+        header(kit.escrow, id("r1")),
+    )];
 
     // At the head (no confirmations) the deposit counts, until a reorg drops its block.
     esc.deposit(&sender, me.address(), id("r1"), usdc(2))
@@ -221,7 +254,9 @@ async fn replies_refund_and_silence_is_forfeited_on_schedule() {
         dev_key(2).expect("key"),
         dev_key(3).expect("key"),
     );
-    esc.set_agent(&me, agent.address(), true).await.expect("agent");
+    esc.set_agent(&me, agent.address(), true)
+        .await
+        .expect("agent");
     for m in ["q1", "q2", "q3"] {
         esc.deposit(&sender, me.address(), id(m), usdc(10))
             .await
@@ -231,9 +266,14 @@ async fn replies_refund_and_silence_is_forfeited_on_schedule() {
     let tx = bonds::reply(&esc, &agent, id("q1")).await.expect("reply");
     assert_eq!(tx.paid, Some(usdc(9)));
     // A replayed reply is refused; nothing moves.
-    let e = bonds::reply(&esc, &agent, id("q1")).await.expect_err("replay");
+    let e = bonds::reply(&esc, &agent, id("q1"))
+        .await
+        .expect_err("replay");
     let source = std::error::Error::source(&e).map(ToString::to_string);
-    assert!(source.as_deref().is_some_and(|s| s.contains("NotOpen")), "{e}: {source:?}");
+    assert!(
+        source.as_deref().is_some_and(|s| s.contains("NotOpen")),
+        "{e}: {source:?}"
+    );
     assert_eq!(e.kind(), "bond-refused");
     let ids = [id("q1"), id("q2"), id("q3")];
     // Nothing is due inside the window.
@@ -250,13 +290,18 @@ async fn replies_refund_and_silence_is_forfeited_on_schedule() {
     let done = bonds::forfeit_due(&esc, &agent, me.address(), &ids)
         .await
         .expect("due");
-    let forfeited: Vec<B256> = done.iter().map(|(i, r)| {
-        assert!(r.is_ok(), "{r:?}");
-        *i
-    }).collect();
+    let forfeited: Vec<B256> = done
+        .iter()
+        .map(|(i, r)| {
+            assert!(r.is_ok(), "{r:?}");
+            *i
+        })
+        .collect();
     assert_eq!(forfeited, vec![id("q2"), id("q3")]);
     assert_eq!(
-        esc.token_balance(kit.token, me.address()).await.expect("bal"),
+        esc.token_balance(kit.token, me.address())
+            .await
+            .expect("bal"),
         before + usdc(20)
     );
     assert_eq!(
@@ -275,20 +320,30 @@ async fn one_hundred_bonded_messages_verify_in_under_a_second() {
         .expect("deploy");
     let esc = kit.escrow();
     let me = dev_key(2).expect("key");
-    let senders: Vec<_> = [1, 3, 4, 5].iter().map(|&i| dev_key(i).expect("key")).collect();
+    let senders: Vec<_> = [1, 3, 4, 5]
+        .iter()
+        .map(|&i| dev_key(i).expect("key"))
+        .collect();
     let mut messages = Vec::new();
     for n in 0..100 {
         let label = format!("bulk{n}");
         esc.deposit(&senders[n % 4], me.address(), id(&label), usdc(1))
             .await
             .expect("deposit");
-        messages.push(mail(&label, "stranger@mail.test", header(kit.escrow, id(&label))));
+        messages.push(mail(
+            &label,
+            "stranger@mail.test",
+            header(kit.escrow, id(&label)),
+        ));
     }
     let p = policy(&kit, me.address(), 0);
     let t = Instant::now();
     let v = bonds::verify(&esc, &p, &messages).await.expect("verify");
     let took = t.elapsed();
     assert_eq!(v.iter().filter(|v| v.delivered()).count(), 100);
-    eprintln!("bonds: verified 100 bonded messages in {:.1} ms", took.as_secs_f64() * 1e3);
+    eprintln!(
+        "bonds: verified 100 bonded messages in {:.1} ms",
+        took.as_secs_f64() * 1e3
+    );
     assert!(took.as_secs_f64() < 1.0, "{took:?}");
 }

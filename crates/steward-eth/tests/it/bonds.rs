@@ -60,7 +60,9 @@ async fn deposit_refusals_are_named_and_take_nothing() {
         approved: 4, // account 5 holds USDC but never approved the escrow
         ..BondsConfig::default()
     };
-    let kit = Bonds::deploy(&anvil, &artifacts, &cfg).await.expect("deploy");
+    let kit = Bonds::deploy(&anvil, &artifacts, &cfg)
+        .await
+        .expect("deploy");
     let esc = kit.escrow();
     let (sender, recipient, friend, poor) = (
         dev_key(1).expect("key"),
@@ -122,11 +124,11 @@ async fn deposit_refusals_are_named_and_take_nothing() {
     );
     assert_eq!(balance(&esc, kit.token, kit.escrow).await, usdc(1));
     let s = esc.settings().await.expect("settings");
-    assert_eq!((s.total_open, s.fee_bps, s.token), (usdc(1), 1000, kit.token));
-    let bonds = esc
-        .bonds(&[id("m5"), id("m4")], None)
-        .await
-        .expect("bonds");
+    assert_eq!(
+        (s.total_open, s.fee_bps, s.token),
+        (usdc(1), 1000, kit.token)
+    );
+    let bonds = esc.bonds(&[id("m5"), id("m4")], None).await.expect("bonds");
     assert_eq!(bonds[0].state, BondState::Open);
     assert_eq!(
         (bonds[0].sender, bonds[0].recipient, bonds[0].amount),
@@ -157,10 +159,15 @@ async fn reply_refunds_minus_the_fee_once_and_only_by_the_recipient_or_its_agent
 
     // 10.000001 USDC at the default 10 %: the fee rounds down to 1.000000.
     let amount = usdc(10) + U256::from(1u64);
-    esc.deposit(&sender, r, id("a"), amount).await.expect("deposit");
+    esc.deposit(&sender, r, id("a"), amount)
+        .await
+        .expect("deposit");
     let e = esc.reply(&stranger, id("a")).await.expect_err("stranger");
     assert!(refused(&e).starts_with("NotRecipientOrAgent"), "{e}");
-    let e = esc.reply(&agent, id("a")).await.expect_err("not yet an agent");
+    let e = esc
+        .reply(&agent, id("a"))
+        .await
+        .expect_err("not yet an agent");
     assert!(refused(&e).starts_with("NotRecipientOrAgent"), "{e}");
     esc.set_agent(&recipient, agent.address(), true)
         .await
@@ -177,11 +184,17 @@ async fn reply_refunds_minus_the_fee_once_and_only_by_the_recipient_or_its_agent
     let e = esc.reply(&recipient, id("a")).await.expect_err("replay");
     assert_eq!(
         refused(&e),
-        format!("NotOpen: the bond on message {} is already replied", id("a"))
+        format!(
+            "NotOpen: the bond on message {} is already replied",
+            id("a")
+        )
     );
     let e = esc.forfeit(&stranger, id("a")).await.expect_err("forfeit");
     assert!(refused(&e).starts_with("NotOpen"), "{e}");
-    let e = esc.reply(&recipient, id("nope")).await.expect_err("unknown");
+    let e = esc
+        .reply(&recipient, id("nope"))
+        .await
+        .expect_err("unknown");
     assert!(refused(&e).starts_with("UnknownMessage"), "{e}");
 
     // The fee: at most 20 %, set by the owner only.
@@ -190,7 +203,9 @@ async fn reply_refunds_minus_the_fee_once_and_only_by_the_recipient_or_its_agent
     let e = esc.set_fee(&recipient, 500).await.expect_err("not owner");
     assert!(refused(&e).starts_with("OwnableUnauthorizedAccount"), "{e}");
     esc.set_fee(&owner, 2000).await.expect("20 %");
-    esc.deposit(&sender, r, id("b"), usdc(5)).await.expect("deposit");
+    esc.deposit(&sender, r, id("b"), usdc(5))
+        .await
+        .expect("deposit");
     let tx = esc.reply(&recipient, id("b")).await.expect("reply");
     assert_eq!((tx.paid, tx.fee), (Some(usdc(4)), Some(usdc(1))));
     assert_eq!(balance(&esc, kit.token, kit.escrow).await, U256::ZERO);
@@ -218,7 +233,9 @@ async fn forfeit_pays_the_recipient_only_after_the_window() {
     }
     esc.set_window(&recipient, 86_400).await.expect("one day");
     let r0 = balance(&esc, kit.token, r).await;
-    esc.deposit(&sender, r, id("f"), usdc(3)).await.expect("deposit");
+    esc.deposit(&sender, r, id("f"), usdc(3))
+        .await
+        .expect("deposit");
     let b = &esc.bonds(&[id("f")], None).await.expect("bond")[0];
     let t = now(&anvil).await;
     assert_eq!(b.deadline, t + 86_400);
@@ -227,7 +244,10 @@ async fn forfeit_pays_the_recipient_only_after_the_window() {
 
     anvil.increase_time(86_400 + 60).await.expect("warp");
     anvil.mine(1).await.expect("mine");
-    let e = esc.reply(&recipient, id("f")).await.expect_err("late reply");
+    let e = esc
+        .reply(&recipient, id("f"))
+        .await
+        .expect_err("late reply");
     assert!(refused(&e).starts_with("WindowClosed"), "{e}");
     let tx = esc.forfeit(&anyone, id("f")).await.expect("forfeit");
     assert_eq!(tx.paid, Some(usdc(3)));
@@ -274,8 +294,12 @@ async fn reply_racing_forfeit_in_one_block_has_one_winner_set_by_the_timestamp()
     let esc = kit.escrow();
     let (sender, recipient) = (dev_key(1).expect("key"), dev_key(2).expect("key"));
     let (r, anyone) = (recipient.address(), anvil.accounts()[4]);
-    esc.deposit(&sender, r, id("x"), usdc(2)).await.expect("deposit");
-    esc.deposit(&sender, r, id("y"), usdc(2)).await.expect("deposit");
+    esc.deposit(&sender, r, id("x"), usdc(2))
+        .await
+        .expect("deposit");
+    esc.deposit(&sender, r, id("y"), usdc(2))
+        .await
+        .expect("deposit");
     let bonds = esc.bonds(&[id("x"), id("y")], None).await.expect("bonds");
     let (dx, dy) = (bonds[0].deadline, bonds[1].deadline);
     raw(&anvil, "evm_setAutomine", serde_json::json!([false])).await;
@@ -317,12 +341,23 @@ mod property {
     #[derive(Debug, Clone)]
     enum Op {
         /// sender key 1..=4, recipient key 1..=4, amount in 0.005 USDC steps.
-        Deposit { from: usize, to: usize, steps: u64 },
+        Deposit {
+            from: usize,
+            to: usize,
+            steps: u64,
+        },
         /// the n-th message so far (mod count), by key 1..=4.
-        Reply { nth: usize, by: usize },
-        Forfeit { nth: usize },
+        Reply {
+            nth: usize,
+            by: usize,
+        },
+        Forfeit {
+            nth: usize,
+        },
         /// 25 h steps, so the clock never lands within hours of a 7-day deadline.
-        Warp { steps: u64 },
+        Warp {
+            steps: u64,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -361,14 +396,30 @@ mod property {
                     let (s, r) = (keys[from].address(), keys[to].address());
                     let ok = s != r && amount >= minimum;
                     let got = esc.deposit(&keys[from], r, mid, amount).await;
-                    prop_assert_eq!(got.is_ok(), ok, "deposit {:?}: {:?}", op_str(from, to, amount), got.err());
-                    ids.push((mid, ok.then(|| Model { recipient: r, amount, deadline: t + 7 * 86_400, open: true })));
+                    prop_assert_eq!(
+                        got.is_ok(),
+                        ok,
+                        "deposit {:?}: {:?}",
+                        op_str(from, to, amount),
+                        got.err()
+                    );
+                    ids.push((
+                        mid,
+                        ok.then(|| Model {
+                            recipient: r,
+                            amount,
+                            deadline: t + 7 * 86_400,
+                            open: true,
+                        }),
+                    ));
                 }
                 Op::Reply { nth, by } if !ids.is_empty() => {
                     let n = ids.len();
                     let (mid, m) = &mut ids[nth % n];
                     let who = keys[by].address();
-                    let ok = m.as_ref().is_some_and(|m| m.open && m.recipient == who && t < m.deadline);
+                    let ok = m
+                        .as_ref()
+                        .is_some_and(|m| m.open && m.recipient == who && t < m.deadline);
                     let got = esc.reply(&keys[by], *mid).await;
                     prop_assert_eq!(got.is_ok(), ok, "reply: {:?}", got.err());
                     if ok && let Some(m) = m.as_mut() {
@@ -400,7 +451,12 @@ mod property {
                 .sum();
             let held = balance(&esc, kit.token, kit.escrow).await;
             let total = esc.settings().await.expect("settings").total_open;
-            prop_assert_eq!(held, open, "escrow balance vs open bonds after step {}", step);
+            prop_assert_eq!(
+                held,
+                open,
+                "escrow balance vs open bonds after step {}",
+                step
+            );
             prop_assert_eq!(total, open, "totalOpen vs open bonds after step {}", step);
         }
         Ok(())

@@ -3,6 +3,7 @@
 // Tests say on stderr why they skip (missing shared data or tools).
 #![allow(clippy::print_stderr)]
 
+mod bond;
 mod cli;
 mod consensus;
 mod decide;
