@@ -44,7 +44,7 @@ pub enum BondsError {
     Chain {
         context: String,
         #[source]
-        source: BondError,
+        source: Box<BondError>,
     },
     /// A parameter (price, flag) out of its domain.
     #[error("attention price: {0}")]
@@ -63,7 +63,10 @@ impl BondsError {
 
 fn chain(context: impl Into<String>) -> impl FnOnce(BondError) -> BondsError {
     let context = context.into();
-    move |source| BondsError::Chain { context, source }
+    move |source| BondsError::Chain {
+        context,
+        source: Box::new(source),
+    }
 }
 
 /// A bond reference as the header carries it.

@@ -146,7 +146,7 @@ fn params(a: &PriceArgs) -> PriceParams {
 }
 
 fn usdc_units(amount: f64, flag: &str) -> Result<U256> {
-    if !amount.is_finite() || amount < 0.0 || amount > 1e12 {
+    if !(0.0..=1e12).contains(&amount) {
         bail!("{flag}: {amount} is not a USDC amount");
     }
     Ok(U256::from((amount * bonds::USDC_UNIT as f64).round() as u64))
