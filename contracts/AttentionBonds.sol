@@ -28,12 +28,14 @@ contract AttentionBonds is ReentrancyGuard, Ownable {
         Forfeited
     }
 
+    // Two storage slots (sender, deadline, status | recipient, amount): a deposit writes 2 new
+    // slots, not 4. uint96 holds 7.9e22 USDC.
     struct Bond {
         address sender;
-        address recipient;
-        uint256 amount;
         uint64 deadline;
         Status status;
+        address recipient;
+        uint96 amount;
     }
 
     uint16 public constant MAX_FEE_BPS = 2000;
@@ -87,6 +89,7 @@ contract AttentionBonds is ReentrancyGuard, Ownable {
     error WindowOutOfRange(uint64 window, uint64 min, uint64 max);
     error ZeroTreasury();
     error TransferShort(uint256 expected, uint256 received);
+    error AmountTooLarge(uint256 amount);
 
     constructor(IERC20 token_, address owner_, address treasury_, uint256 minimumBond_) Ownable(owner_) {
         if (treasury_ == address(0)) revert ZeroTreasury();
@@ -106,9 +109,10 @@ contract AttentionBonds is ReentrancyGuard, Ownable {
         if (amount == 0 || amount < minimumBond) revert BelowMinimum(amount, minimumBond);
         uint256 price = priceOf[recipient];
         if (amount < price) revert BelowPrice(amount, price);
+        if (amount > type(uint96).max) revert AmountTooLarge(amount);
 
         uint64 deadline = uint64(block.timestamp) + windowOf(recipient);
-        _bonds[messageId] = Bond(msg.sender, recipient, amount, deadline, Status.Open);
+        _bonds[messageId] = Bond(msg.sender, deadline, Status.Open, recipient, uint96(amount));
         totalOpen += amount;
 
         uint256 before = token.balanceOf(address(this));

@@ -34,10 +34,10 @@ mod abi {
         #[derive(Debug, PartialEq, Eq)]
         struct BondView {
             address sender;
-            address recipient;
-            uint256 amount;
             uint64 deadline;
             uint8 status;
+            address recipient;
+            uint96 amount;
         }
 
         interface IAttentionBonds {
@@ -80,6 +80,7 @@ mod abi {
             error WindowOutOfRange(uint64 window, uint64 min, uint64 max);
             error ZeroTreasury();
             error TransferShort(uint256 expected, uint256 received);
+            error AmountTooLarge(uint256 amount);
             error ERC20InsufficientAllowance(address spender, uint256 allowance, uint256 needed);
             error ERC20InsufficientBalance(address sender, uint256 balance, uint256 needed);
             error OwnableUnauthorizedAccount(address account);
@@ -411,7 +412,7 @@ impl BondEscrow {
                     message_id: *id,
                     sender: v.sender,
                     recipient: v.recipient,
-                    amount: v.amount,
+                    amount: U256::from(v.amount),
                     deadline: v.deadline,
                     state,
                 })
@@ -738,6 +739,7 @@ pub fn describe_bond_revert(data: &[u8]) -> String {
             "WindowOutOfRange: {} s is outside {}..={} s",
             e.window, e.min, e.max
         ),
+        Ok(E::AmountTooLarge(e)) => format!("AmountTooLarge: {} does not fit 96 bits", e.amount),
         Ok(E::ZeroTreasury(_)) => "ZeroTreasury: the treasury is the zero address".into(),
         Ok(E::TransferShort(e)) => format!(
             "TransferShort: the token delivered {} of {} (fee-on-transfer tokens are refused)",
