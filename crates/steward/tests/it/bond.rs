@@ -149,9 +149,13 @@ fn bond_deposit_verify_reply_on_anvil() {
     // Replayed: refused, the escrow's error named, nothing sent.
     let (code, out, err) = bond(&["reply", "paid@mail.test", "--key", &me.to_string()]);
     assert_ne!(code, 0, "{out}");
+    let v = json(&out);
+    assert_eq!(v["error"]["kind"], "bond-refused", "{v}{err}");
     assert!(
-        err.contains("NotOpen") || out.contains("NotOpen"),
-        "{out}{err}"
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("NotOpen")),
+        "{v}"
     );
     // And the replied bond is no longer delivered.
     let (_, out, _) = verify();
