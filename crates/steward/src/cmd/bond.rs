@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use steward_agent::bonds::{self, BondPolicy, Incoming, Verdict};
 use steward_agent::sources::mail::read_mailbox;
-use steward_agent::{Home, Keys, Network};
+use steward_agent::{Home, IngestReport, Keys, Network, ingest_mail_messages};
 use steward_core::mech::coqaf::PriceParams;
 use steward_core::{Address, B256, U256};
 use steward_eth::{BondEscrow, BondTx};
@@ -93,6 +93,9 @@ pub(crate) struct VerifyArgs {
     /// Blocks a deposit must be below the head before it counts
     #[arg(long, default_value_t = 2)]
     confirmations: u64,
+    /// Store the delivered messages (as `ingest mail` does); held ones never reach the store
+    #[arg(long)]
+    ingest: bool,
 }
 
 #[derive(Debug, Args)]
@@ -196,10 +199,14 @@ fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
     let raw =
         read_mailbox(&a.mailbox).with_context(|| format!("reading {}", a.mailbox.display()))?;
     let mut messages = Vec::new();
+    let mut parsed = Vec::new();
     let mut unreadable = Vec::new();
     for m in &raw {
         match Incoming::parse(&m.label, &m.bytes) {
-            Ok(i) => messages.push(i),
+            Ok(i) => {
+                messages.push(i);
+                parsed.push(m);
+            }
             Err(e) => unreadable.push(e.to_string()),
         }
     }
@@ -221,6 +228,24 @@ fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
         confirmations: a.confirmations,
     };
     let verdicts = runtime()?.block_on(bonds::verify(&esc, &policy, &messages))?;
+    // Only what was paid for (or let through by the policy) reaches the store.
+    let ingested = if a.ingest {
+        let (home, mut store) = ctx.open_store()?;
+        let cfg = ctx.config(&home)?;
+        let delivered: Vec<_> = parsed
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| v.delivered())
+            .map(|(m, _)| (*m).clone())
+            .collect();
+        let mailbox = a.mailbox.display().to_string();
+        Some(
+            ingest_mail_messages(&mut store, &mailbox, &delivered, &cfg.limits())
+                .with_context(|| format!("while ingesting {mailbox}"))?,
+        )
+    } else {
+        None
+    };
     #[derive(Serialize)]
     struct Row<'a> {
         message: &'a str,
@@ -237,6 +262,8 @@ fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
         held: usize,
         messages: Vec<Row<'a>>,
         unreadable: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ingested: Option<&'a IngestReport>,
     }
     let rows: Vec<Row<'_>> = messages
         .iter()
@@ -255,6 +282,7 @@ fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
         held: verdicts.len() - delivered,
         messages: rows,
         unreadable: &unreadable,
+        ingested: ingested.as_ref(),
     };
     out.result(&report, || {
         let mut s = format!(
@@ -271,6 +299,9 @@ fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
         }
         for u in &unreadable {
             let _ = writeln!(s, "unreadable: {u}");
+        }
+        if let Some(r) = &ingested {
+            let _ = writeln!(s, "{}", crate::cmd::ingest::render(r));
         }
         s
     });

@@ -137,6 +137,31 @@ fn bond_deposit_verify_reply_on_anvil() {
     assert_eq!(v["data"]["messages"][0]["by"], "bonded");
     assert_eq!(v["data"]["messages"][0]["amount"], "500000");
     assert_eq!(v["data"]["messages"][1]["why"], "no-bond");
+    assert!(v["data"].get("ingested").is_none());
+
+    // With --ingest only the paid message reaches the store.
+    let (code, out, err) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["bond", "verify", &md.display().to_string()])
+        .args(["--chain-id", "31337", "--token", &kit.token.to_string()])
+        .args([
+            "--recipient",
+            &me.to_string(),
+            "--confirmations",
+            "0",
+            "--ingest",
+        ])
+        .args(["--rpc", &rpc, "--escrow", &escrow, "--json"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(json(&out)["data"]["ingested"]["ingested"], 1, "{out}");
+    let (code, out, err) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["proposals", "--json"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("paid@mail.test") && !out.contains("free@mail.test"),
+        "{out}"
+    );
 
     let (code, out, err) = bond(&["reply", "paid@mail.test", "--key", &me.to_string()]);
     assert_eq!(code, 0, "{out}{err}");
