@@ -476,6 +476,34 @@ pub fn sender_scores(bonds: &[Bond], recipient: &str) -> Vec<SenderScore> {
         .collect()
 }
 
+/// The desk's view of `recipient`'s senders: every deposit on the escrow since `from_block`
+/// (CO-QAF needs each sender's other recipients too), their states now, scored by
+/// [`sender_scores`]. Senders are lower-case 0x addresses.
+pub async fn chain_scores(
+    escrow: &BondEscrow,
+    recipient: Address,
+    from_block: u64,
+) -> Result<Vec<SenderScore>, BondsError> {
+    let deposits = escrow
+        .deposits(from_block)
+        .await
+        .map_err(chain(format!("scanning deposits from block {from_block}")))?;
+    let ids: Vec<B256> = deposits.iter().map(|d| d.message_id).collect();
+    let bonds = escrow
+        .bonds(&ids, None)
+        .await
+        .map_err(chain(format!("reading {} bonds", ids.len())))?;
+    let core: Vec<Bond> = bonds
+        .iter()
+        .filter(|b| b.state != BondState::None)
+        .map(core_bond)
+        .collect();
+    Ok(sender_scores(
+        &core,
+        &recipient.to_string().to_ascii_lowercase(),
+    ))
+}
+
 /// A chain bond in the core's terms (amounts in whole USDC), for [`sender_scores`].
 pub fn core_bond(b: &ChainBond) -> Bond {
     Bond {

@@ -15,7 +15,7 @@ use alloy::eips::eip2718::Encodable2718;
 use alloy::network::TxSignerSync;
 use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy::providers::Provider;
-use alloy::rpc::types::TransactionRequest;
+use alloy::rpc::types::{Filter, TransactionRequest};
 use alloy::sol_types::{SolCall, SolEvent, SolInterface};
 use alloy::transports::RpcError;
 
@@ -231,6 +231,17 @@ pub struct ChainBond {
     pub state: BondState,
 }
 
+/// One `Deposited` event.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Deposit {
+    pub message_id: B256,
+    pub sender: Address,
+    pub recipient: Address,
+    #[serde(with = "decimal")]
+    pub amount: U256,
+    pub block: u64,
+}
+
 /// The escrow's global settings.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EscrowSettings {
@@ -418,6 +429,52 @@ impl BondEscrow {
                 })
             })
             .collect()
+    }
+
+    /// Every `Deposited` of this escrow in blocks `from_block..=head`, in chain order; pages of
+    /// 10,000 blocks, halved while the node refuses a range as too large.
+    pub async fn deposits(&self, from_block: u64) -> BondResult<Vec<Deposit>> {
+        let head = self.rpc.block_number().await?;
+        let (mut start, mut page) = (from_block, 10_000u64);
+        let mut out = Vec::new();
+        while start <= head {
+            let end = start.saturating_add(page - 1).min(head);
+            let filter = Filter::new()
+                .address(self.escrow)
+                .event_signature(Esc::Deposited::SIGNATURE_HASH)
+                .from_block(start)
+                .to_block(end);
+            let ctx = format!(
+                "eth_getLogs(Deposited) of escrow {} in blocks {start}..={end}",
+                self.escrow
+            );
+            match self.rpc.logs(&filter, &ctx).await? {
+                Ok(logs) => {
+                    for log in logs.iter().filter(|l| !l.removed) {
+                        let ev = Esc::Deposited::decode_log_data(log.data()).map_err(|e| {
+                            self.bad(&ctx, format!("a Deposited log does not decode: {e}"))
+                        })?;
+                        out.push(Deposit {
+                            message_id: ev.messageId,
+                            sender: ev.sender,
+                            recipient: ev.recipient,
+                            amount: ev.amount,
+                            block: log.block_number.unwrap_or_default(),
+                        });
+                    }
+                    start = end.saturating_add(1);
+                    if end == u64::MAX {
+                        break;
+                    }
+                }
+                Err(refused) if page > 1 => {
+                    tracing::debug!(%refused, page, "eth_getLogs refused; halving the range");
+                    page /= 2;
+                }
+                Err(refused) => return Err(self.bad(&ctx, refused)),
+            }
+        }
+        Ok(out)
     }
 
     /// Approves the escrow to take `amount` of `token` from the key's address.

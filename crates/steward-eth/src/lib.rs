@@ -28,7 +28,7 @@ mod verify;
 pub mod testkit;
 
 pub use bonds::{
-    BondError, BondEscrow, BondResult, BondState, BondTx, ChainBond, EscrowSettings,
+    BondError, BondEscrow, BondResult, BondState, BondTx, ChainBond, Deposit, EscrowSettings,
     describe_bond_revert,
 };
 pub use cast::{

@@ -347,3 +347,46 @@ async fn one_hundred_bonded_messages_verify_in_under_a_second() {
     );
     assert!(took.as_secs_f64() < 1.0, "{took:?}");
 }
+
+#[tokio::test]
+async fn sender_scores_read_from_the_chain_show_reply_rates_and_coqaf_shares() {
+    let Some((anvil, artifacts)) = chain("bond_chain_scores").await else {
+        return;
+    };
+    let kit = Bonds::deploy(&anvil, &artifacts, &BondsConfig::default())
+        .await
+        .expect("deploy");
+    let esc = kit.escrow();
+    let (a, b, me) = (
+        dev_key(1).expect("key"),
+        dev_key(3).expect("key"),
+        dev_key(2).expect("key"),
+    );
+    for (who, m) in [(&a, "s1"), (&a, "s2"), (&b, "s3")] {
+        esc.deposit(who, me.address(), id(m), usdc(4))
+            .await
+            .expect("deposit");
+    }
+    bonds::reply(&esc, &me, id("s1")).await.expect("reply");
+    let scores = bonds::chain_scores(&esc, me.address(), kit.deployed_at)
+        .await
+        .expect("scores");
+    let low = |k: &steward_eth::Key| k.address().to_string().to_ascii_lowercase();
+    let sa = scores.iter().find(|s| s.sender == low(&a)).expect("a");
+    let sb = scores.iter().find(|s| s.sender == low(&b)).expect("b");
+    assert_eq!(
+        (sa.bonds, sa.reply_rate, sa.bonded),
+        (2, 1.0, 8.0),
+        "{sa:?}"
+    );
+    assert_eq!(
+        (sb.bonds, sb.reply_rate, sb.bonded),
+        (1, 0.0, 4.0),
+        "{sb:?}"
+    );
+    // Both bonded only the user: full overlap, so CO-QAF halves each share of QAF's.
+    assert!(
+        sa.coqaf_share < sa.qaf_share && sb.coqaf_share < sb.qaf_share,
+        "{scores:?}"
+    );
+}

@@ -33,6 +33,20 @@ pub(crate) enum BondCommand {
     Reply(MessageArgs),
     /// Forfeit an unanswered bond to its recipient (anyone, after the window)
     Forfeit(MessageArgs),
+    /// Per-sender bonds, reply rate and share of the recipient's QAF and CO-QAF, from the chain
+    Scores(ScoresArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScoresArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The user's address (the bonds' recipient)
+    #[arg(long)]
+    recipient: Address,
+    /// Scan deposits from this block (the escrow's deployment)
+    #[arg(long, default_value_t = 0)]
+    from_block: u64,
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +150,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: BondCommand) -> Result<ExitC
         BondCommand::Deposit(a) => deposit(ctx, out, &a),
         BondCommand::Reply(a) => settle(ctx, out, &a, true),
         BondCommand::Forfeit(a) => settle(ctx, out, &a, false),
+        BondCommand::Scores(a) => scores(ctx, out, &a),
     }
 }
 
@@ -366,6 +381,24 @@ fn settle(ctx: &Ctx, out: &Output, a: &MessageArgs, reply: bool) -> Result<ExitC
     };
     out.result(&tx, || {
         show_tx(if reply { "reply" } else { "forfeit" }, id, &tx)
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn scores(ctx: &Ctx, out: &Output, a: &ScoresArgs) -> Result<ExitCode> {
+    let (_, esc) = escrow(ctx, &a.chain)?;
+    let scores = runtime()?.block_on(bonds::chain_scores(&esc, a.recipient, a.from_block))?;
+    out.result(&scores, || {
+        let mut s =
+            String::from("sender  bonds  bonded USDC  reply rate  QAF share  CO-QAF share\n");
+        for r in &scores {
+            let _ = writeln!(
+                s,
+                "{}  {}  {:.6}  {:.2}  {:.4}  {:.4}",
+                r.sender, r.bonds, r.bonded, r.reply_rate, r.qaf_share, r.coqaf_share
+            );
+        }
+        s
     });
     Ok(ExitCode::SUCCESS)
 }
