@@ -182,6 +182,29 @@ fn bond_deposit_verify_reply_on_anvil() {
             .is_some_and(|m| m.contains("NotOpen")),
         "{v}"
     );
+    // The sender's standing, read from the chain: one bond, answered.
+    let (code, out, err) = bond(&[
+        "scores",
+        "--recipient",
+        &me.to_string(),
+        "--from-block",
+        &kit.deployed_at.to_string(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(
+        v["data"][0]["sender"],
+        sender.to_string().to_ascii_lowercase(),
+        "{v}"
+    );
+    assert_eq!(
+        (
+            v["data"][0]["bonds"].as_u64(),
+            v["data"][0]["reply_rate"].as_f64()
+        ),
+        (Some(1), Some(1.0)),
+        "{v}"
+    );
     // And the replied bond is no longer delivered.
     let (_, out, _) = verify();
     assert_eq!(json(&out)["data"]["messages"][0]["why"], "not-open");
