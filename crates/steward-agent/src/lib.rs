@@ -9,6 +9,7 @@
 //! webhook or mail with reminders before the deadline (`notify`), and serves the review desk (`web`).
 
 mod audit;
+pub mod bonds;
 pub mod cast;
 mod config;
 pub mod decide;
@@ -68,6 +69,6 @@ pub use sources::forum::Post as DiscussionPost;
 pub use store::raw_connection;
 pub use store::{Passphrase, SCHEMA_VERSION, Store, Tx};
 pub use sync::{
-    DiscussionReport, IngestReport, Progress, ingest_file, ingest_mail, sync_discussions,
-    sync_governor, sync_imap, sync_imap_with, sync_snapshot_space,
+    DiscussionReport, IngestReport, Progress, ingest_file, ingest_mail, ingest_mail_messages,
+    sync_discussions, sync_governor, sync_imap, sync_imap_with, sync_snapshot_space,
 };

@@ -110,6 +110,22 @@ pub fn ingest_mail(store: &mut Store, path: &Path, limits: &Limits) -> Result<In
     })
 }
 
+/// Stores messages already read from `mailbox` (e.g. those `bonds::verify` let through), in one
+/// transaction, as `ingest_mail` does.
+pub fn ingest_mail_messages(
+    store: &mut Store,
+    mailbox: &str,
+    raw: &[crate::sources::mail::RawMessage],
+    limits: &Limits,
+) -> Result<IngestReport> {
+    let source = format!("mail {mailbox}");
+    store.transaction(|tx| {
+        let mut r = IngestReport::default();
+        store_mail(tx, &mut r, &source, mailbox, raw, limits)?;
+        Ok(r)
+    })
+}
+
 /// Progress of a sync, for a progress bar.
 #[derive(Debug, Clone, Copy)]
 pub struct Progress<'a> {

@@ -12,6 +12,7 @@
 //! [`Vote`]: steward_core::Vote
 
 mod bindings;
+pub mod bonds;
 mod cast;
 mod code;
 mod contract;
@@ -29,6 +30,10 @@ mod verify;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use bonds::{
+    BondError, BondEscrow, BondResult, BondState, BondTx, ChainBond, Deposit, EscrowSettings,
+    describe_bond_revert,
+};
 pub use cast::{
     BallotSignature, GovernorBallot, GovernorCaster, SignedVoteTx, VoteReceipt, describe_revert,
 };

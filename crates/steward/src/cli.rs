@@ -98,6 +98,9 @@ pub(crate) enum Command {
     /// Mechanisms on CSV inputs: QV, QF, COCM, CO-QAF, attention price, LMSR (docs/mechanisms.md)
     #[command(subcommand)]
     Mech(crate::cmd::mech::MechCommand),
+    /// Attention bonds: price, verify a mailbox on chain, deposit, reply, forfeit (docs/economy.md)
+    #[command(subcommand)]
+    Bond(crate::cmd::bond::BondCommand),
     /// Opinion groups, representative and consensus statements with Polis's math
     #[command(subcommand)]
     Consensus(crate::cmd::consensus::ConsensusCommand),

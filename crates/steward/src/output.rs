@@ -62,8 +62,17 @@ impl Output {
         let eth = err
             .chain()
             .find_map(|e| e.downcast_ref::<steward_eth::Error>());
+        // Attention-bond refusals name the escrow's error (docs/economy.md).
+        let bond = err.chain().find_map(|e| {
+            e.downcast_ref::<steward_agent::bonds::BondsError>()
+                .map(steward_agent::bonds::BondsError::kind)
+                .or(e
+                    .downcast_ref::<steward_eth::BondError>()
+                    .map(steward_eth::BondError::kind))
+        });
         let kind = agent
             .map(AgentError::kind)
+            .or(bond)
             .or(eth.map(steward_eth::Error::kind))
             .unwrap_or("error");
         let code = match kind {

@@ -6,6 +6,7 @@
 
 mod audit;
 mod budget;
+mod bonds;
 mod cast;
 mod claims;
 mod config;

@@ -145,6 +145,14 @@ impl Anvil {
             .map(drop)
     }
 
+    /// Drops the last `depth` blocks and mines `depth` empty ones in their place
+    /// (`anvil_reorg`): what a chain reorganisation does to a transaction not yet deep enough.
+    pub async fn reorg(&self, depth: u64) -> TkResult<()> {
+        self.raw("anvil_reorg", serde_json::json!([depth, []]))
+            .await
+            .map(drop)
+    }
+
     pub async fn block_number(&self) -> TkResult<u64> {
         Ok(self.rpc.block_number().await?)
     }

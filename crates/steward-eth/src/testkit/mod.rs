@@ -46,14 +46,18 @@
 //!   calldata actions.
 //! - [`AgentRegistryAddresses`]: the ERC-8004 identity and reputation registries
 //!   (`contracts/AgentIdentityRegistry.sol`, `AgentReputationRegistry.sol`).
+//! - [`Bonds`]: `StewardUSDC` + `AttentionBonds` (docs/economy.md), USDC minted to accounts
+//!   1.. and approved for the escrow; [`usdc`] for 6-decimal amounts.
 
 mod agents;
 mod anvil;
+mod bonds;
 mod contracts;
 mod dao;
 
 pub use agents::{AgentRegistryAddresses, MarketSetup};
 pub use anvil::{Anvil, Tools};
+pub use bonds::{Bonds, BondsConfig, usdc};
 pub use contracts::{Artifact, Artifacts};
 pub use dao::{Bravo, Dao, DaoConfig, Proposed, bravo_action, encode_proposal_created};
 

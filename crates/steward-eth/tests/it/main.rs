@@ -2,6 +2,7 @@
 //! contracts compiled from `contracts/` (see `steward_eth::testkit`). Tests that need the npm
 //! tools skip with the reason when they are absent, and fail instead under `STEWARD_REQUIRE`.
 
+mod bonds;
 mod bravo;
 mod cast;
 mod erc8004;

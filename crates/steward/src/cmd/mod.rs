@@ -2,6 +2,7 @@
 
 pub(crate) mod agent;
 pub(crate) mod answer;
+pub(crate) mod bond;
 pub(crate) mod casting;
 mod config;
 pub(crate) mod consensus;
@@ -72,6 +73,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Override(args) => answer::run(ctx, out, &args, true),
         Command::Eval(c) => eval::run(ctx, out, c),
         Command::Mech(c) => mech::run(out, c),
+        Command::Bond(c) => bond::run(ctx, out, c),
         Command::Consensus(c) => consensus::run(ctx, out, c),
         Command::Agent(c) => agent::run(ctx, out, c),
         Command::Market(c) => market::run(ctx, out, c),

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stderr)]
 
 mod agent;
+mod bond;
 mod cli;
 mod consensus;
 mod decide;

@@ -1,0 +1,404 @@
+//! `steward bond price | verify | deposit | reply | forfeit`: attention bonds (docs/economy.md).
+//! `price` is the CO-QAF attention price; `verify` checks a mailbox's bonded messages on chain
+//! against the user's policy; the rest send escrow transactions signed with a key from
+//! `<home>/keys/`.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use steward_agent::bonds::{self, BondPolicy, Incoming, Verdict};
+use steward_agent::sources::mail::read_mailbox;
+use steward_agent::{Home, IngestReport, Keys, Network, ingest_mail_messages};
+use steward_core::mech::coqaf::PriceParams;
+use steward_core::{Address, B256, U256};
+use steward_eth::{BondEscrow, BondTx};
+
+use crate::ctx::Ctx;
+use crate::output::Output;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BondCommand {
+    /// The attention price a sender pays: p0·(1 + α·D)^β, less γ·reply rate
+    Price(PriceArgs),
+    /// Check a maildir's or mbox's bonded messages on chain: deliver or hold, with the reason
+    Verify(VerifyArgs),
+    /// Stake a bond on a message (the sender)
+    Deposit(DepositArgs),
+    /// Reply to a bonded message: refund the sender less the fee (the recipient or its agent)
+    Reply(MessageArgs),
+    /// Forfeit an unanswered bond to its recipient (anyone, after the window)
+    Forfeit(MessageArgs),
+    /// Per-sender bonds, reply rate and share of the recipient's QAF and CO-QAF, from the chain
+    Scores(ScoresArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScoresArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The user's address (the bonds' recipient)
+    #[arg(long)]
+    recipient: Address,
+    /// Scan deposits from this block (the escrow's deployment)
+    #[arg(long, default_value_t = 0)]
+    from_block: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PriceArgs {
+    /// Bonded messages the recipient received in the last 7 days (D)
+    #[arg(long, default_value_t = 0)]
+    inbox: u64,
+    /// The share of this sender's messages the recipient answered (R_s, 0..1)
+    #[arg(long, default_value_t = 0.0)]
+    reply_rate: f64,
+    #[arg(long, default_value_t = PriceParams::default().p0)]
+    p0: f64,
+    #[arg(long, default_value_t = PriceParams::default().alpha)]
+    alpha: f64,
+    #[arg(long, default_value_t = PriceParams::default().beta)]
+    beta: f64,
+    #[arg(long, default_value_t = PriceParams::default().gamma)]
+    gamma: f64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ChainArgs {
+    /// JSON-RPC endpoint (checked against the network allowlist)
+    #[arg(long)]
+    rpc: String,
+    /// The AttentionBonds escrow
+    #[arg(long)]
+    escrow: Address,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// A maildir (cur/ and new/) or an mbox file
+    mailbox: PathBuf,
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The chain the bonds must be on
+    #[arg(long)]
+    chain_id: u64,
+    /// The token bonds must be in
+    #[arg(long)]
+    token: Address,
+    /// The user's address (the bonds' recipient)
+    #[arg(long)]
+    recipient: Address,
+    /// The least bond delivered, in USDC (default: the attention price at --inbox)
+    #[arg(long)]
+    price: Option<f64>,
+    /// Bonded messages received in the last 7 days, for the default price
+    #[arg(long, default_value_t = 0)]
+    inbox: u64,
+    /// From addresses delivered without a bond (comma-separated)
+    #[arg(long, value_delimiter = ',')]
+    whitelist: Vec<String>,
+    /// Trusted agents and delegates, delivered without a bond (comma-separated)
+    #[arg(long, value_delimiter = ',')]
+    trusted: Vec<String>,
+    /// Blocks a deposit must be below the head before it counts
+    #[arg(long, default_value_t = 2)]
+    confirmations: u64,
+    /// Store the delivered messages (as `ingest mail` does); held ones never reach the store
+    #[arg(long)]
+    ingest: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DepositArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The recipient's address
+    #[arg(long)]
+    to: Address,
+    /// The message's Message-ID (hashed) or its 0x on-chain id
+    #[arg(long)]
+    message: String,
+    /// USDC (6 decimals), e.g. 0.05
+    #[arg(long)]
+    amount: f64,
+    /// Also approve the escrow for the amount first
+    #[arg(long)]
+    approve: bool,
+    /// Key file or address in <home>/keys/ (default: the default key)
+    #[arg(long)]
+    key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MessageArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The message's Message-ID (hashed) or its 0x on-chain id
+    message: String,
+    #[arg(long)]
+    key: Option<String>,
+}
+
+pub(crate) fn run(ctx: &Ctx, out: &Output, command: BondCommand) -> Result<ExitCode> {
+    match command {
+        BondCommand::Price(a) => price(out, &a),
+        BondCommand::Verify(a) => verify(ctx, out, &a),
+        BondCommand::Deposit(a) => deposit(ctx, out, &a),
+        BondCommand::Reply(a) => settle(ctx, out, &a, true),
+        BondCommand::Forfeit(a) => settle(ctx, out, &a, false),
+        BondCommand::Scores(a) => scores(ctx, out, &a),
+    }
+}
+
+fn params(a: &PriceArgs) -> PriceParams {
+    PriceParams {
+        p0: a.p0,
+        alpha: a.alpha,
+        beta: a.beta,
+        gamma: a.gamma,
+    }
+}
+
+fn usdc_units(amount: f64, flag: &str) -> Result<U256> {
+    if !(0.0..=1e12).contains(&amount) {
+        bail!("{flag}: {amount} is not a USDC amount");
+    }
+    Ok(U256::from((amount * bonds::USDC_UNIT as f64).round() as u64))
+}
+
+fn usdc_text(units: U256) -> String {
+    let u = u128::try_from(units).unwrap_or(u128::MAX);
+    format!("{}.{:06} USDC", u / 1_000_000, u % 1_000_000)
+}
+
+fn price(out: &Output, a: &PriceArgs) -> Result<ExitCode> {
+    let units = bonds::price_units(&params(a), a.inbox, a.reply_rate)?;
+    #[derive(Serialize)]
+    struct P {
+        inbox_7d: u64,
+        reply_rate: f64,
+        #[serde(with = "steward_eth::bonds::decimal")]
+        units: U256,
+        usdc: String,
+    }
+    let p = P {
+        inbox_7d: a.inbox,
+        reply_rate: a.reply_rate,
+        units,
+        usdc: usdc_text(units),
+    };
+    out.result(&p, || format!("{} ({} base units)", p.usdc, p.units));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn escrow(ctx: &Ctx, chain: &ChainArgs) -> Result<(Home, BondEscrow)> {
+    let home = Home::open(&ctx.home_path()?)?;
+    let cfg = ctx.config(&home)?;
+    let rpc = Network::from_config(&cfg)?.rpc(&chain.rpc)?;
+    Ok((home, BondEscrow::new(rpc, chain.escrow)))
+}
+
+fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
+    let (_, esc) = escrow(ctx, &a.chain)?;
+    let raw =
+        read_mailbox(&a.mailbox).with_context(|| format!("reading {}", a.mailbox.display()))?;
+    let mut messages = Vec::new();
+    let mut parsed = Vec::new();
+    let mut unreadable = Vec::new();
+    for m in &raw {
+        match Incoming::parse(&m.label, &m.bytes) {
+            Ok(i) => {
+                messages.push(i);
+                parsed.push(m);
+            }
+            Err(e) => unreadable.push(e.to_string()),
+        }
+    }
+    let price = match a.price {
+        Some(p) => usdc_units(p, "--price")?,
+        None => bonds::price_units(&PriceParams::default(), a.inbox, 0.0)?,
+    };
+    let lower = |v: &[String]| -> BTreeSet<String> {
+        v.iter().map(|s| s.trim().to_ascii_lowercase()).collect()
+    };
+    let policy = BondPolicy {
+        chain_id: a.chain_id,
+        escrow: a.chain.escrow,
+        token: a.token,
+        recipient: a.recipient,
+        price,
+        whitelist: lower(&a.whitelist),
+        trusted_delegates: lower(&a.trusted),
+        confirmations: a.confirmations,
+    };
+    let verdicts = runtime()?.block_on(bonds::verify(&esc, &policy, &messages))?;
+    // Only what was paid for (or let through by the policy) reaches the store.
+    let ingested = if a.ingest {
+        let (home, mut store) = ctx.open_store()?;
+        let cfg = ctx.config(&home)?;
+        let delivered: Vec<_> = parsed
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, v)| v.delivered())
+            .map(|(m, _)| (*m).clone())
+            .collect();
+        let mailbox = a.mailbox.display().to_string();
+        Some(
+            ingest_mail_messages(&mut store, &mailbox, &delivered, &cfg.limits())
+                .with_context(|| format!("while ingesting {mailbox}"))?,
+        )
+    } else {
+        None
+    };
+    #[derive(Serialize)]
+    struct Row<'a> {
+        message: &'a str,
+        label: &'a str,
+        from: &'a str,
+        #[serde(flatten)]
+        verdict: &'a Verdict,
+    }
+    #[derive(Serialize)]
+    struct Report<'a> {
+        #[serde(with = "steward_eth::bonds::decimal")]
+        price: U256,
+        delivered: usize,
+        held: usize,
+        messages: Vec<Row<'a>>,
+        unreadable: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ingested: Option<&'a IngestReport>,
+    }
+    let rows: Vec<Row<'_>> = messages
+        .iter()
+        .zip(&verdicts)
+        .map(|(m, v)| Row {
+            message: &m.message_id,
+            label: &m.label,
+            from: &m.from,
+            verdict: v,
+        })
+        .collect();
+    let delivered = verdicts.iter().filter(|v| v.delivered()).count();
+    let report = Report {
+        price,
+        delivered,
+        held: verdicts.len() - delivered,
+        messages: rows,
+        unreadable: &unreadable,
+        ingested: ingested.as_ref(),
+    };
+    out.result(&report, || {
+        let mut s = format!(
+            "{} delivered, {} held (price {})\n",
+            report.delivered,
+            report.held,
+            usdc_text(price)
+        );
+        for r in &report.messages {
+            let what = serde_json::to_value(r.verdict)
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            let _ = writeln!(s, "{}  {}  {}", r.label, r.from, what);
+        }
+        for u in &unreadable {
+            let _ = writeln!(s, "unreadable: {u}");
+        }
+        if let Some(r) = &ingested {
+            let _ = writeln!(s, "{}", crate::cmd::ingest::render(r));
+        }
+        s
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn message_id(s: &str) -> B256 {
+    let t = s.trim();
+    if t.len() == 66
+        && let Ok(id) = t.parse::<B256>()
+    {
+        return id;
+    }
+    bonds::message_id_of(t)
+}
+
+fn open_key(home: &Home, sel: Option<&str>) -> Result<steward_eth::Key> {
+    let pw = Ctx::keystore_password(false)?;
+    Ok(Keys::new(home).open(sel, &pw)?)
+}
+
+fn show_tx(what: &str, id: B256, tx: &BondTx) -> String {
+    let mut s = format!(
+        "{what} on {id}: tx {} block {} gas {}",
+        tx.tx, tx.block, tx.gas_used
+    );
+    if let Some(p) = tx.paid {
+        let _ = write!(s, ", paid {}", usdc_text(p));
+    }
+    if let Some(f) = tx.fee {
+        let _ = write!(s, ", fee {}", usdc_text(f));
+    }
+    s
+}
+
+fn deposit(ctx: &Ctx, out: &Output, a: &DepositArgs) -> Result<ExitCode> {
+    let (home, esc) = escrow(ctx, &a.chain)?;
+    let key = open_key(&home, a.key.as_deref())?;
+    let amount = usdc_units(a.amount, "--amount")?;
+    let id = message_id(&a.message);
+    let rt = runtime()?;
+    let tx = rt.block_on(async {
+        if a.approve {
+            let token = esc.settings().await?.token;
+            esc.approve(&key, token, amount).await?;
+        }
+        esc.deposit(&key, a.to, id, amount).await
+    })?;
+    out.result(&tx, || show_tx("deposit", id, &tx));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn settle(ctx: &Ctx, out: &Output, a: &MessageArgs, reply: bool) -> Result<ExitCode> {
+    let (home, esc) = escrow(ctx, &a.chain)?;
+    let key = open_key(&home, a.key.as_deref())?;
+    let id = message_id(&a.message);
+    let rt = runtime()?;
+    let tx = if reply {
+        rt.block_on(bonds::reply(&esc, &key, id))?
+    } else {
+        rt.block_on(esc.forfeit(&key, id))?
+    };
+    out.result(&tx, || {
+        show_tx(if reply { "reply" } else { "forfeit" }, id, &tx)
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn scores(ctx: &Ctx, out: &Output, a: &ScoresArgs) -> Result<ExitCode> {
+    let (_, esc) = escrow(ctx, &a.chain)?;
+    let scores = runtime()?.block_on(bonds::chain_scores(&esc, a.recipient, a.from_block))?;
+    out.result(&scores, || {
+        let mut s =
+            String::from("sender  bonds  bonded USDC  reply rate  QAF share  CO-QAF share\n");
+        for r in &scores {
+            let _ = writeln!(
+                s,
+                "{}  {}  {:.6}  {:.2}  {:.4}  {:.4}",
+                r.sender, r.bonds, r.bonded, r.reply_rate, r.qaf_share, r.coqaf_share
+            );
+        }
+        s
+    });
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,212 @@
+//! `steward bond` through the real binary: the CO-QAF price, and on a real anvil with the
+//! AttentionBonds escrow a deposit by the sender, `verify` of a maildir (the bonded message
+//! delivered, the unbonded one held), the recipient's reply (refund less fee), a replayed reply
+//! refused with the escrow's error named.
+
+use std::path::Path;
+
+use steward_eth::testkit::{Anvil, Artifacts, Bonds, BondsConfig, Tools, dev_key};
+use steward_eth::{Kdf, KeystorePassword, encrypt_keystore};
+
+use crate::{PASS, json, run, steward, temp_home};
+
+const KPW: &str = "bond-test-keystore-pw";
+
+#[test]
+fn bond_price_is_the_coqaf_attention_price() {
+    let (_d, home) = temp_home();
+    let (code, out, err) = run(steward(&home).args(["bond", "price", "--inbox", "10", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    assert_eq!(v["data"]["units"], "20000", "{v}");
+    assert_eq!(v["data"]["usdc"], "0.020000 USDC");
+    let (code, _, err) = run(steward(&home).args(["bond", "price", "--reply-rate", "2"]));
+    assert_ne!(code, 0);
+    assert!(err.contains("--reply-rate"), "{err}");
+}
+
+fn import(home: &Path, dir: &Path, i: usize) {
+    let key = dev_key(i).expect("dev key");
+    let ks = dir.join(format!("k{i}.json"));
+    let pw = KeystorePassword::new(KPW.into()).expect("pw");
+    std::fs::write(
+        &ks,
+        encrypt_keystore(&key, &pw, Kdf::Light).expect("encrypt"),
+    )
+    .expect("write");
+    let (code, out, err) = run(steward(home)
+        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+        .args(["key", "import", "--json", "--keystore"])
+        .arg(&ks));
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+#[test]
+fn bond_deposit_verify_reply_on_anvil() {
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            steward_testing::skip(steward_testing::Need::Anvil, "bond_cli", why);
+            return;
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (anvil, kit) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let kit = Bonds::deploy(&anvil, &artifacts, &BondsConfig::default())
+            .await
+            .expect("deploy");
+        (anvil, kit)
+    });
+    let (dir, home) = temp_home();
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
+    assert_eq!(code, 0, "{err}");
+    import(&home, dir.path(), 1);
+    import(&home, dir.path(), 2);
+    let (sender, me) = (
+        dev_key(1).expect("key").address(),
+        dev_key(2).expect("key").address(),
+    );
+    let rpc = anvil.url().to_string();
+    let escrow = kit.escrow.to_string();
+    let bond = |args: &[&str]| {
+        run(steward(&home)
+            .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+            .arg("bond")
+            .args(args)
+            .args(["--rpc", &rpc, "--escrow", &escrow, "--json"]))
+    };
+
+    let (code, out, err) = bond(&[
+        "deposit",
+        "--to",
+        &me.to_string(),
+        "--message",
+        "<paid@mail.test>",
+        "--amount",
+        "0.5",
+        "--key",
+        &sender.to_string(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        json(&out)["data"]["gas_used"]
+            .as_u64()
+            .is_some_and(|g| g > 50_000)
+    );
+
+    // A maildir: the paid message with its header, and one without.
+    let md = dir.path().join("Maildir");
+    std::fs::create_dir_all(md.join("new")).expect("maildir");
+    std::fs::create_dir_all(md.join("cur")).expect("maildir");
+    let id = steward_agent::bonds::message_id_of("paid@mail.test");
+    std::fs::write(
+        md.join("new/1"),
+        format!("Message-ID: <paid@mail.test>\r\nFrom: <s@mail.test>\r\nX-Steward-Bond: 31337:{escrow}:{id}\r\nSubject: paid\r\n\r\nhello\r\n"),
+    )
+    .expect("write");
+    std::fs::write(
+        md.join("new/2"),
+        "Message-ID: <free@mail.test>\r\nFrom: <s@mail.test>\r\nSubject: free\r\n\r\nhello\r\n",
+    )
+    .expect("write");
+    let verify = || {
+        bond(&[
+            "verify",
+            &md.display().to_string(),
+            "--chain-id",
+            "31337",
+            "--token",
+            &kit.token.to_string(),
+            "--recipient",
+            &me.to_string(),
+            "--confirmations",
+            "0",
+        ])
+    };
+    let (code, out, err) = verify();
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(
+        (v["data"]["delivered"].as_u64(), v["data"]["held"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(v["data"]["messages"][0]["verdict"], "deliver");
+    assert_eq!(v["data"]["messages"][0]["by"], "bonded");
+    assert_eq!(v["data"]["messages"][0]["amount"], "500000");
+    assert_eq!(v["data"]["messages"][1]["why"], "no-bond");
+    assert!(v["data"].get("ingested").is_none());
+
+    // With --ingest only the paid message reaches the store.
+    let (code, out, err) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["bond", "verify", &md.display().to_string()])
+        .args(["--chain-id", "31337", "--token", &kit.token.to_string()])
+        .args([
+            "--recipient",
+            &me.to_string(),
+            "--confirmations",
+            "0",
+            "--ingest",
+        ])
+        .args(["--rpc", &rpc, "--escrow", &escrow, "--json"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(json(&out)["data"]["ingested"]["ingested"], 1, "{out}");
+    let (code, out, err) = run(steward(&home)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["proposals", "--json"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("paid@mail.test") && !out.contains("free@mail.test"),
+        "{out}"
+    );
+
+    let (code, out, err) = bond(&["reply", "paid@mail.test", "--key", &me.to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(
+        (&v["data"]["paid"], &v["data"]["fee"]),
+        (&"450000".into(), &"50000".into()),
+        "{v}"
+    );
+    // Replayed: refused, the escrow's error named, nothing sent.
+    let (code, out, err) = bond(&["reply", "paid@mail.test", "--key", &me.to_string()]);
+    assert_ne!(code, 0, "{out}");
+    let v = json(&out);
+    assert_eq!(v["error"]["kind"], "bond-refused", "{v}{err}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("NotOpen")),
+        "{v}"
+    );
+    // The sender's standing, read from the chain: one bond, answered.
+    let (code, out, err) = bond(&[
+        "scores",
+        "--recipient",
+        &me.to_string(),
+        "--from-block",
+        &kit.deployed_at.to_string(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(
+        v["data"][0]["sender"],
+        sender.to_string().to_ascii_lowercase(),
+        "{v}"
+    );
+    assert_eq!(
+        (
+            v["data"][0]["bonds"].as_u64(),
+            v["data"][0]["reply_rate"].as_f64()
+        ),
+        (Some(1), Some(1.0)),
+        "{v}"
+    );
+    // And the replied bond is no longer delivered.
+    let (_, out, _) = verify();
+    assert_eq!(json(&out)["data"]["messages"][0]["why"], "not-open");
+    drop(anvil);
+}
