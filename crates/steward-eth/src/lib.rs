@@ -17,7 +17,9 @@ mod code;
 pub mod decode;
 mod error;
 mod governor;
+mod health;
 mod keystore;
+mod provenance;
 mod rpc;
 mod simulate;
 mod snapshot;
@@ -35,9 +37,11 @@ pub use governor::{
     ClockMode, DEFAULT_PAGE_BLOCKS, GOVERNOR_CHOICES, GovernorKind, GovernorReader, GovernorVote,
     Scan, choice_of_support, support_of_choice,
 };
+pub use health::{Attack, Health, HealthOptions, Holding, Treasury, dao_health};
 pub use keystore::{
     Kdf, Key, KeystoreError, KeystorePassword, decrypt_keystore, encrypt_keystore, keystore_address,
 };
+pub use provenance::{Provenance, ProvenanceOptions};
 pub use rpc::{DEFAULT_TIMEOUT, Rpc};
 
 /// keccak256 of `bytes` (code hashes for pinning).

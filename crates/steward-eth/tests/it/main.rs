@@ -5,6 +5,7 @@
 mod bravo;
 mod cast;
 mod oz;
+mod provenance;
 mod rpc;
 mod snapshot;
 mod verify;
