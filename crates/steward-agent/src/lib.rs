@@ -11,6 +11,7 @@
 mod audit;
 pub mod cast;
 mod config;
+pub mod dao;
 pub mod decide;
 mod discussion;
 mod doctor;

@@ -369,6 +369,7 @@ impl GovernorReader {
         match ours {
             Some(c) => {
                 f.proposer = Some(c.proposer);
+                f.created_block = Some(c.block);
                 f.actions = c.actions.clone();
             }
             None => f.notes.push(format!(

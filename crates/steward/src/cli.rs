@@ -101,6 +101,9 @@ pub(crate) enum Command {
     /// Opinion groups, representative and consensus statements with Polis's math
     #[command(subcommand)]
     Consensus(crate::cmd::consensus::ConsensusCommand),
+    /// One DAO's health: settings, supply, turnout, largest holder and delegate, attack cost
+    #[command(subcommand)]
+    Dao(crate::cmd::dao::DaoCommand),
     /// Local models: info, embed, generate
     Model(crate::cmd::model::ModelArgs),
     /// Serve model requests on stdin/stdout in a confined process (started by `steward model`)

@@ -87,6 +87,8 @@ pub struct PowerFacts {
     /// Blocks before the snapshot searched for delegations, funding and fresh accounts.
     pub window: u64,
     pub proposer: Option<Address>,
+    /// Block of the proposal's `ProposalCreated`, when found.
+    pub created_block: Option<u64>,
     pub voters: Vec<VoterFacts>,
     pub delegations: Vec<DelegationGain>,
     pub turnout: Option<Turnout>,
@@ -283,7 +285,10 @@ pub fn provenance_flags(f: &PowerFacts) -> Vec<Flag> {
                 .voters
                 .iter()
                 .any(|v| v.voter == d.delegate && v.support == 1);
-            let sev = if gain >= q && used {
+            // Power gathered once the proposal was public, for this vote: the attack shape. A
+            // delegation before it (a DAO's launch, a delegate campaign) only warns.
+            let after_proposal = f.created_block.is_some_and(|c| d.last_block > c);
+            let sev = if gain >= q && used && after_proposal {
                 Severity::Critical
             } else {
                 Severity::Warn
@@ -292,13 +297,14 @@ pub fn provenance_flags(f: &PowerFacts) -> Vec<Flag> {
                 kinds::DELEGATION_SPIKE,
                 sev,
                 format!(
-                    "{} gained {} by delegation in blocks {}..{}, within {} blocks before the snapshot{}{}",
+                    "{} gained {} by delegation in blocks {}..{}, within {} blocks before the snapshot{}{}{}",
                     short(&d.delegate),
                     votes(gain),
                     d.first_block,
                     d.last_block,
                     f.window,
                     pct_q(gain),
+                    if after_proposal { ", after the proposal was made" } else { "" },
                     if used { ", and voted For with it" } else { "" }
                 ),
             ));
@@ -574,20 +580,22 @@ mod tests {
             first_block: 5,
             last_block: 9,
         };
-        for (to, voted, want) in [
-            (5_000, true, None),          // under a quarter of quorum
-            (20_000, true, Some(false)),  // a warning
-            (60_000, false, Some(false)), // above quorum, unused
-            (60_000, true, Some(true)),   // above quorum and voted with
+        for (to, voted, created, want) in [
+            (5_000, true, 1, None),          // under a quarter of quorum
+            (20_000, true, 1, Some(false)),  // a warning
+            (60_000, false, 1, Some(false)), // above quorum, unused
+            (60_000, true, 9, Some(false)),  // above quorum, voted with, before the proposal
+            (60_000, true, 1, Some(true)),   // above quorum, after the proposal, voted with
         ] {
             let mut f = facts(if voted { vec![voter(1, to)] } else { vec![] });
+            f.created_block = Some(created);
             f.delegations = vec![gain(to)];
             let got: Vec<bool> = provenance_flags(&f)
                 .iter()
                 .filter(|g| g.kind == kinds::DELEGATION_SPIKE)
                 .map(Flag::is_critical)
                 .collect();
-            assert_eq!(got.first().copied(), want, "{to} {voted}");
+            assert_eq!(got.first().copied(), want, "{to} {voted} {created}");
         }
     }
 

@@ -483,13 +483,15 @@ async fn build_finance_takeover_by_one_fresh_holder_is_critical() {
         .provenance(second.id, &SMALL)
         .await
         .expect("provenance");
-    for kind in [
-        kinds::VOTE_CONCENTRATION,
-        kinds::FRESH_VOTER,
-        kinds::DELEGATION_SPIKE,
-    ] {
+    for kind in [kinds::VOTE_CONCENTRATION, kinds::FRESH_VOTER] {
         assert!(has(&prov, kind, true), "{kind}: {:?}", prov.flags);
     }
+    // It delegated before proposing: a spike, but not gathered after the proposal was made.
+    assert!(
+        has(&prov, kinds::DELEGATION_SPIKE, false),
+        "{:?}",
+        prov.flags
+    );
     assert!(
         has(&prov, kinds::ESCALATING_RESUBMISSION, false),
         "{:?}",

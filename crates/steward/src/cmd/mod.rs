@@ -4,6 +4,7 @@ pub(crate) mod answer;
 pub(crate) mod casting;
 mod config;
 pub(crate) mod consensus;
+pub(crate) mod dao;
 pub(crate) mod decide;
 // The demo needs the test kit, which release builds leave out (Cargo.toml, feature `demo`).
 #[cfg(feature = "demo")]
@@ -71,6 +72,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Eval(c) => eval::run(ctx, out, c),
         Command::Mech(c) => mech::run(out, c),
         Command::Consensus(c) => consensus::run(ctx, out, c),
+        Command::Dao(c) => dao::run(ctx, out, c),
         Command::ModelWorker(args) => model::worker(args),
     }
 }

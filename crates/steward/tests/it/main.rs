@@ -5,6 +5,7 @@
 
 mod cli;
 mod consensus;
+mod dao;
 mod decide;
 mod demo;
 mod governor;
