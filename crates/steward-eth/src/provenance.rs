@@ -262,36 +262,37 @@ pub(crate) async fn fast_paths(rpc: &Rpc, governor: Address) -> Result<Vec<Strin
         .collect())
 }
 
-async fn account_fresh(rpc: &Rpc, who: Address, block: u64) -> Result<bool> {
+/// Whether `who` had no ether, no transactions and no code at `block`; `None` when the node
+/// refuses state that old (a pruned, non-archive node: anvil keeps a few thousand blocks).
+async fn account_fresh(rpc: &Rpc, who: Address, block: u64) -> Result<Option<bool>> {
     let at = BlockId::number(block);
-    let ctx = format!("eth_getBalance({who}) at block {block}");
-    let bal = rpc
-        .timed(&ctx, async {
-            rpc.provider().get_balance(who).block_id(at).await
-        })
-        .await?
-        .map_err(|e| rpc.fail(&ctx, e))?;
+    // The node's refusal is an answer ("not available"); a transport failure is an error.
+    macro_rules! read {
+        ($what:expr, $fut:expr) => {{
+            let ctx = format!("{}({who}) at block {block}", $what);
+            match rpc.timed(&ctx, $fut).await? {
+                Ok(v) => v,
+                Err(alloy::transports::RpcError::ErrorResp(_)) => return Ok(None),
+                Err(e) => return Err(rpc.fail(&ctx, e)),
+            }
+        }};
+    }
+    let bal = read!("eth_getBalance", async {
+        rpc.provider().get_balance(who).block_id(at).await
+    });
     if !bal.is_zero() {
-        return Ok(false);
+        return Ok(Some(false));
     }
-    let ctx = format!("eth_getTransactionCount({who}) at block {block}");
-    let nonce = rpc
-        .timed(&ctx, async {
-            rpc.provider().get_transaction_count(who).block_id(at).await
-        })
-        .await?
-        .map_err(|e| rpc.fail(&ctx, e))?;
+    let nonce = read!("eth_getTransactionCount", async {
+        rpc.provider().get_transaction_count(who).block_id(at).await
+    });
     if nonce != 0 {
-        return Ok(false);
+        return Ok(Some(false));
     }
-    let ctx = format!("eth_getCode({who}) at block {block}");
-    let code: Bytes = rpc
-        .timed(&ctx, async {
-            rpc.provider().get_code_at(who).block_id(at).await
-        })
-        .await?
-        .map_err(|e| rpc.fail(&ctx, e))?;
-    Ok(code.is_empty())
+    let code: Bytes = read!("eth_getCode", async {
+        rpc.provider().get_code_at(who).block_id(at).await
+    });
+    Ok(Some(code.is_empty()))
 }
 
 impl GovernorReader {
@@ -477,7 +478,7 @@ impl GovernorReader {
             opts.window.saturating_mul(12)
         };
         let window_start = snapshot.saturating_sub(window_t);
-        let fresh_at = (block_clock && snapshot > opts.window).then_some(window_start);
+        let mut fresh_at = (block_clock && snapshot > opts.window).then_some(window_start);
         if block_clock && fresh_at.is_none() {
             f.notes.push(format!(
                 "the chain is younger than the {}-block window: fresh accounts not checked",
@@ -503,7 +504,16 @@ impl GovernorReader {
             };
             let start = reads.votes(v, window_start).await?;
             let fresh = match fresh_at {
-                Some(b) => account_fresh(rpc, v, b).await?,
+                Some(b) => match account_fresh(rpc, v, b).await? {
+                    Some(f) => f,
+                    None => {
+                        f.notes.push(format!(
+                            "the node has no account state at block {b} (not an archive node): fresh accounts not checked"
+                        ));
+                        fresh_at = None;
+                        false
+                    }
+                },
                 None => false,
             };
             f.voters.push(VoterFacts {
