@@ -28,7 +28,6 @@ sol! {
         function timelock() external view returns (address);
         function getMinDelay() external view returns (uint256);
         function delay() external view returns (uint256);
-        function comp() external view returns (address);
         function symbol() external view returns (string);
         function decimals() external view returns (uint8);
         function totalSupply() external view returns (uint256);
@@ -298,16 +297,7 @@ pub async fn dao_health(rpc: &Rpc, governor: Address, opts: &HealthOptions) -> R
     };
     let treasury_addr = timelock.unwrap_or(governor);
 
-    let mut token = token_of(&reader).await?;
-    if token.is_none() {
-        token = match rpc
-            .call(governor, &IHealthProbe::compCall {}, "comp()")
-            .await?
-        {
-            Ok(t) if t != Address::ZERO => Some(t),
-            _ => None,
-        };
-    }
+    let token = token_of(&reader).await?;
     let ctx_eth = format!("eth_getBalance({treasury_addr})");
     let eth = rpc
         .timed(&ctx_eth, async {

@@ -30,6 +30,10 @@ use crate::rpc::Rpc;
 sol! {
     interface IVotesProbe {
         function token() external view returns (address);
+        /// Compound's GovernorBravo names its token `comp()`; COMP-style tokens answer
+        /// `getPriorVotes` instead of `getPastVotes`.
+        function comp() external view returns (address);
+        function getPriorVotes(address account, uint256 blockNumber) external view returns (uint96);
         function getPastVotes(address account, uint256 timepoint) external view returns (uint256);
         function getVotes(address account) external view returns (uint256);
         function getPastTotalSupply(uint256 timepoint) external view returns (uint256);
@@ -191,13 +195,30 @@ impl TokenReads<'_> {
                 account: who,
                 timepoint: U256::from(t),
             };
-            self.rpc
+            let past = self
+                .rpc
                 .call(
                     self.token,
                     &call,
                     &format!("getPastVotes({who}, {t}) on token {}", self.token),
                 )
-                .await?
+                .await?;
+            if past.is_ok() {
+                past
+            } else {
+                let call = IVotesProbe::getPriorVotesCall {
+                    account: who,
+                    blockNumber: U256::from(t),
+                };
+                self.rpc
+                    .call(
+                        self.token,
+                        &call,
+                        &format!("getPriorVotes({who}, {t}) on token {}", self.token),
+                    )
+                    .await?
+                    .map(U256::from)
+            }
         } else {
             let call = IVotesProbe::getVotesCall { account: who };
             self.rpc
@@ -227,17 +248,33 @@ impl TokenReads<'_> {
     }
 }
 
-/// The governor's voting token (`token()`), when it names one with code.
+/// The governor's voting token (`token()`, else Bravo's `comp()`), when it names one.
 pub(crate) async fn token_of(reader: &GovernorReader) -> Result<Option<Address>> {
-    let ctx = format!("token() on governor {}", reader.governor());
-    match reader
-        .rpc()
-        .call(reader.governor(), &IVotesProbe::tokenCall {}, &ctx)
+    let (rpc, g) = (reader.rpc(), reader.governor());
+    if let Ok(t) = rpc
+        .call(
+            g,
+            &IVotesProbe::tokenCall {},
+            &format!("token() on governor {g}"),
+        )
         .await?
+        && t != Address::ZERO
     {
-        Ok(t) if t != Address::ZERO => Ok(Some(t)),
-        _ => Ok(None),
+        return Ok(Some(t));
     }
+    Ok(
+        match rpc
+            .call(
+                g,
+                &IVotesProbe::compCall {},
+                &format!("comp() on governor {g}"),
+            )
+            .await?
+        {
+            Ok(t) if t != Address::ZERO => Some(t),
+            _ => None,
+        },
+    )
 }
 
 /// The token's clock now (`clock()`, else the latest block).
@@ -435,7 +472,8 @@ impl GovernorReader {
 
         let Some(token) = token_of(self).await? else {
             f.notes.push(
-                "the governor names no voting token (token()): voters' power not checked".into(),
+                "the governor names no voting token (token(), comp()): voters' power not checked"
+                    .into(),
             );
             let flags = provenance_flags(&f);
             return Ok(Provenance { facts: f, flags });
@@ -530,6 +568,15 @@ impl GovernorReader {
             });
         }
 
+        if !f.voters.is_empty()
+            && f.voters
+                .iter()
+                .all(|v| v.at_snapshot.is_none() && v.before.is_none())
+        {
+            f.notes.push(format!(
+                "token {token} answers neither getPastVotes nor getPriorVotes: the voters' power around the snapshot was not checked"
+            ));
+        }
         if block_clock && snapshot <= latest {
             let lo = snapshot.saturating_sub(opts.window).saturating_add(1);
             let filter = Filter::new()

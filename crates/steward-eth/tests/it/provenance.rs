@@ -12,7 +12,7 @@ use alloy::sol;
 use alloy::sol_types::{SolCall, SolValue};
 use steward_core::{Action, Flag, kinds};
 use steward_eth::decode::Decoder;
-use steward_eth::testkit::{Anvil, Artifacts, Dao, DaoConfig, ether};
+use steward_eth::testkit::{Anvil, Artifacts, Bravo, Dao, DaoConfig, ether};
 use steward_eth::{
     GovernorKind, GovernorReader, HealthOptions, Provenance, ProvenanceOptions, Request, Rpc,
     dao_health, verify,
@@ -709,4 +709,43 @@ async fn dao_health_reads_settings_supply_turnout_and_attack_cost() {
     assert_eq!(attack.usd, Some(140_000.0));
     let ratio = attack.treasury_ratio.expect("ratio");
     assert!((ratio - 500.0 / 70.0).abs() < 1e-9, "{ratio}");
+}
+
+/// A GovernorBravo reads the same way: snapshot from `proposals(id).startBlock`, quorum from
+/// `quorumVotes()`; honest votes raise nothing.
+#[tokio::test]
+async fn a_bravo_governor_is_checked_too() {
+    let Some((anvil, art)) = chain("bravo_provenance").await else {
+        return;
+    };
+    let dao = Dao::deploy(&anvil, &art, &DaoConfig::default())
+        .await
+        .expect("dao");
+    anvil.mine(300).await.expect("mine");
+    let bravo = Bravo::deploy(&anvil, &art, dao.token, 1, 50, ether(40_000))
+        .await
+        .expect("bravo");
+    let pay = dao.treasury_transfer(anvil.accounts()[8], ether(1_000));
+    let p = bravo
+        .propose(&anvil, dao.voters[0], &[pay], "# Pay the docs team")
+        .await
+        .expect("propose");
+    anvil.mine(2).await.expect("mine");
+    for v in &dao.voters {
+        bravo.vote(&anvil, *v, p.id, 1, "").await.expect("vote");
+    }
+    anvil.mine(1).await.expect("mine");
+    let prov = bravo
+        .reader()
+        .provenance(p.id, &SMALL)
+        .await
+        .expect("provenance");
+    assert_eq!(prov.facts.voters.len(), 3, "{:?}", prov.facts);
+    assert_eq!(prov.facts.quorum, Some(ether(40_000)));
+    assert_eq!(prov.facts.voters[0].at_snapshot, Some(ether(100_000)));
+    assert!(
+        prov.flags.iter().all(|f| !f.is_critical()),
+        "{:?}",
+        prov.flags
+    );
 }
