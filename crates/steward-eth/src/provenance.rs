@@ -415,6 +415,9 @@ impl GovernorReader {
             )),
         }
         let mine: Vec<&Cast> = casts.iter().filter(|c| c.proposal == proposal_id).collect();
+        f.total_votes = mine
+            .iter()
+            .fold(U256::ZERO, |s, c| s.saturating_add(c.weight));
         for b in &executed {
             if mine.iter().any(|c| c.block == *b) || ours.is_some_and(|c| c.block == *b) {
                 f.same_block_executions.push(*b);

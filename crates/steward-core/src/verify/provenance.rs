@@ -90,6 +90,9 @@ pub struct PowerFacts {
     /// Block of the proposal's `ProposalCreated`, when found.
     pub created_block: Option<u64>,
     pub voters: Vec<VoterFacts>,
+    /// All votes cast on the proposal (every voter, not only those examined).
+    #[serde(serialize_with = "dec")]
+    pub total_votes: U256,
     pub delegations: Vec<DelegationGain>,
     pub turnout: Option<Turnout>,
     /// Addresses the proposer sent voting tokens to in the window.
@@ -256,6 +259,7 @@ pub fn provenance_flags(f: &PowerFacts) -> Vec<Flag> {
         .voters
         .iter()
         .fold(U256::ZERO, |s, v| s.saturating_add(v.weight));
+    let total = total.max(f.total_votes);
     if let Some(supply) = f.supply
         && total > supply
     {
