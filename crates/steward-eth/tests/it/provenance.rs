@@ -749,3 +749,123 @@ async fn a_bravo_governor_is_checked_too() {
         prov.flags
     );
 }
+
+/// A node in front of `upstream` that refuses `eth_getLogs` over more than `max` blocks (as
+/// hosted nodes do), counting the refusals; everything else is passed through.
+fn refusing_node(
+    upstream: std::net::SocketAddr,
+    max: u64,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let refused = std::sync::Arc::new(AtomicUsize::new(0));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let count = refused.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().expect("clone"));
+                loop {
+                    let (mut len, mut line, mut ok) = (0usize, String::new(), false);
+                    while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                        ok = true;
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        line.clear();
+                    }
+                    let mut body = vec![0u8; len];
+                    if !ok || r.read_exact(&mut body).is_err() {
+                        break;
+                    }
+                    let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+                    let hex = |v: &serde_json::Value| {
+                        u64::from_str_radix(
+                            v.as_str().unwrap_or("0x0").trim_start_matches("0x"),
+                            16,
+                        )
+                        .unwrap_or(0)
+                    };
+                    let reply = if req["method"] == "eth_getLogs"
+                        && hex(&req["params"][0]["toBlock"])
+                            .saturating_sub(hex(&req["params"][0]["fromBlock"]))
+                            >= max
+                    {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        serde_json::json!({"jsonrpc": "2.0", "id": req["id"], "error":
+                            {"code": -32005, "message": format!("block range too large (max {max})")}})
+                        .to_string()
+                    } else {
+                        // Forward to anvil over a fresh connection.
+                        let mut up = std::net::TcpStream::connect(upstream).expect("upstream");
+                        let head = format!(
+                            "POST / HTTP/1.1\r\nHost: {upstream}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        up.write_all(head.as_bytes()).expect("write");
+                        up.write_all(&body).expect("write");
+                        let mut raw = Vec::new();
+                        up.read_to_end(&mut raw).expect("read");
+                        let text = String::from_utf8_lossy(&raw).into_owned();
+                        text.split_once("\r\n\r\n")
+                            .map(|(_, b)| b.to_owned())
+                            .unwrap_or_default()
+                    };
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        reply.len()
+                    );
+                    if s.write_all(head.as_bytes())
+                        .and_then(|_| s.write_all(reply.as_bytes()))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (url, refused)
+}
+
+/// A node that refuses log ranges over 64 blocks: the pages are halved until it answers, and
+/// the facts are the same as read directly.
+#[tokio::test]
+async fn log_ranges_a_node_refuses_are_split_and_retried() {
+    let Some((anvil, art)) = chain("provenance_refused_ranges").await else {
+        return;
+    };
+    let dao = Dao::deploy(&anvil, &art, &DaoConfig::default())
+        .await
+        .expect("dao");
+    anvil.mine(300).await.expect("mine");
+    history(&anvil, &dao, &dao.voters).await;
+    let pay = dao.treasury_transfer(anvil.accounts()[8], ether(1_000));
+    let p = dao
+        .propose(&anvil, dao.voters[0], &[pay], "# Routine grant 3")
+        .await
+        .expect("propose");
+    anvil.mine(2).await.expect("mine");
+    for v in &dao.voters {
+        dao.vote(&anvil, *v, p.id, 1, "").await.expect("vote");
+    }
+    anvil.mine(1).await.expect("mine");
+    let direct = dao.reader().provenance(p.id, &SMALL).await.expect("direct");
+    let port = anvil.url().port().expect("port");
+    let (url, refused) = refusing_node(([127, 0, 0, 1], port).into(), 64);
+    let rpc = Rpc::new(url.parse().expect("url")).expect("rpc");
+    let reader = GovernorReader::new(rpc, dao.governor, GovernorKind::OpenZeppelin);
+    let split = reader.provenance(p.id, &SMALL).await.expect("split");
+    assert!(
+        refused.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the node refused nothing"
+    );
+    assert_eq!(split.facts, direct.facts);
+    assert_eq!(split.facts.turnout.as_ref().map(|t| t.proposals), Some(2));
+}
