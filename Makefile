@@ -46,6 +46,7 @@ bench: setup
 	scripts/bench-eval.sh
 	scripts/bench-eip712.sh
 	scripts/bench-verify.sh
+	scripts/bench-provenance.sh
 	scripts/bench-round.sh
 	scripts/bench-mech.sh
 	scripts/bench-consensus.sh

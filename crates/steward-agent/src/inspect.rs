@@ -20,7 +20,9 @@ use steward_core::{
     Address, AuditRecord, B256, Flag, Proposal, ProposalState, Severity, Source, U256, kinds,
 };
 use steward_eth::decode::{Decoder, Registry};
-use steward_eth::{GovernorKind, GovernorReader, Report, Request, Rpc};
+use steward_eth::{
+    GovernorKind, GovernorReader, Provenance, ProvenanceOptions, Report, Request, Rpc,
+};
 use steward_ml::{GenerateRequest, Generator, JsonSchema};
 
 use crate::config::Config;
@@ -42,6 +44,8 @@ pub struct Inspection {
     pub claims: ClaimReport,
     /// Who executes the actions: the Governor's timelock (read on chain), else the Governor.
     pub executor: Option<Address>,
+    /// Where the votes came from (a Governor proposal inspected with an RPC); `None` otherwise.
+    pub provenance: Option<Provenance>,
     /// Title and body, as the claims were read from.
     #[serde(skip)]
     description: String,
@@ -157,6 +161,43 @@ pub fn model_claims(
     let out = g.generate(&req, &mut |_| {}).map_err(|e| e.to_string())?;
     let json = out.json.ok_or("the model returned no JSON")?;
     Ok(model_bindings(text, c, &json))
+}
+
+/// Where the votes on a Governor proposal came from (docs/verify.md, "Voting-power
+/// provenance"): the facts and their flags. A chain that cannot answer is an
+/// `inspection-failed` warning naming what failed (the decision then never votes alone), never
+/// a silent pass.
+async fn provenance_of(
+    rpc: &Rpc,
+    governor: Address,
+    p: &Proposal,
+) -> (Option<Provenance>, Vec<Flag>) {
+    let failed = |why: String| {
+        vec![Flag::new(
+            kinds::INSPECTION_FAILED,
+            Severity::Warn,
+            format!("the voting power could not be checked: {why}"),
+        )]
+    };
+    let Ok(id) = p.id.parse::<U256>() else {
+        return (
+            None,
+            failed(format!("proposal id {:?} is not a number", p.id)),
+        );
+    };
+    let run = async {
+        let kind = GovernorKind::detect(rpc, governor).await?;
+        GovernorReader::new(rpc.clone(), governor, kind)
+            .provenance(id, &ProvenanceOptions::default())
+            .await
+    };
+    match run.await {
+        Ok(prov) => {
+            let flags = prov.flags.clone();
+            (Some(prov), flags)
+        }
+        Err(e) => (None, failed(e.to_string())),
+    }
 }
 
 fn tokens_of(r: &Report) -> Tokens {
@@ -367,11 +408,20 @@ impl Inspector {
         let mut stated = bindings.clone();
         stated.extend(unbound_transfers(&description, &candidates, &bindings));
         flags.extend(promise_flags(&stated, &report));
+        let provenance = match (&rpc, governor) {
+            (Some(rpc), Some(g)) => {
+                let (p, f) = provenance_of(rpc, g, proposal).await;
+                flags.extend(f);
+                p
+            }
+            _ => None,
+        };
         add_flags(&mut report.flags, flags);
         Ok(Inspection {
             key,
             report,
             pins,
+            provenance,
             claims: ClaimReport {
                 candidates,
                 bindings,

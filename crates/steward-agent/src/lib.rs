@@ -12,6 +12,7 @@ mod audit;
 pub mod bonds;
 pub mod cast;
 mod config;
+pub mod dao;
 pub mod decide;
 pub mod digest;
 mod discussion;

@@ -58,6 +58,14 @@ pub mod kinds {
     pub const INSPECTION_FAILED: &str = "inspection-failed";
     pub const PROMPT_INJECTION: &str = "prompt-injection";
     pub const CONTRADICTION: &str = "contradiction";
+    // Voting-power provenance (docs/verify.md, "Voting-power provenance").
+    pub const FLASH_LOAN_VOTES: &str = "flash-loan-votes";
+    pub const VOTES_ABOVE_SUPPLY: &str = "votes-above-supply";
+    pub const DELEGATION_SPIKE: &str = "delegation-spike";
+    pub const FRESH_VOTER: &str = "fresh-voter";
+    pub const VOTE_CONCENTRATION: &str = "vote-concentration";
+    pub const ESCALATING_RESUBMISSION: &str = "escalating-resubmission";
+    pub const FAST_EXECUTION: &str = "fast-execution";
 
     /// Every kind, for the docs check.
     pub const ALL: &[&str] = &[
@@ -84,6 +92,13 @@ pub mod kinds {
         INSPECTION_FAILED,
         PROMPT_INJECTION,
         CONTRADICTION,
+        FLASH_LOAN_VOTES,
+        VOTES_ABOVE_SUPPLY,
+        DELEGATION_SPIKE,
+        FRESH_VOTER,
+        VOTE_CONCENTRATION,
+        ESCALATING_RESUBMISSION,
+        FAST_EXECUTION,
     ];
 }
 

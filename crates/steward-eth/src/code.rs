@@ -49,7 +49,7 @@ pub fn scan_opcodes(code: &[u8]) -> Opcodes {
 }
 
 /// Solidity ends runtime code with CBOR metadata and its 2-byte big-endian length.
-fn strip_metadata(code: &[u8]) -> &[u8] {
+pub(crate) fn strip_metadata(code: &[u8]) -> &[u8] {
     if code.len() < 2 {
         return code;
     }

@@ -453,44 +453,27 @@ impl GovernorReader {
         }
     }
 
-    /// `eth_getLogs` over `from..=to` in pages, halving the page while the node refuses it.
+    /// `eth_getLogs` of this governor over `from..=to` in pages, halving the page while the node
+    /// refuses it.
     async fn logs(&self, topics: Vec<B256>, what: &str, from: u64, to: u64) -> Result<Vec<Log>> {
-        let mut out = Vec::new();
-        let mut start = from;
-        let mut page = self.page_blocks;
-        while start <= to {
-            let end = start.saturating_add(page - 1).min(to);
-            let filter = Filter::new()
-                .address(self.governor)
-                .event_signature(topics.clone())
-                .from_block(start)
-                .to_block(end);
-            let ctx = format!(
-                "eth_getLogs({what}) of governor {} in blocks {start}..={end}",
-                self.governor
-            );
-            match self.rpc.logs(&filter, &ctx).await? {
-                Ok(logs) => {
-                    out.extend(logs.into_iter().filter(|l| !l.removed));
-                    if end == u64::MAX {
-                        break;
-                    }
-                    start = end + 1;
-                }
-                Err(msg) if page > 1 => {
-                    tracing::debug!(host = self.rpc.host(), %msg, page, "node refused a log range; halving");
-                    page /= 2;
-                }
-                Err(msg) => {
-                    return Err(Error::Rpc {
-                        host: self.rpc.host().to_owned(),
-                        context: ctx,
-                        detail: self.rpc.scrub(&msg),
-                    });
-                }
-            }
-        }
-        Ok(out)
+        let filter = Filter::new().address(self.governor).event_signature(topics);
+        let what = format!("{what}) of governor {}", self.governor);
+        paged_logs(&self.rpc, self.page_blocks, &filter, &what, from, to).await
+    }
+
+    /// Logs of this governor with these event signatures (for provenance and health checks).
+    pub(crate) async fn governor_logs(
+        &self,
+        topics: Vec<B256>,
+        what: &str,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Log>> {
+        self.logs(topics, what, from, to).await
+    }
+
+    pub(crate) fn page_blocks(&self) -> u64 {
+        self.page_blocks
     }
 
     fn item_error(&self, chain_id: u64, item: ItemRef, field: &str, message: String) -> ItemError {
@@ -782,6 +765,48 @@ impl GovernorReader {
             params,
         }))
     }
+}
+
+/// `eth_getLogs` of `filter` (its address and topics) over `from..=to` in pages of `page`
+/// blocks, halving the page while the node refuses a range; a one-block range refused is an
+/// error naming `what` and the blocks.
+pub(crate) async fn paged_logs(
+    rpc: &Rpc,
+    page: u64,
+    filter: &Filter,
+    what: &str,
+    from: u64,
+    to: u64,
+) -> Result<Vec<Log>> {
+    let mut out = Vec::new();
+    let mut start = from;
+    let mut page = page.max(1);
+    while start <= to {
+        let end = start.saturating_add(page - 1).min(to);
+        let f = filter.clone().from_block(start).to_block(end);
+        let ctx = format!("eth_getLogs({what} in blocks {start}..={end}");
+        match rpc.logs(&f, &ctx).await? {
+            Ok(logs) => {
+                out.extend(logs.into_iter().filter(|l| !l.removed));
+                if end == u64::MAX {
+                    break;
+                }
+                start = end + 1;
+            }
+            Err(msg) if page > 1 => {
+                tracing::debug!(host = rpc.host(), %msg, page, "node refused a log range; halving");
+                page /= 2;
+            }
+            Err(msg) => {
+                return Err(Error::Rpc {
+                    host: rpc.host().to_owned(),
+                    context: ctx,
+                    detail: rpc.scrub(&msg),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Longest Bravo function signature accepted (real ones are well under 200 bytes).

@@ -20,8 +20,10 @@ pub mod decode;
 mod erc8004;
 mod error;
 mod governor;
+mod health;
 mod keystore;
 mod market;
+mod provenance;
 mod rpc;
 mod simulate;
 mod snapshot;
@@ -48,6 +50,7 @@ pub use governor::{
     ClockMode, DEFAULT_PAGE_BLOCKS, GOVERNOR_CHOICES, GovernorKind, GovernorReader, GovernorVote,
     Scan, choice_of_support, support_of_choice,
 };
+pub use health::{Attack, Health, HealthOptions, Holding, Treasury, dao_health};
 pub use keystore::{
     Kdf, Key, KeystoreError, KeystorePassword, decrypt_keystore, encrypt_keystore, keystore_address,
 };
@@ -55,6 +58,7 @@ pub use market::{
     InputMarket, InputStatus, MarketInfo, MarketQuote, SuggestionMarketClient,
     describe_market_revert, lmsr_cost, lmsr_price_yes,
 };
+pub use provenance::{Provenance, ProvenanceOptions};
 pub use rpc::{DEFAULT_TIMEOUT, Rpc};
 
 /// keccak256 of `bytes` (code hashes for pinning).

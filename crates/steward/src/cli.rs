@@ -112,6 +112,9 @@ pub(crate) enum Command {
     /// (docs/economy.md)
     #[command(subcommand)]
     Market(crate::cmd::market::MarketCommand),
+    /// One DAO's health: settings, supply, turnout, largest holder and delegate, attack cost
+    #[command(subcommand)]
+    Dao(crate::cmd::dao::DaoCommand),
     /// Local models: info, embed, generate
     Model(crate::cmd::model::ModelArgs),
     /// Serve model requests on stdin/stdout in a confined process (started by `steward model`)

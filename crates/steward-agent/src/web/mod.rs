@@ -13,6 +13,7 @@
 //! the server; the only asset (CSS) is embedded; plots are SVG drawn here. No JavaScript, no CDN.
 
 pub mod conversations;
+mod daos;
 mod pages;
 mod svg;
 #[cfg(test)]
@@ -58,6 +59,8 @@ struct Inner {
     /// The home's config.toml, which the settings page edits (None: read-only).
     config_file: Option<std::path::PathBuf>,
     cast: Option<CastHook>,
+    /// The governors the DAOs page reads (None: the page says none are configured).
+    daos: Option<daos::DaoSources>,
     /// For the profile page's learned topics and leanings (None: items only).
     embedder: Option<Mutex<Box<dyn steward_ml::Embedder>>>,
 }
@@ -89,6 +92,7 @@ impl Desk {
                 settings: Mutex::new(settings),
                 config_file: None,
                 cast,
+                daos: None,
                 embedder: None,
             }),
         })
@@ -115,6 +119,15 @@ impl Desk {
             inner.embedder = Some(Mutex::new(embedder));
         }
         self
+    }
+
+    /// Lets the DAOs page read the health of every governor `config` follows.
+    pub fn with_daos(mut self, config: &crate::Config) -> Result<Self> {
+        let sources = daos::DaoSources::from_config(config)?;
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.daos = Some(sources);
+        }
+        Ok(self)
     }
 
     fn settings(&self) -> serde_json::Value {
@@ -157,6 +170,7 @@ impl Desk {
             .route("/activity", get(activity))
             .route("/settings", get(settings).post(save_settings))
             .route("/evaluation", get(evaluation))
+            .route("/daos", get(daos_page))
             .route("/conversations", get(conversations_index))
             .route("/conversations/{name}", get(conversation))
             .route("/plots/eval-reliability.svg", get(eval_reliability_svg))
@@ -441,6 +455,14 @@ fn internal(e: impl std::fmt::Display) -> Response {
         Html(pages::message("Error", &e.to_string())),
     )
         .into_response()
+}
+
+async fn daos_page(State(desk): State<Desk>) -> Response {
+    let read = match &desk.inner.daos {
+        Some(d) => d.read().await,
+        None => Vec::new(),
+    };
+    Html(daos::render(&read)).into_response()
 }
 
 async fn home() -> Redirect {

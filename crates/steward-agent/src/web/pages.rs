@@ -41,7 +41,7 @@ pub(crate) fn page(title: &str, msg: Option<&str>, body: &str) -> String {
         .map(|m| format!("<p class=\"msg\" id=\"msg\">{}</p>", esc(m)))
         .unwrap_or_default();
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · Steward</title><link rel=\"stylesheet\" href=\"/style.css\"></head><body><nav><a href=\"/questions\">Questions</a><a href=\"/decisions\">Decisions</a><a href=\"/proposals\">Proposals</a><a href=\"/profile\">Profile</a><a href=\"/evaluation\">Evaluation</a><a href=\"/conversations\">Conversations</a><a href=\"/activity\">Activity</a><a href=\"/settings\">Settings</a></nav><main><h1>{t}</h1>{msg}{body}</main></body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t} · Steward</title><link rel=\"stylesheet\" href=\"/style.css\"></head><body><nav><a href=\"/questions\">Questions</a><a href=\"/decisions\">Decisions</a><a href=\"/proposals\">Proposals</a><a href=\"/profile\">Profile</a><a href=\"/evaluation\">Evaluation</a><a href=\"/conversations\">Conversations</a><a href=\"/daos\">DAOs</a><a href=\"/activity\">Activity</a><a href=\"/settings\">Settings</a></nav><main><h1>{t}</h1>{msg}{body}</main></body></html>",
         t = esc(title)
     )
 }

@@ -11,6 +11,7 @@ mod effects;
 mod governance;
 mod known_tokens;
 mod promises;
+mod provenance;
 mod value;
 mod words;
 
@@ -30,5 +31,9 @@ pub use governance::{
 };
 pub use known_tokens::{known_token, with_known_tokens};
 pub use promises::unkept_promises;
+pub use provenance::{
+    DelegationGain, EarlierProposal, FAST_PATHS, PowerFacts, Turnout, VoterFacts, escalates,
+    provenance_flags,
+};
 pub use value::{Arg, Call, Value};
 pub use words::{Names, effect_words, effects_in_words};

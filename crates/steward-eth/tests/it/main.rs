@@ -8,6 +8,7 @@ mod cast;
 mod erc8004;
 mod market;
 mod oz;
+mod provenance;
 mod rpc;
 mod snapshot;
 mod verify;

@@ -191,5 +191,16 @@ fn render(i: &Inspection) -> String {
             if p.changed { "  CHANGED" } else { "" }
         );
     }
+    if let Some(p) = &i.provenance {
+        let _ = writeln!(
+            s,
+            "voting power: {} voter(s) checked around snapshot {}",
+            p.facts.voters.len(),
+            p.facts.snapshot
+        );
+        for n in &p.facts.notes {
+            let _ = writeln!(s, "  not checked: {n}");
+        }
+    }
     s
 }

@@ -6,6 +6,7 @@ pub(crate) mod bond;
 pub(crate) mod casting;
 mod config;
 pub(crate) mod consensus;
+pub(crate) mod dao;
 pub(crate) mod decide;
 // The demo needs the test kit, which release builds leave out (Cargo.toml, feature `demo`).
 #[cfg(feature = "demo")]
@@ -77,6 +78,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Consensus(c) => consensus::run(ctx, out, c),
         Command::Agent(c) => agent::run(ctx, out, c),
         Command::Market(c) => market::run(ctx, out, c),
+        Command::Dao(c) => dao::run(ctx, out, c),
         Command::ModelWorker(args) => model::worker(args),
     }
 }

@@ -7,6 +7,7 @@ mod agent;
 mod bond;
 mod cli;
 mod consensus;
+mod dao;
 mod decide;
 mod demo;
 mod governor;
