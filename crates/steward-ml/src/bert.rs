@@ -333,6 +333,9 @@ fn config_usize(config: &[u8], key: &str) -> Option<usize> {
     (d > 0).then_some(d as usize)
 }
 
+/// Vectors by index of the text.
+type Embedded = Vec<(usize, Vec<f32>)>;
+
 /// Embeds the texts `order` names (longest first) on one session: F32 in batches of at most
 /// BATCH texts and BATCH_TOKENS padded tokens (at least one text), int8 one text a pass.
 fn embed_share(
@@ -341,7 +344,7 @@ fn embed_share(
     precision: Precision,
     enc: &[Encoding],
     order: &[usize],
-) -> Result<Vec<(usize, Vec<f32>)>> {
+) -> Result<Embedded> {
     let mut out = Vec::with_capacity(order.len());
     let mut rest = order;
     while let Some(&first) = rest.first() {
@@ -387,7 +390,7 @@ impl Embedder for BertEmbedder {
                 s.1.push(i);
             }
         }
-        let results: Vec<Result<Vec<(usize, Vec<f32>)>>> = std::thread::scope(|scope| {
+        let results: Vec<Result<Embedded>> = std::thread::scope(|scope| {
             let handles: Vec<_> = self
                 .sessions
                 .iter_mut()

@@ -192,7 +192,7 @@ mod tests {
     fn quantizes_per_output_column_symmetrically() {
         // Two outputs over three inputs (torch layout: out x in).
         let w = vec![(2, 3, vec![1.0, -0.5, 0.25, 0.0, 0.0, 0.0])];
-        let (q, s) = quantize_linear(&w).unwrap();
+        let (q, s) = quantize_linear(&w).expect("quantize");
         assert_eq!(s, vec![1.0 / 127.0, 1.0]);
         // Transposed: (in, out), column 0 holds output 0.
         assert_eq!(q, vec![127, 0, -64, 0, 32, 0]);
@@ -202,7 +202,7 @@ mod tests {
     fn rounds_half_to_even_like_numpy() {
         // max |w| = 127 makes the scale exactly 1, so the halves stay halves.
         let w = vec![(1, 5, vec![127.0, 0.5, 1.5, 2.5, -2.5])];
-        let (q, s) = quantize_linear(&w).unwrap();
+        let (q, s) = quantize_linear(&w).expect("quantize");
         assert_eq!(s, vec![1.0]);
         assert_eq!(q, vec![127, 0, 2, 2, -2]);
     }
@@ -216,13 +216,10 @@ mod tests {
         let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
         bytes.extend_from_slice(header);
         bytes.extend_from_slice(&[0; 8]);
-        let st = SafeTensors::parse(&bytes).unwrap();
-        let err = st.matrix("w").unwrap_err();
+        let st = SafeTensors::parse(&bytes).expect("parse");
+        let err = st.matrix("w").expect_err("a range that does not fit");
         assert!(err.contains("does not fit"), "{err}");
-        assert!(
-            st.matrix("nope")
-                .unwrap_err()
-                .contains("no F32 tensor nope")
-        );
+        let err = st.matrix("nope").expect_err("no such tensor");
+        assert!(err.contains("no F32 tensor nope"), "{err}");
     }
 }
