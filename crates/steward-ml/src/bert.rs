@@ -8,6 +8,11 @@
 //! ends with the mean pooling and L2 normalisation, so a forward pass returns finished vectors.
 //! ONNX Runtime itself is the shared library from the pinned PyPI `onnxruntime` wheel, loaded at
 //! run time (`scripts/setup-models.sh` extracts it into the models directory).
+//!
+//! By default the encoder runs int8 ([`Precision::Int8`], `assets/all-minilm-l6-v2-int8.onnx`):
+//! the same graph with dynamically quantized matrix products, whose int8 weights
+//! [`crate::quant`] computes from the same pinned file at load. F32 remains for
+//! sentence-transformers' exact vectors.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -201,14 +206,18 @@ impl BertEmbedder {
             std::fs::read(&path).map_err(|source| Error::Io { path, source })
         };
         let config_path = dir.join("config.json");
-        let dim = config_dim(&read("config.json")?)
+        let config = read("config.json")?;
+        let dim = config_dim(&config)
             .ok_or_else(|| load_err(&config_path, "no positive integer `hidden_size`"))?;
 
         let weights_path = dir.join("model.safetensors");
-        let threads = options.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-        });
-        let layers = config_usize(&read("config.json")?, "num_hidden_layers")
+        let threads = options
+            .threads
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            })
+            .max(1);
+        let layers = config_usize(&config, "num_hidden_layers")
             .ok_or_else(|| load_err(&config_path, "no positive integer `num_hidden_layers`"))?;
         let sessions = match options.precision {
             Precision::F32 => vec![session(env, dir, threads, GRAPH, &[])],
