@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the ONNX graph of steward-ml's embedder from the pinned BERT checkpoint.
 
-    build-onnx-embedder.py MODEL_DIR OUT.onnx
+    build-onnx-embedder.py [--int8] MODEL_DIR OUT.onnx
     # e.g. ~/venv/bin/python scripts/build-onnx-embedder.py models/all-minilm-l6-v2 \
     #          crates/steward-ml/assets/all-minilm-l6-v2.onnx
 
@@ -22,6 +22,14 @@ It uses ONNX Runtime's fused CPU kernels (com.microsoft Attention, SkipLayerNorm
 BiasGelu), the ones ONNX Runtime's own BERT optimizer emits. Needs only the PyPI packages
 `onnx` (1.23.2 was used) and `numpy`; no torch. The output is deterministic. Run by hand when
 the model changes; `make test` never runs it (the graph is checked in).
+
+--int8 writes the dynamically quantized variant (assets/all-minilm-l6-v2-int8.onnx): the same
+graph with every Linear as com.microsoft DynamicQuantizeMatMul and every Attention as QAttention,
+int8 weights with one scale per output column (symmetric, zero point 0), activations quantized
+per batch: what ONNX Runtime's quantize_dynamic(per_channel=True, op_types MatMul and Attention)
+makes of the F32 graph. Its int8 weights and scales are not in any file: steward-ml computes them
+from the pinned model.safetensors when it loads the graph (src/quant.rs) and passes them to
+ONNX Runtime by name.
 """
 
 import json
@@ -30,6 +38,10 @@ from pathlib import Path
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
+
+# Where the int8 graph's computed initializers claim to live. steward-ml supplies each of them
+# by name before the session loads (crates/steward-ml/src/quant.rs), so no such file exists.
+INT8_LOCATION = "steward-int8-computed-at-load"
 
 
 def safetensors_index(path):
@@ -47,7 +59,7 @@ def safetensors_index(path):
     return out
 
 
-def build(model_dir, weights_file="model.safetensors"):
+def build(model_dir, weights_file="model.safetensors", int8=False):
     cfg = json.loads((Path(model_dir) / "config.json").read_text())
     index = safetensors_index(Path(model_dir) / weights_file)
     hidden = cfg["hidden_size"]
@@ -84,6 +96,30 @@ def build(model_dir, weights_file="model.safetensors"):
         """The transpose of a torch Linear weight (out, in) -> (in, out); folded at session load."""
         return node("Transpose", [p(name)], [name + ".T"], perm=[1, 0])
 
+    def computed(name, dims, data_type):
+        """An initializer steward-ml computes from the checkpoint when it loads the graph (the int8
+        weights and their scales) and hands to ONNX Runtime as an external initializer, so the
+        file named here is never read."""
+        t = TensorProto(name=name, dims=dims, data_type=data_type)
+        t.data_location = TensorProto.EXTERNAL
+        for k, v in (("location", INT8_LOCATION), ("offset", "0"), ("length", "0")):
+            e = t.external_data.add()
+            e.key, e.value = k, v
+        inits.append(t)
+        return name
+
+    def q(name, dims):
+        """int8 weight (in, out) of `name` and its per-column scale: inputs B and b_scale."""
+        return (computed(name + ".q", dims, TensorProto.INT8), computed(name + ".scale", [dims[1]], TensorProto.FLOAT))
+
+    def linear(x, name, out, dims):
+        """x @ W^T: F32, or int8 weights with the activations quantized per batch (what ONNX
+        Runtime's quantize_dynamic emits for a MatMul, per channel, fused)."""
+        if not int8:
+            return node("MatMul", [x, t(name)], [out])
+        w, s = q(name, dims)
+        return node("DynamicQuantizeMatMul", [x, w, s], [out], domain="com.microsoft")
+
     # Embeddings: word + position + token type 0, then LayerNorm.
     shape = node("Shape", ["input_ids"], ["ids_shape"])
     one = const("c_1", np.array([1], np.int64))
@@ -106,10 +142,24 @@ def build(model_dir, weights_file="model.safetensors"):
     for i in range(cfg["num_hidden_layers"]):
         lp = f"encoder.layer.{i}."
         qkv = [lp + f"attention.self.{k}" for k in ("query", "key", "value")]
-        qkv_w = node("Concat", [t(n + ".weight") for n in qkv], [f"l{i}_qkv_w"], axis=1)
+        if not int8:
+            qkv_w = node("Concat", [t(n + ".weight") for n in qkv], [f"l{i}_qkv_w"], axis=1)
         qkv_b = node("Concat", [p(n + ".bias") for n in qkv], [f"l{i}_qkv_b"], axis=0)
-        a = node("Attention", [x, qkv_w, qkv_b, mask32], [f"l{i}_attn"], domain="com.microsoft", num_heads=heads)
-        a = node("MatMul", [a, t(lp + "attention.output.dense.weight")], [f"l{i}_ao"])
+        if int8:
+            # QAttention: the Q/K/V weights concatenated (in, 3 x hidden), int8 per column; the
+            # input quantized per batch to uint8.
+            w, s = q(f"l{i}_qkv", [hidden, 3 * hidden])
+            xq = node("DynamicQuantizeLinear", [x], [f"l{i}_in_q", f"l{i}_in_scale", f"l{i}_in_zp"])
+            a = node(
+                "QAttention",
+                [xq, w, qkv_b, f"l{i}_in_scale", s, mask32, f"l{i}_in_zp"],
+                [f"l{i}_attn"],
+                domain="com.microsoft",
+                num_heads=heads,
+            )
+        else:
+            a = node("Attention", [x, qkv_w, qkv_b, mask32], [f"l{i}_attn"], domain="com.microsoft", num_heads=heads)
+        a = linear(a, lp + "attention.output.dense.weight", f"l{i}_ao", [hidden, hidden])
         x = node(
             "SkipLayerNormalization",
             [
@@ -123,9 +173,10 @@ def build(model_dir, weights_file="model.safetensors"):
             domain="com.microsoft",
             epsilon=eps,
         )
-        h = node("MatMul", [x, t(lp + "intermediate.dense.weight")], [f"l{i}_fi"])
+        inter = cfg["intermediate_size"]
+        h = linear(x, lp + "intermediate.dense.weight", f"l{i}_fi", [hidden, inter])
         h = node("BiasGelu", [h, p(lp + "intermediate.dense.bias")], [f"l{i}_gelu"], domain="com.microsoft")
-        h = node("MatMul", [h, t(lp + "output.dense.weight")], [f"l{i}_fo"])
+        h = linear(h, lp + "output.dense.weight", f"l{i}_fo", [inter, hidden])
         x = node(
             "SkipLayerNormalization",
             [h, x, p(lp + "output.LayerNorm.weight"), p(lp + "output.LayerNorm.bias"), p(lp + "output.dense.bias")],
@@ -168,10 +219,13 @@ def build(model_dir, weights_file="model.safetensors"):
 
 
 def main():
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    int8 = "--int8" in args
+    args = [a for a in args if a != "--int8"]
+    if len(args) != 2:
         raise SystemExit(__doc__)
-    model = build(sys.argv[1])
-    out = Path(sys.argv[2])
+    model = build(args[0], int8=int8)
+    out = Path(args[1])
     out.write_bytes(model.SerializeToString(deterministic=True))
 
 

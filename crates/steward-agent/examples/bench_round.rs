@@ -126,8 +126,22 @@ fn main() {
         })
         .expect("profile");
 
+    // STEWARD_BENCH_EMBED=f32 measures the F32 encoder (before int8 became the default);
+    // STEWARD_BENCH_THREADS caps the embedder's threads (default: every core).
+    let precision = match std::env::var("STEWARD_BENCH_EMBED").as_deref() {
+        Ok("f32") => steward_ml::EmbedPrecision::F32,
+        Ok("int8") | Err(_) => steward_ml::EmbedPrecision::Int8,
+        Ok(other) => panic!("STEWARD_BENCH_EMBED is f32 or int8, not {other}"),
+    };
+    let options = steward_ml::EmbedOptions {
+        threads: std::env::var("STEWARD_BENCH_THREADS")
+            .ok()
+            .map(|t| t.parse().expect("STEWARD_BENCH_THREADS: a number")),
+        precision,
+    };
     let t = Instant::now();
-    let mut embedder = steward_ml::BertEmbedder::embedded(&models).expect("embedder");
+    let mut embedder =
+        steward_ml::BertEmbedder::embedded_with(&models, &options).expect("embedder");
     let load_secs = t.elapsed().as_secs_f64();
 
     let cfg = Config::default();
@@ -176,6 +190,7 @@ fn main() {
             "skip": count(DecisionAction::Skip),
             "errors": report.errors.len(),
             "first_error": report.errors.first(),
+            "embedder": steward_ml::Embedder::info(&embedder).engine,
             "embedder_load_secs": (load_secs * 100.0).round() / 100.0,
             "round_secs": (round_secs * 100.0).round() / 100.0,
             "embed_secs": (embed_secs * 100.0).round() / 100.0,

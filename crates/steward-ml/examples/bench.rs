@@ -179,6 +179,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &models,
         &EmbedOptions {
             threads: threads.map(|t| t as usize),
+            // What the agent runs (int8 by default).
+            ..EmbedOptions::default()
         },
     )?;
     let emb_load_s = t.elapsed().as_secs_f64();

@@ -15,6 +15,7 @@ mod error;
 mod llama;
 mod manifest;
 mod openai;
+mod quant;
 mod sandbox;
 mod schema;
 mod thread;
@@ -25,8 +26,9 @@ pub use api::{
     Truncation,
 };
 pub use bert::{
-    BertEmbedder, EmbedOptions, MAX_TOKENS as EMBED_MAX_TOKENS, RUNTIME_PATH as EMBED_RUNTIME_PATH,
-    load_runtime as load_embed_runtime, preload_runtime as preload_embed_runtime,
+    BertEmbedder, EmbedOptions, MAX_TOKENS as EMBED_MAX_TOKENS, Precision as EmbedPrecision,
+    RUNTIME_PATH as EMBED_RUNTIME_PATH, load_runtime as load_embed_runtime,
+    preload_runtime as preload_embed_runtime,
 };
 pub use error::{Error, Result};
 pub use llama::{LlamaGenerator, LlamaOptions};

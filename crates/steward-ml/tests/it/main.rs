@@ -16,7 +16,7 @@ mod worker;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use steward_ml::{BertEmbedder, LlamaGenerator, LlamaOptions, Role};
+use steward_ml::{BertEmbedder, EmbedOptions, EmbedPrecision, LlamaGenerator, LlamaOptions, Role};
 
 pub(crate) fn models_dir() -> PathBuf {
     std::env::var_os("STEWARD_MODELS_DIR")
@@ -53,9 +53,30 @@ pub(crate) fn generator(test: &str) -> Option<MutexGuard<'static, LlamaGenerator
     Some(g.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
+/// The embedder at F32 (sentence-transformers' numbers), one per test binary.
 pub(crate) fn embedder(test: &str) -> Option<MutexGuard<'static, BertEmbedder>> {
     static EMB: OnceLock<Mutex<BertEmbedder>> = OnceLock::new();
+    embedder_in(&EMB, EmbedPrecision::F32, test)
+}
+
+/// The embedder as `decide` and `eval` run it (int8, the default), one per test binary.
+pub(crate) fn embedder_int8(test: &str) -> Option<MutexGuard<'static, BertEmbedder>> {
+    static EMB: OnceLock<Mutex<BertEmbedder>> = OnceLock::new();
+    embedder_in(&EMB, EmbedPrecision::Int8, test)
+}
+
+fn embedder_in(
+    cell: &'static OnceLock<Mutex<BertEmbedder>>,
+    precision: EmbedPrecision,
+    test: &str,
+) -> Option<MutexGuard<'static, BertEmbedder>> {
     let dir = models_for(Role::Embedding, test)?;
-    let e = EMB.get_or_init(|| Mutex::new(BertEmbedder::embedded(&dir).expect("load MiniLM")));
+    let e = cell.get_or_init(|| {
+        let options = EmbedOptions {
+            precision,
+            ..EmbedOptions::default()
+        };
+        Mutex::new(BertEmbedder::embedded_with(&dir, &options).expect("load MiniLM"))
+    });
     Some(e.lock().unwrap_or_else(|p| p.into_inner()))
 }

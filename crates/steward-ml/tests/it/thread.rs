@@ -128,7 +128,7 @@ async fn async_callers_share_the_real_models() {
     }
     let (g, e) = handle.info().await.unwrap();
     assert!(g.is_none());
-    assert_eq!(e.unwrap().model, "all-MiniLM-L6-v2");
+    assert_eq!(e.unwrap().model, "all-MiniLM-L6-v2-int8");
 }
 
 /// Answers each prompt with itself reversed; records the batch sizes it saw.
