@@ -27,7 +27,7 @@ for n in $sizes; do
   json="$($cmd "$n")"
   echo "$json"
   get() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$json" "$1"; }
-  rows="$rows| $(get decided) | $(get embedder) | $(get round_secs) | $(get round_cpu_secs) | $(get embed_cpu_secs) | $(get per_proposal_ms) | $(get vote) / $(get ask) / $(get skip) | $(get errors) | $(get peak_rss_mib) MiB |
+  rows="$rows| $(get decided) | $(get embedder) | $(get round_secs) | $(get round_cpu_secs) | $(get embed_cpu_secs) | $(get per_proposal_ms) | $(get vote) / $(get ask) / $(get skip) | $(get questions) / $(get digest) | $(get errors) | $(get peak_rss_mib) MiB |
 "
 done
 section="$(cat <<MD
@@ -37,8 +37,8 @@ section="$(cat <<MD
 $(date -u +%Y-%m-%d), $(nproc) cores (load average $(cut -d' ' -f1 /proc/loadavg) when it ended), $profile build. Target: 1,000 open
 proposals in under 30 s on 2 cores.
 
-| proposals | embedder | wall s | CPU s | of which embedding (CPU s) | wall ms/proposal | vote / ask / skip | errors | peak RSS |
-| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |
+| proposals | embedder | wall s | CPU s | of which embedding (CPU s) | wall ms/proposal | vote / ask / skip | questions / digest | errors | peak RSS |
+| ---: | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |
 $rows
 Real DAO Census proposals (round-robin over the DAOs, made open), a fresh SQLCipher store, a
 profile of 10 statements and one writing chunk, all-MiniLM-L6-v2 in process (int8, one

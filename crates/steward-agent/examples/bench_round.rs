@@ -188,6 +188,10 @@ fn main() {
             "vote": count(DecisionAction::Vote),
             "ask": count(DecisionAction::Ask),
             "skip": count(DecisionAction::Skip),
+            // The question budget (default 10 a round): questions opened, and the digest of
+            // what was neither voted nor asked.
+            "questions": report.questions.map(|q| q.asked),
+            "digest": report.digest.len(),
             "errors": report.errors.len(),
             "first_error": report.errors.first(),
             "embedder": steward_ml::Embedder::info(&embedder).engine,

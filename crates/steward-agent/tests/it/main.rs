@@ -5,8 +5,8 @@
 #![allow(clippy::print_stderr)]
 
 mod audit;
-mod budget;
 mod bonds;
+mod budget;
 mod cast;
 mod claims;
 mod config;
