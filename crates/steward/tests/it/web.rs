@@ -814,6 +814,15 @@ async fn answering_on_the_desk_casts_on_the_anvil_governor() {
     b.click("#submit").await;
     let page = b.wait_for("Answered Against").await;
     assert!(page.contains("cast on chain"), "{page}");
+    // The DAOs page reads the demo's Governor live (issue 16 item 6): settings, turnout and the
+    // cost of an attack, nothing it could not read.
+    b.goto(&format!("{base}/daos")).await;
+    let page = b.source().await;
+    assert!(
+        page.contains("quorum") && page.contains("cost of an attack"),
+        "{page}"
+    );
+    assert!(!page.contains("could not be read"), "{page}");
     b.quit().await;
     assert!(
         gov.has_voted(drain, persona).await.expect("hasVoted"),
