@@ -7,7 +7,14 @@ cd "$root"
 export STEWARD_TOOLS_DIR="${STEWARD_TOOLS_DIR:-$root/tools/node_modules}"
 transfers="${BENCH_PROVENANCE_TRANSFERS:-500}"
 runs="${BENCH_PROVENANCE_RUNS:-5}"
-cmd="cargo run --release --locked -q -p steward-eth --features testkit --example bench_provenance -- $transfers $runs"
+# STEWARD_BENCH_PROFILE=dev measures the dev build instead of --release (quicker to build).
+profile="${STEWARD_BENCH_PROFILE:-release}"
+case "$profile" in
+  release) flag="--release" ;;
+  dev) flag="" ;;
+  *) echo "bench-provenance: STEWARD_BENCH_PROFILE is release or dev, not $profile" >&2; exit 2 ;;
+esac
+cmd="cargo run${flag:+ $flag} --locked -q -p steward-eth --features testkit --example bench_provenance -- $transfers $runs"
 echo "bench-provenance: $cmd" >&2
 json="$($cmd)"
 echo "$json"
@@ -16,7 +23,7 @@ section="$(cat <<MD
 <!-- bench:provenance -->
 ## Voting-power provenance over a 10,000-block window (issue 16)
 
-$(date -u +%Y-%m-%d), $(nproc) cores, one thread, release build.
+$(date -u +%Y-%m-%d), $(nproc) cores (load average $(cut -d' ' -f1 /proc/loadavg) when it ended), one thread, $profile build.
 
 | what | figure |
 | --- | ---: |
