@@ -414,6 +414,12 @@ fn show(ctx: &Ctx, out: &Output, store: &mut steward_agent::Store) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `profile interview` recorded.
+#[derive(Serialize)]
+struct Recorded {
+    recorded: usize,
+}
+
 /// `profile interview`: asks on a terminal, or records `--answers`, or with `--json` prints the
 /// questionnaire for another front end (the desk, a script).
 fn interview(
@@ -435,10 +441,6 @@ fn interview(
         let answers: Vec<(String, String)> = map.into_iter().collect();
         let n = steward_agent::interview::record_answers(store, &answers)
             .with_context(|| format!("{}", file.display()))?;
-        #[derive(Serialize)]
-        struct Recorded {
-            recorded: usize,
-        }
         out.result(&Recorded { recorded: n }, || {
             format!("{n} answer(s) recorded as your votes")
         });
@@ -512,10 +514,6 @@ fn interview(
                 let _ = writeln!(std::io::stderr(), "  not recorded: {e}");
             }
         }
-    }
-    #[derive(Serialize)]
-    struct Recorded {
-        recorded: usize,
     }
     out.result(&Recorded { recorded }, || {
         format!("{recorded} answer(s) recorded as your votes")
