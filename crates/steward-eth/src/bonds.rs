@@ -9,19 +9,16 @@
 
 use std::time::Duration;
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy::eips::BlockId;
-use alloy::eips::eip2718::Encodable2718;
-use alloy::network::TxSignerSync;
-use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, TransactionRequest};
 use alloy::sol_types::{SolCall, SolEvent, SolInterface};
-use alloy::transports::RpcError;
 
 use crate::error::Error;
 use crate::keystore::Key;
 use crate::rpc::Rpc;
+use crate::send;
 
 #[allow(
     missing_docs,
@@ -627,74 +624,19 @@ impl BondEscrow {
         input: Bytes,
         action: &str,
     ) -> BondResult<BondTx> {
-        let p = self.rpc.provider();
-        let from = key.address();
-        let req = TransactionRequest::default()
-            .from(from)
-            .to(to)
-            .input(input.clone().into());
-        match self
-            .rpc
-            .timed("simulating", async { p.call(req.clone()).await })
-            .await?
+        let req = send::request(key.address(), to, &input);
+        if let send::Simulated::Refused(reason) =
+            send::simulate(&self.rpc, &req, "simulating", describe_bond_revert).await?
         {
-            Ok(_) => {}
-            Err(RpcError::ErrorResp(payload)) => {
-                let reason = payload
-                    .as_revert_data()
-                    .map(|d| describe_bond_revert(&d))
-                    .unwrap_or_else(|| payload.message.to_string());
-                return Err(BondError::Refused {
-                    escrow: self.escrow,
-                    action: action.to_owned(),
-                    reason,
-                });
-            }
-            Err(e) => return Err(self.rpc.fail("simulating", e).into()),
+            return Err(BondError::Refused {
+                escrow: self.escrow,
+                action: action.to_owned(),
+                reason,
+            });
         }
         let chain_id = self.rpc.chain_id().await?;
-        let gas = self
-            .rpc
-            .timed("eth_estimateGas", async { p.estimate_gas(req).await })
-            .await?
-            .map_err(|e| self.rpc.fail("eth_estimateGas", e))?;
-        let nonce = self
-            .rpc
-            .timed("eth_getTransactionCount", async {
-                p.get_transaction_count(from).pending().await
-            })
-            .await?
-            .map_err(|e| self.rpc.fail("eth_getTransactionCount", e))?;
-        let fees = self
-            .rpc
-            .timed("estimating fees", p.estimate_eip1559_fees())
-            .await?
-            .map_err(|e| self.rpc.fail("estimating fees", e))?;
-        let mut tx = TxEip1559 {
-            chain_id,
-            nonce,
-            gas_limit: gas.saturating_add(gas / 5),
-            max_fee_per_gas: fees.max_fee_per_gas,
-            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
-            to: TxKind::Call(to),
-            value: U256::ZERO,
-            access_list: Default::default(),
-            input,
-        };
-        let sig = key
-            .signer()
-            .sign_transaction_sync(&mut tx)
-            .map_err(|e| Error::Signing {
-                what: action.to_owned(),
-                detail: e.to_string(),
-            })?;
-        let raw = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
-        let hash = *self
-            .rpc
-            .timed("eth_sendRawTransaction", p.send_raw_transaction(&raw))
-            .await?
-            .map_err(|e| self.rpc.fail("eth_sendRawTransaction", e))?
-            .tx_hash();
+        let signed = send::fill_and_sign(&self.rpc, key, chain_id, to, input, action).await?;
+        let hash = send::send_raw(&self.rpc, &send::raw(signed)).await?;
         self.wait(hash, action).await
     }
 

@@ -12,12 +12,8 @@
 
 use std::time::Duration;
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy::eips::eip2718::Encodable2718;
-use alloy::network::TxSignerSync;
-use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 use alloy::providers::Provider;
-use alloy::rpc::types::TransactionRequest;
 use alloy::sol;
 use alloy::sol_types::{Eip712Domain, SolCall, SolEvent, SolInterface, SolStruct};
 use alloy::transports::RpcError;
@@ -26,6 +22,7 @@ use crate::bindings::GovernorEvents;
 use crate::error::{Error, Result};
 use crate::keystore::Key;
 use crate::rpc::Rpc;
+use crate::send;
 
 #[allow(
     missing_docs,
@@ -271,7 +268,7 @@ impl GovernorCaster {
         ballot: &GovernorBallot,
         expected_chain_id: Option<u64>,
     ) -> Result<SignedVoteTx> {
-        let p = self.rpc.provider();
+        let _p = self.rpc.provider();
         let from = key.address();
         let chain_id = self.rpc.chain_id().await?;
         if let Some(want) = expected_chain_id
@@ -283,69 +280,31 @@ impl GovernorCaster {
                 got: chain_id,
             });
         }
-        let input = ballot.calldata();
-        let req = TransactionRequest::default()
-            .from(from)
-            .to(self.governor)
-            .input(input.clone().into());
+        let input: Bytes = ballot.calldata();
+        let req = send::request(from, self.governor, &input);
         // Simulate first: a refused vote never gets signed.
-        match self
-            .rpc
-            .timed("simulating the vote", async { p.call(req.clone()).await })
-            .await?
+        if let send::Simulated::Refused(reason) =
+            send::simulate(&self.rpc, &req, "simulating the vote", describe_revert).await?
         {
-            Ok(_) => {}
-            Err(RpcError::ErrorResp(payload)) => {
-                let reason = payload
-                    .as_revert_data()
-                    .map(|d| describe_revert(&d))
-                    .unwrap_or_else(|| payload.message.to_string());
-                return Err(Error::VoteRefused {
-                    governor: self.governor,
-                    proposal: ballot.proposal_id.to_string(),
-                    reason,
-                });
-            }
-            Err(e) => return Err(self.rpc.fail("simulating the vote", e)),
+            return Err(Error::VoteRefused {
+                governor: self.governor,
+                proposal: ballot.proposal_id.to_string(),
+                reason,
+            });
         }
-        let gas = self
-            .rpc
-            .timed("eth_estimateGas", async { p.estimate_gas(req).await })
-            .await?
-            .map_err(|e| self.rpc.fail("eth_estimateGas", e))?;
-        let nonce = self
-            .rpc
-            .timed("eth_getTransactionCount", async {
-                p.get_transaction_count(from).pending().await
-            })
-            .await?
-            .map_err(|e| self.rpc.fail("eth_getTransactionCount", e))?;
-        let fees = self
-            .rpc
-            .timed("estimating fees", p.estimate_eip1559_fees())
-            .await?
-            .map_err(|e| self.rpc.fail("estimating fees", e))?;
-        let mut tx = TxEip1559 {
+        let signed = send::fill_and_sign(
+            &self.rpc,
+            key,
             chain_id,
-            nonce,
-            gas_limit: gas.saturating_add(gas / 5),
-            max_fee_per_gas: fees.max_fee_per_gas,
-            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
-            to: TxKind::Call(self.governor),
-            value: U256::ZERO,
-            access_list: Default::default(),
+            self.governor,
             input,
-        };
-        let sig = key
-            .signer()
-            .sign_transaction_sync(&mut tx)
-            .map_err(|e| Error::Signing {
-                what: format!("vote transaction on proposal {}", ballot.proposal_id),
-                detail: e.to_string(),
-            })?;
-        let signed = tx.clone().into_signed(sig);
+            &format!("vote transaction on proposal {}", ballot.proposal_id),
+        )
+        .await?;
         let hash = *signed.hash();
-        let envelope = TxEnvelope::from(signed);
+        let tx = signed.tx().clone();
+        let nonce = tx.nonce;
+        let raw = send::raw(signed);
         Ok(SignedVoteTx {
             hash,
             from,
@@ -354,7 +313,7 @@ impl GovernorCaster {
             gas_limit: tx.gas_limit,
             max_fee_per_gas: tx.max_fee_per_gas,
             max_priority_fee_per_gas: tx.max_priority_fee_per_gas,
-            raw: envelope.encoded_2718().into(),
+            raw: raw.into(),
         })
     }
 

@@ -5,10 +5,7 @@
 
 use std::time::Duration;
 
-use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy::eips::eip2718::Encodable2718;
-use alloy::network::TxSignerSync;
-use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy::primitives::{Address, B256, Bytes};
 use alloy::providers::Provider;
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::sol_types::SolCall;
@@ -18,6 +15,7 @@ use crate::erc8004::{RegistryError, RegistryResult};
 use crate::error::Error;
 use crate::keystore::Key;
 use crate::rpc::Rpc;
+use crate::send;
 
 pub(crate) fn bad_answer(rpc: &Rpc, context: &str, detail: &str) -> RegistryError {
     RegistryError::Eth(Error::BadResponse {
@@ -83,72 +81,25 @@ impl Contract<'_> {
         name: &str,
     ) -> RegistryResult<TransactionReceipt> {
         let to = self.address;
-        let p = self.rpc.provider();
-        let from = key.address();
         let input = Bytes::from(input);
-        let req = TransactionRequest::default()
-            .from(from)
-            .to(to)
-            .input(input.clone().into());
+        let req = send::request(key.address(), to, &input);
         // Simulate first: a refused call is never signed.
-        match self
-            .rpc
-            .timed(name, async { p.call(req.clone()).await })
-            .await?
+        if let send::Simulated::Refused(reason) =
+            send::simulate(self.rpc, &req, name, self.describe).await?
         {
-            Ok(_) => {}
-            Err(RpcError::ErrorResp(payload)) => {
-                let reason = payload
-                    .as_revert_data()
-                    .map(|d| (self.describe)(&d))
-                    .unwrap_or_else(|| self.rpc.scrub(&payload.message));
-                return Err(self.refused(name, reason));
-            }
-            Err(e) => return Err(self.rpc.fail(name, e).into()),
+            return Err(self.refused(name, reason));
         }
         let chain_id = self.rpc.chain_id().await?;
-        let gas = self
-            .rpc
-            .timed("eth_estimateGas", async { p.estimate_gas(req).await })
-            .await?
-            .map_err(|e| self.rpc.fail("eth_estimateGas", e))?;
-        let nonce = self
-            .rpc
-            .timed("eth_getTransactionCount", async {
-                p.get_transaction_count(from).pending().await
-            })
-            .await?
-            .map_err(|e| self.rpc.fail("eth_getTransactionCount", e))?;
-        let fees = self
-            .rpc
-            .timed("estimating fees", p.estimate_eip1559_fees())
-            .await?
-            .map_err(|e| self.rpc.fail("estimating fees", e))?;
-        let mut tx = TxEip1559 {
+        let signed = send::fill_and_sign(
+            self.rpc,
+            key,
             chain_id,
-            nonce,
-            gas_limit: gas.saturating_add(gas / 5),
-            max_fee_per_gas: fees.max_fee_per_gas,
-            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
-            to: TxKind::Call(to),
-            value: U256::ZERO,
-            access_list: Default::default(),
+            to,
             input,
-        };
-        let sig = key
-            .signer()
-            .sign_transaction_sync(&mut tx)
-            .map_err(|e| Error::Signing {
-                what: format!("{name} transaction"),
-                detail: e.to_string(),
-            })?;
-        let raw = TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
-        let hash = *self
-            .rpc
-            .timed("eth_sendRawTransaction", p.send_raw_transaction(&raw))
-            .await?
-            .map_err(|e| self.rpc.fail("eth_sendRawTransaction", e))?
-            .tx_hash();
+            &format!("{name} transaction"),
+        )
+        .await?;
+        let hash = send::send_raw(self.rpc, &send::raw(signed)).await?;
         let receipt = self.wait(hash).await?;
         if !receipt.status() {
             return Err(RegistryError::Reverted {

@@ -25,6 +25,7 @@ mod keystore;
 mod market;
 mod provenance;
 mod rpc;
+mod send;
 mod simulate;
 mod snapshot;
 mod verify;
