@@ -41,6 +41,20 @@ pub struct SavedConversation {
     pub consensus_agree_one_per_bloc: Vec<u64>,
     /// Statement text by statement id (from comments.json; may be empty).
     pub texts: BTreeMap<u64, String>,
+    /// The user's own votes (`--me`), by statement id, in Steward's convention: agree = 1,
+    /// disagree = -1, pass = 0; the last vote on each statement. Published with the user's views
+    /// as their Polis-style vote vector (`steward views publish`).
+    #[serde(default)]
+    pub my_votes: BTreeMap<u64, i8>,
+}
+
+/// The last vote of participant `me` on each statement (in time order, as the engine reads them).
+pub fn votes_of(conv: &steward_core::consensus::Conversation, me: u64) -> BTreeMap<u64, i8> {
+    let mut mine: Vec<&steward_core::consensus::VoteEvent> =
+        conv.votes.iter().filter(|v| v.pid == me).collect();
+    // Stable: votes without a time keep file order.
+    mine.sort_by_key(|v| v.at.unwrap_or(i64::MIN));
+    mine.into_iter().map(|v| (v.tid, v.value)).collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,6 +201,7 @@ impl SavedConversation {
                 .map(|c| c.tid)
                 .collect(),
             texts,
+            my_votes: BTreeMap::new(),
         })
     }
 }
@@ -627,6 +642,7 @@ mod tests {
                 (0, "<script>alert(1)</script>".to_owned()),
                 (1, "Fund the commons & more".to_owned()),
             ]),
+            my_votes: BTreeMap::from([(0, 1), (1, -1)]),
         }
     }
 

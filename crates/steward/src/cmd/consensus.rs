@@ -129,7 +129,10 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: ConsensusCommand) -> Result<
     };
     let analysis = analyze(&conv)?;
     if let Some((name, dir, me)) = keep {
-        save(ctx, &name, &dir, &analysis, me)?;
+        let mine = me
+            .map(|m| steward_agent::web::conversations::votes_of(&conv, m))
+            .unwrap_or_default();
+        save(ctx, &name, &dir, &analysis, me, mine)?;
     }
     let report = report(&analysis);
     out.result(&report, || human(&report));
@@ -137,7 +140,14 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: ConsensusCommand) -> Result<
 }
 
 /// Keeps the analysis and the statements' text for the desk (`consensus.NAME` in the store).
-fn save(ctx: &Ctx, name: &str, dir: &Path, a: &Analysis, me: Option<u64>) -> Result<()> {
+fn save(
+    ctx: &Ctx,
+    name: &str,
+    dir: &Path,
+    a: &Analysis,
+    me: Option<u64>,
+    my_votes: BTreeMap<u64, i8>,
+) -> Result<()> {
     use steward_agent::web::conversations::{SavedConversation, comment_texts, save};
     let comments_path = dir.join("comments.json");
     let texts = if comments_path.exists() {
@@ -145,7 +155,9 @@ fn save(ctx: &Ctx, name: &str, dir: &Path, a: &Analysis, me: Option<u64>) -> Res
     } else {
         BTreeMap::new()
     };
-    let saved = SavedConversation::from_analysis(name, &dir.display().to_string(), a, texts, me)?;
+    let mut saved =
+        SavedConversation::from_analysis(name, &dir.display().to_string(), a, texts, me)?;
+    saved.my_votes = my_votes;
     let (_home, mut store) = ctx.open_store()?;
     save(&mut store, &saved)?;
     tracing::info!(name, "saved the conversation for the review desk");

@@ -49,19 +49,50 @@ struct Export {
     author: String,
     created: String,
     views: String,
+    /// The user's Polis-style vote vector: their votes in the conversations saved with `--me`.
+    votes: Vec<PolisVote>,
     signature: String,
 }
 
-/// The exact bytes signed: the export's fields but the signature, as compact JSON in this order.
-fn message(author: &str, created: &str, views: &str) -> String {
-    serde_json::json!({
+/// One vote of the user on a public statement of a saved conversation (agree = 1, disagree =
+/// -1, pass = 0). The conversation is named by the name it was saved under, never by the local
+/// folder it was read from.
+#[derive(Debug, Clone, Serialize)]
+struct PolisVote {
+    conversation: String,
+    tid: u64,
+    statement: Option<String>,
+    vote: i8,
+}
+
+/// The user's votes in every saved conversation that names them (`consensus polis --me`).
+fn vote_vector(store: &steward_agent::Store) -> Result<Vec<PolisVote>> {
+    let mut out = Vec::new();
+    for c in steward_agent::web::conversations::list(store)? {
+        for (tid, vote) in &c.my_votes {
+            out.push(PolisVote {
+                conversation: c.name.clone(),
+                tid: *tid,
+                statement: c.texts.get(tid).cloned(),
+                vote: *vote,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The exact bytes signed: the export's fields but the signature, as one compact JSON object with
+/// its keys sorted (serde_json's map; docs/views.md tells verifiers how to rebuild it).
+fn message(author: &str, created: &str, views: &str, votes: &[PolisVote]) -> Result<String> {
+    Ok(serde_json::json!({
         "kind": "steward-views",
-        "version": 1,
+        "version": 2,
         "author": author,
         "created": created,
         "views": views,
+        "votes": serde_json::to_value(votes)?,
     })
-    .to_string()
+    .to_string())
 }
 
 pub(crate) fn run(ctx: &Ctx, out: &Output, command: ViewsCommand) -> Result<ExitCode> {
@@ -108,16 +139,18 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: ViewsCommand) -> Result<Exit
                 .context("opening the signing key")?;
             let author = format!("{:#x}", k.address());
             let created = jiff::Timestamp::now().to_string();
-            let msg = message(&author, &created, &text);
+            let votes = vote_vector(&store)?;
+            let msg = message(&author, &created, &text, &votes)?;
             let sig = k
                 .sign_message(msg.as_bytes())
                 .context("signing the views")?;
             let export = Export {
                 kind: "steward-views",
-                version: 1,
+                version: 2,
                 author,
                 created,
                 views: text,
+                votes,
                 signature: steward_core::Bytes::from(sig.as_bytes().to_vec()).to_string(),
             };
             let path = to.unwrap_or_else(|| file.with_extension("signed.json"));

@@ -230,6 +230,14 @@ fn no_canary_reaches_the_draft_its_json_or_its_logs() {
         .to_lowercase();
     let reviewed = dir.path().join("views.md");
     std::fs::write(&reviewed, &text).expect("write");
+    // A Polis conversation the user took part in, saved with `--me`: their votes go out with the
+    // views, signed, as the vote vector.
+    let conv = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/polis-math-reference/25ptpt-3gp-no-strict-with-meta"
+    );
+    let (code, _, err) = key(&["consensus", "polis", conv, "--save", "ref25", "--me", "1"]);
+    assert_eq!(code, 0, "{err}");
     let (code, out, err) = key(&[
         "--json",
         "views",
@@ -245,9 +253,20 @@ fn no_canary_reaches_the_draft_its_json_or_its_logs() {
         serde_json::from_str(&std::fs::read_to_string(&path).expect("export")).expect("json");
     assert_eq!(export["author"].as_str(), Some(author.as_str()));
     assert_eq!(export["views"].as_str(), Some(text.as_str()));
+    let votes = export["votes"].as_array().expect("votes");
+    assert!(!votes.is_empty(), "{export}");
+    assert!(
+        votes.iter().all(|v| v["conversation"] == "ref25"
+            && [-1, 0, 1].contains(&v["vote"].as_i64().unwrap_or(9))),
+        "{votes:?}"
+    );
+    assert!(
+        !export.to_string().contains("polis-math-reference"),
+        "the local folder leaked"
+    );
     let signed = serde_json::json!({
         "kind": export["kind"], "version": export["version"], "author": export["author"],
-        "created": export["created"], "views": export["views"],
+        "created": export["created"], "views": export["views"], "votes": export["votes"],
     })
     .to_string();
     let sig: alloy::primitives::Signature = export["signature"]
