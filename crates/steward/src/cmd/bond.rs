@@ -247,6 +247,8 @@ fn cfg_address(v: &Option<String>, key: &str) -> Result<Option<Address>> {
 fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
     let (home, esc) = escrow(ctx, &a.chain)?;
     let bc = ctx.config(&home)?.bonds;
+    // The home's lock is taken again by --ingest.
+    drop(home);
     let raw =
         read_mailbox(&a.mailbox).with_context(|| format!("reading {}", a.mailbox.display()))?;
     let mut messages = Vec::new();

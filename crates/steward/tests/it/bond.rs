@@ -210,3 +210,118 @@ fn bond_deposit_verify_reply_on_anvil() {
     assert_eq!(json(&out)["data"]["messages"][0]["why"], "not-open");
     drop(anvil);
 }
+
+/// `[bonds]` in config.toml: `ingest mail` stores the paid and the plain message and holds the
+/// unpaid one; `bond held --json` lists it with the reason; `bond verify` needs no flags.
+#[test]
+fn bond_held_lists_mail_the_config_policy_held() {
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            steward_testing::skip(steward_testing::Need::Anvil, "bond_held_cli", why);
+            return;
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let me = dev_key(2).expect("key").address();
+    let (anvil, kit) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let kit = Bonds::deploy(&anvil, &artifacts, &BondsConfig::default())
+            .await
+            .expect("deploy");
+        let sender = dev_key(1).expect("key");
+        kit.escrow()
+            .deposit(
+                &sender,
+                me,
+                steward_agent::bonds::message_id_of("paid@mail.test"),
+                steward_eth::testkit::usdc(1),
+            )
+            .await
+            .expect("deposit");
+        anvil.mine(2).await.expect("mine");
+        (anvil, kit)
+    });
+    let (dir, home) = temp_home();
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
+    assert_eq!(code, 0, "{err}");
+    let escrow = kit.escrow.to_string();
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "[bonds]\nrpc = \"{}\"\nchain_id = 31337\nescrow = \"{escrow}\"\ntoken = \"{}\"\nrecipient = \"{me}\"\nprice = 0.5\n",
+            anvil.url(),
+            kit.token
+        ),
+    )
+    .expect("config");
+    let md = dir.path().join("Maildir");
+    std::fs::create_dir_all(md.join("new")).expect("maildir");
+    std::fs::create_dir_all(md.join("cur")).expect("maildir");
+    let paid = steward_agent::bonds::message_id_of("paid@mail.test");
+    let unpaid = steward_agent::bonds::message_id_of("unpaid@mail.test");
+    for (name, header) in [
+        ("paid", Some(paid)),
+        ("unpaid", Some(unpaid)),
+        ("plain", None),
+    ] {
+        let h = header
+            .map(|id| format!("X-Steward-Bond: 31337:{escrow}:{id}\r\n"))
+            .unwrap_or_default();
+        std::fs::write(
+            md.join("new").join(name),
+            format!("Message-ID: <{name}@mail.test>\r\nFrom: <s@mail.test>\r\n{h}Subject: {name} <b>\r\n\r\nhello\r\n"),
+        )
+        .expect("write");
+    }
+    let st = |args: &[&str]| {
+        run(steward(&home)
+            .env("STEWARD_PASSPHRASE", PASS)
+            .args(args)
+            .arg("--json"))
+    };
+    let mdp = md.display().to_string();
+    let (code, out, err) = st(&["ingest", "mail", &mdp]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(
+        (v["data"]["ingested"].as_u64(), v["data"]["held"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    let (code, out, err) = st(&["bond", "held"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    let held = v["data"].as_array().expect("a list");
+    assert_eq!(held.len(), 1, "{v}");
+    assert_eq!(held[0]["message_id"], "unpaid@mail.test");
+    assert_eq!(held[0]["reason"], "unknown-bond");
+    assert_eq!(held[0]["from"], "s@mail.test");
+    assert_eq!(held[0]["subject"], "unpaid <b>");
+    assert_eq!(held[0]["mailbox"], mdp.as_str());
+    assert!(
+        held[0].get("raw").is_none(),
+        "the raw message stays in the store"
+    );
+    let (code, out, err) = st(&["proposals"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("paid@mail.test")
+            && out.contains("plain@mail.test")
+            && !out.contains("unpaid@"),
+        "{out}"
+    );
+    // `bond verify` with every policy value from [bonds]: the price 0.5 USDC from config.
+    let (code, out, err) = st(&["bond", "verify", &mdp]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["data"]["price"], "500000", "{v}");
+    assert_eq!(v["data"]["delivered"], 1, "{v}");
+    // A half-written section is refused naming the missing key.
+    std::fs::write(home.join("config.toml"), "[bonds]\nchain_id = 1\n").expect("config");
+    let (code, out, err) = st(&["bond", "held"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(format!("{out}{err}").contains("bonds.rpc"), "{out}{err}");
+    drop(anvil);
+}
