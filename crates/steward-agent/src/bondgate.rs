@@ -150,6 +150,11 @@ impl BondGate {
         &self.policy
     }
 
+    /// The escrow client (on the allowlisted RPC).
+    pub fn escrow(&self) -> &BondEscrow {
+        &self.escrow
+    }
+
     /// Decides every message of `raw` (read from `mailbox`): delivered ones to store, held ones
     /// with the reason. Never fails: a chain error holds the bonded messages as `unverified`.
     pub async fn screen(&self, mailbox: &str, raw: &[RawMessage]) -> Screened {

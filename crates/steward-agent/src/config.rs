@@ -288,6 +288,12 @@ pub struct BondsConfig {
     pub trusted: Vec<String>,
     /// Hold mail without a bond header too (unless whitelisted or trusted).
     pub require: bool,
+    /// Where deposits are scanned from (the escrow's deployment block): the desk's scores and
+    /// the forfeits of `run --watch`.
+    pub from_block: u64,
+    /// Forfeit the user's unanswered bonds past their window once per `run --watch` round
+    /// (a transaction signed with the casting key).
+    pub forfeit: bool,
 }
 
 impl Default for BondsConfig {
@@ -303,6 +309,8 @@ impl Default for BondsConfig {
             whitelist: Vec::new(),
             trusted: Vec::new(),
             require: false,
+            from_block: 0,
+            forfeit: false,
         }
     }
 }
@@ -367,6 +375,12 @@ impl BondsConfig {
             return Err((
                 key,
                 "must be set too: [bonds] needs rpc, chain_id, escrow, token and recipient".into(),
+            ));
+        }
+        if self.forfeit && !self.enabled() {
+            return Err((
+                "bonds.forfeit",
+                "needs bonds.escrow: there is no escrow to forfeit bonds in".into(),
             ));
         }
         if self.require && !self.enabled() {
@@ -1041,6 +1055,18 @@ pub const KEYS: &[ConfigKey] = &[
         default: "false",
         doc: "Hold mail without a bond header too, unless whitelisted or trusted.",
     },
+    ConfigKey {
+        key: "bonds.from_block",
+        env: "STEWARD_BONDS_FROM_BLOCK",
+        default: "0",
+        doc: "The block deposits are scanned from (the escrow's deployment): the desk's per-sender scores and the forfeits of `run --watch`.",
+    },
+    ConfigKey {
+        key: "bonds.forfeit",
+        env: "STEWARD_BONDS_FORFEIT",
+        default: "false",
+        doc: "Forfeit the user's unanswered bonds past their window once per `run --watch` round, signed with casting.key or the default key (password from STEWARD_KEYSTORE_PASSWORD).",
+    },
 ];
 
 impl Config {
@@ -1286,6 +1312,16 @@ impl Config {
                 self.bonds.confirmations = v
                     .parse()
                     .map_err(|_| format!("expected a whole number of blocks, got {v:?}"))?;
+            }
+            "bonds.from_block" => {
+                self.bonds.from_block = v
+                    .parse()
+                    .map_err(|_| format!("expected a block number, got {v:?}"))?;
+            }
+            "bonds.forfeit" => {
+                self.bonds.forfeit = v
+                    .parse()
+                    .map_err(|_| format!("expected true or false, got {v:?}"))?;
             }
             "bonds.whitelist" => self.bonds.whitelist = split_list(v),
             "bonds.trusted" => self.bonds.trusted = split_list(v),

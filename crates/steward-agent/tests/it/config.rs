@@ -221,13 +221,14 @@ fn every_key_is_documented_with_its_env_and_default() {
             | "market.daily_cap"
             | "bonds.chain_id"
             | "bonds.price"
-            | "bonds.confirmations" => "5",
+            | "bonds.confirmations"
+            | "bonds.from_block" => "5",
             "bonds.rpc" => "http://127.0.0.1:8545",
             "bonds.escrow" | "bonds.token" | "bonds.recipient" => {
                 "0x0000000000000000000000000000000000000001"
             }
             "bonds.whitelist" | "bonds.trusted" => "a@example.org, b@example.org",
-            "bonds.require" => "true",
+            "bonds.require" | "bonds.forfeit" => "true",
             "casting.enabled" => "true",
             "snapshot.sequencer" => "http://127.0.0.1:1/",
             "limits.max_body_bytes" => "4096",

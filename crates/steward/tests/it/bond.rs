@@ -318,6 +318,39 @@ fn bond_held_lists_mail_the_config_policy_held() {
     let v = json(&out);
     assert_eq!(v["data"]["price"], "500000", "{v}");
     assert_eq!(v["data"]["delivered"], 1, "{v}");
+    // The desk's Activity page: the held message (escaped) and the sender's score from chain.
+    let (child, url) = crate::web::serve_desk(&home);
+    let (base, token) = url.split_once("/?token=").expect("token url");
+    let page = rt.block_on(async {
+        let cookie = crate::web::session_cookie(base, token).await;
+        reqwest::Client::new()
+            .get(format!("{base}/activity"))
+            .header("Cookie", cookie)
+            .send()
+            .await
+            .expect("activity")
+            .text()
+            .await
+            .expect("body")
+    });
+    drop(child);
+    assert!(page.contains("id=\"held\""), "{page}");
+    assert!(
+        page.contains("unpaid &lt;b&gt;") && !page.contains("unpaid <b>"),
+        "{page}"
+    );
+    assert!(page.contains("<code>unknown-bond</code>"), "{page}");
+    let sender = dev_key(1)
+        .expect("key")
+        .address()
+        .to_string()
+        .to_ascii_lowercase();
+    assert!(
+        page.contains(&format!(
+            "<tr class=\"score\"><td><code>{sender}</code></td><td>1</td>"
+        )),
+        "{page}"
+    );
     // A half-written section is refused naming the missing key.
     std::fs::write(home.join("config.toml"), "[bonds]\nchain_id = 1\n").expect("config");
     let (code, out, err) = st(&["bond", "held"]);
