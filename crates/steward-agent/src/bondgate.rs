@@ -392,6 +392,58 @@ pub async fn recheck_held(
     Ok(report)
 }
 
+/// One forfeit `run --watch` attempted: the bond, and the transaction or why it failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Forfeit {
+    pub message_id: steward_core::B256,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tx: Option<steward_eth::BondTx>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Forfeits to the user every open bond past its window (`bonds.forfeit`, once per `run --watch`
+/// round): the escrow's deposits to `policy.recipient` since `from_block`, then
+/// [`bonds::forfeit_due`], signed with `key`. One bond failing does not stop the others.
+pub async fn forfeit_round(
+    gate: &BondGate,
+    key: &steward_eth::Key,
+    from_block: u64,
+) -> std::result::Result<Vec<Forfeit>, bonds::BondsError> {
+    let me = gate.policy.recipient;
+    let ids: Vec<steward_core::B256> = gate
+        .escrow
+        .deposits(from_block)
+        .await
+        .map_err(|source| bonds::BondsError::Chain {
+            context: format!("scanning deposits from block {from_block}"),
+            source: Box::new(source),
+        })?
+        .into_iter()
+        .filter(|d| d.recipient == me)
+        .map(|d| d.message_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(bonds::forfeit_due(&gate.escrow, key, me, &ids)
+        .await?
+        .into_iter()
+        .map(|(message_id, r)| match r {
+            Ok(tx) => Forfeit {
+                message_id,
+                tx: Some(tx),
+                error: None,
+            },
+            Err(e) => Forfeit {
+                message_id,
+                tx: None,
+                error: Some(e.to_string()),
+            },
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

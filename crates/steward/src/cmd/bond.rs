@@ -463,3 +463,51 @@ fn held(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
     });
     Ok(ExitCode::SUCCESS)
 }
+
+/// `run --watch` with `bonds.forfeit`: forfeits the user's unanswered bonds past their window
+/// once per round, signed with `casting.key` (else the default key).
+pub(crate) struct Forfeiter {
+    gate: steward_agent::bondgate::BondGate,
+    key: steward_eth::Key,
+    from_block: u64,
+}
+
+impl Forfeiter {
+    /// `None` unless `[bonds]` is set with `forfeit = true`.
+    pub(crate) fn from_ctx(ctx: &Ctx) -> Result<Option<Self>> {
+        let home = Home::open(&ctx.home_path()?)?;
+        let cfg = ctx.config(&home)?;
+        if !cfg.bonds.forfeit {
+            return Ok(None);
+        }
+        let Some(gate) =
+            steward_agent::bondgate::BondGate::from_config(&cfg, &Network::from_config(&cfg)?)?
+        else {
+            return Ok(None);
+        };
+        let key = open_key(&home, cfg.casting.key.as_deref())
+            .context("opening the key that forfeits bonds (bonds.forfeit)")?;
+        Ok(Some(Self {
+            gate,
+            key,
+            from_block: cfg.bonds.from_block,
+        }))
+    }
+
+    /// Forfeits what is due; a failure is the round's error, never the loop's end.
+    pub(crate) fn round(&self, report: &mut steward_agent::RoundReport) {
+        let r = runtime().and_then(|rt| {
+            Ok(rt.block_on(steward_agent::bondgate::forfeit_round(
+                &self.gate,
+                &self.key,
+                self.from_block,
+            ))?)
+        });
+        match r {
+            Ok(done) => report.forfeited.extend(done),
+            Err(e) => report
+                .errors
+                .push(format!("forfeiting unanswered bonds: {e:#}")),
+        }
+    }
+}

@@ -358,3 +358,97 @@ fn bond_held_lists_mail_the_config_policy_held() {
     assert!(format!("{out}{err}").contains("bonds.rpc"), "{out}{err}");
     drop(anvil);
 }
+
+/// `run --watch` with `bonds.forfeit`: the first round forfeits the user's bond whose window
+/// has closed, and leaves the one still open.
+#[test]
+fn run_watch_forfeits_unanswered_bonds_once_per_round() {
+    use std::io::{BufRead, BufReader};
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            steward_testing::skip(steward_testing::Need::Anvil, "bond_forfeit_watch", why);
+            return;
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let me = dev_key(2).expect("key").address();
+    let old = steward_agent::bonds::message_id_of("old@mail.test");
+    let new = steward_agent::bonds::message_id_of("new@mail.test");
+    let (anvil, kit) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let kit = Bonds::deploy(&anvil, &artifacts, &BondsConfig::default())
+            .await
+            .expect("deploy");
+        let sender = dev_key(1).expect("key");
+        let esc = kit.escrow();
+        esc.deposit(&sender, me, old, steward_eth::testkit::usdc(1))
+            .await
+            .expect("deposit");
+        anvil.increase_time(7 * 86_400 + 1).await.expect("warp");
+        anvil.mine(1).await.expect("mine");
+        esc.deposit(&sender, me, new, steward_eth::testkit::usdc(1))
+            .await
+            .expect("deposit");
+        (anvil, kit)
+    });
+    let (dir, home) = temp_home();
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
+    assert_eq!(code, 0, "{err}");
+    import(&home, dir.path(), 2);
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "[bonds]\nrpc = \"{}\"\nchain_id = 31337\nescrow = \"{}\"\ntoken = \"{}\"\nrecipient = \"{me}\"\nfrom_block = {}\nforfeit = true\n",
+            anvil.url(),
+            kit.escrow,
+            kit.token,
+            kit.deployed_at
+        ),
+    )
+    .expect("config");
+    let mut cmd = steward(&home);
+    cmd.env("STEWARD_PASSPHRASE", PASS)
+        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+        .args([
+            "--json",
+            "run",
+            "--watch",
+            "--no-sync",
+            "--interval",
+            "3600",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = crate::web::Killed(cmd.spawn().expect("run --watch"));
+    let mut reader = BufReader::new(child.0.stdout.take().expect("stdout"));
+    let mut text = String::new();
+    let round: serde_json::Value = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "run printed: {text}"
+        );
+        text.push_str(&line);
+        if let Ok(v) = serde_json::from_str(&text) {
+            break v;
+        }
+    };
+    drop(child);
+    let f = round["data"]["forfeited"].as_array().expect("forfeited");
+    assert_eq!(f.len(), 1, "{round}");
+    assert_eq!(f[0]["message_id"], old.to_string(), "{round}");
+    assert_eq!(f[0]["tx"]["paid"], "1000000", "{round}");
+    let states = rt
+        .block_on(kit.escrow().bonds(&[old, new], None))
+        .expect("bonds");
+    assert_eq!(
+        (states[0].state, states[1].state),
+        (
+            steward_eth::BondState::Forfeited,
+            steward_eth::BondState::Open
+        )
+    );
+    drop(anvil);
+}
