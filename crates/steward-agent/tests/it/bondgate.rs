@@ -210,3 +210,72 @@ async fn sync_stores_paid_and_plain_mail_and_holds_the_unpaid() {
     assert_eq!((r.ingested, r.held), (1, 1), "{r:?}");
     assert!(held(&store).contains(&("plain3@mail.test".into(), "no-bond".into())));
 }
+
+/// The same through `steward sync`'s IMAP source (`pipeline::sync_all`) on a real Dovecot: the
+/// paid and plain messages become proposals, the unpaid one is held under the IMAP mailbox.
+#[tokio::test]
+async fn sync_all_gates_imap_mail_on_a_real_dovecot() {
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            steward_testing::skip(steward_testing::Need::Anvil, "bond_gate_imap", why);
+            return;
+        }
+    };
+    let Some(mut dv) = steward_agent::testkit::dovecot::Dovecot::start() else {
+        steward_testing::skip(
+            steward_testing::Need::Dovecot,
+            "bond_gate_imap",
+            "Dovecot could not start (see above)",
+        );
+        return;
+    };
+    let anvil = Anvil::start(&tools).await.expect("anvil starts");
+    let artifacts = Artifacts::load(&tools).expect("contracts compile");
+    let kit = Bonds::deploy(&anvil, &artifacts, &BondsConfig::default())
+        .await
+        .expect("deploy");
+    let (sender, me) = (dev_key(1).expect("key"), dev_key(2).expect("key"));
+    kit.escrow()
+        .deposit(&sender, me.address(), id("ipaid"), usdc(2))
+        .await
+        .expect("deposit");
+    anvil.mine(2).await.expect("mine");
+    let msg = |label: &str, bond: Option<B256>| {
+        let h = bond
+            .map(|b| format!("{BOND_HEADER}: 31337:{}:{b}\r\n", kit.escrow))
+            .unwrap_or_default();
+        format!(
+            "Message-ID: <{label}@mail.test>\r\nFrom: <s@mail.test>\r\n{h}Subject: proposal {label}\r\n\r\nPlease fund the audits.\r\n"
+        )
+    };
+    dv.deliver(&msg("ipaid", Some(id("ipaid"))));
+    dv.deliver(&msg("iunpaid", Some(id("iunpaid"))));
+    dv.deliver(&msg("iplain", None));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_home, mut store) = crate::new_store(dir.path(), "pw");
+    let mut c = cfg(anvil.url().as_str(), &kit, me.address());
+    c.imap = vec![dv.config()];
+    let pw = steward_agent::sources::imap::ImapPassword::new(
+        steward_agent::testkit::dovecot::PASSWORD.into(),
+    );
+    let r = steward_agent::pipeline::sync_all(&mut store, &c, &[pw], &mut |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("sync: {e}\n{}", dv.log()));
+    assert_eq!((r.ingest.ingested, r.ingest.held), (2, 1), "{:?}", r.ingest);
+    assert_eq!(stored_ids(&store), ["ipaid@mail.test", "iplain@mail.test"]);
+    let h = store.held_mail().expect("held");
+    assert_eq!(h.len(), 1);
+    assert_eq!(
+        (
+            h[0].message_id.as_str(),
+            h[0].reason.as_str(),
+            h[0].label.as_str()
+        ),
+        ("iunpaid@mail.test", "unknown-bond", "uid 2")
+    );
+    assert_eq!(
+        h[0].mailbox,
+        steward_agent::sources::imap::cursor_key(&c.imap[0])
+    );
+}
