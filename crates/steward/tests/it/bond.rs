@@ -351,6 +351,56 @@ fn bond_held_lists_mail_the_config_policy_held() {
         )),
         "{page}"
     );
+    // The chain unreachable: the bonded message is held `unverified`, the plain one stored,
+    // and `ingest mail` says so and exits 6.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let text = std::fs::read_to_string(home.join("config.toml")).expect("config");
+    std::fs::write(
+        home.join("config.toml"),
+        text.replace(
+            anvil.url().as_str().trim_end_matches('/'),
+            &format!("http://127.0.0.1:{closed}"),
+        ),
+    )
+    .expect("config");
+    let md2 = dir.path().join("Maildir2");
+    std::fs::create_dir_all(md2.join("new")).expect("maildir");
+    std::fs::create_dir_all(md2.join("cur")).expect("maildir");
+    std::fs::write(
+        md2.join("new/1"),
+        format!("Message-ID: <late@mail.test>\r\nFrom: <s@mail.test>\r\nX-Steward-Bond: 31337:{escrow}:{}\r\nSubject: late\r\n\r\nhello\r\n", steward_agent::bonds::message_id_of("late@mail.test")),
+    )
+    .expect("write");
+    std::fs::write(
+        md2.join("new/2"),
+        "Message-ID: <plain2@mail.test>\r\nFrom: <s@mail.test>\r\nSubject: plain2\r\n\r\nhello\r\n",
+    )
+    .expect("write");
+    let (code, out, err) = st(&["ingest", "mail", &md2.display().to_string()]);
+    assert_eq!(code, 6, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(
+        (v["data"]["ingested"].as_u64(), v["data"]["held"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(
+        v["data"]["bond_errors"].as_array().map(Vec::len),
+        Some(1),
+        "{v}"
+    );
+    let (_, out, _) = st(&["bond", "held"]);
+    assert!(
+        json(&out)["data"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|h| h["message_id"] == "late@mail.test" && h["reason"] == "unverified"),
+        "{out}"
+    );
     // A half-written section is refused naming the missing key.
     std::fs::write(home.join("config.toml"), "[bonds]\nchain_id = 1\n").expect("config");
     let (code, out, err) = st(&["bond", "held"]);
