@@ -30,6 +30,7 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub identity: IdentityConfig,
     pub market: MarketConfig,
+    pub bonds: BondsConfig,
     /// Names for addresses in payloads shown to you: `"0x…" = "Treasury multisig"`.
     pub address_book: std::collections::BTreeMap<String, String>,
 }
@@ -258,6 +259,137 @@ impl Default for MarketConfig {
             budget: 0.0,
             daily_cap: 0.0,
         }
+    }
+}
+
+/// `[bonds]`: attention bonds on incoming mail (docs/economy.md). Off by default; set `escrow`
+/// (with `rpc`, `chain_id`, `token` and `recipient`) and `steward sync` checks every bonded
+/// message on chain before it is stored. Addresses stay strings here, checked at load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BondsConfig {
+    /// JSON-RPC of the escrow's chain; its host must be in `network.allow`.
+    pub rpc: Option<String>,
+    /// The chain the bonds must be on.
+    pub chain_id: Option<u64>,
+    /// The `AttentionBonds` escrow; setting it turns the check on.
+    pub escrow: Option<String>,
+    /// The token bonds must be in (the escrow's token must be this one).
+    pub token: Option<String>,
+    /// The user's address: the bonds' recipient.
+    pub recipient: Option<String>,
+    /// The least bond delivered, in USDC; unset: the CO-QAF attention price.
+    pub price: Option<f64>,
+    /// Blocks a deposit must be below the head before it counts.
+    pub confirmations: u64,
+    /// From addresses delivered without a bond.
+    pub whitelist: Vec<String>,
+    /// Trusted agents and delegates (From addresses), delivered without a bond.
+    pub trusted: Vec<String>,
+    /// Hold mail without a bond header too (unless whitelisted or trusted).
+    pub require: bool,
+    /// Where deposits are scanned from (the escrow's deployment block): the desk's scores and
+    /// the forfeits of `run --watch`.
+    pub from_block: u64,
+    /// Forfeit the user's unanswered bonds past their window once per `run --watch` round
+    /// (a transaction signed with the casting key).
+    pub forfeit: bool,
+}
+
+impl Default for BondsConfig {
+    fn default() -> Self {
+        Self {
+            rpc: None,
+            chain_id: None,
+            escrow: None,
+            token: None,
+            recipient: None,
+            price: None,
+            confirmations: 2,
+            whitelist: Vec::new(),
+            trusted: Vec::new(),
+            require: false,
+            from_block: 0,
+            forfeit: false,
+        }
+    }
+}
+
+impl BondsConfig {
+    /// Whether bonds are checked (the escrow is set).
+    pub fn enabled(&self) -> bool {
+        self.escrow.is_some()
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let address = |key: &'static str, v: &Option<String>| match v {
+            Some(a) if a.parse::<steward_core::Address>().is_err() => {
+                Err((key, format!("{a:?} is not an address")))
+            }
+            _ => Ok(()),
+        };
+        address("bonds.escrow", &self.escrow)?;
+        address("bonds.token", &self.token)?;
+        address("bonds.recipient", &self.recipient)?;
+        if let Some(r) = &self.rpc
+            && url::Url::parse(r).is_err()
+        {
+            return Err(("bonds.rpc", format!("{r:?} is not a URL")));
+        }
+        if let Some(p) = self.price
+            && !(p.is_finite() && (0.0..=1e12).contains(&p))
+        {
+            return Err((
+                "bonds.price",
+                format!("expected an amount of USDC, got {p}"),
+            ));
+        }
+        if self.confirmations > 10_000 {
+            return Err((
+                "bonds.confirmations",
+                format!("must be at most 10000, got {}", self.confirmations),
+            ));
+        }
+        for (key, list) in [
+            ("bonds.whitelist", &self.whitelist),
+            ("bonds.trusted", &self.trusted),
+        ] {
+            for a in list {
+                let t = a.trim();
+                if !t.contains('@') || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err((key, format!("{a:?} is not a mail address")));
+                }
+            }
+        }
+        // Half a policy would check bonds against nothing: all five or none.
+        let parts = [
+            ("bonds.rpc", self.rpc.is_some()),
+            ("bonds.chain_id", self.chain_id.is_some()),
+            ("bonds.escrow", self.escrow.is_some()),
+            ("bonds.token", self.token.is_some()),
+            ("bonds.recipient", self.recipient.is_some()),
+        ];
+        if parts.iter().any(|(_, set)| *set)
+            && let Some((key, _)) = parts.iter().find(|(_, set)| !*set)
+        {
+            return Err((
+                key,
+                "must be set too: [bonds] needs rpc, chain_id, escrow, token and recipient".into(),
+            ));
+        }
+        if self.forfeit && !self.enabled() {
+            return Err((
+                "bonds.forfeit",
+                "needs bonds.escrow: there is no escrow to forfeit bonds in".into(),
+            ));
+        }
+        if self.require && !self.enabled() {
+            return Err((
+                "bonds.require",
+                "needs bonds.escrow: without an escrow no mail could ever be delivered".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -863,6 +995,78 @@ pub const KEYS: &[ConfigKey] = &[
         default: "0.0",
         doc: "The most the agent may spend on market trades in any 24 hours, in tokens; a trade past it is refused before signing.",
     },
+    ConfigKey {
+        key: "bonds.rpc",
+        env: "STEWARD_BONDS_RPC",
+        default: "(unset: bonds off)",
+        doc: "JSON-RPC of the attention-bond escrow's chain; its host must be in network.allow. [bonds] needs rpc, chain_id, escrow, token and recipient, or none of them.",
+    },
+    ConfigKey {
+        key: "bonds.chain_id",
+        env: "STEWARD_BONDS_CHAIN_ID",
+        default: "(unset: bonds off)",
+        doc: "The chain bonds must be on.",
+    },
+    ConfigKey {
+        key: "bonds.escrow",
+        env: "STEWARD_BONDS_ESCROW",
+        default: "(unset: bonds off)",
+        doc: "The AttentionBonds escrow. Set, `steward sync` checks mail carrying X-Steward-Bond on chain and holds what is not paid for.",
+    },
+    ConfigKey {
+        key: "bonds.token",
+        env: "STEWARD_BONDS_TOKEN",
+        default: "(unset: bonds off)",
+        doc: "The token bonds must be in (USDC, 6 decimals).",
+    },
+    ConfigKey {
+        key: "bonds.recipient",
+        env: "STEWARD_BONDS_RECIPIENT",
+        default: "(unset: bonds off)",
+        doc: "The user's address, the bonds' recipient.",
+    },
+    ConfigKey {
+        key: "bonds.price",
+        env: "STEWARD_BONDS_PRICE",
+        default: "(unset: the CO-QAF attention price)",
+        doc: "The least bond delivered, in USDC.",
+    },
+    ConfigKey {
+        key: "bonds.confirmations",
+        env: "STEWARD_BONDS_CONFIRMATIONS",
+        default: "2",
+        doc: "Blocks a deposit must be below the head before it counts (a reorg cannot un-pay delivered mail).",
+    },
+    ConfigKey {
+        key: "bonds.whitelist",
+        env: "STEWARD_BONDS_WHITELIST",
+        default: "[]",
+        doc: "From addresses delivered without a bond. In env, comma-separated.",
+    },
+    ConfigKey {
+        key: "bonds.trusted",
+        env: "STEWARD_BONDS_TRUSTED",
+        default: "[]",
+        doc: "Trusted agents and delegates (From addresses), delivered without a bond. In env, comma-separated.",
+    },
+    ConfigKey {
+        key: "bonds.require",
+        env: "STEWARD_BONDS_REQUIRE",
+        default: "false",
+        doc: "Hold mail without a bond header too, unless whitelisted or trusted.",
+    },
+    ConfigKey {
+        key: "bonds.from_block",
+        env: "STEWARD_BONDS_FROM_BLOCK",
+        default: "0",
+        doc: "The block deposits are scanned from (the escrow's deployment): the desk's per-sender scores and the forfeits of `run --watch`.",
+    },
+    ConfigKey {
+        key: "bonds.forfeit",
+        env: "STEWARD_BONDS_FORFEIT",
+        default: "false",
+        doc: "Forfeit the user's unanswered bonds past their window once per `run --watch` round, signed with casting.key or the default key (password from STEWARD_KEYSTORE_PASSWORD).",
+    },
 ];
 
 impl Config {
@@ -1078,6 +1282,54 @@ impl Config {
                     self.market.daily_cap = amount;
                 }
             }
+            "bonds.rpc" => self.bonds.rpc = (!v.is_empty()).then(|| v.to_owned()),
+            "bonds.chain_id" => {
+                self.bonds.chain_id = if v.is_empty() {
+                    None
+                } else {
+                    Some(
+                        v.parse()
+                            .map_err(|_| format!("expected a chain id, got {v:?}"))?,
+                    )
+                };
+            }
+            "bonds.escrow" => self.bonds.escrow = (!v.is_empty()).then(|| v.to_owned()),
+            "bonds.token" => self.bonds.token = (!v.is_empty()).then(|| v.to_owned()),
+            "bonds.recipient" => self.bonds.recipient = (!v.is_empty()).then(|| v.to_owned()),
+            "bonds.price" => {
+                self.bonds.price = if v.is_empty() {
+                    None
+                } else {
+                    Some(
+                        v.parse::<f64>()
+                            .ok()
+                            .filter(|x| x.is_finite() && *x >= 0.0)
+                            .ok_or_else(|| format!("expected an amount of USDC, got {v:?}"))?,
+                    )
+                };
+            }
+            "bonds.confirmations" => {
+                self.bonds.confirmations = v
+                    .parse()
+                    .map_err(|_| format!("expected a whole number of blocks, got {v:?}"))?;
+            }
+            "bonds.from_block" => {
+                self.bonds.from_block = v
+                    .parse()
+                    .map_err(|_| format!("expected a block number, got {v:?}"))?;
+            }
+            "bonds.forfeit" => {
+                self.bonds.forfeit = v
+                    .parse()
+                    .map_err(|_| format!("expected true or false, got {v:?}"))?;
+            }
+            "bonds.whitelist" => self.bonds.whitelist = split_list(v),
+            "bonds.trusted" => self.bonds.trusted = split_list(v),
+            "bonds.require" => {
+                self.bonds.require = v
+                    .parse()
+                    .map_err(|_| format!("expected true or false, got {v:?}"))?;
+            }
             "decide.use_llm" => {
                 self.decide.use_llm = v
                     .parse()
@@ -1260,6 +1512,7 @@ impl Config {
             m.validate().map_err(|e| ("notify.mail", e))?;
         }
         self.identity.validate()?;
+        self.bonds.validate()?;
         if let Some(a) = &self.market.address
             && a.parse::<steward_core::Address>().is_err()
         {

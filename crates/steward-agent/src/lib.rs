@@ -9,6 +9,7 @@
 //! webhook or mail with reminders before the deadline (`notify`), and serves the review desk (`web`).
 
 mod audit;
+pub mod bondgate;
 pub mod bonds;
 pub mod cast;
 mod config;
@@ -47,9 +48,9 @@ pub use cast::{
     cast_vote, reconcile,
 };
 pub use config::{
-    CastingConfig, Config, ConfigKey, DecideConfig, GovernorConfig, IdentityConfig, ImapConfig,
-    KEYS, LimitsConfig, LogConfig, MailConfig, MailTls, ModelsConfig, NetworkConfig, NotifyConfig,
-    SnapshotConfig, ToolsConfig, UnaskedAction, WebConfig,
+    BondsConfig, CastingConfig, Config, ConfigKey, DecideConfig, GovernorConfig, IdentityConfig,
+    ImapConfig, KEYS, LimitsConfig, LogConfig, MailConfig, MailTls, ModelsConfig, NetworkConfig,
+    NotifyConfig, SnapshotConfig, ToolsConfig, UnaskedAction, WebConfig,
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, InvalidValue, Result};
@@ -70,6 +71,7 @@ pub use sources::forum::Post as DiscussionPost;
 pub use store::raw_connection;
 pub use store::{Passphrase, SCHEMA_VERSION, Store, Tx};
 pub use sync::{
-    DiscussionReport, IngestReport, Progress, ingest_file, ingest_mail, ingest_mail_messages,
-    sync_discussions, sync_governor, sync_imap, sync_imap_with, sync_snapshot_space,
+    DiscussionReport, IngestReport, Progress, ingest_file, ingest_mail, ingest_mail_gated,
+    ingest_mail_messages, sync_discussions, sync_governor, sync_imap, sync_imap_gated,
+    sync_imap_with, sync_snapshot_space,
 };

@@ -197,6 +197,7 @@ CREATE TABLE verify_pins (
     crate::notify::MIGRATION,
     crate::profile::SHAREABLE_MIGRATION,
     crate::digest::MIGRATION,
+    crate::bondgate::MIGRATION,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

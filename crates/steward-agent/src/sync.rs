@@ -29,6 +29,16 @@ pub struct IngestReport {
     /// Messages that pointed at a proposal already stored (recorded as aliases of it).
     pub linked: u64,
     pub quarantined: Vec<Quarantined>,
+    /// Mail the attention-bond gate held (`[bonds]`; listed by `steward bond held`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub held: u64,
+    /// The chain could not be read for bonded mail, which was held as `unverified`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bond_errors: Vec<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl IngestReport {
@@ -46,6 +56,8 @@ impl IngestReport {
         self.votes += other.votes;
         self.linked += other.linked;
         self.quarantined.extend(other.quarantined);
+        self.held += other.held;
+        self.bond_errors.extend(other.bond_errors);
     }
 }
 
@@ -124,6 +136,35 @@ pub fn ingest_mail_messages(
         store_mail(tx, &mut r, &source, mailbox, raw, limits)?;
         Ok(r)
     })
+}
+
+/// `ingest mail` with the attention-bond gate: bonded mail is stored only when paid for, the
+/// rest is held (crate::bondgate); without a gate, as [`ingest_mail`].
+pub async fn ingest_mail_gated(
+    store: &mut Store,
+    path: &Path,
+    limits: &Limits,
+    gate: Option<&crate::bondgate::BondGate>,
+) -> Result<IngestReport> {
+    let Some(gate) = gate else {
+        return ingest_mail(store, path, limits);
+    };
+    let raw = crate::sources::mail::read_mailbox(path).map_err(|source| Error::Io {
+        path: path.into(),
+        context: "reading the mailbox",
+        source,
+    })?;
+    let mailbox = path.display().to_string();
+    let source = format!("mail {mailbox}");
+    let mut report = crate::bondgate::recheck_held(store, gate, limits).await?;
+    let screened = gate.screen(&mailbox, &raw).await;
+    let r = store.transaction(|tx| {
+        let mut r = IngestReport::default();
+        tx.store_screened(&mut r, &source, &mailbox, &screened, limits)?;
+        Ok(r)
+    })?;
+    report.merge(r);
+    Ok(report)
 }
 
 /// Progress of a sync, for a progress bar.
@@ -508,7 +549,7 @@ async fn sync_topic(
 /// Stores parsed mail messages: a message linking to a known proposal becomes an alias of it,
 /// any other is a mail proposal (aliased by its links, so the hub's record replaces it later);
 /// a message that does not parse is quarantined. Shared by `ingest_mail` and `sync_imap`.
-fn store_mail(
+pub(crate) fn store_mail(
     tx: &mut Tx<'_>,
     r: &mut IngestReport,
     source: &str,
@@ -576,6 +617,20 @@ pub async fn sync_imap_with(
     password: &crate::sources::imap::ImapPassword,
     limits: &Limits,
 ) -> Result<IngestReport> {
+    sync_imap_gated(store, net, cfg, password, limits, None).await
+}
+
+/// [`sync_imap_with`] behind the attention-bond gate (`[bonds]`): each batch is screened before
+/// it is stored, held mail is kept with its reason, and the UID cursor moves past both (held
+/// mail that may still become deliverable is checked again from the store by the next sync).
+pub async fn sync_imap_gated(
+    store: &mut Store,
+    net: &crate::Network,
+    cfg: &crate::ImapConfig,
+    password: &crate::sources::imap::ImapPassword,
+    limits: &Limits,
+    gate: Option<&crate::bondgate::BondGate>,
+) -> Result<IngestReport> {
     use crate::sources::imap::{BATCH, ImapCursor, ImapFolder, cursor_key};
     let key = cursor_key(cfg);
     let saved: Option<ImapCursor> = match store.cursor(&key)? {
@@ -612,9 +667,16 @@ pub async fn sync_imap_with(
     for chunk in uids.chunks(BATCH) {
         let raw = folder.fetch(chunk).await?;
         cursor.last_uid = chunk.last().copied().unwrap_or(cursor.last_uid);
+        let screened = match gate {
+            Some(g) => Some(g.screen(&mailbox, &raw).await),
+            None => None,
+        };
         let r = store.transaction(|tx| {
             let mut r = IngestReport::default();
-            store_mail(tx, &mut r, &source, &mailbox, &raw, limits)?;
+            match &screened {
+                Some(s) => tx.store_screened(&mut r, &source, &mailbox, s, limits)?,
+                None => store_mail(tx, &mut r, &source, &mailbox, &raw, limits)?,
+            }
             tx.set_cursor(&key, &serde_json::to_string(&cursor).unwrap_or_default())?;
             Ok(r)
         })?;

@@ -79,6 +79,13 @@ impl<'a> Pipeline<'a> {
             r.synced = s.ingest.ingested;
             r.errors
                 .extend(s.ingest.quarantined.iter().map(ToString::to_string));
+            // Bonded mail held because the chain could not be read: said, never delivered.
+            r.errors.extend(
+                s.ingest
+                    .bond_errors
+                    .iter()
+                    .map(|e| format!("bonds unverified, mail held: {e}")),
+            );
         }
         let open = self.store.proposals(&ProposalFilter {
             open_only: true,

@@ -34,6 +34,9 @@ pub struct RoundReport {
     pub digest: Vec<crate::digest::DigestLine>,
     pub unchanged: usize,
     pub errors: Vec<String>,
+    /// Unanswered attention bonds forfeited to the user this round (`bonds.forfeit`, `run --watch`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forfeited: Vec<crate::bondgate::Forfeit>,
 }
 
 /// The question budget of a round, as `steward run` reports it.

@@ -11,7 +11,7 @@ use crate::sources::imap::ImapPassword;
 use crate::sources::snapshot::HubClient;
 use crate::{
     Config, DiscussionReport, IngestReport, Network, Store, sync_discussions, sync_governor,
-    sync_imap_with, sync_snapshot_space,
+    sync_imap_gated, sync_snapshot_space,
 };
 
 /// What one sync brought in.
@@ -98,10 +98,26 @@ pub async fn sync_all(
             })?;
         total.merge(r);
     }
+    // Bonded mail is checked on chain before it is stored (`[bonds]`, crate::bondgate).
+    let gate = if cfg.imap.is_empty() {
+        None
+    } else {
+        crate::bondgate::BondGate::from_config(cfg, &net)?
+    };
+    if let Some(g) = &gate {
+        progress("held mail");
+        let r = crate::bondgate::recheck_held(store, g, &limits)
+            .await
+            .map_err(|source| PipelineError::Sync {
+                what: "held mail".into(),
+                source: Box::new(source),
+            })?;
+        total.merge(r);
+    }
     for (a, password) in cfg.imap.iter().zip(imap_passwords) {
         let account = a.account();
         progress(&format!("imap {account}"));
-        let r = sync_imap_with(store, &net, a, password, &limits)
+        let r = sync_imap_gated(store, &net, a, password, &limits, gate.as_ref())
             .await
             .map_err(|source| PipelineError::Sync {
                 what: format!("imap {account}"),

@@ -12,6 +12,7 @@
 //! same-origin` or an `Origin` equal to the desk's own, and never neither. Pages are rendered on
 //! the server; the only asset (CSS) is embedded; plots are SVG drawn here. No JavaScript, no CDN.
 
+mod bonds;
 pub mod conversations;
 mod daos;
 mod pages;
@@ -63,6 +64,8 @@ struct Inner {
     daos: Option<daos::DaoSources>,
     /// For the profile page's learned topics and leanings (None: items only).
     embedder: Option<Mutex<Box<dyn steward_ml::Embedder>>>,
+    /// `[bonds]`: the Activity page shows held mail and the senders' scores.
+    bonds: Option<bonds::BondDesk>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -94,6 +97,7 @@ impl Desk {
                 cast,
                 daos: None,
                 embedder: None,
+                bonds: None,
             }),
         })
     }
@@ -126,6 +130,16 @@ impl Desk {
         let sources = daos::DaoSources::from_config(config)?;
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.daos = Some(sources);
+        }
+        Ok(self)
+    }
+
+    /// Lets the Activity page read the senders' attention-bond scores from `config`'s escrow
+    /// (held mail is shown whatever the config).
+    pub fn with_bonds(mut self, config: &crate::Config) -> Result<Self> {
+        let b = bonds::BondDesk::from_config(config)?;
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.bonds = b;
         }
         Ok(self)
     }
@@ -819,11 +833,26 @@ async fn forget(
 }
 
 async fn activity(State(desk): State<Desk>) -> Response {
-    let store = desk.store();
-    let entries = store.audit_entries(Some(300));
-    let verdict = store.verify_audit();
+    // The store's lock is not held across the chain read below.
+    let (entries, verdict, held) = {
+        let store = desk.store();
+        (
+            store.audit_entries(Some(300)),
+            store.verify_audit(),
+            store.held_mail().map_err(|e| e.to_string()),
+        )
+    };
+    let scores = match &desk.inner.bonds {
+        Some(b) => Some(b.scores().await),
+        None => None,
+    };
+    let extra = if desk.inner.bonds.is_some() || held.as_ref().is_ok_and(|h| !h.is_empty()) {
+        bonds::section(&held, scores.as_ref())
+    } else {
+        String::new()
+    };
     match (entries, verdict) {
-        (Ok(e), Ok(v)) => Html(pages::activity(&e, &v)).into_response(),
+        (Ok(e), Ok(v)) => Html(pages::activity(&e, &v, &extra)).into_response(),
         (Err(e), _) | (_, Err(e)) => internal(e),
     }
 }

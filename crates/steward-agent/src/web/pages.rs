@@ -454,6 +454,8 @@ pub(crate) fn profile(
 pub(crate) fn activity(
     entries: &[AuditEntry],
     verdict: &Result<AuditReport, AuditVerifyError>,
+    // Sections of other subsystems (attention bonds), already escaped.
+    extra: &str,
 ) -> String {
     let mut b = match verdict {
         Ok(r) => format!(
@@ -465,6 +467,7 @@ pub(crate) fn activity(
             esc(&e.to_string())
         ),
     };
+    b.push_str(extra);
     b.push_str(
         "<table><tr><th>#</th><th>time</th><th>kind</th><th>subject</th><th>detail</th></tr>",
     );

@@ -218,7 +218,17 @@ fn every_key_is_documented_with_its_env_and_default() {
             | "casting.max_votes_per_day"
             | "casting.max_value_per_day"
             | "market.budget"
-            | "market.daily_cap" => "5",
+            | "market.daily_cap"
+            | "bonds.chain_id"
+            | "bonds.price"
+            | "bonds.confirmations"
+            | "bonds.from_block" => "5",
+            "bonds.rpc" => "http://127.0.0.1:8545",
+            "bonds.escrow" | "bonds.token" | "bonds.recipient" => {
+                "0x0000000000000000000000000000000000000001"
+            }
+            "bonds.whitelist" | "bonds.trusted" => "a@example.org, b@example.org",
+            "bonds.require" | "bonds.forfeit" => "true",
             "casting.enabled" => "true",
             "snapshot.sequencer" => "http://127.0.0.1:1/",
             "limits.max_body_bytes" => "4096",
@@ -244,4 +254,81 @@ fn every_key_is_documented_with_its_env_and_default() {
         c.set(k.key, sample)
             .unwrap_or_else(|e| panic!("{}: {e}", k.key));
     }
+}
+
+#[test]
+fn bonds_section_is_off_by_default_and_all_or_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("config.toml");
+    let c = Config::load(&file, env(&[]), &[]).expect("defaults");
+    assert!(!c.bonds.enabled());
+    assert_eq!(c.bonds.confirmations, 2);
+    let a = "0x00000000000000000000000000000000000000aa";
+    let full = format!(
+        "[bonds]\nrpc = \"http://127.0.0.1:8545\"\nchain_id = 31337\nescrow = \"{a}\"\ntoken = \"{a}\"\nrecipient = \"{a}\"\nwhitelist = [\"Friend@x.org\"]\n"
+    );
+    std::fs::write(&file, &full).expect("write");
+    let c = Config::load(&file, env(&[]), &[]).expect("full section");
+    assert!(c.bonds.enabled() && !c.bonds.require && c.bonds.price.is_none());
+    // Each bad value names its key (and the file's line).
+    for (text, key, want) in [
+        (
+            full.replace("token = ", "# token = "),
+            "bonds.token",
+            "must be set too",
+        ),
+        (
+            "[bonds]\nrecipient = \"0x00000000000000000000000000000000000000aa\"\n".to_owned(),
+            "bonds.rpc",
+            "must be set too",
+        ),
+        (
+            full.replace("escrow = \"0x", "escrow = \"0y"),
+            "bonds.escrow",
+            "is not an address",
+        ),
+        (
+            full.replace("http://127.0.0.1:8545", "not a url"),
+            "bonds.rpc",
+            "is not a URL",
+        ),
+        (format!("{full}price = -1.0\n"), "bonds.price", "USDC"),
+        (
+            format!("{full}confirmations = 99999\n"),
+            "bonds.confirmations",
+            "at most",
+        ),
+        (
+            full.replace("Friend@x.org", "nobody"),
+            "bonds.whitelist",
+            "not a mail address",
+        ),
+        (
+            "[bonds]\nrequire = true\n".to_owned(),
+            "bonds.require",
+            "needs bonds.escrow",
+        ),
+    ] {
+        std::fs::write(&file, &text).expect("write");
+        let e = Config::load(&file, env(&[]), &[])
+            .expect_err(key)
+            .to_string();
+        assert!(e.contains(key) && e.contains(want), "{key}: {e}");
+    }
+    // Env and flags: the value's origin and key are named.
+    std::fs::write(&file, &full).expect("write");
+    let e = Config::load(&file, env(&[("STEWARD_BONDS_CONFIRMATIONS", "two")]), &[])
+        .expect_err("bad env")
+        .to_string();
+    assert!(
+        e.contains("STEWARD_BONDS_CONFIRMATIONS") && e.contains("bonds.confirmations"),
+        "{e}"
+    );
+    let c = Config::load(
+        &file,
+        env(&[]),
+        &flags(&[("bonds.price", "0.25"), ("bonds.require", "true")]),
+    )
+    .expect("flags");
+    assert_eq!((c.bonds.price, c.bonds.require), (Some(0.25), true));
 }

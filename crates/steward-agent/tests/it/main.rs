@@ -5,6 +5,7 @@
 #![allow(clippy::print_stderr)]
 
 mod audit;
+mod bondgate;
 mod bonds;
 mod budget;
 mod cast;

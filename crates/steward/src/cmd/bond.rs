@@ -35,6 +35,8 @@ pub(crate) enum BondCommand {
     Forfeit(MessageArgs),
     /// Per-sender bonds, reply rate and share of the recipient's QAF and CO-QAF, from the chain
     Scores(ScoresArgs),
+    /// Mail `sync` / `ingest mail` held under `[bonds]`, with the reason (newest first)
+    Held,
 }
 
 #[derive(Debug, Args)]
@@ -69,12 +71,12 @@ pub(crate) struct PriceArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ChainArgs {
-    /// JSON-RPC endpoint (checked against the network allowlist)
+    /// JSON-RPC endpoint, checked against the network allowlist (default: bonds.rpc)
     #[arg(long)]
-    rpc: String,
-    /// The AttentionBonds escrow
+    rpc: Option<String>,
+    /// The AttentionBonds escrow (default: bonds.escrow)
     #[arg(long)]
-    escrow: Address,
+    escrow: Option<Address>,
 }
 
 #[derive(Debug, Args)]
@@ -83,30 +85,30 @@ pub(crate) struct VerifyArgs {
     mailbox: PathBuf,
     #[command(flatten)]
     chain: ChainArgs,
-    /// The chain the bonds must be on
+    /// The chain the bonds must be on (default: bonds.chain_id)
     #[arg(long)]
-    chain_id: u64,
-    /// The token bonds must be in
+    chain_id: Option<u64>,
+    /// The token bonds must be in (default: bonds.token)
     #[arg(long)]
-    token: Address,
-    /// The user's address (the bonds' recipient)
+    token: Option<Address>,
+    /// The user's address, the bonds' recipient (default: bonds.recipient)
     #[arg(long)]
-    recipient: Address,
-    /// The least bond delivered, in USDC (default: the attention price at --inbox)
+    recipient: Option<Address>,
+    /// The least bond delivered, in USDC (default: bonds.price, else the attention price at --inbox)
     #[arg(long)]
     price: Option<f64>,
     /// Bonded messages received in the last 7 days, for the default price
     #[arg(long, default_value_t = 0)]
     inbox: u64,
-    /// From addresses delivered without a bond (comma-separated)
+    /// From addresses delivered without a bond, comma-separated (default: bonds.whitelist)
     #[arg(long, value_delimiter = ',')]
     whitelist: Vec<String>,
-    /// Trusted agents and delegates, delivered without a bond (comma-separated)
+    /// Trusted agents and delegates, delivered without a bond (default: bonds.trusted)
     #[arg(long, value_delimiter = ',')]
     trusted: Vec<String>,
-    /// Blocks a deposit must be below the head before it counts
-    #[arg(long, default_value_t = 2)]
-    confirmations: u64,
+    /// Blocks a deposit must be below the head before it counts (default: bonds.confirmations, 2)
+    #[arg(long)]
+    confirmations: Option<u64>,
     /// Store the delivered messages (as `ingest mail` does); held ones never reach the store
     #[arg(long)]
     ingest: bool,
@@ -151,6 +153,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: BondCommand) -> Result<ExitC
         BondCommand::Reply(a) => settle(ctx, out, &a, true),
         BondCommand::Forfeit(a) => settle(ctx, out, &a, false),
         BondCommand::Scores(a) => scores(ctx, out, &a),
+        BondCommand::Held => held(ctx, out),
     }
 }
 
@@ -205,12 +208,47 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn escrow(ctx: &Ctx, chain: &ChainArgs) -> Result<(Home, BondEscrow)> {
     let home = Home::open(&ctx.home_path()?)?;
     let cfg = ctx.config(&home)?;
-    let rpc = Network::from_config(&cfg)?.rpc(&chain.rpc)?;
-    Ok((home, BondEscrow::new(rpc, chain.escrow)))
+    // Flags win over [bonds]; config addresses were checked when it loaded.
+    let Some(url) = chain.rpc.as_ref().or(cfg.bonds.rpc.as_ref()) else {
+        bail!(
+            "no RPC: pass --rpc or set bonds.rpc in {}",
+            home.config_path().display()
+        );
+    };
+    let escrow = match (chain.escrow, &cfg.bonds.escrow) {
+        (Some(a), _) => a,
+        (None, Some(a)) => a.parse().context("bonds.escrow")?,
+        (None, None) => bail!(
+            "no escrow: pass --escrow or set bonds.escrow in {}",
+            home.config_path().display()
+        ),
+    };
+    let rpc = Network::from_config(&cfg)?.rpc(url)?;
+    Ok((home, BondEscrow::new(rpc, escrow)))
+}
+
+/// A flag, else the `[bonds]` key, else an error naming both.
+fn flag_or<T: Clone>(flag: Option<T>, cfg: Option<T>, name: &str) -> Result<T> {
+    flag.or(cfg).with_context(|| {
+        format!(
+            "pass --{} or set bonds.{} in config.toml",
+            name.replace('_', "-"),
+            name
+        )
+    })
+}
+
+fn cfg_address(v: &Option<String>, key: &str) -> Result<Option<Address>> {
+    v.as_deref()
+        .map(|a| a.parse::<Address>().with_context(|| format!("bonds.{key}")))
+        .transpose()
 }
 
 fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
-    let (_, esc) = escrow(ctx, &a.chain)?;
+    let (home, esc) = escrow(ctx, &a.chain)?;
+    let bc = ctx.config(&home)?.bonds;
+    // The home's lock is taken again by --ingest.
+    drop(home);
     let raw =
         read_mailbox(&a.mailbox).with_context(|| format!("reading {}", a.mailbox.display()))?;
     let mut messages = Vec::new();
@@ -225,22 +263,28 @@ fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
             Err(e) => unreadable.push(e.to_string()),
         }
     }
-    let price = match a.price {
-        Some(p) => usdc_units(p, "--price")?,
-        None => bonds::price_units(&PriceParams::default(), a.inbox, 0.0)?,
+    let price = match (a.price, bc.price) {
+        (Some(p), _) => usdc_units(p, "--price")?,
+        (None, Some(p)) => usdc_units(p, "bonds.price")?,
+        (None, None) => bonds::price_units(&PriceParams::default(), a.inbox, 0.0)?,
     };
-    let lower = |v: &[String]| -> BTreeSet<String> {
+    let lower = |v: &[String], cfg: &[String]| -> BTreeSet<String> {
+        let v = if v.is_empty() { cfg } else { v };
         v.iter().map(|s| s.trim().to_ascii_lowercase()).collect()
     };
     let policy = BondPolicy {
-        chain_id: a.chain_id,
-        escrow: a.chain.escrow,
-        token: a.token,
-        recipient: a.recipient,
+        chain_id: flag_or(a.chain_id, bc.chain_id, "chain_id")?,
+        escrow: esc.address(),
+        token: flag_or(a.token, cfg_address(&bc.token, "token")?, "token")?,
+        recipient: flag_or(
+            a.recipient,
+            cfg_address(&bc.recipient, "recipient")?,
+            "recipient",
+        )?,
         price,
-        whitelist: lower(&a.whitelist),
-        trusted_delegates: lower(&a.trusted),
-        confirmations: a.confirmations,
+        whitelist: lower(&a.whitelist, &bc.whitelist),
+        trusted_delegates: lower(&a.trusted, &bc.trusted),
+        confirmations: a.confirmations.unwrap_or(bc.confirmations),
     };
     let verdicts = runtime()?.block_on(bonds::verify(&esc, &policy, &messages))?;
     // Only what was paid for (or let through by the policy) reaches the store.
@@ -401,4 +445,69 @@ fn scores(ctx: &Ctx, out: &Output, a: &ScoresArgs) -> Result<ExitCode> {
         s
     });
     Ok(ExitCode::SUCCESS)
+}
+
+fn held(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
+    let (_, store) = ctx.open_store()?;
+    let held = store.held_mail()?;
+    out.result(&held, || {
+        let mut s = format!("{} held message(s)\n", held.len());
+        for h in &held {
+            let _ = writeln!(
+                s,
+                "{}  {}  {}  {}  {:?}  ({} {})",
+                h.held, h.reason, h.from, h.message_id, h.subject, h.mailbox, h.label
+            );
+        }
+        s
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `run --watch` with `bonds.forfeit`: forfeits the user's unanswered bonds past their window
+/// once per round, signed with `casting.key` (else the default key).
+pub(crate) struct Forfeiter {
+    gate: steward_agent::bondgate::BondGate,
+    key: steward_eth::Key,
+    from_block: u64,
+}
+
+impl Forfeiter {
+    /// `None` unless `[bonds]` is set with `forfeit = true`.
+    pub(crate) fn from_ctx(ctx: &Ctx) -> Result<Option<Self>> {
+        let home = Home::open(&ctx.home_path()?)?;
+        let cfg = ctx.config(&home)?;
+        if !cfg.bonds.forfeit {
+            return Ok(None);
+        }
+        let Some(gate) =
+            steward_agent::bondgate::BondGate::from_config(&cfg, &Network::from_config(&cfg)?)?
+        else {
+            return Ok(None);
+        };
+        let key = open_key(&home, cfg.casting.key.as_deref())
+            .context("opening the key that forfeits bonds (bonds.forfeit)")?;
+        Ok(Some(Self {
+            gate,
+            key,
+            from_block: cfg.bonds.from_block,
+        }))
+    }
+
+    /// Forfeits what is due; a failure is the round's error, never the loop's end.
+    pub(crate) fn round(&self, report: &mut steward_agent::RoundReport) {
+        let r = runtime().and_then(|rt| {
+            Ok(rt.block_on(steward_agent::bondgate::forfeit_round(
+                &self.gate,
+                &self.key,
+                self.from_block,
+            ))?)
+        });
+        match r {
+            Ok(done) => report.forfeited.extend(done),
+            Err(e) => report
+                .errors
+                .push(format!("forfeiting unanswered bonds: {e:#}")),
+        }
+    }
 }

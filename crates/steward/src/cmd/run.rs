@@ -47,8 +47,17 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &RunArgs) -> Result<ExitCode> {
         // A second Ctrl-C falls through to the default handler.
         let _ = ctrlc_flag(stop);
     }
+    // `bonds.forfeit`: the key is opened once, before the first round (a prompt, if any, now).
+    let forfeiter = if args.watch {
+        crate::cmd::bond::Forfeiter::from_ctx(ctx)?
+    } else {
+        None
+    };
     loop {
-        let round = round(ctx, args)?;
+        let mut round = round(ctx, args)?;
+        if let Some(f) = &forfeiter {
+            f.round(&mut round);
+        }
         out.result(&round, || render(&round));
         if !args.watch {
             return Ok(ExitCode::SUCCESS);
@@ -267,6 +276,25 @@ pub(crate) fn render(r: &Round) -> String {
             "nothing new to decide ({} open proposal(s) unchanged)",
             r.unchanged
         );
+    }
+    for f in &r.forfeited {
+        match (&f.tx, &f.error) {
+            (Some(tx), _) => {
+                let _ = writeln!(
+                    s,
+                    "FORFEITED  unanswered bond {} to you (tx {})",
+                    f.message_id, tx.tx
+                );
+            }
+            (None, e) => {
+                let _ = writeln!(
+                    s,
+                    "  error: forfeiting bond {}: {}",
+                    f.message_id,
+                    e.as_deref().unwrap_or("?")
+                );
+            }
+        }
     }
     for e in &r.errors {
         let _ = writeln!(s, "  error: {e}");

@@ -69,7 +69,9 @@ pub(crate) fn desk(
 ) -> Result<Desk> {
     let settings = serde_json::to_value(cfg).context("showing the settings")?;
     let hook = steward_agent::pipeline::desk_cast_hook(caster);
-    let desk = Desk::with_config_file(store, config_file, settings, Some(hook))?.with_daos(cfg)?;
+    let desk = Desk::with_config_file(store, config_file, settings, Some(hook))?
+        .with_daos(cfg)?
+        .with_bonds(cfg)?;
     // The profile page's learned topics need the embedder; without a worker the page still
     // lists the profile, and says nothing it cannot compute.
     Ok(match crate::cmd::model::spawn_worker(models_dir) {

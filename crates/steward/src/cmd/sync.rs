@@ -41,7 +41,8 @@ pub(crate) fn run(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
         discussions: &discussions,
     };
     let human = || render_sync(&total, &discussions);
-    if total.quarantined.is_empty() && discussions.failed.is_empty() {
+    if total.quarantined.is_empty() && discussions.failed.is_empty() && total.bond_errors.is_empty()
+    {
         out.result(&data, human);
         Ok(ExitCode::SUCCESS)
     } else {

@@ -210,3 +210,295 @@ fn bond_deposit_verify_reply_on_anvil() {
     assert_eq!(json(&out)["data"]["messages"][0]["why"], "not-open");
     drop(anvil);
 }
+
+/// `[bonds]` in config.toml: `ingest mail` stores the paid and the plain message and holds the
+/// unpaid one; `bond held --json` lists it with the reason; `bond verify` needs no flags.
+#[test]
+fn bond_held_lists_mail_the_config_policy_held() {
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            steward_testing::skip(steward_testing::Need::Anvil, "bond_held_cli", why);
+            return;
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let me = dev_key(2).expect("key").address();
+    let (anvil, kit) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let kit = Bonds::deploy(&anvil, &artifacts, &BondsConfig::default())
+            .await
+            .expect("deploy");
+        let sender = dev_key(1).expect("key");
+        kit.escrow()
+            .deposit(
+                &sender,
+                me,
+                steward_agent::bonds::message_id_of("paid@mail.test"),
+                steward_eth::testkit::usdc(1),
+            )
+            .await
+            .expect("deposit");
+        anvil.mine(2).await.expect("mine");
+        (anvil, kit)
+    });
+    let (dir, home) = temp_home();
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
+    assert_eq!(code, 0, "{err}");
+    let escrow = kit.escrow.to_string();
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "[bonds]\nrpc = \"{}\"\nchain_id = 31337\nescrow = \"{escrow}\"\ntoken = \"{}\"\nrecipient = \"{me}\"\nprice = 0.5\n",
+            anvil.url(),
+            kit.token
+        ),
+    )
+    .expect("config");
+    let md = dir.path().join("Maildir");
+    std::fs::create_dir_all(md.join("new")).expect("maildir");
+    std::fs::create_dir_all(md.join("cur")).expect("maildir");
+    let paid = steward_agent::bonds::message_id_of("paid@mail.test");
+    let unpaid = steward_agent::bonds::message_id_of("unpaid@mail.test");
+    for (name, header) in [
+        ("paid", Some(paid)),
+        ("unpaid", Some(unpaid)),
+        ("plain", None),
+    ] {
+        let h = header
+            .map(|id| format!("X-Steward-Bond: 31337:{escrow}:{id}\r\n"))
+            .unwrap_or_default();
+        std::fs::write(
+            md.join("new").join(name),
+            format!("Message-ID: <{name}@mail.test>\r\nFrom: <s@mail.test>\r\n{h}Subject: {name} <b>\r\n\r\nhello\r\n"),
+        )
+        .expect("write");
+    }
+    let st = |args: &[&str]| {
+        run(steward(&home)
+            .env("STEWARD_PASSPHRASE", PASS)
+            .args(args)
+            .arg("--json"))
+    };
+    let mdp = md.display().to_string();
+    let (code, out, err) = st(&["ingest", "mail", &mdp]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(
+        (v["data"]["ingested"].as_u64(), v["data"]["held"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    let (code, out, err) = st(&["bond", "held"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    let held = v["data"].as_array().expect("a list");
+    assert_eq!(held.len(), 1, "{v}");
+    assert_eq!(held[0]["message_id"], "unpaid@mail.test");
+    assert_eq!(held[0]["reason"], "unknown-bond");
+    assert_eq!(held[0]["from"], "s@mail.test");
+    assert_eq!(held[0]["subject"], "unpaid <b>");
+    assert_eq!(held[0]["mailbox"], mdp.as_str());
+    assert!(
+        held[0].get("raw").is_none(),
+        "the raw message stays in the store"
+    );
+    let (code, out, err) = st(&["proposals"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("paid@mail.test")
+            && out.contains("plain@mail.test")
+            && !out.contains("unpaid@"),
+        "{out}"
+    );
+    // `bond verify` with every policy value from [bonds]: the price 0.5 USDC from config.
+    let (code, out, err) = st(&["bond", "verify", &mdp]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["data"]["price"], "500000", "{v}");
+    assert_eq!(v["data"]["delivered"], 1, "{v}");
+    // The desk's Activity page: the held message (escaped) and the sender's score from chain.
+    let (child, url) = crate::web::serve_desk(&home);
+    let (base, token) = url.split_once("/?token=").expect("token url");
+    let page = rt.block_on(async {
+        let cookie = crate::web::session_cookie(base, token).await;
+        reqwest::Client::new()
+            .get(format!("{base}/activity"))
+            .header("Cookie", cookie)
+            .send()
+            .await
+            .expect("activity")
+            .text()
+            .await
+            .expect("body")
+    });
+    drop(child);
+    assert!(page.contains("id=\"held\""), "{page}");
+    assert!(
+        page.contains("unpaid &lt;b&gt;") && !page.contains("unpaid <b>"),
+        "{page}"
+    );
+    assert!(page.contains("<code>unknown-bond</code>"), "{page}");
+    let sender = dev_key(1)
+        .expect("key")
+        .address()
+        .to_string()
+        .to_ascii_lowercase();
+    assert!(
+        page.contains(&format!(
+            "<tr class=\"score\"><td><code>{sender}</code></td><td>1</td>"
+        )),
+        "{page}"
+    );
+    // The chain unreachable: the bonded message is held `unverified`, the plain one stored,
+    // and `ingest mail` says so and exits 6.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let text = std::fs::read_to_string(home.join("config.toml")).expect("config");
+    std::fs::write(
+        home.join("config.toml"),
+        text.replace(
+            anvil.url().as_str().trim_end_matches('/'),
+            &format!("http://127.0.0.1:{closed}"),
+        ),
+    )
+    .expect("config");
+    let md2 = dir.path().join("Maildir2");
+    std::fs::create_dir_all(md2.join("new")).expect("maildir");
+    std::fs::create_dir_all(md2.join("cur")).expect("maildir");
+    std::fs::write(
+        md2.join("new/1"),
+        format!("Message-ID: <late@mail.test>\r\nFrom: <s@mail.test>\r\nX-Steward-Bond: 31337:{escrow}:{}\r\nSubject: late\r\n\r\nhello\r\n", steward_agent::bonds::message_id_of("late@mail.test")),
+    )
+    .expect("write");
+    std::fs::write(
+        md2.join("new/2"),
+        "Message-ID: <plain2@mail.test>\r\nFrom: <s@mail.test>\r\nSubject: plain2\r\n\r\nhello\r\n",
+    )
+    .expect("write");
+    let (code, out, err) = st(&["ingest", "mail", &md2.display().to_string()]);
+    assert_eq!(code, 6, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(
+        (v["data"]["ingested"].as_u64(), v["data"]["held"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    assert_eq!(
+        v["data"]["bond_errors"].as_array().map(Vec::len),
+        Some(1),
+        "{v}"
+    );
+    let (_, out, _) = st(&["bond", "held"]);
+    assert!(
+        json(&out)["data"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|h| h["message_id"] == "late@mail.test" && h["reason"] == "unverified"),
+        "{out}"
+    );
+    // A half-written section is refused naming the missing key.
+    std::fs::write(home.join("config.toml"), "[bonds]\nchain_id = 1\n").expect("config");
+    let (code, out, err) = st(&["bond", "held"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(format!("{out}{err}").contains("bonds.rpc"), "{out}{err}");
+    drop(anvil);
+}
+
+/// `run --watch` with `bonds.forfeit`: the first round forfeits the user's bond whose window
+/// has closed, and leaves the one still open.
+#[test]
+fn run_watch_forfeits_unanswered_bonds_once_per_round() {
+    use std::io::{BufRead, BufReader};
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            steward_testing::skip(steward_testing::Need::Anvil, "bond_forfeit_watch", why);
+            return;
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let me = dev_key(2).expect("key").address();
+    let old = steward_agent::bonds::message_id_of("old@mail.test");
+    let new = steward_agent::bonds::message_id_of("new@mail.test");
+    let (anvil, kit) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let kit = Bonds::deploy(&anvil, &artifacts, &BondsConfig::default())
+            .await
+            .expect("deploy");
+        let sender = dev_key(1).expect("key");
+        let esc = kit.escrow();
+        esc.deposit(&sender, me, old, steward_eth::testkit::usdc(1))
+            .await
+            .expect("deposit");
+        anvil.increase_time(7 * 86_400 + 1).await.expect("warp");
+        anvil.mine(1).await.expect("mine");
+        esc.deposit(&sender, me, new, steward_eth::testkit::usdc(1))
+            .await
+            .expect("deposit");
+        (anvil, kit)
+    });
+    let (dir, home) = temp_home();
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
+    assert_eq!(code, 0, "{err}");
+    import(&home, dir.path(), 2);
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "[bonds]\nrpc = \"{}\"\nchain_id = 31337\nescrow = \"{}\"\ntoken = \"{}\"\nrecipient = \"{me}\"\nfrom_block = {}\nforfeit = true\n",
+            anvil.url(),
+            kit.escrow,
+            kit.token,
+            kit.deployed_at
+        ),
+    )
+    .expect("config");
+    let mut cmd = steward(&home);
+    cmd.env("STEWARD_PASSPHRASE", PASS)
+        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+        .args([
+            "--json",
+            "run",
+            "--watch",
+            "--no-sync",
+            "--interval",
+            "3600",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = crate::web::Killed(cmd.spawn().expect("run --watch"));
+    let mut reader = BufReader::new(child.0.stdout.take().expect("stdout"));
+    let mut text = String::new();
+    let round: serde_json::Value = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "run printed: {text}"
+        );
+        text.push_str(&line);
+        if let Ok(v) = serde_json::from_str(&text) {
+            break v;
+        }
+    };
+    drop(child);
+    let f = round["data"]["forfeited"].as_array().expect("forfeited");
+    assert_eq!(f.len(), 1, "{round}");
+    assert_eq!(f[0]["message_id"], old.to_string(), "{round}");
+    assert_eq!(f[0]["tx"]["paid"], "1000000", "{round}");
+    let states = rt
+        .block_on(kit.escrow().bonds(&[old, new], None))
+        .expect("bonds");
+    assert_eq!(
+        (states[0].state, states[1].state),
+        (
+            steward_eth::BondState::Forfeited,
+            steward_eth::BondState::Open
+        )
+    );
+    drop(anvil);
+}

@@ -23,7 +23,7 @@ fn find(names: &[&str]) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-struct Killed(Child);
+pub(crate) struct Killed(pub(crate) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -461,7 +461,7 @@ async fn review_desk_in_chromium() {
 }
 
 /// `steward serve` on a free 127.0.0.1 port over `home`: the child and the URL it printed.
-fn serve_desk(home: &Path) -> (Killed, String) {
+pub(crate) fn serve_desk(home: &Path) -> (Killed, String) {
     let mut serve = steward(home);
     serve
         .env("STEWARD_PASSPHRASE", PASS)
@@ -488,7 +488,7 @@ fn serve_desk(home: &Path) -> (Killed, String) {
 }
 
 /// Exchanges the access token for a session as a client would: the `Cookie` header to send.
-async fn session_cookie(base: &str, token: &str) -> String {
+pub(crate) async fn session_cookie(base: &str, token: &str) -> String {
     let r = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
