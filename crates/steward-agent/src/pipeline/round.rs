@@ -428,6 +428,7 @@ impl<'a> Pipeline<'a> {
                     report.to_learn += u32::from(learn);
                     let why = stages::budget_reason(rank, critical, learn, b);
                     if learn {
+                        stages::restate_verdict(&mut d.decision.rationale, d.decision.action);
                         d.decision.action = steward_core::DecisionAction::Ask;
                         let discussion = self.store.discussion(&sp.key).unwrap_or_default();
                         d.question = stages::question_for(

@@ -287,6 +287,20 @@ pub fn budget_reason(rank: usize, critical: bool, learn: bool, b: super::budget:
     )
 }
 
+/// The core's rationale ends in its verdict, " So I ask you: …" or " So I skip it: …"; when the
+/// budget overrides the verdict, the rationale says what the policy alone would have done, so
+/// it never reads "I skip it" above "asked".
+pub fn restate_verdict(rationale: &mut String, action: DecisionAction) {
+    let (from, to) = match action {
+        DecisionAction::Ask => (" So I ask you: ", " On its own the policy would ask you: "),
+        DecisionAction::Skip => (" So I skip it: ", " On its own the policy would skip it: "),
+        DecisionAction::Vote => return,
+    };
+    if let Some(i) = rationale.rfind(from) {
+        rationale.replace_range(i..i + from.len(), to);
+    }
+}
+
 /// Appends `why` to a question's `why_asking`.
 pub fn add_why_asking(question: Option<&mut serde_json::Value>, why: &str) {
     if let Some(serde_json::Value::String(s)) = question.and_then(|q| q.get_mut("why_asking")) {
@@ -309,6 +323,7 @@ pub fn unasked(
     b: super::budget::Budget,
 ) -> crate::digest::DigestLine {
     let lean = d.choice.clone();
+    restate_verdict(&mut d.rationale, d.action);
     let abstain = (action == crate::UnaskedAction::Abstain && d.failures.is_empty())
         .then(|| {
             d.choices
@@ -469,6 +484,25 @@ mod tests {
             q("expired", QuestionStatus::Expired, Some("Against")),
         ];
         assert_eq!(answered(qs), [("answered".to_owned(), "For".to_owned())]);
+    }
+
+    #[test]
+    fn an_overridden_verdict_is_restated_as_the_policys() {
+        let mut r = "Leaning For (41%). So I skip it: it matters little.".to_owned();
+        restate_verdict(&mut r, DecisionAction::Skip);
+        assert_eq!(
+            r,
+            "Leaning For (41%). On its own the policy would skip it: it matters little."
+        );
+        let mut r = "Leaning For. So I ask you: unsure.".to_owned();
+        restate_verdict(&mut r, DecisionAction::Ask);
+        assert!(
+            r.contains("On its own the policy would ask you: unsure."),
+            "{r}"
+        );
+        let mut r = "So I vote: sure.".to_owned();
+        restate_verdict(&mut r, DecisionAction::Vote);
+        assert_eq!(r, "So I vote: sure.");
     }
 
     #[test]

@@ -148,6 +148,15 @@ async fn a_round_asks_at_most_its_budget_and_lists_the_rest_in_a_digest() {
     keys.dedup();
     assert_eq!(keys.len(), r.digest.len());
     assert!(r.digest.iter().all(|l| l.outcome == "skipped"));
+    // A verdict the budget overrode is restated: nothing asked says "I skip it", nothing in
+    // the digest says "I ask you".
+    for o in &r.decided {
+        match o.action {
+            DecisionAction::Ask => assert!(!o.why.contains("So I skip it"), "{}", o.why),
+            DecisionAction::Skip => assert!(!o.why.contains("So I ask you"), "{}", o.why),
+            DecisionAction::Vote => {}
+        }
+    }
     // ... and in the store, beside the decisions.
     assert_eq!(
         store.digest(now - 60).expect("digest").len(),
