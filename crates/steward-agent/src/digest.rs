@@ -30,6 +30,63 @@ CREATE TABLE digest (
 CREATE INDEX digest_created ON digest (created_unix);
 "#;
 
+/// Why a proposal was neither voted nor asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unasked {
+    /// The policy would ask, but the budget was spent on questions that teach more.
+    OverBudget,
+    /// The policy skips it (unsure and unimportant) and it was not picked to learn from.
+    PolicySkip,
+}
+
+impl Unasked {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unasked::OverBudget => "over-budget",
+            Unasked::PolicySkip => "policy-skip",
+        }
+    }
+
+    /// In words, for the digest's readers.
+    pub fn words(self) -> &'static str {
+        match self {
+            Unasked::OverBudget => "over the question budget",
+            Unasked::PolicySkip => "unsure, low importance",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [Unasked::OverBudget, Unasked::PolicySkip]
+            .into_iter()
+            .find(|u| u.as_str() == s)
+    }
+}
+
+/// What the agent did with a digest proposal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Skipped,
+    /// Voted Abstain under `decide.unasked = "abstain"`.
+    Abstained,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Skipped => "skipped",
+            Outcome::Abstained => "abstained",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [Outcome::Skipped, Outcome::Abstained]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+    }
+}
+
 /// One line of the digest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DigestLine {
@@ -37,16 +94,22 @@ pub struct DigestLine {
     pub title: String,
     /// The proposal's end, unix seconds.
     pub deadline: Option<i64>,
-    /// `over-budget` (the policy would have asked) or `policy-skip`.
-    pub why: String,
-    /// `skipped`, or `abstained` under `decide.unasked = "abstain"`.
-    pub outcome: String,
+    pub why: Unasked,
+    pub outcome: Outcome,
     /// The agent's lean, with its confidence.
     pub lean: Option<String>,
     pub confidence: f64,
     pub importance: f64,
     /// What an answer would have taught (the budget's ranking score).
     pub score: f64,
+}
+
+/// A text column's value as the enum it names. The table's CHECK constraints keep both columns
+/// to those values; anything else is a damaged store.
+fn column<T>(v: Option<T>, index: usize) -> rusqlite::Result<T> {
+    v.ok_or_else(|| {
+        rusqlite::Error::InvalidColumnType(index, "digest".into(), rusqlite::types::Type::Text)
+    })
 }
 
 impl Tx<'_> {
@@ -64,8 +127,8 @@ impl Tx<'_> {
                     now.to_string(),
                     now.as_second(),
                     line.deadline,
-                    line.why,
-                    line.outcome,
+                    line.why.as_str(),
+                    line.outcome.as_str(),
                     line.lean,
                     line.confidence,
                     line.importance,
@@ -89,12 +152,14 @@ impl Store {
             )
             .map_err(sql(self.path(), "reading the digest"))?;
         st.query_map([since], |r| {
+            let why: String = r.get(3)?;
+            let outcome: String = r.get(4)?;
             Ok(DigestLine {
                 proposal: r.get(0)?,
                 title: r.get(1)?,
                 deadline: r.get(2)?,
-                why: r.get(3)?,
-                outcome: r.get(4)?,
+                why: column(Unasked::parse(&why), 3)?,
+                outcome: column(Outcome::parse(&outcome), 4)?,
                 lean: r.get(5)?,
                 confidence: r.get(6)?,
                 importance: r.get(7)?,

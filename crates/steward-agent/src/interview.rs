@@ -132,7 +132,24 @@ fn dao(p: &Proposal) -> String {
     match &p.source {
         Source::Snapshot { space } => space.clone(),
         Source::Governor { governor, .. } => governor.to_string(),
-        other => format!("{other:?}"),
+        Source::Mail { mailbox } => format!("mail {mailbox}"),
+        Source::File { path } => format!("file {path}"),
+    }
+}
+
+impl InterviewItem {
+    /// How voters split, in words: `For 75%, Against 25% of 4`.
+    pub fn split_words(&self) -> String {
+        let n: usize = self.split.iter().map(|s| s.1).sum();
+        if n == 0 {
+            return "no votes seen".into();
+        }
+        let parts: Vec<String> = self
+            .split
+            .iter()
+            .map(|(c, k)| format!("{c} {:.0}%", 100.0 * *k as f64 / n as f64))
+            .collect();
+        format!("{} of {n}", parts.join(", "))
     }
 }
 
@@ -286,14 +303,14 @@ pub async fn import_own_votes(
     spaces: &[String],
     address: &str,
 ) -> Result<OwnVotes> {
+    let parsed: steward_core::Address = address.trim().parse().map_err(|_| Error::Source {
+        source_name: "profile import".into(),
+        message: format!("--address {address:?} is not a 0x-prefixed 20-byte hex address"),
+    })?;
     let mut found = OwnVotes::default();
     let mut votes = own_votes(store, address)?;
     found.from_store = votes.len();
     if let Some(hub) = hub.filter(|_| !spaces.is_empty()) {
-        let parsed: steward_core::Address = address.trim().parse().map_err(|_| Error::Source {
-            source_name: "profile import".into(),
-            message: format!("{address:?} is not a 20-byte hex address"),
-        })?;
         // The hub matches the checksummed form it stores.
         let checksummed = parsed.to_checksum(None);
         let address = address.trim().to_ascii_lowercase();

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use steward_core::DecisionAction;
 
+pub use crate::digest::Unasked;
 use crate::teach::{DEFAULT_ASK_THRESHOLD, Similarity, teach_score};
 
 /// One decision of the round, as the budget sees it.
@@ -53,25 +54,6 @@ impl Budget {
     pub fn allowed(&self) -> u32 {
         self.per_round
             .min(self.per_day.saturating_sub(self.opened_today))
-    }
-}
-
-/// Why a proposal was neither voted nor asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Unasked {
-    /// The policy would ask, but the budget was spent on questions that teach more.
-    OverBudget,
-    /// The policy skips it (unsure and unimportant) and it was not picked to learn from.
-    PolicySkip,
-}
-
-impl Unasked {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Unasked::OverBudget => "over-budget",
-            Unasked::PolicySkip => "policy-skip",
-        }
     }
 }
 

@@ -373,12 +373,12 @@ impl<'a> Pipeline<'a> {
             opened_today,
             ask_to_learn: cfg.ask_to_learn,
         };
+        // The embed stage embedded these very titles (sanitized, as `ReadableProposal` has
+        // them): cache hits. Without them the spread falls back to title words.
         let titles: Vec<String> = round
             .iter()
-            .map(|(_, d)| d.decision.title.clone())
+            .map(|(sp, _)| steward_core::injection::sanitize(&sp.proposal.title).text)
             .collect();
-        // Titles were embedded by the embed stage: these are cache hits. Without them the
-        // spread falls back to title words.
         let embeddings: HashMap<String, Vec<f32>> =
             match embed_cached(self.store, engines.embedder, &titles) {
                 Ok(v) => round.iter().map(|(sp, _)| sp.key.clone()).zip(v).collect(),

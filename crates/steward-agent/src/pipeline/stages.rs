@@ -348,20 +348,20 @@ pub fn unasked(
             d.rationale.push_str(&format!(
                 " {reason} Voted Abstain (decide.unasked = abstain)."
             ));
-            "abstained"
+            crate::digest::Outcome::Abstained
         }
         None => {
             d.action = DecisionAction::Skip;
             d.rationale.push_str(&format!(" {reason}"));
-            "skipped"
+            crate::digest::Outcome::Skipped
         }
     };
     crate::digest::DigestLine {
         proposal: d.proposal.clone(),
         title: d.title.clone(),
         deadline,
-        why: why.as_str().to_owned(),
-        outcome: outcome.to_owned(),
+        why,
+        outcome,
         lean,
         confidence: d.confidence,
         importance: d.importance,

@@ -118,15 +118,11 @@ pub(crate) fn questions(
                 b,
                 "<tr class=\"digest\"><td>{}</td><td>{}</td><td>leaning {} ({:.0}%)</td><td>ends {}</td><td>{}</td></tr>",
                 esc(&l.title),
-                if l.why == "over-budget" {
-                    "over the question budget"
-                } else {
-                    "unsure, low importance"
-                },
+                l.why.words(),
                 esc(l.lean.as_deref().unwrap_or("-")),
                 l.confidence * 100.0,
                 when(l.deadline),
-                esc(&l.outcome)
+                l.outcome.as_str()
             );
         }
         b.push_str("</table>");
@@ -339,17 +335,7 @@ pub(crate) fn interview(
         csrf_field(csrf)
     );
     for (i, it) in items.iter().enumerate() {
-        let n: usize = it.split.iter().map(|s| s.1).sum();
-        let split = if n == 0 {
-            "no votes seen".to_owned()
-        } else {
-            it.split
-                .iter()
-                .map(|(c, k)| format!("{} {:.0}%", esc(c), 100.0 * *k as f64 / n as f64))
-                .collect::<Vec<_>>()
-                .join(", ")
-                + &format!(" of {n}")
-        };
+        let split = esc(&it.split_words());
         let _ = write!(
             b,
             "<div class=\"card interview-item\"><b>{}</b> <span class=\"muted\">{} · {}</span><p>{}</p><p class=\"muted\">Voters: {split}</p>",

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use steward_agent::decide::{DecideOptions, Engines};
+use steward_agent::digest::Outcome;
 use steward_agent::profile::ItemKind;
 use steward_agent::testkit::hub::load_daocensus;
 use steward_agent::{
@@ -147,7 +148,7 @@ async fn a_round_asks_at_most_its_budget_and_lists_the_rest_in_a_digest() {
     keys.sort_unstable();
     keys.dedup();
     assert_eq!(keys.len(), r.digest.len());
-    assert!(r.digest.iter().all(|l| l.outcome == "skipped"));
+    assert!(r.digest.iter().all(|l| l.outcome == Outcome::Skipped));
     // A verdict the budget overrode is restated: nothing asked says "I skip it", nothing in
     // the digest says "I ask you".
     for o in &r.decided {
@@ -190,7 +191,7 @@ async fn a_round_asks_at_most_its_budget_and_lists_the_rest_in_a_digest() {
             .iter()
             .find(|o| o.proposal == line.proposal)
             .expect("decided");
-        if line.outcome == "abstained" {
+        if line.outcome == Outcome::Abstained {
             assert_eq!(o.action, DecisionAction::Vote);
             assert_eq!(
                 o.choice.as_deref().map(str::to_lowercase).as_deref(),
@@ -201,7 +202,7 @@ async fn a_round_asks_at_most_its_budget_and_lists_the_rest_in_a_digest() {
         }
     }
     assert!(
-        r2.digest.iter().any(|l| l.outcome == "abstained"),
+        r2.digest.iter().any(|l| l.outcome == Outcome::Abstained),
         "no proposal among 20 offered Abstain: {:?}",
         r2.digest.iter().map(|l| &l.title).collect::<Vec<_>>()
     );

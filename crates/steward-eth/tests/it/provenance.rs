@@ -10,7 +10,7 @@ use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol;
 use alloy::sol_types::{SolCall, SolValue};
-use steward_core::{Action, Flag, kinds};
+use steward_core::{Flag, kinds};
 use steward_eth::decode::Decoder;
 use steward_eth::testkit::{Anvil, Artifacts, Bravo, Dao, DaoConfig, ether};
 use steward_eth::{
@@ -18,7 +18,7 @@ use steward_eth::{
     dao_health, verify,
 };
 
-use crate::chain;
+use crate::{action, balance, chain};
 
 sol! {
     interface IProv {
@@ -69,28 +69,6 @@ async fn send(anvil: &Anvil, from: Address, to: Address, data: Vec<u8>) -> u64 {
         .expect("send")
         .block_number
         .expect("mined")
-}
-
-async fn balance(rpc: &Rpc, token: Address, who: Address) -> U256 {
-    let out = rpc
-        .provider()
-        .call(
-            TransactionRequest::default()
-                .with_to(token)
-                .with_input(Bytes::from(IProv::balanceOfCall { who }.abi_encode())),
-        )
-        .await
-        .expect("balanceOf");
-    U256::from_be_slice(&out)
-}
-
-fn action(target: Address, data: Vec<u8>) -> Action {
-    Action {
-        target,
-        value: U256::ZERO,
-        signature: String::new(),
-        calldata: data.into(),
-    }
 }
 
 fn flags_of(p: &Provenance) -> Vec<(&str, bool)> {

@@ -18,7 +18,7 @@ use steward_eth::decode::{Decoder, Registry};
 use steward_eth::testkit::{Anvil, Artifacts, Dao, DaoConfig, ether};
 use steward_eth::{Report, Request, Rpc, verify};
 
-use crate::tools_or_skip;
+use crate::{action, balance, tools_or_skip};
 
 sol! {
     interface IShape {
@@ -79,28 +79,6 @@ async fn send(anvil: &Anvil, from: Address, to: Address, data: Vec<u8>) {
         )
         .await
         .expect("send");
-}
-
-async fn balance(rpc: &Rpc, token: Address, who: Address) -> U256 {
-    let out = rpc
-        .provider()
-        .call(
-            TransactionRequest::default()
-                .with_to(token)
-                .with_input(Bytes::from(IShape::balanceOfCall { who }.abi_encode())),
-        )
-        .await
-        .expect("balanceOf");
-    U256::from_be_slice(&out)
-}
-
-fn action(target: Address, data: Vec<u8>) -> Action {
-    Action {
-        target,
-        value: U256::ZERO,
-        signature: String::new(),
-        calldata: data.into(),
-    }
 }
 
 fn kinds_of(r: &Report) -> Vec<(&str, bool)> {

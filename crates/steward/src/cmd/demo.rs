@@ -53,7 +53,7 @@ struct Story {
     on_chain: Vec<OnChain>,
     snapshot_votes: usize,
     /// The decision path evaluated on real votes, saved for the desk's Evaluation page.
-    evaluation: Option<DemoEval>,
+    evaluation: DemoEval,
 }
 
 #[derive(Debug, Serialize)]
@@ -354,10 +354,10 @@ fn demo_data() -> std::path::PathBuf {
 
 /// `steward eval votes --mode replay --ask-curve --save` on the shared on-chain votes, so the
 /// desk's Evaluation page is not empty; titles only (no model), as fast as the eval gets.
-fn demo_eval(home: &Path, pass: &Passphrase) -> Result<Option<DemoEval>> {
+fn demo_eval(home: &Path, pass: &Passphrase) -> Result<DemoEval> {
     let votes = demo_data().join("onchain-governor-votes/votes.csv");
     if !votes.is_file() {
-        return Ok(Some(DemoEval {
+        return Ok(DemoEval {
             data: votes.display().to_string(),
             mode: "replay".into(),
             n_test: 0,
@@ -369,7 +369,7 @@ fn demo_eval(home: &Path, pass: &Passphrase) -> Result<Option<DemoEval>> {
                 "{} is absent: no evaluation saved (set STEWARD_DEMO_DATA to the shared data folder)",
                 votes.display()
             )),
-        }));
+        });
     }
     let mut opts = steward_agent::EvalOptions::new(votes.clone());
     opts.mode = steward_agent::EvalMode::Replay;
@@ -385,7 +385,7 @@ fn demo_eval(home: &Path, pass: &Passphrase) -> Result<Option<DemoEval>> {
     let home = Home::open(home)?;
     let mut store = Store::open(&home, pass)?;
     crate::cmd::eval::save(&mut store, &votes.display().to_string(), &report)?;
-    Ok(Some(DemoEval {
+    Ok(DemoEval {
         data: votes.display().to_string(),
         mode: report.mode.as_str().to_owned(),
         n_test: report.n_test,
@@ -398,7 +398,7 @@ fn demo_eval(home: &Path, pass: &Passphrase) -> Result<Option<DemoEval>> {
             .map(|p| (p.asked, p.auto_accuracy, p.coverage))
             .collect(),
         missing: None,
-    }))
+    })
 }
 
 fn snapshot_proposal(id: &str, title: &str, body: &str, now: i64) -> serde_json::Value {
@@ -435,26 +435,25 @@ fn render(s: &Story) -> String {
         "Snapshot votes accepted by the sequencer: {}",
         s.snapshot_votes
     );
-    if let Some(e) = &s.evaluation {
-        match &e.missing {
-            Some(why) => {
-                let _ = write!(o, "\n\nEvaluation: {why}");
-            }
-            None => {
-                let f = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
-                let _ = write!(
-                    o,
-                    "\n\nEvaluation ({} on {} test votes of {}): every vote decided {}, the votes it would cast {} at coverage {:.3}; saved for the desk's Evaluation page.\n  attention curve (share asked: agreement on votes cast @ coverage of all):",
-                    e.mode,
-                    e.n_test,
-                    e.data,
-                    f(e.forced_accuracy),
-                    f(e.auto_accuracy),
-                    e.coverage
-                );
-                for (asked, acc, cov) in &e.attention {
-                    let _ = write!(o, " {:.0}%: {} @ {cov:.3};", asked * 100.0, f(*acc));
-                }
+    let e = &s.evaluation;
+    match &e.missing {
+        Some(why) => {
+            let _ = write!(o, "\n\nEvaluation: {why}");
+        }
+        None => {
+            let f = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
+            let _ = write!(
+                o,
+                "\n\nEvaluation ({} on {} test votes of {}): every vote decided {}, the votes it would cast {} at coverage {:.3}; saved for the desk's Evaluation page.\n  attention curve (share asked: agreement on votes cast @ coverage of all):",
+                e.mode,
+                e.n_test,
+                e.data,
+                f(e.forced_accuracy),
+                f(e.auto_accuracy),
+                e.coverage
+            );
+            for (asked, acc, cov) in &e.attention {
+                let _ = write!(o, " {:.0}%: {} @ {cov:.3};", asked * 100.0, f(*acc));
             }
         }
     }

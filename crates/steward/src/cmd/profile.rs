@@ -161,12 +161,6 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: ProfileArgs) -> Result<ExitCode
             address: Some(address),
             ..
         }) => {
-            if !address.starts_with("0x")
-                || address.len() != 42
-                || !address[2..].bytes().all(|b| b.is_ascii_hexdigit())
-            {
-                bail!("--address {address:?} is not a 0x-prefixed 20-byte hex address");
-            }
             let cfg = ctx.config(&_home)?;
             let net = steward_agent::Network::from_config(&cfg)?;
             let hub = if cfg.snapshot.spaces.is_empty() {
@@ -465,7 +459,7 @@ fn interview(
                     it.dao,
                     it.summary,
                     it.choices.join(" / "),
-                    split_words(&it.split)
+                    it.split_words()
                 );
             }
             let _ = write!(
@@ -493,7 +487,7 @@ fn interview(
                 it.title,
                 it.dao,
                 it.summary,
-                split_words(&it.split),
+                it.split_words(),
                 it.choices.join(" / ")
             ))
         );
@@ -519,19 +513,6 @@ fn interview(
         format!("{recorded} answer(s) recorded as your votes")
     });
     Ok(ExitCode::SUCCESS)
-}
-
-fn split_words(split: &[(String, usize)]) -> String {
-    let n: usize = split.iter().map(|s| s.1).sum();
-    if n == 0 {
-        return "unknown (no votes seen)".into();
-    }
-    split
-        .iter()
-        .map(|(c, k)| format!("{c} {:.0}%", 100.0 * *k as f64 / n as f64))
-        .collect::<Vec<_>>()
-        .join(", ")
-        + &format!(" of {n}")
 }
 
 /// Stands in when the profile is empty, so `profile show` needs no model to say so.

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use steward_agent::decide::{DecideOptions, Engines};
+use steward_agent::digest::Outcome;
 use steward_agent::notify::Notifier;
 use steward_agent::pipeline::has_sources;
 use steward_agent::{Caster, Network, Pipeline, RoundOptions, RoundReport};
@@ -255,12 +256,8 @@ pub(crate) fn render(r: &Round) -> String {
                 s,
                 "  - {}  [{}{}, leaning {} {:.2}{ends}]",
                 l.title,
-                if l.why == "over-budget" {
-                    "over the question budget"
-                } else {
-                    "unsure, low importance"
-                },
-                if l.outcome == "abstained" {
+                l.why.words(),
+                if l.outcome == Outcome::Abstained {
                     ", voted Abstain"
                 } else {
                     ""
@@ -335,7 +332,7 @@ fn ctrlc_flag(flag: Arc<AtomicBool>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use steward_agent::digest::DigestLine;
+    use steward_agent::digest::{DigestLine, Unasked};
     use steward_agent::pipeline::QuestionBudget;
 
     #[test]
@@ -367,8 +364,8 @@ mod tests {
             proposal: "p1".into(),
             title: "Grants batch 7".into(),
             deadline: Some(now + 3 * 86_400 + 60),
-            why: "policy-skip".into(),
-            outcome: "skipped".into(),
+            why: Unasked::PolicySkip,
+            outcome: Outcome::Skipped,
             lean: Some("For".into()),
             confidence: 0.6,
             importance: 0.2,
