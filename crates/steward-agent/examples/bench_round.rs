@@ -1,7 +1,8 @@
 //! `make bench` (round): one round of the pipeline (`steward run --no-sync --no-llm`) over N
 //! real proposals of ../shared/data/snapshot-daocensus, made open, in a fresh encrypted store
 //! with a small profile; the real embedder (all-MiniLM-L6-v2 on ONNX Runtime, in process), no
-//! generator. Prints one JSON object with the timings.
+//! generator (`STEWARD_BENCH_LLM=1`: the local model too). Prints one JSON object with the
+//! timings.
 //!
 //! Run: `cargo run --release -p steward-agent --features testkit --example bench_round -- \
 //!   ../shared/data 1000` with `STEWARD_MODELS_DIR` naming the models (default `models`).
@@ -164,9 +165,21 @@ fn main() {
         .block_on(pipeline.prepare(&caster, &opts, &[], &mut |_| {}))
         .expect("prepare");
     let todo = prepared.synced.todo.len();
+    // STEWARD_BENCH_LLM=1: with the local model (SmolLM2 on llama.cpp, in process), as `steward
+    // run` without `--no-llm`; the round asks it only about the questions it opens.
+    let mut generator = match std::env::var("STEWARD_BENCH_LLM").as_deref() {
+        Ok("1") => Some(
+            steward_ml::LlamaGenerator::embedded(&models, &steward_ml::LlamaOptions::default())
+                .expect("generator"),
+        ),
+        Ok("0") | Err(_) => None,
+        Ok(other) => panic!("STEWARD_BENCH_LLM is 0 or 1, not {other}"),
+    };
     let mut engines = Engines {
         embedder: &mut embedder,
-        generator: None,
+        generator: generator
+            .as_mut()
+            .map(|g| g as &mut dyn steward_ml::Generator),
     };
     // The embedding stage on its own (decide_all finds the vectors cached), to say where the
     // time goes.
@@ -191,6 +204,8 @@ fn main() {
             // The question budget (default 10 a round): questions opened, and the digest of
             // what was neither voted nor asked.
             "questions": report.questions.map(|q| q.asked),
+            "judged": report.questions.map_or(0, |q| q.judged),
+            "generator": generator.as_ref().map(|g| steward_ml::Generator::info(g).model),
             "digest": report.digest.len(),
             "errors": report.errors.len(),
             "first_error": report.errors.first(),

@@ -158,18 +158,56 @@ impl<'a> Pipeline<'a> {
         // Inspect and decide every proposal first: the question budget ranks the round's
         // questions against each other before anything is stored. A crash before the record
         // stage loses only work; the next round decides these proposals again.
+        //
+        // The local model's judgement is not pooled (`PoolWeights::llm` is 0): it is context for
+        // the person who answers. So this pass decides without it, and only the questions the
+        // budget asks are judged (below): a round calls the model at most once per question,
+        // not once per proposal (1,000 judgements would take over an hour on 2 cores).
+        let judging = engines.generator.is_some();
         let mut round: Vec<(StoredProposal, Decided)> = Vec::with_capacity(synced.todo.len());
+        let mut kept: Vec<Option<Inspected>> = Vec::with_capacity(synced.todo.len());
         for sp in synced.todo {
             let mut inspected = self.inspect(&sp.proposal, generator(engines)).await;
             if let Some(f) = synced.alerts.get(&sp.key) {
                 inspected.flags.extend(f.iter().cloned());
             }
-            match self.decide(&sp.key, &sp.proposal, inspected, &profile, engines, opts) {
-                Ok(d) => round.push((sp, d)),
+            let keep = judging.then(|| inspected.clone());
+            let mut unjudged = Engines {
+                embedder: &mut *engines.embedder,
+                generator: None,
+            };
+            match self.decide(
+                &sp.key,
+                &sp.proposal,
+                inspected,
+                &profile,
+                &mut unjudged,
+                opts,
+            ) {
+                Ok(d) => {
+                    round.push((sp, d));
+                    kept.push(keep);
+                }
                 Err(e) => report.errors.push(format!("{}: {}", sp.key, chain(&e))),
             }
         }
-        report.questions = Some(self.budget(&mut round, engines, &mut report.errors));
+        let (triage, budget) = self.triage(&round, engines, &mut report.errors);
+        let judged = if judging {
+            self.judge_asked(
+                &mut round,
+                kept,
+                &triage,
+                &profile,
+                engines,
+                opts,
+                &mut report.errors,
+            )
+        } else {
+            0
+        };
+        let mut questions = self.apply_budget(&mut round, &triage, budget);
+        questions.judged = judged;
+        report.questions = Some(questions);
         for (sp, decided) in round {
             let id = match self.record(&decided, &sp.proposal) {
                 Ok(id) => id,
@@ -348,15 +386,14 @@ impl<'a> Pipeline<'a> {
         })
     }
 
-    /// The question budget stage: ranks the round's questions (`budget::triage`), keeps the
-    /// ones the budget allows, opens questions to learn with what is left, and turns every
-    /// other unsure decision into a digest line (skipped, or voted Abstain by config).
-    pub fn budget(
+    /// The question budget stage, first half: ranks the round's questions (`budget::triage`)
+    /// against the budget left today. [`Pipeline::apply_budget`] acts on the ranking.
+    pub fn triage(
         &mut self,
-        round: &mut [(StoredProposal, Decided)],
+        round: &[(StoredProposal, Decided)],
         engines: &mut Engines<'_>,
         errors: &mut Vec<String>,
-    ) -> QuestionBudget {
+    ) -> (Vec<budget::Triage>, BudgetState) {
         let cfg = &self.config.decide;
         let now = jiff::Timestamp::now().as_second();
         let opened_today = match self.store.questions_opened_since(now - 24 * 3600) {
@@ -407,6 +444,65 @@ impl<'a> Pipeline<'a> {
             })
             .collect();
         let triage = budget::triage(&candidates, b, &similarity, &embeddings, now);
+        (
+            triage,
+            BudgetState {
+                budget: b,
+                opened_today,
+            },
+        )
+    }
+
+    /// The local model's judgement for the proposals `triage` asks about, so the person who
+    /// answers sees it: each such proposal is decided again with the generator, from the same
+    /// inspection and profile snapshot (the model is still only asked where something in the
+    /// profile bears on the proposal). Returns how many the model judged, or failed to.
+    /// `kept[i]` is the inspection of `round[i]`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn judge_asked(
+        &mut self,
+        round: &mut [(StoredProposal, Decided)],
+        kept: Vec<Option<Inspected>>,
+        triage: &[budget::Triage],
+        profile: &ProfileSnapshot,
+        engines: &mut Engines<'_>,
+        opts: &DecideOptions,
+        errors: &mut Vec<String>,
+    ) -> u32 {
+        let Some(model) = engines.generator.as_deref().map(|g| g.info().model) else {
+            return 0;
+        };
+        let mut judged = 0;
+        for (((sp, d), t), inspected) in round.iter_mut().zip(triage).zip(kept) {
+            let (budget::Triage::Ask { .. }, Some(inspected)) = (t, inspected) else {
+                continue;
+            };
+            match self.decide(&sp.key, &sp.proposal, inspected, profile, engines, opts) {
+                Ok(again) => {
+                    judged += u32::from(stages::judged_by(&again.decision, &model));
+                    *d = again;
+                }
+                // The unjudged decision stands; the question is still asked.
+                Err(e) => errors.push(format!("{}: judging: {}", sp.key, chain(&e))),
+            }
+        }
+        judged
+    }
+
+    /// The question budget stage, second half: keeps the questions `triage` allows, opens
+    /// questions to learn with what is left, and turns every other unsure decision into a
+    /// digest line (skipped, or voted Abstain by config).
+    pub fn apply_budget(
+        &mut self,
+        round: &mut [(StoredProposal, Decided)],
+        triage: &[budget::Triage],
+        state: BudgetState,
+    ) -> QuestionBudget {
+        let cfg = &self.config.decide;
+        let BudgetState {
+            budget: b,
+            opened_today,
+        } = state;
         let mut report = QuestionBudget {
             per_round: b.per_round,
             per_day: b.per_day,
@@ -414,7 +510,7 @@ impl<'a> Pipeline<'a> {
             allowed: b.allowed(),
             ..QuestionBudget::default()
         };
-        for ((sp, d), t) in round.iter_mut().zip(&triage) {
+        for ((sp, d), t) in round.iter_mut().zip(triage) {
             match *t {
                 budget::Triage::Vote => {}
                 budget::Triage::Ask {
@@ -738,4 +834,12 @@ mod tests {
             got.payload
         );
     }
+}
+
+/// The budget a round's triage ran against, for [`Pipeline::apply_budget`].
+#[derive(Debug, Clone, Copy)]
+pub struct BudgetState {
+    pub budget: budget::Budget,
+    /// Questions opened in the 24 hours before the round.
+    pub opened_today: u32,
 }

@@ -54,6 +54,9 @@ pub struct QuestionBudget {
     pub critical: u32,
     /// Of them, questions to learn (the policy would have skipped).
     pub to_learn: u32,
+    /// Of them, judged by the local model (only asked questions are: its reading is shown to
+    /// the person who answers, never pooled into a vote).
+    pub judged: u32,
     /// The policy would have asked, the budget did not allow it.
     pub over_budget: u32,
 }
@@ -398,6 +401,19 @@ fn timestamp(secs: u64) -> String {
         .ok()
         .and_then(|s| jiff::Timestamp::from_second(s).ok())
         .map_or_else(|| format!("{secs} (unix time)"), |t| t.to_string())
+}
+
+/// Whether the local model `model` judged `d`: its reading is among the evidence, or it failed
+/// (an error or an answer in the wrong shape).
+pub fn judged_by(d: &Decision, model: &str) -> bool {
+    d.evidence
+        .iter()
+        .any(|e| e.kind == steward_core::EvidenceKind::Model && e.id == model)
+        || d.failures.iter().any(|f| match f {
+            steward_core::EngineFailure::Generator { model: m, .. }
+            | steward_core::EngineFailure::WrongShape { model: m, .. } => m == model,
+            _ => false,
+        })
 }
 
 #[cfg(test)]

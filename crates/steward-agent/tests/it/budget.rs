@@ -6,13 +6,13 @@ use std::path::Path;
 
 use steward_agent::decide::{DecideOptions, Engines};
 use steward_agent::digest::Outcome;
-use steward_agent::profile::ItemKind;
+use steward_agent::profile::{ItemKind, VoteRecord};
 use steward_agent::testkit::hub::load_daocensus;
 use steward_agent::{
     Caster, Config, Pipeline, RoundOptions, RoundReport, Store, UnaskedAction, ingest_file,
 };
 use steward_core::{DecisionAction, Limits};
-use steward_ml::BertEmbedder;
+use steward_ml::{BertEmbedder, EngineInfo, GenerateRequest, Generation, Generator};
 
 use crate::new_store;
 
@@ -68,6 +68,16 @@ async fn round(
     cfg: &Config,
     emb: &mut BertEmbedder,
 ) -> RoundReport {
+    round_with(store, home, cfg, emb, None).await
+}
+
+async fn round_with<'a>(
+    store: &mut Store,
+    home: &steward_agent::Home,
+    cfg: &Config,
+    emb: &'a mut BertEmbedder,
+    generator: Option<&'a mut dyn Generator>,
+) -> RoundReport {
     let caster = Caster::new(home, cfg, None).expect("caster");
     let opts = RoundOptions {
         sync: false,
@@ -83,7 +93,7 @@ async fn round(
         .expect("prepare");
     let mut engines = Engines {
         embedder: emb,
-        generator: None,
+        generator,
     };
     pipeline
         .decide_all(&caster, prepared, &mut engines, &opts.decide)
@@ -206,4 +216,96 @@ async fn a_round_asks_at_most_its_budget_and_lists_the_rest_in_a_digest() {
         "no proposal among 20 offered Abstain: {:?}",
         r2.digest.iter().map(|l| &l.title).collect::<Vec<_>>()
     );
+}
+
+/// A local model that fails every call, and counts the calls.
+struct Counting(u32);
+
+impl Generator for Counting {
+    fn generate(
+        &mut self,
+        _: &GenerateRequest,
+        _: &mut dyn FnMut(&str),
+    ) -> steward_ml::Result<Generation> {
+        self.0 += 1;
+        Err(steward_ml::Error::Worker("engine crashed".into()))
+    }
+    fn info(&self) -> EngineInfo {
+        EngineInfo {
+            engine: "counting".into(),
+            model: "counting".into(),
+            sha256: None,
+            context: None,
+            confined: None,
+        }
+    }
+}
+
+/// Issue 14: the round asks the local model only about the questions it opens (its reading is
+/// shown to the person who answers and is not pooled), so a round over many proposals costs a
+/// few judgements, not one per proposal; a model that fails still leaves those questions asked.
+#[tokio::test]
+async fn a_round_asks_the_local_model_only_about_its_questions() {
+    let test = "a_round_asks_the_local_model_only_about_its_questions";
+    let now = jiff::Timestamp::now().as_second();
+    let Some(props) = open_proposals(40, 0, now) else {
+        steward_testing::skip(
+            steward_testing::Need::Data,
+            test,
+            format_args!("{DATA}/snapshot-daocensus is absent"),
+        );
+        return;
+    };
+    let Some(mut emb) = crate::decide::embedder(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (home, mut store) = new_store(dir.path(), "judge-pass");
+    // A vote history (12 earlier votes, mixed), so the voter model backs every decision and
+    // the model has something to judge each proposal against.
+    let votes: Vec<VoteRecord> = (0..12)
+        .map(|i| VoteRecord {
+            voter: "me".into(),
+            is_user: true,
+            proposal_ref: format!("old{i}"),
+            title: format!("Earlier proposal number {i} on grants and fees"),
+            choice: if i % 3 == 0 { "Against" } else { "For" }.into(),
+            reason: None,
+            ord: Some(i),
+            origin: "test".into(),
+        })
+        .collect();
+    store
+        .transaction(|tx| tx.insert_profile_votes(&votes))
+        .expect("votes");
+    ingest(&mut store, dir.path(), "open.jsonl", &props, now);
+    let mut cfg = Config::default();
+    cfg.decide.questions_per_round = 5;
+    cfg.decide.questions_per_day = 5;
+
+    let mut model = Counting(0);
+    let r = round_with(&mut store, &home, &cfg, &mut emb, Some(&mut model)).await;
+    assert!(r.errors.is_empty(), "{:?}", r.errors);
+    let q = r.questions.expect("budget");
+    assert_eq!(r.decided.len(), 40);
+    // Called for the asked questions only, once each, and it judged some of them.
+    assert_eq!(model.0, q.judged, "{q:?}");
+    assert!(
+        q.judged > 0 && q.judged <= q.asked,
+        "{q:?} {:#?}",
+        r.decided
+            .iter()
+            .filter(|o| o.action == DecisionAction::Ask)
+            .map(|o| &o.why)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(count(&r, DecisionAction::Ask) as u32, q.asked);
+    // Its failure is on the questions it was asked about, which stay questions.
+    let failed: Vec<_> = r
+        .decided
+        .iter()
+        .filter(|o| o.why.contains("engine crashed"))
+        .collect();
+    assert_eq!(failed.len() as u32, q.judged);
+    assert!(failed.iter().all(|o| o.action == DecisionAction::Ask));
 }

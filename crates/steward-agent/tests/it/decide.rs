@@ -152,6 +152,13 @@ fn statements_rule_and_contradictions_are_surfaced() {
         d3.flags,
         d3.evidence
     );
+    // It says why it asks: the views disagree, not that nothing bears on it.
+    assert!(
+        d3.rationale.contains("which of your views holds")
+            && !d3.rationale.contains("nothing you told me"),
+        "{}",
+        d3.rationale
+    );
 }
 
 #[test]

@@ -687,6 +687,11 @@ pub fn conclude(input: &DecisionInput<'_>, gathered: Gathered, judgement: Judgem
         .act(lean_p, imp.score, &flags, can_judge && n > 0);
     if contradiction {
         action = DecisionAction::Ask;
+        // The policy's reason would be "nothing bears on it" (contradicting views are not
+        // counted), which is the opposite of what happened.
+        if steering_flag(&flags).is_none() {
+            why = "only you can say which of your views holds here".into();
+        }
     }
     if action == DecisionAction::Vote && !failures.is_empty() {
         // A failing engine degrades to asking, never to a vote.

@@ -240,6 +240,13 @@ pub(crate) fn render(r: &Round) -> String {
             q.per_day,
             q.opened_today
         );
+        if q.judged > 0 {
+            let _ = writeln!(
+                s,
+                "the local model read {} of them (only asked questions are read: its reading is shown to you, not pooled into votes)",
+                q.judged
+            );
+        }
     }
     if !r.digest.is_empty() {
         let _ = writeln!(
