@@ -116,7 +116,29 @@ impl Tx<'_> {
         proposal_key: Option<&str>,
     ) -> Result<i64> {
         let text = text.trim();
-        let stance = stance_of(text);
+        self.add_profile_item_with_stance(kind, text, stance_of(text), origin, proposal_key)
+    }
+
+    /// Adds a piece of the user's writing with the stance [`writing_pieces`] gave it (its own,
+    /// or its document's).
+    pub fn add_writing(&mut self, piece: &WritingPiece, origin: &str) -> Result<i64> {
+        self.add_profile_item_with_stance(
+            ItemKind::Writing,
+            piece.text.trim(),
+            piece.stance,
+            origin,
+            None,
+        )
+    }
+
+    fn add_profile_item_with_stance(
+        &mut self,
+        kind: ItemKind,
+        text: &str,
+        stance: Stance,
+        origin: &str,
+        proposal_key: Option<&str>,
+    ) -> Result<i64> {
         self.sql()
             .execute(
                 "INSERT INTO profile_items (kind, text, stance, origin, proposal_key, created)
@@ -690,10 +712,39 @@ fn floor_char(s: &str, mut i: usize) -> usize {
     i.max(1).min(s.len())
 }
 
-/// The user's writing from a file: plain text or markdown, or a chat export (a JSON array of
-/// messages with `text` or `content`, and `author`/`role`/`from`; with `author`, only that
-/// author's messages are the user's).
-pub fn parse_writing(path: &Path, data: &[u8], author: Option<&str>) -> Result<Vec<String>> {
+/// A piece of the user's writing and the stance it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WritingPiece {
+    pub text: String,
+    pub stance: Stance,
+}
+
+/// One document of the user's writing (a file, a chat message) in pieces ([`chunk_writing`]).
+/// A rationale says how its author voted once ("We voted FOR…", "we do not support this
+/// proposal") and argues in the other paragraphs, where praise and doubts are both counted as
+/// leaning words; and the paragraph that names the proposal is often not the one with the
+/// vote. So when the document's outright statements ([`steward_core::explicit_stance`]) agree,
+/// every piece carries that stance; when they disagree or there are none (notes on many
+/// proposals), each piece keeps its own ([`stance_of`]).
+pub fn writing_pieces(doc: &str) -> Vec<WritingPiece> {
+    let chunks = chunk_writing(doc);
+    let mut stated = chunks
+        .iter()
+        .filter_map(|c| steward_core::explicit_stance(c));
+    let document = stated.next().filter(|first| stated.all(|s| s == *first));
+    chunks
+        .into_iter()
+        .map(|text| {
+            let stance = document.unwrap_or_else(|| stance_of(&text));
+            WritingPiece { text, stance }
+        })
+        .collect()
+}
+
+/// The user's writing from a file: plain text or markdown (one document), or a chat export (a
+/// JSON array of messages with `text` or `content`, and `author`/`role`/`from`, each message a
+/// document; with `author`, only that author's messages are the user's).
+pub fn parse_writing(path: &Path, data: &[u8], author: Option<&str>) -> Result<Vec<WritingPiece>> {
     let text = String::from_utf8_lossy(data);
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') || trimmed.starts_with('{') {
@@ -722,12 +773,12 @@ pub fn parse_writing(path: &Path, data: &[u8], author: Option<&str>) -> Result<V
                 .iter()
                 .find_map(|k| m.get(*k).and_then(|x| x.as_str()))
             {
-                out.extend(chunk_writing(t));
+                out.extend(writing_pieces(t));
             }
         }
         return Ok(out);
     }
-    Ok(chunk_writing(&text))
+    Ok(writing_pieces(&text))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -948,5 +999,32 @@ mod tests {
         assert!(chunks[0].starts_with("short one short two A sentence"));
         let total: usize = chunks.iter().map(|c| c.matches("sentence").count()).sum();
         assert_eq!(total, 200);
+    }
+
+    #[test]
+    fn a_rationale_states_its_vote_once_and_every_piece_carries_it() {
+        let praise = "The team behind this event did commendable work last year and we are \
+                      excited about the space; a strong presence at community events is valuable \
+                      and we welcome it. "
+            .repeat(3);
+        let doc = format!(
+            "{praise}\n\nThe package is excessive, so we do not support this proposal as it stands."
+        );
+        let pieces = writing_pieces(&doc);
+        assert_eq!(pieces.len(), 2);
+        // On its own the first piece reads as support...
+        assert_eq!(stance_of(&pieces[0].text), Stance::For);
+        // ...but the document says outright how its author voted.
+        assert!(
+            pieces.iter().all(|p| p.stance == Stance::Against),
+            "{pieces:?}"
+        );
+
+        // Notes on two proposals, voted two ways: each piece keeps its own stance.
+        let notes = format!(
+            "{praise}We voted for the grants program.\n\nWe voted against the fee switch: too risky for now."
+        );
+        let stances: Vec<Stance> = writing_pieces(&notes).iter().map(|p| p.stance).collect();
+        assert_eq!(stances, vec![Stance::For, Stance::Against]);
     }
 }

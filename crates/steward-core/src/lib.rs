@@ -39,7 +39,7 @@ pub use net::{Allowlist, AllowlistError, Refused, Rule};
 pub use proposal::{
     Action, FieldError, Limits, Proposal, ProposalState, Source, VotingType, lossy_utf8,
 };
-pub use stance::{Stance, stance_of, stance_of_choice};
+pub use stance::{Stance, explicit_stance, stance_of, stance_of_choice};
 
 pub use model::{
     Calibrator, LabeledVote, ModelConfig, ModelError, PeerVote, Prediction, ProposalFeatures,

@@ -64,16 +64,8 @@ static FOR: LazyLock<Regex> = LazyLock::new(|| {
 /// The stance `text` states. An explicit vote ("voted against") wins; otherwise counts of
 /// opposing and supporting phrases, where negated support ("not support") counts as opposing.
 pub fn stance_of(text: &str) -> Stance {
-    if NEGATED_SUPPORT.is_match(text) && !FOR_AFTER_NEGATION.is_match(text) {
-        return Stance::Against;
-    }
-    if let Some(c) = VOTED.captures(text) {
-        let w = c.get(5).map_or("", |m| m.as_str()).to_ascii_lowercase();
-        return match w.as_str() {
-            "against" | "no" | "nay" => Stance::Against,
-            "abstain" => Stance::Abstain,
-            _ => Stance::For,
-        };
+    if let Some(s) = explicit_stance(text) {
+        return s;
     }
     let against = AGAINST.find_iter(text).count();
     // "not support" matched AGAINST; don't count its "support" again as support.
@@ -87,6 +79,23 @@ pub fn stance_of(text: &str) -> Stance {
         std::cmp::Ordering::Less => Stance::For,
         std::cmp::Ordering::Equal => Stance::Unknown,
     }
+}
+
+/// The stance `text` states outright, if it does: a vote ("We voted FOR", "I am against") or
+/// refused support ("we do not support this proposal"); not a count of leaning words. A
+/// rationale says this once, and it holds for the rest of it (see the agent's
+/// `profile::writing_pieces`).
+pub fn explicit_stance(text: &str) -> Option<Stance> {
+    if NEGATED_SUPPORT.is_match(text) && !FOR_AFTER_NEGATION.is_match(text) {
+        return Some(Stance::Against);
+    }
+    let c = VOTED.captures(text)?;
+    let w = c.get(5).map_or("", |m| m.as_str()).to_ascii_lowercase();
+    Some(match w.as_str() {
+        "against" | "no" | "nay" => Stance::Against,
+        "abstain" => Stance::Abstain,
+        _ => Stance::For,
+    })
 }
 
 // "not against" / "not opposed": support stated through a negation.

@@ -253,8 +253,16 @@ fn writing_moves_decisions_the_right_way() {
         let (_home, mut store) = crate::new_store(dir.path(), "pw");
         let p = proposal(&format!("r{total}"), title, "", FAA);
         let before = run(&mut store, &mut emb, &p).probabilities[idx];
+        // As `steward profile import writing` stores it: paragraph by paragraph, each with its
+        // own stance or the rationale's.
+        let pieces = steward_agent::profile::writing_pieces(rationale);
         store
-            .transaction(|tx| tx.add_profile_item(ItemKind::Writing, rationale, "test", None))
+            .transaction(|tx| {
+                for (i, piece) in pieces.iter().enumerate() {
+                    tx.add_writing(piece, &format!("test#{i}"))?;
+                }
+                Ok(())
+            })
             .expect("writing");
         let after = run(&mut store, &mut emb, &p).probabilities[idx];
         total += 1;

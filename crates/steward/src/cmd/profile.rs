@@ -140,8 +140,8 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: ProfileArgs) -> Result<ExitCode
                 }
             }
             store.transaction(|tx| {
-                for (origin, text) in &pieces {
-                    tx.add_profile_item(ItemKind::Writing, text, origin, None)?;
+                for (origin, piece) in &pieces {
+                    tx.add_writing(piece, origin)?;
                 }
                 Ok(())
             })?;
