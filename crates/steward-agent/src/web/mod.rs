@@ -13,6 +13,7 @@
 //! the server; the only asset (CSS) is embedded; plots are SVG drawn here. No JavaScript, no CDN.
 
 mod bonds;
+mod market;
 pub mod conversations;
 mod daos;
 mod pages;
@@ -66,6 +67,8 @@ struct Inner {
     embedder: Option<Mutex<Box<dyn steward_ml::Embedder>>>,
     /// `[bonds]`: the Activity page shows held mail and the senders' scores.
     bonds: Option<bonds::BondDesk>,
+    /// `[market]`: the Activity page lists the trades with their why and the caps left.
+    market: Option<crate::market::Limits>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -98,6 +101,7 @@ impl Desk {
                 daos: None,
                 embedder: None,
                 bonds: None,
+                market: None,
             }),
         })
     }
@@ -142,6 +146,16 @@ impl Desk {
             inner.bonds = b;
         }
         Ok(self)
+    }
+
+    /// Lets the Activity page explain the market trades against `config`'s caps (the section
+    /// shows whenever `market.address` is set or the ledger holds trades).
+    #[must_use]
+    pub fn with_market(mut self, config: &crate::Config) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.market = Some(crate::market::Limits::of(config)).filter(|_| config.market.address.is_some());
+        }
+        self
     }
 
     fn settings(&self) -> serde_json::Value {
@@ -834,23 +848,33 @@ async fn forget(
 
 async fn activity(State(desk): State<Desk>) -> Response {
     // The store's lock is not held across the chain read below.
-    let (entries, verdict, held) = {
+    let (entries, verdict, held, trades, spent) = {
         let store = desk.store();
         (
             store.audit_entries(Some(300)),
             store.verify_audit(),
             store.held_mail().map_err(|e| e.to_string()),
+            store.market_trades(200).map_err(|e| e.to_string()),
+            store.market_spent(jiff::Timestamp::now().as_second()).ok(),
         )
     };
     let scores = match &desk.inner.bonds {
         Some(b) => Some(b.scores().await),
         None => None,
     };
-    let extra = if desk.inner.bonds.is_some() || held.as_ref().is_ok_and(|h| !h.is_empty()) {
+    let mut extra = if desk.inner.bonds.is_some() || held.as_ref().is_ok_and(|h| !h.is_empty()) {
         bonds::section(&held, scores.as_ref())
     } else {
         String::new()
     };
+    if desk.inner.market.is_some() || trades.as_ref().is_ok_and(|t| !t.is_empty()) {
+        // No [market] config but trades in the ledger: the caps are shown as zero (trading off).
+        let limits = desk.inner.market.unwrap_or(crate::market::Limits {
+            budget: 0,
+            daily_cap: 0,
+        });
+        extra.push_str(&market::section(&trades, limits, spent.map(|s| limits.left(s))));
+    }
     match (entries, verdict) {
         (Ok(e), Ok(v)) => Html(pages::activity(&e, &v, &extra)).into_response(),
         (Err(e), _) | (_, Err(e)) => internal(e),

@@ -403,6 +403,7 @@ impl AutoTrader {
         let r = (|| -> Result<market::auto::AutoReport> {
             let (home, mut store) = ctx.open_store()?;
             let cfg = ctx.config(&home)?;
+            store.market_import_file(&home)?;
             let keys = Keys::new(&home);
             let network = Network::from_config(&cfg)?;
             let rt = runtime()?;

@@ -71,7 +71,8 @@ pub(crate) fn desk(
     let hook = steward_agent::pipeline::desk_cast_hook(caster);
     let desk = Desk::with_config_file(store, config_file, settings, Some(hook))?
         .with_daos(cfg)?
-        .with_bonds(cfg)?;
+        .with_bonds(cfg)?
+        .with_market(cfg);
     // The profile page's learned topics need the embedder; without a worker the page still
     // lists the profile, and says nothing it cannot compute.
     Ok(match crate::cmd::model::spawn_worker(models_dir) {
