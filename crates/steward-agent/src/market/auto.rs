@@ -3,7 +3,8 @@
 //! probability ([`super::judge_input`]) and the market's LMSR price; when it is at least
 //! `market.min_edge`, the trade that moves the price to the agent's probability (the trade a
 //! risk-neutral trader gains most by under LMSR: the size follows the edge), cut to what the
-//! budget and the daily cap leave. Above the price it buys "accepted"; below it sells the
+//! budget and the daily cap leave (shared among the inputs worth a trade in proportion to their
+//! edge). Above the price it buys "accepted"; below it sells the
 //! "accepted" shares it holds, else buys "rejected". Unknown probability: no trade. The quote is
 //! the sponsor's, from `market.quote_url`; everything is recorded with its `why`.
 
@@ -190,9 +191,19 @@ pub async fn auto_trade(
         .map_err(chain_error("reading the market's inputs"))?;
     let profile = ProfileSnapshot::load(store, engines.embedder)?;
     let limits = Limits::of(ctx.config);
-    // A dry run spends nothing, but plans as if each planned buy had been made.
-    let mut planned = 0u128;
-    let mut lines = Vec::new();
+    // First every open input is judged; then what the caps leave is shared among the inputs
+    // worth a trade in proportion to their edge, so the first input cannot take it all.
+    enum Item {
+        Done(AutoLine),
+        Judged {
+            line: AutoLine,
+            q: (u128, u128),
+            p: f64,
+            held: u128,
+            evidence: Vec<String>,
+        },
+    }
+    let mut items = Vec::new();
     for id in 0..info.inputs {
         let state = m
             .input(id)
@@ -222,7 +233,7 @@ pub async fn auto_trade(
             Ok(t) => t,
             Err(e) => {
                 line.plan = abstain(format!("cannot read the input: {e}"));
-                lines.push(line);
+                items.push(Item::Done(line));
                 continue;
             }
         };
@@ -232,7 +243,7 @@ pub async fn auto_trade(
         line.judgement = j.why.clone();
         let Some(p) = j.probability else {
             line.plan = abstain("probability unknown: nothing in your profile bears on it");
-            lines.push(line);
+            items.push(Item::Done(line));
             continue;
         };
         let held = m
@@ -240,6 +251,50 @@ pub async fn auto_trade(
             .await
             .map_err(chain_error(format!("reading shares of input {id}")))?
             .1;
+        items.push(Item::Judged {
+            line,
+            q: (state.q_yes, state.q_no),
+            p,
+            held,
+            evidence: j.evidence,
+        });
+    }
+    let min_edge = ctx.config.market.min_edge;
+    let edge_of = |line: &AutoLine, p: f64| {
+        let e = (p - line.price).abs();
+        if e >= min_edge { e } else { 0.0 }
+    };
+    let total_edge: f64 = items
+        .iter()
+        .map(|i| match i {
+            Item::Judged { line, p, .. } => edge_of(line, *p),
+            Item::Done(_) => 0.0,
+        })
+        .sum();
+    let pot = limits.left(store.market_spent(unix_now())?).most();
+    // A dry run spends nothing, but plans as if each planned buy had been made.
+    let mut planned = 0u128;
+    let mut lines = Vec::new();
+    for item in items {
+        let (mut line, (q_yes, q_no), p, held, evidence) = match item {
+            Item::Done(line) => {
+                lines.push(line);
+                continue;
+            }
+            Item::Judged {
+                line,
+                q,
+                p,
+                held,
+                evidence,
+            } => (line, q, p, held, evidence),
+        };
+        let id = line.input;
+        let share = if total_edge > 0.0 {
+            (pot as f64 * edge_of(&line, p) / total_edge).floor() as u128
+        } else {
+            0
+        };
         let spent = store.market_spent(unix_now())?;
         let left = limits.left(Spent {
             total: spent.total + planned,
@@ -247,12 +302,12 @@ pub async fn auto_trade(
         });
         line.plan = plan_trade(
             info.b,
-            state.q_yes,
-            state.q_no,
+            q_yes,
+            q_no,
             held,
             p,
-            ctx.config.market.min_edge,
-            left.most(),
+            min_edge,
+            left.most().min(share),
         );
         let Plan::Trade {
             delta_accepted,
@@ -297,7 +352,7 @@ pub async fn auto_trade(
             let (signature, price_now) = check_quote(&m, &q).await?;
             // The quote's cost, not the planned one: refused unless it still gains.
             let gain = judge_trade(p, q.delta_accepted, q.delta_rejected, q.cost)?;
-            let evidence: Vec<String> = j.evidence.iter().take(3).cloned().collect();
+            let evidence: Vec<String> = evidence.iter().take(3).cloned().collect();
             let what = match (q.delta_accepted.signum(), q.delta_rejected.signum()) {
                 (1, _) => format!("buys {} accepted", tokens(q.delta_accepted)),
                 (-1, _) => format!("sells {} accepted", tokens(-q.delta_accepted)),

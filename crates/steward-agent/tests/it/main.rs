@@ -22,6 +22,7 @@ mod imap;
 mod ingest;
 mod inspect;
 mod mail;
+mod market_ledger;
 mod net;
 mod notify;
 mod regression;
