@@ -1606,7 +1606,10 @@ impl Config {
         if !(0.0..1.0).contains(&self.market.min_edge) {
             return Err((
                 "market.min_edge",
-                format!("expected a number from 0 to 1, got {}", self.market.min_edge),
+                format!(
+                    "expected a number from 0 to 1, got {}",
+                    self.market.min_edge
+                ),
             ));
         }
         if self.market.auto && self.market.quote_url.is_none() {

@@ -268,17 +268,7 @@ pub fn decide_with(
     visible: &[steward_core::Vote],
     opts: &DecideOptions,
 ) -> Result<Decision> {
-    decide_bearing(
-        store,
-        engines,
-        key,
-        p,
-        extra_flags,
-        profile,
-        visible,
-        opts,
-    )
-    .map(|(d, _)| d)
+    decide_bearing(store, engines, key, p, extra_flags, profile, visible, opts).map(|(d, _)| d)
 }
 
 /// [`decide_with`], also saying whether anything in the profile bears on the proposal (the

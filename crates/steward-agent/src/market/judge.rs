@@ -180,10 +180,7 @@ mod tests {
             data_uri(uri.strip_prefix("data:").expect("data")).expect("decode"),
             t.as_bytes()
         );
-        assert_eq!(
-            data_uri(";base64,aGk=").expect("base64"),
-            b"hi".to_vec()
-        );
+        assert_eq!(data_uri(";base64,aGk=").expect("base64"), b"hi".to_vec());
         assert!(data_uri("nocomma").is_err());
         assert!(data_uri(",%zz").is_err());
     }

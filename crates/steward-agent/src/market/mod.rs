@@ -196,11 +196,10 @@ pub(crate) fn client_of(
     config: &Config,
     network: &crate::Network,
 ) -> Result<SuggestionMarketClient> {
-    let rpc = config
-        .market
-        .rpc
-        .as_deref()
-        .ok_or_else(|| market_error("market.rpc is not set: the chain of the suggestion market"))?;
+    let rpc =
+        config.market.rpc.as_deref().ok_or_else(|| {
+            market_error("market.rpc is not set: the chain of the suggestion market")
+        })?;
     let address = config
         .market
         .address

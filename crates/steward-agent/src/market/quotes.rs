@@ -41,20 +41,16 @@ pub struct QuoteService {
 
 impl QuoteService {
     /// From the sponsor's config: the market, `market.quote_traders`, `market.quote_max`.
-    pub fn from_config(
-        config: &crate::Config,
-        net: &crate::Network,
-        sponsor: Key,
-    ) -> Result<Self> {
+    pub fn from_config(config: &crate::Config, net: &crate::Network, sponsor: Key) -> Result<Self> {
         let ctx_market = super::client_of(config, net)?;
         let traders = config
             .market
             .quote_traders
             .iter()
             .map(|t| {
-                t.trim()
-                    .parse()
-                    .map_err(|_| market_error(format!("market.quote_traders: {t:?} is not an address")))
+                t.trim().parse().map_err(|_| {
+                    market_error(format!("market.quote_traders: {t:?} is not an address"))
+                })
             })
             .collect::<Result<Vec<Address>>>()?;
         Ok(Self {
@@ -66,7 +62,10 @@ impl QuoteService {
     }
 
     /// Prices and signs `req`, or says why not (the HTTP status and the reason).
-    pub async fn quote(&self, req: &QuoteRequest) -> std::result::Result<SignedQuote, (StatusCode, String)> {
+    pub async fn quote(
+        &self,
+        req: &QuoteRequest,
+    ) -> std::result::Result<SignedQuote, (StatusCode, String)> {
         let refuse = |s: StatusCode, m: String| Err((s, m));
         if !self.traders.contains(&req.trader) {
             return refuse(
@@ -75,7 +74,10 @@ impl QuoteService {
             );
         }
         if req.delta_accepted == 0 && req.delta_rejected == 0 {
-            return refuse(StatusCode::UNPROCESSABLE_ENTITY, "a quote needs shares".into());
+            return refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "a quote needs shares".into(),
+            );
         }
         let max = i128::try_from(self.max_units).unwrap_or(i128::MAX);
         if req.delta_accepted.abs() > max || req.delta_rejected.abs() > max {
@@ -181,7 +183,9 @@ pub async fn request_quote(
     if !status.is_success() {
         return Err(market_error(format!(
             "{endpoint} refused the quote ({status}): {}",
-            body.get("error").and_then(|e| e.as_str()).unwrap_or("no reason given")
+            body.get("error")
+                .and_then(|e| e.as_str())
+                .unwrap_or("no reason given")
         )));
     }
     serde_json::from_value(body)

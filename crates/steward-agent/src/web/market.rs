@@ -9,7 +9,11 @@ use super::pages::esc;
 use crate::market::{Left, Limits, TradeRecord, Why, tokens};
 
 /// The section: the caps left, then the trades (at most `MAX`), newest first.
-pub(crate) fn section(trades: &Result<Vec<TradeRecord>, String>, limits: Limits, left: Option<Left>) -> String {
+pub(crate) fn section(
+    trades: &Result<Vec<TradeRecord>, String>,
+    limits: Limits,
+    left: Option<Left>,
+) -> String {
     const MAX: usize = 200;
     let mut b = String::from("<h2 id=\"markets\">Markets</h2>");
     match left {
@@ -23,11 +27,17 @@ pub(crate) fn section(trades: &Result<Vec<TradeRecord>, String>, limits: Limits,
                 tokens(limits.daily_cap as i128)
             );
         }
-        None => b.push_str("<p class=\"flag-critical\" id=\"caps\">What the caps leave is unreadable.</p>"),
+        None => b.push_str(
+            "<p class=\"flag-critical\" id=\"caps\">What the caps leave is unreadable.</p>",
+        ),
     }
     let trades = match trades {
         Err(e) => {
-            let _ = write!(b, "<p class=\"flag-critical\">Market trades unreadable: {}</p>", esc(e));
+            let _ = write!(
+                b,
+                "<p class=\"flag-critical\">Market trades unreadable: {}</p>",
+                esc(e)
+            );
             return b;
         }
         Ok(t) if t.is_empty() => {
@@ -53,7 +63,8 @@ pub(crate) fn section(trades: &Result<Vec<TradeRecord>, String>, limits: Limits,
                     "<span class=\"why\">{}</span><br><span class=\"muted\">price {:.3}, probability {} ({}), expected gain {}, left after: {} budget, {} today</span>",
                     esc(&y.text),
                     y.market_price,
-                    y.probability.map_or_else(|| "none".to_owned(), |p| format!("{p:.3}")),
+                    y.probability
+                        .map_or_else(|| "none".to_owned(), |p| format!("{p:.3}")),
                     esc(&y.source),
                     esc(y.expected_gain.as_deref().unwrap_or("-")),
                     esc(&y.budget_left),
@@ -125,11 +136,27 @@ mod tests {
             created_ts: 0,
             updated_ts: 0,
         };
-        let limits = Limits { budget: 10_000_000, daily_cap: 6_000_000 };
-        let html = section(&Ok(vec![t]), limits, Some(Left { budget: 9_000_000, day: 5_000_000 }));
-        assert!(!html.contains("<script>") && !html.contains("<img"), "{html}");
+        let limits = Limits {
+            budget: 10_000_000,
+            daily_cap: 6_000_000,
+        };
+        let html = section(
+            &Ok(vec![t]),
+            limits,
+            Some(Left {
+                budget: 9_000_000,
+                day: 5_000_000,
+            }),
+        );
+        assert!(
+            !html.contains("<script>") && !html.contains("<img"),
+            "{html}"
+        );
         assert!(html.contains("&lt;script&gt;"), "{html}");
-        assert!(html.contains("<b>9.000000</b> of market.budget 10.000000"), "{html}");
+        assert!(
+            html.contains("<b>9.000000</b> of market.budget 10.000000"),
+            "{html}"
+        );
         assert!(html.contains("2.000000 accepted"), "{html}");
     }
 }

@@ -13,9 +13,9 @@
 //! the server; the only asset (CSS) is embedded; plots are SVG drawn here. No JavaScript, no CDN.
 
 mod bonds;
-mod market;
 pub mod conversations;
 mod daos;
+mod market;
 mod pages;
 mod svg;
 #[cfg(test)]
@@ -153,7 +153,8 @@ impl Desk {
     #[must_use]
     pub fn with_market(mut self, config: &crate::Config) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.market = Some(crate::market::Limits::of(config)).filter(|_| config.market.address.is_some());
+            inner.market =
+                Some(crate::market::Limits::of(config)).filter(|_| config.market.address.is_some());
         }
         self
     }
@@ -873,7 +874,11 @@ async fn activity(State(desk): State<Desk>) -> Response {
             budget: 0,
             daily_cap: 0,
         });
-        extra.push_str(&market::section(&trades, limits, spent.map(|s| limits.left(s))));
+        extra.push_str(&market::section(
+            &trades,
+            limits,
+            spent.map(|s| limits.left(s)),
+        ));
     }
     match (entries, verdict) {
         (Ok(e), Ok(v)) => Html(pages::activity(&e, &v, &extra)).into_response(),

@@ -224,6 +224,11 @@ fn every_key_is_documented_with_its_env_and_default() {
             | "bonds.confirmations"
             | "bonds.from_block" => "5",
             "bonds.rpc" => "http://127.0.0.1:8545",
+            "market.auto" => "true",
+            "market.min_edge" => "0.1",
+            "market.quote_max" | "market.from_block" => "5",
+            "market.quote_traders" => "0x0000000000000000000000000000000000000001",
+            "market.quote_url" => "http://127.0.0.1:8547",
             "bonds.escrow" | "bonds.token" | "bonds.recipient" => {
                 "0x0000000000000000000000000000000000000001"
             }

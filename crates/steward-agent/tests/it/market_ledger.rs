@@ -46,7 +46,10 @@ fn intents_count_against_the_caps_until_settled_and_never_pass_them() {
     let e = store
         .market_record_intent(limits, &trade(3_000_000, "0xb"), now)
         .expect_err("cap");
-    assert!(e.to_string().contains("market.daily_cap is 6.000000"), "{e}");
+    assert!(
+        e.to_string().contains("market.daily_cap is 6.000000"),
+        "{e}"
+    );
     // Abandoned (its quote expired unused): the spend is released.
     store
         .market_settle(a, TradeState::Abandoned, None, Some("expired"), now)
@@ -104,7 +107,10 @@ fn the_old_ledger_file_is_imported_once_and_renamed() {
     assert_eq!((spent.total, spent.day), (5_124_948, 5_124_948));
     // The same file back (a crash between the import and the rename): not counted twice.
     std::fs::copy(home.root().join("market-ledger.json.imported"), &file).expect("copy");
-    assert_eq!(store.market_import_file(&home).expect("rename only"), Some(0));
+    assert_eq!(
+        store.market_import_file(&home).expect("rename only"),
+        Some(0)
+    );
     assert_eq!(store.market_spent(1500).expect("spent").total, 5_124_948);
     // A broken file: a clear error, trading stays refused.
     std::fs::write(&file, "not json").expect("write");

@@ -4,6 +4,7 @@
 //! docs/economy.md).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -141,9 +142,12 @@ fn quotes(ctx: &Ctx, a: &QuotesArgs) -> Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
             .with_context(|| format!("listening on {}", a.listen))?;
-        let at = listener.local_addr().context("reading the listening address")?;
+        let at = listener
+            .local_addr()
+            .context("reading the listening address")?;
         // The test harness and the user read where it listens from this line.
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "steward: market quotes listening on http://{at} for {} trader(s)",
             svc.traders.len()
         );
@@ -157,7 +161,10 @@ fn trade(ctx: &Ctx, out: &Output, a: &TradeArgs) -> Result<ExitCode> {
     let (home, mut store) = ctx.open_store()?;
     let cfg = ctx.config(&home)?;
     if let Some(n) = store.market_import_file(&home)? {
-        eprintln!("steward: imported {n} spend(s) from market-ledger.json into the store");
+        let _ = writeln!(
+            std::io::stderr(),
+            "steward: imported {n} spend(s) from market-ledger.json into the store"
+        );
     }
     let keys = Keys::new(&home);
     let network = Network::from_config(&cfg)?;
@@ -244,7 +251,11 @@ pub(crate) fn render_auto(r: &market::auto::AutoReport) -> String {
     let mut s = format!(
         "market {}{}: {} open input(s); left: {} of market.budget, {} of market.daily_cap\n",
         r.market,
-        if r.dry_run { " (dry run: nothing traded)" } else { "" },
+        if r.dry_run {
+            " (dry run: nothing traded)"
+        } else {
+            ""
+        },
         r.lines.len(),
         r.budget_left,
         r.daily_left
@@ -259,7 +270,16 @@ pub(crate) fn render_auto(r: &market::auto::AutoReport) -> String {
         let what = match (&l.trade, &l.plan, &l.error) {
             (_, _, Some(e)) => format!("error: {e}"),
             (Some(t), _, _) => format!("traded for {} (tx {}): {}", t.cost, t.tx, t.why),
-            (None, Plan::Trade { delta_accepted, delta_rejected, cost, .. }, _) => format!(
+            (
+                None,
+                Plan::Trade {
+                    delta_accepted,
+                    delta_rejected,
+                    cost,
+                    ..
+                },
+                _,
+            ) => format!(
                 "would trade {} accepted, {} rejected for {}",
                 tokens(*delta_accepted),
                 tokens(*delta_rejected),

@@ -181,22 +181,36 @@ fn auto_trade_follows_its_probability_within_the_caps_and_survives_kill_9() {
     let start = balance(trader.address());
 
     // Dry run: the plan, nothing asked, signed or recorded.
+    let t0 = std::time::Instant::now();
     let (code, r, all) = auto(&trader_home, "6", &["--dry-run"]);
+    eprintln!(
+        "market auto dry run, 4 inputs (worker start included): {:.2} s",
+        t0.elapsed().as_secs_f64()
+    );
     assert_eq!(code, 0, "{all}");
     let l = r["data"]["lines"].as_array().expect("lines");
     assert_eq!(l.len(), 4, "{all}");
     assert!(l[0]["probability"].as_f64().expect("p0") > 0.55, "{all}");
     assert_eq!(l[0]["plan"]["plan"], "trade", "{all}");
-    assert!(l[0]["plan"]["delta_accepted"].as_i64().expect("buy") > 0, "{all}");
+    assert!(
+        l[0]["plan"]["delta_accepted"].as_i64().expect("buy") > 0,
+        "{all}"
+    );
     assert!(l[1]["probability"].as_f64().expect("p1") < 0.45, "{all}");
     assert_eq!(l[1]["plan"]["plan"], "trade", "{all}");
     assert_eq!(l[1]["plan"]["delta_accepted"], 0, "{all}");
-    assert!(l[1]["plan"]["delta_rejected"].as_i64().expect("against") > 0, "{all}");
+    assert!(
+        l[1]["plan"]["delta_rejected"].as_i64().expect("against") > 0,
+        "{all}"
+    );
     // Nothing bears on the kitchen: probability unknown, no trade.
     assert!(l[2]["probability"].is_null(), "{all}");
     assert_eq!(l[2]["plan"]["plan"], "abstain", "{all}");
     assert!(
-        l[3]["plan"]["reason"].as_str().unwrap_or("").contains("content hash"),
+        l[3]["plan"]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("content hash"),
         "{all}"
     );
     assert!(traded_units(&r).is_empty());
@@ -212,8 +226,19 @@ fn auto_trade_follows_its_probability_within_the_caps_and_survives_kill_9() {
     assert!(t.iter().all(|(i, _)| *i < 2), "only inputs 0 and 1: {all}");
     let spent: i128 = t.iter().map(|(_, c)| c).sum();
     assert!(spent > 0 && spent <= 6 * USDC as i128, "{spent} {all}");
+    for l in r["data"]["lines"].as_array().expect("lines") {
+        if !l["trade"].is_null() {
+            eprintln!(
+                "gas market auto trade input {}: {}",
+                l["input"], l["trade"]["gas_used"]
+            );
+        }
+    }
     let why = r["data"]["lines"][0]["trade"]["why"].as_str().expect("why");
-    assert!(why.contains("mine 0.") && why.contains("security audits"), "{why}");
+    assert!(
+        why.contains("mine 0.") && why.contains("security audits"),
+        "{why}"
+    );
     let (_, accepted) = rt
         .block_on(m.shares_of(0, trader.address()))
         .expect("shares");
@@ -228,7 +253,10 @@ fn auto_trade_follows_its_probability_within_the_caps_and_survives_kill_9() {
     let (code, r, all) = auto(&trader_home, "6", &[]);
     assert_eq!(code, 0, "{all}");
     let spent2: i128 = traded_units(&r).iter().map(|(_, c)| c).sum();
-    assert!(spent + spent2 <= 6 * USDC as i128, "{spent} + {spent2}: {all}");
+    assert!(
+        spent + spent2 <= 6 * USDC as i128,
+        "{spent} + {spent2}: {all}"
+    );
     assert_eq!(start - balance(trader.address()), (spent + spent2) as u128);
 
     // kill -9 between the recorded intent and the send, with a larger cap.
@@ -262,7 +290,10 @@ fn auto_trade_follows_its_probability_within_the_caps_and_survives_kill_9() {
     assert_eq!(code, 0, "{all}");
     assert!(traded_units(&r).is_empty(), "{all}");
     assert!(all.contains("not settled yet"), "{all}");
-    assert_eq!(rt.block_on(m.nonce(trader.address())).expect("nonce"), nonce);
+    assert_eq!(
+        rt.block_on(m.nonce(trader.address())).expect("nonce"),
+        nonce
+    );
     assert_eq!(balance(trader.address()), before);
     // Past the quote's deadline it can never land: abandoned, its spend released, and the
     // agent trades again, once.
