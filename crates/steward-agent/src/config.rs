@@ -312,6 +312,8 @@ pub struct BondsConfig {
     /// Forfeit the user's unanswered bonds past their window once per `run --watch` round
     /// (a transaction signed with the casting key).
     pub forfeit: bool,
+    /// Answering a bonded mail's question on the desk replies to its bond (refunds the sender).
+    pub reply_on_answer: bool,
 }
 
 impl Default for BondsConfig {
@@ -329,6 +331,7 @@ impl Default for BondsConfig {
             require: false,
             from_block: 0,
             forfeit: false,
+            reply_on_answer: false,
         }
     }
 }
@@ -393,6 +396,12 @@ impl BondsConfig {
             return Err((
                 key,
                 "must be set too: [bonds] needs rpc, chain_id, escrow, token and recipient".into(),
+            ));
+        }
+        if self.reply_on_answer && !self.enabled() {
+            return Err((
+                "bonds.reply_on_answer",
+                "needs bonds.escrow: there is no escrow to reply in".into(),
             ));
         }
         if self.forfeit && !self.enabled() {
@@ -1121,6 +1130,12 @@ pub const KEYS: &[ConfigKey] = &[
         default: "false",
         doc: "Forfeit the user's unanswered bonds past their window once per `run --watch` round, signed with casting.key or the default key (password from STEWARD_KEYSTORE_PASSWORD).",
     },
+    ConfigKey {
+        key: "bonds.reply_on_answer",
+        env: "STEWARD_BONDS_REPLY_ON_ANSWER",
+        default: "false",
+        doc: "Answering a bonded mail's question on the desk replies to its bond, refunding the sender less the fee (signed with casting.key or the default key, which must be bonds.recipient or its agent).",
+    },
 ];
 
 impl Config {
@@ -1397,6 +1412,11 @@ impl Config {
                 self.bonds.from_block = v
                     .parse()
                     .map_err(|_| format!("expected a block number, got {v:?}"))?;
+            }
+            "bonds.reply_on_answer" => {
+                self.bonds.reply_on_answer = v
+                    .parse()
+                    .map_err(|_| format!("expected true or false, got {v:?}"))?;
             }
             "bonds.forfeit" => {
                 self.bonds.forfeit = v

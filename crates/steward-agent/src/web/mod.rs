@@ -69,6 +69,8 @@ struct Inner {
     bonds: Option<bonds::BondDesk>,
     /// `[market]`: the Activity page lists the trades with their why and the caps left.
     market: Option<crate::market::Limits>,
+    /// `bonds.reply_on_answer`: answering a bonded mail's question refunds its bond.
+    reply: Option<crate::bondreply::ReplyHook>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -102,6 +104,7 @@ impl Desk {
                 embedder: None,
                 bonds: None,
                 market: None,
+                reply: None,
             }),
         })
     }
@@ -155,6 +158,16 @@ impl Desk {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.market =
                 Some(crate::market::Limits::of(config)).filter(|_| config.market.address.is_some());
+        }
+        self
+    }
+
+    /// Lets an answer on the desk reply to the bond of the mail it is about
+    /// (`bonds.reply_on_answer`, crate::bondreply).
+    #[must_use]
+    pub fn with_reply_hook(mut self, hook: crate::bondreply::ReplyHook) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.reply = Some(hook);
         }
         self
     }
@@ -559,7 +572,14 @@ async fn answer(
     match crate::questions::answer(&mut store, &id, &choice, reason.as_deref(), now) {
         Ok(Ok(a)) => {
             let cast = cast_now(&desk, &mut store, &a);
-            let msg = format!("Answered {}. {cast}", a.choice);
+            let bond = desk
+                .inner
+                .reply
+                .as_ref()
+                .and_then(|hook| hook(&mut store, &a.proposal))
+                .map(|line| format!(" {line}"))
+                .unwrap_or_default();
+            let msg = format!("Answered {}. {cast}{bond}", a.choice);
             Redirect::to(&format!("/questions/{id}?msg={}", urlenc(&msg))).into_response()
         }
         // Already answered (another tab won), expired, or not a choice: a clear message.

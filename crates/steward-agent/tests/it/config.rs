@@ -233,7 +233,7 @@ fn every_key_is_documented_with_its_env_and_default() {
                 "0x0000000000000000000000000000000000000001"
             }
             "bonds.whitelist" | "bonds.trusted" => "a@example.org, b@example.org",
-            "bonds.require" | "bonds.forfeit" => "true",
+            "bonds.require" | "bonds.forfeit" | "bonds.reply_on_answer" => "true",
             "casting.enabled" => "true",
             "snapshot.sequencer" => "http://127.0.0.1:1/",
             "limits.max_body_bytes" => "4096",

@@ -6,6 +6,7 @@
 
 mod audit;
 mod bondgate;
+mod bondreply;
 mod bonds;
 mod budget;
 mod cast;

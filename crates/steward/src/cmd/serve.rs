@@ -34,6 +34,10 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &ServeArgs) -> Result<ExitCode>
         caster,
         &crate::cmd::model::models_dir(ctx)?,
     )?;
+    let desk = match reply_hook(&home, &cfg)? {
+        Some(hook) => desk.with_reply_hook(hook),
+        None => desk,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -82,4 +86,24 @@ pub(crate) fn desk(
             desk
         }
     })
+}
+
+/// `bonds.reply_on_answer`: the key that replies is opened now (a prompt, if any, before the
+/// desk starts), with the escrow of `[bonds]`.
+fn reply_hook(
+    home: &steward_agent::Home,
+    cfg: &steward_agent::Config,
+) -> Result<Option<steward_agent::bondreply::ReplyHook>> {
+    if !cfg.bonds.reply_on_answer {
+        return Ok(None);
+    }
+    let net = steward_agent::Network::from_config(cfg)?;
+    let Some(gate) = steward_agent::bondgate::BondGate::from_config(cfg, &net)? else {
+        return Ok(None);
+    };
+    let key = crate::cmd::bond::open_key(home, cfg.casting.key.as_deref())
+        .context("opening the key that replies to bonds (bonds.reply_on_answer)")?;
+    Ok(Some(
+        std::sync::Arc::new(steward_agent::bondreply::BondReplier::new(gate, key)).hook(),
+    ))
 }
