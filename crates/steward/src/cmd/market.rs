@@ -400,8 +400,8 @@ pub(crate) struct AutoTrader {
 }
 
 impl AutoTrader {
-    /// `None` unless `market.auto` is set.
-    pub(crate) fn from_ctx(ctx: &Ctx) -> Result<Option<Self>> {
+    /// `None` unless `market.auto` is set. `no_llm`: `run --no-llm`.
+    pub(crate) fn from_ctx(ctx: &Ctx, no_llm: bool) -> Result<Option<Self>> {
         let home = Home::open(&ctx.home_path()?)?;
         let cfg = ctx.config(&home)?;
         if !cfg.market.auto {
@@ -413,7 +413,7 @@ impl AutoTrader {
         Keys::new(&home).open(cfg.casting.key.as_deref(), &password)?;
         Ok(Some(Self {
             password,
-            no_llm: !cfg.decide.use_llm,
+            no_llm: no_llm || !cfg.decide.use_llm,
         }))
     }
 

@@ -56,7 +56,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &RunArgs) -> Result<ExitCode> {
     };
     // `market.auto`: the keystore password is read once, before the first round.
     let trader = if args.watch {
-        crate::cmd::market::AutoTrader::from_ctx(ctx)?
+        crate::cmd::market::AutoTrader::from_ctx(ctx, args.no_llm)?
     } else {
         None
     };

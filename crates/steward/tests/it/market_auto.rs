@@ -312,6 +312,57 @@ fn auto_trade_follows_its_probability_within_the_caps_and_survives_kill_9() {
         (spent + spent2 + spent3) as u128
     );
 
+    // `run --watch` with market.auto: an auto round after the pipeline's round, in its report.
+    let mut cmd = trader_cmd(&trader_home, "30");
+    cmd.env("STEWARD_MARKET_AUTO", "true")
+        .args([
+            "--json",
+            "run",
+            "--watch",
+            "--no-sync",
+            "--no-llm",
+            "--interval",
+            "3600",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = Killed(cmd.spawn().expect("run --watch"));
+    let mut reader = BufReader::new(child.0.stdout.take().expect("stdout"));
+    let mut text = String::new();
+    let round: serde_json::Value = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "run printed: {text}"
+        );
+        text.push_str(&line);
+        if let Ok(v) = serde_json::from_str(&text) {
+            break v;
+        }
+    };
+    drop(child);
+    let watched: Vec<&serde_json::Value> = round["data"]["market"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no market lines: {round}"))
+        .iter()
+        .filter(|l| !l["trade"].is_null())
+        .collect();
+    assert!(!watched.is_empty(), "{round}");
+    let spent4: i128 = watched
+        .iter()
+        .map(|l| {
+            steward_agent::market::parse_shares(
+                l["trade"]["detail"]["cost"].as_str().expect("cost"),
+            )
+            .expect("units")
+        })
+        .sum();
+    assert!(spent + spent2 + spent3 + spent4 <= 30 * USDC as i128);
+    assert_eq!(
+        start - balance(trader.address()),
+        (spent + spent2 + spent3 + spent4) as u128
+    );
+
     // The desk explains each trade and the caps left, escaped.
     let (child, url) = crate::web::serve_desk(&trader_home);
     let (base, token) = url.split_once("/?token=").expect("token url");
