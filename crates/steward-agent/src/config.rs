@@ -249,6 +249,18 @@ pub struct MarketConfig {
     pub budget: f64,
     /// The most it may spend in any 24 hours, in tokens.
     pub daily_cap: f64,
+    /// Trade on its own once per `run --watch` round (off by default).
+    pub auto: bool,
+    /// The sponsor's quote service (`steward market quotes`) the agent asks for signed quotes.
+    pub quote_url: Option<String>,
+    /// The least edge |probability − price| worth a trade.
+    pub min_edge: f64,
+    /// Sponsor side: the traders the quote service signs for (none: it signs for nobody).
+    pub quote_traders: Vec<String>,
+    /// Sponsor side: the most shares, and the most cost, one signed quote may carry, in tokens.
+    pub quote_max: f64,
+    /// The block the market's inputs are read from (its deployment).
+    pub from_block: u64,
 }
 
 impl Default for MarketConfig {
@@ -258,6 +270,12 @@ impl Default for MarketConfig {
             address: None,
             budget: 0.0,
             daily_cap: 0.0,
+            auto: false,
+            quote_url: None,
+            min_edge: 0.05,
+            quote_traders: Vec::new(),
+            quote_max: 0.0,
+            from_block: 0,
         }
     }
 }
@@ -294,6 +312,8 @@ pub struct BondsConfig {
     /// Forfeit the user's unanswered bonds past their window once per `run --watch` round
     /// (a transaction signed with the casting key).
     pub forfeit: bool,
+    /// Answering a bonded mail's question on the desk replies to its bond (refunds the sender).
+    pub reply_on_answer: bool,
 }
 
 impl Default for BondsConfig {
@@ -311,6 +331,7 @@ impl Default for BondsConfig {
             require: false,
             from_block: 0,
             forfeit: false,
+            reply_on_answer: false,
         }
     }
 }
@@ -375,6 +396,12 @@ impl BondsConfig {
             return Err((
                 key,
                 "must be set too: [bonds] needs rpc, chain_id, escrow, token and recipient".into(),
+            ));
+        }
+        if self.reply_on_answer && !self.enabled() {
+            return Err((
+                "bonds.reply_on_answer",
+                "needs bonds.escrow: there is no escrow to reply in".into(),
             ));
         }
         if self.forfeit && !self.enabled() {
@@ -996,6 +1023,42 @@ pub const KEYS: &[ConfigKey] = &[
         doc: "The most the agent may spend on market trades in any 24 hours, in tokens; a trade past it is refused before signing.",
     },
     ConfigKey {
+        key: "market.auto",
+        env: "STEWARD_MARKET_AUTO",
+        default: "false",
+        doc: "Trade on the agent's own probability once per `run --watch` round, within market.budget and market.daily_cap (needs market.quote_url).",
+    },
+    ConfigKey {
+        key: "market.quote_url",
+        env: "STEWARD_MARKET_QUOTE_URL",
+        default: "(unset: no quote service)",
+        doc: "The sponsor's quote service (`steward market quotes`) that signs the agent's trades; its host must be in network.allow.",
+    },
+    ConfigKey {
+        key: "market.min_edge",
+        env: "STEWARD_MARKET_MIN_EDGE",
+        default: "0.05",
+        doc: "The least difference between the agent's probability and the market's price worth a trade.",
+    },
+    ConfigKey {
+        key: "market.quote_traders",
+        env: "STEWARD_MARKET_QUOTE_TRADERS",
+        default: "[]",
+        doc: "Sponsor side: the trader addresses `steward market quotes` signs for (none: nobody). In env, comma-separated.",
+    },
+    ConfigKey {
+        key: "market.quote_max",
+        env: "STEWARD_MARKET_QUOTE_MAX",
+        default: "0.0",
+        doc: "Sponsor side: the most shares and the most cost one signed quote may carry, in tokens.",
+    },
+    ConfigKey {
+        key: "market.from_block",
+        env: "STEWARD_MARKET_FROM_BLOCK",
+        default: "0",
+        doc: "The block the market's submitted inputs are read from (its deployment).",
+    },
+    ConfigKey {
         key: "bonds.rpc",
         env: "STEWARD_BONDS_RPC",
         default: "(unset: bonds off)",
@@ -1066,6 +1129,12 @@ pub const KEYS: &[ConfigKey] = &[
         env: "STEWARD_BONDS_FORFEIT",
         default: "false",
         doc: "Forfeit the user's unanswered bonds past their window once per `run --watch` round, signed with casting.key or the default key (password from STEWARD_KEYSTORE_PASSWORD).",
+    },
+    ConfigKey {
+        key: "bonds.reply_on_answer",
+        env: "STEWARD_BONDS_REPLY_ON_ANSWER",
+        default: "false",
+        doc: "Answering a bonded mail's question on the desk replies to its bond, refunding the sender less the fee (signed with casting.key or the default key, which must be bonds.recipient or its agent).",
     },
 ];
 
@@ -1270,6 +1339,32 @@ impl Config {
             }
             "market.rpc" => self.market.rpc = (!v.is_empty()).then(|| v.to_owned()),
             "market.address" => self.market.address = (!v.is_empty()).then(|| v.to_owned()),
+            "market.auto" => {
+                self.market.auto = v
+                    .parse()
+                    .map_err(|_| format!("expected true or false, got {v:?}"))?;
+            }
+            "market.quote_url" => self.market.quote_url = (!v.is_empty()).then(|| v.to_owned()),
+            "market.quote_traders" => self.market.quote_traders = split_list(v),
+            "market.from_block" => {
+                self.market.from_block = v
+                    .parse()
+                    .map_err(|_| format!("expected a block number, got {v:?}"))?;
+            }
+            "market.min_edge" => {
+                self.market.min_edge = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| (0.0..1.0).contains(x))
+                    .ok_or_else(|| format!("expected a number from 0 to 1, got {v:?}"))?;
+            }
+            "market.quote_max" => {
+                self.market.quote_max = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite() && *x >= 0.0)
+                    .ok_or_else(|| format!("expected an amount of tokens, got {v:?}"))?;
+            }
             "market.budget" | "market.daily_cap" => {
                 let amount = v
                     .parse::<f64>()
@@ -1317,6 +1412,11 @@ impl Config {
                 self.bonds.from_block = v
                     .parse()
                     .map_err(|_| format!("expected a block number, got {v:?}"))?;
+            }
+            "bonds.reply_on_answer" => {
+                self.bonds.reply_on_answer = v
+                    .parse()
+                    .map_err(|_| format!("expected true or false, got {v:?}"))?;
             }
             "bonds.forfeit" => {
                 self.bonds.forfeit = v
@@ -1518,9 +1618,30 @@ impl Config {
         {
             return Err(("market.address", format!("{a:?} is not an address")));
         }
+        for t in &self.market.quote_traders {
+            if t.trim().parse::<steward_core::Address>().is_err() {
+                return Err(("market.quote_traders", format!("{t:?} is not an address")));
+            }
+        }
+        if !(0.0..1.0).contains(&self.market.min_edge) {
+            return Err((
+                "market.min_edge",
+                format!(
+                    "expected a number from 0 to 1, got {}",
+                    self.market.min_edge
+                ),
+            ));
+        }
+        if self.market.auto && self.market.quote_url.is_none() {
+            return Err((
+                "market.auto",
+                "needs market.quote_url: the sponsor's quote service signs every trade".into(),
+            ));
+        }
         for (key, v) in [
             ("market.budget", self.market.budget),
             ("market.daily_cap", self.market.daily_cap),
+            ("market.quote_max", self.market.quote_max),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err((key, format!("expected an amount of tokens, got {v}")));

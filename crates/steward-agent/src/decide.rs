@@ -268,6 +268,23 @@ pub fn decide_with(
     visible: &[steward_core::Vote],
     opts: &DecideOptions,
 ) -> Result<Decision> {
+    decide_bearing(store, engines, key, p, extra_flags, profile, visible, opts).map(|(d, _)| d)
+}
+
+/// [`decide_with`], also saying whether anything in the profile bears on the proposal (the
+/// gathered evidence's `can_judge`; the fitted voter model's base rate alone does not count).
+/// The suggestion market prices an input only when it does (`market::judge_input`).
+#[allow(clippy::too_many_arguments)]
+pub fn decide_bearing(
+    store: &mut Store,
+    engines: &mut Engines<'_>,
+    key: &str,
+    p: &Proposal,
+    extra_flags: &[Flag],
+    profile: &ProfileSnapshot,
+    visible: &[steward_core::Vote],
+    opts: &DecideOptions,
+) -> Result<(Decision, bool)> {
     let readable = ReadableProposal::of(p);
     let mut vecs = embed_cached(
         store,
@@ -310,7 +327,8 @@ pub fn decide_with(
     if let Judgement::Failed(e) = &judgement {
         tracing::warn!(error = %e, "generator failed; deciding without it");
     }
-    Ok(steward_core::conclude(&input, gathered, judgement))
+    let bears = gathered.can_judge();
+    Ok((steward_core::conclude(&input, gathered, judgement), bears))
 }
 
 /// The local model's judgement on `r`: which choice fits the user's views, and how sure. An

@@ -10,6 +10,7 @@
 
 mod audit;
 pub mod bondgate;
+pub mod bondreply;
 pub mod bonds;
 pub mod cast;
 mod config;

@@ -198,6 +198,8 @@ CREATE TABLE verify_pins (
     crate::profile::SHAREABLE_MIGRATION,
     crate::digest::MIGRATION,
     crate::bondgate::MIGRATION,
+    // branch market: the suggestion-market ledger (replaces <home>/market-ledger.json).
+    crate::market::ledger::MIGRATION,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

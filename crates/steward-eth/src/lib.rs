@@ -56,7 +56,7 @@ pub use keystore::{
     Kdf, Key, KeystoreError, KeystorePassword, decrypt_keystore, encrypt_keystore, keystore_address,
 };
 pub use market::{
-    InputMarket, InputStatus, MarketInfo, MarketQuote, SuggestionMarketClient,
+    InputMarket, InputStatus, MarketInfo, MarketQuote, Submission, SuggestionMarketClient,
     describe_market_revert, lmsr_cost, lmsr_price_yes,
 };
 pub use provenance::{Provenance, ProvenanceOptions};

@@ -137,6 +137,16 @@ pub struct InputMarket {
     pub pool: u128,
 }
 
+/// An input as submitted: where its text is and the hash it must have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Submission {
+    pub id: u64,
+    pub submitter: Address,
+    /// keccak256 of the input's text.
+    pub content_hash: B256,
+    pub uri: String,
+}
+
 /// A priced trade, ready to sign (sponsor) or send (trader).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MarketQuote {
@@ -312,6 +322,35 @@ impl SuggestionMarketClient {
             .find_map(|l| ISuggestionMarket::Submitted::decode_log_data(l.data()).ok())
             .and_then(|e| u64::try_from(e.inputId).ok())
             .ok_or_else(|| bad_answer(&self.rpc, "submit", "no Submitted event in the receipt"))
+    }
+
+    /// Every input's `Submitted` event (its content hash and URI) in blocks `from_block..=head`,
+    /// by input id. One `eth_getLogs`: a market's inputs are few.
+    pub async fn submissions(&self, from_block: u64) -> RegistryResult<Vec<Submission>> {
+        let filter = alloy::rpc::types::Filter::new()
+            .address(self.address)
+            .event_signature(ISuggestionMarket::Submitted::SIGNATURE_HASH)
+            .from_block(from_block);
+        let ctx = format!("eth_getLogs(Submitted) of market {}", self.address);
+        let logs = self
+            .rpc
+            .logs(&filter, &ctx)
+            .await?
+            .map_err(|refused| bad_answer(&self.rpc, &ctx, &refused))?;
+        let mut out = Vec::new();
+        for log in logs.iter().filter(|l| !l.removed) {
+            let ev = ISuggestionMarket::Submitted::decode_log_data(log.data())
+                .map_err(|e| bad_answer(&self.rpc, &ctx, &format!("a log does not decode: {e}")))?;
+            out.push(Submission {
+                id: u64::try_from(ev.inputId)
+                    .map_err(|_| bad_answer(&self.rpc, &ctx, "input id out of range"))?,
+                submitter: ev.submitter,
+                content_hash: ev.contentHash,
+                uri: ev.uri,
+            });
+        }
+        out.sort_by_key(|s| s.id);
+        Ok(out)
     }
 
     pub async fn fund(&self, key: &Key, id: u64) -> RegistryResult<Mined> {

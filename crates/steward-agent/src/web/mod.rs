@@ -15,6 +15,7 @@
 mod bonds;
 pub mod conversations;
 mod daos;
+mod market;
 mod pages;
 mod svg;
 #[cfg(test)]
@@ -66,6 +67,10 @@ struct Inner {
     embedder: Option<Mutex<Box<dyn steward_ml::Embedder>>>,
     /// `[bonds]`: the Activity page shows held mail and the senders' scores.
     bonds: Option<bonds::BondDesk>,
+    /// `[market]`: the Activity page lists the trades with their why and the caps left.
+    market: Option<crate::market::Limits>,
+    /// `bonds.reply_on_answer`: answering a bonded mail's question refunds its bond.
+    reply: Option<crate::bondreply::ReplyHook>,
 }
 
 impl std::fmt::Debug for Desk {
@@ -98,6 +103,8 @@ impl Desk {
                 daos: None,
                 embedder: None,
                 bonds: None,
+                market: None,
+                reply: None,
             }),
         })
     }
@@ -142,6 +149,27 @@ impl Desk {
             inner.bonds = b;
         }
         Ok(self)
+    }
+
+    /// Lets the Activity page explain the market trades against `config`'s caps (the section
+    /// shows whenever `market.address` is set or the ledger holds trades).
+    #[must_use]
+    pub fn with_market(mut self, config: &crate::Config) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.market =
+                Some(crate::market::Limits::of(config)).filter(|_| config.market.address.is_some());
+        }
+        self
+    }
+
+    /// Lets an answer on the desk reply to the bond of the mail it is about
+    /// (`bonds.reply_on_answer`, crate::bondreply).
+    #[must_use]
+    pub fn with_reply_hook(mut self, hook: crate::bondreply::ReplyHook) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.reply = Some(hook);
+        }
+        self
     }
 
     fn settings(&self) -> serde_json::Value {
@@ -544,7 +572,14 @@ async fn answer(
     match crate::questions::answer(&mut store, &id, &choice, reason.as_deref(), now) {
         Ok(Ok(a)) => {
             let cast = cast_now(&desk, &mut store, &a);
-            let msg = format!("Answered {}. {cast}", a.choice);
+            let bond = desk
+                .inner
+                .reply
+                .as_ref()
+                .and_then(|hook| hook(&mut store, &a.proposal))
+                .map(|line| format!(" {line}"))
+                .unwrap_or_default();
+            let msg = format!("Answered {}. {cast}{bond}", a.choice);
             Redirect::to(&format!("/questions/{id}?msg={}", urlenc(&msg))).into_response()
         }
         // Already answered (another tab won), expired, or not a choice: a clear message.
@@ -834,23 +869,37 @@ async fn forget(
 
 async fn activity(State(desk): State<Desk>) -> Response {
     // The store's lock is not held across the chain read below.
-    let (entries, verdict, held) = {
+    let (entries, verdict, held, trades, spent) = {
         let store = desk.store();
         (
             store.audit_entries(Some(300)),
             store.verify_audit(),
             store.held_mail().map_err(|e| e.to_string()),
+            store.market_trades(200).map_err(|e| e.to_string()),
+            store.market_spent(jiff::Timestamp::now().as_second()).ok(),
         )
     };
     let scores = match &desk.inner.bonds {
         Some(b) => Some(b.scores().await),
         None => None,
     };
-    let extra = if desk.inner.bonds.is_some() || held.as_ref().is_ok_and(|h| !h.is_empty()) {
+    let mut extra = if desk.inner.bonds.is_some() || held.as_ref().is_ok_and(|h| !h.is_empty()) {
         bonds::section(&held, scores.as_ref())
     } else {
         String::new()
     };
+    if desk.inner.market.is_some() || trades.as_ref().is_ok_and(|t| !t.is_empty()) {
+        // No [market] config but trades in the ledger: the caps are shown as zero (trading off).
+        let limits = desk.inner.market.unwrap_or(crate::market::Limits {
+            budget: 0,
+            daily_cap: 0,
+        });
+        extra.push_str(&market::section(
+            &trades,
+            limits,
+            spent.map(|s| limits.left(s)),
+        ));
+    }
     match (entries, verdict) {
         (Ok(e), Ok(v)) => Html(pages::activity(&e, &v, &extra)).into_response(),
         (Err(e), _) | (_, Err(e)) => internal(e),

@@ -224,11 +224,16 @@ fn every_key_is_documented_with_its_env_and_default() {
             | "bonds.confirmations"
             | "bonds.from_block" => "5",
             "bonds.rpc" => "http://127.0.0.1:8545",
+            "market.auto" => "true",
+            "market.min_edge" => "0.1",
+            "market.quote_max" | "market.from_block" => "5",
+            "market.quote_traders" => "0x0000000000000000000000000000000000000001",
+            "market.quote_url" => "http://127.0.0.1:8547",
             "bonds.escrow" | "bonds.token" | "bonds.recipient" => {
                 "0x0000000000000000000000000000000000000001"
             }
             "bonds.whitelist" | "bonds.trusted" => "a@example.org, b@example.org",
-            "bonds.require" | "bonds.forfeit" => "true",
+            "bonds.require" | "bonds.forfeit" | "bonds.reply_on_answer" => "true",
             "casting.enabled" => "true",
             "snapshot.sequencer" => "http://127.0.0.1:1/",
             "limits.max_body_bytes" => "4096",

@@ -6,6 +6,7 @@
 
 mod audit;
 mod bondgate;
+mod bondreply;
 mod bonds;
 mod budget;
 mod cast;
@@ -22,6 +23,7 @@ mod imap;
 mod ingest;
 mod inspect;
 mod mail;
+mod market_ledger;
 mod net;
 mod notify;
 mod regression;

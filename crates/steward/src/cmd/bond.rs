@@ -377,7 +377,7 @@ fn message_id(s: &str) -> B256 {
     bonds::message_id_of(t)
 }
 
-fn open_key(home: &Home, sel: Option<&str>) -> Result<steward_eth::Key> {
+pub(crate) fn open_key(home: &Home, sel: Option<&str>) -> Result<steward_eth::Key> {
     let pw = Ctx::keystore_password(false)?;
     Ok(Keys::new(home).open(sel, &pw)?)
 }

@@ -1,7 +1,10 @@
-//! `steward market list | quote | trade | settle`: trading in a suggestion market for the user
-//! under `market.budget` and `market.daily_cap` (`steward_agent::market`, docs/economy.md).
+//! `steward market list | quote | trade | quotes | settle`: trading in a suggestion market for
+//! the user under `market.budget` and `market.daily_cap`, by hand (`--quote FILE`) or on the
+//! agent's own judgement (`--auto`), and the sponsor's quote service (`steward_agent::market`,
+//! docs/economy.md).
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -20,9 +23,11 @@ pub(crate) enum MarketCommand {
     List,
     /// The LMSR price of a trade; --sign (the sponsor's home) signs it for the trader
     Quote(QuoteArgs),
-    /// Trade a sponsor-signed quote (a file from `market quote --sign --json`), within the
-    /// budget and daily cap
+    /// Trade a sponsor-signed quote (a file from `market quote --sign --json`), or with --auto on
+    /// the agent's own probability, within the budget and daily cap
     Trade(TradeArgs),
+    /// The sponsor's quote service: signs LMSR quotes for market.quote_traders over HTTP
+    Quotes(QuotesArgs),
     /// The sponsor's verdict on an input, after the market's end
     Settle(SettleArgs),
 }
@@ -49,12 +54,34 @@ pub(crate) struct QuoteArgs {
 pub(crate) struct TradeArgs {
     /// A signed quote: the JSON `market quote --sign --json` printed (its `data`, or the whole
     /// envelope)
-    #[arg(long, value_name = "FILE")]
-    quote: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "auto",
+        conflicts_with = "auto"
+    )]
+    quote: Option<PathBuf>,
     /// Your probability that the sponsor accepts the input: the trade is refused unless it gains
     /// in expectation at it
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", conflicts_with = "auto")]
     probability: Option<f64>,
+    /// Trade every open input on the agent's own probability (the decision core's), with quotes
+    /// from market.quote_url
+    #[arg(long)]
+    auto: bool,
+    /// With --auto: show the trades it would make; nothing is asked, signed or recorded
+    #[arg(long, requires = "auto")]
+    dry_run: bool,
+    /// With --auto: leave the local generation model out of the judgement
+    #[arg(long, requires = "auto")]
+    no_llm: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct QuotesArgs {
+    /// Where to listen (loopback or a host you expose yourself)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8547")]
+    listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -82,7 +109,194 @@ fn read_quote(path: &PathBuf) -> Result<SignedQuote> {
     serde_json::from_value(v).with_context(|| format!("quote {}: not a quote", path.display()))
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
 pub(crate) fn run(ctx: &Ctx, out: &Output, command: MarketCommand) -> Result<ExitCode> {
+    match command {
+        MarketCommand::Trade(a) => trade(ctx, out, &a),
+        MarketCommand::Quotes(a) => quotes(ctx, &a),
+        other => run_other(ctx, out, other),
+    }
+}
+
+/// The sponsor's quote service: the key is opened once, then the home is let go (the service
+/// reads the chain only).
+fn quotes(ctx: &Ctx, a: &QuotesArgs) -> Result<ExitCode> {
+    let (cfg, net, key) = {
+        let home = Home::open(&ctx.home_path()?)?;
+        let cfg = ctx.config(&home)?;
+        let keys = Keys::new(&home);
+        let password = Ctx::keystore_password(false)?;
+        let key = keys.open(cfg.casting.key.as_deref(), &password)?;
+        let net = Network::from_config(&cfg)?;
+        (cfg, net, key)
+    };
+    let svc = steward_agent::market::quotes::QuoteService::from_config(&cfg, &net, key)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .with_context(|| format!("listening on {}", a.listen))?;
+        let at = listener
+            .local_addr()
+            .context("reading the listening address")?;
+        // The test harness and the user read where it listens from this line.
+        let _ = writeln!(
+            std::io::stderr(),
+            "steward: market quotes listening on http://{at} for {} trader(s)",
+            svc.traders.len()
+        );
+        steward_agent::market::quotes::serve(listener, svc).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn trade(ctx: &Ctx, out: &Output, a: &TradeArgs) -> Result<ExitCode> {
+    let (home, mut store) = ctx.open_store()?;
+    let cfg = ctx.config(&home)?;
+    if let Some(n) = store.market_import_file(&home)? {
+        let _ = writeln!(
+            std::io::stderr(),
+            "steward: imported {n} spend(s) from market-ledger.json into the store"
+        );
+    }
+    let keys = Keys::new(&home);
+    let network = Network::from_config(&cfg)?;
+    let rt = runtime()?;
+    if a.auto {
+        return auto(ctx, out, a, &home, &mut store, &cfg, &keys, &network, &rt);
+    }
+    let Some(path) = &a.quote else {
+        bail!("give --quote FILE or --auto");
+    };
+    let q = read_quote(path)?;
+    // A trade past the limits is refused before the password is asked for.
+    let now = jiff::Timestamp::now().as_second();
+    market::check_limits(&cfg, store.market_spent(now)?, q.cost)?;
+    let password = Ctx::keystore_password(false)?;
+    let ictx = IdentityContext {
+        home: &home,
+        config: &cfg,
+        keys: &keys,
+        password: Some(&password),
+        network: &network,
+    };
+    let t = rt.block_on(market::trade(ictx, &mut store, &q, a.probability))?;
+    out.result(&t, || {
+        format!(
+            "traded on input {} for {}: tx {} ({} gas); spent {} in all, {} in 24 h\n{}",
+            t.input, t.cost, t.tx, t.gas_used, t.spent_total, t.spent_24h, t.why
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn auto(
+    ctx: &Ctx,
+    out: &Output,
+    a: &TradeArgs,
+    home: &Home,
+    store: &mut steward_agent::Store,
+    cfg: &steward_agent::Config,
+    keys: &Keys,
+    network: &Network,
+    rt: &tokio::runtime::Runtime,
+) -> Result<ExitCode> {
+    let password = if a.dry_run {
+        None
+    } else {
+        Some(Ctx::keystore_password(false)?)
+    };
+    let worker = crate::cmd::model::spawn_worker(&crate::cmd::model::models_dir(ctx)?)?;
+    let shared = worker.shared();
+    let mut embedder = shared.clone();
+    let mut generator = shared;
+    let use_llm = cfg.decide.use_llm && !a.no_llm;
+    let mut engines = steward_agent::decide::Engines {
+        embedder: &mut embedder,
+        generator: use_llm.then_some(&mut generator as &mut dyn steward_ml::Generator),
+    };
+    let opts = steward_agent::decide::DecideOptions {
+        policy: cfg.decide.policy(),
+        seed: 0,
+    };
+    let ictx = IdentityContext {
+        home,
+        config: cfg,
+        keys,
+        password: password.as_ref(),
+        network,
+    };
+    let r = rt.block_on(market::auto::auto_trade(
+        ictx,
+        store,
+        &mut engines,
+        &opts,
+        a.dry_run,
+    ))?;
+    out.result(&r, || render_auto(&r));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An auto round in words.
+pub(crate) fn render_auto(r: &market::auto::AutoReport) -> String {
+    use market::auto::Plan;
+    let mut s = format!(
+        "market {}{}: {} open input(s); left: {} of market.budget, {} of market.daily_cap\n",
+        r.market,
+        if r.dry_run {
+            " (dry run: nothing traded)"
+        } else {
+            ""
+        },
+        r.lines.len(),
+        r.budget_left,
+        r.daily_left
+    );
+    for (id, st) in &r.reconciled {
+        let _ = writeln!(s, "  trade #{id} from an earlier run: {}", st.as_str());
+    }
+    for l in &r.lines {
+        let mine = l
+            .probability
+            .map_or_else(|| "unknown".to_owned(), |p| format!("{p:.3}"));
+        let what = match (&l.trade, &l.plan, &l.error) {
+            (_, _, Some(e)) => format!("error: {e}"),
+            (Some(t), _, _) => format!("traded for {} (tx {}): {}", t.cost, t.tx, t.why),
+            (
+                None,
+                Plan::Trade {
+                    delta_accepted,
+                    delta_rejected,
+                    cost,
+                    ..
+                },
+                _,
+            ) => format!(
+                "would trade {} accepted, {} rejected for {}",
+                tokens(*delta_accepted),
+                tokens(*delta_rejected),
+                tokens(*cost)
+            ),
+            (None, Plan::Abstain { reason }, _) => format!("no trade: {reason}"),
+        };
+        let _ = writeln!(
+            s,
+            "{:>4}  P(accepted) {:.3}, mine {mine}  {what}",
+            l.input, l.price
+        );
+    }
+    s
+}
+
+fn run_other(ctx: &Ctx, out: &Output, command: MarketCommand) -> Result<ExitCode> {
     let home = Home::open(&ctx.home_path()?)?;
     let cfg = ctx.config(&home)?;
     let keys = Keys::new(&home);
@@ -90,21 +304,9 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: MarketCommand) -> Result<Exi
     let signs = match &command {
         MarketCommand::List => false,
         MarketCommand::Quote(a) => a.sign,
-        MarketCommand::Trade(_) | MarketCommand::Settle(_) => true,
+        MarketCommand::Settle(_) => true,
+        MarketCommand::Trade(_) | MarketCommand::Quotes(_) => false,
     };
-    // A trade past the limits is refused before the password is asked for.
-    let quote_file = match &command {
-        MarketCommand::Trade(a) => Some(read_quote(&a.quote)?),
-        _ => None,
-    };
-    if let Some(q) = &quote_file {
-        let spent = market::ledger(&home)?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        market::check_limits(&cfg, &spent, now, q.cost)?;
-    }
     let password = if signs {
         Some(Ctx::keystore_password(false)?)
     } else {
@@ -117,10 +319,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: MarketCommand) -> Result<Exi
         password: password.as_ref(),
         network: &network,
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = runtime()?;
     match command {
         MarketCommand::List => {
             let l = rt.block_on(market::list(ictx))?;
@@ -178,18 +377,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: MarketCommand) -> Result<Exi
                 )
             });
         }
-        MarketCommand::Trade(a) => {
-            let Some(q) = quote_file else {
-                bail!("no quote");
-            };
-            let t = rt.block_on(market::trade(ictx, &q, a.probability))?;
-            out.result(&t, || {
-                format!(
-                    "traded on input {} for {}: tx {} ({} gas); spent {} in all, {} in 24 h\n{}",
-                    t.input, t.cost, t.tx, t.gas_used, t.spent_total, t.spent_24h, t.why
-                )
-            });
-        }
+        MarketCommand::Trade(_) | MarketCommand::Quotes(_) => bail!("handled above"),
         MarketCommand::Settle(a) => {
             let s = rt.block_on(market::settle(ictx, a.input, a.accepted))?;
             out.result(&s, || {
@@ -203,4 +391,75 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: MarketCommand) -> Result<Exi
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `run --watch` with `[market] auto = true`: one auto round after each pipeline round.
+pub(crate) struct AutoTrader {
+    password: steward_eth::KeystorePassword,
+    no_llm: bool,
+}
+
+impl AutoTrader {
+    /// `None` unless `market.auto` is set. `no_llm`: `run --no-llm`.
+    pub(crate) fn from_ctx(ctx: &Ctx, no_llm: bool) -> Result<Option<Self>> {
+        let home = Home::open(&ctx.home_path()?)?;
+        let cfg = ctx.config(&home)?;
+        if !cfg.market.auto {
+            return Ok(None);
+        }
+        let password = Ctx::keystore_password(false)
+            .context("the key that trades in the market (market.auto)")?;
+        // Checked now, not at the first trade: a wrong password stops the loop before it starts.
+        Keys::new(&home).open(cfg.casting.key.as_deref(), &password)?;
+        Ok(Some(Self {
+            password,
+            no_llm: no_llm || !cfg.decide.use_llm,
+        }))
+    }
+
+    /// Trades what the agent's judgement and the caps allow; a failure is the round's error,
+    /// never the loop's end.
+    pub(crate) fn round(&self, ctx: &Ctx, report: &mut steward_agent::RoundReport) {
+        let r = (|| -> Result<market::auto::AutoReport> {
+            let (home, mut store) = ctx.open_store()?;
+            let cfg = ctx.config(&home)?;
+            store.market_import_file(&home)?;
+            let keys = Keys::new(&home);
+            let network = Network::from_config(&cfg)?;
+            let rt = runtime()?;
+            let worker = crate::cmd::model::spawn_worker(&crate::cmd::model::models_dir(ctx)?)?;
+            let shared = worker.shared();
+            let mut embedder = shared.clone();
+            let mut generator = shared;
+            let mut engines = steward_agent::decide::Engines {
+                embedder: &mut embedder,
+                generator: (!self.no_llm)
+                    .then_some(&mut generator as &mut dyn steward_ml::Generator),
+            };
+            let opts = steward_agent::decide::DecideOptions {
+                policy: cfg.decide.policy(),
+                seed: 0,
+            };
+            let ictx = IdentityContext {
+                home: &home,
+                config: &cfg,
+                keys: &keys,
+                password: Some(&self.password),
+                network: &network,
+            };
+            Ok(rt.block_on(market::auto::auto_trade(
+                ictx,
+                &mut store,
+                &mut engines,
+                &opts,
+                false,
+            ))?)
+        })();
+        match r {
+            Ok(r) => report.market.extend(r.lines),
+            Err(e) => report
+                .errors
+                .push(format!("trading in the suggestion market: {e:#}")),
+        }
+    }
 }

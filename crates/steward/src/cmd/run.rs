@@ -54,10 +54,19 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &RunArgs) -> Result<ExitCode> {
     } else {
         None
     };
+    // `market.auto`: the keystore password is read once, before the first round.
+    let trader = if args.watch {
+        crate::cmd::market::AutoTrader::from_ctx(ctx, args.no_llm)?
+    } else {
+        None
+    };
     loop {
         let mut round = round(ctx, args)?;
         if let Some(f) = &forfeiter {
             f.round(&mut round);
+        }
+        if let Some(t) = &trader {
+            t.round(ctx, &mut round);
         }
         out.result(&round, || render(&round));
         if !args.watch {
@@ -298,6 +307,21 @@ pub(crate) fn render(r: &Round) -> String {
                     e.as_deref().unwrap_or("?")
                 );
             }
+        }
+    }
+    for l in &r.market {
+        match (&l.trade, &l.error) {
+            (Some(t), _) => {
+                let _ = writeln!(
+                    s,
+                    "MARKET  input {} traded for {} (tx {}): {}",
+                    l.input, t.cost, t.tx, t.why
+                );
+            }
+            (None, Some(e)) => {
+                let _ = writeln!(s, "  error: market input {}: {e}", l.input);
+            }
+            (None, None) => {}
         }
     }
     for e in &r.errors {

@@ -34,6 +34,10 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &ServeArgs) -> Result<ExitCode>
         caster,
         &crate::cmd::model::models_dir(ctx)?,
     )?;
+    let desk = match reply_hook(&home, &cfg)? {
+        Some(hook) => desk.with_reply_hook(hook),
+        None => desk,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -71,7 +75,8 @@ pub(crate) fn desk(
     let hook = steward_agent::pipeline::desk_cast_hook(caster);
     let desk = Desk::with_config_file(store, config_file, settings, Some(hook))?
         .with_daos(cfg)?
-        .with_bonds(cfg)?;
+        .with_bonds(cfg)?
+        .with_market(cfg);
     // The profile page's learned topics need the embedder; without a worker the page still
     // lists the profile, and says nothing it cannot compute.
     Ok(match crate::cmd::model::spawn_worker(models_dir) {
@@ -81,4 +86,24 @@ pub(crate) fn desk(
             desk
         }
     })
+}
+
+/// `bonds.reply_on_answer`: the key that replies is opened now (a prompt, if any, before the
+/// desk starts), with the escrow of `[bonds]`.
+fn reply_hook(
+    home: &steward_agent::Home,
+    cfg: &steward_agent::Config,
+) -> Result<Option<steward_agent::bondreply::ReplyHook>> {
+    if !cfg.bonds.reply_on_answer {
+        return Ok(None);
+    }
+    let net = steward_agent::Network::from_config(cfg)?;
+    let Some(gate) = steward_agent::bondgate::BondGate::from_config(cfg, &net)? else {
+        return Ok(None);
+    };
+    let key = crate::cmd::bond::open_key(home, cfg.casting.key.as_deref())
+        .context("opening the key that replies to bonds (bonds.reply_on_answer)")?;
+    Ok(Some(
+        std::sync::Arc::new(steward_agent::bondreply::BondReplier::new(gate, key)).hook(),
+    ))
 }

@@ -15,6 +15,7 @@ mod inspect;
 mod interview;
 mod keys;
 mod market;
+mod market_auto;
 mod mech;
 mod soak;
 mod sync;

@@ -13,10 +13,10 @@ use steward_eth::{Kdf, KeystorePassword, encrypt_keystore};
 
 use crate::{PASS, json, run, steward, temp_home};
 
-const KPW: &str = "market-test-keystore-pw";
+pub(crate) const KPW: &str = "market-test-keystore-pw";
 const USDC: u128 = 1_000_000;
 
-fn home_with_key(dir: &Path, name: &str, i: usize) -> std::path::PathBuf {
+pub(crate) fn home_with_key(dir: &Path, name: &str, i: usize) -> std::path::PathBuf {
     let home = dir.join(name);
     let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
     assert_eq!(code, 0, "{err}");
@@ -39,6 +39,7 @@ fn home_with_key(dir: &Path, name: &str, i: usize) -> std::path::PathBuf {
 fn market_cmd(home: &Path, anvil: &Anvil, setup: &MarketSetup, budget: &str, cap: &str) -> Command {
     let mut c = steward(home);
     c.env("STEWARD_KEYSTORE_PASSWORD", KPW)
+        .env("STEWARD_PASSPHRASE", PASS)
         .env("STEWARD_MARKET_RPC", anvil.url().as_str())
         .env("STEWARD_MARKET_ADDRESS", format!("{:#x}", setup.market))
         .env("STEWARD_MARKET_BUDGET", budget)

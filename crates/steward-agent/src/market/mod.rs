@@ -1,15 +1,23 @@
 //! Trading in a suggestion market for the user (docs/economy.md): listing the inputs with their
 //! LMSR price, quoting a trade with steward-core's LMSR (and, in the sponsor's home, signing the
-//! quote), trading a sponsor-signed quote under the user's budget and daily cap, and settling
+//! quote, also as a service: [`quotes`]), trading a sponsor-signed quote under the user's budget
+//! and daily cap, trading on the agent's own judgement ([`auto`], [`judge_input`]), and settling
 //! (the sponsor). One function per `steward market` command.
 //!
-//! Limits are checked before anything is signed: the spend of every trade is kept in
-//! `<home>/market-ledger.json`, and a trade whose cost would take the total past `market.budget`
-//! or the last 24 hours past `market.daily_cap` is refused. A quote whose cost is not the LMSR
-//! price at the market's current state is refused too: the agent never pays more than the
-//! mechanism's price, whoever signed it.
+//! Limits are checked before anything is signed, in the store's ledger ([`ledger`]): a trade is
+//! recorded as an intent in the transaction that checks `market.budget` and `market.daily_cap`,
+//! then sent, then settled; an intent a crash left is reconciled against the chain
+//! ([`reconcile`]) before the next trade. A quote whose cost is not the LMSR price at the
+//! market's current state is refused too: the agent never pays more than the mechanism's price,
+//! whoever signed it.
 
-use std::path::PathBuf;
+pub mod auto;
+pub mod judge;
+pub mod ledger;
+pub mod quotes;
+
+pub use judge::{InputJudgement, judge_input};
+pub use ledger::{Left, Limits, Spent, TradeRecord, TradeState};
 
 use serde::{Deserialize, Serialize};
 use steward_core::{Address, Bytes};
@@ -17,8 +25,8 @@ use steward_eth::{MarketQuote, RegistryError, SuggestionMarketClient, lmsr_cost,
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::home::Home;
 use crate::identity::IdentityContext;
+use crate::store::Store;
 
 /// Token units per token: the market's token is USDC-shaped (6 decimals).
 pub const UNITS: u128 = 1_000_000;
@@ -67,7 +75,7 @@ pub struct SignedQuote {
 }
 
 impl SignedQuote {
-    fn of(market: Address, q: &MarketQuote, signature: Option<Bytes>) -> Self {
+    pub(crate) fn of(market: Address, q: &MarketQuote, signature: Option<Bytes>) -> Self {
         Self {
             market,
             input: q.input,
@@ -83,7 +91,7 @@ impl SignedQuote {
         }
     }
 
-    fn quote(&self) -> MarketQuote {
+    pub(crate) fn quote(&self) -> MarketQuote {
         MarketQuote {
             input: self.input,
             trader: self.trader,
@@ -123,8 +131,11 @@ pub fn judge_trade(p: f64, delta_accepted: i128, delta_rejected: i128, cost: i12
 #[derive(Debug, Clone, Serialize)]
 pub struct TradeDone {
     pub input: u64,
-    /// Why: the price, the user's probability (when given) and the expected gain.
+    /// The ledger's record.
+    pub trade: i64,
+    /// Why: the price, the probability (when known) and the expected gain, in words.
     pub why: String,
+    pub detail: Why,
     pub cost: String,
     pub tx: String,
     pub gas_used: u64,
@@ -140,22 +151,11 @@ pub struct Settled {
     pub tx: String,
 }
 
-/// One line of `<home>/market-ledger.json`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Spend {
-    pub ts: i64,
-    pub market: Address,
-    pub input: u64,
-    /// Token units paid (sells are recorded as 0: they never refund the budget).
-    pub units: u128,
-    pub tx: String,
-}
-
-fn market_error(msg: impl Into<String>) -> Error {
+pub(crate) fn market_error(msg: impl Into<String>) -> Error {
     Error::Identity(msg.into())
 }
 
-fn chain_error(context: impl Into<String>) -> impl FnOnce(RegistryError) -> Error {
+pub(crate) fn chain_error(context: impl Into<String>) -> impl FnOnce(RegistryError) -> Error {
     let context = context.into();
     move |source| Error::Registry {
         context,
@@ -168,90 +168,49 @@ pub fn tokens(units: i128) -> String {
     steward_eth::fixed_point(units, 6)
 }
 
-fn to_units(amount: f64) -> u128 {
+pub(crate) fn to_units(amount: f64) -> u128 {
     // Budgets are whole cents or so; rounding down keeps the limit a limit.
     (amount * UNITS as f64).floor().max(0.0) as u128
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
 
-fn ledger_path(home: &Home) -> PathBuf {
-    home.root().join("market-ledger.json")
+/// Refuses a trade costing `cost` units that would pass the budget or the daily cap, given what
+/// is spent (the CLI's check before the keystore password is asked for; the binding check is
+/// [`Store::market_record_intent`]'s, in the transaction that records the trade).
+pub fn check_limits(config: &Config, spent: Spent, cost: i128) -> Result<()> {
+    Limits::of(config).check(spent, cost)
 }
 
-/// The trades' spend recorded in this home.
-pub fn ledger(home: &Home) -> Result<Vec<Spend>> {
-    let path = ledger_path(home);
-    match std::fs::read_to_string(&path) {
-        Ok(t) => serde_json::from_str(&t).map_err(|e| {
-            market_error(format!(
-                "{}: not a market ledger ({e}); trading stays refused until it is fixed",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(source) => Err(Error::Io {
-            path,
-            context: "reading the market ledger",
-            source,
-        }),
-    }
+pub(crate) fn client(ctx: &IdentityContext<'_>) -> Result<SuggestionMarketClient> {
+    client_of(ctx.config, ctx.network)
 }
 
-/// Refuses a trade costing `cost` units when it would pass the budget or the daily cap.
-pub fn check_limits(config: &Config, spent: &[Spend], now: i64, cost: i128) -> Result<()> {
-    let Ok(cost) = u128::try_from(cost) else {
-        return Ok(()); // a sell pays the user: no limit applies
-    };
-    let total: u128 = spent.iter().map(|s| s.units).sum();
-    let day: u128 = spent
-        .iter()
-        .filter(|s| s.ts > now - 86_400)
-        .map(|s| s.units)
-        .sum();
-    let budget = to_units(config.market.budget);
-    let cap = to_units(config.market.daily_cap);
-    if total + cost > budget {
-        return Err(market_error(format!(
-            "trade refused: it costs {} and {} is already spent; market.budget is {}",
-            tokens(cost as i128),
-            tokens(total as i128),
-            tokens(budget as i128)
-        )));
-    }
-    if day + cost > cap {
-        return Err(market_error(format!(
-            "trade refused: it costs {} and {} was spent in the last 24 hours; market.daily_cap is {}",
-            tokens(cost as i128),
-            tokens(day as i128),
-            tokens(cap as i128)
-        )));
-    }
-    Ok(())
-}
-
-fn client(ctx: &IdentityContext<'_>) -> Result<SuggestionMarketClient> {
+/// The market of `market.rpc` and `market.address`.
+pub(crate) fn client_of(
+    config: &Config,
+    network: &crate::Network,
+) -> Result<SuggestionMarketClient> {
     let rpc =
-        ctx.config.market.rpc.as_deref().ok_or_else(|| {
+        config.market.rpc.as_deref().ok_or_else(|| {
             market_error("market.rpc is not set: the chain of the suggestion market")
         })?;
-    let address = ctx
-        .config
+    let address = config
         .market
         .address
         .as_deref()
         .ok_or_else(|| market_error("market.address is not set: the SuggestionMarket contract"))?
         .parse()
         .map_err(|_| market_error("market.address is not an address"))?;
-    Ok(SuggestionMarketClient::new(ctx.network.rpc(rpc)?, address))
+    Ok(SuggestionMarketClient::new(network.rpc(rpc)?, address))
 }
 
-fn open_key(ctx: &IdentityContext<'_>) -> Result<steward_eth::Key> {
+pub(crate) fn open_key(ctx: &IdentityContext<'_>) -> Result<steward_eth::Key> {
     let password = ctx.password.ok_or_else(|| {
         market_error("no keystore password was given (STEWARD_KEYSTORE_PASSWORD)")
     })?;
@@ -353,14 +312,34 @@ pub async fn quote(
     Ok(SignedQuote::of(m.address(), &q, signature))
 }
 
-/// Trades a sponsor-signed quote with the user's key, after checking the market, the trader,
-/// the LMSR price and the budget and daily cap. Records the spend.
-pub async fn trade(
-    ctx: IdentityContext<'_>,
+/// Why a trade was made, as the ledger keeps it and the desk shows it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Why {
+    /// The market's probability of "accepted" before the trade.
+    pub market_price: f64,
+    /// The probability the trade was judged at (the agent's, or the user's `--probability`).
+    pub probability: Option<f64>,
+    /// Where that probability came from: the user, or the decision core's evidence.
+    pub source: String,
+    /// The evidence behind the agent's probability (excerpts, strongest first).
+    #[serde(default)]
+    pub evidence: Vec<String>,
+    /// Token amounts ("5.124948").
+    pub cost: String,
+    pub expected_gain: Option<String>,
+    /// What is left under market.budget and market.daily_cap after this trade.
+    pub budget_left: String,
+    pub daily_left: String,
+    /// All of it in words.
+    pub text: String,
+}
+
+/// The market's price of a quote's trade at its current state, after refusing a quote for
+/// another market, an unsigned one, or one asking more than the LMSR price.
+pub(crate) async fn check_quote(
+    m: &SuggestionMarketClient,
     q: &SignedQuote,
-    probability: Option<f64>,
-) -> Result<TradeDone> {
-    let m = client(&ctx)?;
+) -> Result<(Bytes, f64)> {
     if q.market != m.address() {
         return Err(market_error(format!(
             "the quote is for market {}, market.address is {}",
@@ -392,25 +371,77 @@ pub async fn trade(
             tokens(fair)
         )));
     }
-    let price = lmsr_price_yes(info.b, state.q_yes, state.q_no);
-    let why = match probability {
+    Ok((signature, lmsr_price_yes(info.b, state.q_yes, state.q_no)))
+}
+
+/// Trades a sponsor-signed quote with the user's key, after checking the market, the trader,
+/// the LMSR price and the budget and daily cap. Records the trade in the store's ledger.
+pub async fn trade(
+    ctx: IdentityContext<'_>,
+    store: &mut Store,
+    q: &SignedQuote,
+    probability: Option<f64>,
+) -> Result<TradeDone> {
+    let m = client(&ctx)?;
+    let (signature, price) = check_quote(&m, q).await?;
+    let (gain, text) = match probability {
         Some(p) => {
             let gain = judge_trade(p, q.delta_accepted, q.delta_rejected, q.cost)?;
-            format!(
-                "market P(accepted) {price:.3}, yours {p:.3}: pays {} for an expected gain of {}",
-                tokens(q.cost),
-                tokens(gain.floor() as i128)
+            (
+                Some(gain),
+                format!(
+                    "market P(accepted) {price:.3}, yours {p:.3}: pays {} for an expected gain of {}",
+                    tokens(q.cost),
+                    tokens(gain.floor() as i128)
+                ),
             )
         }
-        None => format!(
-            "market P(accepted) {price:.3}: pays {} at the LMSR price (no probability given)",
-            tokens(q.cost)
+        None => (
+            None,
+            format!(
+                "market P(accepted) {price:.3}: pays {} at the LMSR price (no probability given)",
+                tokens(q.cost)
+            ),
         ),
     };
-    let spent = ledger(ctx.home)?;
-    let now = unix_now();
-    check_limits(ctx.config, &spent, now, q.cost)?;
+    let why = Why {
+        market_price: price,
+        probability,
+        source: if probability.is_some() {
+            "yours (--probability)".into()
+        } else {
+            "none given".into()
+        },
+        evidence: Vec::new(),
+        cost: tokens(q.cost),
+        expected_gain: gain.map(|g| tokens(g.floor() as i128)),
+        budget_left: String::new(),
+        daily_left: String::new(),
+        text,
+    };
+    Limits::of(ctx.config).check(store.market_spent(unix_now())?, q.cost)?;
     let key = open_key(&ctx)?;
+    execute(ctx.config, store, &m, &key, q, signature, why, "user").await
+}
+
+fn addr(a: Address) -> String {
+    format!("{a:#x}")
+}
+
+/// Records `q` as an intent (the caps checked in the same transaction), sends it, and settles
+/// the record: confirmed when mined, failed when refused or reverted; any other error leaves the
+/// intent for [`reconcile`] (the transaction may be out there).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn execute(
+    config: &Config,
+    store: &mut Store,
+    m: &SuggestionMarketClient,
+    key: &steward_eth::Key,
+    q: &SignedQuote,
+    signature: Bytes,
+    mut why: Why,
+    origin: &str,
+) -> Result<TradeDone> {
     if key.address() != q.trader {
         return Err(market_error(format!(
             "the quote is for trader {}, this key is {}",
@@ -418,40 +449,102 @@ pub async fn trade(
             key.address()
         )));
     }
-    let done = m
-        .trade(&key, &q.quote(), signature)
-        .await
-        .map_err(chain_error(format!("trading on input {}", q.input)))?;
-    let mut all = spent;
-    all.push(Spend {
-        ts: now,
-        market: q.market,
-        input: q.input,
-        units: u128::try_from(q.cost).unwrap_or(0),
-        tx: done.tx.to_string(),
+    reconcile(store, m, q.trader).await?;
+    let limits = Limits::of(config);
+    let now = unix_now();
+    let spent = store.market_spent(now)?;
+    limits.check(spent, q.cost)?;
+    let spend = u128::try_from(q.cost).unwrap_or(0);
+    let after = limits.left(Spent {
+        total: spent.total + spend,
+        day: spent.day + spend,
     });
-    let path = ledger_path(ctx.home);
-    let text = serde_json::to_vec_pretty(&all).unwrap_or_default();
-    crate::home::write_atomic(&path, &text).map_err(|source| Error::Io {
-        path,
-        context: "recording the trade in the market ledger",
-        source,
-    })?;
-    let total: u128 = all.iter().map(|s| s.units).sum();
-    let day: u128 = all
-        .iter()
-        .filter(|s| s.ts > now - 86_400)
-        .map(|s| s.units)
-        .sum();
-    Ok(TradeDone {
-        input: q.input,
-        why,
-        cost: tokens(q.cost),
-        tx: done.tx.to_string(),
-        gas_used: done.gas_used,
-        spent_total: tokens(total as i128),
-        spent_24h: tokens(day as i128),
-    })
+    why.budget_left = tokens(after.budget as i128);
+    why.daily_left = tokens(after.day as i128);
+    let why_json = serde_json::to_value(&why).unwrap_or_default();
+    let id = store.market_record_intent(
+        limits,
+        &ledger::NewTrade {
+            market: addr(q.market),
+            input: q.input,
+            trader: addr(q.trader),
+            nonce: q.nonce,
+            deadline: q.deadline,
+            delta_accepted: q.delta_accepted,
+            delta_rejected: q.delta_rejected,
+            cost: q.cost,
+            origin,
+            why: why_json,
+        },
+        now,
+    )?;
+    // The test hook a kill -9 test stops at: recorded, nothing sent.
+    crate::cast::pause_at("market-after-intent");
+    match m.trade(key, &q.quote(), signature).await {
+        Ok(done) => {
+            let tx = done.tx.to_string();
+            store.market_settle(id, TradeState::Confirmed, Some(&tx), None, unix_now())?;
+            let spent = store.market_spent(unix_now())?;
+            Ok(TradeDone {
+                input: q.input,
+                trade: id,
+                why: why.text.clone(),
+                detail: why,
+                cost: tokens(q.cost),
+                tx,
+                gas_used: done.gas_used,
+                spent_total: tokens(spent.total as i128),
+                spent_24h: tokens(spent.day as i128),
+            })
+        }
+        Err(e @ (RegistryError::Refused { .. } | RegistryError::Reverted { .. })) => {
+            let msg = e.to_string();
+            store.market_settle(id, TradeState::Failed, None, Some(&msg), unix_now())?;
+            Err(chain_error(format!("trading on input {}", q.input))(e))
+        }
+        Err(e) => Err(market_error(format!(
+            "trading on input {}: {e}; trade #{id} stays recorded as an intent (its spend counts) and is reconciled against the chain before the next trade",
+            q.input
+        ))),
+    }
+}
+
+/// Settles the intents a crash or a lost answer left for `trader` on `m`, from the chain: the
+/// quote's nonce used means the trade (or one the same key signed elsewhere, which spent too)
+/// landed; an expired quote with its nonce unused can never land, and its spend is released.
+/// An intent still within its deadline stays (and blocks the next trade on this market).
+pub async fn reconcile(
+    store: &mut Store,
+    m: &SuggestionMarketClient,
+    trader: Address,
+) -> Result<Vec<(i64, TradeState)>> {
+    let intents = store.market_intents(&addr(m.address()), &addr(trader))?;
+    if intents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let nonce = m
+        .nonce(trader)
+        .await
+        .map_err(chain_error("reading the trader's quote nonce"))?;
+    let chain_now = m
+        .chain_time()
+        .await
+        .map_err(chain_error("reading the chain time"))?;
+    let mut out = Vec::new();
+    for t in intents {
+        let state = match (t.nonce, t.deadline) {
+            (Some(n), _) if nonce > n => TradeState::Confirmed,
+            (Some(_), Some(d)) if chain_now > d => TradeState::Abandoned,
+            _ => continue,
+        };
+        let note = match state {
+            TradeState::Confirmed => "reconciled: the quote's nonce is used on chain",
+            _ => "reconciled: the quote expired unused; it can never land",
+        };
+        store.market_settle(t.id, state, None, Some(note), unix_now())?;
+        out.push((t.id, state));
+    }
+    Ok(out)
 }
 
 /// The sponsor's verdict on an input (only after the market's end).
@@ -473,39 +566,28 @@ pub async fn settle(ctx: IdentityContext<'_>, input: u64, accepted: bool) -> Res
 mod tests {
     use super::*;
 
-    fn spend(ts: i64, units: u128) -> Spend {
-        Spend {
-            ts,
-            market: Address::ZERO,
-            input: 0,
-            units,
-            tx: String::new(),
-        }
-    }
-
     #[test]
     fn budget_and_daily_cap_refuse_before_signing() {
         let mut cfg = Config::default();
+        let spent = |total, day| Spent { total, day };
         // Nothing configured: all trading stops.
-        let e = check_limits(&cfg, &[], 1_000_000, 1).expect_err("zero budget");
+        let e = check_limits(&cfg, spent(0, 0), 1).expect_err("zero budget");
         assert!(e.to_string().contains("market.budget"), "{e}");
         cfg.market.budget = 10.0;
         cfg.market.daily_cap = 6.0;
-        check_limits(&cfg, &[], 1_000_000, 5_124_948).expect("fits");
+        check_limits(&cfg, spent(0, 0), 5_124_948).expect("fits");
         // Over the daily cap within 24 hours, not after.
-        let spent = [spend(1_000_000 - 3_600, 5_124_948)];
-        let e = check_limits(&cfg, &spent, 1_000_000, 1_000_000).expect_err("cap");
+        let e = check_limits(&cfg, spent(5_124_948, 5_124_948), 1_000_000).expect_err("cap");
         assert!(
             e.to_string().contains("market.daily_cap is 6.000000"),
             "{e}"
         );
-        let old = [spend(1_000_000 - 90_000, 5_124_948)];
-        check_limits(&cfg, &old, 1_000_000, 1_000_000).expect("a day later");
+        check_limits(&cfg, spent(5_124_948, 0), 1_000_000).expect("a day later");
         // The budget counts every day.
-        let e = check_limits(&cfg, &old, 1_000_000, 5_000_000).expect_err("budget");
+        let e = check_limits(&cfg, spent(5_124_948, 0), 5_000_000).expect_err("budget");
         assert!(e.to_string().contains("market.budget is 10.000000"), "{e}");
         // A sell is never refused.
-        check_limits(&cfg, &spent, 1_000_000, -3).expect("sell");
+        check_limits(&cfg, spent(5_124_948, 5_124_948), -3).expect("sell");
     }
 
     #[test]
