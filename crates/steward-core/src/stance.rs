@@ -46,8 +46,13 @@ fn re(p: &str) -> Regex {
 
 static VOTED: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)\b(vot(ed|ing|e)|cast (our|my) vote|we are|i am|i'm|we're)\s+(\*\*)?(for|against|in favou?r|yes|yae|aye|no|nay|abstain)\b",
+        r#"(?i)\b(vot(ed|ing|es?)|cast (our|my) vote|we are|i am|i'm|we're)\s+["“'*]*(?P<choice>for|against|in favou?r|yes|yae|aye|no|nay|abstain)\b"#,
     )
+});
+// An abstention said outright ("RCADA abstains rather than voting no", "we have chosen to
+// abstain"): an abstainer weighs both sides, so this outranks the votes it mentions.
+static ABSTAINED: LazyLock<Regex> = LazyLock::new(|| {
+    re(r#"(?i)\b(abstains|abstained|(chosen|decided|will) to abstain|will abstain)\b"#)
 });
 static ABSTAIN: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\babstain(ed|ing)?\b"));
 static AGAINST: LazyLock<Regex> = LazyLock::new(|| {
@@ -86,11 +91,28 @@ pub fn stance_of(text: &str) -> Stance {
 /// rationale says this once, and it holds for the rest of it (see the agent's
 /// `profile::writing_pieces`).
 pub fn explicit_stance(text: &str) -> Option<Stance> {
+    if ABSTAINED.is_match(text) {
+        return Some(Stance::Abstain);
+    }
     if NEGATED_SUPPORT.is_match(text) && !FOR_AFTER_NEGATION.is_match(text) {
         return Some(Stance::Against);
     }
-    let c = VOTED.captures(text)?;
-    let w = c.get(5).map_or("", |m| m.as_str()).to_ascii_lowercase();
+    // Not a tally ("Yes: 0 votes No: 4 votes Abstain: 0 votes"): no count before the verb, no
+    // colon after the choice.
+    let c = VOTED.captures_iter(text).find(|c| {
+        let (Some(all), Some(choice)) = (c.get(0), c.name("choice")) else {
+            return false;
+        };
+        let counted = text[..all.start()]
+            .trim_end()
+            .ends_with(|ch: char| ch.is_ascii_digit());
+        let labelled = text[choice.end()..].starts_with(':');
+        !counted && !labelled
+    })?;
+    let w = c
+        .name("choice")
+        .map_or("", |m| m.as_str())
+        .to_ascii_lowercase();
     Some(match w.as_str() {
         "against" | "no" | "nay" => Stance::Against,
         "abstain" => Stance::Abstain,
@@ -159,6 +181,19 @@ mod tests {
             ("The proposal has three parts", Stance::Unknown),
             ("I'm in favor of more security audits", Stance::For),
             ("Never vote for fee switches", Stance::Against),
+            // Real rationales (cardano-drep-rationales): the vote in quotes or bold, the voter
+            // by name, an abstention that mentions the vote it is not.
+            ("Therefore, Mesh votes \"Abstain\".", Stance::Abstain),
+            ("RCADA votes **ABSTAIN** on the deployment", Stance::Abstain),
+            (
+                "RCADA abstains rather than voting no because the proposal is thoughtful",
+                Stance::Abstain,
+            ),
+            ("We voted **Yes** because the budget is clear", Stance::For),
+            (
+                "Yes: 0 votes No: 4 votes Abstain: 0 votes. Therefore, we will vote Yes.",
+                Stance::For,
+            ),
         ] {
             assert_eq!(stance_of(t), s, "{t}");
         }

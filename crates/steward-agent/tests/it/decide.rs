@@ -1,5 +1,5 @@
 //! Decisions with the real embedded models: statements rule, contradictions ask, injected text
-//! changes nothing, writing moves decisions the right way, answers count at once, a failing or
+//! changes nothing (writing: writing.rs), answers count at once, a failing or
 //! misshapen engine never turns into a vote, a critical payload flag leans against.
 
 use std::path::PathBuf;
@@ -32,7 +32,7 @@ pub(crate) fn embedder(test: &str) -> Option<BertEmbedder> {
     Some(BertEmbedder::embedded(&dir).expect("load MiniLM"))
 }
 
-fn proposal(id: &str, title: &str, body: &str, choices: &[&str]) -> Proposal {
+pub(crate) fn proposal(id: &str, title: &str, body: &str, choices: &[&str]) -> Proposal {
     Proposal {
         source: Source::Snapshot {
             space: "test.eth".into(),
@@ -219,83 +219,6 @@ fn injected_text_does_not_move_the_decision() {
         }
     }
     assert_eq!(checked, bodies.len() * injections.len() * 2);
-}
-
-/// The writing -> preference path on real delegates' rationales: importing a delegate's own
-/// rationale must move the decision on that proposal toward the vote they stated.
-#[test]
-fn writing_moves_decisions_the_right_way() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/arbitrum-forum-rationales/rationales.jsonl"
-    );
-    let Ok(data) = std::fs::read_to_string(path) else {
-        steward_testing::skip(
-            steward_testing::Need::Data,
-            "writing_moves_decisions_the_right_way",
-            format_args!("{path} is absent"),
-        );
-        return;
-    };
-    let Some(mut emb) = embedder("writing_moves_decisions_the_right_way") else {
-        return;
-    };
-    let (mut right, mut wrong, mut total) = (0, 0, 0);
-    for line in data.lines() {
-        let r: serde_json::Value = serde_json::from_str(line).expect("jsonl");
-        let vote = r["vote"].as_str().unwrap_or_default();
-        let Some(idx) = FAA.iter().position(|c| *c == vote) else {
-            continue;
-        };
-        let title = r["proposal_title"].as_str().unwrap_or_default();
-        let rationale = r["rationale"].as_str().unwrap_or_default();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (_home, mut store) = crate::new_store(dir.path(), "pw");
-        let p = proposal(&format!("r{total}"), title, "", FAA);
-        let before = run(&mut store, &mut emb, &p).probabilities[idx];
-        // As `steward profile import writing` stores it: paragraph by paragraph, each with its
-        // own stance or the rationale's.
-        let pieces = steward_agent::profile::writing_pieces(rationale);
-        store
-            .transaction(|tx| {
-                for (i, piece) in pieces.iter().enumerate() {
-                    tx.add_writing(piece, &format!("test#{i}"))?;
-                }
-                Ok(())
-            })
-            .expect("writing");
-        let after = run(&mut store, &mut emb, &p).probabilities[idx];
-        total += 1;
-        if std::env::var_os("DEBUG_WRITING").is_some() {
-            use steward_ml::Embedder;
-            let v = emb
-                .embed(&[format!("{title}\n\n"), rationale.to_owned()])
-                .expect("embed");
-            eprintln!(
-                "{vote} stance={:?} sim={:.2} {before:.2}->{after:.2} {title}",
-                steward_core::stance_of(rationale),
-                steward_agent::decide::cosine(&v[0], &v[1])
-            );
-        }
-        if after > before + 1e-9 {
-            right += 1;
-        } else if after < before - 1e-9 {
-            wrong += 1;
-        }
-    }
-    eprintln!("writing path: {right} of {total} moved toward the stated vote, {wrong} away");
-    assert!(
-        total >= 25,
-        "only {total} records with a For/Against/Abstain vote"
-    );
-    assert!(
-        right as f64 >= 0.6 * total as f64,
-        "{right} of {total} moved the right way"
-    );
-    assert!(
-        wrong as f64 <= 0.1 * total as f64,
-        "{wrong} of {total} moved the wrong way"
-    );
 }
 
 #[test]
