@@ -198,6 +198,8 @@ CREATE TABLE verify_pins (
     crate::profile::SHAREABLE_MIGRATION,
     crate::digest::MIGRATION,
     crate::bondgate::MIGRATION,
+    // branch judge: the private-information judge's records.
+    crate::judge::MIGRATION,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

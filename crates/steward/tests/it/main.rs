@@ -12,6 +12,7 @@ mod decide;
 mod demo;
 mod governor;
 mod inspect;
+mod judge;
 mod interview;
 mod keys;
 mod market;
