@@ -138,7 +138,7 @@ fn the_judge_lets_out_only_a_declared_verdict_and_hashes() {
     assert_eq!(log.matches("\"judge\"").count(), 2, "{log}");
     let (code, _, err) = run(steward(&home)
         .env("STEWARD_PASSPHRASE", PASS)
-        .args(["log", "--verify"]));
+        .args(["log", "verify"]));
     assert_eq!(code, 0, "{err}");
 
     // A binary file (the canary after bytes that are not UTF-8) is refused by index and path,
