@@ -15,6 +15,7 @@
 mod bonds;
 pub mod conversations;
 mod daos;
+mod judge;
 mod pages;
 mod svg;
 #[cfg(test)]
@@ -834,23 +835,27 @@ async fn forget(
 
 async fn activity(State(desk): State<Desk>) -> Response {
     // The store's lock is not held across the chain read below.
-    let (entries, verdict, held) = {
+    let (entries, verdict, held, judgements) = {
         let store = desk.store();
         (
             store.audit_entries(Some(300)),
             store.verify_audit(),
             store.held_mail().map_err(|e| e.to_string()),
+            store.judgements().map_err(|e| e.to_string()),
         )
     };
     let scores = match &desk.inner.bonds {
         Some(b) => Some(b.scores().await),
         None => None,
     };
-    let extra = if desk.inner.bonds.is_some() || held.as_ref().is_ok_and(|h| !h.is_empty()) {
+    let mut extra = if desk.inner.bonds.is_some() || held.as_ref().is_ok_and(|h| !h.is_empty()) {
         bonds::section(&held, scores.as_ref())
     } else {
         String::new()
     };
+    if !judgements.as_ref().is_ok_and(Vec::is_empty) {
+        extra.push_str(&judge::section(&judgements));
+    }
     match (entries, verdict) {
         (Ok(e), Ok(v)) => Html(pages::activity(&e, &v, &extra)).into_response(),
         (Err(e), _) | (_, Err(e)) => internal(e),

@@ -204,7 +204,7 @@ fn judge_cmd(ctx: &Ctx, out: &Output, a: RunArgs) -> Result<ExitCode> {
     let verdict = judge_in_worker(&models_dir, &spec, &files, &inputs);
     // Padded whatever the outcome: a refusal takes as long as a verdict.
     let overran = steward_ml::judge::pad_to(start, floor);
-    if overran {
+    if overran && a.min_ms > 0 {
         tracing::warn!(
             min_ms = a.min_ms,
             "the judgement took longer than --min-ms: its duration may reflect the documents' length"
