@@ -66,16 +66,19 @@ impl Store {
             path: self.path().to_owned(),
             reason: format!("judgement not serialisable: {e}"),
         })?;
-        let mut record = AuditRecord::new("judge", j.commitment.clone()).detail(serde_json::json!({
-            "question": j.question,
-            "verdicts": j.verdicts,
-            "verdict": j.verdict,
-            "model": j.model,
-            "template_sha256": j.template_sha256,
-            "seed": j.seed,
-        }));
+        let mut record =
+            AuditRecord::new("judge", j.commitment.clone()).detail(serde_json::json!({
+                "question": j.question,
+                "verdicts": j.verdicts,
+                "verdict": j.verdict,
+                "model": j.model,
+                "template_sha256": j.template_sha256,
+                "seed": j.seed,
+            }));
         for (i, d) in j.inputs.iter().enumerate() {
-            record.inputs.insert(format!("private-{i}"), d.sha256.clone());
+            record
+                .inputs
+                .insert(format!("private-{i}"), d.sha256.clone());
         }
         self.transaction(|tx| {
             let path = tx.path().to_owned();
@@ -293,7 +296,9 @@ pub async fn post(
     let status = reg
         .status(request_hash)
         .await
-        .map_err(registry_error(format!("reading validation request {request_hash}")))?;
+        .map_err(registry_error(format!(
+            "reading validation request {request_hash}"
+        )))?;
     let requested = match status {
         Some(s) if s.validator != me => {
             return Err(identity_error(format!(
@@ -318,7 +323,14 @@ pub async fn post(
         }
     };
     let p = reg
-        .respond(&key, request_hash, response, &uri, commitment, VALIDATION_TAG)
+        .respond(
+            &key,
+            request_hash,
+            response,
+            &uri,
+            commitment,
+            VALIDATION_TAG,
+        )
         .await
         .map_err(registry_error(format!(
             "posting the validation response for {request_hash}"
@@ -341,11 +353,11 @@ mod tests {
 
     #[test]
     fn scores_scale_the_index_or_follow_the_mapping() {
-        assert_eq!(score(0, 3, &[]).unwrap(), 0);
-        assert_eq!(score(1, 3, &[]).unwrap(), 50);
-        assert_eq!(score(2, 3, &[]).unwrap(), 100);
-        assert_eq!(score(1, 4, &[]).unwrap(), 33);
-        assert_eq!(score(1, 3, &[100, 20, 0]).unwrap(), 20);
+        assert_eq!(score(0, 3, &[]).ok(), Some(0));
+        assert_eq!(score(1, 3, &[]).ok(), Some(50));
+        assert_eq!(score(2, 3, &[]).ok(), Some(100));
+        assert_eq!(score(1, 4, &[]).ok(), Some(33));
+        assert_eq!(score(1, 3, &[100, 20, 0]).ok(), Some(20));
         assert!(score(1, 3, &[100, 0]).is_err());
         assert!(score(1, 3, &[100, 101, 0]).is_err());
     }

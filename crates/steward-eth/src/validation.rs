@@ -210,8 +210,12 @@ pub fn describe_validation_revert(data: &[u8]) -> String {
             "NotAgentOperator: {} is neither the owner nor an operator of agent {}",
             e.caller, e.agentId
         ),
-        Ok(E::ZeroValidator(_)) => "ZeroValidator: the validator must not be the zero address".into(),
-        Ok(E::RequestExists(e)) => format!("RequestExists: request {} was already made", e.requestHash),
+        Ok(E::ZeroValidator(_)) => {
+            "ZeroValidator: the validator must not be the zero address".into()
+        }
+        Ok(E::RequestExists(e)) => {
+            format!("RequestExists: request {} was already made", e.requestHash)
+        }
         Ok(E::NoSuchRequest(e)) => format!("NoSuchRequest: nobody asked for {}", e.requestHash),
         Ok(E::NotValidator(e)) => format!(
             "NotValidator: {} is not the validator request {} names",

@@ -192,7 +192,9 @@ pub enum JudgeFault {
     NotAFile { index: usize },
     #[error("private file {index}: could not be read")]
     Unreadable { index: usize },
-    #[error("private file {index}: not text (invalid UTF-8 or a NUL byte); the judge reads text only")]
+    #[error(
+        "private file {index}: not text (invalid UTF-8 or a NUL byte); the judge reads text only"
+    )]
     NotText { index: usize },
     #[error("private file {index}: larger than {MAX_DOCUMENT_BYTES} bytes")]
     TooLarge { index: usize },
@@ -520,7 +522,7 @@ mod tests {
             "Does the contract allow early termination?",
             vec!["yes".into(), "no".into(), "unclear".into()],
         )
-        .unwrap()
+        .expect("test setup")
     }
 
     /// A fake engine that answers `text` (with `json` as its parse), or fails with `err`.
@@ -585,7 +587,10 @@ mod tests {
             req: &GenerateRequest,
             _: &mut dyn FnMut(&str),
         ) -> crate::Result<Generation> {
-            let mut f = Fake::says(&req.prompt, Some(serde_json::Value::String(req.prompt.clone())));
+            let mut f = Fake::says(
+                &req.prompt,
+                Some(serde_json::Value::String(req.prompt.clone())),
+            );
             f.generate(req, &mut |_| {})
         }
         fn info(&self) -> EngineInfo {
@@ -604,11 +609,11 @@ mod tests {
     fn an_answer_from_the_list_passes_as_its_index() {
         let mut g = Fake::says("\"unclear\"", Some("unclear".into()));
         assert_eq!(judge_documents(&mut g, &spec(), &doc()), Ok(2));
-        let req = g.seen.unwrap();
+        let req = g.seen.expect("test setup");
         assert_eq!(req.sampling, Sampling::Greedy);
         assert_eq!(req.truncate, Truncate::Error);
         assert!(req.prompt.contains(CANARY), "the model sees the document");
-        let schema = req.schema.unwrap();
+        let schema = req.schema.expect("test setup");
         assert!(schema.check("\"no\"").is_ok());
         assert!(schema.check(&format!("\"{CANARY}\"")).is_err());
     }
@@ -621,16 +626,19 @@ mod tests {
             Box::new(Fake::says(&format!("\"{CANARY}\""), Some(CANARY.into()))),
             // The engine claims a valid parse the text does not have.
             Box::new(Fake::says(CANARY, Some("yes".into()))),
-            Box::new(Fake::says("\"yes\"", Some(serde_json::json!({"yes": CANARY})))),
+            Box::new(Fake::says(
+                "\"yes\"",
+                Some(serde_json::json!({"yes": CANARY})),
+            )),
             Box::new(Fake::says("\"Yes\"", Some("Yes".into()))),
             Box::new(Fake::says("\"yes \"", Some("yes ".into()))),
         ];
         for mut g in cases {
-            let fault = judge_documents(g.as_mut(), &spec(), &doc()).unwrap_err();
+            let fault = judge_documents(g.as_mut(), &spec(), &doc()).expect_err("refused");
             assert_eq!(fault, JudgeFault::OutsideEnum);
             let shown = format!(
                 "{fault} {fault:?} {}",
-                serde_json::to_string(&fault).unwrap()
+                serde_json::to_string(&fault).expect("test setup")
             );
             assert!(!shown.contains("CANARY"), "{shown}");
         }
@@ -653,7 +661,7 @@ mod tests {
         for err in quoting {
             let mut g = Fake::says("", None);
             g.err = Some(err);
-            let fault = judge_documents(&mut g, &spec(), &doc()).unwrap_err();
+            let fault = judge_documents(&mut g, &spec(), &doc()).expect_err("refused");
             assert_eq!(fault, JudgeFault::Engine);
             assert!(!format!("{fault} {fault:?}").contains("CANARY"));
         }
@@ -681,26 +689,68 @@ mod tests {
             index: 1,
             inputs: inputs.clone(),
         })
-        .unwrap();
+        .expect("test setup");
         assert_eq!(accept_reply(&ok, &s, &inputs), Ok(1));
         let h = "ab".repeat(32);
         let refused = [
             // An extra field, at the top or in an input.
-            (format!(r#"{{"kind":"judged","index":0,"inputs":[{{"sha256":"{h}","bytes":10}}],"note":"{CANARY}"}}"#), JudgeFault::Malformed),
-            (format!(r#"{{"kind":"judged","index":0,"inputs":[{{"sha256":"{h}","bytes":10,"x":"{CANARY}"}}]}}"#), JudgeFault::Malformed),
+            (
+                format!(
+                    r#"{{"kind":"judged","index":0,"inputs":[{{"sha256":"{h}","bytes":10}}],"note":"{CANARY}"}}"#
+                ),
+                JudgeFault::Malformed,
+            ),
+            (
+                format!(
+                    r#"{{"kind":"judged","index":0,"inputs":[{{"sha256":"{h}","bytes":10,"x":"{CANARY}"}}]}}"#
+                ),
+                JudgeFault::Malformed,
+            ),
             // The secret in a hash or a size.
-            (format!(r#"{{"kind":"judged","index":0,"inputs":[{{"sha256":"{CANARY}","bytes":10}}]}}"#), JudgeFault::Changed { index: 0 }),
-            (format!(r#"{{"kind":"judged","index":0,"inputs":[{{"sha256":"{h}","bytes":11}}]}}"#), JudgeFault::Changed { index: 0 }),
+            (
+                format!(
+                    r#"{{"kind":"judged","index":0,"inputs":[{{"sha256":"{CANARY}","bytes":10}}]}}"#
+                ),
+                JudgeFault::Changed { index: 0 },
+            ),
+            (
+                format!(
+                    r#"{{"kind":"judged","index":0,"inputs":[{{"sha256":"{h}","bytes":11}}]}}"#
+                ),
+                JudgeFault::Changed { index: 0 },
+            ),
             // An index past the list, a verdict as text, a fault with text.
-            (format!(r#"{{"kind":"judged","index":3,"inputs":[{{"sha256":"{h}","bytes":10}}]}}"#), JudgeFault::OutsideEnum),
-            (format!(r#"{{"kind":"judged","index":"{CANARY}","inputs":[]}}"#), JudgeFault::Malformed),
-            (format!(r#"{{"kind":"refused","fault":{{"fault":"engine","message":"{CANARY}"}}}}"#), JudgeFault::Malformed),
-            (format!(r#"{{"kind":"error","message":"{CANARY}"}}"#), JudgeFault::Malformed),
-            (format!(r#"{{"kind":"piece","text":"{CANARY}"}}"#), JudgeFault::Malformed),
-            (format!(r#"{{"kind":"judged","index":0,"inputs":[]}}"#), JudgeFault::Malformed),
+            (
+                format!(
+                    r#"{{"kind":"judged","index":3,"inputs":[{{"sha256":"{h}","bytes":10}}]}}"#
+                ),
+                JudgeFault::OutsideEnum,
+            ),
+            (
+                format!(r#"{{"kind":"judged","index":"{CANARY}","inputs":[]}}"#),
+                JudgeFault::Malformed,
+            ),
+            (
+                format!(
+                    r#"{{"kind":"refused","fault":{{"fault":"engine","message":"{CANARY}"}}}}"#
+                ),
+                JudgeFault::Malformed,
+            ),
+            (
+                format!(r#"{{"kind":"error","message":"{CANARY}"}}"#),
+                JudgeFault::Malformed,
+            ),
+            (
+                format!(r#"{{"kind":"piece","text":"{CANARY}"}}"#),
+                JudgeFault::Malformed,
+            ),
+            (
+                r#"{"kind":"judged","index":0,"inputs":[]}"#.to_owned(),
+                JudgeFault::Malformed,
+            ),
         ];
         for (line, want) in refused {
-            let got = accept_reply(&line, &s, &inputs).unwrap_err();
+            let got = accept_reply(&line, &s, &inputs).expect_err("refused");
             assert_eq!(got, want, "{line}");
             assert!(!format!("{got} {got:?}").contains("CANARY"));
         }
@@ -726,38 +776,57 @@ mod tests {
                 verdict: "yes".into()
             })
         );
-        for bad in ["a,b", "a\"b", "a\nb", "", " a", "a|b", "a:b", &"x".repeat(65)] {
-            let e = JudgeSpec::new("q", v(&["ok", bad])).unwrap_err();
+        for bad in [
+            "a,b",
+            "a\"b",
+            "a\nb",
+            "",
+            " a",
+            "a|b",
+            "a:b",
+            &"x".repeat(65),
+        ] {
+            let e = JudgeSpec::new("q", v(&["ok", bad])).expect_err("refused");
             assert!(
                 matches!(e, SpecError::BadVerdict { index: 1, .. }),
                 "{bad:?}: {e}"
             );
         }
-        assert_eq!(JudgeSpec::new("  ", v(&["a", "b"])), Err(SpecError::EmptyQuestion));
+        assert_eq!(
+            JudgeSpec::new("  ", v(&["a", "b"])),
+            Err(SpecError::EmptyQuestion)
+        );
         assert_eq!(
             JudgeSpec::new("a\u{1b}[2J", v(&["a", "b"])),
             Err(SpecError::QuestionControl { at: 1 })
         );
         assert!(JudgeSpec::new("Is it late?", v(&["on time", "late-1", "v1.2"])).is_ok());
         let many: Vec<String> = (0..17).map(|i| format!("v{i}")).collect();
-        assert_eq!(JudgeSpec::new("q", many), Err(SpecError::TooManyVerdicts(17)));
+        assert_eq!(
+            JudgeSpec::new("q", many),
+            Err(SpecError::TooManyVerdicts(17))
+        );
     }
 
     #[test]
     fn files_are_read_as_text_only_and_faults_name_the_index() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test setup");
         let text = dir.path().join("a.txt");
-        std::fs::write(&text, format!("{CANARY}\n")).unwrap();
+        std::fs::write(&text, format!("{CANARY}\n")).expect("test setup");
         let binary = dir.path().join("b.bin");
-        std::fs::write(&binary, [0x89, b'P', b'N', b'G', 0xff, 0xfe, CANARY.as_bytes()[0]]).unwrap();
+        std::fs::write(
+            &binary,
+            [0x89, b'P', b'N', b'G', 0xff, 0xfe, CANARY.as_bytes()[0]],
+        )
+        .expect("test setup");
         let nul = dir.path().join("c.txt");
-        std::fs::write(&nul, b"text\0more").unwrap();
+        std::fs::write(&nul, b"text\0more").expect("test setup");
         let missing = dir.path().join("missing.txt");
         let big = dir.path().join("big.txt");
-        std::fs::write(&big, "x".repeat(MAX_DOCUMENT_BYTES as usize + 1)).unwrap();
-        let (texts, digests) = read_documents(&[text.clone()]).unwrap();
+        std::fs::write(&big, "x".repeat(MAX_DOCUMENT_BYTES as usize + 1)).expect("test setup");
+        let (texts, digests) = read_documents(std::slice::from_ref(&text)).expect("test setup");
         assert_eq!(texts, vec![format!("{CANARY}\n")]);
-        assert_eq!(digests[0], digest_file(0, &text).unwrap());
+        assert_eq!(digests[0], digest_file(0, &text).expect("test setup"));
         let cases = [
             (binary.clone(), JudgeFault::NotText { index: 1 }),
             (nul, JudgeFault::NotText { index: 1 }),
@@ -766,9 +835,15 @@ mod tests {
             (big.clone(), JudgeFault::TooLarge { index: 1 }),
         ];
         for (p, want) in cases {
-            assert_eq!(read_documents(&[text.clone(), p]).unwrap_err(), want);
+            assert_eq!(
+                read_documents(&[text.clone(), p]).expect_err("refused"),
+                want
+            );
         }
-        assert_eq!(digest_file(2, &missing), Err(JudgeFault::Missing { index: 2 }));
+        assert_eq!(
+            digest_file(2, &missing),
+            Err(JudgeFault::Missing { index: 2 })
+        );
         assert_eq!(digest_file(0, &big), Err(JudgeFault::TooLarge { index: 0 }));
         assert_eq!(
             JudgeFault::NotText { index: 1 }.to_string(),
@@ -800,14 +875,14 @@ mod tests {
              template {t}\nseed 0\ninputs 1\ninput {} 3\n",
             "00".repeat(32)
         );
-        assert_eq!(String::from_utf8(enc).unwrap(), want);
+        assert_eq!(String::from_utf8(enc).expect("test setup"), want);
         let base = commitment(&spec(), &inputs, &m, &t, 0);
         assert_eq!(base, hex::encode(Sha256::digest(want.as_bytes())));
         let other_spec = JudgeSpec::new(
             "Does the contract allow early termination?",
             vec!["yes".into(), "unclear".into(), "no".into()],
         )
-        .unwrap();
+        .expect("test setup");
         let other_input = vec![InputDigest {
             sha256: "00".repeat(32),
             bytes: 4,

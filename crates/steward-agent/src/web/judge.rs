@@ -97,7 +97,10 @@ mod tests {
             posted: Some(serde_json::json!({"tx": "0x<b>"})),
         };
         let html = section(&Ok(vec![row]));
-        assert!(!html.contains("<script>") && !html.contains("<b>\""), "{html}");
+        assert!(
+            !html.contains("<script>") && !html.contains("<b>\""),
+            "{html}"
+        );
         assert!(html.contains("&lt;script&gt;"), "{html}");
         assert!(html.contains(&"cd".repeat(32)) && html.contains("(42 bytes)"));
         assert!(html.contains("<b>no</b>") && html.contains("<td>2</td>"));

@@ -39,7 +39,11 @@ impl AgentRegistryAddresses {
 
     /// Deploys an `AgentValidationRegistry` bound to the identity registry (ERC-8004
     /// validation, answered by `steward judge --post`).
-    pub async fn deploy_validation(&self, anvil: &Anvil, artifacts: &Artifacts) -> TkResult<Address> {
+    pub async fn deploy_validation(
+        &self,
+        anvil: &Anvil,
+        artifacts: &Artifacts,
+    ) -> TkResult<Address> {
         let deployer = anvil
             .accounts()
             .first()

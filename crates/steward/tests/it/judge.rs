@@ -54,21 +54,25 @@ fn the_judge_lets_out_only_a_declared_verdict_and_hashes() {
     let doc = smuggler(dir.path());
     let other = dir.path().join("note.txt");
     std::fs::write(&other, "A second, harmless note.\n").expect("write");
-    let (code, out, err) = run(judge(&home).args([
-        "--json",
-        "--min-ms",
-        "0",
-        "--question",
-        "May either party terminate the agreement early?",
-        "--verdicts",
-        "yes,no,unclear",
-        "--private",
-    ])
-    .arg(&doc)
-    .arg("--private")
-    .arg(&other));
+    let (code, out, err) = run(judge(&home)
+        .args([
+            "--json",
+            "--min-ms",
+            "0",
+            "--question",
+            "May either party terminate the agreement early?",
+            "--verdicts",
+            "yes,no,unclear",
+            "--private",
+        ])
+        .arg(&doc)
+        .arg("--private")
+        .arg(&other));
     assert_eq!(code, 0, "{out}{err}");
-    assert!(!out.contains("CANARY") && !err.contains("CANARY"), "{out}{err}");
+    assert!(
+        !out.contains("CANARY") && !err.contains("CANARY"),
+        "{out}{err}"
+    );
     let v = json(&out);
     let data = v["data"].as_object().expect("data");
     let mut keys: Vec<&str> = data.keys().map(String::as_str).collect();
@@ -105,19 +109,20 @@ fn the_judge_lets_out_only_a_declared_verdict_and_hashes() {
         steward_ml::judge::template_sha256()
     );
     // Greedy and deterministic: the same inputs, the same verdict and commitment.
-    let (code, out2, err2) = run(judge(&home).args([
-        "--json",
-        "--min-ms",
-        "0",
-        "--question",
-        "May either party terminate the agreement early?",
-        "--verdicts",
-        "yes,no,unclear",
-        "--private",
-    ])
-    .arg(&doc)
-    .arg("--private")
-    .arg(&other));
+    let (code, out2, err2) = run(judge(&home)
+        .args([
+            "--json",
+            "--min-ms",
+            "0",
+            "--question",
+            "May either party terminate the agreement early?",
+            "--verdicts",
+            "yes,no,unclear",
+            "--private",
+        ])
+        .arg(&doc)
+        .arg("--private")
+        .arg(&other));
     assert_eq!(code, 0, "{out2}{err2}");
     let v2 = json(&out2);
     assert_eq!(v2["data"]["verdict"], data["verdict"]);
@@ -164,7 +169,10 @@ fn the_judge_lets_out_only_a_declared_verdict_and_hashes() {
         .arg(&bin));
     let took = started.elapsed().as_millis();
     assert_ne!(code, 0);
-    assert!(!out.contains("CANARY") && !err.contains("CANARY"), "{out}{err}");
+    assert!(
+        !out.contains("CANARY") && !err.contains("CANARY"),
+        "{out}{err}"
+    );
     let msg = json(&out)["error"]["message"]
         .as_str()
         .unwrap_or_default()
@@ -188,7 +196,10 @@ fn bad_declarations_and_files_are_refused_before_anything_runs() {
     std::fs::write(&doc, format!("{CANARY}\n")).expect("write");
     let missing = dir.path().join("missing.txt");
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["--verdicts".into(), String::new()], "--verdicts is empty"),
+        (
+            vec!["--verdicts".into(), String::new()],
+            "--verdicts is empty",
+        ),
         (vec!["--verdicts".into(), "yes".into()], "only \"yes\""),
         (
             vec!["--verdicts".into(), "yes,no,yes".into()],
@@ -282,8 +293,8 @@ fn a_verdict_is_posted_as_an_erc8004_validation_response() {
     let (dir, _) = temp_home();
     let doc = smuggler(dir.path());
     let question = "May either party terminate the agreement early?";
-    let spec = steward_ml::judge::JudgeSpec::new(question, vec!["no".into(), "yes".into()])
-        .expect("spec");
+    let spec =
+        steward_ml::judge::JudgeSpec::new(question, vec!["no".into(), "yes".into()]).expect("spec");
     let inputs = vec![steward_ml::judge::digest_file(0, &doc).expect("digest")];
     let model = steward_ml::spec(steward_ml::Role::Generation).files[0].sha256;
     // The requester computes the commitment from what it gave the judge, and asks for it.
@@ -346,7 +357,10 @@ fn a_verdict_is_posted_as_an_erc8004_validation_response() {
         .expect("requested");
     assert_eq!(status.validator, validator);
     assert_eq!(status.response, want);
-    assert_eq!(status.response_hash, request, "the commitment is the response hash");
+    assert_eq!(
+        status.response_hash, request,
+        "the commitment is the response hash"
+    );
     assert_eq!(status.tag, "steward-judge");
     assert!(status.last_update > 0);
     let (_, list, _) = run(judge(&judge_home).args(["list", "--json"]));
@@ -357,7 +371,13 @@ fn a_verdict_is_posted_as_an_erc8004_validation_response() {
 
     // A key that is not the requested validator, and owns no agent to ask for itself: refused.
     let other_home = home_with_key(dir.path(), "stranger", 2);
-    let (code, out, _) = post(&other_home, &["--request-hash", &format!("{:#x}", alloy::primitives::B256::repeat_byte(7))]);
+    let (code, out, _) = post(
+        &other_home,
+        &[
+            "--request-hash",
+            &format!("{:#x}", alloy::primitives::B256::repeat_byte(7)),
+        ],
+    );
     assert_ne!(code, 0);
     let msg = json(&out)["error"]["message"]
         .as_str()
