@@ -111,11 +111,11 @@ pub struct FeedbackArgs {
     pub uri: String,
 }
 
-fn identity_error(msg: impl Into<String>) -> Error {
+pub(crate) fn identity_error(msg: impl Into<String>) -> Error {
     Error::Identity(msg.into())
 }
 
-fn registry_error(context: impl Into<String>) -> impl FnOnce(RegistryError) -> Error {
+pub(crate) fn registry_error(context: impl Into<String>) -> impl FnOnce(RegistryError) -> Error {
     let context = context.into();
     move |source| Error::Registry {
         context,
@@ -251,7 +251,7 @@ pub fn decode_data_uri(uri: &str) -> Option<Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
-fn open_key(ctx: &IdentityContext<'_>) -> Result<steward_eth::Key> {
+pub(crate) fn open_key(ctx: &IdentityContext<'_>) -> Result<steward_eth::Key> {
     let password = ctx.password.ok_or_else(|| {
         identity_error("no keystore password was given (STEWARD_KEYSTORE_PASSWORD)")
     })?;
@@ -330,7 +330,7 @@ pub async fn register(ctx: IdentityContext<'_>) -> Result<AgentRegistration> {
     })
 }
 
-fn parse_agent_id(id: Option<&str>, home: &Home) -> Result<U256> {
+pub(crate) fn parse_agent_id(id: Option<&str>, home: &Home) -> Result<U256> {
     let text = match id {
         Some(t) => t.to_owned(),
         None => saved_agent(home)?

@@ -26,6 +26,7 @@ mod home;
 pub mod identity;
 pub mod inspect;
 pub mod interview;
+pub mod judge;
 mod keys;
 pub mod market;
 mod net;

@@ -200,6 +200,8 @@ CREATE TABLE verify_pins (
     crate::bondgate::MIGRATION,
     // branch market: the suggestion-market ledger (replaces <home>/market-ledger.json).
     crate::market::ledger::MIGRATION,
+    // branch judge: the private-information judge's records.
+    crate::judge::MIGRATION,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

@@ -28,6 +28,7 @@ mod rpc;
 mod send;
 mod simulate;
 mod snapshot;
+mod validation;
 mod verify;
 
 #[cfg(feature = "testkit")]
@@ -74,5 +75,9 @@ pub use snapshot::{
     SNAPSHOT_DOMAIN_NAME, SNAPSHOT_DOMAIN_VERSION, SnapshotChoice, SnapshotEnvelope, SnapshotVote,
     SnapshotVoteType, VerifiedVote, VoteLayout, VoteLayoutOf, snapshot_domain,
     verify_snapshot_envelope,
+};
+pub use validation::{
+    MAX_VALIDATION_RESPONSE, ValidationPosted, ValidationRegistry, ValidationStatus,
+    describe_validation_revert,
 };
 pub use verify::{ActionReport, Report, Request, executor_of, verify};

@@ -12,6 +12,7 @@
 mod api;
 mod bert;
 mod error;
+pub mod judge;
 mod llama;
 mod manifest;
 mod openai;
@@ -44,5 +45,5 @@ pub use schema::JsonSchema;
 pub use thread::ModelThread;
 pub use worker::{
     SharedWorker, WorkerInfo, WorkerProcess, model_paths, serve as serve_worker,
-    serve_with as serve_worker_with,
+    serve_judge as serve_judge_worker, serve_with as serve_worker_with,
 };

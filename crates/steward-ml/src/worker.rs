@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::{Embedder, EngineInfo, GenerateRequest, Generation, Generator};
 use crate::bert::BertEmbedder;
 use crate::error::{Error, Result};
+use crate::judge::{self, InputDigest, JudgeFault, JudgeSpec};
 use crate::llama::{LlamaGenerator, LlamaOptions};
 use crate::manifest::{self, Role};
 use crate::sandbox::{self, Confinement, Layers, ProbeReport};
@@ -39,6 +40,11 @@ enum Request {
         /// Where to try a TCP connection (the discard port when absent).
         #[serde(default)]
         connect: Option<std::net::SocketAddr>,
+    },
+    /// Judge private documents (a judge worker only: see [`serve_judge`]).
+    Judge {
+        spec: JudgeSpec,
+        files: Vec<PathBuf>,
     },
 }
 
@@ -69,6 +75,15 @@ enum Reply {
     },
     Error {
         message: String,
+    },
+    /// A judgement: the verdict's index and the documents' digests. Parsed by the parent as a
+    /// [`crate::judge::JudgeReply`], which admits nothing more.
+    Judged {
+        index: usize,
+        inputs: Vec<InputDigest>,
+    },
+    Refused {
+        fault: JudgeFault,
     },
 }
 
@@ -125,8 +140,34 @@ pub fn serve_with(
     confine: bool,
     layers: Layers,
     input: impl BufRead,
+    output: impl Write,
+) -> Result<()> {
+    serve_inner(models_dir, confine, layers, &[], input, output)
+}
+
+/// A judge worker: [`serve_with`], with `private` (files) readable too, answering only `info`
+/// and `judge` requests, for files among `private` only. It streams nothing and reports
+/// failures as [`JudgeFault`]s, never as text.
+pub fn serve_judge(
+    models_dir: &Path,
+    confine: bool,
+    layers: Layers,
+    private: &[PathBuf],
+    input: impl BufRead,
+    output: impl Write,
+) -> Result<()> {
+    serve_inner(models_dir, confine, layers, private, input, output)
+}
+
+fn serve_inner(
+    models_dir: &Path,
+    confine: bool,
+    layers: Layers,
+    private: &[PathBuf],
+    input: impl BufRead,
     mut output: impl Write,
 ) -> Result<()> {
+    let judging = !private.is_empty();
     let confinement = if confine {
         // Map the embedding engine's shared library while the system libraries it links are
         // still readable, but start nothing: every thread must begin after Landlock, which binds
@@ -137,6 +178,7 @@ pub fn serve_with(
         }
         let mut readable = model_paths(models_dir);
         readable.extend(cpu_info_paths());
+        readable.extend(private.iter().cloned());
         sandbox::confine_with(&readable, layers)
     } else {
         Confinement::off()
@@ -163,10 +205,26 @@ pub fn serve_with(
         if line.trim().is_empty() {
             continue;
         }
-        let reply = match serde_json::from_str::<Request>(&line) {
+        let request = serde_json::from_str::<Request>(&line);
+        if judging && !matches!(request, Ok(Request::Info | Request::Judge { .. })) {
+            send(
+                &mut output,
+                &Reply::Error {
+                    message: "a judge worker answers only info and judge requests".into(),
+                },
+            )?;
+            continue;
+        }
+        let reply = match request {
             Err(e) => Reply::Error {
                 message: format!("bad request line: {e}"),
             },
+            Ok(Request::Judge { spec, files }) => {
+                match judge_files(models_dir, &mut generator, private, &spec, &files) {
+                    Ok((index, inputs)) => Reply::Judged { index, inputs },
+                    Err(fault) => Reply::Refused { fault },
+                }
+            }
             Ok(Request::Info) => Reply::Info {
                 info: Box::new(WorkerInfo {
                     pid: std::process::id(),
@@ -282,6 +340,30 @@ pub fn serve_with(
     Ok(())
 }
 
+/// One judgement in the worker: the model is loaded before any document is read (so a load
+/// failure cannot concern them), then the files are read, judged and dropped.
+fn judge_files(
+    models_dir: &Path,
+    generator: &mut Option<LlamaGenerator>,
+    private: &[PathBuf],
+    spec: &JudgeSpec,
+    files: &[PathBuf],
+) -> std::result::Result<(usize, Vec<InputDigest>), JudgeFault> {
+    if let Some(index) = files.iter().position(|f| !private.contains(f)) {
+        return Err(JudgeFault::Denied { index });
+    }
+    let g = match generator {
+        Some(g) => g,
+        None => match LlamaGenerator::embedded(models_dir, &LlamaOptions::default()) {
+            Ok(g) => generator.insert(g),
+            Err(_) => return Err(JudgeFault::ModelUnavailable),
+        },
+    };
+    let (texts, inputs) = judge::read_documents(files)?;
+    let index = judge::judge_documents(g, spec, &texts)?;
+    Ok((index, inputs))
+}
+
 /// The parent's end of a worker process.
 #[derive(Debug)]
 pub struct WorkerProcess {
@@ -362,6 +444,40 @@ impl WorkerProcess {
         )? {
             Reply::Probe { report } => Ok(report),
             other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Asks a judge worker (started with the files readable) to judge `files`, whose digests
+    /// the parent computed (`expected`). Only a reply that names a declared verdict and exactly
+    /// those digests is accepted; any other line (text, pieces, errors, extra fields) is refused
+    /// without being shown or logged.
+    pub fn judge(
+        &mut self,
+        spec: &JudgeSpec,
+        files: &[PathBuf],
+        expected: &[InputDigest],
+    ) -> std::result::Result<usize, JudgeFault> {
+        let req = Request::Judge {
+            spec: spec.clone(),
+            files: files.to_vec(),
+        };
+        let mut line = serde_json::to_vec(&req).map_err(|_| JudgeFault::Malformed)?;
+        line.push(b'\n');
+        self.stdin
+            .write_all(&line)
+            .and_then(|()| self.stdin.flush())
+            .map_err(|_| JudgeFault::WorkerGone)?;
+        loop {
+            let mut buf = String::new();
+            match self.stdout.read_line(&mut buf) {
+                Ok(0) | Err(_) => return Err(JudgeFault::WorkerGone),
+                Ok(_) => {}
+            }
+            // Lines that are not JSON are not ours (a library writing to stdout): skipped,
+            // unlike in `call`, without logging them.
+            if buf.starts_with('{') {
+                return judge::accept_reply(buf.trim_end(), spec, expected);
+            }
         }
     }
 

@@ -112,6 +112,9 @@ pub(crate) enum Command {
     /// (docs/economy.md)
     #[command(subcommand)]
     Market(crate::cmd::market::MarketCommand),
+    /// The private-information judge: a confined model reads private files and says only a
+    /// verdict declared in advance, with a commitment; `judge list` (docs/privacy.md)
+    Judge(crate::cmd::judge::JudgeArgs),
     /// One DAO's health: settings, supply, turnout, largest holder and delegate, attack cost
     #[command(subcommand)]
     Dao(crate::cmd::dao::DaoCommand),

@@ -16,6 +16,7 @@ mod bonds;
 pub mod conversations;
 mod daos;
 mod market;
+mod judge;
 mod pages;
 mod svg;
 #[cfg(test)]
@@ -869,7 +870,7 @@ async fn forget(
 
 async fn activity(State(desk): State<Desk>) -> Response {
     // The store's lock is not held across the chain read below.
-    let (entries, verdict, held, trades, spent) = {
+    let (entries, verdict, held, trades, spent, judgements) = {
         let store = desk.store();
         (
             store.audit_entries(Some(300)),
@@ -877,6 +878,7 @@ async fn activity(State(desk): State<Desk>) -> Response {
             store.held_mail().map_err(|e| e.to_string()),
             store.market_trades(200).map_err(|e| e.to_string()),
             store.market_spent(jiff::Timestamp::now().as_second()).ok(),
+            store.judgements().map_err(|e| e.to_string()),
         )
     };
     let scores = match &desk.inner.bonds {
@@ -899,6 +901,9 @@ async fn activity(State(desk): State<Desk>) -> Response {
             limits,
             spent.map(|s| limits.left(s)),
         ));
+    }
+    if !judgements.as_ref().is_ok_and(Vec::is_empty) {
+        extra.push_str(&judge::section(&judgements));
     }
     match (entries, verdict) {
         (Ok(e), Ok(v)) => Html(pages::activity(&e, &v, &extra)).into_response(),

@@ -37,6 +37,23 @@ impl AgentRegistryAddresses {
         })
     }
 
+    /// Deploys an `AgentValidationRegistry` bound to the identity registry (ERC-8004
+    /// validation, answered by `steward judge --post`).
+    pub async fn deploy_validation(
+        &self,
+        anvil: &Anvil,
+        artifacts: &Artifacts,
+    ) -> TkResult<Address> {
+        let deployer = anvil
+            .accounts()
+            .first()
+            .copied()
+            .ok_or_else(|| TestkitError::new("anvil has no accounts"))?;
+        let mut code = artifacts.get("AgentValidationRegistry")?.bytecode.to_vec();
+        code.extend((self.identity,).abi_encode_params());
+        anvil.deploy(deployer, Bytes::from(code)).await
+    }
+
     /// A client of these registries on `anvil`.
     pub fn client(&self, anvil: &Anvil) -> AgentRegistries {
         AgentRegistries::new(anvil.rpc().clone(), self.identity, self.reputation)

@@ -16,6 +16,7 @@ pub(crate) mod eval;
 mod ingest;
 mod init;
 mod inspect;
+pub(crate) mod judge;
 mod key;
 mod log;
 pub(crate) mod market;
@@ -79,6 +80,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Agent(c) => agent::run(ctx, out, c),
         Command::Market(c) => market::run(ctx, out, c),
         Command::Dao(c) => dao::run(ctx, out, c),
+        Command::Judge(args) => judge::run(ctx, out, args),
         Command::ModelWorker(args) => model::worker(args),
     }
 }

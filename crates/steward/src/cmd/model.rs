@@ -89,6 +89,10 @@ pub(crate) struct WorkerArgs {
     /// without it. Ignored in release builds.
     #[arg(long, value_name = "LAYER", hide = true)]
     pub(crate) test_skip: Vec<String>,
+    /// A judge worker: these private files are readable too, and only judge requests are
+    /// answered (`steward judge`)
+    #[arg(long = "private", value_name = "FILE")]
+    pub(crate) private: Vec<PathBuf>,
 }
 
 pub(crate) fn run(ctx: &Ctx, out: &Output, args: ModelArgs) -> Result<ExitCode> {
@@ -112,6 +116,18 @@ pub(crate) fn worker(args: WorkerArgs) -> Result<ExitCode> {
                 other => bail!("--test-skip: unknown layer {other:?} (landlock, seccomp)"),
             }
         }
+    }
+    if !args.private.is_empty() {
+        steward_ml::serve_judge_worker(
+            &args.models_dir,
+            !args.unconfined,
+            layers,
+            &args.private,
+            stdin,
+            stdout,
+        )
+        .context("judge worker")?;
+        return Ok(ExitCode::SUCCESS);
     }
     steward_ml::serve_worker_with(&args.models_dir, !args.unconfined, layers, stdin, stdout)
         .context("model worker")?;
@@ -156,6 +172,15 @@ fn spawn_worker_unchecked(models_dir: &Path) -> Result<WorkerProcess> {
     }
     // WorkerProcess::spawn gives the worker no inherited environment (no passphrase).
     WorkerProcess::spawn(cmd).context("starting the model worker")
+}
+
+/// Refuses a started worker that is not confined unless the user chose
+/// `models.allow_unconfined` (read by [`models_dir`]).
+pub(crate) fn require_confined_worker(w: &WorkerProcess) -> Result<()> {
+    require_confined(
+        &w.worker_info().confinement,
+        ALLOW_UNCONFINED.load(Ordering::Relaxed),
+    )
 }
 
 /// Refuses an unconfined worker unless `allow` (the user's explicit choice).

@@ -13,6 +13,7 @@ mod demo;
 mod governor;
 mod inspect;
 mod interview;
+mod judge;
 mod keys;
 mod market;
 mod market_auto;
