@@ -198,6 +198,8 @@ CREATE TABLE verify_pins (
     crate::profile::SHAREABLE_MIGRATION,
     crate::digest::MIGRATION,
     crate::bondgate::MIGRATION,
+    // branch zk: anonymous signals (identity, groups, members, nullifiers).
+    crate::zk::MIGRATION,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

@@ -101,11 +101,18 @@ mod tests {
     #[test]
     fn bad_groups_are_clear_errors() {
         let e = Group::new(17, vec![]).err().map(|e| e.to_string());
-        assert!(e.as_deref().is_some_and(|e| e.contains("depth 17")), "{e:?}");
+        assert!(
+            e.as_deref().is_some_and(|e| e.contains("depth 17")),
+            "{e:?}"
+        );
         let e = Group::new(16, vec![Field::from(1), Field::from(2), Field::from(1)])
             .err()
             .map(|e| e.to_string());
-        assert!(e.as_deref().is_some_and(|e| e.contains("positions 0 and 2")), "{e:?}");
+        assert!(
+            e.as_deref()
+                .is_some_and(|e| e.contains("positions 0 and 2")),
+            "{e:?}"
+        );
         let too_many: Vec<Field> = (1..=(1u64 << 16) + 1).map(Field::from).collect();
         let e = Group::new(16, too_many).err().map(|e| e.to_string());
         assert_eq!(

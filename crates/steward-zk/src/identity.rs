@@ -99,9 +99,15 @@ mod tests {
     fn same_secret_same_commitment() {
         let s = IdentitySecret::generate().expect("randomness");
         let t = IdentitySecret::from_bytes(s.expose()).expect("32 bytes");
-        assert_eq!(Identity::new(&s).commitment(), Identity::new(&t).commitment());
+        assert_eq!(
+            Identity::new(&s).commitment(),
+            Identity::new(&t).commitment()
+        );
         let other = IdentitySecret::generate().expect("randomness");
-        assert_ne!(Identity::new(&s).commitment(), Identity::new(&other).commitment());
+        assert_ne!(
+            Identity::new(&s).commitment(),
+            Identity::new(&other).commitment()
+        );
         assert!(IdentitySecret::from_bytes(&[1u8; 31]).is_none());
     }
 }

@@ -75,10 +75,19 @@ mod tests {
         let s = to_hex(&f);
         assert_eq!(s.len(), 66);
         assert_eq!(parse_field("x", &s).ok(), Some(f));
-        for bad in ["", "0x", "1234", "0xzz", &format!("0x{}", "f".repeat(64)), &"0x1".repeat(40)]
-        {
+        for bad in [
+            "",
+            "0x",
+            "1234",
+            "0xzz",
+            &format!("0x{}", "f".repeat(64)),
+            &"0x1".repeat(40),
+        ] {
             let e = parse_field("commitment", bad).err().map(|e| e.to_string());
-            assert!(e.as_deref().is_some_and(|e| e.contains("commitment")), "{bad}: {e:?}");
+            assert!(
+                e.as_deref().is_some_and(|e| e.contains("commitment")),
+                "{bad}: {e:?}"
+            );
         }
         assert!(parse_field("x", &to_hex(&(MODULUS - Field::from(1)))).is_ok());
         assert!(parse_field("x", &to_hex(&MODULUS)).is_err());

@@ -29,8 +29,8 @@ pub fn prove(identity: &Identity, group: &Group, scope: &str, message: &str) -> 
     let path = group.path_of(identity.commitment())?;
     let scope_hash = hash_to_field(scope.as_bytes());
     let message_hash = hash_to_field(message.as_bytes());
-    let proof = generate_proof(identity.inner(), &path, scope_hash, message_hash)
-        .map_err(Error::Prove)?;
+    let proof =
+        generate_proof(identity.inner(), &path, scope_hash, message_hash).map_err(Error::Prove)?;
     let nullifier = generate_nullifier_hash(identity.inner(), scope_hash);
     Ok(Signal {
         proof: proof.flatten().map(|f| to_hex(&f)),
@@ -148,6 +148,9 @@ mod tests {
     fn non_member_cannot_prove() {
         let group = Group::new(16, vec![identity(1).commitment()]).expect("group");
         let e = prove(&identity(2), &group, "p1", "for").err();
-        assert!(matches!(e, Some(Error::NotAMember { members: 1, .. })), "{e:?}");
+        assert!(
+            matches!(e, Some(Error::NotAMember { members: 1, .. })),
+            "{e:?}"
+        );
     }
 }

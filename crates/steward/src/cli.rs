@@ -112,6 +112,9 @@ pub(crate) enum Command {
     /// (docs/economy.md)
     #[command(subcommand)]
     Market(crate::cmd::market::MarketCommand),
+    /// Anonymous votes and signals: identity, groups, prove, verify (docs/privacy.md)
+    #[command(subcommand)]
+    Zk(crate::cmd::zk::ZkCommand),
     /// One DAO's health: settings, supply, turnout, largest holder and delegate, attack cost
     #[command(subcommand)]
     Dao(crate::cmd::dao::DaoCommand),

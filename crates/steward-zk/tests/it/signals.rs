@@ -25,7 +25,10 @@ fn a_member_proves_and_anyone_verifies() {
     verify(s).expect("valid");
     s.check_root("board", g).expect("same root");
     assert_eq!(s.root, to_hex(&g.root()));
-    assert_eq!((s.scope.as_str(), s.message.as_str(), s.depth), ("proposal-1", "for", 16));
+    assert_eq!(
+        (s.scope.as_str(), s.message.as_str(), s.depth),
+        ("proposal-1", "for", 16)
+    );
     // The JSON a file carries round-trips.
     let json = serde_json::to_string(s).expect("json");
     let back: Signal = serde_json::from_str(&json).expect("parse");
@@ -73,7 +76,10 @@ fn other_scope_message_nullifier_or_root_is_refused() {
     }
     let mut t = s.clone();
     t.depth = 17;
-    assert!(matches!(verify(&t), Err(Invalid::UnsupportedDepth { depth: 17 })));
+    assert!(matches!(
+        verify(&t),
+        Err(Invalid::UnsupportedDepth { depth: 17 })
+    ));
 }
 
 fn semaphore_field(n: u64) -> steward_zk::Field {
@@ -92,7 +98,10 @@ fn a_proof_for_another_group_is_refused_by_root() {
 fn an_identity_missing_from_the_group_cannot_prove() {
     let g = group(16, &[&identity(2), &identity(3)]);
     let e = prove(&identity(1), &g, "p", "m").expect_err("not a member");
-    assert!(e.to_string().contains("is not a member of the group"), "{e}");
+    assert!(
+        e.to_string().contains("is not a member of the group"),
+        "{e}"
+    );
 }
 
 #[test]
