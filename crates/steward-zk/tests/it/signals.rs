@@ -62,7 +62,8 @@ fn tampered_proof_is_refused() {
 #[test]
 fn other_scope_message_nullifier_or_root_is_refused() {
     let (s, _) = signal();
-    let edits: [(&str, fn(&mut Signal)); 4] = [
+    type Edit = (&'static str, fn(&mut Signal));
+    let edits: [Edit; 4] = [
         ("scope", |t| t.scope = "proposal-2".into()),
         ("message", |t| t.message = "against".into()),
         ("nullifier", |t| t.nullifier = to_hex(&semaphore_field(5))),
