@@ -87,11 +87,13 @@ fn zk_prove_verify_double_signal_and_bad_input() {
     );
     assert_eq!(signal["proof"].as_array().map(Vec::len), Some(8));
     let nullifier = signal["nullifier"].as_str().expect("nullifier").to_owned();
-    // The identity's secret never reaches the output.
-    assert!(
-        !out.contains("secret") && !err.contains("secret"),
-        "{out}{err}"
-    );
+    // The identity's secret (read from the store itself) never reaches the output or the logs.
+    let secret = stored_secret(&alice);
+    let (code, vout, verr) = zk(&alice, &["-vvv", "identity", "show"]);
+    assert_eq!(code, 0);
+    for text in [&out, &err, &vout, &verr] {
+        assert!(!text.contains(&secret), "the zk secret leaked:\n{text}");
+    }
     let file = dir.path().join("signal.json");
     std::fs::write(&file, &out).expect("write");
     let f = file.to_str().expect("utf-8");
@@ -232,6 +234,18 @@ fn zk_prove_verify_double_signal_and_bad_input() {
     );
     let (code, out, _) = zk(&carol, &["group", "root", "board", "--json"]);
     assert_eq!((code, json(&out)["data"]["members"].as_u64()), (0, Some(2)));
+}
+
+/// The identity's secret as hex, read straight from the store.
+fn stored_secret(home: &Path) -> String {
+    let h = steward_agent::Home::open(home).expect("home");
+    let pass = steward_agent::Passphrase::new(PASS.into()).expect("pass");
+    let conn = steward_agent::raw_connection(&h, &pass).expect("raw");
+    let bytes: Vec<u8> = conn
+        .query_row("SELECT secret FROM zk_identity", [], |r| r.get(0))
+        .expect("secret");
+    assert_eq!(bytes.len(), 32);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn verify_value(home: &Path, dir: &Path, v: &serde_json::Value, extra: &[&str]) -> (i32, String) {
