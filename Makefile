@@ -50,6 +50,7 @@ bench: setup
 	scripts/bench-round.sh
 	scripts/bench-mech.sh
 	scripts/bench-consensus.sh
+	scripts/bench-zk.sh
 
 ## fuzz: libFuzzer (stable Rust, libfuzzer-sys) on every parser of outside input, FUZZ_SECS seconds
 ## per target (FUZZ_JOBS at once), seeded from ../shared/data; crashes land in fuzz/artifacts/;

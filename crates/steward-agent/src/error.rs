@@ -137,6 +137,9 @@ pub enum Error {
     /// The agent identity cannot be used as asked (config missing, bad input); nothing was sent.
     #[error("{0}")]
     Identity(String),
+    /// A zk identity or group cannot be stored as asked (zk.rs); nothing was written.
+    #[error("{0}")]
+    Zk(String),
 }
 
 impl Error {
@@ -173,6 +176,7 @@ impl Error {
             Self::AlreadyVoted { .. } => "already-voted",
             Self::Registry { source, .. } => source.kind(),
             Self::Identity(_) => "identity",
+            Self::Zk(_) => "zk",
         }
     }
 }

@@ -43,6 +43,7 @@ pub mod teach;
 pub mod testkit;
 pub mod views;
 pub mod web;
+pub mod zk;
 
 pub use audit::{AuditHead, AuditReport, AuditVerifyError};
 pub use cast::{

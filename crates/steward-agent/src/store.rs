@@ -198,10 +198,12 @@ CREATE TABLE verify_pins (
     crate::profile::SHAREABLE_MIGRATION,
     crate::digest::MIGRATION,
     crate::bondgate::MIGRATION,
-    // branch market: the suggestion-market ledger (replaces <home>/market-ledger.json).
+    // 11: the suggestion-market ledger (replaces <home>/market-ledger.json).
     crate::market::ledger::MIGRATION,
-    // branch judge: the private-information judge's records.
+    // 12: the private-information judge's records.
     crate::judge::MIGRATION,
+    // 13: anonymous signals (identity, groups, members, nullifiers).
+    crate::zk::MIGRATION,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

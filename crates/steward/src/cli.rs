@@ -115,6 +115,9 @@ pub(crate) enum Command {
     /// The private-information judge: a confined model reads private files and says only a
     /// verdict declared in advance, with a commitment; `judge list` (docs/privacy.md)
     Judge(crate::cmd::judge::JudgeArgs),
+    /// Anonymous votes and signals: identity, groups, prove, verify (docs/privacy.md)
+    #[command(subcommand)]
+    Zk(crate::cmd::zk::ZkCommand),
     /// One DAO's health: settings, supply, turnout, largest holder and delegate, attack cost
     #[command(subcommand)]
     Dao(crate::cmd::dao::DaoCommand),

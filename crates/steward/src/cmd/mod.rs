@@ -33,6 +33,7 @@ mod sign;
 mod sync;
 pub(crate) mod views;
 mod vote;
+pub(crate) mod zk;
 
 use std::process::ExitCode;
 
@@ -79,6 +80,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: Command) -> Result<ExitCode>
         Command::Consensus(c) => consensus::run(ctx, out, c),
         Command::Agent(c) => agent::run(ctx, out, c),
         Command::Market(c) => market::run(ctx, out, c),
+        Command::Zk(c) => zk::run(ctx, out, c),
         Command::Dao(c) => dao::run(ctx, out, c),
         Command::Judge(args) => judge::run(ctx, out, args),
         Command::ModelWorker(args) => model::worker(args),

@@ -25,6 +25,7 @@ mod views;
 mod vote;
 mod web;
 mod worker;
+mod zk;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,3 @@
+//! steward-zk end to end: real depth-16 and depth-20 proofs, and every way a signal goes bad.
+
+mod signals;
