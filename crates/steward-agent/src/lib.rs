@@ -36,6 +36,7 @@ mod proposals;
 pub mod questions;
 pub mod sources;
 mod store;
+pub mod summaries;
 mod sync;
 pub mod teach;
 #[cfg(feature = "testkit")]
