@@ -10,8 +10,8 @@ use steward_ml::{GenerateRequest, Generator, JsonSchema};
 
 use crate::web::conversations::SavedConversation;
 
-/// Tokens for one summary: four bounded sentences and their cites.
-const MAX_TOKENS: u32 = 320;
+/// Tokens for one summary: three bounded sentences and their cites.
+const MAX_TOKENS: u32 = 224;
 
 /// The summaries of one conversation, kept with it in the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -28,6 +28,7 @@ mod net;
 mod notify;
 mod regression;
 mod store;
+mod summaries;
 
 use std::path::Path;
 

@@ -18,11 +18,11 @@ use super::Analysis;
 /// The most statements one summary reads (the strongest first): a small model's context is short.
 pub const MAX_STATEMENTS: usize = 8;
 /// The most sentences the model may write for one summary.
-pub const MAX_SENTENCES: usize = 4;
+pub const MAX_SENTENCES: usize = 3;
 /// The most statements one sentence may cite.
 pub const MAX_CITES: usize = 3;
 /// The most characters of one sentence (the schema bounds it so a small model cannot loop).
-pub const MAX_SENTENCE_CHARS: usize = 240;
+pub const MAX_SENTENCE_CHARS: usize = 200;
 /// The most characters of one statement put in front of the model.
 const MAX_STATEMENT_CHARS: usize = 400;
 /// How many statements an extractive summary lists.
@@ -150,7 +150,8 @@ impl SummaryInput {
         }
         let _ = write!(
             s,
-            "\nSummarize their common ground in 1 to {MAX_SENTENCES} sentences. Answer in JSON."
+            "\nSummarize their common ground in 1 to {MAX_SENTENCES} different sentences of at most 25 \
+             words each. Answer in JSON."
         );
         s
     }
@@ -240,7 +241,12 @@ pub fn validate(input: &SummaryInput, answer: Option<&serde_json::Value>, model:
             .and_then(serde_json::Value::as_array)
             .map(|a| a.iter().map(serde_json::Value::as_u64).collect())
             .unwrap_or_default();
-        let reason = check(&text, &cites, &by_tid);
+        let key = squash(&text).to_lowercase();
+        let reason = check(&text, &cites, &by_tid).or_else(|| {
+            kept.iter()
+                .any(|k: &Sentence| squash(&k.text).to_lowercase() == key)
+                .then(|| "repeats an earlier sentence".to_owned())
+        });
         match reason {
             None => {
                 let mut c: Vec<u64> = cites.into_iter().flatten().collect();
@@ -297,6 +303,9 @@ fn check(
             }
         }
     }
+    if repeats_itself(text) {
+        return Some("repeats itself (the model looped)".into());
+    }
     for q in quotes(text) {
         let q = squash(&q);
         if !q.is_empty() && !cited.iter().any(|(_, s)| squash(&s.text).contains(&q)) {
@@ -306,6 +315,16 @@ fn check(
         }
     }
     None
+}
+
+/// Whether a clause of three or more words comes back within the sentence: a small model under
+/// greedy decoding loops until the length bound, which says nothing and must not be shown.
+fn repeats_itself(text: &str) -> bool {
+    let mut seen = std::collections::BTreeSet::new();
+    text.split(['.', '!', '?', ';', ','])
+        .map(|c| squash(c).to_lowercase())
+        .filter(|c| c.split(' ').count() >= 3)
+        .any(|c| !seen.insert(c))
 }
 
 /// Runs of whitespace as one space, trimmed: a quote may wrap differently than its source.
@@ -476,6 +495,27 @@ mod tests {
         assert!(reasons[1].contains("no statement"));
         assert!(reasons[2].contains("empty"));
         assert!(reasons[3].contains("not a statement id"));
+    }
+
+    #[test]
+    fn looping_and_repeated_sentences_are_dropped() {
+        let i = input();
+        let s = validate(
+            &i,
+            Some(&json!({"sentences": [
+                {"text": "They want night buses. They want night buses. They want", "cites": [8]},
+                {"text": "Buses matter to them.", "cites": [8]},
+                {"text": "Buses  matter to them.", "cites": [3]},
+            ]})),
+            "m",
+        );
+        assert_eq!(s.sentences.len(), 1, "{s:?}");
+        assert!(s.dropped[0].reason.contains("looped"), "{:?}", s.dropped);
+        assert!(
+            s.dropped[1].reason.contains("earlier sentence"),
+            "{:?}",
+            s.dropped
+        );
     }
 
     #[test]
