@@ -157,6 +157,10 @@ fn the_model_summaries_of_a_real_conversation_are_traceable() {
             w - k
         );
         for x in s.all() {
+            eprintln!(
+                "  {} (extractive: {}, note: {:?})",
+                x.subject, x.extractive, x.note
+            );
             for y in &x.sentences {
                 eprintln!("    {}: {} {:?}", x.subject, y.text, y.cites);
             }

@@ -24,7 +24,7 @@ pub const MAX_CITES: usize = 3;
 /// The most characters of one sentence (the schema bounds it so a small model cannot loop).
 pub const MAX_SENTENCE_CHARS: usize = 200;
 /// The most characters of one statement put in front of the model.
-const MAX_STATEMENT_CHARS: usize = 400;
+const MAX_STATEMENT_CHARS: usize = 300;
 /// How many statements an extractive summary lists.
 const EXTRACTIVE: usize = 3;
 
@@ -34,7 +34,7 @@ pub struct SourceStatement {
     pub tid: u64,
     /// How the group (or everyone) leans: `agree` or `disagree`.
     pub stance: String,
-    /// The text after [`crate::injection::sanitize`], cut to 400 characters, with `<` and `>`
+    /// The text after [`crate::injection::sanitize`], cut to 300 characters, with `<` and `>`
     /// replaced so it cannot open or close the fence.
     pub text: String,
     /// Whether the sanitizer removed something (shown to nobody but counted).
@@ -317,15 +317,20 @@ fn check(
     None
 }
 
-/// Whether a clause of three or more words comes back within the sentence: a small model under
+/// Whether a run of [`LOOP_WORDS`] words comes back within the sentence: a small model under
 /// greedy decoding loops until the length bound, which says nothing and must not be shown.
 fn repeats_itself(text: &str) -> bool {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
     let mut seen = std::collections::BTreeSet::new();
-    text.split(['.', '!', '?', ';', ','])
-        .map(|c| squash(c).to_lowercase())
-        .filter(|c| c.split(' ').count() >= 3)
-        .any(|c| !seen.insert(c))
+    words.windows(LOOP_WORDS).any(|w| !seen.insert(w))
 }
+
+/// How many words in a row, said twice in one sentence, make it a loop.
+const LOOP_WORDS: usize = 6;
 
 /// Runs of whitespace as one space, trimmed: a quote may wrap differently than its source.
 fn squash(s: &str) -> String {
@@ -504,6 +509,7 @@ mod tests {
             &i,
             Some(&json!({"sentences": [
                 {"text": "They want night buses. They want night buses. They want", "cites": [8]},
+                {"text": "The border is a huge issue here. The border is a huge issue that", "cites": [8]},
                 {"text": "Buses matter to them.", "cites": [8]},
                 {"text": "Buses  matter to them.", "cites": [3]},
             ]})),

@@ -942,6 +942,10 @@ async fn conversation_map_in_chromium() {
     assert_ne!(code, 0);
     assert!(err.contains("999999"), "{err}");
 
+    // Summaries of common ground, kept with the conversation (extractive: no model here).
+    let (code, _, err) = st(&["consensus", "summarize", "ref50", "--no-llm"]);
+    assert_eq!(code, 0, "{err}");
+
     let (child, url) = serve_desk(&home);
     let base = url.split("/?token=").next().expect("base").to_owned();
     let b = Browser::start(&chromedriver, &chromium).await;
@@ -988,6 +992,11 @@ async fn conversation_map_in_chromium() {
     {
         assert!(page.contains(&format!("#{tid}</span>")), "consensus #{tid}");
     }
+    // The summaries are on the page, each cite anchored to its statement; group A's first
+    // sentence is the planted statement itself, escaped.
+    assert!(page.contains("id=\"summary-group-A\"") && page.contains("id=\"summary-consensus\""));
+    assert!(page.contains(&format!("href=\"#s-{planted}\"")), "{page}");
+    assert!(page.contains(&format!("<li id=\"s-{planted}\">")), "{page}");
     // The planted statement is text on the page; the script never ran.
     assert!(
         page.contains("&lt;script&gt;document.title='pwned'&lt;/script&gt;planted"),
