@@ -517,8 +517,9 @@ mod tests {
         );
         assert_eq!(s.sentences.len(), 1, "{s:?}");
         assert!(s.dropped[0].reason.contains("looped"), "{:?}", s.dropped);
+        assert!(s.dropped[1].reason.contains("looped"), "{:?}", s.dropped);
         assert!(
-            s.dropped[1].reason.contains("earlier sentence"),
+            s.dropped[2].reason.contains("earlier sentence"),
             "{:?}",
             s.dropped
         );
