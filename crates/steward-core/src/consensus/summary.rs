@@ -22,7 +22,7 @@ pub const MAX_SENTENCES: usize = 3;
 /// The most statements one sentence may cite.
 pub const MAX_CITES: usize = 3;
 /// The most characters of one sentence (the schema bounds it so a small model cannot loop).
-pub const MAX_SENTENCE_CHARS: usize = 200;
+pub const MAX_SENTENCE_CHARS: usize = 160;
 /// The most characters of one statement put in front of the model.
 const MAX_STATEMENT_CHARS: usize = 300;
 /// How many statements an extractive summary lists.
@@ -150,7 +150,7 @@ impl SummaryInput {
         }
         let _ = write!(
             s,
-            "\nSummarize their common ground in 1 to {MAX_SENTENCES} different sentences of at most 25 \
+            "\nSummarize their common ground in 1 to {MAX_SENTENCES} different sentences of at most 20 \
              words each. Answer in JSON."
         );
         s
