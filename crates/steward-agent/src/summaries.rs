@@ -58,6 +58,14 @@ pub fn inputs(c: &SavedConversation) -> Vec<SummaryInput> {
     out
 }
 
+/// An engine error cut to 160 characters: it may carry the model's whole unfinished answer.
+fn short(s: &str) -> String {
+    match s.char_indices().nth(160) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
 /// The model request for one summary: the fenced statements and the allowed-ids schema.
 pub fn request(input: &SummaryInput) -> Result<GenerateRequest, String> {
     let schema = JsonSchema::parse(&input.schema().to_string()).map_err(|e| e.to_string())?;
@@ -92,7 +100,10 @@ pub fn summarize(g: Option<&mut dyn Generator>, c: &SavedConversation) -> Conver
                     for (&i, a) in asked.iter().zip(answers) {
                         out[i] = match a {
                             Ok(a) => validate(&inputs[i], a.json.as_ref(), &model),
-                            Err(e) => extractive(&inputs[i], &format!("the model failed: {e}")),
+                            Err(e) => extractive(
+                                &inputs[i],
+                                &format!("the model failed: {}", short(&e.to_string())),
+                            ),
                         };
                     }
                 }
