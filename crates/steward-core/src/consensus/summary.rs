@@ -241,10 +241,10 @@ pub fn validate(input: &SummaryInput, answer: Option<&serde_json::Value>, model:
             .and_then(serde_json::Value::as_array)
             .map(|a| a.iter().map(serde_json::Value::as_u64).collect())
             .unwrap_or_default();
-        let key = squash(&text).to_lowercase();
+        let key = words(&text);
         let reason = check(&text, &cites, &by_tid).or_else(|| {
             kept.iter()
-                .any(|k: &Sentence| squash(&k.text).to_lowercase() == key)
+                .any(|k: &Sentence| words(&k.text) == key)
                 .then(|| "repeats an earlier sentence".to_owned())
         });
         match reason {
@@ -320,13 +320,16 @@ fn check(
 /// Whether a run of [`LOOP_WORDS`] words comes back within the sentence: a small model under
 /// greedy decoding loops until the length bound, which says nothing and must not be shown.
 fn repeats_itself(text: &str) -> bool {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
+    let mut seen = std::collections::BTreeSet::new();
+    words(text).windows(LOOP_WORDS).any(|w| !seen.insert(w))
+}
+
+/// The words of `text`, lowercased, punctuation dropped: what two sentences say, however dressed.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
-        .collect();
-    let mut seen = std::collections::BTreeSet::new();
-    words.windows(LOOP_WORDS).any(|w| !seen.insert(w))
+        .collect()
 }
 
 /// How many words in a row, said twice in one sentence, make it a loop.
@@ -511,7 +514,7 @@ mod tests {
                 {"text": "They want night buses. They want night buses. They want", "cites": [8]},
                 {"text": "The border is a huge issue here. The border is a huge issue that", "cites": [8]},
                 {"text": "Buses matter to them.", "cites": [8]},
-                {"text": "Buses  matter to them.", "cites": [3]},
+                {"text": "Buses  matter to them.},{", "cites": [3]},
             ]})),
             "m",
         );
