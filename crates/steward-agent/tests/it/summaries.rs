@@ -50,12 +50,16 @@ fn saved(dir: &std::path::Path) -> Option<SavedConversation> {
 }
 
 /// Every kept sentence cites only allowed statements, at least one, and quotes only what they say.
-/// Returns (sentences written, kept, summaries that fell back to extractive).
-fn check_traceable(c: &SavedConversation, s: &ConversationSummaries) -> (usize, usize, usize) {
+/// Returns (sentences written, kept, summaries that fell back to extractive, engine failures).
+fn check_traceable(
+    c: &SavedConversation,
+    s: &ConversationSummaries,
+) -> (usize, usize, usize, usize) {
     let ins = inputs(c);
     let mut written = 0;
     let mut kept = 0;
     let mut fell_back = 0;
+    let mut failed = 0;
     for (sum, input) in s.all().zip(&ins) {
         assert_eq!(sum.allowed, input.allowed(), "{}", sum.subject);
         for x in &sum.sentences {
@@ -98,8 +102,13 @@ fn check_traceable(c: &SavedConversation, s: &ConversationSummaries) -> (usize, 
             kept += k;
             fell_back += usize::from(sum.extractive);
         }
+        failed += usize::from(
+            sum.note
+                .as_deref()
+                .is_some_and(|n| n.contains("model failed")),
+        );
     }
-    (written, kept, fell_back)
+    (written, kept, fell_back, failed)
 }
 
 /// One real conversation by default (one group and the consensus); `STEWARD_SUMMARIES_ALL=1` runs every
@@ -141,7 +150,7 @@ fn the_model_summaries_of_a_real_conversation_are_traceable() {
         vec![root.join("brexit-consensus")]
     };
     dirs.sort();
-    let (mut written, mut kept, mut fell_back, mut summaries) = (0, 0, 0, 0);
+    let (mut written, mut kept, mut fell_back, mut failures, mut summaries) = (0, 0, 0, 0, 0);
     eprintln!(
         "| conversation | summaries | sentences written | kept | dropped | extractive fallbacks | seconds |"
     );
@@ -154,10 +163,10 @@ fn the_model_summaries_of_a_real_conversation_are_traceable() {
         let t = std::time::Instant::now();
         let s = summarize(Some(&mut g as &mut dyn Generator), &c);
         let secs = t.elapsed().as_secs_f64();
-        let (w, k, f) = check_traceable(&c, &s);
+        let (w, k, f, e) = check_traceable(&c, &s);
         let n = s.all().filter(|x| x.model.is_some()).count();
         eprintln!(
-            "| {} | {n} | {w} | {k} | {} | {f} | {secs:.1} |",
+            "| {} | {n} | {w} | {k} | {} | {f} | {e} | {secs:.1} |",
             c.name,
             w - k
         );
@@ -176,10 +185,11 @@ fn the_model_summaries_of_a_real_conversation_are_traceable() {
         written += w;
         kept += k;
         fell_back += f;
+        failures += e;
         summaries += n;
     }
     eprintln!(
-        "total: {summaries} summaries, {written} sentences written, {kept} kept ({} dropped), {fell_back} extractive fallbacks",
+        "total: {summaries} summaries checked, {written} sentences written, {kept} kept ({} dropped), {fell_back} extractive fallbacks, {failures} engine failures",
         written - kept
     );
     assert!(summaries > 0, "the model wrote no summary");
