@@ -533,7 +533,19 @@ pub(crate) fn index_page(cs: &[SavedConversation]) -> String {
 }
 
 /// One conversation: the map, then the groups' statements, consensus, cruxes and blocs.
+#[cfg(test)]
 pub(crate) fn conversation_page(c: &SavedConversation, views: Option<&str>) -> String {
+    conversation_page_with_form(c, views, None, None)
+}
+
+/// [`conversation_page`], with the form that edits the views draft when `csrf` is given (the
+/// desk's session token) and `msg` on top.
+pub(crate) fn conversation_page_with_form(
+    c: &SavedConversation,
+    views: Option<&str>,
+    csrf: Option<&str>,
+    msg: Option<&str>,
+) -> String {
     let clustered = c.participants.iter().filter(|p| p.group.is_some()).count();
     let mut b = format!(
         "<p class=\"muted\">{} participants ({clustered} clustered), {} statements, {} groups · from {}</p>",
@@ -655,11 +667,24 @@ pub(crate) fn conversation_page(c: &SavedConversation, views: Option<&str>) -> S
         b,
         "<div class=\"card\" id=\"my-views\"><h2>Your views (draft)</h2>{}</div>",
         match views {
-            Some(v) => format!("<pre class=\"views\">{}</pre>", esc(v)),
+            Some(v) => {
+                let mut h = format!("<pre class=\"views\">{}</pre>", esc(v));
+                // Edited here, the draft goes through the privacy filter again before it is kept.
+                if let Some(token) = csrf {
+                    let _ = write!(
+                        h,
+                        "<details id=\"edit-views\"><summary>Edit the draft</summary><form method=\"post\" action=\"/conversations/{}/views\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><textarea name=\"views\" rows=\"14\" cols=\"80\">{}</textarea><p><button type=\"submit\">Save the draft</button> <span class=\"muted\">Checked again for private items before it is kept.</span></p></form></details>",
+                        esc(&c.name),
+                        esc(token),
+                        esc(v)
+                    );
+                }
+                h
+            }
             None => "<p class=\"muted\">Run <code>steward views draft --save</code> to show your draft here.</p>".to_owned(),
         }
     );
-    super::pages::page(&format!("Conversation {}", c.name), None, &b)
+    super::pages::page(&format!("Conversation {}", c.name), msg, &b)
 }
 
 #[cfg(test)]

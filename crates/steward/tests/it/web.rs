@@ -1013,4 +1013,131 @@ async fn conversation_map_in_chromium() {
     assert!(b.source().await.contains("No conversation nope saved"));
     b.quit().await;
     drop(child);
+    edit_views_on_the_desk(&home, &st).await;
+}
+
+/// `application/x-www-form-urlencoded` for `fields`: every byte but letters and digits escaped.
+fn form_body(fields: &[(&str, String)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Editing the views draft on the desk's conversation page: the edit goes through the privacy
+/// filter again; one that brings back a private item is refused and nothing is kept, a clean one
+/// is kept; a POST without the CSRF token is refused.
+async fn edit_views_on_the_desk(home: &Path, st: &dyn Fn(&[&str]) -> (i32, String, String)) {
+    if !models_present("edit_views_on_the_desk") {
+        return;
+    }
+    let canary = "dana.whitfield@quietmail.org";
+    let (code, _, err) = st(&[
+        "profile",
+        "say",
+        &format!("I oppose grants above $48,500 without milestones; {canary} agrees."),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, drafted, err) = st(&["views", "draft", "--save"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!drafted.contains(canary));
+    let (child, url) = serve_desk(home);
+    let base = url.split("/?token=").next().expect("base").to_owned();
+    let token = url.split("token=").nth(1).expect("token");
+    let cookie = session_cookie(&base, token).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let get = |path: String| {
+        let c = client.clone();
+        let cookie = cookie.clone();
+        async move {
+            c.get(path)
+                .header("Cookie", cookie)
+                .send()
+                .await
+                .expect("get")
+                .text()
+                .await
+                .expect("text")
+        }
+    };
+    let page = get(format!("{base}/conversations/ref50")).await;
+    assert!(page.contains("id=\"edit-views\""), "{page}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("csrf")
+        .to_owned();
+    let post = |body: Vec<(&'static str, String)>| {
+        let c = client.clone();
+        let cookie = cookie.clone();
+        let base = base.clone();
+        async move {
+            let r = c
+                .post(format!("{base}/conversations/ref50/views"))
+                .header("Cookie", cookie)
+                .header("Origin", &base)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(form_body(&body))
+                .send()
+                .await
+                .expect("post");
+            let status = r.status().as_u16();
+            let to = r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            (status, to)
+        }
+    };
+    // Without the token: refused.
+    let (status, _) = post(vec![("views", "# Mine".to_owned())]).await;
+    assert_eq!(status, 403);
+    // An edit that puts a private e-mail address back: refused, the draft unchanged.
+    let leaky = format!("# My views\r\n\r\n- I oppose big grants; ask {canary}.");
+    let (status, to) = post(vec![("csrf", csrf.clone()), ("views", leaky)]).await;
+    assert_eq!(status, 303, "{to}");
+    let page = get(format!("{base}{to}")).await;
+    assert!(
+        page.contains("Not saved: 1 private item(s) in the edit (line(s) 3)"),
+        "{page}"
+    );
+    assert!(!page.contains(canary), "the canary reached the page");
+    // The saved draft is still the one drafted (its first line, escaped as the page does).
+    let first = drafted.lines().next().expect("a line");
+    let esc = first
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    assert!(page.contains(&esc), "{first}\n{page}");
+    // A clean edit is kept and shown.
+    let clean = "# My views\r\n\r\n- I oppose grants without <milestones>.";
+    let (status, to) = post(vec![("csrf", csrf), ("views", clean.to_owned())]).await;
+    assert_eq!(status, 303);
+    let page = get(format!("{base}{to}")).await;
+    assert!(page.contains("Saved your edit of the draft."), "{page}");
+    assert!(
+        page.contains("- I oppose grants without &lt;milestones&gt;."),
+        "{page}"
+    );
+    drop(child);
 }
