@@ -152,7 +152,7 @@ fn the_model_summaries_of_a_real_conversation_are_traceable() {
     dirs.sort();
     let (mut written, mut kept, mut fell_back, mut failures, mut summaries) = (0, 0, 0, 0, 0);
     eprintln!(
-        "| conversation | summaries | sentences written | kept | dropped | extractive fallbacks | seconds |"
+        "| conversation | summaries | sentences written | kept | dropped | extractive fallbacks | engine failures | seconds |"
     );
     for d in dirs {
         let Some(mut c) = saved(&d) else { continue };
