@@ -1036,10 +1036,13 @@ fn form_body(fields: &[(&str, String)]) -> String {
         .join("&")
 }
 
+/// Runs `steward` with arguments over a test home: exit code, stdout, stderr.
+type Steward<'a> = dyn Fn(&[&str]) -> (i32, String, String) + 'a;
+
 /// Editing the views draft on the desk's conversation page: the edit goes through the privacy
 /// filter again; one that brings back a private item is refused and nothing is kept, a clean one
 /// is kept; a POST without the CSRF token is refused.
-async fn edit_views_on_the_desk(home: &Path, st: &dyn Fn(&[&str]) -> (i32, String, String)) {
+async fn edit_views_on_the_desk(home: &Path, st: &Steward<'_>) {
     if !models_present("edit_views_on_the_desk") {
         return;
     }
