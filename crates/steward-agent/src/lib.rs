@@ -37,6 +37,7 @@ mod proposals;
 pub mod questions;
 pub mod sources;
 mod store;
+pub mod summaries;
 mod sync;
 pub mod teach;
 #[cfg(feature = "testkit")]

@@ -46,6 +46,13 @@ pub struct SavedConversation {
     /// as their Polis-style vote vector (`steward views publish`).
     #[serde(default)]
     pub my_votes: BTreeMap<u64, i8>,
+    /// Consensus disagree with each bloc counted once (what the consensus summary may rest on).
+    #[serde(default)]
+    pub consensus_disagree_one_per_bloc: Vec<u64>,
+    /// The summaries of common ground (`steward consensus summarize`); cleared when the analysis
+    /// is saved again, since they rest on it.
+    #[serde(default)]
+    pub summaries: Option<crate::summaries::ConversationSummaries>,
 }
 
 /// The last vote of participant `me` on each statement (in time order, as the engine reads them).
@@ -202,6 +209,12 @@ impl SavedConversation {
                 .collect(),
             texts,
             my_votes: BTreeMap::new(),
+            consensus_disagree_one_per_bloc: a
+                .consensus_disagree_one_per_bloc
+                .iter()
+                .map(|c| c.tid)
+                .collect(),
+            summaries: None,
         })
     }
 }
@@ -437,6 +450,65 @@ fn list_of(c: &SavedConversation, id: &str, title: &str, tids: &[u64]) -> String
     b
 }
 
+/// One summary: its sentences, each followed by its cites linking to the statements (listed at
+/// the foot of the page with `id="s-N"`), and its note. Model text is escaped like statements.
+fn summary_html(s: &steward_core::consensus::summary::Summary, id: &str) -> String {
+    let mut b = format!(
+        "<div class=\"summary{}\" id=\"{id}\">",
+        if s.extractive { " extractive" } else { "" }
+    );
+    if !s.sentences.is_empty() {
+        b.push_str("<p>");
+        for x in &s.sentences {
+            let cites: Vec<String> = x
+                .cites
+                .iter()
+                .map(|t| format!("<a class=\"cite\" href=\"#s-{t}\">{t}</a>"))
+                .collect();
+            let _ = write!(
+                b,
+                "<span class=\"sentence\">{} [{}]</span> ",
+                esc(&x.text),
+                cites.join(", ")
+            );
+        }
+        b.push_str("</p>");
+    }
+    let mut notes = Vec::new();
+    if let Some(n) = &s.note {
+        notes.push(esc(n));
+    }
+    if let Some(m) = &s.model {
+        notes.push(format!("written by {}", esc(m)));
+    }
+    if !s.dropped.is_empty() {
+        notes.push(format!(
+            "{} sentence(s) dropped by the checks",
+            s.dropped.len()
+        ));
+    }
+    if !notes.is_empty() {
+        let _ = write!(b, "<p class=\"muted\">{}</p>", notes.join(" · "));
+    }
+    b.push_str("</div>");
+    b
+}
+
+/// The statements the summaries cite, each with its anchor (`s-N`).
+fn cited_statements(c: &SavedConversation, x: &crate::summaries::ConversationSummaries) -> String {
+    let cited: std::collections::BTreeSet<u64> = x
+        .all()
+        .flat_map(|s| s.sentences.iter().flat_map(|t| t.cites.iter().copied()))
+        .collect();
+    let mut b =
+        "<div class=\"card\" id=\"cited\"><h2>Statements the summaries cite</h2><ul>".to_owned();
+    for t in cited {
+        let _ = write!(b, "<li id=\"s-{t}\">{}</li>", statement(c, t));
+    }
+    b.push_str("</ul></div>");
+    b
+}
+
 /// The list of saved conversations.
 pub(crate) fn index_page(cs: &[SavedConversation]) -> String {
     let mut b = String::new();
@@ -461,7 +533,19 @@ pub(crate) fn index_page(cs: &[SavedConversation]) -> String {
 }
 
 /// One conversation: the map, then the groups' statements, consensus, cruxes and blocs.
+#[cfg(test)]
 pub(crate) fn conversation_page(c: &SavedConversation, views: Option<&str>) -> String {
+    conversation_page_with_form(c, views, None, None)
+}
+
+/// [`conversation_page`], with the form that edits the views draft when `csrf` is given (the
+/// desk's session token) and `msg` on top.
+pub(crate) fn conversation_page_with_form(
+    c: &SavedConversation,
+    views: Option<&str>,
+    csrf: Option<&str>,
+    msg: Option<&str>,
+) -> String {
     let clustered = c.participants.iter().filter(|p| p.group.is_some()).count();
     let mut b = format!(
         "<p class=\"muted\">{} participants ({clustered} clustered), {} statements, {} groups · from {}</p>",
@@ -529,7 +613,17 @@ pub(crate) fn conversation_page(c: &SavedConversation, views: Option<&str>) -> S
             }
             b.push_str("</ul>");
         }
+        if let Some(s) = c.summaries.as_ref().and_then(|x| x.groups.get(g.id)) {
+            b.push_str(&summary_html(s, &format!("summary-group-{}", label(g.id))));
+        }
         b.push_str("</div>");
+    }
+    if let Some(x) = &c.summaries {
+        let _ = write!(
+            b,
+            "<div class=\"card\"><h2>Summary of common ground</h2>{}</div>",
+            summary_html(&x.consensus, "summary-consensus")
+        );
     }
     b.push_str(&list_of(
         c,
@@ -565,16 +659,32 @@ pub(crate) fn conversation_page(c: &SavedConversation, views: Option<&str>) -> S
         b.push_str("</ul>");
     }
     b.push_str("</div>");
+    if let Some(x) = &c.summaries {
+        b.push_str(&cited_statements(c, x));
+    }
     // Beside the common ground: the user's own views, as last drafted (`views draft --save`).
     let _ = write!(
         b,
         "<div class=\"card\" id=\"my-views\"><h2>Your views (draft)</h2>{}</div>",
         match views {
-            Some(v) => format!("<pre class=\"views\">{}</pre>", esc(v)),
+            Some(v) => {
+                let mut h = format!("<pre class=\"views\">{}</pre>", esc(v));
+                // Edited here, the draft goes through the privacy filter again before it is kept.
+                if let Some(token) = csrf {
+                    let _ = write!(
+                        h,
+                        "<details id=\"edit-views\"><summary>Edit the draft</summary><form method=\"post\" action=\"/conversations/{}/views\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><textarea name=\"views\" rows=\"14\" cols=\"80\">{}</textarea><p><button type=\"submit\">Save the draft</button> <span class=\"muted\">Checked again for private items before it is kept.</span></p></form></details>",
+                        esc(&c.name),
+                        esc(token),
+                        esc(v)
+                    );
+                }
+                h
+            }
             None => "<p class=\"muted\">Run <code>steward views draft --save</code> to show your draft here.</p>".to_owned(),
         }
     );
-    super::pages::page(&format!("Conversation {}", c.name), None, &b)
+    super::pages::page(&format!("Conversation {}", c.name), msg, &b)
 }
 
 #[cfg(test)]
@@ -643,6 +753,8 @@ mod tests {
                 (1, "Fund the commons & more".to_owned()),
             ]),
             my_votes: BTreeMap::from([(0, 1), (1, -1)]),
+            consensus_disagree_one_per_bloc: vec![],
+            summaries: None,
         }
     }
 
@@ -685,6 +797,47 @@ mod tests {
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("Fund the commons &amp; more"));
         assert!(!opinion_map(&c).contains("a<b"));
+    }
+
+    #[test]
+    fn page_shows_summaries_escaped_with_cites_anchored() {
+        use steward_core::consensus::summary::{Dropped, Sentence, Summary};
+        let mut c = sample();
+        let sum = |subject: &str, text: &str, cites: Vec<u64>| Summary {
+            subject: subject.into(),
+            allowed: cites.clone(),
+            sentences: vec![Sentence {
+                text: text.into(),
+                cites,
+            }],
+            extractive: false,
+            note: None,
+            dropped: vec![Dropped {
+                text: "x".into(),
+                reason: "cites #9".into(),
+            }],
+            model: Some("SmolLM2".into()),
+        };
+        c.summaries = Some(crate::summaries::ConversationSummaries {
+            groups: vec![
+                sum("group A", "They <b>back</b> \"alert\" & more.", vec![0]),
+                sum("group B", "Commons.", vec![1]),
+            ],
+            consensus: sum("consensus", "Most fund the commons.", vec![1]),
+            cruxes: vec![],
+        });
+        let html = conversation_page(&c, None);
+        assert!(html.contains("id=\"summary-group-A\""), "{html}");
+        assert!(html.contains("id=\"summary-consensus\""));
+        assert!(
+            html.contains("They &lt;b&gt;back&lt;/b&gt; &quot;alert&quot; &amp; more."),
+            "{html}"
+        );
+        assert!(!html.contains("<b>back"));
+        assert!(html.contains("href=\"#s-0\""));
+        assert!(html.contains("<li id=\"s-0\">") && html.contains("<li id=\"s-1\">"));
+        assert!(html.contains("1 sentence(s) dropped"));
+        assert!(!conversation_page(&sample(), None).contains("summary-consensus"));
     }
 
     #[test]

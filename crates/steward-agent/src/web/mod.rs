@@ -216,6 +216,7 @@ impl Desk {
             .route("/daos", get(daos_page))
             .route("/conversations", get(conversations_index))
             .route("/conversations/{name}", get(conversation))
+            .route("/conversations/{name}/views", post(save_views))
             .route("/plots/eval-reliability.svg", get(eval_reliability_svg))
             .route("/plots/eval-over-time.svg", get(eval_over_time_svg))
             .route("/plots/eval-attention.svg", get(eval_attention_svg))
@@ -1122,7 +1123,12 @@ async fn conversations_index(State(desk): State<Desk>) -> Response {
     }
 }
 
-async fn conversation(State(desk): State<Desk>, Path(name): Path<String>) -> Response {
+async fn conversation(
+    State(desk): State<Desk>,
+    Extension(session): Extension<Session>,
+    Path(name): Path<String>,
+    Query(f): Query<Flash>,
+) -> Response {
     let store = desk.store();
     // A name that could not have been saved is simply not there.
     let found = match conversations::check_name(&name) {
@@ -1132,7 +1138,13 @@ async fn conversation(State(desk): State<Desk>, Path(name): Path<String>) -> Res
     // The user's last saved views draft (already through the privacy filter), shown beside.
     let views = store.meta(crate::views::DRAFT_META_KEY).ok().flatten();
     match found {
-        Ok(Some(c)) => Html(conversations::conversation_page(&c, views.as_deref())).into_response(),
+        Ok(Some(c)) => Html(conversations::conversation_page_with_form(
+            &c,
+            views.as_deref(),
+            Some(&session.csrf),
+            f.msg.as_deref(),
+        ))
+        .into_response(),
         Ok(None) => (
             StatusCode::NOT_FOUND,
             Html(pages::message(
@@ -1141,6 +1153,63 @@ async fn conversation(State(desk): State<Desk>, Path(name): Path<String>) -> Res
             )),
         )
             .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// Saves the user's edit of the views draft, after the privacy filter finds nothing private in
+/// it; otherwise nothing is kept and the page says which lines hold something private (never
+/// what: the message is shown and may be logged).
+async fn save_views(
+    State(desk): State<Desk>,
+    Extension(session): Extension<Session>,
+    Path(name): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(&session, &form) {
+        return forged();
+    }
+    if conversations::check_name(&name).is_err() {
+        return (
+            StatusCode::NOT_FOUND,
+            Html(pages::message("Not found", "No such conversation.")),
+        )
+            .into_response();
+    }
+    // Browsers send a textarea's lines with CRLF.
+    let text = form
+        .get("views")
+        .map(|t| t.replace("\r\n", "\n"))
+        .unwrap_or_default();
+    let back = |msg: &str| {
+        Redirect::to(&format!("/conversations/{name}?msg={}", urlenc(msg))).into_response()
+    };
+    if text.trim().is_empty() {
+        return back("The draft is empty: not saved.");
+    }
+    let mut store = desk.store();
+    match crate::views::private_lines(&store, &text) {
+        Ok((lines, items)) if items > 0 => {
+            let at = if lines.is_empty() {
+                "across lines".to_owned()
+            } else {
+                format!(
+                    "line(s) {}",
+                    lines
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            back(&format!(
+                "Not saved: {items} private item(s) in the edit ({at}). Edit them out and save again."
+            ))
+        }
+        Ok(_) => match store.transaction(|tx| tx.set_meta(crate::views::DRAFT_META_KEY, &text)) {
+            Ok(()) => back("Saved your edit of the draft."),
+            Err(e) => internal(e),
+        },
         Err(e) => internal(e),
     }
 }

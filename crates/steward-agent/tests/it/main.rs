@@ -28,6 +28,7 @@ mod net;
 mod notify;
 mod regression;
 mod store;
+mod summaries;
 mod writing;
 
 use std::path::Path;

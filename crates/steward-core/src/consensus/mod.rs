@@ -14,6 +14,7 @@ mod matrix;
 mod pca;
 pub mod polis;
 mod repness;
+pub mod summary;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -504,6 +504,28 @@ pub fn moderated_out_csv(text: &str, source_name: &str) -> Result<BTreeSet<u64>>
     Ok(out)
 }
 
+/// The statements' text in Polis's open-data `comments.csv` (`comment-id`, `comment-body`).
+pub fn comment_texts_csv(text: &str, source_name: &str) -> Result<BTreeMap<u64, String>> {
+    let csv_err = csv_error(source_name);
+    let (mut rdr, [tid_col, body_col]) =
+        csv_with_columns(text, source_name, ["comment-id", "comment-body"])?;
+    let mut out = BTreeMap::new();
+    for (r, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(csv_err)?;
+        let tid_text = rec.get(tid_col).unwrap_or("").trim();
+        let tid = tid_text.parse::<u64>().map_err(|_| {
+            bad(
+                source_name,
+                format!("row {}", r + 2),
+                "comment-id",
+                format!("{tid_text:?} is not a number"),
+            )
+        })?;
+        out.insert(tid, rec.get(body_col).unwrap_or("").to_owned());
+    }
+    Ok(out)
+}
+
 /// Adjusted Rand index between two labelings of the same items (1 = identical partitions).
 pub fn adjusted_rand(a: &[u64], b: &[u64]) -> f64 {
     let mut table: HashMap<(u64, u64), u64> = HashMap::new();

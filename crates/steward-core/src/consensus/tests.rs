@@ -305,3 +305,22 @@ fn a_coordinated_bloc_is_found_and_cannot_make_common_ground_alone() {
     let honest = analyze(&honest_and_a_bloc(0)).expect("analysis");
     assert!(honest.blocs.is_empty(), "{:?}", honest.blocs);
 }
+
+#[test]
+fn the_consensus_summary_cannot_rest_on_what_only_a_bloc_agreed() {
+    use super::summary::{SummaryInput, consensus_statements};
+    let a = analyze(&honest_and_a_bloc(40)).expect("analysis");
+    assert!(a.consensus_agree.iter().any(|c| c.tid == 7));
+    let texts: BTreeMap<u64, String> = (0..8).map(|t| (t, format!("statement {t}"))).collect();
+    let input = SummaryInput::new("consensus", &consensus_statements(&a), &texts);
+    assert!(!input.allowed().contains(&7), "{:?}", input.allowed());
+    let schema = input.schema().to_string();
+    let cites = &input.schema()["properties"]["sentences"]["items"]["properties"]["cites"];
+    assert!(
+        !cites["items"]["enum"]
+            .as_array()
+            .expect("enum")
+            .contains(&serde_json::json!(7)),
+        "{schema}"
+    );
+}

@@ -21,6 +21,8 @@ pub(crate) enum ConsensusCommand {
     /// A participant x statement CSV: `participant,<tid>,...`; cells 1 agree, -1 disagree,
     /// 0 pass, blank not voted (Polis's participants-votes.csv reads as is)
     Matrix(MatrixArgs),
+    /// Summaries of common ground for a saved conversation, each sentence citing its statements
+    Summarize(crate::cmd::consensus_summarize::SummarizeArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -117,6 +119,9 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: ConsensusCommand) -> Result<
                 keep = Some((name, args.dir, args.me));
             }
             conv
+        }
+        ConsensusCommand::Summarize(args) => {
+            return crate::cmd::consensus_summarize::run(ctx, out, &args);
         }
         ConsensusCommand::Matrix(args) => {
             let text = read(&args.file)?;

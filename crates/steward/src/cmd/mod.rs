@@ -6,6 +6,7 @@ pub(crate) mod bond;
 pub(crate) mod casting;
 mod config;
 pub(crate) mod consensus;
+mod consensus_summarize;
 pub(crate) mod dao;
 pub(crate) mod decide;
 // The demo needs the test kit, which release builds leave out (Cargo.toml, feature `demo`).

@@ -91,3 +91,91 @@ fn consensus_matrix_refuses_bad_input_naming_file_row_and_field() {
         }
     }
 }
+
+/// `consensus summarize NAME --no-llm --json` over a saved real conversation: one extractive
+/// summary per group and one for the consensus, every sentence citing an allowed statement, the
+/// cruxes listed, and the summaries kept with the conversation (saved again, they are cleared).
+#[test]
+fn consensus_summarize_no_llm_prints_extractive_cited_summaries_and_keeps_them() {
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/polis-math-reference/below-100-ptpts"
+    ));
+    if !dir.is_dir() {
+        steward_testing::skip(
+            steward_testing::Need::Data,
+            "consensus_summarize",
+            format_args!("{} is absent", dir.display()),
+        );
+        return;
+    }
+    let (_t, home) = temp_home();
+    let st = |args: &[&str]| {
+        let mut c = steward(&home);
+        c.env("STEWARD_PASSPHRASE", crate::PASS).args(args);
+        run(&mut c)
+    };
+    assert_eq!(st(&["init"]).0, 0);
+    let (code, _, err) = st(&["consensus", "summarize", "ref"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no conversation \"ref\" saved"), "{err}");
+    let d = dir.to_str().expect("utf8");
+    let (code, before, err) = st(&["--json", "consensus", "polis", d, "--save", "ref"]);
+    assert_eq!(code, 0, "{err}");
+    let before = json(&before);
+    let (code, out, err) = st(&["--json", "consensus", "summarize", "ref", "--no-llm"]);
+    assert_eq!(code, 0, "{err}");
+    let v = json(&out);
+    let s = &v["data"];
+    let groups = s["groups"].as_array().expect("groups");
+    assert_eq!(
+        groups.len(),
+        before["data"]["groups"].as_array().expect("g").len()
+    );
+    for (i, g) in groups.iter().enumerate() {
+        let reps: Vec<u64> = before["data"]["repness"][i.to_string()]
+            .as_array()
+            .expect("reps")
+            .iter()
+            .map(|r| r["tid"].as_u64().expect("tid"))
+            .collect();
+        assert_eq!(g["extractive"], true);
+        assert!(
+            g["note"].as_str().expect("note").contains("no model"),
+            "{g}"
+        );
+        let sentences = g["sentences"].as_array().expect("sentences");
+        assert!(!sentences.is_empty(), "{g}");
+        for x in sentences {
+            let cites = x["cites"].as_array().expect("cites");
+            assert_eq!(cites.len(), 1);
+            assert!(
+                reps.contains(&cites[0].as_u64().expect("tid")),
+                "{x} not in {reps:?}"
+            );
+        }
+    }
+    let agree = &before["data"]["consensus_one_per_bloc"]["agree"];
+    let first = &s["consensus"]["sentences"][0]["cites"][0];
+    assert_eq!(first, &agree[0], "{s}");
+    assert_eq!(
+        s["cruxes"],
+        serde_json::json!(
+            before["data"]["cruxes"]
+                .as_array()
+                .expect("cruxes")
+                .iter()
+                .map(|c| c["tid"].clone())
+                .collect::<Vec<_>>()
+        )
+    );
+    // Human output: sentences with their cited ids, then the cruxes.
+    let (code, out, _) = st(&["consensus", "summarize", "ref", "--no-llm"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("group A:") && out.contains("consensus:"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("[{}]", agree[0])), "{out}");
+    assert!(out.contains("cruxes:"), "{out}");
+}

@@ -942,6 +942,10 @@ async fn conversation_map_in_chromium() {
     assert_ne!(code, 0);
     assert!(err.contains("999999"), "{err}");
 
+    // Summaries of common ground, kept with the conversation (extractive: no model here).
+    let (code, _, err) = st(&["consensus", "summarize", "ref50", "--no-llm"]);
+    assert_eq!(code, 0, "{err}");
+
     let (child, url) = serve_desk(&home);
     let base = url.split("/?token=").next().expect("base").to_owned();
     let b = Browser::start(&chromedriver, &chromium).await;
@@ -988,6 +992,11 @@ async fn conversation_map_in_chromium() {
     {
         assert!(page.contains(&format!("#{tid}</span>")), "consensus #{tid}");
     }
+    // The summaries are on the page, each cite anchored to its statement; group A's first
+    // sentence is the planted statement itself, escaped.
+    assert!(page.contains("id=\"summary-group-A\"") && page.contains("id=\"summary-consensus\""));
+    assert!(page.contains(&format!("href=\"#s-{planted}\"")), "{page}");
+    assert!(page.contains(&format!("<li id=\"s-{planted}\">")), "{page}");
     // The planted statement is text on the page; the script never ran.
     assert!(
         page.contains("&lt;script&gt;document.title='pwned'&lt;/script&gt;planted"),
@@ -1003,5 +1012,135 @@ async fn conversation_map_in_chromium() {
     b.goto(&format!("{base}/conversations/nope")).await;
     assert!(b.source().await.contains("No conversation nope saved"));
     b.quit().await;
+    drop(child);
+    edit_views_on_the_desk(&home, &st).await;
+}
+
+/// `application/x-www-form-urlencoded` for `fields`: every byte but letters and digits escaped.
+fn form_body(fields: &[(&str, String)]) -> String {
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Runs `steward` with arguments over a test home: exit code, stdout, stderr.
+type Steward<'a> = dyn Fn(&[&str]) -> (i32, String, String) + 'a;
+
+/// Editing the views draft on the desk's conversation page: the edit goes through the privacy
+/// filter again; one that brings back a private item is refused and nothing is kept, a clean one
+/// is kept; a POST without the CSRF token is refused.
+async fn edit_views_on_the_desk(home: &Path, st: &Steward<'_>) {
+    if !models_present("edit_views_on_the_desk") {
+        return;
+    }
+    let canary = "dana.whitfield@quietmail.org";
+    let (code, _, err) = st(&[
+        "profile",
+        "say",
+        &format!("I oppose grants above $48,500 without milestones; {canary} agrees."),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, drafted, err) = st(&["views", "draft", "--save"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!drafted.contains(canary));
+    let (child, url) = serve_desk(home);
+    let base = url.split("/?token=").next().expect("base").to_owned();
+    let token = url.split("token=").nth(1).expect("token");
+    let cookie = session_cookie(&base, token).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let get = |path: String| {
+        let c = client.clone();
+        let cookie = cookie.clone();
+        async move {
+            c.get(path)
+                .header("Cookie", cookie)
+                .send()
+                .await
+                .expect("get")
+                .text()
+                .await
+                .expect("text")
+        }
+    };
+    let page = get(format!("{base}/conversations/ref50")).await;
+    assert!(page.contains("id=\"edit-views\""), "{page}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("csrf")
+        .to_owned();
+    let post = |body: Vec<(&'static str, String)>| {
+        let c = client.clone();
+        let cookie = cookie.clone();
+        let base = base.clone();
+        async move {
+            let r = c
+                .post(format!("{base}/conversations/ref50/views"))
+                .header("Cookie", cookie)
+                .header("Origin", &base)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(form_body(&body))
+                .send()
+                .await
+                .expect("post");
+            let status = r.status().as_u16();
+            let to = r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            (status, to)
+        }
+    };
+    // Without the token: refused.
+    let (status, _) = post(vec![("views", "# Mine".to_owned())]).await;
+    assert_eq!(status, 403);
+    // An edit that puts a private e-mail address back: refused, the draft unchanged.
+    let leaky = format!("# My views\r\n\r\n- I oppose big grants; ask {canary}.");
+    let (status, to) = post(vec![("csrf", csrf.clone()), ("views", leaky)]).await;
+    assert_eq!(status, 303, "{to}");
+    let page = get(format!("{base}{to}")).await;
+    assert!(
+        page.contains("Not saved: 1 private item(s) in the edit (line(s) 3)"),
+        "{page}"
+    );
+    assert!(!page.contains(canary), "the canary reached the page");
+    // The saved draft is still the one drafted (its first line, escaped as the page does).
+    let first = drafted.lines().next().expect("a line");
+    let esc = first
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    assert!(page.contains(&esc), "{first}\n{page}");
+    // A clean edit is kept and shown.
+    let clean = "# My views\r\n\r\n- I oppose grants without <milestones>.";
+    let (status, to) = post(vec![("csrf", csrf), ("views", clean.to_owned())]).await;
+    assert_eq!(status, 303);
+    let page = get(format!("{base}{to}")).await;
+    assert!(page.contains("Saved your edit of the draft."), "{page}");
+    assert!(
+        page.contains("- I oppose grants without &lt;milestones&gt;."),
+        "{page}"
+    );
     drop(child);
 }
