@@ -15,8 +15,8 @@
 mod bonds;
 pub mod conversations;
 mod daos;
-mod market;
 mod judge;
+mod market;
 mod pages;
 mod svg;
 #[cfg(test)]
