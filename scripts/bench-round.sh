@@ -45,7 +45,8 @@ proposals in under 30 s on 2 cores without generation, under 60 s with the local
 | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |
 $rows
 Real DAO Census proposals (round-robin over the DAOs, made open), a fresh SQLCipher store, a
-profile of 10 statements and one writing chunk, all-MiniLM-L6-v2 in process (int8, one
+profile of 10 statements, one writing chunk and 12 earlier votes of the user's (so the voter
+model backs every decision), all-MiniLM-L6-v2 in process (int8, one
 single-threaded session per core; STEWARD_BENCH_EMBED=f32 for the F32 encoder), no signing key
 (votes are not cast). The last row adds the local model (SmolLM2-135M on llama.cpp, in process,
 \`STEWARD_BENCH_LLM=1\`): the round asks it only about the questions it opens (its reading is

@@ -105,6 +105,30 @@ fn main() {
             picked.len()
         );
     }
+    // The user's own earlier votes (as `steward profile import votes` stores them): twelve more
+    // proposals of the data, mixed For and Against, so the voter model backs each decision and
+    // the round's questions are ones the local model is asked about.
+    let mut earlier = Vec::new();
+    while earlier.len() < 12 {
+        let before = earlier.len();
+        earlier.extend(per_dao.iter_mut().filter_map(|it| it.next()));
+        assert!(earlier.len() > before, "not enough proposals for the vote history");
+    }
+    let history: Vec<steward_agent::profile::VoteRecord> = earlier
+        .into_iter()
+        .take(12)
+        .enumerate()
+        .map(|(i, v)| steward_agent::profile::VoteRecord {
+            voter: "me".into(),
+            is_user: true,
+            proposal_ref: format!("earlier-{i}"),
+            title: v["title"].as_str().unwrap_or_default().to_owned(),
+            choice: if i % 3 == 0 { "Against" } else { "For" }.into(),
+            reason: None,
+            ord: Some(i as i64),
+            origin: "bench".into(),
+        })
+        .collect();
 
     let dir = tempfile::tempdir().expect("tempdir");
     let home = Home::create(&dir.path().join("home")).expect("home");
@@ -123,6 +147,7 @@ fn main() {
                 tx.add_profile_item(ItemKind::Statement, s, "bench", None)?;
             }
             tx.add_profile_item(ItemKind::Writing, WRITING, "bench#1", None)?;
+            tx.insert_profile_votes(&history)?;
             Ok(())
         })
         .expect("profile");
