@@ -112,7 +112,10 @@ fn main() {
     while earlier.len() < 12 {
         let before = earlier.len();
         earlier.extend(per_dao.iter_mut().filter_map(|it| it.next()));
-        assert!(earlier.len() > before, "not enough proposals for the vote history");
+        assert!(
+            earlier.len() > before,
+            "not enough proposals for the vote history"
+        );
     }
     let history: Vec<steward_agent::profile::VoteRecord> = earlier
         .into_iter()
