@@ -35,9 +35,58 @@ pub(crate) enum ViewsCommand {
         #[arg(long, value_name = "PATH")]
         out: Option<PathBuf>,
         /// The key to sign with (address or name) [default: casting.key, or the only key]
-        #[arg(long)]
+        #[arg(long, conflicts_with = "anonymous")]
         key: Option<String>,
+        /// Publish anonymously instead: a Semaphore proof that a member of this zk group
+        /// (`steward zk group add`) published it, bound to the views' hash; no key, no address
+        #[arg(long, value_name = "GROUP")]
+        anonymous: Option<String>,
+        /// With --anonymous: publish again although this identity already did in the group
+        /// (verifiers see the same nullifier, i.e. the same author updating their views)
+        #[arg(long, requires = "anonymous")]
+        again: bool,
     },
+}
+
+/// The zk scope of anonymous views: one published view per identity (a second one shows the
+/// same nullifier).
+const VIEWS_SCOPE: &str = "steward-views";
+
+/// What `publish --anonymous` writes: the export with `author` "anonymous", no signature, and
+/// the Semaphore signal whose message is [`anonymous_message`] of it.
+#[derive(Debug, Serialize)]
+struct AnonymousExport {
+    kind: &'static str,
+    version: u32,
+    author: &'static str,
+    created: String,
+    views: String,
+    votes: Vec<PolisVote>,
+    zk: steward_zk::Signal,
+}
+
+/// The message an anonymous export's signal carries: SHA-256 (hex) of the same bytes a signed
+/// export signs ([`message`]), with `author` "anonymous". `v` is the export as JSON, so
+/// `steward zk verify` can rebuild it from the file.
+pub(crate) fn anonymous_message(v: &serde_json::Value) -> Result<String> {
+    let field = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .with_context(|| format!("the views export has no {k}"))
+    };
+    if field("author")? != "anonymous" {
+        bail!("a views export with a zk signal names its author \"anonymous\"");
+    }
+    let msg = serde_json::json!({
+        "kind": field("kind")?,
+        "version": v.get("version").cloned().unwrap_or_default(),
+        "author": "anonymous",
+        "created": field("created")?,
+        "views": field("views")?,
+        "votes": v.get("votes").cloned().unwrap_or_else(|| serde_json::json!([])),
+    })
+    .to_string();
+    Ok(sha256_hex(msg.as_bytes()))
 }
 
 /// What `publish` writes. The signature is EIP-191 (`personal_sign`) over [`message`] of the
@@ -110,7 +159,13 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: ViewsCommand) -> Result<Exit
             out.result(&d, || d.markdown().trim_end().to_owned());
             Ok(ExitCode::SUCCESS)
         }
-        ViewsCommand::Publish { file, out: to, key } => {
+        ViewsCommand::Publish {
+            file,
+            out: to,
+            key,
+            anonymous,
+            again,
+        } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading the draft {}", file.display()))?;
             if text.trim().is_empty() {
@@ -129,6 +184,9 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: ViewsCommand) -> Result<Exit
                         shown.join(", ")
                     }
                 );
+            }
+            if let Some(group) = anonymous {
+                return publish_anonymous(out, &mut store, &file, to, text, &group, again);
             }
             let cfg = ctx.config(&home)?;
             let keys = Keys::new(&home);
@@ -182,4 +240,63 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: ViewsCommand) -> Result<Exit
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `views publish --anonymous GROUP`: the reviewed draft with a Semaphore signal instead of a
+/// signature.
+fn publish_anonymous(
+    out: &Output,
+    store: &mut steward_agent::Store,
+    file: &std::path::Path,
+    to: Option<PathBuf>,
+    views: String,
+    group: &str,
+    again: bool,
+) -> Result<ExitCode> {
+    let created = jiff::Timestamp::now().to_string();
+    let votes = vote_vector(store)?;
+    let hash = sha256_hex(message("anonymous", &created, &views, &votes)?.as_bytes());
+    let signal = crate::cmd::zk::signal(store, group, VIEWS_SCOPE, &hash, again)?;
+    let export = AnonymousExport {
+        kind: "steward-views",
+        version: 2,
+        author: "anonymous",
+        created,
+        views,
+        votes,
+        zk: signal,
+    };
+    let path = to.unwrap_or_else(|| file.with_extension("anonymous.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&export)?)
+        .with_context(|| format!("writing the export {}", path.display()))?;
+    store.audit(
+        &AuditRecord::new("views-published", path.display().to_string())
+            .input("views", &export.views)
+            .detail(serde_json::json!({
+                "author": "anonymous",
+                "group": group,
+                "nullifier": export.zk.nullifier,
+                "sha256": sha256_hex(export.views.as_bytes()),
+            })),
+    )?;
+    #[derive(Serialize)]
+    struct Published<'a> {
+        path: String,
+        group: &'a str,
+        root: &'a str,
+        nullifier: &'a str,
+    }
+    let p = Published {
+        path: path.display().to_string(),
+        group,
+        root: &export.zk.root,
+        nullifier: &export.zk.nullifier,
+    };
+    out.result(&p, || {
+        format!(
+            "published anonymously as a member of zk group {} (root {}) and written to {}",
+            p.group, p.root, p.path
+        )
+    });
+    Ok(ExitCode::SUCCESS)
 }

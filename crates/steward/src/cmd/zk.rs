@@ -217,21 +217,37 @@ fn group_root(ctx: &Ctx, out: &Output, name: &str) -> Result<ExitCode> {
 
 fn prove(ctx: &Ctx, out: &Output, a: &ProveArgs) -> Result<ExitCode> {
     let (_, mut store) = ctx.open_store()?;
-    let identity = load_identity(&store)?;
-    let group = load_group(&store, &a.group)?;
-    let nullifier = steward_zk::nullifier_of(&identity, &a.scope);
+    let signal = signal(&mut store, &a.group, &a.scope, &a.message, a.again)?;
+    out.result(&signal, || {
+        serde_json::to_string_pretty(&signal).unwrap_or_default() + "\n"
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// This home's signal of `message` in `scope` as a member of `group`, its nullifier recorded;
+/// a second signal in a scope is refused unless `again` (it reveals the same nullifier).
+/// `zk prove` and `views publish --anonymous` signal through here.
+pub(crate) fn signal(
+    store: &mut Store,
+    group: &str,
+    scope: &str,
+    message: &str,
+    again: bool,
+) -> Result<Signal> {
+    let identity = load_identity(store)?;
+    let tree = load_group(store, group)?;
+    let nullifier = steward_zk::nullifier_of(&identity, scope);
     if let Some(used) = store.zk_nullifier(NullifierSide::Proved, &nullifier)?
-        && !a.again
+        && !again
     {
         bail!(
-            "this identity already signalled in scope {:?} ({:?} at {}); a second signal reveals the same nullifier {nullifier}: pass --again to send it anyway",
-            a.scope,
+            "this identity already signalled in scope {scope:?} ({:?} at {}); a second signal reveals the same nullifier {nullifier}: pass --again to send it anyway",
             used.message,
             used.at
         );
     }
-    let signal = steward_zk::prove(&identity, &group, &a.scope, &a.message)
-        .with_context(|| format!("proving for zk group {} in scope {:?}", a.group, a.scope))?;
+    let signal = steward_zk::prove(&identity, &tree, scope, message)
+        .with_context(|| format!("proving for zk group {group} in scope {scope:?}"))?;
     store.zk_record_nullifier(
         NullifierSide::Proved,
         &signal.nullifier,
@@ -239,10 +255,7 @@ fn prove(ctx: &Ctx, out: &Output, a: &ProveArgs) -> Result<ExitCode> {
         &signal.root,
         &signal.message,
     )?;
-    out.result(&signal, || {
-        serde_json::to_string_pretty(&signal).unwrap_or_default() + "\n"
-    });
-    Ok(ExitCode::SUCCESS)
+    Ok(signal)
 }
 
 #[derive(Serialize)]
@@ -268,7 +281,13 @@ fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
     let v: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", a.file.display()))?;
     let v = v.get("data").cloned().unwrap_or(v);
-    let signal: Signal = serde_json::from_value(v)
+    // An anonymous views export (`views publish --anonymous`) carries its signal in `zk`, and
+    // the signal's message must be the hash of the export itself.
+    let (signal, bound) = match v.get("zk") {
+        Some(zk) => (zk.clone(), Some(crate::cmd::views::anonymous_message(&v)?)),
+        None => (v, None),
+    };
+    let signal: Signal = serde_json::from_value(signal)
         .with_context(|| format!("{} is not a zk signal", a.file.display()))?;
     let (_, mut store) = ctx.open_store()?;
     let group = a
@@ -287,6 +306,15 @@ fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
         scope: &signal.scope,
         message: &signal.message,
     };
+    if let Some(expected) = &bound
+        && *expected != signal.message
+    {
+        let reason = format!(
+            "the signal's message {} is not the hash of these views ({expected}): the export was changed after it was proved",
+            signal.message
+        );
+        return Ok(invalid(out, report, "message-mismatch", reason));
+    }
     let checked = steward_zk::verify(&signal).and_then(|()| {
         group
             .as_ref()

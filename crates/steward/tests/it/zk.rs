@@ -279,3 +279,74 @@ fn zk_group_too_large_for_its_depth_is_refused_whole() {
         "{err}"
     );
 }
+
+/// `views publish --anonymous`: the reviewed views go out with a Semaphore signal bound to
+/// their hash instead of a signature; another member's home verifies it against the group,
+/// a changed export is refused, and a second publication needs `--again`.
+#[test]
+fn views_published_anonymously_verify_and_cannot_be_changed() {
+    let (dir, _) = temp_home();
+    let (alice, a) = new_home(dir.path(), "alice");
+    let (bob, b) = new_home(dir.path(), "bob");
+    for home in [&alice, &bob] {
+        let (code, out, err) = zk(home, &["group", "add", "board", &a, &b]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let draft = dir.path().join("views.md");
+    std::fs::write(
+        &draft,
+        "## Treasury\n\n- I support independent security audits.\n",
+    )
+    .expect("draft");
+    let export = dir.path().join("views.anonymous.json");
+    let publish = |again: bool| {
+        let mut c = steward(&alice);
+        c.env("STEWARD_PASSPHRASE", PASS)
+            .args(["--json", "views", "publish"])
+            .arg(&draft)
+            .args(["--anonymous", "board", "--out"])
+            .arg(&export);
+        if again {
+            c.arg("--again");
+        }
+        run(&mut c)
+    };
+    let (code, out, err) = publish(false);
+    assert_eq!(code, 0, "{out}{err}");
+    let text = std::fs::read_to_string(&export).expect("export");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(v["author"].as_str(), Some("anonymous"));
+    assert!(v.get("signature").is_none(), "{v}");
+    // No address and no commitment of Alice's in what she shares.
+    assert!(!text.contains(&a[2..]), "{text}");
+
+    let path = export.to_str().expect("utf8");
+    let (code, out, err) = zk(&bob, &["verify", path, "--group", "board", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(json(&out)["data"]["scope"].as_str(), Some("steward-views"));
+
+    // Changing the views after the proof breaks the binding.
+    let changed = text.replace("I support", "I oppose");
+    assert_ne!(changed, text);
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(&tampered, changed).expect("write");
+    let (code, out, _) = zk(
+        &bob,
+        &["verify", tampered.to_str().expect("utf8"), "--json"],
+    );
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(
+        json(&out)["data"]["kind"].as_str(),
+        Some("message-mismatch")
+    );
+
+    // One publication per identity unless --again (which shows the same nullifier).
+    let (code, out, err) = publish(false);
+    assert_eq!(code, 1);
+    assert!(format!("{out}{err}").contains("already signalled"), "{out}{err}");
+    let (code, out, err) = publish(true);
+    assert_eq!(code, 0, "{out}{err}");
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).expect("export")).expect("json");
+    assert_eq!(again["zk"]["nullifier"], v["zk"]["nullifier"]);
+}
