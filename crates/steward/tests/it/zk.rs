@@ -343,7 +343,10 @@ fn views_published_anonymously_verify_and_cannot_be_changed() {
     // One publication per identity unless --again (which shows the same nullifier).
     let (code, out, err) = publish(false);
     assert_eq!(code, 1);
-    assert!(format!("{out}{err}").contains("already signalled"), "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("already signalled"),
+        "{out}{err}"
+    );
     let (code, out, err) = publish(true);
     assert_eq!(code, 0, "{out}{err}");
     let again: serde_json::Value =
