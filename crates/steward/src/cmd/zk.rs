@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use steward_agent::Store;
 use steward_agent::zk::{NullifierSide, ZkGroup};
+use steward_core::AuditRecord;
 use steward_zk::{Group, Identity, IdentitySecret, Invalid, Signal};
 
 use crate::ctx::Ctx;
@@ -108,6 +109,7 @@ fn identity_new(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
     let secret = IdentitySecret::generate()?;
     let commitment = steward_zk::to_hex(&Identity::new(&secret).commitment());
     store.zk_set_identity(secret.expose(), &commitment)?;
+    store.audit(&AuditRecord::new("zk-identity", &commitment))?;
     tracing::info!(%commitment, "zk identity created");
     out.result(
         &CommitmentOut {
@@ -187,6 +189,12 @@ fn group_add(ctx: &Ctx, out: &Output, a: &GroupAddArgs) -> Result<ExitCode> {
     // Build the tree first: a group too large or with a duplicate is refused before any write.
     let tree = tree_of(&g).with_context(|| format!("adding to zk group {}", a.name))?;
     store.zk_put_group(&g)?;
+    store.audit(
+        &AuditRecord::new("zk-group", &a.name).detail(serde_json::json!({
+            "members": g.members.len(),
+            "depth": g.depth,
+        })),
+    )?;
     let o = GroupOut {
         name: &g.name,
         depth: g.depth,
@@ -254,6 +262,17 @@ pub(crate) fn signal(
         &signal.scope,
         &signal.root,
         &signal.message,
+    )?;
+    // The tamper-evident record of what this home signalled: the message by its hash only.
+    store.audit(
+        &AuditRecord::new("zk-signal", scope)
+            .input("message", message)
+            .detail(serde_json::json!({
+                "group": group,
+                "root": signal.root,
+                "nullifier": signal.nullifier,
+                "again": again,
+            })),
     )?;
     Ok(signal)
 }

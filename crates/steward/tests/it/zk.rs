@@ -352,4 +352,16 @@ fn views_published_anonymously_verify_and_cannot_be_changed() {
     let again: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&export).expect("export")).expect("json");
     assert_eq!(again["zk"]["nullifier"], v["zk"]["nullifier"]);
+
+    // Both signals are in Alice's audit log (the message by its hash), and the chain holds.
+    let (code, out, err) = run(steward(&alice)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["log", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let signals = out.matches("\"zk-signal\"").count();
+    assert_eq!(signals, 2, "{out}");
+    let (code, out, err) = run(steward(&alice)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["log", "verify"]));
+    assert_eq!(code, 0, "{out}{err}");
 }
