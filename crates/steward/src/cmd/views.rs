@@ -77,15 +77,15 @@ pub(crate) fn anonymous_message(v: &serde_json::Value) -> Result<String> {
     if field("author")? != "anonymous" {
         bail!("a views export with a zk signal names its author \"anonymous\"");
     }
-    let msg = serde_json::json!({
-        "kind": field("kind")?,
-        "version": v.get("version").cloned().unwrap_or_default(),
-        "author": "anonymous",
-        "created": field("created")?,
-        "views": field("views")?,
-        "votes": v.get("votes").cloned().unwrap_or_else(|| serde_json::json!([])),
-    })
-    .to_string();
+    // A file claiming another kind or version hashes differently: the signal then fails.
+    if field("kind")? != "steward-views" || v.get("version") != Some(&serde_json::json!(2)) {
+        bail!("not a steward-views export of version 2");
+    }
+    let votes = v
+        .get("votes")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!([]));
+    let msg = message_of("anonymous", field("created")?, field("views")?, votes);
     Ok(sha256_hex(msg.as_bytes()))
 }
 
@@ -133,15 +133,24 @@ fn vote_vector(store: &steward_agent::Store) -> Result<Vec<PolisVote>> {
 /// The exact bytes signed: the export's fields but the signature, as one compact JSON object with
 /// its keys sorted (serde_json's map; docs/views.md tells verifiers how to rebuild it).
 fn message(author: &str, created: &str, views: &str, votes: &[PolisVote]) -> Result<String> {
-    Ok(serde_json::json!({
+    Ok(message_of(
+        author,
+        created,
+        views,
+        serde_json::to_value(votes)?,
+    ))
+}
+
+fn message_of(author: &str, created: &str, views: &str, votes: serde_json::Value) -> String {
+    serde_json::json!({
         "kind": "steward-views",
         "version": 2,
         "author": author,
         "created": created,
         "views": views,
-        "votes": serde_json::to_value(votes)?,
+        "votes": votes,
     })
-    .to_string())
+    .to_string()
 }
 
 pub(crate) fn run(ctx: &Ctx, out: &Output, command: ViewsCommand) -> Result<ExitCode> {

@@ -6,32 +6,10 @@ use std::path::Path;
 use std::process::Command;
 
 use steward_eth::testkit::{AgentRegistryAddresses, Anvil, Artifacts, Tools, dev_key};
-use steward_eth::{Kdf, KeystorePassword, encrypt_keystore};
 
-use crate::{PASS, json, run, steward, temp_home};
+use crate::{json, run, steward, temp_home};
 
 const KPW: &str = "agent-test-keystore-pw";
-
-/// A home with anvil's account `i` as its key, pointed at the registries.
-fn home_with_key(dir: &Path, name: &str, i: usize) -> std::path::PathBuf {
-    let home = dir.join(name);
-    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
-    assert_eq!(code, 0, "{err}");
-    let ks = dir.join(format!("{name}.json"));
-    let pw = KeystorePassword::new(KPW.into()).expect("pw");
-    let key = dev_key(i).expect("dev key");
-    std::fs::write(
-        &ks,
-        encrypt_keystore(&key, &pw, Kdf::Light).expect("encrypt"),
-    )
-    .expect("write");
-    let (code, out, err) = run(steward(&home)
-        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
-        .args(["key", "import", "--json", "--keystore"])
-        .arg(&ks));
-    assert_eq!(code, 0, "{out}{err}");
-    home
-}
 
 fn agent_cmd(home: &Path, anvil: &Anvil, reg: &AgentRegistryAddresses, trusted: &str) -> Command {
     let mut c = steward(home);
@@ -71,8 +49,8 @@ fn agent_register_show_feedback_show_with_json() {
         (anvil, reg)
     });
     let (dir, _) = temp_home();
-    let owner_home = home_with_key(dir.path(), "owner", 0);
-    let rater_home = home_with_key(dir.path(), "rater", 1);
+    let owner_home = crate::home_with_key(dir.path(), "owner", 0, KPW);
+    let rater_home = crate::home_with_key(dir.path(), "rater", 1, KPW);
     let owner = format!("{:#x}", dev_key(0).expect("key").address());
     let rater = format!("{:#x}", dev_key(1).expect("key").address());
 

@@ -3,10 +3,7 @@
 //! delivered, the unbonded one held), the recipient's reply (refund less fee), a replayed reply
 //! refused with the escrow's error named.
 
-use std::path::Path;
-
 use steward_eth::testkit::{Anvil, Artifacts, Bonds, BondsConfig, Tools, dev_key};
-use steward_eth::{Kdf, KeystorePassword, encrypt_keystore};
 
 use crate::{PASS, json, run, steward, temp_home};
 
@@ -23,22 +20,6 @@ fn bond_price_is_the_coqaf_attention_price() {
     let (code, _, err) = run(steward(&home).args(["bond", "price", "--reply-rate", "2"]));
     assert_ne!(code, 0);
     assert!(err.contains("--reply-rate"), "{err}");
-}
-
-fn import(home: &Path, dir: &Path, i: usize) {
-    let key = dev_key(i).expect("dev key");
-    let ks = dir.join(format!("k{i}.json"));
-    let pw = KeystorePassword::new(KPW.into()).expect("pw");
-    std::fs::write(
-        &ks,
-        encrypt_keystore(&key, &pw, Kdf::Light).expect("encrypt"),
-    )
-    .expect("write");
-    let (code, out, err) = run(steward(home)
-        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
-        .args(["key", "import", "--json", "--keystore"])
-        .arg(&ks));
-    assert_eq!(code, 0, "{out}{err}");
 }
 
 #[test]
@@ -62,8 +43,8 @@ fn bond_deposit_verify_reply_on_anvil() {
     let (dir, home) = temp_home();
     let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
     assert_eq!(code, 0, "{err}");
-    import(&home, dir.path(), 1);
-    import(&home, dir.path(), 2);
+    crate::import_dev_key(&home, 1, KPW);
+    crate::import_dev_key(&home, 2, KPW);
     let (sender, me) = (
         dev_key(1).expect("key").address(),
         dev_key(2).expect("key").address(),
@@ -443,10 +424,10 @@ fn run_watch_forfeits_unanswered_bonds_once_per_round() {
             .expect("deposit");
         (anvil, kit)
     });
-    let (dir, home) = temp_home();
+    let (_dir, home) = temp_home();
     let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
     assert_eq!(code, 0, "{err}");
-    import(&home, dir.path(), 2);
+    crate::import_dev_key(&home, 2, KPW);
     std::fs::write(
         home.join("config.toml"),
         format!(

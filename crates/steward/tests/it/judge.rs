@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use steward_eth::ValidationRegistry;
 use steward_eth::testkit::{AgentRegistryAddresses, Anvil, Artifacts, Tools, dev_key};
-use steward_eth::{Kdf, KeystorePassword, ValidationRegistry, encrypt_keystore};
 
 use crate::{PASS, json, models_present, run, steward, temp_home};
 
@@ -279,24 +279,6 @@ fn bad_declarations_and_files_are_refused_before_anything_runs() {
     assert_eq!(json(&list)["data"], serde_json::json!([]));
 }
 
-fn home_with_key(dir: &Path, name: &str, i: usize) -> PathBuf {
-    let home = dir.join(name);
-    init(&home);
-    let ks = dir.join(format!("{name}.json"));
-    let pw = KeystorePassword::new(KPW.into()).expect("pw");
-    std::fs::write(
-        &ks,
-        encrypt_keystore(&dev_key(i).expect("key"), &pw, Kdf::Light).expect("encrypt"),
-    )
-    .expect("write");
-    let (code, out, err) = run(steward(&home)
-        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
-        .args(["key", "import", "--json", "--keystore"])
-        .arg(&ks));
-    assert_eq!(code, 0, "{out}{err}");
-    home
-}
-
 #[test]
 fn a_verdict_is_posted_as_an_erc8004_validation_response() {
     let test = "a_verdict_is_posted_as_an_erc8004_validation_response";
@@ -351,7 +333,7 @@ fn a_verdict_is_posted_as_an_erc8004_validation_response() {
             .expect("request");
         (anvil, validation)
     });
-    let judge_home = home_with_key(dir.path(), "validator", 1);
+    let judge_home = crate::home_with_key(dir.path(), "validator", 1, KPW);
     let post = |home: &Path, extra: &[&str]| {
         let mut c = judge(home);
         c.env("STEWARD_KEYSTORE_PASSWORD", KPW)
@@ -394,7 +376,7 @@ fn a_verdict_is_posted_as_an_erc8004_validation_response() {
     );
 
     // A key that is not the requested validator, and owns no agent to ask for itself: refused.
-    let other_home = home_with_key(dir.path(), "stranger", 2);
+    let other_home = crate::home_with_key(dir.path(), "stranger", 2, KPW);
     let (code, out, _) = post(
         &other_home,
         &[

@@ -75,6 +75,33 @@ pub(crate) fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}"))
 }
 
+/// Imports anvil's dev account `i` into `home`'s keys, encrypted with `keystore_pw` (the
+/// keystore file is written beside the home).
+pub(crate) fn import_dev_key(home: &Path, i: usize, keystore_pw: &str) {
+    let ks = home.with_extension(format!("key{i}.json"));
+    let pw = steward_eth::KeystorePassword::new(keystore_pw.into()).expect("pw");
+    let key = steward_eth::testkit::dev_key(i).expect("dev key");
+    std::fs::write(
+        &ks,
+        steward_eth::encrypt_keystore(&key, &pw, steward_eth::Kdf::Light).expect("encrypt"),
+    )
+    .expect("write");
+    let (code, out, err) = run(steward(home)
+        .env("STEWARD_KEYSTORE_PASSWORD", keystore_pw)
+        .args(["key", "import", "--json", "--keystore"])
+        .arg(&ks));
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+/// A new home `dir/name` with anvil's dev account `i` as its key.
+pub(crate) fn home_with_key(dir: &Path, name: &str, i: usize, keystore_pw: &str) -> PathBuf {
+    let home = dir.join(name);
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
+    assert_eq!(code, 0, "{err}");
+    import_dev_key(&home, i, keystore_pw);
+    home
+}
+
 pub(crate) fn temp_home() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().join("home");

@@ -9,32 +9,11 @@ use std::process::Command;
 use alloy::primitives::B256;
 use steward_eth::SuggestionMarketClient;
 use steward_eth::testkit::{Anvil, Artifacts, MarketSetup, Tools, dev_key};
-use steward_eth::{Kdf, KeystorePassword, encrypt_keystore};
 
 use crate::{PASS, json, run, steward, temp_home};
 
 pub(crate) const KPW: &str = "market-test-keystore-pw";
 const USDC: u128 = 1_000_000;
-
-pub(crate) fn home_with_key(dir: &Path, name: &str, i: usize) -> std::path::PathBuf {
-    let home = dir.join(name);
-    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
-    assert_eq!(code, 0, "{err}");
-    let ks = dir.join(format!("{name}.json"));
-    let pw = KeystorePassword::new(KPW.into()).expect("pw");
-    let key = dev_key(i).expect("dev key");
-    std::fs::write(
-        &ks,
-        encrypt_keystore(&key, &pw, Kdf::Light).expect("encrypt"),
-    )
-    .expect("write");
-    let (code, out, err) = run(steward(&home)
-        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
-        .args(["key", "import", "--json", "--keystore"])
-        .arg(&ks));
-    assert_eq!(code, 0, "{out}{err}");
-    home
-}
 
 fn market_cmd(home: &Path, anvil: &Anvil, setup: &MarketSetup, budget: &str, cap: &str) -> Command {
     let mut c = steward(home);
@@ -89,8 +68,8 @@ fn market_list_quote_trade_within_limits_and_settle_before_end_refused() {
         (anvil, setup)
     });
     let (dir, _) = temp_home();
-    let sponsor_home = home_with_key(dir.path(), "sponsor", 0);
-    let trader_home = home_with_key(dir.path(), "trader", 2);
+    let sponsor_home = crate::home_with_key(dir.path(), "sponsor", 0, KPW);
+    let trader_home = crate::home_with_key(dir.path(), "trader", 2, KPW);
     let trader_addr = format!("{:#x}", trader.address());
 
     // list

@@ -13,7 +13,7 @@ use alloy::primitives::{Address, B256};
 use steward_eth::SuggestionMarketClient;
 use steward_eth::testkit::{Anvil, MarketSetup, dev_key};
 
-use crate::market::{KPW, home_with_key};
+use crate::market::KPW;
 use crate::web::Killed;
 use crate::{PASS, json, models_present, run, steward, temp_home};
 
@@ -114,8 +114,8 @@ fn auto_trade_follows_its_probability_within_the_caps_and_survives_kill_9() {
         (anvil, setup, m)
     });
     let (dir, _) = temp_home();
-    let sponsor_home = home_with_key(dir.path(), "sponsor", 0);
-    let trader_home = home_with_key(dir.path(), "trader", 2);
+    let sponsor_home = crate::home_with_key(dir.path(), "sponsor", 0, KPW);
+    let trader_home = crate::home_with_key(dir.path(), "trader", 2, KPW);
     let trader_addr = format!("{:#x}", trader.address());
 
     // The sponsor's quote service, for this trader only, at most 50 tokens a quote.
