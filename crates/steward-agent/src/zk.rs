@@ -250,3 +250,71 @@ impl Store {
         Ok(())
     }
 }
+
+/// A named group as the desk lists it: how many members a signal in it hides among.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZkGroupSize {
+    pub name: String,
+    pub depth: usize,
+    pub members: usize,
+}
+
+/// A recorded signal and the side it was recorded on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZkSignalRow {
+    pub side: NullifierSide,
+    pub signal: UsedNullifier,
+}
+
+impl Store {
+    /// Every named group with its size, by name.
+    pub fn zk_groups(&self) -> Result<Vec<ZkGroupSize>> {
+        let mut st = self
+            .conn()
+            .prepare(
+                "SELECT g.name, g.depth, COUNT(m.commitment) FROM zk_groups g
+                 LEFT JOIN zk_members m ON m.group_name = g.name
+                 GROUP BY g.name ORDER BY g.name",
+            )
+            .map_err(sql(self.path(), "listing zk groups"))?;
+        st.query_map([], |r| {
+            Ok(ZkGroupSize {
+                name: r.get(0)?,
+                depth: r.get::<_, i64>(1)? as usize,
+                members: r.get::<_, i64>(2)? as usize,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(sql(self.path(), "listing zk groups"))
+    }
+
+    /// The latest `limit` signals recorded on either side, newest first.
+    pub fn zk_signals(&self, limit: usize) -> Result<Vec<ZkSignalRow>> {
+        let mut st = self
+            .conn()
+            .prepare(
+                "SELECT side, nullifier, scope, root, message, at FROM zk_nullifiers
+                 ORDER BY at DESC, rowid DESC LIMIT ?1",
+            )
+            .map_err(sql(self.path(), "listing zk signals"))?;
+        st.query_map([limit as i64], |r| {
+            let side: String = r.get(0)?;
+            Ok(ZkSignalRow {
+                side: if side == "proved" {
+                    NullifierSide::Proved
+                } else {
+                    NullifierSide::Verified
+                },
+                signal: UsedNullifier {
+                    nullifier: r.get(1)?,
+                    scope: r.get(2)?,
+                    root: r.get(3)?,
+                    message: r.get(4)?,
+                    at: r.get(5)?,
+                },
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(sql(self.path(), "listing zk signals"))
+    }
+}

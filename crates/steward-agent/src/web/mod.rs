@@ -21,6 +21,7 @@ mod pages;
 mod svg;
 #[cfg(test)]
 mod tests;
+mod zk;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -871,7 +872,7 @@ async fn forget(
 
 async fn activity(State(desk): State<Desk>) -> Response {
     // The store's lock is not held across the chain read below.
-    let (entries, verdict, held, trades, spent, judgements) = {
+    let (entries, verdict, held, trades, spent, judgements, zk_groups, zk_signals) = {
         let store = desk.store();
         (
             store.audit_entries(Some(300)),
@@ -880,6 +881,8 @@ async fn activity(State(desk): State<Desk>) -> Response {
             store.market_trades(200).map_err(|e| e.to_string()),
             store.market_spent(jiff::Timestamp::now().as_second()).ok(),
             store.judgements().map_err(|e| e.to_string()),
+            store.zk_groups().map_err(|e| e.to_string()),
+            store.zk_signals(zk::MAX).map_err(|e| e.to_string()),
         )
     };
     let scores = match &desk.inner.bonds {
@@ -905,6 +908,11 @@ async fn activity(State(desk): State<Desk>) -> Response {
     }
     if !judgements.as_ref().is_ok_and(Vec::is_empty) {
         extra.push_str(&judge::section(&judgements));
+    }
+    if !(zk_groups.as_ref().is_ok_and(Vec::is_empty)
+        && zk_signals.as_ref().is_ok_and(Vec::is_empty))
+    {
+        extra.push_str(&zk::section(&zk_groups, &zk_signals));
     }
     match (entries, verdict) {
         (Ok(e), Ok(v)) => Html(pages::activity(&e, &v, &extra)).into_response(),

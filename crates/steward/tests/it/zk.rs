@@ -164,6 +164,38 @@ fn zk_prove_verify_double_signal_and_bad_input() {
         Some(nullifier.as_str())
     );
 
+    // The desks: Alice's lists the two scopes she signalled in, Bob's the signal he accepted,
+    // each with its nullifier; the secret is on neither page.
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    for (home, want) in [
+        (&alice, "Sent by this home's identity (2)"),
+        (&bob, "Accepted from members (1)"),
+    ] {
+        let (child, url) = crate::web::serve_desk(home);
+        let (base, token) = url.split_once("/?token=").expect("token url");
+        let page = rt.block_on(async {
+            let cookie = crate::web::session_cookie(base, token).await;
+            reqwest::Client::new()
+                .get(format!("{base}/activity"))
+                .header("Cookie", cookie)
+                .send()
+                .await
+                .expect("activity")
+                .text()
+                .await
+                .expect("body")
+        });
+        drop(child);
+        assert!(page.contains("id=\"zk\"") && page.contains(want), "{page}");
+        assert!(
+            page.contains(&format!("title=\"{nullifier}\""))
+                && page.contains("<code>prop-1</code>"),
+            "{page}"
+        );
+        assert!(page.contains("a signal hides among 2 only"), "{page}");
+        assert!(!page.contains(&secret), "the zk secret reached the desk");
+    }
+
     // Tampered: a changed message, a changed proof coordinate.
     let mut t = signal.clone();
     t["message"] = "against".into();
