@@ -14,6 +14,8 @@ mod error;
 mod group;
 mod identity;
 mod signal;
+pub mod solidity;
+mod vk;
 
 pub use error::{Error, Invalid, Result};
 pub use group::Group;

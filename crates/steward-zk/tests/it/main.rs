@@ -1,3 +1,4 @@
 //! steward-zk end to end: real depth-16 and depth-20 proofs, and every way a signal goes bad.
 
 mod signals;
+mod solidity;
