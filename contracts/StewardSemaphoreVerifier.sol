@@ -76,6 +76,90 @@ contract StewardSemaphoreVerifier {
 
     /// The key for `depth` as 24 words: alpha (2), beta (4), gamma (4), delta (4), IC[0..5] (10).
     function verifyingKey(uint256 depth) public pure returns (uint256[24] memory) {
+        if (depth == 16) {
+            return [
+                uint256(0x2d4d9aa7e302d9df41749d5507949d05dbea33fbb16c643b22f599a2be6df2e2),
+                0x14bedd503c37ceb061d8ec60209fe345ce89830a19230301f076caff004d1926,
+                0x0967032fcbf776d1afc985f88877f182d38480a653f2decaa9794cbc3bf3060c,
+                0x0e187847ad4c798374d0d6732bf501847dd68bc0e071241e0213bc7fc13db7ab,
+                0x304cfbd1e08a704a99f5e847d93f8c3caafddec46b7a0d379da69a4d112346a7,
+                0x1739c1b1a457a8c7313123d24d2f9192f896b7c63eea05a9d57f06547ad0cec8,
+                0x198e9393920d483a7260bfb731fb5d25f1aa493335a9e71297e485b7aef312c2,
+                0x1800deef121f1e76426a00665e5c4479674322d4f75edadd46debd5cd992f6ed,
+                0x090689d0585ff075ec9e99ad690c3395bc4b313370b38ef355acdadcd122975b,
+                0x12c85ea5db8c6deb4aab71808dcb408fe3d1e7690c43d37b4ce6cc0166fa7daa,
+                0x1da3fc88726dcb210b80123bb09b40a86a57eb1cec7f3bfc89f91fe20622d854,
+                0x23e9c269ed42423dbc44ce369cb78b342abe93731dc033216dadcb06c724aef0,
+                0x1a0c25b74f55683ebd0f8be53e188563362403cde2dad828ed917a8497ec367e,
+                0x22af2404c15a320d0d67ee7c997eb497cea0208f443a620b9921f4a19402cfbe,
+                0x0457d05481ef2e919c3babe640b224438ac736c190b616070505bc66eb0a3348,
+                0x04b9e760240ab0439ff305c89eede1c06e7e4a3a250d3fce09eaa12e43c2a610,
+                0x2b4399f1079da135eff8211a2684b3fc5bbd79204198a7a537ed0c20a58c3e16,
+                0x19bbb4d125a0c826783c15728d6cf28f267ffbf330c197d39bd6c664b9ba2836,
+                0x0bc177b0557e29966e89a33ca900b78647df9e344b65a6a12055eaef2b675361,
+                0x012aefa5250fc5e72896094908c0f111ece72eda1b36ddbc8185fa1c2eaa6310,
+                0x20ddcfb90110e0e1ea7af6934ee1c67408af27964f44780c982426a9d988856b,
+                0x0711dfbe9c6fab32ebbba6a258c2e97b91becc667aac1a357cb9a275264fe0f8,
+                0x0f2c85fbd7696d73949bc294dd362953ff7eccf67a075b84193d082839c3614b,
+                0x21384f8b567278eaff9c8240269e5f739e530540be8312ec617183c572ab7e91
+            ];
+        }
+        else if (depth == 20) {
+            return [
+                uint256(0x2d4d9aa7e302d9df41749d5507949d05dbea33fbb16c643b22f599a2be6df2e2),
+                0x14bedd503c37ceb061d8ec60209fe345ce89830a19230301f076caff004d1926,
+                0x0967032fcbf776d1afc985f88877f182d38480a653f2decaa9794cbc3bf3060c,
+                0x0e187847ad4c798374d0d6732bf501847dd68bc0e071241e0213bc7fc13db7ab,
+                0x304cfbd1e08a704a99f5e847d93f8c3caafddec46b7a0d379da69a4d112346a7,
+                0x1739c1b1a457a8c7313123d24d2f9192f896b7c63eea05a9d57f06547ad0cec8,
+                0x198e9393920d483a7260bfb731fb5d25f1aa493335a9e71297e485b7aef312c2,
+                0x1800deef121f1e76426a00665e5c4479674322d4f75edadd46debd5cd992f6ed,
+                0x090689d0585ff075ec9e99ad690c3395bc4b313370b38ef355acdadcd122975b,
+                0x12c85ea5db8c6deb4aab71808dcb408fe3d1e7690c43d37b4ce6cc0166fa7daa,
+                0x29f41c6e0e30802e2749bfb0729810876f3423e6f24829ad3e30adb1934f1c8a,
+                0x030e7a5f70bb5daa6e18d80d6d447e772efb0bb7fb9d0ffcd54fc5a48af1286d,
+                0x0ea726b117e48cda8bce2349405f006a84cdd3dcfba12efc990df25970a27b6d,
+                0x30364cd4f8a293b1a04f0153548d3e01baad091c69097ca4e9f26be63e4095b5,
+                0x2c097b31a897227a6f64c9fc31d9a8fc421b0d8b8207f92532b464e431e61db8,
+                0x0fcf6d89d77d5123a43dfb23efb9c929c28c148ca82c794057864b8e66903c54,
+                0x0186dae5999acfe2cda6fa7a157ae726afda7c6f57b00ea0aa6c2c23bf838388,
+                0x2f078608f710c45b60d23716c58e106d8c7a1c6db28119defffc413e074f8716,
+                0x2464c1784bda2cbfb51e5ab87cf7eb2764ad81f7038152bdbbb07d404b49aa37,
+                0x0638b273e4ee33e03e42ca6c7de1ea7043dbdcaa48661864de644d91c6b4821f,
+                0x098ce8b5289ef791db34b68b9e0043ab7bf25306d83a9f0ce74396b8a69c57bb,
+                0x1ec6f7a81748f3d2c2b87610d747ca72045ac1530e226f00710630d41aad7e26,
+                0x07dbf682cc528d3ff763fa576d05db50e023921728119ef66f880b6adae01cbe,
+                0x0d287dcd9318207576eaa871e7b3308f613d9df7865059cdbc9f66fdef342dc6
+            ];
+        }
+        else if (depth == 30) {
+            return [
+                uint256(0x2d4d9aa7e302d9df41749d5507949d05dbea33fbb16c643b22f599a2be6df2e2),
+                0x14bedd503c37ceb061d8ec60209fe345ce89830a19230301f076caff004d1926,
+                0x0967032fcbf776d1afc985f88877f182d38480a653f2decaa9794cbc3bf3060c,
+                0x0e187847ad4c798374d0d6732bf501847dd68bc0e071241e0213bc7fc13db7ab,
+                0x304cfbd1e08a704a99f5e847d93f8c3caafddec46b7a0d379da69a4d112346a7,
+                0x1739c1b1a457a8c7313123d24d2f9192f896b7c63eea05a9d57f06547ad0cec8,
+                0x198e9393920d483a7260bfb731fb5d25f1aa493335a9e71297e485b7aef312c2,
+                0x1800deef121f1e76426a00665e5c4479674322d4f75edadd46debd5cd992f6ed,
+                0x090689d0585ff075ec9e99ad690c3395bc4b313370b38ef355acdadcd122975b,
+                0x12c85ea5db8c6deb4aab71808dcb408fe3d1e7690c43d37b4ce6cc0166fa7daa,
+                0x168e4fddac50a40d5bcff39c7fa9207cd368444c0c01a86690a6645b52f3aa1f,
+                0x2139a256456825daa623957c4f2ea1a0d26f135769e450759142a7159b0a4476,
+                0x28deba4ed0a3b79dbc6a7dac67c07051f421904de49dcd7ae91aaf1223bc6d63,
+                0x1c3976c9a490dad50e601586279bb60f12416a8cc141710167fcdc0dc931bffd,
+                0x0335f514c2acb9b255aae85514122267cd7d16e374c6231a2c34417d34491254,
+                0x07fa1580c1cc3ed4f6d660c6f60f86afedd8a12fb90b2e8ed4f7e310c88b97f7,
+                0x20b781dd0db3b7980a4b3814128c86e597e1442d0fc9eb7f932a5229494d6b79,
+                0x17d1cef436eb2f665670c7b34854e62c227043a7b111a539c0295518bbab3ca9,
+                0x260945445b4205f874ab7e203a18240e51c9d3c896ea300d40132b1c2f50299a,
+                0x11087a8b76b0f957e1c482c909302916795f811a06866059e403689c01c903fb,
+                0x11d20fd81c0e5cf48ba1469ccb8ac99dcdc7cf746a6e70762a939d63dcc52dbf,
+                0x2d447c5f134eff527d7bcaace88b3842c42b800d8dc049e0a6e72f5efc14293d,
+                0x107cd54a1606a6a873bed4c1b76af48975e66dcf6c127b4c799ad4fdd230b87c,
+                0x1a51b81f6c07725ebcc56ebb1c482b99340eaa9bcb86cc09aed6f58a28e530b6
+            ];
+        }
         revert UnsupportedDepth(depth);
     }
 }

@@ -205,6 +205,8 @@ library StewardPoseidon {{
                 s1 := n1
             }}
             result := s0
+            // Give the constants' memory back: a tree update hashes up to 30 times in one call.
+            mstore(0x40, c)
         }}
     }}
 
