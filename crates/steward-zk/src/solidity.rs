@@ -161,7 +161,47 @@ pub fn poseidon() -> String {
         zeros.push(poseidon::hash2(zeros[i], zeros[i]));
     }
     let zeros: Vec<String> = zeros.iter().map(f).collect();
-    let full = constants::C.len();
+    // semaphore-rs's hash2: rounds 0..4 and 61..65 raise the whole state to the 5th power, the
+    // 57 between only its first element.
+    let (all, half_full) = (constants::C.len(), 4);
+    let partial = all - 2 * half_full;
+    let r = to_hex(&semaphore_rs::MODULUS);
+    let sbox = |v: &str| {
+        format!(
+            "                t := mulmod({v}, {v}, {r})\n                {v} := mulmod({v}, mulmod(t, t, {r}), {r})\n"
+        )
+    };
+    let round = |full: bool| {
+        let mut b = String::from(
+            "                s0 := add(s0, mload(cp))\n                s1 := add(s1, mload(add(cp, 32)))\n                s2 := add(s2, mload(add(cp, 64)))\n                cp := add(cp, 96)\n                let t := 0\n",
+        );
+        b += &sbox("s0");
+        if full {
+            b += &sbox("s1");
+            b += &sbox("s2");
+        }
+        let row = |i: usize| {
+            format!(
+                "add(add(mulmod({}, s0, {r}), mulmod({}, s1, {r})), mulmod({}, s2, {r}))",
+                m[3 * i],
+                m[3 * i + 1],
+                m[3 * i + 2]
+            )
+        };
+        b += &format!(
+            "                let n0 := {}\n                let n1 := {}\n                s2 := {}\n                s0 := n0\n                s1 := n1\n",
+            row(0),
+            row(1),
+            row(2)
+        );
+        b
+    };
+    let rounds_loop = |count: usize, full: bool| {
+        format!(
+            "            for {{ let i := 0 }} lt(i, {count}) {{ i := add(i, 1) }} {{\n{}            }}\n",
+            round(full)
+        )
+    };
     let mut s = String::from(HEADER);
     let _ = write!(
         s,
@@ -169,9 +209,9 @@ pub fn poseidon() -> String {
 // (circomlib's, t = 3). Do not edit: steward-zk's tests check this file equals the generator.
 pragma solidity ^0.8.24;
 
-/// Poseidon over two BN254 scalars, as circomlib and semaphore-rs compute it (8 full and 57
-/// partial rounds), and the roots of empty subtrees of a tree whose empty leaf is 0: what a
-/// contract needs to keep the same Merkle root as Steward's groups.
+/// Poseidon over two BN254 scalars, as circomlib and semaphore-rs compute it ({full} full and
+/// {partial} partial rounds), and the roots of empty subtrees of a tree whose empty leaf is 0:
+/// what a contract needs to keep the same Merkle root as Steward's groups.
 library StewardPoseidon {{
     uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
 
@@ -181,30 +221,13 @@ library StewardPoseidon {{
         // literal: cheaper than an array literal's per-element stores).
         bytes memory c = hex"{rc}";
         assembly {{
+            // Sums are reduced lazily: every value stays below 4R < 2^256 (three products
+            // below R, plus a constant below R), and mulmod takes any 256-bit input.
             let s0 := 0
             let s1 := left
             let s2 := right
-            for {{ let i := 0 }} lt(i, {full}) {{ i := add(i, 1) }} {{
-                let cp := add(add(c, 32), mul(i, 96))
-                s0 := addmod(s0, mload(cp), R)
-                s1 := addmod(s1, mload(add(cp, 32)), R)
-                s2 := addmod(s2, mload(add(cp, 64)), R)
-                let t := mulmod(s0, s0, R)
-                s0 := mulmod(s0, mulmod(t, t, R), R)
-                // Full rounds: the first 4 and the last 4; the others raise s0 only.
-                if or(lt(i, 4), gt(i, {last_partial})) {{
-                    t := mulmod(s1, s1, R)
-                    s1 := mulmod(s1, mulmod(t, t, R), R)
-                    t := mulmod(s2, s2, R)
-                    s2 := mulmod(s2, mulmod(t, t, R), R)
-                }}
-                let n0 := addmod(addmod(mulmod({m0}, s0, R), mulmod({m1}, s1, R), R), mulmod({m2}, s2, R), R)
-                let n1 := addmod(addmod(mulmod({m3}, s0, R), mulmod({m4}, s1, R), R), mulmod({m5}, s2, R), R)
-                s2 := addmod(addmod(mulmod({m6}, s0, R), mulmod({m7}, s1, R), R), mulmod({m8}, s2, R), R)
-                s0 := n0
-                s1 := n1
-            }}
-            result := s0
+            let cp := add(c, 32)
+{first}{middle}{last}            result := mod(s0, {r})
             // Give the constants' memory back: a tree update hashes up to 30 times in one call.
             mstore(0x40, c)
         }}
@@ -219,19 +242,14 @@ library StewardPoseidon {{
     }}
 }}
 "#,
+        full = 2 * half_full,
+        partial = partial,
         n = rounds.len(),
         rc = rounds.iter().map(|w| &w[2..]).collect::<String>(),
-        full = full,
-        last_partial = full - 5,
-        m0 = m[0],
-        m1 = m[1],
-        m2 = m[2],
-        m3 = m[3],
-        m4 = m[4],
-        m5 = m[5],
-        m6 = m[6],
-        m7 = m[7],
-        m8 = m[8],
+        first = rounds_loop(half_full, true),
+        middle = rounds_loop(partial, false),
+        last = rounds_loop(half_full, true),
+        r = r,
         max = MAX_DEPTH,
         nz = zeros.len(),
         zs = words_list(&zeros.iter().map(String::as_str).collect::<Vec<_>>(), 12),
