@@ -3,6 +3,8 @@
 //! `contracts/StewardPoseidon.sol` exactly what the generators write. `STEWARD_BLESS=1`
 //! rewrites the three files instead of failing (then review the diff).
 
+#![allow(clippy::print_stderr)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
