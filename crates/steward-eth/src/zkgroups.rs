@@ -403,6 +403,10 @@ fn mined(r: &TransactionReceipt) -> Mined {
 /// The group contract's revert in words.
 pub fn describe_groups_revert(data: &[u8]) -> String {
     use GroupsErrors::GroupsErrorsErrors as E;
+    if data.is_empty() {
+        // What a contract without this function (and no fallback) answers.
+        return "reverted with no reason (is this a StewardGroups contract?)".into();
+    }
     match E::abi_decode(data) {
         Ok(E::UnknownGroup(e)) => format!("UnknownGroup: no group {}", e.groupId),
         Ok(E::UnsupportedDepth(e)) => {
