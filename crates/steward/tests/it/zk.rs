@@ -579,4 +579,17 @@ fn zk_group_from_contract_and_signal_on_chain() {
     );
     let (code, _, err) = zk(&alice, &["group", "root", "other"]);
     assert_eq!(code, 1, "nothing stored: {err}");
+
+    // The audit log: the group with its contract, one signal sent (the refused ones are not).
+    let (code, out, err) = run(crate::steward(&alice)
+        .env("STEWARD_PASSPHRASE", crate::PASS)
+        .args(["log", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("\"zk-signal-sent\"").count(), 1, "{out}");
+    assert!(out.contains(sent["tx"].as_str().expect("tx")), "{out}");
+    assert!(out.contains(&contract), "{out}");
+    assert!(
+        !out.contains("\"for\""),
+        "the message is in the log by its hash only: {out}"
+    );
 }
