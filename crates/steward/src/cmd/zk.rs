@@ -32,6 +32,8 @@ pub(crate) enum ZkCommand {
     Verify(VerifyArgs),
     /// Send a signal file to a StewardGroups contract (an anonymous vote, counted on chain)
     Signal(crate::cmd::zk_chain::SignalArgs),
+    /// Count a StewardGroups contract's accepted signals per choice in a scope
+    Tally(crate::cmd::zk_chain::TallyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +107,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: ZkCommand) -> Result<ExitCod
         ZkCommand::Prove(a) => prove(ctx, out, &a),
         ZkCommand::Verify(a) => verify(ctx, out, &a),
         ZkCommand::Signal(a) => crate::cmd::zk_chain::signal(ctx, out, &a),
+        ZkCommand::Tally(a) => crate::cmd::zk_chain::tally(ctx, out, &a),
     }
 }
 

@@ -2,9 +2,11 @@
 //! `zk group add NAME --rpc URL --contract ADDR --group-id N` reads a group's members from the
 //! contract's events, builds the tree here and stores it only when its root is the contract's;
 //! `zk signal FILE --rpc URL --contract ADDR --group-id N` sends a signal `zk prove` made (a
-//! vote: scope the proposal, message the choice) from one of this home's keys. The RPC goes
-//! through the network allowlist like every other chain command.
+//! vote: scope the proposal, message the choice) from one of this home's keys; `zk tally`
+//! reads the contract's count per choice. The RPC goes through the network allowlist like
+//! every other chain command.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -55,6 +57,25 @@ pub(crate) struct SignalArgs {
     /// the default key). Its address is public: use one not linked to you (docs/privacy.md)
     #[arg(long)]
     key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TallyArgs {
+    /// JSON-RPC endpoint, checked against network.allow
+    #[arg(long)]
+    rpc: String,
+    /// The StewardGroups contract
+    #[arg(long)]
+    contract: Address,
+    /// The group's id in the contract
+    #[arg(long)]
+    group_id: u64,
+    /// The scope (the proposal) the votes were cast in
+    #[arg(long)]
+    scope: String,
+    /// The choices (messages) to count
+    #[arg(required = true, value_name = "CHOICE")]
+    choices: Vec<String>,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -257,6 +278,72 @@ pub(crate) fn signal(ctx: &Ctx, out: &Output, a: &SignalArgs) -> Result<ExitCode
             "signalled {:?} in scope {:?} to group {} at {}: tx {} (block {}, {} gas, sent from {})\n",
             o.message, o.scope, o.group_id, o.contract, o.tx, o.block, o.gas_used, o.from
         )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct TallyOut {
+    contract: String,
+    group_id: u64,
+    scope: String,
+    /// Accepted signals per choice, in the order asked.
+    counts: Vec<ChoiceCount>,
+}
+
+#[derive(Serialize)]
+struct ChoiceCount {
+    choice: String,
+    votes: String,
+}
+
+/// `zk tally --rpc URL --contract ADDR --group-id N --scope S CHOICE...`: the contract's count
+/// of accepted signals per choice (read only).
+pub(crate) fn tally(ctx: &Ctx, out: &Output, a: &TallyArgs) -> Result<ExitCode> {
+    let home = Home::open(&ctx.home_path()?)?;
+    let groups = client(ctx, &home, &a.rpc, a.contract)?;
+    let gid = U256::from(a.group_id);
+    let rt = runtime()?;
+    let counts = rt
+        .block_on(async {
+            if groups.group(gid).await?.is_none() {
+                bail!(
+                    "the contract has no group {} (is {} the StewardGroups contract?)",
+                    a.group_id,
+                    a.contract
+                );
+            }
+            let mut counts = Vec::with_capacity(a.choices.len());
+            for c in &a.choices {
+                let n = groups.tally(gid, &a.scope, c).await?;
+                counts.push(ChoiceCount {
+                    choice: c.clone(),
+                    votes: n.to_string(),
+                });
+            }
+            Ok(counts)
+        })
+        .with_context(|| {
+            format!(
+                "reading the tally of scope {:?} in group {} at {}",
+                a.scope, a.group_id, a.contract
+            )
+        })?;
+    let o = TallyOut {
+        contract: a.contract.to_string(),
+        group_id: a.group_id,
+        scope: a.scope.clone(),
+        counts,
+    };
+    out.result(&o, || {
+        let mut s = format!(
+            "scope {:?}, group {} at {}:\n",
+            o.scope, o.group_id, o.contract
+        );
+        for c in &o.counts {
+            let _ = writeln!(s, "  {:?}: {}", c.choice, c.votes);
+        }
+        s
     });
     Ok(ExitCode::SUCCESS)
 }

@@ -496,6 +496,30 @@ fn zk_group_from_contract_and_signal_on_chain() {
         .block_on(c.client().tally(gid, "prop-1", "for"))
         .expect("tally");
     assert_eq!(tally, U256::from(1));
+    let (code, out, err) = zk(
+        &alice,
+        &[
+            "tally",
+            "--rpc",
+            &rpc,
+            "--contract",
+            &contract,
+            "--group-id",
+            "1",
+            "--scope",
+            "prop-1",
+            "for",
+            "against",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let t = json(&out)["data"]["counts"].clone();
+    assert_eq!(
+        (t[0]["votes"].as_str(), t[1]["votes"].as_str()),
+        (Some("1"), Some("0")),
+        "{t}"
+    );
     // The same signal again: the contract refuses the nullifier; nothing is mined.
     let (code, out, err) = send(&file_s, "1");
     assert_eq!(code, 1);
