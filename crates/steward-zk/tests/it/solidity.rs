@@ -1,7 +1,7 @@
 //! The generated Solidity and verifying keys cannot drift: `src/vk.rs` must hold exactly the
 //! keys in semaphore-rs's key files, and `contracts/StewardSemaphoreVerifier.sol` and
 //! `contracts/StewardPoseidon.sol` exactly what the generators write. `STEWARD_BLESS=1`
-//! rewrites the three files instead of failing (then review the diff).
+//! rewrites the three files instead of failing (then `cargo fmt --all` and review the diff).
 
 #![allow(clippy::print_stderr)]
 
