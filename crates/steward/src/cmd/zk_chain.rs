@@ -45,11 +45,15 @@ pub(crate) struct SignalArgs {
     /// A signal: the JSON `zk prove --json` printed (its `data`, or the whole envelope)
     file: PathBuf,
     /// JSON-RPC endpoint, checked against network.allow
-    #[arg(long)]
-    rpc: String,
+    #[arg(long, required_unless_present = "calldata")]
+    rpc: Option<String>,
     /// The StewardGroups contract
     #[arg(long)]
     contract: Address,
+    /// Print the transaction (`{to, data}`) for a relayer or another wallet to send, instead of
+    /// sending it: nothing is signed and no RPC is used
+    #[arg(long, conflicts_with_all = ["rpc", "key"])]
+    calldata: bool,
     /// The group's id in the contract (the signal's root must be one this group has had)
     #[arg(long)]
     group_id: u64,
@@ -185,6 +189,14 @@ pub(crate) fn group_add(
 }
 
 #[derive(Serialize)]
+struct CalldataOut {
+    to: String,
+    data: String,
+    group_id: u64,
+    nullifier: String,
+}
+
+#[derive(Serialize)]
 struct SignalOut {
     contract: String,
     group_id: u64,
@@ -211,9 +223,31 @@ pub(crate) fn signal(ctx: &Ctx, out: &Output, a: &SignalArgs) -> Result<ExitCode
     steward_zk::verify(&signal)
         .with_context(|| format!("not sending {}: it does not verify", a.file.display()))?;
     let words = signal.words()?;
-    let (home, mut store) = ctx.open_store()?;
-    let groups = client(ctx, &home, &a.rpc, a.contract)?;
     let gid = U256::from(a.group_id);
+    let chain_signal = ChainSignal {
+        root: words.root,
+        nullifier: words.nullifier,
+        scope: signal.scope.clone(),
+        message: signal.message.clone(),
+        proof: words.proof,
+    };
+    let Some(rpc) = &a.rpc else {
+        let o = CalldataOut {
+            to: a.contract.to_string(),
+            data: steward_eth::signal_calldata(gid, &chain_signal)
+                .iter()
+                .fold(String::from("0x"), |mut s, b| {
+                    let _ = write!(s, "{b:02x}");
+                    s
+                }),
+            group_id: a.group_id,
+            nullifier: signal.nullifier.clone(),
+        };
+        out.result(&o, || format!("to {}\ndata {}\n", o.to, o.data));
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (home, mut store) = ctx.open_store()?;
+    let groups = client(ctx, &home, rpc, a.contract)?;
     let key = crate::cmd::bond::open_key(&home, a.key.as_deref())?;
     let from = key.address();
     let rt = runtime()?;
@@ -234,14 +268,7 @@ pub(crate) fn signal(ctx: &Ctx, out: &Output, a: &SignalArgs) -> Result<ExitCode
                     g.depth
                 );
             }
-            let s = ChainSignal {
-                root: words.root,
-                nullifier: words.nullifier,
-                scope: signal.scope.clone(),
-                message: signal.message.clone(),
-                proof: words.proof,
-            };
-            Ok(groups.signal(&key, gid, &s).await?)
+            Ok(groups.signal(&key, gid, &chain_signal).await?)
         })
         .with_context(|| {
             format!(

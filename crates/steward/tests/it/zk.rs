@@ -387,7 +387,7 @@ fn zk_group_from_contract_and_signal_on_chain() {
     };
     let (dir, _) = temp_home();
     let (alice, a) = new_home(dir.path(), "alice");
-    let (_bob, b) = new_home(dir.path(), "bob");
+    let (bob, b) = new_home(dir.path(), "bob");
     // Alice pays gas from an account that is not her identity's (any funded key will do).
     crate::import_dev_key(&alice, 5, KPW);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -520,6 +520,69 @@ fn zk_group_from_contract_and_signal_on_chain() {
         (Some("1"), Some("0")),
         "{t}"
     );
+    // Bob votes through a relayer: his home prints the call, nothing signed, and another
+    // account (anvil's 7, not Bob's) sends it; the contract counts it all the same.
+    let (code, out, err) = zk(
+        &bob,
+        &[
+            "group",
+            "add",
+            "board",
+            "--rpc",
+            &rpc,
+            "--contract",
+            &contract,
+            "--group-id",
+            "1",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zk(
+        &bob,
+        &[
+            "prove",
+            "--group",
+            "board",
+            "--scope",
+            "prop-1",
+            "--message",
+            "against",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let bob_file = dir.path().join("bob-signal.json");
+    std::fs::write(&bob_file, &out).expect("write");
+    let (code, out, err) = zk(
+        &bob,
+        &[
+            "signal",
+            &bob_file.display().to_string(),
+            "--contract",
+            &contract,
+            "--group-id",
+            "1",
+            "--calldata",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let d = json(&out)["data"].clone();
+    assert_eq!(d["to"].as_str(), Some(contract.as_str()));
+    let data: Bytes = d["data"].as_str().expect("data").parse().expect("hex");
+    rt.block_on(
+        anvil.send(
+            TransactionRequest::default()
+                .with_from(anvil.accounts()[7])
+                .with_to(c.groups)
+                .with_input(data),
+        ),
+    )
+    .expect("the relayer's transaction");
+    let against = rt
+        .block_on(c.client().tally(gid, "prop-1", "against"))
+        .expect("tally");
+    assert_eq!(against, U256::from(1));
     // The same signal again: the contract refuses the nullifier; nothing is mined.
     let (code, out, err) = send(&file_s, "1");
     assert_eq!(code, 1);
