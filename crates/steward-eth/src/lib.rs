@@ -30,6 +30,7 @@ mod simulate;
 mod snapshot;
 mod validation;
 mod verify;
+pub mod zkgroups;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -81,3 +82,7 @@ pub use validation::{
     describe_validation_revert,
 };
 pub use verify::{ActionReport, Report, Request, executor_of, verify};
+pub use zkgroups::{
+    ChainGroup, ChainSignal, ProofInputs, SemaphoreVerifier, SignalSent, StewardGroups,
+    describe_groups_revert, signal_calldata,
+};

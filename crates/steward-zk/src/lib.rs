@@ -14,11 +14,13 @@ mod error;
 mod group;
 mod identity;
 mod signal;
+pub mod solidity;
+mod vk;
 
 pub use error::{Error, Invalid, Result};
 pub use group::Group;
 pub use identity::{Identity, IdentitySecret};
-pub use signal::{Signal, nullifier_of, prove, verify};
+pub use signal::{Signal, Words, nullifier_of, prove, verify};
 
 pub use semaphore_rs::Field;
 use semaphore_rs::MODULUS;

@@ -58,26 +58,13 @@ pub fn verify(signal: &Signal) -> Result<(), Invalid> {
     crate::check_depth(signal.depth).map_err(|_| Invalid::UnsupportedDepth {
         depth: signal.depth,
     })?;
-    let field = |name: &'static str, s: &str| {
-        parse_field(name, s).map_err(|e| Invalid::Malformed {
-            field: name,
-            reason: e.to_string(),
-        })
-    };
-    let root = field("root", &signal.root)?;
-    let nullifier = field("nullifier", &signal.nullifier)?;
-    let mut flat = [Field::ZERO; 8];
-    for (slot, s) in flat.iter_mut().zip(&signal.proof) {
-        // Base-field coordinates are below a modulus larger than the scalar field's; the curve
-        // check below rejects what is not a point, so only the syntax is checked here.
-        *slot = parse_coordinate(s)?;
-    }
-    let proof = semaphore_rs::protocol::Proof::from_flat(flat);
+    let w = signal.words()?;
+    let proof = semaphore_rs::protocol::Proof::from_flat(w.proof);
     let ok = semaphore_verify(
-        root,
-        nullifier,
-        hash_to_field(signal.message.as_bytes()),
-        hash_to_field(signal.scope.as_bytes()),
+        w.root,
+        w.nullifier,
+        w.signal_hash,
+        w.scope_hash,
         &proof,
         signal.depth,
     )
@@ -93,6 +80,19 @@ pub fn verify(signal: &Signal) -> Result<(), Invalid> {
             scope: signal.scope.clone(),
         })
     }
+}
+
+/// A signal's numbers as the circuit (and the on-chain verifier) takes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Words {
+    pub root: Field,
+    pub nullifier: Field,
+    /// `keccak256(message) >> 8`.
+    pub signal_hash: Field,
+    /// `keccak256(scope) >> 8`.
+    pub scope_hash: Field,
+    /// The proof in Semaphore's Solidity order (A.x, A.y, B.x.c1, B.x.c0, B.y.c1, B.y.c0, C.x, C.y).
+    pub proof: [Field; 8],
 }
 
 fn parse_coordinate(s: &str) -> Result<Field, Invalid> {
@@ -111,6 +111,30 @@ fn parse_coordinate(s: &str) -> Result<Field, Invalid> {
 }
 
 impl Signal {
+    /// Parses the signal's hex into [`Words`] (`Malformed` names the bad field); checks nothing
+    /// else.
+    pub fn words(&self) -> Result<Words, Invalid> {
+        let field = |name: &'static str, s: &str| {
+            parse_field(name, s).map_err(|e| Invalid::Malformed {
+                field: name,
+                reason: e.to_string(),
+            })
+        };
+        let mut proof = [Field::ZERO; 8];
+        for (slot, s) in proof.iter_mut().zip(&self.proof) {
+            // Base-field coordinates are below a modulus larger than the scalar field's; the
+            // curve check in verification rejects what is not a point, so only syntax here.
+            *slot = parse_coordinate(s)?;
+        }
+        Ok(Words {
+            root: field("root", &self.root)?,
+            nullifier: field("nullifier", &self.nullifier)?,
+            signal_hash: hash_to_field(self.message.as_bytes()),
+            scope_hash: hash_to_field(self.scope.as_bytes()),
+            proof,
+        })
+    }
+
     /// Checks the signal names `group`'s root (`name` is for the error).
     pub fn check_root(&self, name: &str, group: &Group) -> Result<(), Invalid> {
         let expected = to_hex(&group.root());

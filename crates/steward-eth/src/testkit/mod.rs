@@ -48,18 +48,22 @@
 //!   (`contracts/AgentIdentityRegistry.sol`, `AgentReputationRegistry.sol`).
 //! - [`Bonds`]: `StewardUSDC` + `AttentionBonds` (docs/economy.md), USDC minted to accounts
 //!   1.. and approved for the escrow; [`usdc`] for 6-decimal amounts.
+//! - [`ZkContracts`]: the generated `StewardSemaphoreVerifier` and `StewardGroups` over it
+//!   (docs/privacy.md).
 
 mod agents;
 mod anvil;
 mod bonds;
 mod contracts;
 mod dao;
+mod zk;
 
 pub use agents::{AgentRegistryAddresses, MarketSetup};
 pub use anvil::{Anvil, Tools};
 pub use bonds::{Bonds, BondsConfig, usdc};
 pub use contracts::{Artifact, Artifacts};
 pub use dao::{Bravo, Dao, DaoConfig, Proposed, bravo_action, encode_proposal_created};
+pub use zk::ZkContracts;
 
 use alloy::primitives::U256;
 

@@ -35,6 +35,7 @@ mod sync;
 pub(crate) mod views;
 mod vote;
 pub(crate) mod zk;
+mod zk_chain;
 
 use std::process::ExitCode;
 

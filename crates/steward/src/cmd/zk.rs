@@ -30,6 +30,10 @@ pub(crate) enum ZkCommand {
     Prove(ProveArgs),
     /// Check a signal file (exit 0 valid, 3 invalid); with --group, also its root
     Verify(VerifyArgs),
+    /// Send a signal file to a StewardGroups contract (an anonymous vote, counted on chain)
+    Signal(crate::cmd::zk_chain::SignalArgs),
+    /// Count a StewardGroups contract's accepted signals per choice in a scope
+    Tally(crate::cmd::zk_chain::TallyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,7 +46,8 @@ pub(crate) enum IdentityCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum GroupCommand {
-    /// Create a group or append members to it (commitments as 0x hex, in leaf order)
+    /// Create a group or append members to it (commitments as 0x hex, in leaf order); with
+    /// --contract, the group's members as a StewardGroups contract's events give them
     Add(GroupAddArgs),
     /// Print a group's Merkle root
     Root(GroupNameArgs),
@@ -51,11 +56,13 @@ pub(crate) enum GroupCommand {
 #[derive(Debug, Args)]
 pub(crate) struct GroupAddArgs {
     name: String,
-    #[arg(required = true, value_name = "COMMITMENT")]
+    #[arg(required_unless_present = "contract", value_name = "COMMITMENT")]
     members: Vec<String>,
     /// Tree depth of a new group (16, 20 or 30): it holds at most 2^depth members
     #[arg(long, default_value_t = steward_zk::DEFAULT_DEPTH)]
     depth: usize,
+    #[command(flatten)]
+    chain: crate::cmd::zk_chain::GroupChainArgs,
 }
 
 #[derive(Debug, Args)]
@@ -92,10 +99,15 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: ZkCommand) -> Result<ExitCod
     match command {
         ZkCommand::Identity(IdentityCommand::New) => identity_new(ctx, out),
         ZkCommand::Identity(IdentityCommand::Show) => identity_show(ctx, out),
+        ZkCommand::Group(GroupCommand::Add(a)) if a.chain.contract.is_some() => {
+            crate::cmd::zk_chain::group_add(ctx, out, &a.name, &a.chain)
+        }
         ZkCommand::Group(GroupCommand::Add(a)) => group_add(ctx, out, &a),
         ZkCommand::Group(GroupCommand::Root(a)) => group_root(ctx, out, &a.name),
         ZkCommand::Prove(a) => prove(ctx, out, &a),
         ZkCommand::Verify(a) => verify(ctx, out, &a),
+        ZkCommand::Signal(a) => crate::cmd::zk_chain::signal(ctx, out, &a),
+        ZkCommand::Tally(a) => crate::cmd::zk_chain::tally(ctx, out, &a),
     }
 }
 

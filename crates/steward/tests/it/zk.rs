@@ -397,3 +397,318 @@ fn views_published_anonymously_verify_and_cannot_be_changed() {
         .args(["log", "verify"]));
     assert_eq!(code, 0, "{out}{err}");
 }
+
+/// `zk group add --contract` and `zk signal` against the generated contracts on anvil: the
+/// group read from events has the contract's root, a vote is counted once, a second one is
+/// refused by the contract, and an unknown group, the wrong contract and a root mismatch are
+/// clear errors that store nothing.
+#[test]
+fn zk_group_from_contract_and_signal_on_chain() {
+    use alloy::network::TransactionBuilder;
+    use alloy::primitives::{Bytes, U256};
+    use alloy::rpc::types::TransactionRequest;
+    use steward_eth::testkit::{Anvil, Artifacts, Tools, ZkContracts, dev_key};
+
+    const KPW: &str = "zk-chain-keystore-pw";
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            steward_testing::skip(steward_testing::Need::Anvil, "zk_chain_cli", why);
+            return;
+        }
+    };
+    let (dir, _) = temp_home();
+    let (alice, a) = new_home(dir.path(), "alice");
+    let (bob, b) = new_home(dir.path(), "bob");
+    // Alice pays gas from an account that is not her identity's (any funded key will do).
+    crate::import_dev_key(&alice, 5, KPW);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (anvil, c, artifacts, gid) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let c = ZkContracts::deploy(&anvil, &artifacts)
+            .await
+            .expect("deploy");
+        let admin = dev_key(0).expect("key");
+        let (gid, _) = c
+            .client()
+            .create_group(&admin, 16, anvil.accounts()[0])
+            .await
+            .expect("createGroup");
+        for m in [&b, &a] {
+            let m = steward_zk::parse_field("commitment", m).expect("field");
+            c.client().add_member(&admin, gid, m).await.expect("add");
+        }
+        (anvil, c, artifacts, gid)
+    });
+    assert_eq!(gid, U256::from(1));
+    let rpc = anvil.url().to_string();
+    let contract = c.groups.to_string();
+    let chain = |extra: &[&str]| {
+        let mut args = vec!["--rpc", rpc.as_str()];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+
+    // The group from the contract: stored with the contract's root.
+    let mut args = vec![
+        "group",
+        "add",
+        "board",
+        "--contract",
+        &contract,
+        "--group-id",
+        "1",
+        "--json",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect::<Vec<_>>();
+    args.extend(chain(&[]));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = zk(&alice, &argv);
+    assert_eq!(code, 0, "{out}{err}");
+    let g = json(&out)["data"].clone();
+    let chain_root = rt
+        .block_on(c.client().group(gid))
+        .expect("getGroup")
+        .expect("group")
+        .root;
+    assert_eq!(
+        g["root"].as_str(),
+        Some(steward_zk::to_hex(&chain_root).as_str())
+    );
+    assert_eq!(
+        (g["members"].as_u64(), g["depth"].as_u64()),
+        (Some(2), Some(16))
+    );
+    let (code, out, _) = zk(&alice, &["group", "root", "board"]);
+    assert_eq!(
+        (code, out.trim()),
+        (0, steward_zk::to_hex(&chain_root).as_str())
+    );
+
+    // Prove, then send: counted once.
+    let (code, out, err) = zk(
+        &alice,
+        &[
+            "prove",
+            "--group",
+            "board",
+            "--scope",
+            "prop-1",
+            "--message",
+            "for",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let file = dir.path().join("signal.json");
+    std::fs::write(&file, &out).expect("write");
+    let file_s = file.display().to_string();
+    let send = |file: &str, group: &str| {
+        run(crate::steward(&alice)
+            .env("STEWARD_PASSPHRASE", crate::PASS)
+            .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+            .args(["zk", "signal", file, "--rpc", &rpc, "--contract", &contract])
+            .args(["--group-id", group, "--json"]))
+    };
+    let (code, out, err) = send(&file_s, "1");
+    assert_eq!(code, 0, "{out}{err}");
+    let sent = json(&out)["data"].clone();
+    assert_eq!(
+        sent["from"].as_str(),
+        Some(dev_key(5).expect("key").address().to_string().as_str())
+    );
+    assert!(
+        sent["gas_used"].as_u64().is_some_and(|g| g > 200_000),
+        "{sent}"
+    );
+    let tally = rt
+        .block_on(c.client().tally(gid, "prop-1", "for"))
+        .expect("tally");
+    assert_eq!(tally, U256::from(1));
+    let (code, out, err) = zk(
+        &alice,
+        &[
+            "tally",
+            "--rpc",
+            &rpc,
+            "--contract",
+            &contract,
+            "--group-id",
+            "1",
+            "--scope",
+            "prop-1",
+            "for",
+            "against",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let t = json(&out)["data"]["counts"].clone();
+    assert_eq!(
+        (t[0]["votes"].as_str(), t[1]["votes"].as_str()),
+        (Some("1"), Some("0")),
+        "{t}"
+    );
+    // Bob votes through a relayer: his home prints the call, nothing signed, and another
+    // account (anvil's 7, not Bob's) sends it; the contract counts it all the same.
+    let (code, out, err) = zk(
+        &bob,
+        &[
+            "group",
+            "add",
+            "board",
+            "--rpc",
+            &rpc,
+            "--contract",
+            &contract,
+            "--group-id",
+            "1",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zk(
+        &bob,
+        &[
+            "prove",
+            "--group",
+            "board",
+            "--scope",
+            "prop-1",
+            "--message",
+            "against",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let bob_file = dir.path().join("bob-signal.json");
+    std::fs::write(&bob_file, &out).expect("write");
+    let (code, out, err) = zk(
+        &bob,
+        &[
+            "signal",
+            &bob_file.display().to_string(),
+            "--contract",
+            &contract,
+            "--group-id",
+            "1",
+            "--calldata",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let d = json(&out)["data"].clone();
+    assert_eq!(d["to"].as_str(), Some(contract.as_str()));
+    let data: Bytes = d["data"].as_str().expect("data").parse().expect("hex");
+    rt.block_on(
+        anvil.send(
+            TransactionRequest::default()
+                .with_from(anvil.accounts()[7])
+                .with_to(c.groups)
+                .with_input(data),
+        ),
+    )
+    .expect("the relayer's transaction");
+    let against = rt
+        .block_on(c.client().tally(gid, "prop-1", "against"))
+        .expect("tally");
+    assert_eq!(against, U256::from(1));
+    // The same signal again: the contract refuses the nullifier; nothing is mined.
+    let (code, out, err) = send(&file_s, "1");
+    assert_eq!(code, 1);
+    let err = out + &err;
+    assert!(err.contains("NullifierUsed"), "{err}");
+    // An unknown group id.
+    let (code, out, err) = send(&file_s, "99");
+    assert_eq!(code, 1);
+    let err = out + &err;
+    assert!(err.contains("has no group 99"), "{err}");
+    // A tampered file is refused before anything is sent.
+    let mut v = json(&std::fs::read_to_string(&file).expect("read"));
+    v["data"]["message"] = "against".into();
+    let bad = dir.path().join("tampered.json");
+    std::fs::write(&bad, v.to_string()).expect("write");
+    let (code, out, err) = send(&bad.display().to_string(), "1");
+    assert_eq!(code, 1);
+    let err = out + &err;
+    assert!(err.contains("does not verify"), "{err}");
+
+    // Reading a group: an unknown id, the wrong contract, a root that does not match.
+    let read = |contract: &str, id: &str| {
+        zk(
+            &alice,
+            &[
+                "group",
+                "add",
+                "other",
+                "--rpc",
+                &rpc,
+                "--contract",
+                contract,
+                "--group-id",
+                id,
+            ],
+        )
+    };
+    let (code, _, err) = read(&contract, "7");
+    assert_eq!(code, 1);
+    assert!(err.contains("has no group 7"), "{err}");
+    let (code, _, err) = read(&c.verifier.to_string(), "1");
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(
+            "getGroup refused: reverted with no reason (is this a StewardGroups contract?)"
+        ),
+        "{err}"
+    );
+    let liar = rt.block_on(async {
+        let owner = anvil.accounts()[0];
+        let liar = anvil
+            .deploy(
+                owner,
+                artifacts
+                    .get("GroupsRootLiar")
+                    .expect("liar")
+                    .bytecode
+                    .clone(),
+            )
+            .await
+            .expect("deploy");
+        let mut call = vec![0u8; 4];
+        call.copy_from_slice(&alloy::primitives::keccak256("add(uint256)")[..4]);
+        call.extend(U256::from(5).to_be_bytes::<32>());
+        anvil
+            .send(
+                TransactionRequest::default()
+                    .with_from(owner)
+                    .with_to(liar)
+                    .with_input(Bytes::from(call)),
+            )
+            .await
+            .expect("add");
+        liar
+    });
+    let (code, _, err) = read(&liar.to_string(), "1");
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("zk group other") && err.contains("but the contract's root is 0x0000000000000000000000000000000000000000000000000000000000003039"),
+        "{err}"
+    );
+    let (code, _, err) = zk(&alice, &["group", "root", "other"]);
+    assert_eq!(code, 1, "nothing stored: {err}");
+
+    // The audit log: the group with its contract, one signal sent (the refused ones are not).
+    let (code, out, err) = run(crate::steward(&alice)
+        .env("STEWARD_PASSPHRASE", crate::PASS)
+        .args(["log", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("\"zk-signal-sent\"").count(), 1, "{out}");
+    assert!(out.contains(sent["tx"].as_str().expect("tx")), "{out}");
+    assert!(out.contains(&contract), "{out}");
+    assert!(
+        !out.contains("\"for\""),
+        "the message is in the log by its hash only: {out}"
+    );
+}
