@@ -51,6 +51,9 @@ pub(crate) enum GroupCommand {
     Add(GroupAddArgs),
     /// Print a group's Merkle root
     Root(GroupNameArgs),
+    /// Put a stored group on a StewardGroups contract: create it there (this key is its admin)
+    /// or append the members it lacks; the contract's root must then equal the stored one
+    Publish(crate::cmd::zk_chain::PublishArgs),
 }
 
 #[derive(Debug, Args)]
@@ -104,6 +107,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: ZkCommand) -> Result<ExitCod
         }
         ZkCommand::Group(GroupCommand::Add(a)) => group_add(ctx, out, &a),
         ZkCommand::Group(GroupCommand::Root(a)) => group_root(ctx, out, &a.name),
+        ZkCommand::Group(GroupCommand::Publish(a)) => crate::cmd::zk_chain::publish(ctx, out, &a),
         ZkCommand::Prove(a) => prove(ctx, out, &a),
         ZkCommand::Verify(a) => verify(ctx, out, &a),
         ZkCommand::Signal(a) => crate::cmd::zk_chain::signal(ctx, out, &a),

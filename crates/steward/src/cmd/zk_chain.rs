@@ -374,3 +374,151 @@ pub(crate) fn tally(ctx: &Ctx, out: &Output, a: &TallyArgs) -> Result<ExitCode> 
     });
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    /// The stored group to publish
+    name: String,
+    /// JSON-RPC endpoint, checked against network.allow
+    #[arg(long)]
+    rpc: String,
+    /// The StewardGroups contract
+    #[arg(long)]
+    contract: Address,
+    /// An existing group to append to (this key must be its admin); without it a new group is
+    /// created. After an interrupted publish, pass the id it printed to resume
+    #[arg(long)]
+    group_id: Option<u64>,
+    /// Key file or address in <home>/keys/ that administers the group and pays (default: the
+    /// default key)
+    #[arg(long)]
+    key: Option<String>,
+    /// The first block to read the group's events from
+    #[arg(long, default_value_t = 0)]
+    from_block: u64,
+}
+
+#[derive(Serialize)]
+struct PublishOut {
+    name: String,
+    contract: String,
+    group_id: u64,
+    created: bool,
+    /// Members appended by this run (the others were on chain already).
+    added: usize,
+    members: usize,
+    root: String,
+    txs: Vec<String>,
+}
+
+/// `zk group publish NAME --rpc URL --contract ADDR [--group-id N]`: the stored group on chain.
+/// Members already there must be the stored group's first ones, in order (leaf order is part of
+/// the root); the rest are appended one transaction each, so a rerun after a crash adds only
+/// what is missing.
+pub(crate) fn publish(ctx: &Ctx, out: &Output, a: &PublishArgs) -> Result<ExitCode> {
+    let (home, mut store) = ctx.open_store()?;
+    let stored = store
+        .zk_group(&a.name)?
+        .ok_or_else(|| anyhow!("no zk group named {:?} (zk group add)", a.name))?;
+    let members = stored
+        .members
+        .iter()
+        .map(|m| steward_zk::parse_field("commitment", m))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .with_context(|| format!("zk group {}", a.name))?;
+    let local_root = steward_zk::to_hex(&Group::new(stored.depth, members.clone())?.root());
+    let groups = client(ctx, &home, &a.rpc, a.contract)?;
+    let key = crate::cmd::bond::open_key(&home, a.key.as_deref())?;
+    let rt = runtime()?;
+    let what = || {
+        format!(
+            "publishing zk group {} to {}{}",
+            a.name,
+            a.contract,
+            a.group_id
+                .map_or(String::new(), |g| format!(" (group {g})"))
+        )
+    };
+    let (gid, created, added, root, txs) = rt
+        .block_on(async {
+            let mut txs = Vec::new();
+            let (gid, created) = match a.group_id {
+                Some(g) => (U256::from(g), false),
+                None => {
+                    let (gid, mined) = groups
+                        .create_group(&key, stored.depth, key.address())
+                        .await?;
+                    txs.push(mined.tx.to_string());
+                    (gid, true)
+                }
+            };
+            let g = groups.group(gid).await?.ok_or_else(|| {
+                anyhow!("the contract has no group {gid} (is {} the StewardGroups contract?)", a.contract)
+            })?;
+            if g.depth != stored.depth {
+                bail!("group {gid} on chain has depth {}, the stored group {}", g.depth, stored.depth);
+            }
+            if g.admin != key.address() {
+                bail!("group {gid} is administered by {}, not by the key {}", g.admin, key.address());
+            }
+            let there = groups.members(gid, a.from_block, g.size).await?;
+            if !members.starts_with(&there) {
+                bail!(
+                    "group {gid} on chain holds {} member(s) that are not the stored group's first ones in order; nothing sent",
+                    there.len()
+                );
+            }
+            for m in &members[there.len()..] {
+                txs.push(groups.add_member(&key, gid, *m).await?.tx.to_string());
+            }
+            let root = groups
+                .group(gid)
+                .await?
+                .map(|g| steward_zk::to_hex(&g.root))
+                .unwrap_or_default();
+            Ok((gid, created, members.len() - there.len(), root, txs))
+        })
+        .with_context(what)?;
+    let group_id = u64::try_from(gid).context("the contract returned a group id above 2^64")?;
+    if root != local_root {
+        bail!(
+            "zk group {}: after publishing, group {group_id} at {} has root {root}, the stored group {local_root}",
+            a.name,
+            a.contract
+        );
+    }
+    store.audit(
+        &AuditRecord::new("zk-group-published", &a.name).detail(serde_json::json!({
+            "contract": a.contract.to_string(),
+            "group_id": group_id,
+            "created": created,
+            "added": added,
+            "members": members.len(),
+            "root": root,
+            "txs": txs,
+        })),
+    )?;
+    let o = PublishOut {
+        name: a.name.clone(),
+        contract: a.contract.to_string(),
+        group_id,
+        created,
+        added,
+        members: members.len(),
+        root,
+        txs,
+    };
+    out.result(&o, || {
+        format!(
+            "group {}: {} group {} at {}, {} member(s) added, {} in all, root {} (checked)\n",
+            o.name,
+            if o.created { "created" } else { "updated" },
+            o.group_id,
+            o.contract,
+            o.added,
+            o.members,
+            o.root
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}

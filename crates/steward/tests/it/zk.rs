@@ -712,3 +712,162 @@ fn zk_group_from_contract_and_signal_on_chain() {
         "the message is in the log by its hash only: {out}"
     );
 }
+
+/// `zk group publish`: a group kept at home goes on chain (created, this key its admin), members
+/// added later are appended and nothing twice, another home reads the same root from the
+/// contract; a key that is not the admin and a chain group that is not the stored one's prefix
+/// are refused with nothing sent.
+#[test]
+fn zk_group_published_on_chain_matches_the_stored_group() {
+    use steward_eth::testkit::{Anvil, Artifacts, Tools, ZkContracts, dev_key};
+
+    const KPW: &str = "zk-publish-keystore-pw";
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            steward_testing::skip(steward_testing::Need::Anvil, "zk_group_publish", why);
+            return;
+        }
+    };
+    let (dir, _) = temp_home();
+    let (alice, a) = new_home(dir.path(), "alice");
+    let (bob, b) = new_home(dir.path(), "bob");
+    let (_, c3) = new_home(dir.path(), "carol");
+    crate::import_dev_key(&alice, 4, KPW);
+    crate::import_dev_key(&bob, 3, KPW);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (anvil, c) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let c = ZkContracts::deploy(&anvil, &artifacts)
+            .await
+            .expect("deploy");
+        (anvil, c)
+    });
+    let rpc = anvil.url().to_string();
+    let contract = c.groups.to_string();
+    let publish = |home: &Path, extra: &[&str]| {
+        run(crate::steward(home)
+            .env("STEWARD_PASSPHRASE", PASS)
+            .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+            .args(["zk", "group", "publish", "board", "--rpc", &rpc])
+            .args(["--contract", &contract, "--json"])
+            .args(extra))
+    };
+    let (code, _, err) = zk(&alice, &["group", "add", "board", &a, &b]);
+    assert_eq!(code, 0, "{err}");
+    let (_, local_root, _) = zk(&alice, &["group", "root", "board"]);
+
+    // Created with both members; the contract's root is the stored one.
+    let (code, out, err) = publish(&alice, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let d = json(&out)["data"].clone();
+    assert_eq!(
+        (
+            d["created"].as_bool(),
+            d["added"].as_u64(),
+            d["root"].as_str()
+        ),
+        (Some(true), Some(2), Some(local_root.trim())),
+        "{d}"
+    );
+    let gid = d["group_id"].as_u64().expect("group id").to_string();
+    let chain = rt
+        .block_on(c.client().group(alloy::primitives::U256::from(1)))
+        .expect("getGroup")
+        .expect("group");
+    assert_eq!(chain.admin, dev_key(4).expect("key").address());
+
+    // Again: nothing to add. A third member stored later: only it is sent.
+    let (code, out, err) = publish(&alice, &["--group-id", &gid]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(json(&out)["data"]["added"].as_u64(), Some(0));
+    let (code, _, err) = zk(&alice, &["group", "add", "board", &c3]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = publish(&alice, &["--group-id", &gid]);
+    assert_eq!(code, 0, "{out}{err}");
+    let d = json(&out)["data"].clone();
+    assert_eq!(
+        (
+            d["added"].as_u64(),
+            d["members"].as_u64(),
+            d["txs"].as_array().map(Vec::len)
+        ),
+        (Some(1), Some(3), Some(1)),
+        "{d}"
+    );
+    let (_, local_root, _) = zk(&alice, &["group", "root", "board"]);
+    assert_eq!(d["root"].as_str(), Some(local_root.trim()));
+
+    // Bob reads it from the contract and gets the same root.
+    let (code, out, err) = zk(
+        &bob,
+        &[
+            "group",
+            "add",
+            "board",
+            "--rpc",
+            &rpc,
+            "--contract",
+            &contract,
+            "--group-id",
+            &gid,
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, bob_root, _) = zk(&bob, &["group", "root", "board"]);
+    assert_eq!(bob_root.trim(), local_root.trim());
+
+    // Bob's key is not the group's admin: refused before anything is sent.
+    let (code, out, err) = publish(&bob, &["--group-id", &gid]);
+    assert_eq!(code, 1, "{out}");
+    let err = out + &err;
+    assert!(err.contains("is administered by"), "{err}");
+    // A stored group with the members in another order is not the chain's prefix.
+    let (code, out, err) = run(crate::steward(&alice)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+        .args(["zk", "group", "add", "swapped", &b, &a]));
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run(crate::steward(&alice)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+        .args(["zk", "group", "publish", "swapped", "--rpc", &rpc])
+        .args(["--contract", &contract, "--group-id", &gid]));
+    assert_eq!(code, 1, "{out}");
+    let err = out + &err;
+    assert!(
+        err.contains("not the stored group's first ones in order"),
+        "{err}"
+    );
+    let size = rt
+        .block_on(c.client().group(alloy::primitives::U256::from(1)))
+        .expect("getGroup")
+        .expect("group")
+        .size;
+    assert_eq!(size, 3, "nothing was sent by the refused runs");
+    // An unknown group.
+    let (code, out, err) = publish(&alice, &["--group-id", "42"]);
+    assert_eq!(code, 1);
+    assert!((out + &err).contains("has no group 42"));
+    let (code, _, err) = zk(
+        &alice,
+        &[
+            "group",
+            "publish",
+            "nope",
+            "--rpc",
+            &rpc,
+            "--contract",
+            &contract,
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("no zk group named \"nope\""), "{err}");
+    // Two publishing runs that sent something and one that sent nothing are in the log.
+    let (code, out, _) = run(steward(&alice)
+        .env("STEWARD_PASSPHRASE", PASS)
+        .args(["log", "--json"]));
+    assert_eq!(code, 0);
+    assert_eq!(out.matches("\"zk-group-published\"").count(), 3, "{out}");
+}
