@@ -314,6 +314,14 @@ pub struct BondsConfig {
     pub forfeit: bool,
     /// Answering a bonded mail's question on the desk replies to its bond (refunds the sender).
     pub reply_on_answer: bool,
+    /// The agent answers bonded mail on the user's behalf (an acknowledgement, then the
+    /// escrow's reply), only for what `auto_reply_to` and `auto_reply_min` cover. Off by default.
+    pub auto_reply: bool,
+    /// Who the auto-reply covers: `trusted` (senders in `trusted`), `whitelisted` (in
+    /// `whitelist`), or a sender's mail address.
+    pub auto_reply_to: Vec<String>,
+    /// Any sender whose bond is at least this (USDC) is answered too; unset: no such rule.
+    pub auto_reply_min: Option<f64>,
 }
 
 impl Default for BondsConfig {
@@ -332,6 +340,9 @@ impl Default for BondsConfig {
             from_block: 0,
             forfeit: false,
             reply_on_answer: false,
+            auto_reply: false,
+            auto_reply_to: Vec::new(),
+            auto_reply_min: None,
         }
     }
 }
@@ -402,6 +413,39 @@ impl BondsConfig {
             return Err((
                 "bonds.reply_on_answer",
                 "needs bonds.escrow: there is no escrow to reply in".into(),
+            ));
+        }
+        for a in &self.auto_reply_to {
+            let t = a.trim();
+            if !(t == "trusted"
+                || t == "whitelisted"
+                || (t.contains('@') && !t.chars().any(|c| c.is_whitespace() || c.is_control())))
+            {
+                return Err((
+                    "bonds.auto_reply_to",
+                    format!("{a:?} is neither `trusted`, `whitelisted` nor a mail address"),
+                ));
+            }
+        }
+        if let Some(p) = self.auto_reply_min
+            && !(p.is_finite() && (0.0..=1e12).contains(&p))
+        {
+            return Err((
+                "bonds.auto_reply_min",
+                format!("expected an amount of USDC, got {p}"),
+            ));
+        }
+        if self.auto_reply && !self.enabled() {
+            return Err((
+                "bonds.auto_reply",
+                "needs bonds.escrow: there is no escrow to reply in".into(),
+            ));
+        }
+        if self.auto_reply && self.auto_reply_to.is_empty() && self.auto_reply_min.is_none() {
+            // On, but covering nobody: surely not what the user meant.
+            return Err((
+                "bonds.auto_reply",
+                "covers nobody: set bonds.auto_reply_to or bonds.auto_reply_min".into(),
             ));
         }
         if self.forfeit && !self.enabled() {
@@ -1136,6 +1180,24 @@ pub const KEYS: &[ConfigKey] = &[
         default: "false",
         doc: "Answering a bonded mail's question on the desk replies to its bond, refunding the sender less the fee (signed with casting.key or the default key, which must be bonds.recipient or its agent).",
     },
+    ConfigKey {
+        key: "bonds.auto_reply",
+        env: "STEWARD_BONDS_AUTO_REPLY",
+        default: "false",
+        doc: "The agent answers bonded mail on the user's behalf, once per `run --watch` round (or `steward bond auto-reply`): a fixed acknowledgement through [notify.mail], then the escrow's reply refunding the sender; only for what bonds.auto_reply_to and bonds.auto_reply_min cover, everything else waits for the user.",
+    },
+    ConfigKey {
+        key: "bonds.auto_reply_to",
+        env: "STEWARD_BONDS_AUTO_REPLY_TO",
+        default: "[]",
+        doc: "Who bonds.auto_reply covers: `trusted` (senders in bonds.trusted), `whitelisted` (in bonds.whitelist), or a sender's mail address. In env, comma-separated.",
+    },
+    ConfigKey {
+        key: "bonds.auto_reply_min",
+        env: "STEWARD_BONDS_AUTO_REPLY_MIN",
+        default: "(unset: no amount rule)",
+        doc: "bonds.auto_reply also answers any sender whose bond is at least this, in USDC.",
+    },
 ];
 
 impl Config {
@@ -1422,6 +1484,24 @@ impl Config {
                 self.bonds.forfeit = v
                     .parse()
                     .map_err(|_| format!("expected true or false, got {v:?}"))?;
+            }
+            "bonds.auto_reply" => {
+                self.bonds.auto_reply = v
+                    .parse()
+                    .map_err(|_| format!("expected true or false, got {v:?}"))?;
+            }
+            "bonds.auto_reply_to" => self.bonds.auto_reply_to = split_list(v),
+            "bonds.auto_reply_min" => {
+                self.bonds.auto_reply_min = if v.is_empty() {
+                    None
+                } else {
+                    Some(
+                        v.parse::<f64>()
+                            .ok()
+                            .filter(|x| x.is_finite() && *x >= 0.0)
+                            .ok_or_else(|| format!("expected an amount of USDC, got {v:?}"))?,
+                    )
+                };
             }
             "bonds.whitelist" => self.bonds.whitelist = split_list(v),
             "bonds.trusted" => self.bonds.trusted = split_list(v),

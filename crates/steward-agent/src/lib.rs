@@ -9,6 +9,7 @@
 //! webhook or mail with reminders before the deadline (`notify`), and serves the review desk (`web`).
 
 mod audit;
+pub mod bondauto;
 pub mod bondgate;
 pub mod bondreply;
 pub mod bonds;

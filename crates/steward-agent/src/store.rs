@@ -204,6 +204,8 @@ CREATE TABLE verify_pins (
     crate::judge::MIGRATION,
     // 13: anonymous signals (identity, groups, members, nullifiers).
     crate::zk::MIGRATION,
+    // (branch economy) auto-replies to bonded mail: their intents.
+    crate::bondauto::MIGRATION,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

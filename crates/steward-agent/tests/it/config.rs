@@ -233,7 +233,11 @@ fn every_key_is_documented_with_its_env_and_default() {
                 "0x0000000000000000000000000000000000000001"
             }
             "bonds.whitelist" | "bonds.trusted" => "a@example.org, b@example.org",
-            "bonds.require" | "bonds.forfeit" | "bonds.reply_on_answer" => "true",
+            "bonds.require" | "bonds.forfeit" | "bonds.reply_on_answer" | "bonds.auto_reply" => {
+                "true"
+            }
+            "bonds.auto_reply_to" => "trusted, a@example.org",
+            "bonds.auto_reply_min" => "2.5",
             "casting.enabled" => "true",
             "snapshot.sequencer" => "http://127.0.0.1:1/",
             "limits.max_body_bytes" => "4096",
@@ -336,4 +340,35 @@ fn bonds_section_is_off_by_default_and_all_or_nothing() {
     )
     .expect("flags");
     assert_eq!((c.bonds.price, c.bonds.require), (Some(0.25), true));
+}
+
+#[test]
+fn auto_reply_needs_an_escrow_and_someone_to_cover() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("config.toml");
+    let a = "0x00000000000000000000000000000000000000aa";
+    let full = format!(
+        "[bonds]\nrpc = \"http://127.0.0.1:8545\"\nchain_id = 31337\nescrow = \"{a}\"\ntoken = \"{a}\"\nrecipient = \"{a}\"\n"
+    );
+    let load = |text: &str| {
+        std::fs::write(&file, text).expect("write");
+        Config::load(&file, env(&[]), &[])
+    };
+    let e =
+        load("[bonds]\nauto_reply = true\nauto_reply_to = [\"trusted\"]\n").expect_err("no escrow");
+    assert!(e.to_string().contains("bonds.auto_reply"), "{e}");
+    let e = load(&format!("{full}auto_reply = true\n")).expect_err("covers nobody");
+    assert!(e.to_string().contains("covers nobody"), "{e}");
+    let e = load(&format!(
+        "{full}auto_reply = true\nauto_reply_to = [\"everyone\"]\n"
+    ))
+    .expect_err("bad entry");
+    assert!(e.to_string().contains("bonds.auto_reply_to"), "{e}");
+    let c = load(&format!(
+        "{full}auto_reply = true\nauto_reply_to = [\"trusted\", \"a@x.org\"]\nauto_reply_min = 2\n"
+    ))
+    .expect("ok");
+    assert!(c.bonds.auto_reply);
+    assert_eq!(c.bonds.auto_reply_min, Some(2.0));
+    assert!(!Config::default().bonds.auto_reply, "off by default");
 }
