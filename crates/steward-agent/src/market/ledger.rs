@@ -281,6 +281,25 @@ impl Store {
             .map_err(sql(self.path(), "reading market intents"))
     }
 
+    /// The transaction hashes the ledger already names for `trader` on `market`.
+    pub fn market_known_txs(
+        &self,
+        market: &str,
+        trader: &str,
+    ) -> Result<std::collections::BTreeSet<String>> {
+        let mut stmt = self
+            .conn()
+            .prepare(
+                "SELECT tx FROM market_trades WHERE market = ?1 AND trader = ?2 AND tx IS NOT NULL",
+            )
+            .map_err(sql(self.path(), "reading market trades"))?;
+        let rows = stmt
+            .query_map([market, trader], |r| r.get::<_, String>(0))
+            .map_err(sql(self.path(), "reading market trades"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql(self.path(), "reading market trades"))
+    }
+
     /// What the ledger has spent at `now` (intents included: they may have been sent).
     pub fn market_spent(&self, now: i64) -> Result<Spent> {
         spent_on(self.conn(), self.path(), now)

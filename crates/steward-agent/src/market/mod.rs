@@ -449,7 +449,7 @@ pub(crate) async fn execute(
             key.address()
         )));
     }
-    reconcile(store, m, q.trader).await?;
+    reconcile(store, m, q.trader, config.market.from_block).await?;
     let limits = Limits::of(config);
     let now = unix_now();
     let spent = store.market_spent(now)?;
@@ -482,6 +482,8 @@ pub(crate) async fn execute(
     crate::cast::pause_at("market-after-intent");
     match m.trade(key, &q.quote(), signature).await {
         Ok(done) => {
+            // The other kill -9 point: mined, not yet settled in the ledger.
+            crate::cast::pause_at("market-after-send");
             let tx = done.tx.to_string();
             store.market_settle(id, TradeState::Confirmed, Some(&tx), None, unix_now())?;
             let spent = store.market_spent(unix_now())?;
@@ -513,10 +515,14 @@ pub(crate) async fn execute(
 /// quote's nonce used means the trade (or one the same key signed elsewhere, which spent too)
 /// landed; an expired quote with its nonce unused can never land, and its spend is released.
 /// An intent still within its deadline stays (and blocks the next trade on this market).
+/// A confirmed intent gets its transaction hash from the trader's `Traded` events since
+/// `from_block`: the first one of the same input, shares and cost that no other trade in the
+/// ledger already names.
 pub async fn reconcile(
     store: &mut Store,
     m: &SuggestionMarketClient,
     trader: Address,
+    from_block: u64,
 ) -> Result<Vec<(i64, TradeState)>> {
     let intents = store.market_intents(&addr(m.address()), &addr(trader))?;
     if intents.is_empty() {
@@ -530,6 +536,18 @@ pub async fn reconcile(
         .chain_time()
         .await
         .map_err(chain_error("reading the chain time"))?;
+    let confirmed = intents.iter().any(|t| t.nonce.is_some_and(|n| nonce > n));
+    // Only read the logs when some intent landed.
+    let (logs, mut known) = if confirmed {
+        (
+            m.trades_by(trader, from_block)
+                .await
+                .map_err(chain_error("reading the trader's trades"))?,
+            store.market_known_txs(&addr(m.address()), &addr(trader))?,
+        )
+    } else {
+        Default::default()
+    };
     let mut out = Vec::new();
     for t in intents {
         let state = match (t.nonce, t.deadline) {
@@ -537,11 +555,31 @@ pub async fn reconcile(
             (Some(_), Some(d)) if chain_now > d => TradeState::Abandoned,
             _ => continue,
         };
-        let note = match state {
-            TradeState::Confirmed => "reconciled: the quote's nonce is used on chain",
+        let tx = (state == TradeState::Confirmed)
+            .then(|| {
+                logs.iter().find(|l| {
+                    l.input == t.input
+                        && l.delta_yes == t.delta_accepted
+                        && l.delta_no == t.delta_rejected
+                        && l.cost == i128::from(t.cost)
+                        && !known.contains(&l.tx.to_string())
+                })
+            })
+            .flatten()
+            .map(|l| l.tx.to_string());
+        let note = match (state, &tx) {
+            (TradeState::Confirmed, Some(_)) => {
+                "reconciled: the quote's nonce is used on chain; the transaction is its Traded event's"
+            }
+            (TradeState::Confirmed, None) => {
+                "reconciled: the quote's nonce is used on chain, but no Traded event of this trade was found (signed elsewhere?)"
+            }
             _ => "reconciled: the quote expired unused; it can never land",
         };
-        store.market_settle(t.id, state, None, Some(note), unix_now())?;
+        if let Some(h) = &tx {
+            known.insert(h.clone());
+        }
+        store.market_settle(t.id, state, tx.as_deref(), Some(note), unix_now())?;
         out.push((t.id, state));
     }
     Ok(out)

@@ -43,6 +43,9 @@ pub struct RoundReport {
     /// The suggestion market's inputs the agent looked at this round (`market.auto`, `run --watch`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub market: Vec<crate::market::auto::AutoLine>,
+    /// Settled inputs whose winning shares `market.auto` redeemed this round.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub market_redeemed: Vec<crate::market::auto::Redeemed>,
 }
 
 /// The question budget of a round, as `steward run` reports it.

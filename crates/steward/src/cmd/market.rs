@@ -293,6 +293,19 @@ pub(crate) fn render_auto(r: &market::auto::AutoReport) -> String {
             l.input, l.price
         );
     }
+    for r in &r.redeemed {
+        let _ = writeln!(
+            s,
+            "  input {} settled {}: {}",
+            r.input,
+            if r.accepted { "accepted" } else { "rejected" },
+            match (&r.tx, &r.error) {
+                (Some(tx), _) => format!("redeemed {} (tx {tx})", r.amount),
+                (None, Some(e)) => format!("redeeming {} failed: {e}", r.amount),
+                (None, None) => format!("would redeem {}", r.amount),
+            }
+        );
+    }
     s
 }
 
@@ -456,7 +469,17 @@ impl AutoTrader {
             ))?)
         })();
         match r {
-            Ok(r) => report.market.extend(r.lines),
+            Ok(r) => {
+                report.market.extend(r.lines);
+                for x in &r.redeemed {
+                    if let Some(e) = &x.error {
+                        report
+                            .errors
+                            .push(format!("redeeming market input {}: {e}", x.input));
+                    }
+                }
+                report.market_redeemed.extend(r.redeemed);
+            }
             Err(e) => report
                 .errors
                 .push(format!("trading in the suggestion market: {e:#}")),
