@@ -261,6 +261,59 @@ pub struct MarketConfig {
     pub quote_max: f64,
     /// The block the market's inputs are read from (its deployment).
     pub from_block: u64,
+    /// More markets, by name (`[[market.markets]]`; `steward market --market NAME`). `budget`
+    /// and `daily_cap` above are then the caps over all markets together.
+    pub markets: Vec<NamedMarket>,
+    /// The market a command works on, once chosen ([`Config::for_market`]); not a config key.
+    #[serde(skip)]
+    pub selected: Option<SelectedMarket>,
+}
+
+/// `[[market.markets]]`: one more suggestion market, by name. `rpc` and `quote_url` default to
+/// `[market]`'s; `budget` and `daily_cap` are this market's own caps, within the overall ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedMarket {
+    pub name: String,
+    pub address: String,
+    #[serde(default)]
+    pub rpc: Option<String>,
+    #[serde(default)]
+    pub quote_url: Option<String>,
+    #[serde(default)]
+    pub from_block: u64,
+    #[serde(default)]
+    pub budget: Option<f64>,
+    #[serde(default)]
+    pub daily_cap: Option<f64>,
+}
+
+/// The market chosen by name, with its own caps (tokens; `None`: only the overall cap).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SelectedMarket {
+    pub name: String,
+    pub budget: Option<f64>,
+    pub daily_cap: Option<f64>,
+}
+
+/// The name of the market `[market] address` names.
+pub const DEFAULT_MARKET: &str = "default";
+
+impl NamedMarket {
+    fn parse_inline_list(s: &str) -> Result<Vec<Self>, String> {
+        #[derive(Deserialize)]
+        struct Wrap {
+            v: Vec<NamedMarket>,
+        }
+        toml::from_str::<Wrap>(&format!("v = {s}"))
+            .map(|w| w.v)
+            .map_err(|e| {
+                format!(
+                    "expected an inline array [{{ name = \"...\", address = \"0x...\" }}, ...]: {}",
+                    e.message().trim()
+                )
+            })
+    }
 }
 
 impl Default for MarketConfig {
@@ -276,6 +329,8 @@ impl Default for MarketConfig {
             quote_traders: Vec::new(),
             quote_max: 0.0,
             from_block: 0,
+            markets: Vec::new(),
+            selected: None,
         }
     }
 }
@@ -1103,6 +1158,12 @@ pub const KEYS: &[ConfigKey] = &[
         doc: "The block the market's submitted inputs are read from (its deployment).",
     },
     ConfigKey {
+        key: "market.markets",
+        env: "STEWARD_MARKET_MARKETS",
+        default: "[]",
+        doc: "More markets by name, `[[market.markets]]` with name, address, and optionally rpc and quote_url (default: market.rpc, market.quote_url), from_block, and this market's own budget and daily_cap (within market.budget and market.daily_cap, which then cap all markets together). `steward market --market NAME` picks one; `default` is market.address. In env, an inline array of tables.",
+    },
+    ConfigKey {
         key: "bonds.rpc",
         env: "STEWARD_BONDS_RPC",
         default: "(unset: bonds off)",
@@ -1201,6 +1262,54 @@ pub const KEYS: &[ConfigKey] = &[
 ];
 
 impl Config {
+    /// This config with the market named `name` in `[market]`'s place (its address, RPC, quote
+    /// service and first block; `selected` names it and carries its own caps). `None` or
+    /// `"default"`: the market of `market.address`.
+    pub fn for_market(&self, name: Option<&str>) -> Result<Config, crate::InvalidValue> {
+        let mut c = self.clone();
+        let name = name.unwrap_or(DEFAULT_MARKET);
+        if name == DEFAULT_MARKET {
+            c.market.selected = Some(SelectedMarket {
+                name: DEFAULT_MARKET.into(),
+                ..SelectedMarket::default()
+            });
+            return Ok(c);
+        }
+        let Some(m) = self.market.markets.iter().find(|m| m.name == name) else {
+            let known: Vec<&str> = std::iter::once(DEFAULT_MARKET)
+                .chain(self.market.markets.iter().map(|m| m.name.as_str()))
+                .collect();
+            return Err(crate::InvalidValue(format!(
+                "no market named {name:?} in [[market.markets]]; known: {}",
+                known.join(", ")
+            )));
+        };
+        c.market.address = Some(m.address.clone());
+        if m.rpc.is_some() {
+            c.market.rpc.clone_from(&m.rpc);
+        }
+        if m.quote_url.is_some() {
+            c.market.quote_url.clone_from(&m.quote_url);
+        }
+        c.market.from_block = m.from_block;
+        c.market.selected = Some(SelectedMarket {
+            name: m.name.clone(),
+            budget: m.budget,
+            daily_cap: m.daily_cap,
+        });
+        Ok(c)
+    }
+
+    /// Every market's name: `default` when `market.address` is set, then `[[market.markets]]`.
+    pub fn market_names(&self) -> Vec<String> {
+        self.market
+            .address
+            .iter()
+            .map(|_| DEFAULT_MARKET.to_owned())
+            .chain(self.market.markets.iter().map(|m| m.name.clone()))
+            .collect()
+    }
+
     /// `forums.hosts`, parsed; the error names the bad entry.
     pub fn forum_hosts(
         &self,
@@ -1408,6 +1517,13 @@ impl Config {
             }
             "market.quote_url" => self.market.quote_url = (!v.is_empty()).then(|| v.to_owned()),
             "market.quote_traders" => self.market.quote_traders = split_list(v),
+            "market.markets" => {
+                self.market.markets = if v.trim().is_empty() {
+                    Vec::new()
+                } else {
+                    NamedMarket::parse_inline_list(v)?
+                };
+            }
             "market.from_block" => {
                 self.market.from_block = v
                     .parse()
@@ -1725,6 +1841,40 @@ impl Config {
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err((key, format!("expected an amount of tokens, got {v}")));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for m in &self.market.markets {
+            let bad = |why: String| Err(("market.markets", format!("market {:?}: {why}", m.name)));
+            if m.name.is_empty()
+                || m.name.len() > 64
+                || !m
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return bad("a name is 1 to 64 letters, digits, - or _".into());
+            }
+            if m.name == DEFAULT_MARKET {
+                return bad(format!(
+                    "{DEFAULT_MARKET:?} is the market of market.address"
+                ));
+            }
+            if !names.insert(m.name.as_str()) {
+                return bad("named twice".into());
+            }
+            if m.address.parse::<steward_core::Address>().is_err() {
+                return bad(format!("address {:?} is not an address", m.address));
+            }
+            for u in [&m.rpc, &m.quote_url].into_iter().flatten() {
+                if url::Url::parse(u).is_err() {
+                    return bad(format!("{u:?} is not a URL"));
+                }
+            }
+            for v in [m.budget, m.daily_cap].into_iter().flatten() {
+                if !(v.is_finite() && v >= 0.0) {
+                    return bad(format!("expected an amount of tokens, got {v}"));
+                }
             }
         }
         if self.network.timeout_secs == 0 {

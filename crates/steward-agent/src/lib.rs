@@ -53,9 +53,10 @@ pub use cast::{
     cast_vote, reconcile,
 };
 pub use config::{
-    BondsConfig, CastingConfig, Config, ConfigKey, DecideConfig, GovernorConfig, IdentityConfig,
-    ImapConfig, KEYS, LimitsConfig, LogConfig, MailConfig, MailTls, ModelsConfig, NetworkConfig,
-    NotifyConfig, SnapshotConfig, ToolsConfig, UnaskedAction, WebConfig,
+    BondsConfig, CastingConfig, Config, ConfigKey, DEFAULT_MARKET, DecideConfig, GovernorConfig,
+    IdentityConfig, ImapConfig, KEYS, LimitsConfig, LogConfig, MailConfig, MailTls, MarketConfig,
+    ModelsConfig, NamedMarket, NetworkConfig, NotifyConfig, SelectedMarket, SnapshotConfig,
+    ToolsConfig, UnaskedAction, WebConfig,
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, InvalidValue, Result};

@@ -206,6 +206,8 @@ CREATE TABLE verify_pins (
     crate::zk::MIGRATION,
     // (branch economy) auto-replies to bonded mail: their intents.
     crate::bondauto::MIGRATION,
+    // (branch economy) several markets per home: trades keep their market's name.
+    crate::market::ledger::NAMES_MIGRATION,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

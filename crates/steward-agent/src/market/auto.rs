@@ -135,6 +135,8 @@ pub fn plan_trade(
 /// One input of an auto round.
 #[derive(Debug, Clone, Serialize)]
 pub struct AutoLine {
+    /// The market (several per home: `run --watch` reports them together).
+    pub market: Address,
     pub input: u64,
     /// The market's probability of "accepted".
     pub price: f64,
@@ -281,6 +283,7 @@ pub async fn auto_trade(
         }
         let price = lmsr_price_yes(info.b, state.q_yes, state.q_no);
         let mut line = AutoLine {
+            market: m.address(),
             input: id,
             price,
             probability: None,
@@ -338,7 +341,22 @@ pub async fn auto_trade(
             Item::Done(_) => 0.0,
         })
         .sum();
-    let pot = limits.left(store.market_spent(unix_now())?).most();
+    // The overall caps and this market's own, whichever leaves less.
+    let caps = super::MarketCaps::of(ctx.config);
+    let here = format!("{:#x}", m.address());
+    let market_left = |store: &Store, planned: u128| -> Result<u128> {
+        let s = store.market_spent_in(&here, unix_now())?;
+        Ok(caps
+            .left(Spent {
+                total: s.total + planned,
+                day: s.day + planned,
+            })
+            .most())
+    };
+    let pot = limits
+        .left(store.market_spent(unix_now())?)
+        .most()
+        .min(market_left(store, 0)?);
     // A dry run spends nothing, but plans as if each planned buy had been made.
     let mut planned = 0u128;
     let mut lines = Vec::new();
@@ -374,7 +392,7 @@ pub async fn auto_trade(
             held,
             p,
             min_edge,
-            left.most().min(share),
+            left.most().min(share).min(market_left(store, planned)?),
         );
         let Plan::Trade {
             delta_accepted,

@@ -17,7 +17,7 @@ pub mod ledger;
 pub mod quotes;
 
 pub use judge::{InputJudgement, judge_input};
-pub use ledger::{Left, Limits, Spent, TradeRecord, TradeState};
+pub use ledger::{Left, Limits, MarketCaps, Spent, TradeRecord, TradeState};
 
 use serde::{Deserialize, Serialize};
 use steward_core::{Address, Bytes};
@@ -185,6 +185,14 @@ pub(crate) fn unix_now() -> i64 {
 /// [`Store::market_record_intent`]'s, in the transaction that records the trade).
 pub fn check_limits(config: &Config, spent: Spent, cost: i128) -> Result<()> {
     Limits::of(config).check(spent, cost)
+}
+
+/// [`check_limits`] over the store, with the chosen market's own caps too (`market`: its
+/// address; the spend of that market is summed by it).
+pub fn check_caps(config: &Config, store: &Store, market: Address, cost: i128) -> Result<()> {
+    let now = unix_now();
+    Limits::of(config).check(store.market_spent(now)?, cost)?;
+    MarketCaps::of(config).check(store.market_spent_in(&addr(market), now)?, cost)
 }
 
 pub(crate) fn client(ctx: &IdentityContext<'_>) -> Result<SuggestionMarketClient> {
@@ -419,7 +427,7 @@ pub async fn trade(
         daily_left: String::new(),
         text,
     };
-    Limits::of(ctx.config).check(store.market_spent(unix_now())?, q.cost)?;
+    check_caps(ctx.config, store, q.market, q.cost)?;
     let key = open_key(&ctx)?;
     execute(ctx.config, store, &m, &key, q, signature, why, "user").await
 }
@@ -451,9 +459,11 @@ pub(crate) async fn execute(
     }
     reconcile(store, m, q.trader, config.market.from_block).await?;
     let limits = Limits::of(config);
+    let caps = MarketCaps::of(config);
     let now = unix_now();
     let spent = store.market_spent(now)?;
     limits.check(spent, q.cost)?;
+    caps.check(store.market_spent_in(&addr(q.market), now)?, q.cost)?;
     let spend = u128::try_from(q.cost).unwrap_or(0);
     let after = limits.left(Spent {
         total: spent.total + spend,
@@ -462,8 +472,9 @@ pub(crate) async fn execute(
     why.budget_left = tokens(after.budget as i128);
     why.daily_left = tokens(after.day as i128);
     let why_json = serde_json::to_value(&why).unwrap_or_default();
-    let id = store.market_record_intent(
+    let id = store.market_record_intent_in(
         limits,
+        &caps,
         &ledger::NewTrade {
             market: addr(q.market),
             input: q.input,

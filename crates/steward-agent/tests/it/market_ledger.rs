@@ -228,3 +228,61 @@ async fn a_reconciled_trade_carries_its_transaction_hash() {
     assert_eq!(t.tx.as_deref(), Some(hashes[1].1.as_str()), "{t:?}");
     assert_ne!(hashes[0].1, hashes[1].1);
 }
+
+/// Several markets: each trade counts against the overall caps and its own market's, summed by
+/// the market's address; another market's spend never counts against a market's own cap.
+#[test]
+fn each_market_has_its_own_caps_within_the_overall_ones() {
+    use steward_agent::market::MarketCaps;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (_home, mut store) = new_store(dir.path(), "p");
+    let overall = Limits {
+        budget: 10_000_000,
+        daily_cap: 10_000_000,
+    };
+    let grants = MarketCaps {
+        name: "grants".into(),
+        limits: Some(Limits {
+            budget: 3_000_000,
+            daily_cap: u128::MAX,
+        }),
+    };
+    let now = 1_000_000;
+    let on = |market: &str, trader: &str, cost: i128| NewTrade {
+        market: market.into(),
+        ..trade(cost, trader)
+    };
+    let (a, b) = (
+        "0x00000000000000000000000000000000000000aa",
+        "0x00000000000000000000000000000000000000bb",
+    );
+    // 2 in market a (no cap of its own), then market b ("grants", 3 of its own).
+    let t = store
+        .market_record_intent(overall, &on(a, "0x1", 2_000_000), now)
+        .expect("fits");
+    store
+        .market_settle(t, TradeState::Confirmed, Some("0x01"), None, now)
+        .expect("settle");
+    let t = store
+        .market_record_intent_in(overall, &grants, &on(b, "0x1", 2_500_000), now)
+        .expect("fits its own cap: market a's 2 do not count");
+    store
+        .market_settle(t, TradeState::Confirmed, Some("0x02"), None, now)
+        .expect("settle");
+    // 2.5 + 1 > 3 in grants: refused, naming the market.
+    let e = store
+        .market_record_intent_in(overall, &grants, &on(b, "0x1", 1_000_000), now)
+        .expect_err("grants' own cap");
+    assert!(e.to_string().contains("market \"grants\""), "{e}");
+    assert!(e.to_string().contains("its budget is 3.000000"), "{e}");
+    assert_eq!(
+        store.market_spent_in(b, now).expect("spent").total,
+        2_500_000
+    );
+    assert_eq!(store.market_spent(now).expect("spent").total, 4_500_000);
+    // The overall cap counts every market: 4.5 + 6 > 10 refused even in market a.
+    let e = store
+        .market_record_intent(overall, &on(a, "0x1", 6_000_000), now)
+        .expect_err("overall");
+    assert!(e.to_string().contains("market.budget is 10.000000"), "{e}");
+}
