@@ -28,6 +28,10 @@ pub const BOND_HEADER: &str = "X-Steward-Bond";
 /// USDC base units per whole token.
 pub const USDC_UNIT: u64 = 1_000_000;
 
+/// The decimals every amount here assumes (`bonds.token` and the market's token are USDC-shaped);
+/// a token whose `decimals()` differs is refused, never misread by a factor of 10^12.
+pub const TOKEN_DECIMALS: u8 = 6;
+
 /// What went wrong, in words that name the message and the field.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -49,6 +53,11 @@ pub enum BondsError {
     /// A parameter (price, flag) out of its domain.
     #[error("attention price: {0}")]
     Price(#[from] steward_core::mech::MechError),
+    /// The configured token is not a 6-decimal one.
+    #[error(
+        "bonds.token {token} has {decimals} decimals, not {TOKEN_DECIMALS}: prices and amounts here are in {TOKEN_DECIMALS}-decimal units (USDC), so this token is refused"
+    )]
+    Decimals { token: Address, decimals: u8 },
 }
 
 impl BondsError {
@@ -57,6 +66,7 @@ impl BondsError {
             Self::Field { .. } => "bad-bond-reference",
             Self::Chain { source, .. } => source.kind(),
             Self::Price(_) => "bad-price",
+            Self::Decimals { .. } => "bad-token",
         }
     }
 }
@@ -335,19 +345,29 @@ pub async fn verify(
         }
         let at = head.saturating_sub(policy.confirmations);
         let ids: Vec<B256> = wanted.iter().map(|(_, r)| r.message_id).collect();
-        let (settings, confirmed, latest) =
-            tokio::try_join!(escrow.settings(), escrow.bonds(&ids, Some(at)), async {
+        let (settings, confirmed, latest, decimals) = tokio::try_join!(
+            escrow.settings(),
+            escrow.bonds(&ids, Some(at)),
+            async {
                 if policy.confirmations == 0 {
                     Ok(Vec::new())
                 } else {
                     escrow.bonds(&ids, None).await
                 }
-            },)
-            .map_err(chain(format!(
-                "reading {} bonds from escrow {}",
-                ids.len(),
-                escrow.address()
-            )))?;
+            },
+            escrow.token_decimals(policy.token),
+        )
+        .map_err(chain(format!(
+            "reading {} bonds from escrow {}",
+            ids.len(),
+            escrow.address()
+        )))?;
+        if decimals != TOKEN_DECIMALS {
+            return Err(BondsError::Decimals {
+                token: policy.token,
+                decimals,
+            });
+        }
         for (k, (i, _)) in wanted.iter().enumerate() {
             let b = &confirmed[k];
             let at_head = latest.get(k).map(|l| l.state);

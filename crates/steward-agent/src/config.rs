@@ -1185,7 +1185,7 @@ pub const KEYS: &[ConfigKey] = &[
         key: "bonds.token",
         env: "STEWARD_BONDS_TOKEN",
         default: "(unset: bonds off)",
-        doc: "The token bonds must be in (USDC, 6 decimals).",
+        doc: "The token bonds must be in (USDC, 6 decimals; a token whose decimals() is not 6 is refused).",
     },
     ConfigKey {
         key: "bonds.recipient",

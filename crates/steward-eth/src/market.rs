@@ -58,6 +58,10 @@ mod abi {
             );
         }
 
+        interface IErc20Decimals {
+            function decimals() external view returns (uint8);
+        }
+
         #[sol(all_derives)]
         interface MarketErrors {
             error NotSponsor(address caller);
@@ -90,7 +94,7 @@ mod abi {
     }
 }
 
-use abi::{ISuggestionMarket, MarketErrors, Quote};
+use abi::{IErc20Decimals, ISuggestionMarket, MarketErrors, Quote};
 
 /// An input's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -243,6 +247,17 @@ impl SuggestionMarketClient {
     }
 
     /// The latest block's timestamp (quote deadlines are on the chain's clock).
+    /// The market's token and its `decimals()`.
+    pub async fn token_decimals(&self) -> RegistryResult<(Address, u8)> {
+        let token = self.view(&ISuggestionMarket::tokenCall {}, "token").await?;
+        let d = self
+            .rpc
+            .call(token, &IErc20Decimals::decimalsCall {}, "decimals()")
+            .await?
+            .map_err(|e| bad_answer(&self.rpc, "the token's decimals()", &e))?;
+        Ok((token, d))
+    }
+
     pub async fn chain_time(&self) -> RegistryResult<u64> {
         let n = self.rpc.block_number().await?;
         Ok(self.rpc.block_timestamp(n).await?)

@@ -233,6 +233,7 @@ pub async fn auto_trade(
     dry_run: bool,
 ) -> Result<AutoReport> {
     let m = client(&ctx)?;
+    super::check_decimals(&m).await?;
     let trader = ctx.keys.address_of(ctx.config.casting.key.as_deref())?;
     let key = if dry_run {
         None

@@ -199,6 +199,24 @@ pub(crate) fn client(ctx: &IdentityContext<'_>) -> Result<SuggestionMarketClient
     client_of(ctx.config, ctx.network)
 }
 
+/// Refuses a market whose token does not have the 6 decimals every amount here is in
+/// ([`UNITS`]): a budget of 5 would otherwise be 5·10^-12 of an 18-decimal token.
+pub async fn check_decimals(m: &SuggestionMarketClient) -> Result<()> {
+    let (token, d) = m
+        .token_decimals()
+        .await
+        .map_err(chain_error("reading the market token's decimals"))?;
+    if d != crate::bonds::TOKEN_DECIMALS {
+        return Err(market_error(format!(
+            "market {}: its token {token} has {d} decimals, not {}: budgets, caps and prices here are in {}-decimal units (USDC), so this market is refused",
+            m.address(),
+            crate::bonds::TOKEN_DECIMALS,
+            crate::bonds::TOKEN_DECIMALS
+        )));
+    }
+    Ok(())
+}
+
 /// The market of `market.rpc` and `market.address`.
 pub(crate) fn client_of(
     config: &Config,
@@ -228,6 +246,7 @@ pub(crate) fn open_key(ctx: &IdentityContext<'_>) -> Result<steward_eth::Key> {
 /// Every input with its price and the user's shares.
 pub async fn list(ctx: IdentityContext<'_>) -> Result<MarketList> {
     let m = client(&ctx)?;
+    check_decimals(&m).await?;
     let info = m.info().await.map_err(chain_error("reading the market"))?;
     let me = ctx.keys.address_of(ctx.config.casting.key.as_deref()).ok();
     let mut inputs = Vec::new();
@@ -287,6 +306,7 @@ pub async fn quote(
         return Err(market_error("a trade needs a non-zero amount of shares"));
     }
     let m = client(&ctx)?;
+    check_decimals(&m).await?;
     let trader = match trader {
         Some(t) => t,
         None => ctx.keys.address_of(ctx.config.casting.key.as_deref())?,
@@ -391,6 +411,7 @@ pub async fn trade(
     probability: Option<f64>,
 ) -> Result<TradeDone> {
     let m = client(&ctx)?;
+    check_decimals(&m).await?;
     let (signature, price) = check_quote(&m, q).await?;
     let (gain, text) = match probability {
         Some(p) => {

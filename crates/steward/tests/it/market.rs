@@ -321,3 +321,52 @@ fn market_picks_a_named_market_with_its_own_caps() {
     assert_ne!(code, 0);
     assert!(out.contains("the quote is for market"), "{out}");
 }
+
+/// A market whose token has 18 decimals is refused, naming the token and its decimals, before
+/// anything is listed, priced or signed: a budget of 5 would otherwise be 5·10^-12 of it.
+#[test]
+fn a_market_on_an_18_decimal_token_is_refused() {
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            steward_testing::skip(
+                steward_testing::Need::Anvil,
+                "a_market_on_an_18_decimal_token_is_refused",
+                why,
+            );
+            return;
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (anvil, setup) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let owner = anvil.accounts()[0];
+        let token = steward_eth::testkit::Bonds::deploy_18_decimal_token(
+            &anvil,
+            &artifacts,
+            owner,
+            steward_eth::testkit::usdc(1_000),
+        )
+        .await
+        .expect("token");
+        let setup = MarketSetup::deploy_on(&anvil, &artifacts, token, 100 * USDC, 3600)
+            .await
+            .expect("deploy");
+        (anvil, setup)
+    });
+    let (dir, _) = temp_home();
+    let home = crate::home_with_key(dir.path(), "trader", 2, KPW);
+    for args in [
+        &["market", "list", "--json"][..],
+        &["market", "quote", "0", "--accepted", "1", "--json"][..],
+    ] {
+        let (code, out, _) = run(market_cmd(&home, &anvil, &setup, "5", "5").args(args));
+        assert_ne!(code, 0, "{out}");
+        assert!(
+            out.contains("has 18 decimals, not 6")
+                && out.to_lowercase().contains(&format!("{:#x}", setup.usdc)),
+            "{out}"
+        );
+    }
+}
