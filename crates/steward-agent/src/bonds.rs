@@ -430,6 +430,49 @@ pub fn price_units(
     Ok(U256::from(units as u64))
 }
 
+/// The window of the CO-QAF price's inbox count D.
+pub const INBOX_WINDOW_SECS: u64 = 7 * 86_400;
+
+/// D of the CO-QAF price: the bonded messages `recipient` received in the 7 days before the head
+/// block's time (deposits to it, from `from_block` on). Block times never decrease, so the first
+/// block of the window is found by binary search (about log2(head) reads), then one scan of
+/// `Deposited` logs from it.
+pub async fn inbox_7d(
+    escrow: &BondEscrow,
+    recipient: Address,
+    from_block: u64,
+) -> Result<u64, BondsError> {
+    let rpc = escrow.rpc();
+    let head = rpc
+        .block_number()
+        .await
+        .map_err(|e| chain("reading the head")(e.into()))?;
+    let time = |n: u64| async move {
+        rpc.block_timestamp(n)
+            .await
+            .map_err(|e| chain(format!("reading block {n}'s time"))(e.into()))
+    };
+    let cutoff = time(head).await?.saturating_sub(INBOX_WINDOW_SECS);
+    // The first block stamped after the cutoff (head when none is older).
+    let (mut lo, mut hi) = (from_block.min(head), head);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if time(mid).await? > cutoff {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let n = escrow
+        .deposits(lo)
+        .await
+        .map_err(chain(format!("scanning deposits from block {lo}")))?
+        .into_iter()
+        .filter(|d| d.recipient == recipient)
+        .count();
+    Ok(n as u64)
+}
+
 /// One sender's standing with the user: bonds, reply rate, and their part of the inbox's QAF and
 /// CO-QAF (what the desk shows).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

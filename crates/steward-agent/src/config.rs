@@ -1197,7 +1197,7 @@ pub const KEYS: &[ConfigKey] = &[
         key: "bonds.price",
         env: "STEWARD_BONDS_PRICE",
         default: "(unset: the CO-QAF attention price)",
-        doc: "The least bond delivered, in USDC.",
+        doc: "The least bond delivered, in USDC. Unset: the CO-QAF attention price at the inbox's real count of bonded messages in the last 7 days (deposits to bonds.recipient from bonds.from_block), computed for each batch.",
     },
     ConfigKey {
         key: "bonds.confirmations",

@@ -99,9 +99,10 @@ pub(crate) struct VerifyArgs {
     /// The least bond delivered, in USDC (default: bonds.price, else the attention price at --inbox)
     #[arg(long)]
     price: Option<f64>,
-    /// Bonded messages received in the last 7 days, for the default price
-    #[arg(long, default_value_t = 0)]
-    inbox: u64,
+    /// Bonded messages received in the last 7 days, for the default price [default: counted
+    /// on chain, the recipient's deposits of the last 7 days from bonds.from_block]
+    #[arg(long)]
+    inbox: Option<u64>,
     /// From addresses delivered without a bond, comma-separated (default: bonds.whitelist)
     #[arg(long, value_delimiter = ',')]
     whitelist: Vec<String>,
@@ -266,10 +267,22 @@ fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
             Err(e) => unreadable.push(e.to_string()),
         }
     }
+    let recipient = flag_or(
+        a.recipient,
+        cfg_address(&bc.recipient, "recipient")?,
+        "recipient",
+    )?;
+    let rt = runtime()?;
     let price = match (a.price, bc.price) {
         (Some(p), _) => usdc_units(p, "--price")?,
         (None, Some(p)) => usdc_units(p, "bonds.price")?,
-        (None, None) => bonds::price_units(&PriceParams::default(), a.inbox, 0.0)?,
+        (None, None) => {
+            let d = match a.inbox {
+                Some(d) => d,
+                None => rt.block_on(bonds::inbox_7d(&esc, recipient, bc.from_block))?,
+            };
+            bonds::price_units(&PriceParams::default(), d, 0.0)?
+        }
     };
     let lower = |v: &[String], cfg: &[String]| -> BTreeSet<String> {
         let v = if v.is_empty() { cfg } else { v };
@@ -279,17 +292,13 @@ fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
         chain_id: flag_or(a.chain_id, bc.chain_id, "chain_id")?,
         escrow: esc.address(),
         token: flag_or(a.token, cfg_address(&bc.token, "token")?, "token")?,
-        recipient: flag_or(
-            a.recipient,
-            cfg_address(&bc.recipient, "recipient")?,
-            "recipient",
-        )?,
+        recipient,
         price,
         whitelist: lower(&a.whitelist, &bc.whitelist),
         trusted_delegates: lower(&a.trusted, &bc.trusted),
         confirmations: a.confirmations.unwrap_or(bc.confirmations),
     };
-    let verdicts = runtime()?.block_on(bonds::verify(&esc, &policy, &messages))?;
+    let verdicts = rt.block_on(bonds::verify(&esc, &policy, &messages))?;
     // Only what was paid for (or let through by the policy) reaches the store.
     let ingested = if a.ingest {
         let (home, mut store) = ctx.open_store()?;
