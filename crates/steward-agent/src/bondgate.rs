@@ -163,16 +163,29 @@ impl BondGate {
         self
     }
 
-    /// The policy for a batch now: with the live price, D counted on chain.
-    pub async fn policy_now(&self) -> std::result::Result<BondPolicy, bonds::BondsError> {
+    /// The policy for a batch now, and the senders' own prices: with the live price, D counted
+    /// on chain and each answered sender's reply-rate discount ([`bonds::live_price`]).
+    pub async fn policy_now(
+        &self,
+    ) -> std::result::Result<
+        (
+            BondPolicy,
+            std::collections::BTreeMap<Address, steward_core::U256>,
+        ),
+        bonds::BondsError,
+    > {
         let Some((params, from_block)) = &self.live_price else {
-            return Ok(self.policy.clone());
+            return Ok((self.policy.clone(), Default::default()));
         };
-        let d = bonds::inbox_7d(&self.escrow, self.policy.recipient, *from_block).await?;
-        Ok(BondPolicy {
-            price: bonds::price_units(params, d, 0.0)?,
-            ..self.policy.clone()
-        })
+        let live =
+            bonds::live_price(&self.escrow, self.policy.recipient, params, *from_block).await?;
+        Ok((
+            BondPolicy {
+                price: live.price,
+                ..self.policy.clone()
+            },
+            live.senders,
+        ))
     }
 
     pub fn policy(&self) -> &BondPolicy {
@@ -220,7 +233,9 @@ impl BondGate {
         }
         let incoming: Vec<Incoming> = asked.iter().map(|(_, m)| m.clone()).collect();
         let verdicts = match self.policy_now().await {
-            Ok(policy) => bonds::verify(&self.escrow, &policy, &incoming).await,
+            Ok((policy, prices)) => {
+                bonds::verify_priced(&self.escrow, &policy, &prices, &incoming).await
+            }
             Err(e) => Err(e),
         };
         match verdicts {

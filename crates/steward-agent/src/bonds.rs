@@ -14,7 +14,7 @@
 //! window are forfeited to the user ([`forfeit_due`]). [`sender_scores`] shows per-sender QAF and
 //! CO-QAF shares: splitting one stake over many bonds or many look-alike addresses gains nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use mail_parser::MessageParser;
@@ -292,6 +292,17 @@ pub async fn verify(
     policy: &BondPolicy,
     messages: &[Incoming],
 ) -> Result<Vec<Verdict>, BondsError> {
+    verify_priced(escrow, policy, &BTreeMap::new(), messages).await
+}
+
+/// [`verify`] with a price per sender (their CO-QAF reply-rate discount, [`live_price`]): a
+/// bond from a sender in `sender_prices` must reach that price instead of `policy.price`.
+pub async fn verify_priced(
+    escrow: &BondEscrow,
+    policy: &BondPolicy,
+    sender_prices: &BTreeMap<Address, U256>,
+    messages: &[Incoming],
+) -> Result<Vec<Verdict>, BondsError> {
     let mut verdicts: Vec<Option<Verdict>> = vec![None; messages.len()];
     let mut wanted: Vec<(usize, BondRef)> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
@@ -371,16 +382,23 @@ pub async fn verify(
         for (k, (i, _)) in wanted.iter().enumerate() {
             let b = &confirmed[k];
             let at_head = latest.get(k).map(|l| l.state);
-            verdicts[*i] = Some(Verdict::Hold(match judge(policy, settings.token, b) {
-                Ok(pass) => {
-                    verdicts[*i] = Some(Verdict::Deliver(pass));
-                    continue;
-                }
-                Err(Hold::UnknownBond) if at_head.is_some_and(|s| s != BondState::None) => {
-                    Hold::Unconfirmed
-                }
-                Err(h) => h,
-            }));
+            let price = sender_prices
+                .get(&b.sender)
+                .copied()
+                .unwrap_or(policy.price)
+                .min(policy.price);
+            verdicts[*i] = Some(Verdict::Hold(
+                match judge(policy, price, settings.token, b) {
+                    Ok(pass) => {
+                        verdicts[*i] = Some(Verdict::Deliver(pass));
+                        continue;
+                    }
+                    Err(Hold::UnknownBond) if at_head.is_some_and(|s| s != BondState::None) => {
+                        Hold::Unconfirmed
+                    }
+                    Err(h) => h,
+                },
+            ));
         }
     }
     Ok(verdicts
@@ -389,7 +407,7 @@ pub async fn verify(
         .collect())
 }
 
-fn judge(policy: &BondPolicy, token: Address, b: &ChainBond) -> Result<Pass, Hold> {
+fn judge(policy: &BondPolicy, price: U256, token: Address, b: &ChainBond) -> Result<Pass, Hold> {
     if token != policy.token {
         return Err(Hold::WrongToken { token });
     }
@@ -401,10 +419,10 @@ fn judge(policy: &BondPolicy, token: Address, b: &ChainBond) -> Result<Pass, Hol
             recipient: b.recipient,
         });
     }
-    if b.amount < policy.price {
+    if b.amount < price {
         return Err(Hold::BelowPrice {
             amount: b.amount,
-            price: policy.price,
+            price,
         });
     }
     if b.state != BondState::Open {
@@ -442,6 +460,84 @@ pub async fn inbox_7d(
     recipient: Address,
     from_block: u64,
 ) -> Result<u64, BondsError> {
+    let start = window_start(escrow, from_block).await?;
+    let n = escrow
+        .deposits(start)
+        .await
+        .map_err(chain(format!("scanning deposits from block {start}")))?
+        .into_iter()
+        .filter(|d| d.recipient == recipient)
+        .count();
+    Ok(n as u64)
+}
+
+/// The live CO-QAF prices of `recipient`'s inbox (what the gate charges with `bonds.price`
+/// unset).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LivePrice {
+    /// D: bonded messages of the last 7 days.
+    pub inbox_7d: u64,
+    /// The price at D for a sender the user never answered.
+    #[serde(with = "steward_eth::bonds::decimal")]
+    pub price: U256,
+    /// Senders the user answered: the price less γ·R, R their replied bonds over their settled
+    /// ones (replied or forfeited).
+    pub senders: BTreeMap<Address, U256>,
+}
+
+/// [`LivePrice`] from the chain: one `Deposited` scan from `from_block`, one batched read of
+/// the recipient's bonds, and the binary search for the 7-day window's first block.
+pub async fn live_price(
+    escrow: &BondEscrow,
+    recipient: Address,
+    params: &PriceParams,
+    from_block: u64,
+) -> Result<LivePrice, BondsError> {
+    let (start, deposits) = tokio::try_join!(window_start(escrow, from_block), async {
+        escrow
+            .deposits(from_block)
+            .await
+            .map_err(chain(format!("scanning deposits from block {from_block}")))
+    })?;
+    let mine: Vec<_> = deposits
+        .into_iter()
+        .filter(|d| d.recipient == recipient)
+        .collect();
+    let d = mine.iter().filter(|x| x.block >= start).count() as u64;
+    let ids: Vec<B256> = mine.iter().map(|x| x.message_id).collect();
+    let bonds = escrow
+        .bonds(&ids, None)
+        .await
+        .map_err(chain(format!("reading {} bonds", ids.len())))?;
+    let mut settled: BTreeMap<Address, (u64, u64)> = BTreeMap::new();
+    for b in &bonds {
+        let e = settled.entry(b.sender).or_default();
+        match b.state {
+            BondState::Replied => {
+                e.0 += 1;
+                e.1 += 1;
+            }
+            BondState::Forfeited => e.1 += 1,
+            _ => {}
+        }
+    }
+    let mut senders = BTreeMap::new();
+    for (sender, (replied, total)) in settled {
+        if replied > 0 {
+            let rate = replied as f64 / total as f64;
+            senders.insert(sender, price_units(params, d, rate)?);
+        }
+    }
+    Ok(LivePrice {
+        inbox_7d: d,
+        price: price_units(params, d, 0.0)?,
+        senders,
+    })
+}
+
+/// The first block stamped within 7 days of the head block's time (from `from_block` on; the
+/// head when none is).
+async fn window_start(escrow: &BondEscrow, from_block: u64) -> Result<u64, BondsError> {
     let rpc = escrow.rpc();
     let head = rpc
         .block_number()
@@ -463,14 +559,7 @@ pub async fn inbox_7d(
             lo = mid + 1;
         }
     }
-    let n = escrow
-        .deposits(lo)
-        .await
-        .map_err(chain(format!("scanning deposits from block {lo}")))?
-        .into_iter()
-        .filter(|d| d.recipient == recipient)
-        .count();
-    Ok(n as u64)
+    Ok(lo)
 }
 
 /// One sender's standing with the user: bonds, reply rate, and their part of the inbox's QAF and

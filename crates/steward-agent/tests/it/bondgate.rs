@@ -283,7 +283,8 @@ async fn sync_all_gates_imap_mail_on_a_real_dovecot() {
 /// With `bonds.price` unset the gate's price is the CO-QAF attention price at the inbox's real
 /// count of bonded messages in the last 7 days (before: always the empty-inbox price, 0.01 USDC):
 /// after ten deposits a 0.015 USDC bond is below the price and held; a week later, with those
-/// out of the window, the same bond is delivered.
+/// out of the window, the same bond is delivered. A sender the user answered gets the reply-rate
+/// discount: their 0.015 bond passes where an unanswered sender's is held.
 #[tokio::test]
 async fn the_live_price_counts_the_inboxs_last_7_days() {
     use steward_agent::sources::mail::RawMessage;
@@ -359,6 +360,28 @@ async fn the_live_price_counts_the_inboxs_last_7_days() {
         price > 20_000,
         "ten bonded messages at least double the price: {price}"
     );
+    // The user answered every one of `other`'s ten: its price is discounted by γ·1 and its
+    // 0.015 bond passes, while `sender`'s same bond stays below the price.
+    let user = dev_key(2).expect("key");
+    for k in 0..10 {
+        esc.reply(&user, id(&format!("w{k}"))).await.expect("reply");
+    }
+    esc.deposit(&other, me, id("answered"), small)
+        .await
+        .expect("deposit");
+    let live = steward_agent::bonds::live_price(&esc, me, &Default::default(), kit.deployed_at)
+        .await
+        .expect("live");
+    assert_eq!(live.inbox_7d, 12);
+    let theirs = live.senders[&other.address()];
+    assert!(theirs < live.price && theirs <= small, "{live:?}");
+    assert!(!live.senders.contains_key(&sender.address()));
+    let s = gate
+        .screen("inbox", &[bonded("answered"), bonded("now")])
+        .await;
+    assert_eq!((s.deliver.len(), s.held.len()), (1, 1), "{s:?}");
+    assert_eq!(s.deliver[0].label, "answered");
+    assert_eq!(s.held[0].reason, "below-price");
 
     // Eight days on: the old deposits are out of the window.
     anvil.increase_time(8 * 86_400).await.expect("warp");
@@ -372,6 +395,10 @@ async fn the_live_price_counts_the_inboxs_last_7_days() {
             .expect("count"),
         1
     );
+    let live = steward_agent::bonds::live_price(&esc, me, &Default::default(), kit.deployed_at)
+        .await
+        .expect("live");
+    assert_eq!(live.inbox_7d, 1);
     let s = gate.screen("inbox", &[bonded("later")]).await;
     assert_eq!((s.deliver.len(), s.held.len()), (1, 0), "{s:?}");
 }

@@ -273,15 +273,22 @@ fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
         "recipient",
     )?;
     let rt = runtime()?;
-    let price = match (a.price, bc.price) {
-        (Some(p), _) => usdc_units(p, "--price")?,
-        (None, Some(p)) => usdc_units(p, "bonds.price")?,
-        (None, None) => {
-            let d = match a.inbox {
-                Some(d) => d,
-                None => rt.block_on(bonds::inbox_7d(&esc, recipient, bc.from_block))?,
-            };
-            bonds::price_units(&PriceParams::default(), d, 0.0)?
+    // Without a price given, the live CO-QAF prices, each answered sender's discount included.
+    let (price, sender_prices) = match (a.price, bc.price, a.inbox) {
+        (Some(p), _, _) => (usdc_units(p, "--price")?, Default::default()),
+        (None, Some(p), _) => (usdc_units(p, "bonds.price")?, Default::default()),
+        (None, None, Some(d)) => (
+            bonds::price_units(&PriceParams::default(), d, 0.0)?,
+            Default::default(),
+        ),
+        (None, None, None) => {
+            let live = rt.block_on(bonds::live_price(
+                &esc,
+                recipient,
+                &PriceParams::default(),
+                bc.from_block,
+            ))?;
+            (live.price, live.senders)
         }
     };
     let lower = |v: &[String], cfg: &[String]| -> BTreeSet<String> {
@@ -298,7 +305,12 @@ fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
         trusted_delegates: lower(&a.trusted, &bc.trusted),
         confirmations: a.confirmations.unwrap_or(bc.confirmations),
     };
-    let verdicts = rt.block_on(bonds::verify(&esc, &policy, &messages))?;
+    let verdicts = rt.block_on(bonds::verify_priced(
+        &esc,
+        &policy,
+        &sender_prices,
+        &messages,
+    ))?;
     // Only what was paid for (or let through by the policy) reaches the store.
     let ingested = if a.ingest {
         let (home, mut store) = ctx.open_store()?;
