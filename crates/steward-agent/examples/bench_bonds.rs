@@ -57,6 +57,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         assert_eq!(v.iter().filter(|v| v.delivered()).count(), 100);
     }
     times.sort_by(f64::total_cmp);
+    // The live price's D: the binary search over block times plus one Deposited scan.
+    let mut inbox = Vec::new();
+    let mut d = 0;
+    for _ in 0..7 {
+        let t = Instant::now();
+        d = bonds::inbox_7d(&esc, me.address(), kit.deployed_at).await?;
+        inbox.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    inbox.sort_by(f64::total_cmp);
+    let live_price = bonds::price_units(&Default::default(), d, 0.0)?;
     // For comparison: the same 100 bonds read one call each, in turn (what batching saves).
     let ids: Vec<_> = (0..100).map(id).collect();
     let t = Instant::now();
@@ -79,6 +89,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         "verify_100_ms": { "median": times[times.len() / 2], "max": times[times.len() - 1] },
         "read_100_one_call_each_ms": one_by_one,
+        "inbox_7d": { "count": d, "price_units": live_price.to_string(),
+            "median_ms": inbox[inbox.len() / 2], "max_ms": inbox[inbox.len() - 1],
+            "blocks": anvil.block_number().await? },
         "solc": artifacts.solc,
     });
     println!("{out}");

@@ -78,6 +78,9 @@ pub struct BondGate {
     escrow: BondEscrow,
     policy: BondPolicy,
     require: bool,
+    /// `bonds.price` unset: the CO-QAF price at the inbox's real 7-day count, computed for each
+    /// batch (the parameters, and the block deposits are counted from).
+    live_price: Option<(PriceParams, u64)>,
 }
 
 fn bad_config(key: &str, message: String) -> Error {
@@ -114,9 +117,14 @@ impl BondGate {
         let price = match b.price {
             // Config checked the range; micro-USDC, rounded.
             Some(p) => steward_core::U256::from((p * bonds::USDC_UNIT as f64).round() as u64),
+            // The floor until the first batch counts the inbox (D = 0).
             None => bonds::price_units(&PriceParams::default(), 0, 0.0)
                 .map_err(|e| bad_config("bonds.price", e.to_string()))?,
         };
+        let live_price = b
+            .price
+            .is_none()
+            .then(|| (PriceParams::default(), b.from_block));
         let lower = |v: &[String]| -> BTreeSet<String> {
             v.iter().map(|s| s.trim().to_ascii_lowercase()).collect()
         };
@@ -134,16 +142,50 @@ impl BondGate {
             escrow: BondEscrow::new(net.rpc(url)?, escrow),
             policy,
             require: b.require,
+            live_price,
         }))
     }
 
-    /// A gate over an escrow client already built (tests, benches).
+    /// A gate over an escrow client already built (tests, benches), at the policy's price.
     pub fn new(escrow: BondEscrow, policy: BondPolicy, require: bool) -> Self {
         Self {
             escrow,
             policy,
             require,
+            live_price: None,
         }
+    }
+
+    /// The price of each batch becomes the CO-QAF price at the inbox's 7-day count
+    /// ([`bonds::inbox_7d`], deposits from `from_block`), as with `bonds.price` unset.
+    pub fn with_live_price(mut self, params: PriceParams, from_block: u64) -> Self {
+        self.live_price = Some((params, from_block));
+        self
+    }
+
+    /// The policy for a batch now, and the senders' own prices: with the live price, D counted
+    /// on chain and each answered sender's reply-rate discount ([`bonds::live_price`]).
+    pub async fn policy_now(
+        &self,
+    ) -> std::result::Result<
+        (
+            BondPolicy,
+            std::collections::BTreeMap<Address, steward_core::U256>,
+        ),
+        bonds::BondsError,
+    > {
+        let Some((params, from_block)) = &self.live_price else {
+            return Ok((self.policy.clone(), Default::default()));
+        };
+        let live =
+            bonds::live_price(&self.escrow, self.policy.recipient, params, *from_block).await?;
+        Ok((
+            BondPolicy {
+                price: live.price,
+                ..self.policy.clone()
+            },
+            live.senders,
+        ))
     }
 
     pub fn policy(&self) -> &BondPolicy {
@@ -190,7 +232,13 @@ impl BondGate {
             return out;
         }
         let incoming: Vec<Incoming> = asked.iter().map(|(_, m)| m.clone()).collect();
-        match bonds::verify(&self.escrow, &self.policy, &incoming).await {
+        let verdicts = match self.policy_now().await {
+            Ok((policy, prices)) => {
+                bonds::verify_priced(&self.escrow, &policy, &prices, &incoming).await
+            }
+            Err(e) => Err(e),
+        };
+        match verdicts {
             Ok(verdicts) => {
                 for ((i, _), v) in asked.iter().zip(verdicts) {
                     let m = &raw[*i];

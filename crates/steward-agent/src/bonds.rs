@@ -14,7 +14,7 @@
 //! window are forfeited to the user ([`forfeit_due`]). [`sender_scores`] shows per-sender QAF and
 //! CO-QAF shares: splitting one stake over many bonds or many look-alike addresses gains nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use mail_parser::MessageParser;
@@ -27,6 +27,10 @@ pub const BOND_HEADER: &str = "X-Steward-Bond";
 
 /// USDC base units per whole token.
 pub const USDC_UNIT: u64 = 1_000_000;
+
+/// The decimals every amount here assumes (`bonds.token` and the market's token are USDC-shaped);
+/// a token whose `decimals()` differs is refused, never misread by a factor of 10^12.
+pub const TOKEN_DECIMALS: u8 = 6;
 
 /// What went wrong, in words that name the message and the field.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +53,11 @@ pub enum BondsError {
     /// A parameter (price, flag) out of its domain.
     #[error("attention price: {0}")]
     Price(#[from] steward_core::mech::MechError),
+    /// The configured token is not a 6-decimal one.
+    #[error(
+        "bonds.token {token} has {decimals} decimals, not {TOKEN_DECIMALS}: prices and amounts here are in {TOKEN_DECIMALS}-decimal units (USDC), so this token is refused"
+    )]
+    Decimals { token: Address, decimals: u8 },
 }
 
 impl BondsError {
@@ -57,6 +66,7 @@ impl BondsError {
             Self::Field { .. } => "bad-bond-reference",
             Self::Chain { source, .. } => source.kind(),
             Self::Price(_) => "bad-price",
+            Self::Decimals { .. } => "bad-token",
         }
     }
 }
@@ -282,6 +292,17 @@ pub async fn verify(
     policy: &BondPolicy,
     messages: &[Incoming],
 ) -> Result<Vec<Verdict>, BondsError> {
+    verify_priced(escrow, policy, &BTreeMap::new(), messages).await
+}
+
+/// [`verify`] with a price per sender (their CO-QAF reply-rate discount, [`live_price`]): a
+/// bond from a sender in `sender_prices` must reach that price instead of `policy.price`.
+pub async fn verify_priced(
+    escrow: &BondEscrow,
+    policy: &BondPolicy,
+    sender_prices: &BTreeMap<Address, U256>,
+    messages: &[Incoming],
+) -> Result<Vec<Verdict>, BondsError> {
     let mut verdicts: Vec<Option<Verdict>> = vec![None; messages.len()];
     let mut wanted: Vec<(usize, BondRef)> = Vec::new();
     for (i, m) in messages.iter().enumerate() {
@@ -335,32 +356,49 @@ pub async fn verify(
         }
         let at = head.saturating_sub(policy.confirmations);
         let ids: Vec<B256> = wanted.iter().map(|(_, r)| r.message_id).collect();
-        let (settings, confirmed, latest) =
-            tokio::try_join!(escrow.settings(), escrow.bonds(&ids, Some(at)), async {
+        let (settings, confirmed, latest, decimals) = tokio::try_join!(
+            escrow.settings(),
+            escrow.bonds(&ids, Some(at)),
+            async {
                 if policy.confirmations == 0 {
                     Ok(Vec::new())
                 } else {
                     escrow.bonds(&ids, None).await
                 }
-            },)
-            .map_err(chain(format!(
-                "reading {} bonds from escrow {}",
-                ids.len(),
-                escrow.address()
-            )))?;
+            },
+            escrow.token_decimals(policy.token),
+        )
+        .map_err(chain(format!(
+            "reading {} bonds from escrow {}",
+            ids.len(),
+            escrow.address()
+        )))?;
+        if decimals != TOKEN_DECIMALS {
+            return Err(BondsError::Decimals {
+                token: policy.token,
+                decimals,
+            });
+        }
         for (k, (i, _)) in wanted.iter().enumerate() {
             let b = &confirmed[k];
             let at_head = latest.get(k).map(|l| l.state);
-            verdicts[*i] = Some(Verdict::Hold(match judge(policy, settings.token, b) {
-                Ok(pass) => {
-                    verdicts[*i] = Some(Verdict::Deliver(pass));
-                    continue;
-                }
-                Err(Hold::UnknownBond) if at_head.is_some_and(|s| s != BondState::None) => {
-                    Hold::Unconfirmed
-                }
-                Err(h) => h,
-            }));
+            let price = sender_prices
+                .get(&b.sender)
+                .copied()
+                .unwrap_or(policy.price)
+                .min(policy.price);
+            verdicts[*i] = Some(Verdict::Hold(
+                match judge(policy, price, settings.token, b) {
+                    Ok(pass) => {
+                        verdicts[*i] = Some(Verdict::Deliver(pass));
+                        continue;
+                    }
+                    Err(Hold::UnknownBond) if at_head.is_some_and(|s| s != BondState::None) => {
+                        Hold::Unconfirmed
+                    }
+                    Err(h) => h,
+                },
+            ));
         }
     }
     Ok(verdicts
@@ -369,7 +407,7 @@ pub async fn verify(
         .collect())
 }
 
-fn judge(policy: &BondPolicy, token: Address, b: &ChainBond) -> Result<Pass, Hold> {
+fn judge(policy: &BondPolicy, price: U256, token: Address, b: &ChainBond) -> Result<Pass, Hold> {
     if token != policy.token {
         return Err(Hold::WrongToken { token });
     }
@@ -381,10 +419,10 @@ fn judge(policy: &BondPolicy, token: Address, b: &ChainBond) -> Result<Pass, Hol
             recipient: b.recipient,
         });
     }
-    if b.amount < policy.price {
+    if b.amount < price {
         return Err(Hold::BelowPrice {
             amount: b.amount,
-            price: policy.price,
+            price,
         });
     }
     if b.state != BondState::Open {
@@ -408,6 +446,120 @@ pub fn price_units(
     // f64 -> base units; the price is a few USDC at most, far inside f64's exact integers.
     let units = (usdc * USDC_UNIT as f64 - 1e-6).ceil().max(0.0);
     Ok(U256::from(units as u64))
+}
+
+/// The window of the CO-QAF price's inbox count D.
+pub const INBOX_WINDOW_SECS: u64 = 7 * 86_400;
+
+/// D of the CO-QAF price: the bonded messages `recipient` received in the 7 days before the head
+/// block's time (deposits to it, from `from_block` on). Block times never decrease, so the first
+/// block of the window is found by binary search (about log2(head) reads), then one scan of
+/// `Deposited` logs from it.
+pub async fn inbox_7d(
+    escrow: &BondEscrow,
+    recipient: Address,
+    from_block: u64,
+) -> Result<u64, BondsError> {
+    let start = window_start(escrow, from_block).await?;
+    let n = escrow
+        .deposits(start)
+        .await
+        .map_err(chain(format!("scanning deposits from block {start}")))?
+        .into_iter()
+        .filter(|d| d.recipient == recipient)
+        .count();
+    Ok(n as u64)
+}
+
+/// The live CO-QAF prices of `recipient`'s inbox (what the gate charges with `bonds.price`
+/// unset).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LivePrice {
+    /// D: bonded messages of the last 7 days.
+    pub inbox_7d: u64,
+    /// The price at D for a sender the user never answered.
+    #[serde(with = "steward_eth::bonds::decimal")]
+    pub price: U256,
+    /// Senders the user answered: the price less γ·R, R their replied bonds over their settled
+    /// ones (replied or forfeited).
+    pub senders: BTreeMap<Address, U256>,
+}
+
+/// [`LivePrice`] from the chain: one `Deposited` scan from `from_block`, one batched read of
+/// the recipient's bonds, and the binary search for the 7-day window's first block.
+pub async fn live_price(
+    escrow: &BondEscrow,
+    recipient: Address,
+    params: &PriceParams,
+    from_block: u64,
+) -> Result<LivePrice, BondsError> {
+    let (start, deposits) = tokio::try_join!(window_start(escrow, from_block), async {
+        escrow
+            .deposits(from_block)
+            .await
+            .map_err(chain(format!("scanning deposits from block {from_block}")))
+    })?;
+    let mine: Vec<_> = deposits
+        .into_iter()
+        .filter(|d| d.recipient == recipient)
+        .collect();
+    let d = mine.iter().filter(|x| x.block >= start).count() as u64;
+    let ids: Vec<B256> = mine.iter().map(|x| x.message_id).collect();
+    let bonds = escrow
+        .bonds(&ids, None)
+        .await
+        .map_err(chain(format!("reading {} bonds", ids.len())))?;
+    let mut settled: BTreeMap<Address, (u64, u64)> = BTreeMap::new();
+    for b in &bonds {
+        let e = settled.entry(b.sender).or_default();
+        match b.state {
+            BondState::Replied => {
+                e.0 += 1;
+                e.1 += 1;
+            }
+            BondState::Forfeited => e.1 += 1,
+            _ => {}
+        }
+    }
+    let mut senders = BTreeMap::new();
+    for (sender, (replied, total)) in settled {
+        if replied > 0 {
+            let rate = replied as f64 / total as f64;
+            senders.insert(sender, price_units(params, d, rate)?);
+        }
+    }
+    Ok(LivePrice {
+        inbox_7d: d,
+        price: price_units(params, d, 0.0)?,
+        senders,
+    })
+}
+
+/// The first block stamped within 7 days of the head block's time (from `from_block` on; the
+/// head when none is).
+async fn window_start(escrow: &BondEscrow, from_block: u64) -> Result<u64, BondsError> {
+    let rpc = escrow.rpc();
+    let head = rpc
+        .block_number()
+        .await
+        .map_err(|e| chain("reading the head")(e.into()))?;
+    let time = |n: u64| async move {
+        rpc.block_timestamp(n)
+            .await
+            .map_err(|e| chain(format!("reading block {n}'s time"))(e.into()))
+    };
+    let cutoff = time(head).await?.saturating_sub(INBOX_WINDOW_SECS);
+    // The first block stamped after the cutoff (head when none is older).
+    let (mut lo, mut hi) = (from_block.min(head), head);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if time(mid).await? > cutoff {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Ok(lo)
 }
 
 /// One sender's standing with the user: bonds, reply rate, and their part of the inbox's QAF and

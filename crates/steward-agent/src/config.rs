@@ -261,6 +261,59 @@ pub struct MarketConfig {
     pub quote_max: f64,
     /// The block the market's inputs are read from (its deployment).
     pub from_block: u64,
+    /// More markets, by name (`[[market.markets]]`; `steward market --market NAME`). `budget`
+    /// and `daily_cap` above are then the caps over all markets together.
+    pub markets: Vec<NamedMarket>,
+    /// The market a command works on, once chosen ([`Config::for_market`]); not a config key.
+    #[serde(skip)]
+    pub selected: Option<SelectedMarket>,
+}
+
+/// `[[market.markets]]`: one more suggestion market, by name. `rpc` and `quote_url` default to
+/// `[market]`'s; `budget` and `daily_cap` are this market's own caps, within the overall ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedMarket {
+    pub name: String,
+    pub address: String,
+    #[serde(default)]
+    pub rpc: Option<String>,
+    #[serde(default)]
+    pub quote_url: Option<String>,
+    #[serde(default)]
+    pub from_block: u64,
+    #[serde(default)]
+    pub budget: Option<f64>,
+    #[serde(default)]
+    pub daily_cap: Option<f64>,
+}
+
+/// The market chosen by name, with its own caps (tokens; `None`: only the overall cap).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SelectedMarket {
+    pub name: String,
+    pub budget: Option<f64>,
+    pub daily_cap: Option<f64>,
+}
+
+/// The name of the market `[market] address` names.
+pub const DEFAULT_MARKET: &str = "default";
+
+impl NamedMarket {
+    fn parse_inline_list(s: &str) -> Result<Vec<Self>, String> {
+        #[derive(Deserialize)]
+        struct Wrap {
+            v: Vec<NamedMarket>,
+        }
+        toml::from_str::<Wrap>(&format!("v = {s}"))
+            .map(|w| w.v)
+            .map_err(|e| {
+                format!(
+                    "expected an inline array [{{ name = \"...\", address = \"0x...\" }}, ...]: {}",
+                    e.message().trim()
+                )
+            })
+    }
 }
 
 impl Default for MarketConfig {
@@ -276,6 +329,8 @@ impl Default for MarketConfig {
             quote_traders: Vec::new(),
             quote_max: 0.0,
             from_block: 0,
+            markets: Vec::new(),
+            selected: None,
         }
     }
 }
@@ -314,6 +369,14 @@ pub struct BondsConfig {
     pub forfeit: bool,
     /// Answering a bonded mail's question on the desk replies to its bond (refunds the sender).
     pub reply_on_answer: bool,
+    /// The agent answers bonded mail on the user's behalf (an acknowledgement, then the
+    /// escrow's reply), only for what `auto_reply_to` and `auto_reply_min` cover. Off by default.
+    pub auto_reply: bool,
+    /// Who the auto-reply covers: `trusted` (senders in `trusted`), `whitelisted` (in
+    /// `whitelist`), or a sender's mail address.
+    pub auto_reply_to: Vec<String>,
+    /// Any sender whose bond is at least this (USDC) is answered too; unset: no such rule.
+    pub auto_reply_min: Option<f64>,
 }
 
 impl Default for BondsConfig {
@@ -332,6 +395,9 @@ impl Default for BondsConfig {
             from_block: 0,
             forfeit: false,
             reply_on_answer: false,
+            auto_reply: false,
+            auto_reply_to: Vec::new(),
+            auto_reply_min: None,
         }
     }
 }
@@ -402,6 +468,39 @@ impl BondsConfig {
             return Err((
                 "bonds.reply_on_answer",
                 "needs bonds.escrow: there is no escrow to reply in".into(),
+            ));
+        }
+        for a in &self.auto_reply_to {
+            let t = a.trim();
+            if !(t == "trusted"
+                || t == "whitelisted"
+                || (t.contains('@') && !t.chars().any(|c| c.is_whitespace() || c.is_control())))
+            {
+                return Err((
+                    "bonds.auto_reply_to",
+                    format!("{a:?} is neither `trusted`, `whitelisted` nor a mail address"),
+                ));
+            }
+        }
+        if let Some(p) = self.auto_reply_min
+            && !(p.is_finite() && (0.0..=1e12).contains(&p))
+        {
+            return Err((
+                "bonds.auto_reply_min",
+                format!("expected an amount of USDC, got {p}"),
+            ));
+        }
+        if self.auto_reply && !self.enabled() {
+            return Err((
+                "bonds.auto_reply",
+                "needs bonds.escrow: there is no escrow to reply in".into(),
+            ));
+        }
+        if self.auto_reply && self.auto_reply_to.is_empty() && self.auto_reply_min.is_none() {
+            // On, but covering nobody: surely not what the user meant.
+            return Err((
+                "bonds.auto_reply",
+                "covers nobody: set bonds.auto_reply_to or bonds.auto_reply_min".into(),
             ));
         }
         if self.forfeit && !self.enabled() {
@@ -1059,6 +1158,12 @@ pub const KEYS: &[ConfigKey] = &[
         doc: "The block the market's submitted inputs are read from (its deployment).",
     },
     ConfigKey {
+        key: "market.markets",
+        env: "STEWARD_MARKET_MARKETS",
+        default: "[]",
+        doc: "More markets by name, `[[market.markets]]` with name, address, and optionally rpc and quote_url (default: market.rpc, market.quote_url), from_block, and this market's own budget and daily_cap (within market.budget and market.daily_cap, which then cap all markets together). `steward market --market NAME` picks one; `default` is market.address. In env, an inline array of tables.",
+    },
+    ConfigKey {
         key: "bonds.rpc",
         env: "STEWARD_BONDS_RPC",
         default: "(unset: bonds off)",
@@ -1080,7 +1185,7 @@ pub const KEYS: &[ConfigKey] = &[
         key: "bonds.token",
         env: "STEWARD_BONDS_TOKEN",
         default: "(unset: bonds off)",
-        doc: "The token bonds must be in (USDC, 6 decimals).",
+        doc: "The token bonds must be in (USDC, 6 decimals; a token whose decimals() is not 6 is refused).",
     },
     ConfigKey {
         key: "bonds.recipient",
@@ -1092,7 +1197,7 @@ pub const KEYS: &[ConfigKey] = &[
         key: "bonds.price",
         env: "STEWARD_BONDS_PRICE",
         default: "(unset: the CO-QAF attention price)",
-        doc: "The least bond delivered, in USDC.",
+        doc: "The least bond delivered, in USDC. Unset: the CO-QAF attention price at the inbox's real count of bonded messages in the last 7 days (deposits to bonds.recipient from bonds.from_block), computed for each batch.",
     },
     ConfigKey {
         key: "bonds.confirmations",
@@ -1136,9 +1241,75 @@ pub const KEYS: &[ConfigKey] = &[
         default: "false",
         doc: "Answering a bonded mail's question on the desk replies to its bond, refunding the sender less the fee (signed with casting.key or the default key, which must be bonds.recipient or its agent).",
     },
+    ConfigKey {
+        key: "bonds.auto_reply",
+        env: "STEWARD_BONDS_AUTO_REPLY",
+        default: "false",
+        doc: "The agent answers bonded mail on the user's behalf, once per `run --watch` round (or `steward bond auto-reply`): a fixed acknowledgement through [notify.mail], then the escrow's reply refunding the sender; only for what bonds.auto_reply_to and bonds.auto_reply_min cover, everything else waits for the user.",
+    },
+    ConfigKey {
+        key: "bonds.auto_reply_to",
+        env: "STEWARD_BONDS_AUTO_REPLY_TO",
+        default: "[]",
+        doc: "Who bonds.auto_reply covers: `trusted` (senders in bonds.trusted), `whitelisted` (in bonds.whitelist), or a sender's mail address. In env, comma-separated.",
+    },
+    ConfigKey {
+        key: "bonds.auto_reply_min",
+        env: "STEWARD_BONDS_AUTO_REPLY_MIN",
+        default: "(unset: no amount rule)",
+        doc: "bonds.auto_reply also answers any sender whose bond is at least this, in USDC.",
+    },
 ];
 
 impl Config {
+    /// This config with the market named `name` in `[market]`'s place (its address, RPC, quote
+    /// service and first block; `selected` names it and carries its own caps). `None` or
+    /// `"default"`: the market of `market.address`.
+    pub fn for_market(&self, name: Option<&str>) -> Result<Config, crate::InvalidValue> {
+        let mut c = self.clone();
+        let name = name.unwrap_or(DEFAULT_MARKET);
+        if name == DEFAULT_MARKET {
+            c.market.selected = Some(SelectedMarket {
+                name: DEFAULT_MARKET.into(),
+                ..SelectedMarket::default()
+            });
+            return Ok(c);
+        }
+        let Some(m) = self.market.markets.iter().find(|m| m.name == name) else {
+            let known: Vec<&str> = std::iter::once(DEFAULT_MARKET)
+                .chain(self.market.markets.iter().map(|m| m.name.as_str()))
+                .collect();
+            return Err(crate::InvalidValue(format!(
+                "no market named {name:?} in [[market.markets]]; known: {}",
+                known.join(", ")
+            )));
+        };
+        c.market.address = Some(m.address.clone());
+        if m.rpc.is_some() {
+            c.market.rpc.clone_from(&m.rpc);
+        }
+        if m.quote_url.is_some() {
+            c.market.quote_url.clone_from(&m.quote_url);
+        }
+        c.market.from_block = m.from_block;
+        c.market.selected = Some(SelectedMarket {
+            name: m.name.clone(),
+            budget: m.budget,
+            daily_cap: m.daily_cap,
+        });
+        Ok(c)
+    }
+
+    /// Every market's name: `default` when `market.address` is set, then `[[market.markets]]`.
+    pub fn market_names(&self) -> Vec<String> {
+        self.market
+            .address
+            .iter()
+            .map(|_| DEFAULT_MARKET.to_owned())
+            .chain(self.market.markets.iter().map(|m| m.name.clone()))
+            .collect()
+    }
+
     /// `forums.hosts`, parsed; the error names the bad entry.
     pub fn forum_hosts(
         &self,
@@ -1346,6 +1517,13 @@ impl Config {
             }
             "market.quote_url" => self.market.quote_url = (!v.is_empty()).then(|| v.to_owned()),
             "market.quote_traders" => self.market.quote_traders = split_list(v),
+            "market.markets" => {
+                self.market.markets = if v.trim().is_empty() {
+                    Vec::new()
+                } else {
+                    NamedMarket::parse_inline_list(v)?
+                };
+            }
             "market.from_block" => {
                 self.market.from_block = v
                     .parse()
@@ -1422,6 +1600,24 @@ impl Config {
                 self.bonds.forfeit = v
                     .parse()
                     .map_err(|_| format!("expected true or false, got {v:?}"))?;
+            }
+            "bonds.auto_reply" => {
+                self.bonds.auto_reply = v
+                    .parse()
+                    .map_err(|_| format!("expected true or false, got {v:?}"))?;
+            }
+            "bonds.auto_reply_to" => self.bonds.auto_reply_to = split_list(v),
+            "bonds.auto_reply_min" => {
+                self.bonds.auto_reply_min = if v.is_empty() {
+                    None
+                } else {
+                    Some(
+                        v.parse::<f64>()
+                            .ok()
+                            .filter(|x| x.is_finite() && *x >= 0.0)
+                            .ok_or_else(|| format!("expected an amount of USDC, got {v:?}"))?,
+                    )
+                };
             }
             "bonds.whitelist" => self.bonds.whitelist = split_list(v),
             "bonds.trusted" => self.bonds.trusted = split_list(v),
@@ -1645,6 +1841,40 @@ impl Config {
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err((key, format!("expected an amount of tokens, got {v}")));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for m in &self.market.markets {
+            let bad = |why: String| Err(("market.markets", format!("market {:?}: {why}", m.name)));
+            if m.name.is_empty()
+                || m.name.len() > 64
+                || !m
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return bad("a name is 1 to 64 letters, digits, - or _".into());
+            }
+            if m.name == DEFAULT_MARKET {
+                return bad(format!(
+                    "{DEFAULT_MARKET:?} is the market of market.address"
+                ));
+            }
+            if !names.insert(m.name.as_str()) {
+                return bad("named twice".into());
+            }
+            if m.address.parse::<steward_core::Address>().is_err() {
+                return bad(format!("address {:?} is not an address", m.address));
+            }
+            for u in [&m.rpc, &m.quote_url].into_iter().flatten() {
+                if url::Url::parse(u).is_err() {
+                    return bad(format!("{u:?} is not a URL"));
+                }
+            }
+            for v in [m.budget, m.daily_cap].into_iter().flatten() {
+                if !(v.is_finite() && v >= 0.0) {
+                    return bad(format!("expected an amount of tokens, got {v}"));
+                }
             }
         }
         if self.network.timeout_secs == 0 {

@@ -9,6 +9,7 @@
 //! webhook or mail with reminders before the deadline (`notify`), and serves the review desk (`web`).
 
 mod audit;
+pub mod bondauto;
 pub mod bondgate;
 pub mod bondreply;
 pub mod bonds;
@@ -52,9 +53,10 @@ pub use cast::{
     cast_vote, reconcile,
 };
 pub use config::{
-    BondsConfig, CastingConfig, Config, ConfigKey, DecideConfig, GovernorConfig, IdentityConfig,
-    ImapConfig, KEYS, LimitsConfig, LogConfig, MailConfig, MailTls, ModelsConfig, NetworkConfig,
-    NotifyConfig, SnapshotConfig, ToolsConfig, UnaskedAction, WebConfig,
+    BondsConfig, CastingConfig, Config, ConfigKey, DEFAULT_MARKET, DecideConfig, GovernorConfig,
+    IdentityConfig, ImapConfig, KEYS, LimitsConfig, LogConfig, MailConfig, MailTls, MarketConfig,
+    ModelsConfig, NamedMarket, NetworkConfig, NotifyConfig, SelectedMarket, SnapshotConfig,
+    ToolsConfig, UnaskedAction, WebConfig,
 };
 pub use doctor::{Check, CheckStatus, Doctor, ToolPaths};
 pub use error::{Error, InvalidValue, Result};

@@ -204,6 +204,10 @@ CREATE TABLE verify_pins (
     crate::judge::MIGRATION,
     // 13: anonymous signals (identity, groups, members, nullifiers).
     crate::zk::MIGRATION,
+    // 14: auto-replies to bonded mail: their intents.
+    crate::bondauto::MIGRATION,
+    // 15: several markets per home: trades keep their market's name.
+    crate::market::ledger::NAMES_MIGRATION,
 ];
 
 /// The store passphrase. Zeroized on drop; never printed.

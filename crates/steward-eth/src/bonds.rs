@@ -87,6 +87,7 @@ mod abi {
             function approve(address spender, uint256 amount) external returns (bool);
             function allowance(address owner, address spender) external view returns (uint256);
             function balanceOf(address owner) external view returns (uint256);
+            function decimals() external view returns (uint8);
         }
     }
 }
@@ -360,6 +361,12 @@ impl BondEscrow {
             "isWhitelisted",
         )
         .await
+    }
+
+    /// `token.decimals()`.
+    pub async fn token_decimals(&self, token: Address) -> BondResult<u8> {
+        self.read(token, &IErc20Bond::decimalsCall {}, "decimals()")
+            .await
     }
 
     /// `token.balanceOf(owner)`.

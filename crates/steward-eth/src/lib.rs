@@ -59,7 +59,7 @@ pub use keystore::{
 };
 pub use market::{
     InputMarket, InputStatus, MarketInfo, MarketQuote, Submission, SuggestionMarketClient,
-    describe_market_revert, lmsr_cost, lmsr_price_yes,
+    TradeLog, describe_market_revert, lmsr_cost, lmsr_price_yes,
 };
 pub use provenance::{Provenance, ProvenanceOptions};
 pub use rpc::{DEFAULT_TIMEOUT, Rpc};

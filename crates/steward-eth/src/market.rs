@@ -53,6 +53,13 @@ mod abi {
             );
             event Submitted(uint256 indexed inputId, address indexed submitter, bytes32 contentHash, string uri);
             event Redeemed(uint256 indexed inputId, address indexed holder, uint256 amount);
+            event Traded(
+                uint256 indexed inputId, address indexed trader, int256 deltaYes, int256 deltaNo, int256 cost, uint256 qYes, uint256 qNo
+            );
+        }
+
+        interface IErc20Decimals {
+            function decimals() external view returns (uint8);
         }
 
         #[sol(all_derives)]
@@ -87,7 +94,7 @@ mod abi {
     }
 }
 
-use abi::{ISuggestionMarket, MarketErrors, Quote};
+use abi::{IErc20Decimals, ISuggestionMarket, MarketErrors, Quote};
 
 /// An input's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -145,6 +152,18 @@ pub struct Submission {
     /// keccak256 of the input's text.
     pub content_hash: B256,
     pub uri: String,
+}
+
+/// A trade as the market's `Traded` event tells it, with the transaction that made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TradeLog {
+    pub input: u64,
+    pub trader: Address,
+    pub delta_yes: i128,
+    pub delta_no: i128,
+    pub cost: i128,
+    pub tx: B256,
+    pub block: u64,
 }
 
 /// A priced trade, ready to sign (sponsor) or send (trader).
@@ -228,6 +247,17 @@ impl SuggestionMarketClient {
     }
 
     /// The latest block's timestamp (quote deadlines are on the chain's clock).
+    /// The market's token and its `decimals()`.
+    pub async fn token_decimals(&self) -> RegistryResult<(Address, u8)> {
+        let token = self.view(&ISuggestionMarket::tokenCall {}, "token").await?;
+        let d = self
+            .rpc
+            .call(token, &IErc20Decimals::decimalsCall {}, "decimals()")
+            .await?
+            .map_err(|e| bad_answer(&self.rpc, "the token's decimals()", &e))?;
+        Ok((token, d))
+    }
+
     pub async fn chain_time(&self) -> RegistryResult<u64> {
         let n = self.rpc.block_number().await?;
         Ok(self.rpc.block_timestamp(n).await?)
@@ -350,6 +380,45 @@ impl SuggestionMarketClient {
             });
         }
         out.sort_by_key(|s| s.id);
+        Ok(out)
+    }
+
+    /// Every trade `trader` made on this market in blocks `from_block..=head` (its `Traded`
+    /// events, the trader an indexed topic), oldest first.
+    pub async fn trades_by(
+        &self,
+        trader: Address,
+        from_block: u64,
+    ) -> RegistryResult<Vec<TradeLog>> {
+        let filter = alloy::rpc::types::Filter::new()
+            .address(self.address)
+            .event_signature(ISuggestionMarket::Traded::SIGNATURE_HASH)
+            .topic2(trader.into_word())
+            .from_block(from_block);
+        let ctx = format!("eth_getLogs(Traded) of market {} by {trader}", self.address);
+        let logs = self
+            .rpc
+            .logs(&filter, &ctx)
+            .await?
+            .map_err(|refused| bad_answer(&self.rpc, &ctx, &refused))?;
+        let mut out = Vec::new();
+        for log in logs.iter().filter(|l| !l.removed) {
+            let ev = ISuggestionMarket::Traded::decode_log_data(log.data())
+                .map_err(|e| bad_answer(&self.rpc, &ctx, &format!("a log does not decode: {e}")))?;
+            let int = |v: I256| {
+                i128::try_from(v).map_err(|_| bad_answer(&self.rpc, &ctx, "an amount out of range"))
+            };
+            out.push(TradeLog {
+                input: u64::try_from(ev.inputId)
+                    .map_err(|_| bad_answer(&self.rpc, &ctx, "input id out of range"))?,
+                trader: ev.trader,
+                delta_yes: int(ev.deltaYes)?,
+                delta_no: int(ev.deltaNo)?,
+                cost: int(ev.cost)?,
+                tx: log.transaction_hash.unwrap_or_default(),
+                block: log.block_number.unwrap_or_default(),
+            });
+        }
         Ok(out)
     }
 

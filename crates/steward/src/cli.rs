@@ -110,8 +110,7 @@ pub(crate) enum Command {
     Agent(crate::cmd::agent::AgentCommand),
     /// Suggestion markets: list inputs, quote (LMSR), trade within the budget, settle
     /// (docs/economy.md)
-    #[command(subcommand)]
-    Market(crate::cmd::market::MarketCommand),
+    Market(crate::cmd::market::MarketArgs),
     /// The private-information judge: a confined model reads private files and says only a
     /// verdict declared in advance, with a commitment; `judge list` (docs/privacy.md)
     Judge(crate::cmd::judge::JudgeArgs),

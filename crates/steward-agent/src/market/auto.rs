@@ -135,6 +135,8 @@ pub fn plan_trade(
 /// One input of an auto round.
 #[derive(Debug, Clone, Serialize)]
 pub struct AutoLine {
+    /// The market (several per home: `run --watch` reports them together).
+    pub market: Address,
     pub input: u64,
     /// The market's probability of "accepted".
     pub price: f64,
@@ -155,8 +157,71 @@ pub struct AutoReport {
     pub lines: Vec<AutoLine>,
     /// Intents of earlier runs settled from the chain first.
     pub reconciled: Vec<(i64, super::TradeState)>,
+    /// Settled inputs whose winning shares the agent redeemed (or, in a dry run, would).
+    pub redeemed: Vec<Redeemed>,
     pub budget_left: String,
     pub daily_left: String,
+}
+
+/// Winning shares of a settled input, redeemed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Redeemed {
+    pub input: u64,
+    pub accepted: bool,
+    /// What the winning shares pay, in tokens.
+    pub amount: String,
+    /// `None` in a dry run, or when it failed.
+    pub tx: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Redeems `trader`'s winning shares of settled input `id`, if it holds any (with `key`; without
+/// one, a dry run, only says what it would redeem). Audited as `market-redeem`. A failure is the
+/// line's error: the shares stay redeemable and the next round tries again.
+async fn redeem_settled(
+    store: &mut Store,
+    m: &steward_eth::SuggestionMarketClient,
+    key: Option<&steward_eth::Key>,
+    trader: Address,
+    id: u64,
+    accepted: bool,
+) -> Result<Option<Redeemed>> {
+    let (rejected, yes) = m
+        .shares_of(id, trader)
+        .await
+        .map_err(chain_error(format!("reading shares of input {id}")))?;
+    let winning = if accepted { yes } else { rejected };
+    if winning == 0 {
+        return Ok(None);
+    }
+    let mut line = Redeemed {
+        input: id,
+        accepted,
+        amount: tokens(winning as i128),
+        tx: None,
+        error: None,
+    };
+    let Some(key) = key else {
+        return Ok(Some(line));
+    };
+    match m.redeem(key, id).await {
+        Ok((paid, mined)) => {
+            let tx = mined.tx.to_string();
+            line.amount = tokens(paid as i128);
+            store.audit(
+                &steward_core::AuditRecord::new(
+                    "market-redeem",
+                    format!("market:{:#x}:{id}", m.address()),
+                )
+                .detail(serde_json::json!({
+                    "input": id, "accepted": accepted, "paid": paid.to_string(), "tx": tx,
+                })),
+            )?;
+            line.tx = Some(tx);
+        }
+        Err(e) => line.error = Some(e.to_string()),
+    }
+    Ok(Some(line))
 }
 
 /// Plans (and, unless `dry_run`, makes) the agent's trades on every open input.
@@ -168,6 +233,7 @@ pub async fn auto_trade(
     dry_run: bool,
 ) -> Result<AutoReport> {
     let m = client(&ctx)?;
+    super::check_decimals(&m).await?;
     let trader = ctx.keys.address_of(ctx.config.casting.key.as_deref())?;
     let key = if dry_run {
         None
@@ -182,7 +248,7 @@ pub async fn auto_trade(
     let reconciled = if dry_run {
         Vec::new()
     } else {
-        reconcile(store, &m, trader).await?
+        reconcile(store, &m, trader, ctx.config.market.from_block).await?
     };
     let info = m.info().await.map_err(chain_error("reading the market"))?;
     let subs = m
@@ -204,16 +270,21 @@ pub async fn auto_trade(
         },
     }
     let mut items = Vec::new();
+    let mut settled = Vec::new();
     for id in 0..info.inputs {
         let state = m
             .input(id)
             .await
             .map_err(chain_error(format!("reading input {id}")))?;
+        if matches!(state.status, InputStatus::Accepted | InputStatus::Rejected) {
+            settled.push((id, state.status == InputStatus::Accepted));
+        }
         if state.status != InputStatus::Open {
             continue;
         }
         let price = lmsr_price_yes(info.b, state.q_yes, state.q_no);
         let mut line = AutoLine {
+            market: m.address(),
             input: id,
             price,
             probability: None,
@@ -271,7 +342,22 @@ pub async fn auto_trade(
             Item::Done(_) => 0.0,
         })
         .sum();
-    let pot = limits.left(store.market_spent(unix_now())?).most();
+    // The overall caps and this market's own, whichever leaves less.
+    let caps = super::MarketCaps::of(ctx.config);
+    let here = format!("{:#x}", m.address());
+    let market_left = |store: &Store, planned: u128| -> Result<u128> {
+        let s = store.market_spent_in(&here, unix_now())?;
+        Ok(caps
+            .left(Spent {
+                total: s.total + planned,
+                day: s.day + planned,
+            })
+            .most())
+    };
+    let pot = limits
+        .left(store.market_spent(unix_now())?)
+        .most()
+        .min(market_left(store, 0)?);
     // A dry run spends nothing, but plans as if each planned buy had been made.
     let mut planned = 0u128;
     let mut lines = Vec::new();
@@ -307,7 +393,7 @@ pub async fn auto_trade(
             held,
             p,
             min_edge,
-            left.most().min(share),
+            left.most().min(share).min(market_left(store, planned)?),
         );
         let Plan::Trade {
             delta_accepted,
@@ -388,6 +474,10 @@ pub async fn auto_trade(
         }
         lines.push(line);
     }
+    let mut redeemed = Vec::new();
+    for (id, accepted) in settled {
+        redeemed.extend(redeem_settled(store, &m, key.as_ref(), trader, id, accepted).await?);
+    }
     let spent = store.market_spent(unix_now())?;
     let left = limits.left(Spent {
         total: spent.total + planned,
@@ -398,6 +488,7 @@ pub async fn auto_trade(
         dry_run,
         lines,
         reconciled,
+        redeemed,
         budget_left: tokens(left.budget as i128),
         daily_left: tokens(left.day as i128),
     })

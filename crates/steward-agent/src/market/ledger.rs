@@ -45,6 +45,15 @@ CREATE UNIQUE INDEX market_trades_one_intent ON market_trades (market, trader) W
 CREATE INDEX market_trades_created ON market_trades (created_ts);
 "#;
 
+/// The migration that names markets (several per home): each trade keeps the name of the
+/// market it was made in (`[[market.markets]]`, `default` for `market.address`), and the spend
+/// of one market is summed by its address.
+pub(crate) const NAMES_MIGRATION: &str = r#"
+-- (several markets per home, market/ledger.rs) the name a trade's market had in config.
+ALTER TABLE market_trades ADD COLUMN market_name TEXT NOT NULL DEFAULT 'default';
+CREATE INDEX market_trades_market ON market_trades (market, created_ts);
+"#;
+
 const IMPORTED_META: &str = "market_ledger_imported";
 
 /// A trade's state in the ledger.
@@ -140,6 +149,82 @@ pub struct Limits {
     pub daily_cap: u128,
 }
 
+/// One market's own caps (`[[market.markets]]` `budget` and `daily_cap`, token units),
+/// checked with the overall ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MarketCaps {
+    /// The market's name in config.
+    pub name: String,
+    /// `None`: only the overall caps apply.
+    pub limits: Option<Limits>,
+}
+
+impl Default for MarketCaps {
+    fn default() -> Self {
+        Self {
+            name: crate::config::DEFAULT_MARKET.into(),
+            limits: None,
+        }
+    }
+}
+
+impl MarketCaps {
+    /// The caps of the market `config` was chosen for ([`Config::for_market`]).
+    pub fn of(config: &Config) -> Self {
+        let Some(sel) = &config.market.selected else {
+            return Self::default();
+        };
+        let limits = (sel.budget.is_some() || sel.daily_cap.is_some()).then(|| Limits {
+            budget: sel.budget.map_or(u128::MAX, super::to_units),
+            daily_cap: sel.daily_cap.map_or(u128::MAX, super::to_units),
+        });
+        Self {
+            name: sel.name.clone(),
+            limits,
+        }
+    }
+
+    /// What this market's caps leave (everything when it has none).
+    pub fn left(&self, spent: Spent) -> Left {
+        self.limits.map_or(
+            Left {
+                budget: u128::MAX,
+                day: u128::MAX,
+            },
+            |l| l.left(spent),
+        )
+    }
+
+    /// Refuses a trade costing `cost` that would pass this market's own caps (`spent`: this
+    /// market's spend).
+    pub fn check(&self, spent: Spent, cost: i128) -> Result<()> {
+        use super::tokens;
+        let (Some(l), Ok(cost)) = (self.limits, u128::try_from(cost)) else {
+            return Ok(());
+        };
+        for (used, cap, what) in [
+            (spent.total, l.budget, "budget"),
+            (spent.day, l.daily_cap, "daily_cap"),
+        ] {
+            if used.saturating_add(cost) > cap {
+                return Err(super::market_error(format!(
+                    "trade refused: it costs {} and {} is already spent in market {:?}{}; its {what} is {}",
+                    tokens(cost as i128),
+                    tokens(used as i128),
+                    self.name,
+                    if what == "daily_cap" {
+                        " in the last 24 hours"
+                    } else {
+                        ""
+                    },
+                    tokens(cap as i128)
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What is left under each limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Left {
@@ -196,13 +281,23 @@ impl Limits {
 }
 
 fn spent_on(conn: &rusqlite::Connection, path: &std::path::Path, now: i64) -> Result<Spent> {
+    spent_where(conn, path, None, now)
+}
+
+/// The spend of every market (`market` `None`) or of one (its 0x address, lower case).
+fn spent_where(
+    conn: &rusqlite::Connection,
+    path: &std::path::Path,
+    market: Option<&str>,
+    now: i64,
+) -> Result<Spent> {
     let (total, day): (i64, i64) = conn
         .query_row(
             &format!(
                 "SELECT coalesce(sum(spend), 0), coalesce(sum(CASE WHEN created_ts > ?1 THEN spend ELSE 0 END), 0)
-                 FROM market_trades WHERE state IN {SPENDING}"
+                 FROM market_trades WHERE state IN {SPENDING} AND (?2 IS NULL OR market = ?2)"
             ),
-            [now - 86_400],
+            params![now - 86_400, market],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(sql(path, "summing market spend"))?;
@@ -281,9 +376,33 @@ impl Store {
             .map_err(sql(self.path(), "reading market intents"))
     }
 
+    /// The transaction hashes the ledger already names for `trader` on `market`.
+    pub fn market_known_txs(
+        &self,
+        market: &str,
+        trader: &str,
+    ) -> Result<std::collections::BTreeSet<String>> {
+        let mut stmt = self
+            .conn()
+            .prepare(
+                "SELECT tx FROM market_trades WHERE market = ?1 AND trader = ?2 AND tx IS NOT NULL",
+            )
+            .map_err(sql(self.path(), "reading market trades"))?;
+        let rows = stmt
+            .query_map([market, trader], |r| r.get::<_, String>(0))
+            .map_err(sql(self.path(), "reading market trades"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql(self.path(), "reading market trades"))
+    }
+
     /// What the ledger has spent at `now` (intents included: they may have been sent).
     pub fn market_spent(&self, now: i64) -> Result<Spent> {
         spent_on(self.conn(), self.path(), now)
+    }
+
+    /// What the ledger has spent in one market (its 0x address, lower case) at `now`.
+    pub fn market_spent_in(&self, market: &str, now: i64) -> Result<Spent> {
+        spent_where(self.conn(), self.path(), Some(market), now)
     }
 
     /// Records `t` as an intent, if it fits the limits with everything the ledger holds, in one
@@ -294,6 +413,18 @@ impl Store {
         t: &NewTrade<'_>,
         now: i64,
     ) -> Result<i64> {
+        self.market_record_intent_in(limits, &MarketCaps::default(), t, now)
+    }
+
+    /// [`Self::market_record_intent`] with the market's own caps checked too (its spend summed
+    /// by `t.market`), and its name kept with the trade.
+    pub fn market_record_intent_in(
+        &mut self,
+        limits: Limits,
+        caps: &MarketCaps,
+        t: &NewTrade<'_>,
+        now: i64,
+    ) -> Result<i64> {
         let cost = units_i64(t.cost, "trade cost")?;
         let spend = cost.max(0);
         let why = t.why.to_string();
@@ -301,6 +432,7 @@ impl Store {
             let path = tx.path().to_path_buf();
             let spent = spent_on(tx.sql(), &path, now)?;
             limits.check(spent, t.cost)?;
+            caps.check(spent_where(tx.sql(), &path, Some(&t.market), now)?, t.cost)?;
             let pending: Option<i64> = tx
                 .sql()
                 .query_row(
@@ -318,8 +450,8 @@ impl Store {
             }
             tx.sql()
                 .execute(
-                    "INSERT INTO market_trades (market, input, trader, nonce, deadline, delta_accepted, delta_rejected, cost, spend, state, origin, why, created_ts, updated_ts)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'intent', ?10, ?11, ?12, ?12)",
+                    "INSERT INTO market_trades (market, input, trader, nonce, deadline, delta_accepted, delta_rejected, cost, spend, state, origin, why, created_ts, updated_ts, market_name)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'intent', ?10, ?11, ?12, ?12, ?13)",
                     params![
                         t.market,
                         t.input as i64,
@@ -332,7 +464,8 @@ impl Store {
                         spend,
                         t.origin,
                         why,
-                        now
+                        now,
+                        caps.name
                     ],
                 )
                 .map_err(sql(&path, "recording a market trade"))?;
@@ -343,7 +476,7 @@ impl Store {
                     .detail(serde_json::json!({
                         "trade": id, "trader": t.trader, "nonce": t.nonce, "cost": t.cost.to_string(),
                         "delta_accepted": t.delta_accepted.to_string(), "delta_rejected": t.delta_rejected.to_string(),
-                        "origin": t.origin,
+                        "origin": t.origin, "market_name": caps.name,
                     })),
             )?;
             Ok(id)

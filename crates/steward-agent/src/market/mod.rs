@@ -17,7 +17,7 @@ pub mod ledger;
 pub mod quotes;
 
 pub use judge::{InputJudgement, judge_input};
-pub use ledger::{Left, Limits, Spent, TradeRecord, TradeState};
+pub use ledger::{Left, Limits, MarketCaps, Spent, TradeRecord, TradeState};
 
 use serde::{Deserialize, Serialize};
 use steward_core::{Address, Bytes};
@@ -187,8 +187,34 @@ pub fn check_limits(config: &Config, spent: Spent, cost: i128) -> Result<()> {
     Limits::of(config).check(spent, cost)
 }
 
+/// [`check_limits`] over the store, with the chosen market's own caps too (`market`: its
+/// address; the spend of that market is summed by it).
+pub fn check_caps(config: &Config, store: &Store, market: Address, cost: i128) -> Result<()> {
+    let now = unix_now();
+    Limits::of(config).check(store.market_spent(now)?, cost)?;
+    MarketCaps::of(config).check(store.market_spent_in(&addr(market), now)?, cost)
+}
+
 pub(crate) fn client(ctx: &IdentityContext<'_>) -> Result<SuggestionMarketClient> {
     client_of(ctx.config, ctx.network)
+}
+
+/// Refuses a market whose token does not have the 6 decimals every amount here is in
+/// ([`UNITS`]): a budget of 5 would otherwise be 5·10^-12 of an 18-decimal token.
+pub async fn check_decimals(m: &SuggestionMarketClient) -> Result<()> {
+    let (token, d) = m
+        .token_decimals()
+        .await
+        .map_err(chain_error("reading the market token's decimals"))?;
+    if d != crate::bonds::TOKEN_DECIMALS {
+        return Err(market_error(format!(
+            "market {}: its token {token} has {d} decimals, not {}: budgets, caps and prices here are in {}-decimal units (USDC), so this market is refused",
+            m.address(),
+            crate::bonds::TOKEN_DECIMALS,
+            crate::bonds::TOKEN_DECIMALS
+        )));
+    }
+    Ok(())
 }
 
 /// The market of `market.rpc` and `market.address`.
@@ -220,6 +246,7 @@ pub(crate) fn open_key(ctx: &IdentityContext<'_>) -> Result<steward_eth::Key> {
 /// Every input with its price and the user's shares.
 pub async fn list(ctx: IdentityContext<'_>) -> Result<MarketList> {
     let m = client(&ctx)?;
+    check_decimals(&m).await?;
     let info = m.info().await.map_err(chain_error("reading the market"))?;
     let me = ctx.keys.address_of(ctx.config.casting.key.as_deref()).ok();
     let mut inputs = Vec::new();
@@ -279,6 +306,7 @@ pub async fn quote(
         return Err(market_error("a trade needs a non-zero amount of shares"));
     }
     let m = client(&ctx)?;
+    check_decimals(&m).await?;
     let trader = match trader {
         Some(t) => t,
         None => ctx.keys.address_of(ctx.config.casting.key.as_deref())?,
@@ -383,6 +411,7 @@ pub async fn trade(
     probability: Option<f64>,
 ) -> Result<TradeDone> {
     let m = client(&ctx)?;
+    check_decimals(&m).await?;
     let (signature, price) = check_quote(&m, q).await?;
     let (gain, text) = match probability {
         Some(p) => {
@@ -419,7 +448,7 @@ pub async fn trade(
         daily_left: String::new(),
         text,
     };
-    Limits::of(ctx.config).check(store.market_spent(unix_now())?, q.cost)?;
+    check_caps(ctx.config, store, q.market, q.cost)?;
     let key = open_key(&ctx)?;
     execute(ctx.config, store, &m, &key, q, signature, why, "user").await
 }
@@ -449,11 +478,13 @@ pub(crate) async fn execute(
             key.address()
         )));
     }
-    reconcile(store, m, q.trader).await?;
+    reconcile(store, m, q.trader, config.market.from_block).await?;
     let limits = Limits::of(config);
+    let caps = MarketCaps::of(config);
     let now = unix_now();
     let spent = store.market_spent(now)?;
     limits.check(spent, q.cost)?;
+    caps.check(store.market_spent_in(&addr(q.market), now)?, q.cost)?;
     let spend = u128::try_from(q.cost).unwrap_or(0);
     let after = limits.left(Spent {
         total: spent.total + spend,
@@ -462,8 +493,9 @@ pub(crate) async fn execute(
     why.budget_left = tokens(after.budget as i128);
     why.daily_left = tokens(after.day as i128);
     let why_json = serde_json::to_value(&why).unwrap_or_default();
-    let id = store.market_record_intent(
+    let id = store.market_record_intent_in(
         limits,
+        &caps,
         &ledger::NewTrade {
             market: addr(q.market),
             input: q.input,
@@ -482,6 +514,8 @@ pub(crate) async fn execute(
     crate::cast::pause_at("market-after-intent");
     match m.trade(key, &q.quote(), signature).await {
         Ok(done) => {
+            // The other kill -9 point: mined, not yet settled in the ledger.
+            crate::cast::pause_at("market-after-send");
             let tx = done.tx.to_string();
             store.market_settle(id, TradeState::Confirmed, Some(&tx), None, unix_now())?;
             let spent = store.market_spent(unix_now())?;
@@ -513,10 +547,14 @@ pub(crate) async fn execute(
 /// quote's nonce used means the trade (or one the same key signed elsewhere, which spent too)
 /// landed; an expired quote with its nonce unused can never land, and its spend is released.
 /// An intent still within its deadline stays (and blocks the next trade on this market).
+/// A confirmed intent gets its transaction hash from the trader's `Traded` events since
+/// `from_block`: the first one of the same input, shares and cost that no other trade in the
+/// ledger already names.
 pub async fn reconcile(
     store: &mut Store,
     m: &SuggestionMarketClient,
     trader: Address,
+    from_block: u64,
 ) -> Result<Vec<(i64, TradeState)>> {
     let intents = store.market_intents(&addr(m.address()), &addr(trader))?;
     if intents.is_empty() {
@@ -530,6 +568,18 @@ pub async fn reconcile(
         .chain_time()
         .await
         .map_err(chain_error("reading the chain time"))?;
+    let confirmed = intents.iter().any(|t| t.nonce.is_some_and(|n| nonce > n));
+    // Only read the logs when some intent landed.
+    let (logs, mut known) = if confirmed {
+        (
+            m.trades_by(trader, from_block)
+                .await
+                .map_err(chain_error("reading the trader's trades"))?,
+            store.market_known_txs(&addr(m.address()), &addr(trader))?,
+        )
+    } else {
+        Default::default()
+    };
     let mut out = Vec::new();
     for t in intents {
         let state = match (t.nonce, t.deadline) {
@@ -537,11 +587,31 @@ pub async fn reconcile(
             (Some(_), Some(d)) if chain_now > d => TradeState::Abandoned,
             _ => continue,
         };
-        let note = match state {
-            TradeState::Confirmed => "reconciled: the quote's nonce is used on chain",
+        let tx = (state == TradeState::Confirmed)
+            .then(|| {
+                logs.iter().find(|l| {
+                    l.input == t.input
+                        && l.delta_yes == t.delta_accepted
+                        && l.delta_no == t.delta_rejected
+                        && l.cost == i128::from(t.cost)
+                        && !known.contains(&l.tx.to_string())
+                })
+            })
+            .flatten()
+            .map(|l| l.tx.to_string());
+        let note = match (state, &tx) {
+            (TradeState::Confirmed, Some(_)) => {
+                "reconciled: the quote's nonce is used on chain; the transaction is its Traded event's"
+            }
+            (TradeState::Confirmed, None) => {
+                "reconciled: the quote's nonce is used on chain, but no Traded event of this trade was found (signed elsewhere?)"
+            }
             _ => "reconciled: the quote expired unused; it can never land",
         };
-        store.market_settle(t.id, state, None, Some(note), unix_now())?;
+        if let Some(h) = &tx {
+            known.insert(h.clone());
+        }
+        store.market_settle(t.id, state, tx.as_deref(), Some(note), unix_now())?;
         out.push((t.id, state));
     }
     Ok(out)

@@ -153,6 +153,8 @@ async fn quote_handler(
 
 /// Serves `svc` on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, svc: QuoteService) -> Result<()> {
+    // `market.quote_max` is in 6-decimal units: a token with other decimals is refused first.
+    super::check_decimals(&svc.market).await?;
     axum::serve(listener, svc.router())
         .await
         .map_err(|e| Error::Source {

@@ -296,6 +296,54 @@ impl MailSender {
             .header(ContentType::TEXT_PLAIN)
             .body(n.text())
             .map_err(|e| self.fail("building the message", Some(Box::new(e))))?;
+        self.submit(msg).await
+    }
+
+    /// The address mail is sent from (`notify.mail.from`).
+    pub fn from(&self) -> &Mailbox {
+        &self.from
+    }
+
+    /// Sends one plain-text message to `to` (not the configured recipient) through the same
+    /// server: the attention-bond auto-reply (crate::bondauto). `headers` are extra
+    /// `(name, value)` pairs; `in_reply_to` threads it under the message it answers.
+    pub async fn send_to(
+        &self,
+        to: &Mailbox,
+        subject: &str,
+        body: String,
+        message_id: &str,
+        in_reply_to: Option<&str>,
+        auto_submitted: bool,
+    ) -> Result<(), NotifyError> {
+        self.net
+            .check_at(&self.host, self.port)
+            .map_err(|e| NotifyError::Refused {
+                channel: Channel::Mail,
+                host: self.host.clone(),
+                source: Box::new(e),
+            })?;
+        let mut b = Message::builder()
+            .from(self.from.clone())
+            .to(to.clone())
+            .subject(subject)
+            .message_id(Some(message_id.to_owned()))
+            .date_now();
+        if let Some(r) = in_reply_to {
+            b = b.in_reply_to(r.to_owned()).references(r.to_owned());
+        }
+        if auto_submitted {
+            // RFC 3834: an automatic answer, so the other side's auto-responders stay quiet.
+            b = b.header(AutoSubmitted);
+        }
+        let msg = b
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| self.fail("building the message", Some(Box::new(e))))?;
+        self.submit(msg).await
+    }
+
+    async fn submit(&self, msg: Message) -> Result<(), NotifyError> {
         let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host)
             .port(self.port)
             .tls(self.tls()?)
@@ -309,6 +357,24 @@ impl MailSender {
             .await
             .map_err(|e| self.fail("sending", Some(Box::new(e))))?;
         Ok(())
+    }
+}
+
+/// `Auto-Submitted: auto-replied` (RFC 3834).
+#[derive(Debug, Clone, Copy)]
+struct AutoSubmitted;
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), "auto-replied".into())
     }
 }
 

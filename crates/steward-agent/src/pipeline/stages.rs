@@ -37,9 +37,15 @@ pub struct RoundReport {
     /// Unanswered attention bonds forfeited to the user this round (`bonds.forfeit`, `run --watch`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub forfeited: Vec<crate::bondgate::Forfeit>,
+    /// Bonded mail the agent answered on the user's behalf this round (`bonds.auto_reply`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub auto_replied: Vec<crate::bondauto::AutoReply>,
     /// The suggestion market's inputs the agent looked at this round (`market.auto`, `run --watch`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub market: Vec<crate::market::auto::AutoLine>,
+    /// Settled inputs whose winning shares `market.auto` redeemed this round.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub market_redeemed: Vec<crate::market::auto::Redeemed>,
 }
 
 /// The question budget of a round, as `steward run` reports it.

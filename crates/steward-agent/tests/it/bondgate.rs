@@ -279,3 +279,126 @@ async fn sync_all_gates_imap_mail_on_a_real_dovecot() {
         steward_agent::sources::imap::cursor_key(&c.imap[0])
     );
 }
+
+/// With `bonds.price` unset the gate's price is the CO-QAF attention price at the inbox's real
+/// count of bonded messages in the last 7 days (before: always the empty-inbox price, 0.01 USDC):
+/// after ten deposits a 0.015 USDC bond is below the price and held; a week later, with those
+/// out of the window, the same bond is delivered. A sender the user answered gets the reply-rate
+/// discount: their 0.015 bond passes where an unanswered sender's is held.
+#[tokio::test]
+async fn the_live_price_counts_the_inboxs_last_7_days() {
+    use steward_agent::sources::mail::RawMessage;
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            return steward_testing::skip(
+                steward_testing::Need::Anvil,
+                "the_live_price_counts_the_inboxs_last_7_days",
+                why,
+            );
+        }
+    };
+    let anvil = Anvil::start(&tools).await.expect("anvil starts");
+    let artifacts = Artifacts::load(&tools).expect("contracts compile");
+    let kit = Bonds::deploy(&anvil, &artifacts, &BondsConfig::default())
+        .await
+        .expect("deploy");
+    let esc = kit.escrow();
+    let (sender, other, me) = (
+        dev_key(1).expect("key"),
+        dev_key(3).expect("key"),
+        dev_key(2).expect("key").address(),
+    );
+    for k in 0..10 {
+        esc.deposit(
+            &other,
+            me,
+            id(&format!("w{k}")),
+            usdc(1) / steward_core::U256::from(50u64),
+        )
+        .await
+        .expect("deposit");
+    }
+    let mut c = cfg(anvil.url().as_str(), &kit, me);
+    c.bonds.price = None;
+    c.bonds.confirmations = 0;
+    c.bonds.from_block = kit.deployed_at;
+    let gate = gate(&c);
+    let bonded = |label: &str| {
+        let dir = tempfile::tempdir().expect("tmp");
+        put(
+            dir.path(),
+            label,
+            "s@mail.test",
+            Some((kit.escrow, id(label))),
+        );
+        RawMessage {
+            label: label.into(),
+            bytes: std::fs::read(dir.path().join("new").join(label)).expect("read"),
+        }
+    };
+    let small = usdc(15) / steward_core::U256::from(1000u64); // 0.015 USDC
+    esc.deposit(&sender, me, id("now"), small)
+        .await
+        .expect("deposit");
+    assert_eq!(
+        steward_agent::bonds::inbox_7d(&esc, me, kit.deployed_at)
+            .await
+            .expect("count"),
+        11
+    );
+    let s = gate.screen("inbox", &[bonded("now")]).await;
+    assert!(s.failure.is_none(), "{:?}", s.failure);
+    assert_eq!(s.held.len(), 1, "{s:?}");
+    assert_eq!(s.held[0].reason, "below-price");
+    let price: u64 = s.held[0].detail["price"]
+        .as_str()
+        .expect("price")
+        .parse()
+        .expect("units");
+    assert!(
+        price > 20_000,
+        "ten bonded messages at least double the price: {price}"
+    );
+    // The user answered every one of `other`'s ten: its price is discounted by γ·1 and its
+    // 0.015 bond passes, while `sender`'s same bond stays below the price.
+    let user = dev_key(2).expect("key");
+    for k in 0..10 {
+        esc.reply(&user, id(&format!("w{k}"))).await.expect("reply");
+    }
+    esc.deposit(&other, me, id("answered"), small)
+        .await
+        .expect("deposit");
+    let live = steward_agent::bonds::live_price(&esc, me, &Default::default(), kit.deployed_at)
+        .await
+        .expect("live");
+    assert_eq!(live.inbox_7d, 12);
+    let theirs = live.senders[&other.address()];
+    assert!(theirs < live.price && theirs <= small, "{live:?}");
+    assert!(!live.senders.contains_key(&sender.address()));
+    let s = gate
+        .screen("inbox", &[bonded("answered"), bonded("now")])
+        .await;
+    assert_eq!((s.deliver.len(), s.held.len()), (1, 1), "{s:?}");
+    assert_eq!(s.deliver[0].label, "answered");
+    assert_eq!(s.held[0].reason, "below-price");
+
+    // Eight days on: the old deposits are out of the window.
+    anvil.increase_time(8 * 86_400).await.expect("warp");
+    anvil.mine(1).await.expect("mine");
+    esc.deposit(&sender, me, id("later"), small)
+        .await
+        .expect("deposit");
+    assert_eq!(
+        steward_agent::bonds::inbox_7d(&esc, me, kit.deployed_at)
+            .await
+            .expect("count"),
+        1
+    );
+    let live = steward_agent::bonds::live_price(&esc, me, &Default::default(), kit.deployed_at)
+        .await
+        .expect("live");
+    assert_eq!(live.inbox_7d, 1);
+    let s = gate.screen("inbox", &[bonded("later")]).await;
+    assert_eq!((s.deliver.len(), s.held.len()), (1, 0), "{s:?}");
+}

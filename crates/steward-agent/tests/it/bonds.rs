@@ -390,3 +390,38 @@ async fn sender_scores_read_from_the_chain_show_reply_rates_and_coqaf_shares() {
         "{scores:?}"
     );
 }
+
+/// A `bonds.token` with 18 decimals is refused with the reason, never read as if it had 6 (a
+/// 1e12-fold mispricing): verify fails, so the gate holds the bonded mail `unverified`.
+#[tokio::test]
+async fn a_token_without_6_decimals_is_refused_not_misread() {
+    let Some((anvil, artifacts)) = chain("a_token_without_6_decimals_is_refused_not_misread").await
+    else {
+        return;
+    };
+    let owner = anvil.accounts()[0];
+    let token = Bonds::deploy_18_decimal_token(&anvil, &artifacts, owner, usdc(1_000_000))
+        .await
+        .expect("token");
+    let escrow = Bonds::deploy_escrow(&anvil, &artifacts, token, owner, U256::from(1u64))
+        .await
+        .expect("escrow");
+    let esc = steward_eth::BondEscrow::new(anvil.rpc().clone(), escrow);
+    let me = dev_key(2).expect("key").address();
+    let policy = BondPolicy {
+        chain_id: 31337,
+        escrow,
+        token,
+        recipient: me,
+        price: usdc(1),
+        whitelist: BTreeSet::new(),
+        trusted_delegates: BTreeSet::new(),
+        confirmations: 0,
+    };
+    let msgs = [mail("m1", "s@mail.test", header(escrow, id("m1")))];
+    let e = bonds::verify(&esc, &policy, &msgs)
+        .await
+        .expect_err("18 decimals");
+    assert_eq!(e.kind(), "bad-token");
+    assert!(e.to_string().contains("has 18 decimals, not 6"), "{e}");
+}

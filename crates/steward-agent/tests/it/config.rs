@@ -229,11 +229,18 @@ fn every_key_is_documented_with_its_env_and_default() {
             "market.quote_max" | "market.from_block" => "5",
             "market.quote_traders" => "0x0000000000000000000000000000000000000001",
             "market.quote_url" => "http://127.0.0.1:8547",
+            "market.markets" => {
+                r#"[{ name = "grants", address = "0x0000000000000000000000000000000000000002" }]"#
+            }
             "bonds.escrow" | "bonds.token" | "bonds.recipient" => {
                 "0x0000000000000000000000000000000000000001"
             }
             "bonds.whitelist" | "bonds.trusted" => "a@example.org, b@example.org",
-            "bonds.require" | "bonds.forfeit" | "bonds.reply_on_answer" => "true",
+            "bonds.require" | "bonds.forfeit" | "bonds.reply_on_answer" | "bonds.auto_reply" => {
+                "true"
+            }
+            "bonds.auto_reply_to" => "trusted, a@example.org",
+            "bonds.auto_reply_min" => "2.5",
             "casting.enabled" => "true",
             "snapshot.sequencer" => "http://127.0.0.1:1/",
             "limits.max_body_bytes" => "4096",
@@ -336,4 +343,111 @@ fn bonds_section_is_off_by_default_and_all_or_nothing() {
     )
     .expect("flags");
     assert_eq!((c.bonds.price, c.bonds.require), (Some(0.25), true));
+}
+
+#[test]
+fn auto_reply_needs_an_escrow_and_someone_to_cover() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("config.toml");
+    let a = "0x00000000000000000000000000000000000000aa";
+    let full = format!(
+        "[bonds]\nrpc = \"http://127.0.0.1:8545\"\nchain_id = 31337\nescrow = \"{a}\"\ntoken = \"{a}\"\nrecipient = \"{a}\"\n"
+    );
+    let load = |text: &str| {
+        std::fs::write(&file, text).expect("write");
+        Config::load(&file, env(&[]), &[])
+    };
+    let e =
+        load("[bonds]\nauto_reply = true\nauto_reply_to = [\"trusted\"]\n").expect_err("no escrow");
+    assert!(e.to_string().contains("bonds.auto_reply"), "{e}");
+    let e = load(&format!("{full}auto_reply = true\n")).expect_err("covers nobody");
+    assert!(e.to_string().contains("covers nobody"), "{e}");
+    let e = load(&format!(
+        "{full}auto_reply = true\nauto_reply_to = [\"everyone\"]\n"
+    ))
+    .expect_err("bad entry");
+    assert!(e.to_string().contains("bonds.auto_reply_to"), "{e}");
+    let c = load(&format!(
+        "{full}auto_reply = true\nauto_reply_to = [\"trusted\", \"a@x.org\"]\nauto_reply_min = 2\n"
+    ))
+    .expect("ok");
+    assert!(c.bonds.auto_reply);
+    assert_eq!(c.bonds.auto_reply_min, Some(2.0));
+    assert!(!Config::default().bonds.auto_reply, "off by default");
+}
+
+#[test]
+fn named_markets_are_chosen_by_name_and_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("config.toml");
+    let a = "0x00000000000000000000000000000000000000aa";
+    let b = "0x00000000000000000000000000000000000000bb";
+    let load = |text: &str| {
+        std::fs::write(&file, text).expect("write");
+        Config::load(&file, env(&[]), &[])
+    };
+    let c = load(&format!(
+        "[market]\nrpc = \"http://127.0.0.1:8545\"\naddress = \"{a}\"\nquote_url = \"http://127.0.0.1:1/\"\nbudget = 10\n\n[[market.markets]]\nname = \"grants\"\naddress = \"{b}\"\nfrom_block = 7\nbudget = 3\n"
+    ))
+    .expect("loads");
+    assert_eq!(c.market_names(), ["default", "grants"]);
+    let g = c.for_market(Some("grants")).expect("grants");
+    assert_eq!(g.market.address.as_deref(), Some(b));
+    assert_eq!(
+        g.market.rpc.as_deref(),
+        Some("http://127.0.0.1:8545"),
+        "inherited"
+    );
+    assert_eq!(g.market.quote_url.as_deref(), Some("http://127.0.0.1:1/"));
+    assert_eq!(g.market.from_block, 7);
+    assert_eq!(g.market.budget, 10.0, "the overall budget stays");
+    let caps = steward_agent::market::MarketCaps::of(&g);
+    assert_eq!(caps.name, "grants");
+    assert_eq!(caps.limits.map(|l| l.budget), Some(3_000_000));
+    let d = c.for_market(None).expect("default");
+    assert_eq!(d.market.address.as_deref(), Some(a));
+    assert_eq!(steward_agent::market::MarketCaps::of(&d).limits, None);
+    let e = c.for_market(Some("nope")).expect_err("unknown");
+    assert!(e.to_string().contains("known: default, grants"), "{e}");
+    for (bad, want) in [
+        (
+            format!("[[market.markets]]\nname = \"default\"\naddress = \"{b}\"\n"),
+            "market.address",
+        ),
+        (
+            format!(
+                "[[market.markets]]\nname = \"x\"\naddress = \"{b}\"\n[[market.markets]]\nname = \"x\"\naddress = \"{a}\"\n"
+            ),
+            "named twice",
+        ),
+        (
+            "[[market.markets]]\nname = \"x\"\naddress = \"0x12\"\n".to_owned(),
+            "not an address",
+        ),
+        (
+            format!("[[market.markets]]\nname = \"a b\"\naddress = \"{b}\"\n"),
+            "a name is",
+        ),
+        (
+            format!("[[market.markets]]\nname = \"x\"\naddress = \"{b}\"\nbudget = -1\n"),
+            "amount of tokens",
+        ),
+    ] {
+        let e = load(&bad).expect_err(want);
+        assert!(
+            e.to_string().contains("market.markets") && e.to_string().contains(want),
+            "{e}"
+        );
+    }
+    // From env: an inline array.
+    let c = Config::load(
+        &dir.path().join("none.toml"),
+        env(&[(
+            "STEWARD_MARKET_MARKETS",
+            &format!("[{{ name = \"g\", address = \"{b}\", daily_cap = 1.5 }}]"),
+        )]),
+        &[],
+    )
+    .expect("env");
+    assert_eq!(c.market.markets[0].daily_cap, Some(1.5));
 }

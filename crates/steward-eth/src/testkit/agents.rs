@@ -93,6 +93,23 @@ impl MarketSetup {
         let mut code = artifacts.get("StewardUSDC")?.bytecode.to_vec();
         code.extend((sponsor,).abi_encode_params());
         let usdc = anvil.deploy(sponsor, Bytes::from(code)).await?;
+        Self::deploy_on(anvil, artifacts, usdc, b, duration).await
+    }
+
+    /// [`Self::deploy`] over a token already deployed (an 18-decimal one, for the agent's
+    /// decimals check); `usdc` names it, whatever it is.
+    pub async fn deploy_on(
+        anvil: &Anvil,
+        artifacts: &Artifacts,
+        usdc: Address,
+        b: u128,
+        duration: u64,
+    ) -> TkResult<Self> {
+        let sponsor = anvil
+            .accounts()
+            .first()
+            .copied()
+            .ok_or_else(|| TestkitError::new("anvil has no accounts"))?;
         let now = anvil
             .rpc()
             .block_timestamp(anvil.block_number().await?)

@@ -96,6 +96,21 @@ impl Bonds {
         anvil.deploy(owner, code).await
     }
 
+    /// An 18-decimal ERC-20 (`StewardToken`, `supply` to `holder`): not USDC-shaped, for the
+    /// agent's decimals checks.
+    pub async fn deploy_18_decimal_token(
+        anvil: &Anvil,
+        artifacts: &Artifacts,
+        holder: Address,
+        supply: U256,
+    ) -> TkResult<Address> {
+        let code = with_args(
+            &artifacts.get("StewardToken")?.bytecode,
+            ("Eighteen".to_owned(), "E18".to_owned(), holder, supply).abi_encode_params(),
+        );
+        anvil.deploy(holder, code).await
+    }
+
     /// Another escrow over `token`, owned by `owner` (also its treasury).
     pub async fn deploy_escrow(
         anvil: &Anvil,

@@ -37,6 +37,8 @@ pub(crate) enum BondCommand {
     Scores(ScoresArgs),
     /// Mail `sync` / `ingest mail` held under `[bonds]`, with the reason (newest first)
     Held,
+    /// Answer the bonded mail `bonds.auto_reply` covers: acknowledge, then refund (one round)
+    AutoReply,
 }
 
 #[derive(Debug, Args)]
@@ -97,9 +99,10 @@ pub(crate) struct VerifyArgs {
     /// The least bond delivered, in USDC (default: bonds.price, else the attention price at --inbox)
     #[arg(long)]
     price: Option<f64>,
-    /// Bonded messages received in the last 7 days, for the default price
-    #[arg(long, default_value_t = 0)]
-    inbox: u64,
+    /// Bonded messages received in the last 7 days, for the default price [default: counted
+    /// on chain, the recipient's deposits of the last 7 days from bonds.from_block]
+    #[arg(long)]
+    inbox: Option<u64>,
     /// From addresses delivered without a bond, comma-separated (default: bonds.whitelist)
     #[arg(long, value_delimiter = ',')]
     whitelist: Vec<String>,
@@ -154,6 +157,7 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, command: BondCommand) -> Result<ExitC
         BondCommand::Forfeit(a) => settle(ctx, out, &a, false),
         BondCommand::Scores(a) => scores(ctx, out, &a),
         BondCommand::Held => held(ctx, out),
+        BondCommand::AutoReply => auto_reply(ctx, out),
     }
 }
 
@@ -263,10 +267,29 @@ fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
             Err(e) => unreadable.push(e.to_string()),
         }
     }
-    let price = match (a.price, bc.price) {
-        (Some(p), _) => usdc_units(p, "--price")?,
-        (None, Some(p)) => usdc_units(p, "bonds.price")?,
-        (None, None) => bonds::price_units(&PriceParams::default(), a.inbox, 0.0)?,
+    let recipient = flag_or(
+        a.recipient,
+        cfg_address(&bc.recipient, "recipient")?,
+        "recipient",
+    )?;
+    let rt = runtime()?;
+    // Without a price given, the live CO-QAF prices, each answered sender's discount included.
+    let (price, sender_prices) = match (a.price, bc.price, a.inbox) {
+        (Some(p), _, _) => (usdc_units(p, "--price")?, Default::default()),
+        (None, Some(p), _) => (usdc_units(p, "bonds.price")?, Default::default()),
+        (None, None, Some(d)) => (
+            bonds::price_units(&PriceParams::default(), d, 0.0)?,
+            Default::default(),
+        ),
+        (None, None, None) => {
+            let live = rt.block_on(bonds::live_price(
+                &esc,
+                recipient,
+                &PriceParams::default(),
+                bc.from_block,
+            ))?;
+            (live.price, live.senders)
+        }
     };
     let lower = |v: &[String], cfg: &[String]| -> BTreeSet<String> {
         let v = if v.is_empty() { cfg } else { v };
@@ -276,17 +299,18 @@ fn verify(ctx: &Ctx, out: &Output, a: &VerifyArgs) -> Result<ExitCode> {
         chain_id: flag_or(a.chain_id, bc.chain_id, "chain_id")?,
         escrow: esc.address(),
         token: flag_or(a.token, cfg_address(&bc.token, "token")?, "token")?,
-        recipient: flag_or(
-            a.recipient,
-            cfg_address(&bc.recipient, "recipient")?,
-            "recipient",
-        )?,
+        recipient,
         price,
         whitelist: lower(&a.whitelist, &bc.whitelist),
         trusted_delegates: lower(&a.trusted, &bc.trusted),
         confirmations: a.confirmations.unwrap_or(bc.confirmations),
     };
-    let verdicts = runtime()?.block_on(bonds::verify(&esc, &policy, &messages))?;
+    let verdicts = rt.block_on(bonds::verify_priced(
+        &esc,
+        &policy,
+        &sender_prices,
+        &messages,
+    ))?;
     // Only what was paid for (or let through by the policy) reaches the store.
     let ingested = if a.ingest {
         let (home, mut store) = ctx.open_store()?;
@@ -510,4 +534,99 @@ impl Forfeiter {
                 .push(format!("forfeiting unanswered bonds: {e:#}")),
         }
     }
+}
+
+/// `bonds.auto_reply`: the agent answers covered bonded mail on the user's behalf, once per
+/// `run --watch` round or once with `steward bond auto-reply` (steward_agent::bondauto).
+pub(crate) struct AutoReplier(steward_agent::bondauto::AutoReplier);
+
+impl AutoReplier {
+    /// `None` unless `[bonds]` is set with `auto_reply = true`. Needs `[notify.mail]` (the
+    /// server the acknowledgements go through) and the key the user authorised on the escrow.
+    pub(crate) fn from_ctx(ctx: &Ctx) -> Result<Option<Self>> {
+        let home = Home::open(&ctx.home_path()?)?;
+        let cfg = ctx.config(&home)?;
+        let Some(policy) = steward_agent::bondauto::AutoReplyPolicy::from_config(&cfg.bonds) else {
+            return Ok(None);
+        };
+        let net = Network::from_config(&cfg)?;
+        let Some(gate) = steward_agent::bondgate::BondGate::from_config(&cfg, &net)? else {
+            return Ok(None);
+        };
+        let Some(m) = &cfg.notify.mail else {
+            bail!(
+                "bonds.auto_reply needs [notify.mail]: the SMTP server the acknowledgements are sent through"
+            );
+        };
+        let mailer = steward_agent::notify::MailSender::new(&net, m, &|v| Ctx::getenv(v))?;
+        let key = open_key(&home, cfg.casting.key.as_deref())
+            .context("opening the key that replies to bonds (bonds.auto_reply)")?;
+        Ok(Some(Self(steward_agent::bondauto::AutoReplier::new(
+            gate,
+            key,
+            mailer,
+            policy,
+            cfg.bonds.from_block,
+        ))))
+    }
+
+    pub(crate) fn once(&self, ctx: &Ctx) -> Result<steward_agent::bondauto::AutoReplyReport> {
+        let (_, mut store) = ctx.open_store()?;
+        Ok(runtime()?.block_on(self.0.round(&mut store))?)
+    }
+
+    /// One round in `run --watch`; a failure is the round's error, never the loop's end.
+    pub(crate) fn round(&self, ctx: &Ctx, report: &mut steward_agent::RoundReport) {
+        match self.once(ctx) {
+            Ok(r) => {
+                for a in &r.replies {
+                    if let Some(e) = &a.error {
+                        report
+                            .errors
+                            .push(format!("auto-reply to bond {}: {e}", a.bond));
+                    }
+                }
+                report.auto_replied.extend(r.replies);
+            }
+            Err(e) => report.errors.push(format!("answering bonded mail: {e:#}")),
+        }
+    }
+}
+
+fn auto_reply(ctx: &Ctx, out: &Output) -> Result<ExitCode> {
+    let Some(r) = AutoReplier::from_ctx(ctx)? else {
+        bail!(
+            "bonds.auto_reply is off: set it (and bonds.auto_reply_to or bonds.auto_reply_min) to let the agent answer"
+        );
+    };
+    let report = r.once(ctx)?;
+    out.result(&report, || {
+        let mut s = String::new();
+        for a in &report.replies {
+            let _ = writeln!(
+                s,
+                "{}  {}  {} ({}){}",
+                a.state,
+                a.sender,
+                a.proposal_key,
+                a.rule,
+                a.tx.as_deref()
+                    .map(|t| format!(" tx {t}"))
+                    .unwrap_or_default()
+            );
+        }
+        let _ = write!(
+            s,
+            "{} answered, {} waiting for you",
+            report.replies.len(),
+            report.waiting
+        );
+        s
+    });
+    let failed = report.replies.iter().any(|a| a.error.is_some());
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

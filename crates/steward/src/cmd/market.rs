@@ -17,6 +17,21 @@ use steward_agent::{Home, Keys, Network};
 use crate::ctx::Ctx;
 use crate::output::Output;
 
+/// `steward market [--market NAME] ...`.
+#[derive(Debug, Args)]
+pub(crate) struct MarketArgs {
+    /// Which market: a name from [[market.markets]], or `default` (market.address)
+    #[arg(long, global = true, value_name = "NAME")]
+    market: Option<String>,
+    #[command(subcommand)]
+    command: MarketCommand,
+}
+
+/// The config with the market `name` in `[market]`'s place.
+fn config_for(ctx: &Ctx, home: &Home, name: Option<&str>) -> Result<steward_agent::Config> {
+    Ok(ctx.config(home)?.for_market(name)?)
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum MarketCommand {
     /// The market's inputs: status, LMSR price of "accepted", pool, your shares
@@ -116,20 +131,21 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-pub(crate) fn run(ctx: &Ctx, out: &Output, command: MarketCommand) -> Result<ExitCode> {
-    match command {
-        MarketCommand::Trade(a) => trade(ctx, out, &a),
-        MarketCommand::Quotes(a) => quotes(ctx, &a),
-        other => run_other(ctx, out, other),
+pub(crate) fn run(ctx: &Ctx, out: &Output, args: MarketArgs) -> Result<ExitCode> {
+    let name = args.market.as_deref();
+    match args.command {
+        MarketCommand::Trade(a) => trade(ctx, out, &a, name),
+        MarketCommand::Quotes(a) => quotes(ctx, &a, name),
+        other => run_other(ctx, out, other, name),
     }
 }
 
 /// The sponsor's quote service: the key is opened once, then the home is let go (the service
 /// reads the chain only).
-fn quotes(ctx: &Ctx, a: &QuotesArgs) -> Result<ExitCode> {
+fn quotes(ctx: &Ctx, a: &QuotesArgs, name: Option<&str>) -> Result<ExitCode> {
     let (cfg, net, key) = {
         let home = Home::open(&ctx.home_path()?)?;
-        let cfg = ctx.config(&home)?;
+        let cfg = config_for(ctx, &home, name)?;
         let keys = Keys::new(&home);
         let password = Ctx::keystore_password(false)?;
         let key = keys.open(cfg.casting.key.as_deref(), &password)?;
@@ -157,9 +173,9 @@ fn quotes(ctx: &Ctx, a: &QuotesArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn trade(ctx: &Ctx, out: &Output, a: &TradeArgs) -> Result<ExitCode> {
+fn trade(ctx: &Ctx, out: &Output, a: &TradeArgs, name: Option<&str>) -> Result<ExitCode> {
     let (home, mut store) = ctx.open_store()?;
-    let cfg = ctx.config(&home)?;
+    let cfg = config_for(ctx, &home, name)?;
     if let Some(n) = store.market_import_file(&home)? {
         let _ = writeln!(
             std::io::stderr(),
@@ -177,8 +193,7 @@ fn trade(ctx: &Ctx, out: &Output, a: &TradeArgs) -> Result<ExitCode> {
     };
     let q = read_quote(path)?;
     // A trade past the limits is refused before the password is asked for.
-    let now = jiff::Timestamp::now().as_second();
-    market::check_limits(&cfg, store.market_spent(now)?, q.cost)?;
+    market::check_caps(&cfg, &store, q.market, q.cost)?;
     let password = Ctx::keystore_password(false)?;
     let ictx = IdentityContext {
         home: &home,
@@ -293,12 +308,30 @@ pub(crate) fn render_auto(r: &market::auto::AutoReport) -> String {
             l.input, l.price
         );
     }
+    for r in &r.redeemed {
+        let _ = writeln!(
+            s,
+            "  input {} settled {}: {}",
+            r.input,
+            if r.accepted { "accepted" } else { "rejected" },
+            match (&r.tx, &r.error) {
+                (Some(tx), _) => format!("redeemed {} (tx {tx})", r.amount),
+                (None, Some(e)) => format!("redeeming {} failed: {e}", r.amount),
+                (None, None) => format!("would redeem {}", r.amount),
+            }
+        );
+    }
     s
 }
 
-fn run_other(ctx: &Ctx, out: &Output, command: MarketCommand) -> Result<ExitCode> {
+fn run_other(
+    ctx: &Ctx,
+    out: &Output,
+    command: MarketCommand,
+    name: Option<&str>,
+) -> Result<ExitCode> {
     let home = Home::open(&ctx.home_path()?)?;
-    let cfg = ctx.config(&home)?;
+    let cfg = config_for(ctx, &home, name)?;
     let keys = Keys::new(&home);
     let network = Network::from_config(&cfg)?;
     let signs = match &command {
@@ -417,12 +450,31 @@ impl AutoTrader {
         }))
     }
 
-    /// Trades what the agent's judgement and the caps allow; a failure is the round's error,
-    /// never the loop's end.
+    /// Trades what the agent's judgement and the caps allow, in every market (`default` and
+    /// `[[market.markets]]`); a failure is the round's error, never the loop's end.
     pub(crate) fn round(&self, ctx: &Ctx, report: &mut steward_agent::RoundReport) {
+        let names = (|| -> Result<Vec<String>> {
+            let home = Home::open(&ctx.home_path()?)?;
+            Ok(ctx.config(&home)?.market_names())
+        })();
+        let names = match names {
+            Ok(n) => n,
+            Err(e) => {
+                report
+                    .errors
+                    .push(format!("trading in the suggestion markets: {e:#}"));
+                return;
+            }
+        };
+        for name in names {
+            self.round_in(ctx, report, &name);
+        }
+    }
+
+    fn round_in(&self, ctx: &Ctx, report: &mut steward_agent::RoundReport, name: &str) {
         let r = (|| -> Result<market::auto::AutoReport> {
             let (home, mut store) = ctx.open_store()?;
-            let cfg = ctx.config(&home)?;
+            let cfg = config_for(ctx, &home, Some(name))?;
             store.market_import_file(&home)?;
             let keys = Keys::new(&home);
             let network = Network::from_config(&cfg)?;
@@ -456,10 +508,20 @@ impl AutoTrader {
             ))?)
         })();
         match r {
-            Ok(r) => report.market.extend(r.lines),
+            Ok(r) => {
+                report.market.extend(r.lines);
+                for x in &r.redeemed {
+                    if let Some(e) = &x.error {
+                        report
+                            .errors
+                            .push(format!("redeeming market input {}: {e}", x.input));
+                    }
+                }
+                report.market_redeemed.extend(r.redeemed);
+            }
             Err(e) => report
                 .errors
-                .push(format!("trading in the suggestion market: {e:#}")),
+                .push(format!("trading in market {name:?}: {e:#}")),
         }
     }
 }

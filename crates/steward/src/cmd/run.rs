@@ -54,6 +54,12 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &RunArgs) -> Result<ExitCode> {
     } else {
         None
     };
+    // `bonds.auto_reply`: the same, for the key that answers bonded mail.
+    let auto_replier = if args.watch {
+        crate::cmd::bond::AutoReplier::from_ctx(ctx)?
+    } else {
+        None
+    };
     // `market.auto`: the keystore password is read once, before the first round.
     let trader = if args.watch {
         crate::cmd::market::AutoTrader::from_ctx(ctx, args.no_llm)?
@@ -64,6 +70,9 @@ pub(crate) fn run(ctx: &Ctx, out: &Output, args: &RunArgs) -> Result<ExitCode> {
         let mut round = round(ctx, args)?;
         if let Some(f) = &forfeiter {
             f.round(&mut round);
+        }
+        if let Some(a) = &auto_replier {
+            a.round(ctx, &mut round);
         }
         if let Some(t) = &trader {
             t.round(ctx, &mut round);
@@ -307,6 +316,17 @@ pub(crate) fn render(r: &Round) -> String {
                     e.as_deref().unwrap_or("?")
                 );
             }
+        }
+    }
+    for a in &r.auto_replied {
+        if a.state == "replied" {
+            let _ = writeln!(
+                s,
+                "AUTO-REPLIED  {} ({}), bond refunded (tx {})",
+                a.sender,
+                a.rule,
+                a.tx.as_deref().unwrap_or("earlier")
+            );
         }
     }
     for l in &r.market {

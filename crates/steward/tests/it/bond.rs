@@ -483,3 +483,245 @@ fn run_watch_forfeits_unanswered_bonds_once_per_round() {
     );
     drop(anvil);
 }
+
+/// `bonds.auto_reply`: the agent, as the key the user authorised on the escrow, acknowledges
+/// and refunds the bonded mail of the sender the user named, and leaves the other sender's for
+/// the user; the acknowledgement never carries the user's writing; a kill -9 between the mail
+/// and the chain's reply neither mails nor refunds twice.
+#[test]
+fn auto_reply_answers_only_whom_the_user_allowed_and_survives_kill_9() {
+    use std::io::{BufRead, BufReader};
+    use steward_agent::testkit::smtp::MailServer;
+    const CANARY: &str = "CANARY-7f3a-heron-basalt-2210";
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            steward_testing::skip(steward_testing::Need::Anvil, "bond_auto_reply", why);
+            return;
+        }
+    };
+    let smtp = match MailServer::start() {
+        Ok(m) => m,
+        Err(why) => {
+            steward_testing::skip(steward_testing::Need::Smtp, "bond_auto_reply", why);
+            return;
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (allowed, outside) = (dev_key(1).expect("key"), dev_key(4).expect("key"));
+    let user = dev_key(2).expect("key");
+    let agent = dev_key(3).expect("key").address();
+    let me = user.address();
+    let id = steward_agent::bonds::message_id_of;
+    let (anvil, kit) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let kit = Bonds::deploy(&anvil, &artifacts, &BondsConfig::default())
+            .await
+            .expect("deploy");
+        let esc = kit.escrow();
+        // The user authorises the agent's key to reply for them.
+        esc.set_agent(&user, agent, true).await.expect("setAgent");
+        for (k, m) in [(&allowed, "first@mail.test"), (&outside, "other@mail.test")] {
+            esc.deposit(k, me, id(m), steward_eth::testkit::usdc(1))
+                .await
+                .expect("deposit");
+        }
+        (anvil, kit)
+    });
+    let balance = |who| {
+        rt.block_on(kit.escrow().token_balance(kit.token, who))
+            .expect("balance")
+    };
+    let (dir, home) = temp_home();
+    let (code, _, err) = run(steward(&home).env("STEWARD_PASSPHRASE", PASS).arg("init"));
+    assert_eq!(code, 0, "{err}");
+    // Only the agent's key: it is the default key, and it is not the recipient's.
+    crate::import_dev_key(&home, 3, KPW);
+    std::fs::write(
+        home.join("config.toml"),
+        format!(
+            "[bonds]\nrpc = \"{}\"\nchain_id = 31337\nescrow = \"{}\"\ntoken = \"{}\"\nrecipient = \"{me}\"\nprice = 0.5\nconfirmations = 0\nfrom_block = {}\nauto_reply = true\nauto_reply_to = [\"A@mail.test\"]\n\n[notify.mail]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"Me <me@mail.test>\"\nto = \"me@mail.test\"\n",
+            anvil.url(),
+            kit.escrow,
+            kit.token,
+            kit.deployed_at,
+            smtp.sink_port
+        ),
+    )
+    .expect("config");
+    let st = |args: &[&str]| {
+        run(steward(&home)
+            .env("STEWARD_PASSPHRASE", PASS)
+            .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+            .args(args)
+            .arg("--json"))
+    };
+    // The user's private writing, with a canary.
+    let (code, out, err) = st(&[
+        "profile",
+        "say",
+        &format!("I privately think the grants council is captured ({CANARY})"),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let writing = dir.path().join("notes.md");
+    std::fs::write(&writing, format!("My private notes. {CANARY}\n")).expect("write");
+    let (code, out, err) = st(&[
+        "profile",
+        "import",
+        "writing",
+        &writing.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let md = dir.path().join("Maildir");
+    std::fs::create_dir_all(md.join("cur")).expect("maildir");
+    std::fs::create_dir_all(md.join("new")).expect("maildir");
+    let write_mail = |name: &str, from: &str| {
+        std::fs::write(
+            md.join("new").join(name),
+            format!(
+                "Message-ID: <{name}@mail.test>\r\nFrom: <{from}>\r\nX-Steward-Bond: 31337:{}:{}\r\nSubject: About {name}\r\n\r\nPlease read this.\r\n",
+                kit.escrow,
+                id(&format!("{name}@mail.test"))
+            ),
+        )
+        .expect("write");
+    };
+    write_mail("first", "a@mail.test");
+    write_mail("other", "b@mail.test");
+    let (code, out, err) = st(&["ingest", "mail", &md.display().to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(json(&out)["data"]["ingested"], 2, "{out}");
+
+    // kill -9 after the acknowledgement is mailed, before the chain's reply.
+    let mut c = steward(&home);
+    c.env("STEWARD_PASSPHRASE", PASS)
+        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+        .env("STEWARD_CAST_PAUSE_AT", "bond-after-mail")
+        .args(["--json", "bond", "auto-reply"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = crate::web::Killed(c.spawn().expect("spawn"));
+    let err = BufReader::new(child.0.stderr.take().expect("stderr"));
+    let mut seen = Vec::new();
+    for line in err.lines() {
+        let line = line.expect("read");
+        let paused = line.contains("cast paused at bond-after-mail");
+        seen.push(line);
+        if paused {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l.contains("paused at")),
+        "never paused: {seen:?}"
+    );
+    child.0.kill().expect("kill -9");
+    let _ = child.0.wait();
+    assert_eq!(smtp.received(1).len(), 1, "{}", smtp.log());
+    let states = |ids: &[&str]| {
+        let ids: Vec<_> = ids.iter().map(|m| id(m)).collect();
+        rt.block_on(kit.escrow().bonds(&ids, None))
+            .expect("bonds")
+            .into_iter()
+            .map(|b| b.state)
+            .collect::<Vec<_>>()
+    };
+    use steward_eth::BondState::{Open, Replied};
+    assert_eq!(
+        states(&["first@mail.test", "other@mail.test"]),
+        [Open, Open]
+    );
+    let before = balance(allowed.address());
+
+    // The next round only replies on chain: no second mail, one refund.
+    let (code, out, err) = st(&["bond", "auto-reply"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["data"]["waiting"], 1, "{v}");
+    let r = v["data"]["replies"].as_array().expect("replies");
+    assert_eq!(r.len(), 1, "{v}");
+    assert_eq!(r[0]["state"], "replied", "{v}");
+    assert_eq!(r[0]["rule"], "sender", "{v}");
+    assert_eq!(r[0]["refund"], "900000", "{v}");
+    assert_eq!(
+        states(&["first@mail.test", "other@mail.test"]),
+        [Replied, Open]
+    );
+    assert_eq!(
+        balance(allowed.address()) - before,
+        steward_core::U256::from(900_000u64)
+    );
+    // Again: nothing to do, the other sender still waits for the user.
+    let (code, out, err) = st(&["bond", "auto-reply"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(
+        v["data"]["replies"].as_array().map(Vec::len),
+        Some(0),
+        "{v}"
+    );
+    assert_eq!(v["data"]["waiting"], 1, "{v}");
+
+    // A new bonded mail from the allowed sender: mailed and refunded in one round.
+    rt.block_on(kit.escrow().deposit(
+        &allowed,
+        me,
+        id("second@mail.test"),
+        steward_eth::testkit::usdc(2),
+    ))
+    .expect("deposit");
+    write_mail("second", "a@mail.test");
+    let (code, out, err) = st(&["ingest", "mail", &md.display().to_string()]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = st(&["bond", "auto-reply"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["data"]["replies"][0]["state"], "replied", "{v}");
+    assert_eq!(v["data"]["replies"][0]["refund"], "1800000", "{v}");
+    assert!(
+        v["data"]["replies"][0]["tx"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("0x")),
+        "{v}"
+    );
+    assert_eq!(
+        states(&["second@mail.test", "other@mail.test"]),
+        [Replied, Open]
+    );
+
+    // Two acknowledgements in all, both to the allowed sender, neither with the user's words.
+    let mails = smtp.received(2);
+    assert_eq!(mails.len(), 2, "{}", smtp.log());
+    for (m, name) in mails.iter().zip(["first", "second"]) {
+        let text = String::from_utf8_lossy(m);
+        assert!(!text.contains(CANARY), "the user's writing leaked:\n{text}");
+        assert!(!text.contains("captured"), "{text}");
+        assert!(
+            text.contains("a@mail.test") && !text.contains("b@mail.test"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("Subject: Re: About {name}")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("In-Reply-To: <{name}@mail.test>")),
+            "{text}"
+        );
+        assert!(text.contains("Auto-Submitted: auto-replied"), "{text}");
+        assert!(text.contains("was received on"), "{text}");
+    }
+    // One audit entry per auto-reply.
+    let (code, out, err) = st(&["log"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let log = json(&out);
+    let entries = log["data"].as_array().expect("entries");
+    let auto: Vec<_> = entries
+        .iter()
+        .filter(|e| e["kind"] == "bond-auto-reply")
+        .collect();
+    assert_eq!(auto.len(), 2, "{log}");
+    drop(anvil);
+}

@@ -191,3 +191,182 @@ fn market_list_quote_trade_within_limits_and_settle_before_end_refused() {
     assert_ne!(code, 0);
     assert!(out.contains("SettleBeforeEnd"), "{out}");
 }
+
+/// Two markets in one home: `--market NAME` picks `[[market.markets]]`'s, whose own budget
+/// refuses a trade the overall budget allows (before any password), and an unknown name is an
+/// error naming the known ones.
+#[test]
+fn market_picks_a_named_market_with_its_own_caps() {
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            steward_testing::skip(
+                steward_testing::Need::Anvil,
+                "market_picks_a_named_market_with_its_own_caps",
+                why,
+            );
+            return;
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let trader = dev_key(2).expect("key");
+    let (anvil, first, grants) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let mut setups = Vec::new();
+        for _ in 0..2 {
+            let setup = MarketSetup::deploy(&anvil, &artifacts, 100 * USDC, 3600)
+                .await
+                .expect("deploy");
+            let m = SuggestionMarketClient::new(anvil.rpc().clone(), setup.market);
+            let id = m
+                .submit(&dev_key(1).expect("key"), B256::repeat_byte(1), "ipfs://x")
+                .await
+                .expect("submit");
+            setup
+                .fund_account(&anvil, setup.sponsor, 1_000 * USDC)
+                .await
+                .expect("money");
+            m.fund(&dev_key(0).expect("key"), id).await.expect("fund");
+            setup
+                .fund_account(&anvil, trader.address(), 50 * USDC)
+                .await
+                .expect("money");
+            setups.push(setup);
+        }
+        let grants = setups.pop().expect("two");
+        (anvil, setups.pop().expect("two"), grants)
+    });
+    let (dir, _) = temp_home();
+    let sponsor_home = crate::home_with_key(dir.path(), "sponsor", 0, KPW);
+    let trader_home = crate::home_with_key(dir.path(), "trader", 2, KPW);
+    let named = format!(
+        "[{{ name = \"grants\", address = \"{:#x}\", budget = 3 }}]",
+        grants.market
+    );
+    let cmd = |home: &Path| {
+        let mut c = market_cmd(home, &anvil, &first, "100", "100");
+        c.env("STEWARD_MARKET_MARKETS", &named);
+        c
+    };
+    let (code, out, err) =
+        run(cmd(&trader_home).args(["market", "--market", "grants", "list", "--json"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        json(&out)["data"]["market"]["address"],
+        format!("{:#x}", grants.market).as_str(),
+        "{out}"
+    );
+    let (code, out, err) = run(cmd(&trader_home).args(["market", "list", "--json"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        json(&out)["data"]["market"]["address"],
+        format!("{:#x}", first.market).as_str()
+    );
+    let (code, out, _) =
+        run(cmd(&trader_home).args(["market", "--market", "nope", "list", "--json"]));
+    assert_ne!(code, 0);
+    assert!(out.contains("known: default, grants"), "{out}");
+
+    let quote = |shares: &str, file: &str| {
+        let (code, out, err) = run(cmd(&sponsor_home).args([
+            "market",
+            "--market",
+            "grants",
+            "quote",
+            "0",
+            "--accepted",
+            shares,
+            "--trader",
+            &format!("{:#x}", trader.address()),
+            "--sign",
+            "--json",
+        ]));
+        assert_eq!(code, 0, "{out}{err}");
+        let path = dir.path().join(file);
+        std::fs::write(&path, &out).expect("write");
+        path
+    };
+    // 10 shares cost 5.12: within market.budget 100, past grants' own 3. Refused, no password.
+    let q10 = quote("10", "q10.json");
+    let (code, out, _) = run(cmd(&trader_home)
+        .env_remove("STEWARD_KEYSTORE_PASSWORD")
+        .args(["market", "--market", "grants", "trade", "--quote"])
+        .arg(&q10)
+        .arg("--json"));
+    assert_ne!(code, 0);
+    assert!(
+        out.contains("market \\\"grants\\\"") && out.contains("its budget is 3.000000"),
+        "{out}"
+    );
+    // 4 shares (about 2.01) fit, and are traded in the grants market.
+    let q4 = quote("4", "q4.json");
+    let (code, out, err) = run(cmd(&trader_home)
+        .args(["market", "--market", "grants", "trade", "--quote"])
+        .arg(&q4)
+        .arg("--json"));
+    assert_eq!(code, 0, "{out}{err}");
+    let (_, shares) = rt
+        .block_on(
+            SuggestionMarketClient::new(anvil.rpc().clone(), grants.market)
+                .shares_of(0, trader.address()),
+        )
+        .expect("shares");
+    assert_eq!(shares, 4 * USDC);
+    // The same quote file against the default market is refused: it names another market.
+    let (code, out, _) = run(cmd(&trader_home)
+        .args(["market", "trade", "--quote"])
+        .arg(&q4)
+        .arg("--json"));
+    assert_ne!(code, 0);
+    assert!(out.contains("the quote is for market"), "{out}");
+}
+
+/// A market whose token has 18 decimals is refused, naming the token and its decimals, before
+/// anything is listed, priced or signed: a budget of 5 would otherwise be 5·10^-12 of it.
+#[test]
+fn a_market_on_an_18_decimal_token_is_refused() {
+    let tools = match Tools::detect() {
+        Ok(t) => t,
+        Err(why) => {
+            steward_testing::skip(
+                steward_testing::Need::Anvil,
+                "a_market_on_an_18_decimal_token_is_refused",
+                why,
+            );
+            return;
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (anvil, setup) = rt.block_on(async {
+        let anvil = Anvil::start(&tools).await.expect("anvil");
+        let artifacts = Artifacts::load(&tools).expect("contracts");
+        let owner = anvil.accounts()[0];
+        let token = steward_eth::testkit::Bonds::deploy_18_decimal_token(
+            &anvil,
+            &artifacts,
+            owner,
+            steward_eth::testkit::usdc(1_000),
+        )
+        .await
+        .expect("token");
+        let setup = MarketSetup::deploy_on(&anvil, &artifacts, token, 100 * USDC, 3600)
+            .await
+            .expect("deploy");
+        (anvil, setup)
+    });
+    let (dir, _) = temp_home();
+    let home = crate::home_with_key(dir.path(), "trader", 2, KPW);
+    for args in [
+        &["market", "list", "--json"][..],
+        &["market", "quote", "0", "--accepted", "1", "--json"][..],
+    ] {
+        let (code, out, _) = run(market_cmd(&home, &anvil, &setup, "5", "5").args(args));
+        assert_ne!(code, 0, "{out}");
+        assert!(
+            out.contains("has 18 decimals, not 6")
+                && out.to_lowercase().contains(&format!("{:#x}", setup.usdc)),
+            "{out}"
+        );
+    }
+}

@@ -386,4 +386,72 @@ fn auto_trade_follows_its_probability_within_the_caps_and_survives_kill_9() {
     assert!(page.contains("mine 0."), "{page}");
     assert!(page.contains("abandoned"), "{page}");
     assert!(page.contains("security audits of our contracts"), "{page}");
+
+    // After the end the sponsor settles every input (the first accepted, the rest rejected);
+    // the next `run --watch` round with market.auto redeems the agent's winning shares.
+    rt.block_on(async {
+        anvil.increase_time(4_000).await.expect("time");
+        anvil.mine(1).await.expect("mine");
+        let sponsor = dev_key(0).expect("key");
+        for id in 0..4u64 {
+            m.settle(&sponsor, id, id == 0).await.expect("settle");
+        }
+    });
+    let winning: u128 = (0..4u64)
+        .map(|id| {
+            let (no, yes) = rt
+                .block_on(m.shares_of(id, trader.address()))
+                .expect("shares");
+            if id == 0 { yes } else { no }
+        })
+        .sum();
+    assert!(winning > 0, "the agent holds winning shares");
+    let before = balance(trader.address());
+    let mut cmd = trader_cmd(&trader_home, "30");
+    cmd.env("STEWARD_MARKET_AUTO", "true")
+        .args([
+            "--json",
+            "run",
+            "--watch",
+            "--no-sync",
+            "--no-llm",
+            "--interval",
+            "3600",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = Killed(cmd.spawn().expect("run --watch"));
+    let mut reader = BufReader::new(child.0.stdout.take().expect("stdout"));
+    let mut text = String::new();
+    let round: serde_json::Value = loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "run printed: {text}"
+        );
+        text.push_str(&line);
+        if let Ok(v) = serde_json::from_str(&text) {
+            break v;
+        }
+    };
+    drop(child);
+    let redeemed = round["data"]["market_redeemed"]
+        .as_array()
+        .unwrap_or_else(|| panic!("nothing redeemed: {round}"));
+    assert!(redeemed.iter().all(|r| r["tx"].is_string()), "{round}");
+    assert_eq!(balance(trader.address()) - before, winning, "{round}");
+    for id in 0..4u64 {
+        let (no, yes) = rt
+            .block_on(m.shares_of(id, trader.address()))
+            .expect("shares");
+        assert_eq!(if id == 0 { yes } else { no }, 0, "input {id} redeemed");
+    }
+    // Nothing left to redeem: the next round redeems nothing.
+    let (code, r, all) = auto(&trader_home, "30", &[]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(
+        r["data"]["redeemed"].as_array().map(Vec::len),
+        Some(0),
+        "{all}"
+    );
 }
