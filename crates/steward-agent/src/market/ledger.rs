@@ -118,6 +118,8 @@ pub struct TradeRecord {
     pub error: Option<String>,
     pub created_ts: i64,
     pub updated_ts: i64,
+    /// The market's name in config (`default` for `[market] address`).
+    pub market_name: String,
 }
 
 /// A trade about to be signed.
@@ -311,7 +313,7 @@ fn units_i64(v: i128, what: &str) -> Result<i64> {
     i64::try_from(v).map_err(|_| super::market_error(format!("{what} {v} is out of range")))
 }
 
-const COLUMNS: &str = "id, market, input, trader, nonce, deadline, delta_accepted, delta_rejected, cost, spend, state, origin, why, tx, error, created_ts, updated_ts";
+const COLUMNS: &str = "id, market, input, trader, nonce, deadline, delta_accepted, delta_rejected, cost, spend, state, origin, why, tx, error, created_ts, updated_ts, market_name";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TradeRecord> {
     let bad = |i: usize, what: &str| {
@@ -342,6 +344,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TradeRecord> {
         error: r.get(14)?,
         created_ts: r.get(15)?,
         updated_ts: r.get(16)?,
+        market_name: r.get(17)?,
     })
 }
 

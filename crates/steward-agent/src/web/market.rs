@@ -6,13 +6,14 @@
 use std::fmt::Write;
 
 use super::pages::esc;
-use crate::market::{Left, Limits, TradeRecord, Why, tokens};
+use crate::market::{Left, Limits, MarketCaps, TradeRecord, Why, tokens};
 
 /// The section: the caps left, then the trades (at most `MAX`), newest first.
 pub(crate) fn section(
     trades: &Result<Vec<TradeRecord>, String>,
     limits: Limits,
     left: Option<Left>,
+    markets: &[(MarketCaps, Option<Left>)],
 ) -> String {
     const MAX: usize = 200;
     let mut b = String::from("<h2 id=\"markets\">Markets</h2>");
@@ -31,6 +32,45 @@ pub(crate) fn section(
             "<p class=\"flag-critical\" id=\"caps\">What the caps leave is unreadable.</p>",
         ),
     }
+    // `[[market.markets]]` with caps of their own, within the overall ones.
+    for (m, left) in markets {
+        let Some(l) = m.limits else { continue };
+        // A cap the market does not set is u128::MAX, and so is nothing to show as left.
+        let cap = |v: u128| {
+            if v == u128::MAX {
+                "none".to_owned()
+            } else {
+                tokens(v as i128)
+            }
+        };
+        let left_of = |left: u128, of: u128| {
+            if of == u128::MAX {
+                "none".to_owned()
+            } else {
+                tokens(left as i128)
+            }
+        };
+        match left {
+            Some(left) => {
+                let _ = write!(
+                    b,
+                    "<p class=\"market-caps\">Market <b>{}</b>: left <b>{}</b> of its budget {} and <b>{}</b> of its daily cap {}.</p>",
+                    esc(&m.name),
+                    left_of(left.budget, l.budget),
+                    cap(l.budget),
+                    left_of(left.day, l.daily_cap),
+                    cap(l.daily_cap)
+                );
+            }
+            None => {
+                let _ = write!(
+                    b,
+                    "<p class=\"flag-critical market-caps\">Market <b>{}</b>: what its caps leave is unreadable.</p>",
+                    esc(&m.name)
+                );
+            }
+        }
+    }
     let trades = match trades {
         Err(e) => {
             let _ = write!(
@@ -46,7 +86,7 @@ pub(crate) fn section(
         }
         Ok(t) => t,
     };
-    b.push_str("<table id=\"trades\"><tr><th>#</th><th>input</th><th>state</th><th>shares</th><th>cost</th><th>why</th></tr>");
+    b.push_str("<table id=\"trades\"><tr><th>#</th><th>market</th><th>input</th><th>state</th><th>shares</th><th>cost</th><th>why</th></tr>");
     for t in trades.iter().take(MAX) {
         let why: Option<Why> = serde_json::from_value(t.why.clone()).ok();
         let shares = match (t.delta_accepted, t.delta_rejected) {
@@ -85,8 +125,9 @@ pub(crate) fn section(
         }
         let _ = write!(
             b,
-            "<tr class=\"trade\"><td>{}</td><td><code>{}</code> #{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"trade\"><td>{}</td><td>{}</td><td><code>{}</code> #{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             t.id,
+            esc(&t.market_name),
             esc(&t.market),
             t.input,
             t.state.as_str(),
@@ -135,6 +176,7 @@ mod tests {
             error: None,
             created_ts: 0,
             updated_ts: 0,
+            market_name: "grants<b>".into(),
         };
         let limits = Limits {
             budget: 10_000_000,
@@ -147,6 +189,22 @@ mod tests {
                 budget: 9_000_000,
                 day: 5_000_000,
             }),
+            &[
+                (
+                    MarketCaps {
+                        name: "grants<b>".into(),
+                        limits: Some(Limits {
+                            budget: 4_000_000,
+                            daily_cap: u128::MAX,
+                        }),
+                    },
+                    Some(Left {
+                        budget: 3_000_000,
+                        day: u128::MAX - 1_000_000,
+                    }),
+                ),
+                (MarketCaps::default(), None),
+            ],
         );
         assert!(
             !html.contains("<script>") && !html.contains("<img"),
@@ -158,5 +216,11 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("2.000000 accepted"), "{html}");
+        assert!(
+            html.contains("Market <b>grants&lt;b&gt;</b>: left <b>3.000000</b> of its budget 4.000000 and <b>none</b> of its daily cap none."),
+            "{html}"
+        );
+        assert_eq!(html.matches("class=\"market-caps\"").count(), 1, "{html}");
+        assert!(html.contains("<td>grants&lt;b&gt;</td>"), "{html}");
     }
 }

@@ -71,6 +71,9 @@ struct Inner {
     bonds: Option<bonds::BondDesk>,
     /// `[market]`: the Activity page lists the trades with their why and the caps left.
     market: Option<crate::market::Limits>,
+    /// `[[market.markets]]`: each named market's own caps, and its address (lower case: the
+    /// ledger sums a market's spend by it).
+    markets: Vec<(crate::market::MarketCaps, String)>,
     /// `bonds.reply_on_answer`: answering a bonded mail's question refunds its bond.
     reply: Option<crate::bondreply::ReplyHook>,
 }
@@ -106,6 +109,7 @@ impl Desk {
                 embedder: None,
                 bonds: None,
                 market: None,
+                markets: Vec::new(),
                 reply: None,
             }),
         })
@@ -160,6 +164,18 @@ impl Desk {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.market =
                 Some(crate::market::Limits::of(config)).filter(|_| config.market.address.is_some());
+            inner.markets = config
+                .market
+                .markets
+                .iter()
+                .filter_map(|m| {
+                    let c = config.for_market(Some(&m.name)).ok()?;
+                    Some((
+                        crate::market::MarketCaps::of(&c),
+                        m.address.to_ascii_lowercase(),
+                    ))
+                })
+                .collect();
         }
         self
     }
@@ -872,7 +888,7 @@ async fn forget(
 
 async fn activity(State(desk): State<Desk>) -> Response {
     // The store's lock is not held across the chain read below.
-    let (entries, verdict, held, trades, spent, judgements, zk_groups, zk_signals) = {
+    let (entries, verdict, held, trades, spent, judgements, markets, zk_groups, zk_signals) = {
         let store = desk.store();
         (
             store.audit_entries(Some(300)),
@@ -881,6 +897,17 @@ async fn activity(State(desk): State<Desk>) -> Response {
             store.market_trades(200).map_err(|e| e.to_string()),
             store.market_spent(jiff::Timestamp::now().as_second()).ok(),
             store.judgements().map_err(|e| e.to_string()),
+            {
+                let now = jiff::Timestamp::now().as_second();
+                desk.inner
+                    .markets
+                    .iter()
+                    .map(|(m, address)| {
+                        let left = store.market_spent_in(address, now).ok().map(|s| m.left(s));
+                        (m.clone(), left)
+                    })
+                    .collect::<Vec<_>>()
+            },
             store.zk_groups().map_err(|e| e.to_string()),
             store.zk_signals(zk::MAX).map_err(|e| e.to_string()),
         )
@@ -904,6 +931,7 @@ async fn activity(State(desk): State<Desk>) -> Response {
             &trades,
             limits,
             spent.map(|s| limits.left(s)),
+            &markets,
         ));
     }
     if !judgements.as_ref().is_ok_and(Vec::is_empty) {

@@ -463,8 +463,13 @@ async fn review_desk_in_chromium() {
 /// `steward serve` on a free 127.0.0.1 port over `home`: the child and the URL it printed.
 pub(crate) fn serve_desk(home: &Path) -> (Killed, String) {
     let mut serve = steward(home);
+    serve.env("STEWARD_PASSPHRASE", PASS);
+    serve_desk_with(serve)
+}
+
+/// [`serve_desk`] from a command already set up (its home, environment, config overrides).
+pub(crate) fn serve_desk_with(mut serve: std::process::Command) -> (Killed, String) {
     serve
-        .env("STEWARD_PASSPHRASE", PASS)
         .args(["--json", "serve", "--bind", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
