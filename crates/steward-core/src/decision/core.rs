@@ -104,6 +104,26 @@ pub struct DecisionProfile<'a> {
     pub trusted: &'a [String],
     /// Peer addresses (lower-case) the user ignores.
     pub ignored: &'a [String],
+    /// The share of rejecting votes (Against, No ...) others usually cast on the proposals the
+    /// user voted on ([`usual_dissent`]); dissent so far must be well above it to ask.
+    pub usual_dissent: Option<f64>,
+}
+
+/// Dissent so far must reach this multiple of the usual share of rejecting votes: where a
+/// quarter of the votes reject most proposals (contested grant rounds), 20 % says nothing.
+pub const DISSENT_OVER_USUAL: f64 = 3.0;
+
+/// The share of others' votes that reject, on the proposals the user voted on (None without
+/// any such vote).
+pub fn usual_dissent(user_votes: &[PastVote<'_>], peer_votes: &[PastVote<'_>]) -> Option<f64> {
+    let mine: std::collections::HashSet<&str> =
+        user_votes.iter().map(|v| v.proposal_ref).collect();
+    let (mut reject, mut seen) = (0usize, 0usize);
+    for v in peer_votes.iter().filter(|v| mine.contains(v.proposal_ref)) {
+        seen += 1;
+        reject += usize::from(stance_of_choice(v.choice) == Stance::Against);
+    }
+    (seen > 0).then(|| reject as f64 / seen as f64)
 }
 
 impl DecisionProfile<'_> {
@@ -269,6 +289,8 @@ pub struct Gathered {
     contradiction: bool,
     topic_similarity: f64,
     vote_margin: Option<f64>,
+    /// Visible votes per choice (head count).
+    tallies: Vec<f64>,
 }
 
 impl Gathered {
@@ -560,6 +582,7 @@ pub fn gather(input: &DecisionInput<'_>) -> Gathered {
         contradiction,
         topic_similarity,
         vote_margin: margin(&tallies),
+        tallies,
     }
 }
 
@@ -578,6 +601,7 @@ pub fn conclude(input: &DecisionInput<'_>, gathered: Gathered, judgement: Judgem
         contradiction,
         topic_similarity,
         vote_margin,
+        tallies,
     } = gathered;
     let mut failures = input.failures.clone();
     // An inspection that could not run is an engine failure, whatever else the flags say.
@@ -673,6 +697,13 @@ pub fn conclude(input: &DecisionInput<'_>, gathered: Gathered, judgement: Judgem
                 if q > bp { (Some(i), q) } else { (bi, bp) }
             },
         );
+    let dissent = dissent(
+        &tallies,
+        lean,
+        &p.choices,
+        input.policy.dissent_share,
+        input.profile.usual_dissent,
+    );
     let imp = importance(
         p,
         &format!("{}\n{}", input.title, input.body),
@@ -680,11 +711,22 @@ pub fn conclude(input: &DecisionInput<'_>, gathered: Gathered, judgement: Judgem
         ImportanceInputs {
             topic_similarity,
             vote_margin,
+            dissent,
         },
     );
     let (mut action, mut why) = input
         .policy
         .act(lean_p, imp.score, &flags, can_judge && n > 0);
+    if let Some((against, seen)) = dissent
+        && action != DecisionAction::Ask
+    {
+        // Most of the user's Against votes come where others already voted Against; a vote For
+        // there is the costliest mistake, so only the user can say (docs/eval.md).
+        action = DecisionAction::Ask;
+        why = format!(
+            "{against} of the {seen} votes so far reject it, against my lean: only you can say whether you are one of them"
+        );
+    }
     if contradiction {
         action = DecisionAction::Ask;
         // The policy's reason would be "nothing bears on it" (contradicting views are not
@@ -919,6 +961,28 @@ fn vote_choice_index(choice: &serde_json::Value, n: usize) -> Option<usize> {
             .map(|k| k - 1),
         _ => None,
     }
+}
+
+/// Dissent so far: `(rejecting, seen)` when at least `share` of 3 or more visible votes chose the
+/// rejecting choice (Against, No ...), at least [`DISSENT_OVER_USUAL`] times the `usual` share
+/// where known, and the lean is another choice. `share` 0 turns it off.
+fn dissent(
+    tallies: &[f64],
+    lean: Option<usize>,
+    choices: &[String],
+    share: f64,
+    usual: Option<f64>,
+) -> Option<(usize, usize)> {
+    let reject = reject_choice(choices)?;
+    let seen: f64 = tallies.iter().sum();
+    let against = tallies.get(reject).copied().unwrap_or(0.0);
+    let over_usual = usual.is_none_or(|u| against >= DISSENT_OVER_USUAL * u * seen);
+    (share > 0.0
+        && seen >= 3.0
+        && lean.is_some_and(|l| l != reject)
+        && against >= share * seen
+        && over_usual)
+        .then_some((against as usize, seen as usize))
 }
 
 fn margin(tallies: &[f64]) -> Option<f64> {
