@@ -116,8 +116,7 @@ pub const DISSENT_OVER_USUAL: f64 = 3.0;
 /// The share of others' votes that reject, on the proposals the user voted on (None without
 /// any such vote).
 pub fn usual_dissent(user_votes: &[PastVote<'_>], peer_votes: &[PastVote<'_>]) -> Option<f64> {
-    let mine: std::collections::HashSet<&str> =
-        user_votes.iter().map(|v| v.proposal_ref).collect();
+    let mine: std::collections::HashSet<&str> = user_votes.iter().map(|v| v.proposal_ref).collect();
     let (mut reject, mut seen) = (0usize, 0usize);
     for v in peer_votes.iter().filter(|v| mine.contains(v.proposal_ref)) {
         seen += 1;

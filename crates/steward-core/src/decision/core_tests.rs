@@ -180,9 +180,15 @@ fn dissent_so_far_asks_instead_of_voting() {
     let d = run(&dissent, 0.2);
     assert_eq!(d.action, DecisionAction::Ask, "{d:#?}");
     assert_eq!(d.choice.as_deref(), Some("For"), "the lean stays: {d:#?}");
-    assert!(d.rationale.contains("2 of the 8 votes so far reject it"), "{}", d.rationale);
     assert!(
-        d.importance_reasons.iter().any(|r| r.contains("votes so far reject it")),
+        d.rationale.contains("2 of the 8 votes so far reject it"),
+        "{}",
+        d.rationale
+    );
+    assert!(
+        d.importance_reasons
+            .iter()
+            .any(|r| r.contains("votes so far reject it")),
         "{:?}",
         d.importance_reasons
     );
@@ -192,14 +198,30 @@ fn dissent_so_far_asks_instead_of_voting() {
     usual.usual_dissent = Some(0.25);
     let mut i = input(&p, &usual, Vec::new());
     i.visible = &dissent;
-    assert_eq!(decide(&i, Judgement::NotRun).action, DecisionAction::Vote, "usual");
+    assert_eq!(
+        decide(&i, Judgement::NotRun).action,
+        DecisionAction::Vote,
+        "usual"
+    );
     usual.usual_dissent = Some(0.05);
     let mut i = input(&p, &usual, Vec::new());
     i.visible = &dissent;
-    assert_eq!(decide(&i, Judgement::NotRun).action, DecisionAction::Ask, "rare");
-    assert_eq!(run(&votes_so_far(9, 1), 0.2).action, DecisionAction::Vote, "10 %");
+    assert_eq!(
+        decide(&i, Judgement::NotRun).action,
+        DecisionAction::Ask,
+        "rare"
+    );
+    assert_eq!(
+        run(&votes_so_far(9, 1), 0.2).action,
+        DecisionAction::Vote,
+        "10 %"
+    );
     // Too few votes to speak of dissent.
-    assert_eq!(run(&votes_so_far(1, 1), 0.2).action, DecisionAction::Vote, "2 votes");
+    assert_eq!(
+        run(&votes_so_far(1, 1), 0.2).action,
+        DecisionAction::Vote,
+        "2 votes"
+    );
 }
 
 #[test]

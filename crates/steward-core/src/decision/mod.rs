@@ -37,8 +37,8 @@ impl DecisionAction {
 
 pub use self::core::{
     DISSENT_OVER_USUAL, DecisionInput, DecisionProfile, EngineFailure, Gathered, HistoryModel,
-    Judgement, JudgementConfidence, MODEL_MIN_VOTES, PastVote, PoolWeights, ProfileEntry, ProfileKind,
-    STATEMENT_MATCH, WRITING_MATCH, conclude, cosine, decide, gather, peer_agreement,
+    Judgement, JudgementConfidence, MODEL_MIN_VOTES, PastVote, PoolWeights, ProfileEntry,
+    ProfileKind, STATEMENT_MATCH, WRITING_MATCH, conclude, cosine, decide, gather, peer_agreement,
     steering_flag, usual_dissent,
 };
 
