@@ -533,7 +533,7 @@ pub fn gather(input: &DecisionInput<'_>) -> Gathered {
     let mut tallies = vec![0.0f64; n];
     for vote in input.visible {
         let who = vote.voter.to_ascii_lowercase();
-        if let Some(i) = vote_choice_index(&vote.choice, n) {
+        if let Some(i) = vote_choice_index(&vote.choice, p) {
             tallies[i] += 1.0;
             if input.profile.ignored.contains(&who) {
                 continue;
@@ -854,7 +854,7 @@ fn voter_model_prediction(input: &DecisionInput<'_>) -> Option<Prediction> {
         .visible
         .iter()
         .filter_map(|v| {
-            vote_choice_index(&v.choice, p.choices.len())
+            vote_choice_index(&v.choice, p)
                 .map(|i| (v.voter.to_ascii_lowercase(), p.choices[i].clone()))
         })
         .collect();
@@ -950,16 +950,26 @@ fn label_index(
         .or_else(|| by_stance.get(&stance_of_choice(label)).copied())
 }
 
-/// A visible vote's choice as an index: Snapshot's 1-based number.
-fn vote_choice_index(choice: &serde_json::Value, n: usize) -> Option<usize> {
-    match choice {
-        serde_json::Value::Number(k) => k
-            .as_u64()
-            .and_then(|k| usize::try_from(k).ok())
-            .filter(|k| *k >= 1 && *k <= n)
-            .map(|k| k - 1),
-        _ => None,
-    }
+/// A visible vote's choice as an index: Snapshot's 1-based number, or a Governor's `support`
+/// (1 For, 0 Against, 2 Abstain, for the choices `For, Against, Abstain` in that order:
+/// steward-eth's `GOVERNOR_CHOICES`). Read as Snapshot numbers, Against votes were dropped and
+/// Abstain counted as Against.
+fn vote_choice_index(choice: &serde_json::Value, p: &Proposal) -> Option<usize> {
+    let n = p.choices.len();
+    let k = match choice {
+        serde_json::Value::Number(k) => k.as_u64().and_then(|k| usize::try_from(k).ok())?,
+        _ => return None,
+    };
+    let i = match p.source {
+        crate::Source::Governor { .. } => match k {
+            1 => 0,
+            0 => 1,
+            2 => 2,
+            _ => return None,
+        },
+        _ => k.checked_sub(1)?,
+    };
+    (i < n).then_some(i)
 }
 
 /// Dissent so far: `(rejecting, seen)` when at least `share` of 3 or more visible votes chose the

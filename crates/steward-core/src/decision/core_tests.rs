@@ -222,6 +222,28 @@ fn dissent_so_far_asks_instead_of_voting() {
         DecisionAction::Vote,
         "2 votes"
     );
+    // A Governor's votes carry `support` (1 For, 0 Against, 2 Abstain): 6 For and 2 Against
+    // dissent; 6 For and 2 Abstain do not (read as Snapshot numbers it was the other way).
+    let mut g = proposal(FAA);
+    g.source = Source::Governor {
+        chain_id: 1,
+        governor: Default::default(),
+    };
+    let on_chain = |support: &[u64]| {
+        let votes: Vec<crate::Vote> = votes_so_far(support.len(), 0)
+            .into_iter()
+            .zip(support)
+            .map(|(v, k)| crate::Vote {
+                choice: serde_json::json!(k),
+                ..v
+            })
+            .collect();
+        let mut i = input(&g, &view, Vec::new());
+        i.visible = &votes;
+        decide(&i, Judgement::NotRun).action
+    };
+    assert_eq!(on_chain(&[1, 1, 1, 1, 1, 1, 0, 0]), DecisionAction::Ask);
+    assert_eq!(on_chain(&[1, 1, 1, 1, 1, 1, 2, 2]), DecisionAction::Vote);
 }
 
 #[test]
