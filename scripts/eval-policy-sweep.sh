@@ -4,7 +4,10 @@
 # splits it so the validation rows are votes 50-70% of each voter's history, and prints the
 # accuracy of the votes cast and their coverage for each `--min-confidence-low`, blind and live.
 #
-#   STEWARD_BIN=target/debug/steward scripts/eval-policy-sweep.sh [0.75 0.80 ...]
+#   STEWARD_BIN=target/debug/steward scripts/eval-policy-sweep.sh [0.75 0.80 ...] [-- EVAL ARGS]
+#
+# Arguments after `--` go to every eval run (e.g. `-- --embed` for the int8 MiniLM embedder
+# `decide` uses).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 data="${STEWARD_SHARED_DATA:-$root/../shared/data}/arbitrum-snapshot-delegates"
@@ -28,7 +31,10 @@ w.writeheader()
 w.writerows(out)
 PY
 cp "$data/proposals.csv" "$tmp/"
-thresholds=("$@")
+thresholds=()
+while (($#)) && [ "$1" != -- ]; do thresholds+=("$1"); shift; done
+(($#)) && shift
+extra=("$@")
 ((${#thresholds[@]})) || thresholds=(0.75 0.80 0.82 0.84 0.85 0.87)
 echo "| --min-confidence-low | blind: auto acc. @ coverage | live: auto acc. @ coverage |"
 echo "| ---: | --- | --- |"
@@ -36,7 +42,7 @@ for lo in "${thresholds[@]}"; do
   row="| $lo |"
   for mode in blind live; do
     row+=" $("$bin" eval votes --train "$tmp/votes.csv" --split 0.714 --min-votes 14 --mode "$mode" \
-      --min-confidence-low "$lo" --json 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; print("%.3f @ %.3f" % (d["auto_accuracy"], d["coverage"]))') |"
+      --min-confidence-low "$lo" ${extra[@]+"${extra[@]}"} --json 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; print("%.3f @ %.3f" % (d["auto_accuracy"], d["coverage"]))') |"
   done
   echo "$row"
 done

@@ -770,6 +770,9 @@ pub struct DecideConfig {
     pub min_confidence_low: f64,
     pub min_confidence_high: f64,
     pub ask_importance: f64,
+    /// Share of the visible votes rejecting a proposal the decision leans to pass from which it
+    /// asks (0 = off).
+    pub dissent_share: f64,
     pub use_llm: bool,
     /// Questions one round may open (critical ones always go beyond it).
     pub questions_per_round: u32,
@@ -811,6 +814,7 @@ impl Default for DecideConfig {
             min_confidence_low: p.min_confidence_low,
             min_confidence_high: p.min_confidence_high,
             ask_importance: p.ask_importance,
+            dissent_share: p.dissent_share,
             use_llm: true,
             questions_per_round: 10,
             questions_per_day: 10,
@@ -839,6 +843,7 @@ impl DecideConfig {
             min_confidence_low: self.min_confidence_low,
             min_confidence_high: self.min_confidence_high,
             ask_importance: self.ask_importance,
+            dissent_share: self.dissent_share,
         }
     }
 }
@@ -982,6 +987,12 @@ pub const KEYS: &[ConfigKey] = &[
         env: "STEWARD_DECIDE_ASK_IMPORTANCE",
         default: "0.4",
         doc: "From this importance up an unsure decision asks you; below it, it skips.",
+    },
+    ConfigKey {
+        key: "decide.dissent_share",
+        env: "STEWARD_DECIDE_DISSENT_SHARE",
+        default: "0.2",
+        doc: "When at least this share of the votes so far (3 or more) rejects a proposal the agent would let pass, it asks you instead of voting; 0 turns it off.",
     },
     ConfigKey {
         key: "decide.use_llm",
@@ -1471,6 +1482,7 @@ impl Config {
             "decide.min_confidence_low" => self.decide.min_confidence_low = parse_unit(v)?,
             "decide.min_confidence_high" => self.decide.min_confidence_high = parse_unit(v)?,
             "decide.ask_importance" => self.decide.ask_importance = parse_unit(v)?,
+            "decide.dissent_share" => self.decide.dissent_share = parse_unit(v)?,
             "web.bind" => self.web.bind = v.to_owned(),
             "web.allow_remote" => {
                 self.web.allow_remote = v
@@ -1747,6 +1759,7 @@ impl Config {
                 self.decide.min_confidence_high,
             ),
             ("decide.ask_importance", self.decide.ask_importance),
+            ("decide.dissent_share", self.decide.dissent_share),
         ] {
             if !(0.0..=1.0).contains(&x) {
                 return Err((key, format!("must be between 0 and 1, got {x}")));

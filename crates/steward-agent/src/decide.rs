@@ -97,7 +97,15 @@ impl ProfileSnapshot {
 
     /// The snapshot as the pure decision core reads it (borrowed: one snapshot, many decisions).
     pub fn view(&self) -> DecisionProfile<'_> {
+        let user_votes: Vec<PastVote<'_>> = self
+            .user_votes
+            .iter()
+            .map(|(r, v)| past_vote(r, v))
+            .collect();
+        let peer_votes: Vec<PastVote<'_>> =
+            self.peer_votes.iter().map(|r| past_vote(r, &[])).collect();
         DecisionProfile {
+            usual_dissent: steward_core::usual_dissent(&user_votes, &peer_votes),
             items: self
                 .items
                 .iter()
@@ -114,12 +122,8 @@ impl ProfileSnapshot {
                     vector: v,
                 })
                 .collect(),
-            user_votes: self
-                .user_votes
-                .iter()
-                .map(|(r, v)| past_vote(r, v))
-                .collect(),
-            peer_votes: self.peer_votes.iter().map(|r| past_vote(r, &[])).collect(),
+            user_votes,
+            peer_votes,
             trusted: &self.trusted,
             ignored: &self.ignored,
         }

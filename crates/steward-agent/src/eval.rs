@@ -276,6 +276,8 @@ pub struct PolicyCounts {
     /// Confidence needed to vote at importance 0 and 1 (the policy the counts come from).
     pub min_confidence_low: f64,
     pub min_confidence_high: f64,
+    /// Share of rejecting votes so far from which the policy asks (0 = off).
+    pub dissent_share: f64,
 }
 
 /// Whether the local model took part, and at what weight.
@@ -1198,6 +1200,7 @@ pub fn eval_votes_with(
     let mut counts = PolicyCounts {
         min_confidence_low: opts.policy.min_confidence_low,
         min_confidence_high: opts.policy.min_confidence_high,
+        dissent_share: opts.policy.dissent_share,
         ..PolicyCounts::default()
     };
     let mut llm = LlmUse {
@@ -1316,6 +1319,7 @@ pub fn eval_votes_with(
             peer_votes: Vec::new(),
             trusted: &[],
             ignored: &[],
+            usual_dissent: usual_dissent(voter, &mine_train, &final_votes),
         };
         let mut mine = Vec::with_capacity(rows.len());
         let mut mine_cast = Vec::with_capacity(rows.len());
@@ -1651,6 +1655,27 @@ pub fn eval_votes_with(
         skipped_rows: errors,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// What `decide` reads from the profile's peer votes (`steward_core::usual_dissent`): the share
+/// of others' final votes that reject, on the voter's training proposals.
+fn usual_dissent(
+    voter: &str,
+    mine: &[(&str, &str)],
+    final_votes: &HashMap<String, HashMap<String, String>>,
+) -> Option<f64> {
+    let (mut reject, mut seen) = (0usize, 0usize);
+    for (proposal, _) in mine {
+        for (who, choice) in final_votes.get(*proposal).into_iter().flatten() {
+            if who != voter {
+                seen += 1;
+                reject += usize::from(
+                    steward_core::stance_of_choice(choice) == steward_core::Stance::Against,
+                );
+            }
+        }
+    }
+    (seen > 0).then(|| reject as f64 / seen as f64)
 }
 
 /// The share of scored rows the decision path cast, and its accuracy on them.

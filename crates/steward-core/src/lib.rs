@@ -28,11 +28,11 @@ pub use audit::{
     verify_chain, verify_keyed_chain,
 };
 pub use decision::{
-    Amount, Decision, DecisionAction, DecisionInput, DecisionProfile, EngineFailure, Evidence,
-    EvidenceKind, Gathered, HistoryModel, Importance, ImportanceInputs, Judgement,
-    JudgementConfidence, MODEL_MIN_VOTES, ModelUse, PastVote, Policy, PoolWeights, ProfileEntry,
-    ProfileKind, STATEMENT_MATCH, WRITING_MATCH, amounts, conclude, cosine, decide, gather,
-    importance, peer_agreement, steering_flag, value_at_stake,
+    Amount, DISSENT_OVER_USUAL, Decision, DecisionAction, DecisionInput, DecisionProfile,
+    EngineFailure, Evidence, EvidenceKind, Gathered, HistoryModel, Importance, ImportanceInputs,
+    Judgement, JudgementConfidence, MODEL_MIN_VOTES, ModelUse, PastVote, Policy, PoolWeights,
+    ProfileEntry, ProfileKind, STATEMENT_MATCH, WRITING_MATCH, amounts, conclude, cosine, decide,
+    gather, importance, peer_agreement, steering_flag, usual_dissent, value_at_stake,
 };
 pub use flag::{Flag, Severity, kinds};
 pub use net::{Allowlist, AllowlistError, Refused, Rule};

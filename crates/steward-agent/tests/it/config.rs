@@ -248,7 +248,12 @@ fn every_key_is_documented_with_its_env_and_default() {
             "governors" => "http://127.0.0.1:8545#0x0000000000000000000000000000000000000001@5",
             "log.level" => "debug",
             "imap" => "me@example.org@127.0.0.1:993/INBOX",
-            k if k.starts_with("decide.min_") || k == "decide.ask_importance" => "0.5",
+            k if k.starts_with("decide.min_")
+                || k == "decide.ask_importance"
+                || k == "decide.dissent_share" =>
+            {
+                "0.5"
+            }
             "decide.use_llm"
             | "decide.ask_to_learn"
             | "web.allow_remote"

@@ -291,13 +291,15 @@ fn onchain_replay_floors() {
     let ece = r.ece.expect("labelled");
     assert!(ece <= 0.05, "ECE {ece:.3}");
     let auto = r.auto_accuracy.expect("votes cast");
+    // Measured 0.961 @ 0.689 and 30 of 48 Against votes caught with dissent so far (0.959 @
+    // 0.704 and 27 without: `dissent_so_far_catches_against_votes_on_chain`).
     assert!(
-        auto >= 0.95 && r.coverage >= 0.65,
+        auto >= 0.955 && r.coverage >= 0.65,
         "{auto:.3} @ {:.3}",
         r.coverage
     );
     let against = r.against.expect("Against votes");
-    assert!(against.caught >= 0.5, "{against:?}");
+    assert!(against.caught >= 0.6, "{against:?}");
     let d = r.baselines.best_delegate.expect("delegate");
     assert!(r.forced_accuracy.expect("labelled") >= d.agreement + 0.05);
     // On the rows the delegate voted, the agent (no question asked) is at least as right.
@@ -305,4 +307,32 @@ fn onchain_replay_floors() {
         d.agent_on_cast.expect("cast") >= d.accuracy_on_cast.expect("cast") - 0.005,
         "{d:?}"
     );
+}
+
+/// Dissent so far (`decide.dissent_share`) on the real on-chain votes: asking where a share of
+/// the votes so far rejects what the agent would pass catches more of the user's Against votes
+/// and makes the votes cast more accurate; with the rule off (the code before it) the same run
+/// catches fewer. Probabilities, hence ECE, are the same.
+#[test]
+fn dissent_so_far_catches_against_votes_on_chain() {
+    let Some(votes) = onchain() else { return };
+    let on = run(&opts(votes.clone(), EvalMode::Replay, 20)).expect("eval runs");
+    let mut o = opts(votes, EvalMode::Replay, 20);
+    o.policy.dissent_share = 0.0;
+    let off = run(&o).expect("eval runs");
+    let caught = |r: &EvalReport| r.against.expect("Against votes").caught;
+    assert!(
+        caught(&on) >= caught(&off) + 0.05,
+        "on {:?} off {:?}",
+        on.against,
+        off.against
+    );
+    assert!(
+        on.auto_accuracy >= off.auto_accuracy,
+        "{:?} {:?}",
+        on.auto_accuracy,
+        off.auto_accuracy
+    );
+    assert_eq!(on.ece, off.ece);
+    assert_eq!(on.forced_accuracy, off.forced_accuracy);
 }

@@ -104,6 +104,25 @@ pub struct DecisionProfile<'a> {
     pub trusted: &'a [String],
     /// Peer addresses (lower-case) the user ignores.
     pub ignored: &'a [String],
+    /// The share of rejecting votes (Against, No ...) others usually cast on the proposals the
+    /// user voted on ([`usual_dissent`]); dissent so far must be well above it to ask.
+    pub usual_dissent: Option<f64>,
+}
+
+/// Dissent so far must reach this multiple of the usual share of rejecting votes: where a
+/// quarter of the votes reject most proposals (contested grant rounds), 20 % says nothing.
+pub const DISSENT_OVER_USUAL: f64 = 3.0;
+
+/// The share of others' votes that reject, on the proposals the user voted on (None without
+/// any such vote).
+pub fn usual_dissent(user_votes: &[PastVote<'_>], peer_votes: &[PastVote<'_>]) -> Option<f64> {
+    let mine: std::collections::HashSet<&str> = user_votes.iter().map(|v| v.proposal_ref).collect();
+    let (mut reject, mut seen) = (0usize, 0usize);
+    for v in peer_votes.iter().filter(|v| mine.contains(v.proposal_ref)) {
+        seen += 1;
+        reject += usize::from(stance_of_choice(v.choice) == Stance::Against);
+    }
+    (seen > 0).then(|| reject as f64 / seen as f64)
 }
 
 impl DecisionProfile<'_> {
@@ -269,6 +288,8 @@ pub struct Gathered {
     contradiction: bool,
     topic_similarity: f64,
     vote_margin: Option<f64>,
+    /// Visible votes per choice (head count).
+    tallies: Vec<f64>,
 }
 
 impl Gathered {
@@ -512,7 +533,7 @@ pub fn gather(input: &DecisionInput<'_>) -> Gathered {
     let mut tallies = vec![0.0f64; n];
     for vote in input.visible {
         let who = vote.voter.to_ascii_lowercase();
-        if let Some(i) = vote_choice_index(&vote.choice, n) {
+        if let Some(i) = vote_choice_index(&vote.choice, p) {
             tallies[i] += 1.0;
             if input.profile.ignored.contains(&who) {
                 continue;
@@ -560,6 +581,7 @@ pub fn gather(input: &DecisionInput<'_>) -> Gathered {
         contradiction,
         topic_similarity,
         vote_margin: margin(&tallies),
+        tallies,
     }
 }
 
@@ -578,6 +600,7 @@ pub fn conclude(input: &DecisionInput<'_>, gathered: Gathered, judgement: Judgem
         contradiction,
         topic_similarity,
         vote_margin,
+        tallies,
     } = gathered;
     let mut failures = input.failures.clone();
     // An inspection that could not run is an engine failure, whatever else the flags say.
@@ -673,6 +696,13 @@ pub fn conclude(input: &DecisionInput<'_>, gathered: Gathered, judgement: Judgem
                 if q > bp { (Some(i), q) } else { (bi, bp) }
             },
         );
+    let dissent = dissent(
+        &tallies,
+        lean,
+        &p.choices,
+        input.policy.dissent_share,
+        input.profile.usual_dissent,
+    );
     let imp = importance(
         p,
         &format!("{}\n{}", input.title, input.body),
@@ -680,11 +710,22 @@ pub fn conclude(input: &DecisionInput<'_>, gathered: Gathered, judgement: Judgem
         ImportanceInputs {
             topic_similarity,
             vote_margin,
+            dissent,
         },
     );
     let (mut action, mut why) = input
         .policy
         .act(lean_p, imp.score, &flags, can_judge && n > 0);
+    if let Some((against, seen)) = dissent
+        && action != DecisionAction::Ask
+    {
+        // Most of the user's Against votes come where others already voted Against; a vote For
+        // there is the costliest mistake, so only the user can say (docs/eval.md).
+        action = DecisionAction::Ask;
+        why = format!(
+            "{against} of the {seen} votes so far reject it, against my lean: only you can say whether you are one of them"
+        );
+    }
     if contradiction {
         action = DecisionAction::Ask;
         // The policy's reason would be "nothing bears on it" (contradicting views are not
@@ -813,7 +854,7 @@ fn voter_model_prediction(input: &DecisionInput<'_>) -> Option<Prediction> {
         .visible
         .iter()
         .filter_map(|v| {
-            vote_choice_index(&v.choice, p.choices.len())
+            vote_choice_index(&v.choice, p)
                 .map(|i| (v.voter.to_ascii_lowercase(), p.choices[i].clone()))
         })
         .collect();
@@ -909,16 +950,48 @@ fn label_index(
         .or_else(|| by_stance.get(&stance_of_choice(label)).copied())
 }
 
-/// A visible vote's choice as an index: Snapshot's 1-based number.
-fn vote_choice_index(choice: &serde_json::Value, n: usize) -> Option<usize> {
-    match choice {
-        serde_json::Value::Number(k) => k
-            .as_u64()
-            .and_then(|k| usize::try_from(k).ok())
-            .filter(|k| *k >= 1 && *k <= n)
-            .map(|k| k - 1),
-        _ => None,
-    }
+/// A visible vote's choice as an index: Snapshot's 1-based number, or a Governor's `support`
+/// (1 For, 0 Against, 2 Abstain, for the choices `For, Against, Abstain` in that order:
+/// steward-eth's `GOVERNOR_CHOICES`). Read as Snapshot numbers, Against votes were dropped and
+/// Abstain counted as Against.
+fn vote_choice_index(choice: &serde_json::Value, p: &Proposal) -> Option<usize> {
+    let n = p.choices.len();
+    let k = match choice {
+        serde_json::Value::Number(k) => k.as_u64().and_then(|k| usize::try_from(k).ok())?,
+        _ => return None,
+    };
+    let i = match p.source {
+        crate::Source::Governor { .. } => match k {
+            1 => 0,
+            0 => 1,
+            2 => 2,
+            _ => return None,
+        },
+        _ => k.checked_sub(1)?,
+    };
+    (i < n).then_some(i)
+}
+
+/// Dissent so far: `(rejecting, seen)` when at least `share` of 3 or more visible votes chose the
+/// rejecting choice (Against, No ...), at least [`DISSENT_OVER_USUAL`] times the `usual` share
+/// where known, and the lean is another choice. `share` 0 turns it off.
+fn dissent(
+    tallies: &[f64],
+    lean: Option<usize>,
+    choices: &[String],
+    share: f64,
+    usual: Option<f64>,
+) -> Option<(usize, usize)> {
+    let reject = reject_choice(choices)?;
+    let seen: f64 = tallies.iter().sum();
+    let against = tallies.get(reject).copied().unwrap_or(0.0);
+    let over_usual = usual.is_none_or(|u| against >= DISSENT_OVER_USUAL * u * seen);
+    (share > 0.0
+        && seen >= 3.0
+        && lean.is_some_and(|l| l != reject)
+        && against >= share * seen
+        && over_usual)
+        .then_some((against as usize, seen as usize))
 }
 
 fn margin(tallies: &[f64]) -> Option<f64> {

@@ -85,6 +85,7 @@ impl Owned {
             peer_votes: Vec::new(),
             trusted: &[],
             ignored: &[],
+            usual_dissent: None,
         }
     }
 }
@@ -146,6 +147,103 @@ fn a_profile_that_leans_for_votes_for() {
     assert_eq!(d.choice.as_deref(), Some("For"), "{d:#?}");
     assert_eq!(d.action, DecisionAction::Vote, "{d:#?}");
     assert!(d.rationale.starts_with("Leaning For"), "{}", d.rationale);
+}
+
+fn votes_so_far(for_: usize, against: usize) -> Vec<crate::Vote> {
+    (0..for_ + against)
+        .map(|i| crate::Vote {
+            id: format!("v{i}"),
+            voter: format!("0x{i:040x}"),
+            choice: serde_json::json!(if i < for_ { 1 } else { 2 }),
+            power: "1".into(),
+            reason: None,
+            created: None,
+        })
+        .collect()
+}
+
+/// Dissent so far: a share of the visible votes rejecting what the profile would pass makes the
+/// decision ask (the user may be one of them), with the reason in importance and rationale.
+/// Fewer rejecting votes, or the rule turned off, leave the vote.
+#[test]
+fn dissent_so_far_asks_instead_of_voting() {
+    let o = leans_for();
+    let view = o.view();
+    let p = proposal(FAA);
+    let run = |visible: &[crate::Vote], share: f64| {
+        let mut i = input(&p, &view, Vec::new());
+        i.visible = visible;
+        i.policy.dissent_share = share;
+        decide(&i, Judgement::NotRun)
+    };
+    let dissent = votes_so_far(6, 2);
+    let d = run(&dissent, 0.2);
+    assert_eq!(d.action, DecisionAction::Ask, "{d:#?}");
+    assert_eq!(d.choice.as_deref(), Some("For"), "the lean stays: {d:#?}");
+    assert!(
+        d.rationale.contains("2 of the 8 votes so far reject it"),
+        "{}",
+        d.rationale
+    );
+    assert!(
+        d.importance_reasons
+            .iter()
+            .any(|r| r.contains("votes so far reject it")),
+        "{:?}",
+        d.importance_reasons
+    );
+    assert_eq!(run(&dissent, 0.0).action, DecisionAction::Vote, "off");
+    // Where a quarter of the votes usually reject, 2 of 8 is no sign.
+    let mut usual = o.view();
+    usual.usual_dissent = Some(0.25);
+    let mut i = input(&p, &usual, Vec::new());
+    i.visible = &dissent;
+    assert_eq!(
+        decide(&i, Judgement::NotRun).action,
+        DecisionAction::Vote,
+        "usual"
+    );
+    usual.usual_dissent = Some(0.05);
+    let mut i = input(&p, &usual, Vec::new());
+    i.visible = &dissent;
+    assert_eq!(
+        decide(&i, Judgement::NotRun).action,
+        DecisionAction::Ask,
+        "rare"
+    );
+    assert_eq!(
+        run(&votes_so_far(9, 1), 0.2).action,
+        DecisionAction::Vote,
+        "10 %"
+    );
+    // Too few votes to speak of dissent.
+    assert_eq!(
+        run(&votes_so_far(1, 1), 0.2).action,
+        DecisionAction::Vote,
+        "2 votes"
+    );
+    // A Governor's votes carry `support` (1 For, 0 Against, 2 Abstain): 6 For and 2 Against
+    // dissent; 6 For and 2 Abstain do not (read as Snapshot numbers it was the other way).
+    let mut g = proposal(FAA);
+    g.source = Source::Governor {
+        chain_id: 1,
+        governor: Default::default(),
+    };
+    let on_chain = |support: &[u64]| {
+        let votes: Vec<crate::Vote> = votes_so_far(support.len(), 0)
+            .into_iter()
+            .zip(support)
+            .map(|(v, k)| crate::Vote {
+                choice: serde_json::json!(k),
+                ..v
+            })
+            .collect();
+        let mut i = input(&g, &view, Vec::new());
+        i.visible = &votes;
+        decide(&i, Judgement::NotRun).action
+    };
+    assert_eq!(on_chain(&[1, 1, 1, 1, 1, 1, 0, 0]), DecisionAction::Ask);
+    assert_eq!(on_chain(&[1, 1, 1, 1, 1, 1, 2, 2]), DecisionAction::Vote);
 }
 
 #[test]

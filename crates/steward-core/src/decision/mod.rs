@@ -36,10 +36,10 @@ impl DecisionAction {
 }
 
 pub use self::core::{
-    DecisionInput, DecisionProfile, EngineFailure, Gathered, HistoryModel, Judgement,
-    JudgementConfidence, MODEL_MIN_VOTES, PastVote, PoolWeights, ProfileEntry, ProfileKind,
-    STATEMENT_MATCH, WRITING_MATCH, conclude, cosine, decide, gather, peer_agreement,
-    steering_flag,
+    DISSENT_OVER_USUAL, DecisionInput, DecisionProfile, EngineFailure, Gathered, HistoryModel,
+    Judgement, JudgementConfidence, MODEL_MIN_VOTES, PastVote, PoolWeights, ProfileEntry,
+    ProfileKind, STATEMENT_MATCH, WRITING_MATCH, conclude, cosine, decide, gather, peer_agreement,
+    steering_flag, usual_dissent,
 };
 
 /// What a piece of evidence is; serialized as the kebab-case strings decisions always stored.
@@ -169,6 +169,15 @@ pub struct Policy {
     pub min_confidence_high: f64,
     /// From this importance up, an unsure decision asks; below it, it skips.
     pub ask_importance: f64,
+    /// Dissent so far: when at least this share of the visible votes (3 or more) rejects a
+    /// proposal the decision would let pass, the user may be one of them, so it asks instead of
+    /// voting or skipping. 0 turns it off.
+    #[serde(default = "default_dissent_share")]
+    pub dissent_share: f64,
+}
+
+fn default_dissent_share() -> f64 {
+    Policy::default().dissent_share
 }
 
 /// 0.85 at importance 0 was chosen on a validation slice of real delegate votes, never on the
@@ -180,6 +189,8 @@ impl Default for Policy {
             min_confidence_low: 0.85,
             min_confidence_high: 0.95,
             ask_importance: 0.4,
+            // Chosen on the on-chain replay validation slice (docs/eval.md, "Dissent so far").
+            dissent_share: 0.2,
         }
     }
 }
@@ -366,6 +377,9 @@ pub struct ImportanceInputs {
     /// The margin between the two leading choices among visible votes (0 = tied, 1 = unanimous),
     /// when votes are visible.
     pub vote_margin: Option<f64>,
+    /// Dissent so far: the visible votes rejecting a proposal the decision leans to pass, and
+    /// all visible votes, when their share reached [`Policy::dissent_share`].
+    pub dissent: Option<(usize, usize)>,
 }
 
 /// Value at stake (text and payload), irreversibility, flags, the user's topics, closeness.
@@ -434,6 +448,14 @@ pub fn importance(
         reasons.push(format!(
             "close to what you care about (similarity {:.2})",
             inputs.topic_similarity
+        ));
+    }
+    if let Some((against, seen)) = inputs.dissent {
+        // The stakes of an unexpected Against: a vote cast For in the user's name where they
+        // would have opposed it is the mistake that costs them most.
+        score = (score + 0.3).min(1.0);
+        reasons.push(format!(
+            "{against} of the {seen} votes so far reject it: you may too"
         ));
     }
     if let Some(m) = inputs.vote_margin

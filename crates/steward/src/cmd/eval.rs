@@ -67,6 +67,10 @@ pub(crate) struct VotesArgs {
     /// (`decide.min_confidence_high`)
     #[arg(long, value_name = "P", default_value_t = steward_core::Policy::default().min_confidence_high)]
     pub(crate) min_confidence_high: f64,
+    /// Ask instead of voting when at least this share of the visible votes (3 or more) rejects
+    /// a proposal the decision leans to pass (`decide.dissent_share`; 0 turns it off)
+    #[arg(long, value_name = "S", default_value_t = steward_core::Policy::default().dissent_share)]
+    pub(crate) dissent_share: f64,
     /// Embed titles with the local MiniLM model (else TF-IDF title similarity)
     #[arg(long)]
     pub(crate) embed: bool,
@@ -140,6 +144,7 @@ fn votes(ctx: &Ctx, out: &Output, args: &VotesArgs) -> Result<ExitCode> {
     for (flag, v) in [
         ("--min-confidence-low", args.min_confidence_low),
         ("--min-confidence-high", args.min_confidence_high),
+        ("--dissent-share", args.dissent_share),
     ] {
         anyhow::ensure!(
             (0.0..=1.0).contains(&v),
@@ -148,6 +153,7 @@ fn votes(ctx: &Ctx, out: &Output, args: &VotesArgs) -> Result<ExitCode> {
     }
     opts.policy.min_confidence_low = args.min_confidence_low;
     opts.policy.min_confidence_high = args.min_confidence_high;
+    opts.policy.dissent_share = args.dissent_share;
     opts.profile.clone_from(&args.profile);
     opts.limit = args.limit;
     opts.ask_budget = args.ask_budget;
