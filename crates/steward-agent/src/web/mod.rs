@@ -969,6 +969,7 @@ pub const EDITABLE: &[&str] = &[
     "decide.ask_importance",
     "decide.questions_per_round",
     "decide.questions_per_day",
+    "decide.dissent_share",
     "casting.enabled",
     "casting.max_votes_per_day",
     "casting.max_value_per_day",

@@ -487,13 +487,14 @@ pub(crate) fn settings(
         };
         let _ = write!(
             b,
-            "<form class=\"card\" method=\"post\" action=\"/settings\" id=\"settings\">{}<b>Policy and casting</b><table><tr><td>confidence to vote at importance 0</td><td><input name=\"decide.min_confidence_low\" value=\"{}\"></td></tr><tr><td>confidence to vote at importance 1</td><td><input name=\"decide.min_confidence_high\" value=\"{}\"></td></tr><tr><td>ask from importance</td><td><input name=\"decide.ask_importance\" value=\"{}\"></td></tr><tr><td>questions a round at most (the rest go to the digest)</td><td><input name=\"decide.questions_per_round\" value=\"{}\"></td></tr><tr><td>questions a day at most</td><td><input name=\"decide.questions_per_day\" value=\"{}\"></td></tr><tr><td>casting on (off: every vote is a recorded dry run)</td><td><input type=\"checkbox\" name=\"casting.enabled\" id=\"casting-enabled\"{}></td></tr><tr><td>votes per day at most</td><td><input name=\"casting.max_votes_per_day\" value=\"{}\"></td></tr><tr><td>value at stake per day at most ($)</td><td><input name=\"casting.max_value_per_day\" value=\"{}\"></td></tr></table><button type=\"submit\" id=\"save\">Save to config.toml</button></form>",
+            "<form class=\"card\" method=\"post\" action=\"/settings\" id=\"settings\">{}<b>Policy and casting</b><table><tr><td>confidence to vote at importance 0</td><td><input name=\"decide.min_confidence_low\" value=\"{}\"></td></tr><tr><td>confidence to vote at importance 1</td><td><input name=\"decide.min_confidence_high\" value=\"{}\"></td></tr><tr><td>ask from importance</td><td><input name=\"decide.ask_importance\" value=\"{}\"></td></tr><tr><td>questions a round at most (the rest go to the digest)</td><td><input name=\"decide.questions_per_round\" value=\"{}\"></td></tr><tr><td>questions a day at most</td><td><input name=\"decide.questions_per_day\" value=\"{}\"></td></tr><tr><td>ask when this share of the visible votes rejects what it would pass (0: off)</td><td><input name=\"decide.dissent_share\" value=\"{}\"></td></tr><tr><td>casting on (off: every vote is a recorded dry run)</td><td><input type=\"checkbox\" name=\"casting.enabled\" id=\"casting-enabled\"{}></td></tr><tr><td>votes per day at most</td><td><input name=\"casting.max_votes_per_day\" value=\"{}\"></td></tr><tr><td>value at stake per day at most ($)</td><td><input name=\"casting.max_value_per_day\" value=\"{}\"></td></tr></table><button type=\"submit\" id=\"save\">Save to config.toml</button></form>",
             csrf_field(csrf),
             num("decide", "min_confidence_low"),
             num("decide", "min_confidence_high"),
             num("decide", "ask_importance"),
             num("decide", "questions_per_round"),
             num("decide", "questions_per_day"),
+            num("decide", "dissent_share"),
             if s["casting"]["enabled"].as_bool() == Some(true) {
                 " checked"
             } else {

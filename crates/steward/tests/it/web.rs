@@ -413,12 +413,16 @@ async fn review_desk_in_chromium() {
     b.clear("input[name='decide.questions_per_round']").await;
     b.type_into("input[name='decide.questions_per_round']", "4")
         .await;
+    b.clear("input[name='decide.dissent_share']").await;
+    b.type_into("input[name='decide.dissent_share']", "0.3")
+        .await;
     b.click("#save").await;
     let page = b.wait_for("Saved").await;
     assert!(page.contains("Saved"), "{page}");
     let after = std::fs::read_to_string(&config_file).expect("config");
     assert!(after.contains("ask_importance = 0.55"), "{after}");
     assert!(after.contains("questions_per_round = 4"), "{after}");
+    assert!(after.contains("dissent_share = 0.3"), "{after}");
     assert!(
         after.contains("# Steward configuration"),
         "comments lost:\n{after}"
