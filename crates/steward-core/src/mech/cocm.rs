@@ -44,6 +44,9 @@ pub enum Pairs {
     Auto,
     /// Every pair of clusters, one square root each: the reference.
     Direct,
+    /// Every pair, with those of two single-donor clusters factored (what [`Pairs::Auto`] falls
+    /// back to). For tests.
+    Singles,
     /// Factored around k0 = 1 (`true`; the paper form only, the Gitcoin forms use 0) or k0 = 0,
     /// however many exceptions there are. For tests.
     Base(bool),
@@ -140,7 +143,7 @@ fn run(
 
     let reach = reach(clusters, &norm, &users);
     let bits = match pairs {
-        Pairs::Direct => None,
+        Pairs::Direct | Pairs::Singles => None,
         Pairs::Auto | Pairs::Base(_) => Bits::new(&reach, n_clusters),
     };
     let mut funding = vec![0.0; projects.len()];
@@ -248,6 +251,12 @@ struct Scratch {
     estart: Vec<usize>,
     /// Exceptional pairs (g << 32 | h, g < h).
     keys: Vec<u64>,
+    /// √N(i,g) of single-donor clusters (0 elsewhere), the other clusters, G (n × n), and
+    /// per-donor prefix sums.
+    sigma: Vec<f64>,
+    multi: Vec<u32>,
+    gmat: Vec<f64>,
+    pre: Vec<f64>,
     /// Projects that took the factored sum.
     factored: usize,
 }
@@ -271,6 +280,10 @@ impl Scratch {
             suffix: Vec::new(),
             estart: Vec::new(),
             keys: Vec::new(),
+            sigma: Vec::new(),
+            multi: Vec::new(),
+            gmat: Vec::new(),
+            pre: Vec::new(),
             factored: 0,
         }
     }
@@ -354,6 +367,19 @@ impl Scratch {
                 self.kt[h * n + r] = k;
             }
         }
+        let sum = if ctx.pairs == Pairs::Direct {
+            self.every_pair(n, w, stride)
+        } else {
+            self.singles(n, w, stride)
+        };
+        for g in self.present.drain(..) {
+            self.local[g as usize] = NONE;
+        }
+        2.0 * sum
+    }
+
+    /// Σ_{g<h} √(P'(h,g) · P'(g,h)) pair by pair: the reference ([`Pairs::Direct`]).
+    fn every_pair(&mut self, n: usize, w: usize, stride: usize) -> f64 {
         // Σ_{g<h} √(P'(h,g) · P'(g,h)), P'(h,g) = Σ_{i∈g} K(i,h) · N(i,g): for each g, the
         // row P'(·,g) from K's rows of g's members and the column P'(g,·) from K's column g.
         self.a.resize(w, 0.0);
@@ -395,10 +421,102 @@ impl Scratch {
             }
             sum += root_dot(a, b);
         }
-        for g in self.present.drain(..) {
-            self.local[g as usize] = NONE;
+        sum
+    }
+
+    /// Where each cluster's further members start in `extra` (sorted by cluster).
+    fn member_starts(&mut self, w: usize) {
+        self.estart.clear();
+        self.estart.resize(w + 1, 0);
+        for e in &self.extra {
+            self.estart[e.0 as usize + 1] += 1;
         }
-        2.0 * sum
+        for g in 0..w {
+            self.estart[g + 1] += self.estart[g];
+        }
+    }
+
+    /// Σ_{g<h} √(P'(h,g) · P'(g,h)) with single-donor clusters factored. Where g holds one donor
+    /// i of the project, P'(h,g) = N(i,g) · K(i,h) is one product; with h holding one donor j,
+    /// √(P'(h,g) · P'(g,h)) = √N(i,g) √K(i,h) · √N(j,h) √K(j,g), and those pairs sum as
+    /// Σ_{i<j} G[i,j] · G[j,i] plus each donor's own pairs, G[i,j] = Σ_{h of j} √N(j,h) √K(i,h):
+    /// n·w roots and n² products instead of w²/2 roots. Pairs with a cluster of several donors
+    /// are summed one by one. Every term is non-negative, so nothing cancels.
+    fn singles(&mut self, n: usize, w: usize, stride: usize) -> f64 {
+        self.member_starts(w);
+        // √N for single-donor clusters (0 for the others, which then add nothing to G).
+        self.sigma.clear();
+        self.multi.clear();
+        for h in 0..w {
+            if self.estart[h + 1] == self.estart[h] {
+                self.sigma.push(self.first[h].1.sqrt());
+            } else {
+                self.sigma.push(0.0);
+                self.multi.push(h as u32);
+            }
+        }
+        self.gmat.clear();
+        self.gmat.resize(n * n, 0.0);
+        self.a.resize(w, 0.0);
+        for r in 0..n {
+            let x = &mut self.a[..w];
+            for ((x, &k), &sg) in x
+                .iter_mut()
+                .zip(&self.kmat[r * stride..r * stride + w])
+                .zip(&self.sigma)
+            {
+                *x = sg * k.sqrt();
+            }
+            let grow = &mut self.gmat[r * n..(r + 1) * n];
+            for (&x, &(o, _)) in x.iter().zip(&self.first) {
+                grow[o as usize] += x;
+            }
+        }
+        // Pairs of single-donor clusters with different donors, then with the same donor i
+        // (both hold i: x_g = √N(i,g) √K(i,g) over i's clusters, summed g < h by prefix).
+        let mut sum = 0.0;
+        for i in 0..n {
+            for j in i + 1..n {
+                sum += self.gmat[i * n + j] * self.gmat[j * n + i];
+            }
+        }
+        self.pre.clear();
+        self.pre.resize(n, 0.0);
+        for (h, (&sg, &(o, _))) in self.sigma.iter().zip(&self.first).enumerate() {
+            if sg != 0.0 {
+                let x = sg * self.kmat[o as usize * stride + h].sqrt();
+                sum += x * self.pre[o as usize];
+                self.pre[o as usize] += x;
+            }
+        }
+        // Each several-donor cluster g against every h, each pair once (h > g among those).
+        self.b.resize(w, 0.0);
+        for m in 0..self.multi.len() {
+            let g = self.multi[m] as usize;
+            let a = &mut self.a[..w];
+            let (r0, n0) = self.first[g];
+            for (x, &k) in a.iter_mut().zip(&self.kmat[r0 as usize * stride..][..w]) {
+                *x = k * n0;
+            }
+            for &(_, r, nr) in &self.extra[self.estart[g]..self.estart[g + 1]] {
+                for (x, &k) in a.iter_mut().zip(&self.kmat[r as usize * stride..][..w]) {
+                    *x += k * nr;
+                }
+            }
+            let kcol = &self.kt[g * n..(g + 1) * n];
+            let b = &mut self.b[..w];
+            for (y, &(r, nr)) in b.iter_mut().zip(&self.first) {
+                *y = kcol[r as usize] * nr;
+            }
+            for &(h, r, nr) in &self.extra {
+                b[h as usize] += kcol[r as usize] * nr;
+            }
+            for &h in &self.multi[..=m] {
+                b[h as usize] = 0.0;
+            }
+            sum += root_dot(a, b);
+        }
+        sum
     }
 
     /// The factored sum (see the module's header), or None where it does not pay (exceptions
@@ -412,7 +530,7 @@ impl Scratch {
         // value, so its exceptions are around k0 = 0 (wherever a walk reaches).
         let paper = form == Form::Paper;
         let (forced, limit) = match ctx.pairs {
-            Pairs::Direct => return None,
+            Pairs::Direct | Pairs::Singles => return None,
             Pairs::Auto => (None, w * w / 8),
             Pairs::Base(one) => (Some(one && paper), usize::MAX),
         };
@@ -457,14 +575,7 @@ impl Scratch {
         self.k0
             .extend(amounts.iter().map(|&c| kval(form, k0, c, c.sqrt())));
         // Members per cluster: first[g], then extra[estart[g]..estart[g + 1]].
-        self.estart.clear();
-        self.estart.resize(w + 1, 0);
-        for e in &self.extra {
-            self.estart[e.0 as usize + 1] += 1;
-        }
-        for g in 0..w {
-            self.estart[g + 1] += self.estart[g];
-        }
+        self.member_starts(w);
         // b_g in the order the direct sum adds P'(h,g).
         self.base.clear();
         self.root.clear();
@@ -477,8 +588,8 @@ impl Scratch {
             self.base.push(b);
             self.root.push(b.sqrt());
         }
-        // Exceptional pairs: (g, h) with a donor of g whose k(i,h) ≠ k0. Members are always
-        // exceptions around 0 (k = 1), and connected around 1.
+        // Exceptional pairs: (g, h) with a donor of g whose k(i,h) ≠ k0. A donor's own clusters
+        // are in its reach (it is an active member of each), so around 0 they are exceptions.
         self.keys.clear();
         let key = |g: u32, h: u32| (u64::from(g.min(h)) << 32) | u64::from(g.max(h));
         for (r, &i) in donors.iter().enumerate() {
@@ -494,16 +605,6 @@ impl Scratch {
                     let hl = self.local[h];
                     for &g in fs {
                         let gl = self.local[g as usize];
-                        if gl != hl {
-                            self.keys.push(key(gl, hl));
-                        }
-                    }
-                }
-            }
-            if !one {
-                for &g in fs {
-                    for &h in fs {
-                        let (gl, hl) = (self.local[g as usize], self.local[h as usize]);
                         if gl != hl {
                             self.keys.push(key(gl, hl));
                         }
@@ -928,7 +1029,12 @@ mod tests {
         let mut factored = 0;
         for form in FORMS {
             let (want, _) = run(round, cl, form, &all, Pairs::Direct).expect("valid");
-            for pairs in [Pairs::Auto, Pairs::Base(false), Pairs::Base(true)] {
+            for pairs in [
+                Pairs::Auto,
+                Pairs::Singles,
+                Pairs::Base(false),
+                Pairs::Base(true),
+            ] {
                 let (got, n) = run(round, cl, form, &all, pairs).expect("valid");
                 factored += n;
                 for (p, (g, w)) in got.iter().zip(&want).enumerate() {
