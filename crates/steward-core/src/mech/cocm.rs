@@ -360,14 +360,14 @@ impl Scratch {
                 *k = kval(form, k.min(1.0), c, root);
             }
         }
-        self.kt.clear();
-        self.kt.resize(w * n, 0.0);
-        for r in 0..n {
-            for (h, &k) in self.kmat[r * stride..r * stride + w].iter().enumerate() {
-                self.kt[h * n + r] = k;
-            }
-        }
         let sum = if ctx.pairs == Pairs::Direct {
+            self.kt.clear();
+            self.kt.resize(w * n, 0.0);
+            for r in 0..n {
+                for (h, &k) in self.kmat[r * stride..r * stride + w].iter().enumerate() {
+                    self.kt[h * n + r] = k;
+                }
+            }
             self.every_pair(n, w, stride)
         } else {
             self.singles(n, w, stride)
@@ -503,13 +503,13 @@ impl Scratch {
                     *x += k * nr;
                 }
             }
-            let kcol = &self.kt[g * n..(g + 1) * n];
+            // Column g of K, read in place (a transpose of all of K would cost more).
             let b = &mut self.b[..w];
             for (y, &(r, nr)) in b.iter_mut().zip(&self.first) {
-                *y = kcol[r as usize] * nr;
+                *y = self.kmat[r as usize * stride + g] * nr;
             }
             for &(h, r, nr) in &self.extra {
-                b[h as usize] += kcol[r as usize] * nr;
+                b[h as usize] += self.kmat[r as usize * stride + g] * nr;
             }
             for &h in &self.multi[..=m] {
                 b[h as usize] = 0.0;
