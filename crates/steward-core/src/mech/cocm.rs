@@ -53,6 +53,7 @@ pub enum Pairs {
 }
 
 const NONE: u32 = u32::MAX;
+const NONE16: u16 = u16::MAX;
 
 /// Subsidy per project under COCM. Errors when a contributing donor is in no cluster.
 pub fn cocm(round: &Round, clusters: &Clusters, form: Form) -> Result<Vec<f64>> {
@@ -148,12 +149,15 @@ fn run(
     };
     let mut funding = vec![0.0; projects.len()];
     let mut scratch = Scratch::new(n_clusters);
+    let idx16: Option<Vec<u16>> =
+        (n_clusters < usize::from(NONE16)).then(|| reach.idx.iter().map(|&h| h as u16).collect());
     let ctx = Ctx {
         round,
         clusters,
         form,
         norm: &norm,
         reach: &reach,
+        idx16: idx16.as_deref(),
         bits: bits.as_ref(),
         pairs,
     };
@@ -171,6 +175,8 @@ struct Ctx<'a> {
     /// N(i,g), aligned with clusters.by_donor.
     norm: &'a [f64],
     reach: &'a super::Csr,
+    /// The reach table's column indices in 16 bits, while clusters number under 65,535.
+    idx16: Option<&'a [u16]>,
     bits: Option<&'a Bits>,
     pairs: Pairs,
 }
@@ -227,6 +233,8 @@ fn bit(row: &[u64], h: usize) -> bool {
 struct Scratch {
     /// Cluster -> its column among the project's clusters, NONE when absent.
     local: Vec<u32>,
+    /// The same in 16 bits while clusters number under 65,535 (empty otherwise).
+    local16: Vec<u16>,
     present: Vec<u32>,
     /// K(i,h), n rows of w + SPARE (the spare columns soak up connections outside the project).
     kmat: Vec<f64>,
@@ -265,6 +273,11 @@ impl Scratch {
     fn new(n_clusters: usize) -> Self {
         Self {
             local: vec![NONE; n_clusters],
+            local16: if n_clusters < usize::from(NONE16) {
+                vec![NONE16; n_clusters]
+            } else {
+                Vec::new()
+            },
             present: Vec::new(),
             kmat: Vec::new(),
             kt: Vec::new(),
@@ -306,6 +319,9 @@ impl Scratch {
                 let l = &mut self.local[g as usize];
                 if *l == NONE {
                     *l = self.present.len() as u32;
+                    if let Some(l16) = self.local16.get_mut(g as usize) {
+                        *l16 = *l as u16;
+                    }
                     self.present.push(g);
                     self.first.push((r as u32, n));
                 } else {
@@ -321,6 +337,9 @@ impl Scratch {
                 self.factored += 1;
                 for g in self.present.drain(..) {
                     self.local[g as usize] = NONE;
+                    if let Some(l16) = self.local16.get_mut(g as usize) {
+                        *l16 = NONE16;
+                    }
                 }
                 return v;
             }
@@ -335,6 +354,24 @@ impl Scratch {
             let i = i as usize;
             let (a, b) = (clusters.by_donor.start[i], clusters.by_donor.start[i + 1]);
             for (&f, &nf) in clusters.by_donor.idx[a..b].iter().zip(&norm[a..b]) {
+                if let Some(idx16) = ctx.idx16 {
+                    // The same loop over half the index bytes and an L1-sized lookup table.
+                    let (fa, fb) = (reach.start[f as usize], reach.start[f as usize + 1]);
+                    let (hs, vs) = (&idx16[fa..fb], &reach.val[fa..fb]);
+                    match form {
+                        Form::Paper => {
+                            for &h in hs {
+                                row[spare16(&self.local16, h, w)] = 1.0;
+                            }
+                        }
+                        Form::Gitcoin { .. } => {
+                            for (&h, &v) in hs.iter().zip(vs) {
+                                row[spare16(&self.local16, h, w)] += nf * v;
+                            }
+                        }
+                    }
+                    continue;
+                }
                 let (hs, vs) = reach.row(f as usize);
                 match form {
                     Form::Paper => {
@@ -374,6 +411,9 @@ impl Scratch {
         };
         for g in self.present.drain(..) {
             self.local[g as usize] = NONE;
+            if let Some(l16) = self.local16.get_mut(g as usize) {
+                *l16 = NONE16;
+            }
         }
         2.0 * sum
     }
@@ -740,6 +780,17 @@ impl Member<'_> {
 
 /// Spare columns past the project's clusters, for connections outside the project.
 const SPARE: usize = 16;
+
+/// [`spare`] over 16-bit cluster numbers.
+#[inline(always)]
+fn spare16(local: &[u16], h: u16, w: usize) -> usize {
+    let l = local[h as usize];
+    if l == NONE16 {
+        w + (h as usize % SPARE)
+    } else {
+        l as usize
+    }
+}
 
 /// Cluster h's column, or one of the spare columns past w when h is not among the project's
 /// clusters: a select rather than a branch, since most of a reach row falls outside the project,
