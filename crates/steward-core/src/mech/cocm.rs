@@ -1139,6 +1139,69 @@ mod tests {
         assert!(factored * 10 >= projects * 8, "{factored} of {projects}");
     }
 
+    #[test]
+    fn wide_cluster_numbers_give_the_same_figures() {
+        // Past 65,535 clusters the connections are read with 32-bit indices and no bitsets
+        // (the factored sums are not tried). The same rounds with their clusters renumbered
+        // c -> 13,000 c among 70,000 (order kept) must give the same figures.
+        let mut s: u64 = 3;
+        let mut next = move |m: u64| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 33) % m
+        };
+        for _ in 0..40 {
+            let nc = 1 + next(6) as u32;
+            let rows: Vec<(u32, u32, f64)> = (0..1 + next(29))
+                .map(|_| {
+                    (
+                        next(8) as u32,
+                        next(3) as u32,
+                        next(5000) as f64 / 1000.0 - 2.0,
+                    )
+                })
+                .collect();
+            let part: Vec<u32> = (0..8).map(|_| next(u64::from(nc)) as u32).collect();
+            let more: Vec<(u32, u32, f64)> = (0..next(8))
+                .map(|_| {
+                    (
+                        next(8) as u32,
+                        next(u64::from(nc)) as u32,
+                        0.1 + next(100) as f64 / 10.0,
+                    )
+                })
+                .collect();
+            let (round, cl) = weighted(&rows, &part, &more, nc);
+            let triples: Vec<(u32, u32, f64)> = (0..8)
+                .flat_map(|d| {
+                    let (cs, ws) = cl.of_donor(d);
+                    cs.iter()
+                        .zip(ws)
+                        .map(move |(&c, &w)| (d as u32, c * 13_000, w))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let wide = Clusters::new((0..70_000).map(|c| format!("c{c}")).collect(), 8, triples)
+                .expect("valid");
+            let all: Vec<usize> = (0..3).collect();
+            for form in FORMS {
+                let want =
+                    cocm_projects_with(&round, &cl, form, &all, Pairs::Direct).expect("valid");
+                for pairs in [Pairs::Direct, Pairs::Auto] {
+                    let (got, n) = run(&round, &wide, form, &all, pairs).expect("valid");
+                    assert_eq!(n, 0, "no bitsets past 65,535 clusters");
+                    for (g, w) in got.iter().zip(&want) {
+                        assert!(
+                            (g - w).abs() <= 1e-12 * w.abs(),
+                            "{form:?} {pairs:?}: {g} vs {w}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// A round where each of 12 projects has a dozen of 40 donors, clusters = projects.
     fn project_round() -> Round {
         let mut s: u64 = 11;
