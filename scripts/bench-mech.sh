@@ -97,7 +97,7 @@ product, so two such clusters' term is a product of square roots and those pairs
 donors x donors matrix (100 x 100) instead of 456,000 square roots; pairs with the other
 clusters are summed one by one. What is left is each donor's connection to each of the
 project's clusters, read from the reach rows of the donor's clusters (about 1.06 M entries,
-12.7 MB per project; Gitcoin's connection is a walk probability, non-zero for every such pair
+10.6 MB per project; Gitcoin's connection is a walk probability, non-zero for every such pair
 on project clusters, so no pair factors around "unconnected" or "connected"): most of Rust's
 time. numpy could use the same factoring (the donors x donors matrix is one more product); it
 runs the formula as written. docs/mechanisms.md has the profile and the measurements.
