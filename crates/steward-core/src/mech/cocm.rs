@@ -397,7 +397,7 @@ impl Scratch {
                 *k = kval(form, k.min(1.0), c, root);
             }
         }
-        let sum = if ctx.pairs == Pairs::Direct {
+        let sum = if self.pair_by_pair(ctx.pairs, n, w) {
             self.kt.clear();
             self.kt.resize(w * n, 0.0);
             for r in 0..n {
@@ -462,6 +462,24 @@ impl Scratch {
             sum += root_dot(a, b);
         }
         sum
+    }
+
+    /// Whether to sum the pairs one by one: always for [`Pairs::Direct`], never for
+    /// [`Pairs::Singles`], and otherwise where regrouping would not pay: it costs about n·w for
+    /// G plus w per pair-by-pair cluster (one with several of the project's donors), against
+    /// w²/2 (GR3's grants share most of their donors, so most clusters are of that kind).
+    fn pair_by_pair(&mut self, pairs: Pairs, n: usize, w: usize) -> bool {
+        match pairs {
+            Pairs::Direct => true,
+            Pairs::Singles => false,
+            Pairs::Auto | Pairs::Base(_) => {
+                self.member_starts(w);
+                let several = (0..w)
+                    .filter(|&g| self.estart[g + 1] > self.estart[g])
+                    .count();
+                2 * (n + several) >= w
+            }
+        }
     }
 
     /// Where each cluster's further members start in `extra` (sorted by cluster).
