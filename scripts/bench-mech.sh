@@ -100,7 +100,9 @@ project's clusters, read from the reach rows of the donor's clusters (about 1.06
 10.6 MB per project; Gitcoin's connection is a walk probability, non-zero for every such pair
 on project clusters, so no pair factors around "unconnected" or "connected"): most of Rust's
 time. numpy could use the same factoring (the donors x donors matrix is one more product); it
-runs the formula as written. docs/mechanisms.md has the profile and the measurements.
+runs the formula as written. docs/mechanisms.md has the profile and per-project CPU times
+measured back to back with the previous code (wall times here move with the load on the
+shared cores).
 Command: \`scripts/bench-mech.sh\` (or \`make bench\`).
 <!-- /bench:mech -->
 MD

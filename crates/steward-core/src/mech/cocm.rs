@@ -8,7 +8,7 @@
 //!   N(i,g) = 1/T_i with T_i the number of i's groups; i is connected to h when i is in h or
 //!   shares a group with a member of h, and then K(i,h) = √c_i, else c_i.
 //! - [`Form::Gitcoin`] (gitcoinco/qf-calculator `COCM`, calcstyle `markov`): weighted clusters,
-//!   N(i,g) = w_ig / Σ_g w_ig; the connection k(i,h) ∈ [0,1] is the probability that a walk
+//!   N(i,g) = w_ig / Σ_g w_ig; the connection k(i,h) ∈ \[0,1\] is the probability that a walk
 //!   donor i -> cluster (by i's weights) -> donor (by the cluster's weights) -> cluster lands on h,
 //!   raised to 1 where i is in h. Soft: K = k√c + (1−k)c; harsh: K = (1−k)c.
 //!
@@ -22,7 +22,10 @@
 //! suffix sums; only the exceptional pairs take a square root each ([`Pairs::Auto`]). The
 //! exceptions come from reach bitsets. This pays in the paper form (k is 0 or 1) and wherever
 //! connections are sparse; Gitcoin's Markov k is fractional wherever a walk reaches, so on
-//! project clusters every pair is an exception (docs/mechanisms.md) and every pair is summed.
+//! project clusters every pair is an exception (docs/mechanisms.md). What holds in every form:
+//! a cluster g holding one donor i of the project has P'(h,g) = N(i,g) · K(i,h), a single
+//! product, so two such clusters' term is √N √K · √N √K and all those pairs sum through a
+//! donors × donors matrix (`Scratch::singles`); the rest are summed pair by pair.
 
 use super::{Clusters, MechError, Result, Round};
 
@@ -40,12 +43,13 @@ pub enum Form {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pairs {
     /// Factored around the base with fewer exceptions where they are under an eighth of the
-    /// pairs, every pair otherwise (what [`cocm`] does).
+    /// pairs; otherwise single-donor clusters' pairs regrouped where that pays, every pair one
+    /// by one where it does not (what [`cocm`] does).
     Auto,
     /// Every pair of clusters, one square root each: the reference.
     Direct,
-    /// Every pair, with those of two single-donor clusters factored (what [`Pairs::Auto`] falls
-    /// back to). For tests.
+    /// Pairs of two single-donor clusters regrouped, the rest one by one, whatever it costs.
+    /// For tests.
     Singles,
     /// Factored around k0 = 1 (`true`; the paper form only, the Gitcoin forms use 0) or k0 = 0,
     /// however many exceptions there are. For tests.
