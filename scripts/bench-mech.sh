@@ -87,16 +87,22 @@ $table
 Times cover building the sparse round and the mechanism, not reading the files. Both sides are
 sparse where the round is: Rust walks compressed rows (pairwise: one donor-sized scratch row,
 each donor's later co-donors found by a cursor per project; COCM: a sparse cluster-to-cluster
-reach table built once, then per project K and its transpose, never a clusters x clusters
-matrix); numpy builds every co-donor pair with \`triu_indices\` per project size and groups them
-with \`np.unique\` (pairwise), and a dense cluster x cluster PJP with per-project BLAS products
-(COCM). Neither allocates a donor x project matrix. The issue's target is 50x: pairwise reaches
-it; COCM's per-project work does not, and cannot with this formula: each project needs every
-pair of the clusters its donors are in (about 950 here, so 456,000 square roots of products
-that do not factor), and each donor's connection to each of those clusters, read from the reach
-rows of the donor's clusters (about 1.06 M entries, 12.7 MB per project); numpy does the same
-per project as two BLAS products and a gather at near-peak speed. docs/mechanisms.md has the
-profile and the ceiling.
+reach table built once, then per project K (donors x the project's clusters), never a clusters
+x clusters matrix); numpy builds every co-donor pair with \`triu_indices\` per project size and
+groups them with \`np.unique\` (pairwise), and a dense cluster x cluster PJP with per-project
+BLAS products (COCM). Neither allocates a donor x project matrix. The issue's target is 50x:
+pairwise reaches it; COCM does not. Its pairs of clusters partly factor: a cluster holding one
+of the project's donors (all but about 47 of the 950 here) has P'(h,g) = N(i,g) K(i,h), one
+product, so two such clusters' term is a product of square roots and those pairs sum through a
+donors x donors matrix (100 x 100) instead of 456,000 square roots; pairs with the other
+clusters are summed one by one. What is left is each donor's connection to each of the
+project's clusters, read from the reach rows of the donor's clusters (about 1.06 M entries,
+10.6 MB per project; Gitcoin's connection is a walk probability, non-zero for every such pair
+on project clusters, so no pair factors around "unconnected" or "connected"): most of Rust's
+time. numpy could use the same factoring (the donors x donors matrix is one more product); it
+runs the formula as written. docs/mechanisms.md has the profile and per-project CPU times
+measured back to back with the previous code (wall times here move with the load on the
+shared cores).
 Command: \`scripts/bench-mech.sh\` (or \`make bench\`).
 <!-- /bench:mech -->
 MD

@@ -5,6 +5,7 @@
 //!   bench_mech gen-synth DIR [CONTRIBUTIONS PROJECTS DONORS]   writes DIR/{donor,project}.u32, amount.f64, meta.json
 //!   bench_mech gen-gr3 DIR                                     GR3 (phantom counted) in the same format
 //!   bench_mech run DIR pairwise|cocm [FIRST_K_PROJECTS]        prints JSON; writes DIR/out-rust-<mech>.f64
+//!     (also cocm-direct, cocm-paper, cocm-paper-direct: the paper form, and every pair summed)
 
 // A bench prints its figures.
 #![allow(clippy::print_stdout)]
@@ -15,7 +16,7 @@ mod gr3;
 use std::path::Path;
 use std::time::Instant;
 
-use steward_core::mech::cocm::{Form, cocm_projects};
+use steward_core::mech::cocm::{Form, Pairs, cocm_projects_with};
 use steward_core::mech::{Clusters, Round, qf};
 
 fn write_round(dir: &Path, round: &Round) -> Result<(), String> {
@@ -151,10 +152,22 @@ fn main() -> Result<(), String> {
             let built = t.elapsed().as_secs_f64();
             let out = match mech {
                 "pairwise" => qf::pairwise(&round, 25.0).map_err(|e| e.to_string())?,
-                "cocm" => {
+                // `cocm` is what the script compares with numpy; the others time the paper form
+                // and each form's reference (every pair summed) against it.
+                "cocm" | "cocm-direct" | "cocm-paper" | "cocm-paper-direct" => {
                     let clusters = Clusters::projects(&round);
                     let only: Vec<usize> = (0..first).collect();
-                    cocm_projects(&round, &clusters, Form::Gitcoin { harsh: true }, &only)
+                    let form = if mech.starts_with("cocm-paper") {
+                        Form::Paper
+                    } else {
+                        Form::Gitcoin { harsh: true }
+                    };
+                    let pairs = if mech.ends_with("-direct") {
+                        Pairs::Direct
+                    } else {
+                        Pairs::Auto
+                    };
+                    cocm_projects_with(&round, &clusters, form, &only, pairs)
                         .map_err(|e| e.to_string())?
                 }
                 other => return Err(format!("unknown mechanism {other}")),
