@@ -14,6 +14,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
+use aho_corasick::AhoCorasick;
 use regex::Regex;
 use serde::Serialize;
 
@@ -103,6 +104,8 @@ const NOT_NAMES: &[&str] = &[
 pub struct Secrets {
     /// Lower-case items to remove, longest first.
     terms: Vec<String>,
+    /// All of `terms` in one automaton: a draft is searched once, not once per term.
+    finder: Option<AhoCorasick>,
     /// Lower-case word runs of [`QUOTE_WORDS`] words from private writing.
     shingles: HashSet<String>,
     /// Lower-case public text, for the contact-shaped items found in a draft.
@@ -220,8 +223,12 @@ impl Secrets {
                 }
             }
         }
+        // Built from constant-size patterns the filter learned; it only fails past limits far
+        // beyond any writing (then every term is searched on its own, as before).
+        let finder = AhoCorasick::new(&terms).ok();
         Secrets {
             terms,
+            finder,
             shingles,
             public,
             learned,
@@ -238,23 +245,29 @@ impl Secrets {
     pub fn redact(&self, text: &str) -> Redacted {
         let mut removed = 0;
         let mut out = self.cut_quotes(text, &mut removed);
-        for t in &self.terms {
-            out = replace_ci(&out, t, &mut removed);
-        }
+        out = match &self.finder {
+            Some(f) => replace_terms(&out, f, &self.terms, &mut removed),
+            None => self
+                .terms
+                .iter()
+                .fold(out, |o, t| replace_terms_one(&o, t, &mut removed)),
+        };
         for pat in [&*EMAIL, &*URL, &*HEX, &*PHONE] {
-            let public = &self.public;
-            let mut n = 0;
-            out = pat
-                .replace_all(&out, |c: &regex::Captures<'_>| {
-                    if public.contains(&c[0].to_lowercase()) {
-                        c[0].to_owned()
-                    } else {
-                        n += 1;
-                        REDACTED.to_owned()
-                    }
-                })
-                .into_owned();
-            removed += n;
+            // Matches only, no capture groups: `replace_all` with a closure would run the
+            // slower capturing engine on every match.
+            let mut next = String::with_capacity(out.len());
+            let mut last = 0;
+            for m in pat.find_iter(&out) {
+                if self.public.contains(&m.as_str().to_lowercase()) {
+                    continue;
+                }
+                next.push_str(&out[last..m.start()]);
+                next.push_str(REDACTED);
+                last = m.end();
+                removed += 1;
+            }
+            next.push_str(&out[last..]);
+            out = next;
         }
         Redacted { text: out, removed }
     }
@@ -270,13 +283,16 @@ impl Secrets {
         let n = spans.len();
         let mut cut = vec![false; n];
         if n >= QUOTE_WORDS {
+            let mut s = String::new();
             for i in 0..=n - QUOTE_WORDS {
-                let s = spans[i..i + QUOTE_WORDS]
-                    .iter()
-                    .map(|(_, _, w)| w.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                if self.shingles.contains(&s) {
+                s.clear();
+                for (k, (_, _, w)) in spans[i..i + QUOTE_WORDS].iter().enumerate() {
+                    if k > 0 {
+                        s.push(' ');
+                    }
+                    s.push_str(w);
+                }
+                if self.shingles.contains(s.as_str()) {
                     cut[i..i + QUOTE_WORDS].iter_mut().for_each(|c| *c = true);
                 }
             }
@@ -337,46 +353,84 @@ fn has_word(haystack: &str, word: &str) -> bool {
     })
 }
 
-/// `text` with every case-insensitive occurrence of `term` (lower case) replaced: whole words
-/// when `term` starts and ends with a letter or digit, anywhere otherwise.
-fn replace_ci(text: &str, term: &str, removed: &mut usize) -> String {
-    let lower = text.to_lowercase();
-    // Lower-casing can change byte lengths (a few non-ASCII letters): fall back to a regex.
-    if lower.len() != text.len() {
-        let pat = Regex::new(&format!("(?i){}", regex::escape(term)));
-        return match pat {
-            Ok(p) => {
-                let n = p.find_iter(text).count();
-                *removed += n;
-                p.replace_all(text, REDACTED).into_owned()
-            }
-            Err(_) => text.to_owned(),
-        };
+/// `text` lower-cased, and for each byte of it the byte span in `text` of the character it
+/// came from (lower-casing can change a character's length, or make two characters of one).
+fn lower_with_spans(text: &str) -> (String, Vec<(usize, usize)>) {
+    let mut lower = String::with_capacity(text.len());
+    let mut spans = Vec::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        let span = (i, i + c.len_utf8());
+        for l in c.to_lowercase() {
+            lower.push(l);
+            spans.extend(std::iter::repeat_n(span, l.len_utf8()));
+        }
     }
+    (lower, spans)
+}
+
+/// Whether a term found at `lower[start..end]` may be removed there: a term that starts and
+/// ends with a letter or digit only as a whole word.
+fn whole_enough(lower: &str, term: &str, start: usize, end: usize) -> bool {
     let wordy = term.chars().next().is_some_and(char::is_alphanumeric)
         && term.chars().next_back().is_some_and(char::is_alphanumeric);
+    !wordy
+        || !(lower[..start]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric)
+            || lower[end..]
+                .chars()
+                .next()
+                .is_some_and(char::is_alphanumeric))
+}
+
+/// `text` with every case-insensitive occurrence of any of `terms` (lower case, searched by
+/// `finder`) replaced: whole words when a term starts and ends with a letter or digit, anywhere
+/// otherwise. Occurrences that overlap are removed as one span, so no part of either is left.
+fn replace_terms(
+    text: &str,
+    finder: &AhoCorasick,
+    terms: &[String],
+    removed: &mut usize,
+) -> String {
+    let (lower, spans) = lower_with_spans(text);
+    let mut found: Vec<(usize, usize)> = finder
+        .find_overlapping_iter(&lower)
+        .filter(|m| {
+            let term = &terms[m.pattern().as_usize()];
+            lower.is_char_boundary(m.start())
+                && lower.is_char_boundary(m.end())
+                && whole_enough(&lower, term, m.start(), m.end())
+        })
+        .map(|m| (spans[m.start()].0, spans[m.end() - 1].1))
+        .collect();
+    found.sort_unstable();
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
-    for (i, _) in lower.match_indices(term) {
-        if i < last {
-            continue;
-        }
-        let end = i + term.len();
-        if wordy {
-            let before = lower[..i].chars().next_back();
-            let after = lower[end..].chars().next();
-            if before.is_some_and(char::is_alphanumeric) || after.is_some_and(char::is_alphanumeric)
-            {
-                continue;
+    let mut iter = found.into_iter().peekable();
+    while let Some((start, mut end)) = iter.next() {
+        while let Some(&(s, e)) = iter.peek() {
+            if s >= end {
+                break;
             }
+            end = end.max(e);
+            iter.next();
         }
-        out.push_str(&text[last..i]);
+        out.push_str(&text[last..start]);
         out.push_str(REDACTED);
         last = end;
         *removed += 1;
     }
     out.push_str(&text[last..]);
     out
+}
+
+/// [`replace_terms`] for one term, without an automaton.
+fn replace_terms_one(text: &str, term: &str, removed: &mut usize) -> String {
+    match AhoCorasick::new([term]) {
+        Ok(f) => replace_terms(text, &f, &[term.to_owned()], removed),
+        Err(_) => text.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -419,6 +473,29 @@ mod tests {
             l.contacts >= 5 && l.amounts >= 1 && l.dates >= 1 && l.names >= 1,
             "{l:?}"
         );
+    }
+
+    /// One pass over the draft for every term: overlapping items leave nothing of either, and
+    /// letters whose lower case is longer than they are (İ) do not shift what is removed.
+    #[test]
+    fn overlapping_items_and_length_changing_letters_are_removed_whole() {
+        let s = Secrets::learn(
+            &["we met Oskar Lindqvist at the café."],
+            &[],
+            &["a public proposal"],
+        );
+        let r = s.redact("İİ Lindqvist wrote to OSKAR LINDQVIST; İstanbul.");
+        let lower = r.text.to_lowercase();
+        for gone in ["oskar", "lindqvist"] {
+            assert!(!lower.contains(gone), "{gone} left in {}", r.text);
+        }
+        assert_eq!(
+            (r.text.as_str(), r.removed),
+            ("İİ [private] wrote to [private]; İstanbul.", 2)
+        );
+        // Within a word a term stays (the letters of a name inside another word).
+        let r = s.redact("İ: the oskarsson lindqvistian");
+        assert_eq!(r.text, "İ: the oskarsson lindqvistian");
     }
 
     #[test]
