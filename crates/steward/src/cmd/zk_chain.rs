@@ -57,9 +57,9 @@ pub(crate) struct SignalArgs {
     /// The group's id in the contract (the signal's root must be one this group has had)
     #[arg(long)]
     group_id: u64,
-    /// Key file or address in <home>/keys/ that sends and pays for the transaction (default:
-    /// the default key). Its address is public: use one not linked to you (docs/privacy.md)
-    #[arg(long)]
+    /// Key file or address in <home>/keys/ that sends and pays for the transaction. Its address
+    /// is public, so there is no default: name one not linked to you (docs/privacy.md)
+    #[arg(long, required_unless_present = "calldata")]
     key: Option<String>,
 }
 
@@ -385,10 +385,13 @@ pub(crate) struct PublishArgs {
     /// The StewardGroups contract
     #[arg(long)]
     contract: Address,
-    /// An existing group to append to (this key must be its admin); without it a new group is
-    /// created. After an interrupted publish, pass the id it printed to resume
+    /// An existing group to append to (this key must be its admin). Without it, the group this
+    /// home published NAME to on this contract before, else a new one
     #[arg(long)]
     group_id: Option<u64>,
+    /// Create a new group even though NAME was published to this contract before
+    #[arg(long, conflicts_with = "group_id")]
+    new: bool,
     /// Key file or address in <home>/keys/ that administers the group and pays (default: the
     /// default key)
     #[arg(long)]
@@ -429,26 +432,52 @@ pub(crate) fn publish(ctx: &Ctx, out: &Output, a: &PublishArgs) -> Result<ExitCo
     let local_root = steward_zk::to_hex(&Group::new(stored.depth, members.clone())?.root());
     let groups = client(ctx, &home, &a.rpc, a.contract)?;
     let key = crate::cmd::bond::open_key(&home, a.key.as_deref())?;
+    // Where NAME went on this contract: "creating" while a createGroup may be in flight, then
+    // the group's id, so a rerun appends to that group instead of creating another.
+    let meta_key = format!("zk.published.{:#x}.{}", a.contract, a.name);
+    let known = match (a.group_id, a.new, store.meta(&meta_key)?) {
+        (Some(g), _, _) => Some(g),
+        (None, true, _) | (None, false, None) => None,
+        (None, false, Some(v)) if v == "creating" => bail!(
+            "an earlier `zk group publish {}` to {} stopped while creating the group, so its id is unknown here: find the GroupCreated event with admin {} on the contract and pass its id with --group-id (or --new to create another group)",
+            a.name,
+            a.contract,
+            key.address()
+        ),
+        (None, false, Some(v)) => Some(v.parse::<u64>().with_context(|| {
+            format!(
+                "the store's record of where group {} was published ({meta_key}) reads {v:?}",
+                a.name
+            )
+        })?),
+    };
+    if known.is_none() {
+        remember(&mut store, &meta_key, "creating")?;
+    }
     let rt = runtime()?;
     let what = || {
         format!(
             "publishing zk group {} to {}{}",
             a.name,
             a.contract,
-            a.group_id
-                .map_or(String::new(), |g| format!(" (group {g})"))
+            known.map_or(String::new(), |g| format!(" (group {g})"))
         )
     };
     let (gid, created, added, root, txs) = rt
         .block_on(async {
             let mut txs = Vec::new();
-            let (gid, created) = match a.group_id {
+            let (gid, created) = match known {
                 Some(g) => (U256::from(g), false),
                 None => {
                     let (gid, mined) = groups
                         .create_group(&key, stored.depth, key.address())
                         .await?;
                     txs.push(mined.tx.to_string());
+                    // Kept before any member is sent: a failure below leaves a group to resume.
+                    let id = u64::try_from(gid)
+                        .context("the contract returned a group id above 2^64")?;
+                    remember(&mut store, &meta_key, &id.to_string())?;
+                    tracing::info!(group_id = id, contract = %a.contract, name = %a.name, "created the group on chain");
                     (gid, true)
                 }
             };
@@ -480,6 +509,7 @@ pub(crate) fn publish(ctx: &Ctx, out: &Output, a: &PublishArgs) -> Result<ExitCo
         })
         .with_context(what)?;
     let group_id = u64::try_from(gid).context("the contract returned a group id above 2^64")?;
+    remember(&mut store, &meta_key, &group_id.to_string())?;
     if root != local_root {
         bail!(
             "zk group {}: after publishing, group {group_id} at {} has root {root}, the stored group {local_root}",
@@ -521,4 +551,10 @@ pub(crate) fn publish(ctx: &Ctx, out: &Output, a: &PublishArgs) -> Result<ExitCo
         )
     });
     Ok(ExitCode::SUCCESS)
+}
+
+/// Keeps `value` under `key` in the store's `meta` table.
+fn remember(store: &mut steward_agent::Store, key: &str, value: &str) -> Result<()> {
+    store.transaction(|tx| tx.set_meta(key, value))?;
+    Ok(())
 }

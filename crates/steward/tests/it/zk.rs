@@ -506,12 +506,28 @@ fn zk_group_from_contract_and_signal_on_chain() {
     let file = dir.path().join("signal.json");
     std::fs::write(&file, &out).expect("write");
     let file_s = file.display().to_string();
+    let payer = dev_key(5).expect("key").address().to_string();
+    // Without --key nothing is sent: the default key may be the user's known address.
+    let (code, _, err) = run(crate::steward(&alice)
+        .env("STEWARD_PASSPHRASE", crate::PASS)
+        .args([
+            "zk",
+            "signal",
+            &file_s,
+            "--rpc",
+            &rpc,
+            "--contract",
+            &contract,
+        ])
+        .args(["--group-id", "1"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--key"), "{err}");
     let send = |file: &str, group: &str| {
         run(crate::steward(&alice)
             .env("STEWARD_PASSPHRASE", crate::PASS)
             .env("STEWARD_KEYSTORE_PASSWORD", KPW)
             .args(["zk", "signal", file, "--rpc", &rpc, "--contract", &contract])
-            .args(["--group-id", group, "--json"]))
+            .args(["--key", &payer, "--group-id", group, "--json"]))
     };
     let (code, out, err) = send(&file_s, "1");
     assert_eq!(code, 0, "{out}{err}");
@@ -778,13 +794,23 @@ fn zk_group_published_on_chain_matches_the_stored_group() {
         .expect("group");
     assert_eq!(chain.admin, dev_key(4).expect("key").address());
 
-    // Again: nothing to add. A third member stored later: only it is sent.
-    let (code, out, err) = publish(&alice, &["--group-id", &gid]);
+    // Again, with no id: the home remembers the group, nothing to add, nothing created. A third
+    // member stored later: only it is sent.
+    let (code, out, err) = publish(&alice, &[]);
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(json(&out)["data"]["added"].as_u64(), Some(0));
+    let d = json(&out)["data"].clone();
+    assert_eq!(
+        (
+            d["created"].as_bool(),
+            d["added"].as_u64(),
+            d["group_id"].to_string()
+        ),
+        (Some(false), Some(0), gid.clone()),
+        "{d}"
+    );
     let (code, _, err) = zk(&alice, &["group", "add", "board", &c3]);
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) = publish(&alice, &["--group-id", &gid]);
+    let (code, out, err) = publish(&alice, &[]);
     assert_eq!(code, 0, "{out}{err}");
     let d = json(&out)["data"].clone();
     assert_eq!(
