@@ -300,13 +300,17 @@ impl AutoReplier {
             )
             .await
         {
-            // Not mailed: the bond stays open for the user to answer.
-            return self.fail(
-                store,
-                bond,
-                &row,
-                format!("mailing the acknowledgement: {e}"),
-            );
+            // Not mailed: the intent is dropped so the next round tries again (the bond stays
+            // open meanwhile; a sender the policy covers should not lose it to a mail outage).
+            let error = format!("mailing the acknowledgement (tried again next round): {e}");
+            store.auto_reply_forget(bond)?;
+            store.audit(
+                &AuditRecord::new("bond-auto-reply", &row.proposal_key).detail(serde_json::json!({
+                    "bond": bond.to_string(), "sender": row.sender, "rule": row.rule,
+                    "state": "retry", "error": error,
+                })),
+            )?;
+            return Ok(report_line(bond, &row, "retry", None, None, Some(error)));
         }
         crate::cast::pause_at("bond-after-mail");
         store.auto_reply_update(bond, "mailed", None, None)?;
@@ -511,6 +515,19 @@ impl Store {
                 )
                 .map_err(sql(tx.path(), "recording an auto-reply"))?;
             Ok(n == 1)
+        })
+    }
+
+    /// Drops a bond's intent whose acknowledgement was never mailed.
+    fn auto_reply_forget(&mut self, bond: B256) -> Result<()> {
+        self.transaction(|tx| {
+            tx.sql()
+                .execute(
+                    "DELETE FROM bond_auto_replies WHERE bond = ?1 AND state = 'intent'",
+                    [bond.to_string()],
+                )
+                .map_err(sql(tx.path(), "dropping an auto-reply intent"))?;
+            Ok(())
         })
     }
 

@@ -1857,6 +1857,13 @@ impl Config {
             }
         }
         let mut names = std::collections::BTreeSet::new();
+        // The ledger sums a market's spend by its address: one address, one market.
+        let mut addresses: std::collections::BTreeMap<String, &str> = self
+            .market
+            .address
+            .iter()
+            .map(|a| (a.to_ascii_lowercase(), DEFAULT_MARKET))
+            .collect();
         for m in &self.market.markets {
             let bad = |why: String| Err(("market.markets", format!("market {:?}: {why}", m.name)));
             if m.name.is_empty()
@@ -1878,6 +1885,12 @@ impl Config {
             }
             if m.address.parse::<steward_core::Address>().is_err() {
                 return bad(format!("address {:?} is not an address", m.address));
+            }
+            if let Some(other) = addresses.insert(m.address.to_ascii_lowercase(), &m.name) {
+                return bad(format!(
+                    "address {} is market {other:?}'s too (each market once: their spend is counted by address)",
+                    m.address
+                ));
             }
             for u in [&m.rpc, &m.quote_url].into_iter().flatten() {
                 if url::Url::parse(u).is_err() {

@@ -246,7 +246,6 @@ impl SuggestionMarketClient {
         self.contract().view(call, name).await
     }
 
-    /// The latest block's timestamp (quote deadlines are on the chain's clock).
     /// The market's token and its `decimals()`.
     pub async fn token_decimals(&self) -> RegistryResult<(Address, u8)> {
         let token = self.view(&ISuggestionMarket::tokenCall {}, "token").await?;
@@ -258,6 +257,7 @@ impl SuggestionMarketClient {
         Ok((token, d))
     }
 
+    /// The latest block's timestamp (quote deadlines are on the chain's clock).
     pub async fn chain_time(&self) -> RegistryResult<u64> {
         let n = self.rpc.block_number().await?;
         Ok(self.rpc.block_timestamp(n).await?)
@@ -393,16 +393,26 @@ impl SuggestionMarketClient {
         let filter = alloy::rpc::types::Filter::new()
             .address(self.address)
             .event_signature(ISuggestionMarket::Traded::SIGNATURE_HASH)
-            .topic2(trader.into_word())
-            .from_block(from_block);
-        let ctx = format!("eth_getLogs(Traded) of market {} by {trader}", self.address);
-        let logs = self
-            .rpc
-            .logs(&filter, &ctx)
-            .await?
-            .map_err(|refused| bad_answer(&self.rpc, &ctx, &refused))?;
+            .topic2(trader.into_word());
+        let ctx = format!("Traded of market {} by {trader}", self.address);
+        // Paged: nodes that cap a log query's block range would refuse the whole history, and
+        // this read is what recovers a trade after a crash.
+        let latest = self.rpc.block_number().await?;
+        let logs = crate::governor::paged_logs(
+            &self.rpc,
+            crate::governor::DEFAULT_PAGE_BLOCKS,
+            &filter,
+            &ctx,
+            from_block,
+            latest,
+        )
+        .await?;
         let mut out = Vec::new();
-        for log in logs.iter().filter(|l| !l.removed) {
+        for log in &logs {
+            // A log without its transaction (a pending one) says nothing yet.
+            let (Some(tx), Some(block)) = (log.transaction_hash, log.block_number) else {
+                continue;
+            };
             let ev = ISuggestionMarket::Traded::decode_log_data(log.data())
                 .map_err(|e| bad_answer(&self.rpc, &ctx, &format!("a log does not decode: {e}")))?;
             let int = |v: I256| {
@@ -415,8 +425,8 @@ impl SuggestionMarketClient {
                 delta_yes: int(ev.deltaYes)?,
                 delta_no: int(ev.deltaNo)?,
                 cost: int(ev.cost)?,
-                tx: log.transaction_hash.unwrap_or_default(),
-                block: log.block_number.unwrap_or_default(),
+                tx,
+                block,
             });
         }
         Ok(out)

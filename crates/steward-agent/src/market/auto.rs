@@ -186,10 +186,19 @@ async fn redeem_settled(
     id: u64,
     accepted: bool,
 ) -> Result<Option<Redeemed>> {
-    let (rejected, yes) = m
-        .shares_of(id, trader)
-        .await
-        .map_err(chain_error(format!("reading shares of input {id}")))?;
+    // A failed read is this input's line, not the round's: the trades above were made.
+    let (rejected, yes) = match m.shares_of(id, trader).await {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok(Some(Redeemed {
+                input: id,
+                accepted,
+                amount: "unknown".into(),
+                tx: None,
+                error: Some(format!("reading shares of input {id}: {e}")),
+            }));
+        }
+    };
     let winning = if accepted { yes } else { rejected };
     if winning == 0 {
         return Ok(None);

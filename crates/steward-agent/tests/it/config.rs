@@ -430,6 +430,19 @@ fn named_markets_are_chosen_by_name_and_checked() {
             "not an address",
         ),
         (
+            format!(
+                "[[market.markets]]\nname = \"x\"\naddress = \"{b}\"\n[[market.markets]]\nname = \"y\"\naddress = \"{}\"\n",
+                b.to_ascii_uppercase().replace("0X", "0x")
+            ),
+            "is market \"x\"'s too",
+        ),
+        (
+            format!(
+                "[market]\naddress = \"{a}\"\n[[market.markets]]\nname = \"y\"\naddress = \"{a}\"\n"
+            ),
+            "is market \"default\"'s too",
+        ),
+        (
             format!("[[market.markets]]\nname = \"a b\"\naddress = \"{b}\"\n"),
             "a name is",
         ),
