@@ -45,7 +45,7 @@ pub use model::{
     Calibrator, LabeledVote, ModelConfig, ModelError, PeerVote, Prediction, ProposalFeatures,
     VoterModel,
 };
-pub use vote::Vote;
+pub use vote::{GOVERNOR_CHOICES, Vote, choice_of_support, support_of_choice};
 
 /// Verification rules: decoded calls, effects, flags and description claims.
 pub mod verification {

@@ -952,7 +952,7 @@ fn label_index(
 
 /// A visible vote's choice as an index: Snapshot's 1-based number, or a Governor's `support`
 /// (1 For, 0 Against, 2 Abstain, for the choices `For, Against, Abstain` in that order:
-/// steward-eth's `GOVERNOR_CHOICES`). Read as Snapshot numbers, Against votes were dropped and
+/// [`crate::GOVERNOR_CHOICES`]). Read as Snapshot numbers, Against votes were dropped and
 /// Abstain counted as Against.
 fn vote_choice_index(choice: &serde_json::Value, p: &Proposal) -> Option<usize> {
     let n = p.choices.len();
@@ -961,12 +961,7 @@ fn vote_choice_index(choice: &serde_json::Value, p: &Proposal) -> Option<usize> 
         _ => return None,
     };
     let i = match p.source {
-        crate::Source::Governor { .. } => match k {
-            1 => 0,
-            0 => 1,
-            2 => 2,
-            _ => return None,
-        },
+        crate::Source::Governor { .. } => crate::choice_of_support(u8::try_from(k).ok()?)?,
         _ => k.checked_sub(1)?,
     };
     (i < n).then_some(i)
