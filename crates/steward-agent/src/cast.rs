@@ -353,8 +353,9 @@ fn target_of(p: &StoredProposal, choice: &str) -> Result<(Target, String)> {
 /// The test hook: with `STEWARD_CAST_PAUSE_AT=<step>` (debug builds only) the process says
 /// `steward: cast paused at <step>` on stderr and sleeps, so a test can kill -9 it there.
 /// Steps: `after-decision` (the pipeline's dispatch: decision recorded, nothing cast),
-/// `after-intent`, `after-sign`, `after-submit`.
-pub(crate) fn pause_at(step: &str) {
+/// `after-intent`, `after-sign`, `after-submit`; elsewhere `bond-after-mail`,
+/// `market-after-send`, `zk-before-create` and the other names their callers pass.
+pub fn pause_at(step: &str) {
     #[cfg(debug_assertions)]
     if std::env::var(crate::env::STEWARD_CAST_PAUSE_AT).is_ok_and(|s| s == step) {
         use std::io::Write;

@@ -469,6 +469,7 @@ pub(crate) fn publish(ctx: &Ctx, out: &Output, a: &PublishArgs) -> Result<ExitCo
             let (gid, created) = match known {
                 Some(g) => (U256::from(g), false),
                 None => {
+                    steward_agent::cast::pause_at("zk-before-create");
                     let (gid, mined) = groups
                         .create_group(&key, stored.depth, key.address())
                         .await?;

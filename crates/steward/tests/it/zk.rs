@@ -825,6 +825,47 @@ fn zk_group_published_on_chain_matches_the_stored_group() {
     let (_, local_root, _) = zk(&alice, &["group", "root", "board"]);
     assert_eq!(d["root"].as_str(), Some(local_root.trim()));
 
+    // Killed while creating a group for another name: the rerun does not create a second one
+    // blindly, it says where the id is; --new creates one.
+    let (code, _, err) = zk(&alice, &["group", "add", "council", &a]);
+    assert_eq!(code, 0, "{err}");
+    let mut paused_run = crate::steward(&alice);
+    paused_run
+        .env("STEWARD_PASSPHRASE", PASS)
+        .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+        .env("STEWARD_CAST_PAUSE_AT", "zk-before-create")
+        .args(["zk", "group", "publish", "council", "--rpc", &rpc])
+        .args(["--contract", &contract])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut child = crate::web::Killed(paused_run.spawn().expect("spawn"));
+    let paused = std::io::BufRead::lines(std::io::BufReader::new(
+        child.0.stderr.take().expect("stderr"),
+    ))
+    .map_while(Result::ok)
+    .any(|l| l.contains("paused at zk-before-create"));
+    assert!(paused, "never paused");
+    child.0.kill().expect("kill -9");
+    let _ = child.0.wait();
+    let council = |extra: &[&str]| {
+        run(crate::steward(&alice)
+            .env("STEWARD_PASSPHRASE", PASS)
+            .env("STEWARD_KEYSTORE_PASSWORD", KPW)
+            .args(["zk", "group", "publish", "council", "--rpc", &rpc])
+            .args(["--contract", &contract, "--json"])
+            .args(extra))
+    };
+    let (code, out, err) = council(&[]);
+    assert_eq!(code, 1, "{out}");
+    let err = out + &err;
+    assert!(
+        err.contains("stopped while creating the group") && err.contains("--new"),
+        "{err}"
+    );
+    let (code, out, err) = council(&["--new"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(json(&out)["data"]["group_id"].as_u64(), Some(2), "{out}");
+
     // Bob reads it from the contract and gets the same root.
     let (code, out, err) = zk(
         &bob,
@@ -890,10 +931,10 @@ fn zk_group_published_on_chain_matches_the_stored_group() {
     );
     assert_eq!(code, 1);
     assert!(err.contains("no zk group named \"nope\""), "{err}");
-    // Two publishing runs that sent something and one that sent nothing are in the log.
+    // The runs that finished are in the log (board: three; council: one), the refused ones not.
     let (code, out, _) = run(steward(&alice)
         .env("STEWARD_PASSPHRASE", PASS)
         .args(["log", "--json"]));
     assert_eq!(code, 0);
-    assert_eq!(out.matches("\"zk-group-published\"").count(), 3, "{out}");
+    assert_eq!(out.matches("\"zk-group-published\"").count(), 4, "{out}");
 }
