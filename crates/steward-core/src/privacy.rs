@@ -25,6 +25,9 @@ pub const QUOTE_CUT: &str = "[quote from private writing]";
 /// A run of this many words shared with private writing is a quote.
 pub const QUOTE_WORDS: usize = 5;
 
+/// The patterns use ASCII word boundaries (`(?-u:\b)`): a Unicode `\b` makes the regex engine
+/// leave its fast automaton on any non-ASCII text, and an ASCII boundary next to a non-ASCII
+/// letter only removes more, which is the side this filter errs on.
 fn re(p: &str) -> Regex {
     // The patterns are constants of this file; a typo is a bug caught by every test.
     #[allow(clippy::expect_used)]
@@ -42,29 +45,29 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
 /// With a scheme or `www.`, or a bare host with a path (`notes.example.net/p/1`).
 static URL: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r#"(?i)\b(?:(?:https?://|www\.)[^\s<>()\[\]"']+|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/[^\s<>()\[\]"']*)"#,
+        r#"(?i)(?-u:\b)(?:(?:https?://|www\.)[^\s<>()\[\]"']+|[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}/[^\s<>()\[\]"']*)"#,
     )
 });
-static HEX: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b0x[0-9a-f]{8,}\b"));
+static HEX: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)(?-u:\b)0x[0-9a-f]{8,}(?-u:\b)"));
 static PHONE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\+?\d{1,3}[\s.-]?\(?\d{2,4}\)?[\s.-]?\d{3,4}[\s.-]?\d{3,4}\b"));
+    LazyLock::new(|| re(r"\+?\d{1,3}[\s.-]?\(?\d{2,4}\)?[\s.-]?\d{3,4}[\s.-]?\d{3,4}(?-u:\b)"));
 
 /// Items learned only when private sources hold them and public text does not.
-static ENS: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)\b[a-z0-9][a-z0-9-]*\.eth\b"));
-static HANDLE: LazyLock<Regex> = LazyLock::new(|| re(r"(?:^|[\s(])(@[A-Za-z0-9_]{2,30})\b"));
+static ENS: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)(?-u:\b)[a-z0-9][a-z0-9-]*\.eth(?-u:\b)"));
+static HANDLE: LazyLock<Regex> = LazyLock::new(|| re(r"(?:^|[\s(])@[A-Za-z0-9_]{2,30}(?-u:\b)"));
 static AMOUNT: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"(?i)(?:[$€£]\s?\d[\d,.]*(?:\s?(?:k|m|mm|bn|b|million|billion|thousand))?)|(?:\b\d[\d,.]*\s?(?:k|m|mm|bn|million|billion|thousand)?\s?(?:usd|usdc|usdt|dai|eth|weth|arb|op|uni|comp|aave|ldo|mkr|gho|dollars|euros|tokens)\b)",
+        r"(?i)(?:[$€£]\s?\d[\d,.]*(?:\s?(?:k|m|mm|bn|b|million|billion|thousand))?)|(?:(?-u:\b)\d[\d,.]*\s?(?:k|m|mm|bn|million|billion|thousand)?\s?(?:usd|usdc|usdt|dai|eth|weth|arb|op|uni|comp|aave|ldo|mkr|gho|dollars|euros|tokens)(?-u:\b))",
     )
 });
 static DATE: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
-        r"(?i)\b(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|(?:{MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS})\b(?:,?\s+\d{{4}})?)"
+        r"(?i)(?-u:\b)(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|(?:{MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{MONTHS})(?-u:\b)(?:,?\s+\d{{4}})?)"
     ))
 });
 /// Two or three capitalised words in a row: a person's name, most of the time.
 static NAME: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b[A-Z][a-z]+(?:[- ](?:[A-Z]\.|[A-Z][a-z]+)){1,2}\b"));
+    LazyLock::new(|| re(r"(?-u:\b)[A-Z][a-z]+(?:[- ](?:[A-Z]\.|[A-Z][a-z]+)){1,2}(?-u:\b)"));
 
 /// Capitalised words that start names of things every proposal mentions, not people.
 const NOT_NAMES: &[&str] = &[
@@ -170,8 +173,15 @@ impl Secrets {
             {
                 add(&mut terms, m.as_str(), &mut learned.contacts);
             }
-            for c in HANDLE.captures_iter(text) {
-                add(&mut terms, &c[1], &mut learned.contacts);
+            // The handle is the match from its `@` on (no capture group: the capturing engine is
+            // several times slower than a plain search).
+            for m in HANDLE.find_iter(text) {
+                let h = m.as_str();
+                add(
+                    &mut terms,
+                    &h[h.find('@').unwrap_or(0)..],
+                    &mut learned.contacts,
+                );
             }
             for m in AMOUNT.find_iter(text) {
                 add(&mut terms, m.as_str(), &mut learned.amounts);
@@ -225,7 +235,12 @@ impl Secrets {
         }
         // Built from constant-size patterns the filter learned; it only fails past limits far
         // beyond any writing (then every term is searched on its own, as before).
-        let finder = AhoCorasick::new(&terms).ok();
+        // A contiguous NFA: building a DFA over every term costs more than the few drafts
+        // searched with it save.
+        let finder = AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .build(&terms)
+            .ok();
         Secrets {
             terms,
             finder,
