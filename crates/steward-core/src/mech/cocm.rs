@@ -1120,40 +1120,51 @@ mod tests {
         Ok(factored)
     }
 
-    #[test]
-    fn factored_sum_is_taken_and_exact() {
-        // The proptest below shows agreement; this shows the factored sum is what ran (not the
-        // fallback) in most projects of such rounds, around both bases.
-        let mut s: u64 = 7;
-        let mut next = move |m: u64| {
+    /// A seeded generator of numbers below `m` (a 64-bit LCG: the same rounds on every run).
+    fn lcg(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut s = seed;
+        move |m: u64| {
             s = s
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             (s >> 33) % m
-        };
+        }
+    }
+
+    /// A small random round: up to 29 contributions of 8 donors to 3 projects, amounts 0.01 to
+    /// 1,000 on a log scale, donors in 1 to 6 weighted clusters.
+    fn random_round(next: &mut impl FnMut(u64) -> u64) -> (Round, Clusters) {
+        let nc = 1 + next(6) as u32;
+        let rows: Vec<(u32, u32, f64)> = (0..1 + next(29))
+            .map(|_| {
+                (
+                    next(8) as u32,
+                    next(3) as u32,
+                    next(5000) as f64 / 1000.0 - 2.0,
+                )
+            })
+            .collect();
+        let part: Vec<u32> = (0..8).map(|_| next(u64::from(nc)) as u32).collect();
+        let more: Vec<(u32, u32, f64)> = (0..next(8))
+            .map(|_| {
+                (
+                    next(8) as u32,
+                    next(u64::from(nc)) as u32,
+                    0.1 + next(100) as f64 / 10.0,
+                )
+            })
+            .collect();
+        weighted(&rows, &part, &more, nc)
+    }
+
+    #[test]
+    fn factored_sum_is_taken_and_exact() {
+        // The proptest below shows agreement; this shows the factored sum is what ran (not the
+        // fallback) in most projects of such rounds, around both bases.
+        let mut next = lcg(7);
         let (mut factored, mut projects) = (0, 0);
         for _ in 0..300 {
-            let nc = 1 + next(6) as u32;
-            let rows: Vec<(u32, u32, f64)> = (0..1 + next(29))
-                .map(|_| {
-                    (
-                        next(8) as u32,
-                        next(3) as u32,
-                        next(5000) as f64 / 1000.0 - 2.0,
-                    )
-                })
-                .collect();
-            let part: Vec<u32> = (0..8).map(|_| next(u64::from(nc)) as u32).collect();
-            let more: Vec<(u32, u32, f64)> = (0..next(8))
-                .map(|_| {
-                    (
-                        next(8) as u32,
-                        next(u64::from(nc)) as u32,
-                        0.1 + next(100) as f64 / 10.0,
-                    )
-                })
-                .collect();
-            let (round, cl) = weighted(&rows, &part, &more, nc);
+            let (round, cl) = random_round(&mut next);
             factored += agree(&round, &cl).unwrap_or_else(|e| panic!("{e}"));
             // Two forced bases for each of three forms, plus Auto where it pays.
             projects += 6 * round.projects().len();
@@ -1166,35 +1177,9 @@ mod tests {
         // Past 65,535 clusters the connections are read with 32-bit indices and no bitsets
         // (the factored sums are not tried). The same rounds with their clusters renumbered
         // c -> 13,000 c among 70,000 (order kept) must give the same figures.
-        let mut s: u64 = 3;
-        let mut next = move |m: u64| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 33) % m
-        };
+        let mut next = lcg(3);
         for _ in 0..40 {
-            let nc = 1 + next(6) as u32;
-            let rows: Vec<(u32, u32, f64)> = (0..1 + next(29))
-                .map(|_| {
-                    (
-                        next(8) as u32,
-                        next(3) as u32,
-                        next(5000) as f64 / 1000.0 - 2.0,
-                    )
-                })
-                .collect();
-            let part: Vec<u32> = (0..8).map(|_| next(u64::from(nc)) as u32).collect();
-            let more: Vec<(u32, u32, f64)> = (0..next(8))
-                .map(|_| {
-                    (
-                        next(8) as u32,
-                        next(u64::from(nc)) as u32,
-                        0.1 + next(100) as f64 / 10.0,
-                    )
-                })
-                .collect();
-            let (round, cl) = weighted(&rows, &part, &more, nc);
+            let (round, cl) = random_round(&mut next);
             let triples: Vec<(u32, u32, f64)> = (0..8)
                 .flat_map(|d| {
                     let (cs, ws) = cl.of_donor(d);
