@@ -5,8 +5,9 @@
 //! housekeeping description, one is truly ambiguous for the persona); loads a demo persona
 //! (statements, writing, past votes written for the demo, `crates/steward/demo/`) and her key
 //! (anvil's account 1, a token holder); runs `steward run` with casting on; prints what it voted,
-//! what it asked and why; and leaves the review desk running until Ctrl-C, which stops anvil and
-//! the loopback servers with it. `--no-desk` stops after the run (tests).
+//! what it asked and why; casts an anonymous vote (a Semaphore proof of membership counted by a
+//! `StewardGroups` contract); and leaves the review desk running until Ctrl-C, which stops anvil
+//! and the loopback servers with it. `--no-desk` stops after the run (tests).
 //!
 //! The demo home is recreated on every run; a directory without the demo marker is never
 //! touched.
@@ -54,6 +55,24 @@ struct Story {
     snapshot_votes: usize,
     /// The decision path evaluated on real votes, saved for the desk's Evaluation page.
     evaluation: DemoEval,
+    /// The persona's anonymous vote on the ambiguous proposal, counted on chain.
+    anonymous: Anonymous,
+}
+
+/// An anonymous vote: a Semaphore proof that one of the group's members voted, sent by an
+/// account with no link to the persona, counted by a `StewardGroups` contract.
+#[derive(Debug, Serialize)]
+struct Anonymous {
+    contract: Address,
+    group_id: u64,
+    members: usize,
+    scope: String,
+    message: String,
+    nullifier: String,
+    tx: String,
+    sent_from: Address,
+    /// The contract's count of `message` in `scope`.
+    tally: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -276,6 +295,15 @@ async fn story(
     step("evaluating the decision path on real on-chain votes (replay, with the attention curve)");
     let evaluation = tokio::task::block_in_place(|| demo_eval(home_path, &pass))?;
 
+    step(
+        "an anonymous vote: a zero-knowledge proof of membership, counted on chain without saying who",
+    );
+    // On the proposal the agent was sure of (the audit, voted For above), this time unlinkable.
+    let scope = on_chain
+        .first()
+        .map_or_else(|| "demo".to_owned(), |(_, id)| format!("governor:{id}"));
+    let anonymous = anonymous_vote(&anvil, &artifacts, home_path, &pass, &scope).await?;
+
     let caster = steward_eth::GovernorCaster::new(anvil.rpc().clone(), dao.governor);
     let mut chain = Vec::new();
     for (title, id) in &on_chain {
@@ -295,6 +323,7 @@ async fn story(
         round,
         on_chain: chain,
         evaluation,
+        anonymous,
     };
     out.result(&story, || render(&story));
     if args.no_desk {
@@ -341,6 +370,89 @@ async fn story(
     .await?;
     drop((hub, seq, anvil));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The persona's Semaphore identity (kept in her store) among seven other members of a group on
+/// a `StewardGroups` contract; her proof of membership votes `For` in `scope`, sent from anvil's
+/// account 5, which has no link to her. The store records the identity, the group and the
+/// signal, so the desk's Activity page shows them (docs/privacy.md).
+async fn anonymous_vote(
+    anvil: &Anvil,
+    artifacts: &Artifacts,
+    home_path: &Path,
+    pass: &Passphrase,
+    scope: &str,
+) -> Result<Anonymous> {
+    use steward_agent::zk::{NullifierSide, ZkGroup};
+    use steward_zk::{Group, Identity, IdentitySecret};
+    const MESSAGE: &str = "For";
+    let tk = |e: steward_eth::testkit::TestkitError| anyhow::anyhow!("{e}");
+    let zk = steward_eth::testkit::ZkContracts::deploy(anvil, artifacts)
+        .await
+        .map_err(tk)?;
+    let admin = dev_key(0).map_err(tk)?;
+    let secret = IdentitySecret::generate()?;
+    let me = Identity::new(&secret);
+    let mut members = Vec::new();
+    for i in 0..8 {
+        members.push(if i == 3 {
+            me.commitment()
+        } else {
+            Identity::new(&IdentitySecret::generate()?).commitment()
+        });
+    }
+    let (gid, _) = zk
+        .client()
+        .create_group(&admin, 16, admin.address())
+        .await?;
+    for m in &members {
+        zk.client().add_member(&admin, gid, *m).await?;
+    }
+    let group = Group::new(16, members.clone())?;
+    let signal = steward_zk::prove(&me, &group, scope, MESSAGE)?;
+    let words = signal.words()?;
+    let relayer = dev_key(5).map_err(tk)?;
+    let sent = zk
+        .client()
+        .signal(
+            &relayer,
+            gid,
+            &steward_eth::ChainSignal {
+                root: words.root,
+                nullifier: words.nullifier,
+                scope: scope.to_owned(),
+                message: MESSAGE.to_owned(),
+                proof: words.proof,
+            },
+        )
+        .await?;
+    let tally = zk.client().tally(gid, scope, MESSAGE).await?;
+    let home = Home::open(home_path)?;
+    let mut store = Store::open(&home, pass)?;
+    store.zk_set_identity(secret.expose(), &steward_zk::to_hex(&me.commitment()))?;
+    store.zk_put_group(&ZkGroup {
+        name: "demo-dao".into(),
+        depth: 16,
+        members: members.iter().map(steward_zk::to_hex).collect(),
+    })?;
+    store.zk_record_nullifier(
+        NullifierSide::Proved,
+        &signal.nullifier,
+        scope,
+        &signal.root,
+        MESSAGE,
+    )?;
+    Ok(Anonymous {
+        contract: zk.groups,
+        group_id: u64::try_from(gid).context("group id")?,
+        members: members.len(),
+        scope: scope.to_owned(),
+        message: MESSAGE.to_owned(),
+        nullifier: signal.nullifier.clone(),
+        tx: sent.mined.tx.to_string(),
+        sent_from: relayer.address(),
+        tally: tally.to_string(),
+    })
 }
 
 /// The shared data's on-chain votes (Compound, Aave, Lido, Uniswap with their vote times), when
@@ -434,6 +546,20 @@ fn render(s: &Story) -> String {
         o,
         "Snapshot votes accepted by the sequencer: {}",
         s.snapshot_votes
+    );
+    let a = &s.anonymous;
+    let _ = write!(
+        o,
+        "\n\nAnonymous vote: one of the {} members of group {} at {:#x} voted {:?} on {} (nullifier {}), sent from {:#x}, not the persona's address; the contract counts {} {:?}.",
+        a.members,
+        a.group_id,
+        a.contract,
+        a.message,
+        a.scope,
+        a.nullifier,
+        a.sent_from,
+        a.tally,
+        a.message
     );
     let e = &s.evaluation;
     match &e.missing {

@@ -48,6 +48,11 @@ fn demo_votes_where_sure_asks_about_the_drain_and_the_ambiguous_one() {
         "{drain}"
     );
     assert_eq!(find("hackathon")["action"], "ask", "{out}");
+    // The anonymous vote: counted once on chain, sent from an account that is not the persona's.
+    let a = &v["data"]["anonymous"];
+    assert_eq!(a["tally"], "1", "{a}");
+    assert_eq!(a["members"], 8, "{a}");
+    assert_ne!(a["sent_from"], v["data"]["persona"], "{a}");
     // The drain's question shows its payload in plain words: named, with amounts, no JSON.
     let (code, qs, err) = run(steward(&home)
         .env("STEWARD_PASSPHRASE", PASS)
