@@ -301,19 +301,7 @@ fn bond_held_lists_mail_the_config_policy_held() {
     assert_eq!(v["data"]["delivered"], 1, "{v}");
     // The desk's Activity page: the held message (escaped) and the sender's score from chain.
     let (child, url) = crate::web::serve_desk(&home);
-    let (base, token) = url.split_once("/?token=").expect("token url");
-    let page = rt.block_on(async {
-        let cookie = crate::web::session_cookie(base, token).await;
-        reqwest::Client::new()
-            .get(format!("{base}/activity"))
-            .header("Cookie", cookie)
-            .send()
-            .await
-            .expect("activity")
-            .text()
-            .await
-            .expect("body")
-    });
+    let page = crate::web::desk_page(&rt, &url, "/activity");
     drop(child);
     assert!(page.contains("id=\"held\""), "{page}");
     assert!(

@@ -322,19 +322,7 @@ fn market_picks_a_named_market_with_its_own_caps() {
     assert!(out.contains("the quote is for market"), "{out}");
     // The desk: grants' own caps and what its trade left of them, the trade under its name.
     let (child, url) = crate::web::serve_desk_with(cmd(&trader_home));
-    let (base, token) = url.split_once("/?token=").expect("token url");
-    let page = rt.block_on(async {
-        let cookie = crate::web::session_cookie(base, token).await;
-        reqwest::Client::new()
-            .get(format!("{base}/activity"))
-            .header("Cookie", cookie)
-            .send()
-            .await
-            .expect("activity")
-            .text()
-            .await
-            .expect("body")
-    });
+    let page = crate::web::desk_page(&rt, &url, "/activity");
     drop(child);
     assert!(
         page.contains("Market <b>grants</b>: left <b>")

@@ -365,19 +365,7 @@ fn auto_trade_follows_its_probability_within_the_caps_and_survives_kill_9() {
 
     // The desk explains each trade and the caps left, escaped.
     let (child, url) = crate::web::serve_desk(&trader_home);
-    let (base, token) = url.split_once("/?token=").expect("token url");
-    let page = rt.block_on(async {
-        let cookie = crate::web::session_cookie(base, token).await;
-        reqwest::Client::new()
-            .get(format!("{base}/activity"))
-            .header("Cookie", cookie)
-            .send()
-            .await
-            .expect("activity")
-            .text()
-            .await
-            .expect("body")
-    });
+    let page = crate::web::desk_page(&rt, &url, "/activity");
     drop(child);
     drop(svc);
     assert!(page.contains("id=\"markets\""), "{page}");

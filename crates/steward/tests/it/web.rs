@@ -496,6 +496,24 @@ pub(crate) fn serve_desk_with(mut serve: std::process::Command) -> (Killed, Stri
     (child, url)
 }
 
+/// GET `path` (e.g. `/activity`) on a desk [`serve_desk`] started, as a client that exchanged
+/// the token URL it printed for a session: the page's HTML.
+pub(crate) fn desk_page(rt: &tokio::runtime::Runtime, url: &str, path: &str) -> String {
+    let (base, token) = url.split_once("/?token=").expect("token url");
+    rt.block_on(async {
+        let cookie = session_cookie(base, token).await;
+        reqwest::Client::new()
+            .get(format!("{base}{path}"))
+            .header("Cookie", cookie)
+            .send()
+            .await
+            .expect(path)
+            .text()
+            .await
+            .expect("body")
+    })
+}
+
 /// Exchanges the access token for a session as a client would: the `Cookie` header to send.
 pub(crate) async fn session_cookie(base: &str, token: &str) -> String {
     let r = reqwest::Client::builder()

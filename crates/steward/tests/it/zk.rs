@@ -172,19 +172,7 @@ fn zk_prove_verify_double_signal_and_bad_input() {
         (&bob, "Accepted from members (1)"),
     ] {
         let (child, url) = crate::web::serve_desk(home);
-        let (base, token) = url.split_once("/?token=").expect("token url");
-        let page = rt.block_on(async {
-            let cookie = crate::web::session_cookie(base, token).await;
-            reqwest::Client::new()
-                .get(format!("{base}/activity"))
-                .header("Cookie", cookie)
-                .send()
-                .await
-                .expect("activity")
-                .text()
-                .await
-                .expect("body")
-        });
+        let page = crate::web::desk_page(&rt, &url, "/activity");
         drop(child);
         assert!(page.contains("id=\"zk\"") && page.contains(want), "{page}");
         assert!(
