@@ -313,34 +313,7 @@ fn auto_trade_follows_its_probability_within_the_caps_and_survives_kill_9() {
     );
 
     // `run --watch` with market.auto: an auto round after the pipeline's round, in its report.
-    let mut cmd = trader_cmd(&trader_home, "30");
-    cmd.env("STEWARD_MARKET_AUTO", "true")
-        .args([
-            "--json",
-            "run",
-            "--watch",
-            "--no-sync",
-            "--no-llm",
-            "--interval",
-            "3600",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = Killed(cmd.spawn().expect("run --watch"));
-    let mut reader = BufReader::new(child.0.stdout.take().expect("stdout"));
-    let mut text = String::new();
-    let round: serde_json::Value = loop {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).expect("read") > 0,
-            "run printed: {text}"
-        );
-        text.push_str(&line);
-        if let Ok(v) = serde_json::from_str(&text) {
-            break v;
-        }
-    };
-    drop(child);
+    let round = first_watch_round(trader_cmd(&trader_home, "30"));
     let watched: Vec<&serde_json::Value> = round["data"]["market"]
         .as_array()
         .unwrap_or_else(|| panic!("no market lines: {round}"))
@@ -395,34 +368,7 @@ fn auto_trade_follows_its_probability_within_the_caps_and_survives_kill_9() {
         .sum();
     assert!(winning > 0, "the agent holds winning shares");
     let before = balance(trader.address());
-    let mut cmd = trader_cmd(&trader_home, "30");
-    cmd.env("STEWARD_MARKET_AUTO", "true")
-        .args([
-            "--json",
-            "run",
-            "--watch",
-            "--no-sync",
-            "--no-llm",
-            "--interval",
-            "3600",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = Killed(cmd.spawn().expect("run --watch"));
-    let mut reader = BufReader::new(child.0.stdout.take().expect("stdout"));
-    let mut text = String::new();
-    let round: serde_json::Value = loop {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).expect("read") > 0,
-            "run printed: {text}"
-        );
-        text.push_str(&line);
-        if let Ok(v) = serde_json::from_str(&text) {
-            break v;
-        }
-    };
-    drop(child);
+    let round = first_watch_round(trader_cmd(&trader_home, "30"));
     let redeemed = round["data"]["market_redeemed"]
         .as_array()
         .unwrap_or_else(|| panic!("nothing redeemed: {round}"));
@@ -442,4 +388,34 @@ fn auto_trade_follows_its_probability_within_the_caps_and_survives_kill_9() {
         Some(0),
         "{all}"
     );
+}
+
+/// The first round `run --watch` prints (with `market.auto` on), then the process is killed.
+fn first_watch_round(mut cmd: std::process::Command) -> serde_json::Value {
+    cmd.env("STEWARD_MARKET_AUTO", "true")
+        .args([
+            "--json",
+            "run",
+            "--watch",
+            "--no-sync",
+            "--no-llm",
+            "--interval",
+            "3600",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = Killed(cmd.spawn().expect("run --watch"));
+    let mut reader = BufReader::new(child.0.stdout.take().expect("stdout"));
+    let mut text = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).expect("read") > 0,
+            "run printed: {text}"
+        );
+        text.push_str(&line);
+        if let Ok(v) = serde_json::from_str(&text) {
+            return v;
+        }
+    }
 }
