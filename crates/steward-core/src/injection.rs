@@ -170,7 +170,11 @@ fn rules_match(s: &str) -> bool {
         return true;
     }
     let f = normalize::fold(s);
-    INSTRUCTION.is_match(&f) || INSTRUCTION_INTL.is_match(&f) || ROLE_LINE.is_match(&f)
+    // Folding most sentences only changes the case of ASCII letters, which the case-insensitive
+    // rule (with ASCII word boundaries) has just read the same.
+    (!f.eq_ignore_ascii_case(s) && INSTRUCTION.is_match(&f))
+        || INSTRUCTION_INTL.is_match(&f)
+        || ROLE_LINE.is_match(&f)
 }
 
 /// Sentences of the proposal that are instructions to an AI agent, in several languages, for the

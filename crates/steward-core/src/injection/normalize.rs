@@ -5,13 +5,22 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// NFKC (fullwidth and stylised letters become plain ones), Greek and Cyrillic letters that look
-/// Latin become Latin, lower case, and runs of single letters separated by one space, dot or
-/// hyphen ("i g n o r e") are joined.
+/// Latin become Latin, lower case, and runs of single letters separated by one space, dot,
+/// hyphen or underscore ("i g n o r e") are joined.
 pub(super) fn fold(s: &str) -> String {
-    let mapped: String = s.nfkc().map(confusable).collect::<String>().to_lowercase();
+    // Every sentence of every proposal comes through here; most are ASCII (NFKC and the
+    // look-alike table leave ASCII alone) or already NFKC, which the quick check says without
+    // decomposing and recomposing each character.
+    let mapped = if s.is_ascii() {
+        s.to_ascii_lowercase()
+    } else if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
+        s.chars().map(confusable).collect::<String>().to_lowercase()
+    } else {
+        s.nfkc().map(confusable).collect::<String>().to_lowercase()
+    };
     despace(&mapped)
 }
 
@@ -78,30 +87,58 @@ fn confusable(c: char) -> char {
 }
 
 /// Joins runs of at least three single letters separated by one space, dot, hyphen or underscore;
-/// two or more spaces stay a word break ("i g n o r e  a l l" -> "ignore all").
+/// two or more spaces stay a word break ("i g n o r e  a l l" -> "ignore all"). One separator at a
+/// time, so "i.g.n.o.r.e a.l.l" keeps its word break.
 fn despace(s: &str) -> String {
-    // One pattern per separator, so "i.g.n.o.r.e a.l.l" keeps its word break.
-    static RUNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
-        [" ", r"\.", "-", "_"]
-            .iter()
-            .map(|sep| {
-                #[allow(clippy::expect_used)]
-                Regex::new(&format!(r"\b\p{{L}}(?:{sep}\p{{L}}\b){{2,}}"))
-                    .expect("despace pattern compiles")
-            })
-            .collect()
-    });
     let mut t = s.to_owned();
-    for run in RUNS.iter() {
-        t = run
-            .replace_all(&t, |c: &regex::Captures<'_>| {
-                c[0].chars()
-                    .filter(|ch| ch.is_alphabetic())
-                    .collect::<String>()
-            })
-            .into_owned();
+    for sep in [' ', '.', '-', '_'] {
+        if let Some(joined) = join_spaced(&t, sep) {
+            t = joined;
+        }
     }
     t
+}
+
+/// One linear pass of [`despace`] for one separator: what `\b\p{L}(?:SEP\p{L}\b){2,}` replaced
+/// by its letters did (the test keeps that regex as the oracle), without the regex engine, whose
+/// Unicode word boundaries sent every non-ASCII sentence to its slowest engine. The separator
+/// itself never counts as part of a word, which is what makes "i_g_n_o_r_e" a run (in the regex
+/// `_` is a word character, so that pattern could never match). A letter is an alphabetic
+/// character. None when nothing was joined.
+fn join_spaced(s: &str, sep: char) -> Option<String> {
+    s.matches(sep).nth(1)?;
+    let word = |c: char| c != sep && regex_syntax::is_word_character(c);
+    let chars: Vec<(usize, char)> = s.char_indices().collect();
+    let n = chars.len();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < n {
+        let (at, c) = chars[i];
+        if c.is_alphabetic() && (i == 0 || !word(chars[i - 1].1)) {
+            // Greedily take "SEP letter" while each such letter ends a word.
+            let mut end = i + 1;
+            while end + 1 < n
+                && chars[end].1 == sep
+                && chars[end + 1].1.is_alphabetic()
+                && chars.get(end + 2).is_none_or(|&(_, next)| !word(next))
+            {
+                end += 2;
+            }
+            if end - i >= 5 {
+                let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
+                o.push_str(&s[copied..at]);
+                o.extend(chars[i..end].iter().step_by(2).map(|&(_, l)| l));
+                copied = chars.get(end).map_or(s.len(), |&(b, _)| b);
+                i = end;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    let mut o = out?;
+    o.push_str(&s[copied..]);
+    Some(o)
 }
 
 /// The readable text hidden in base64 or hex runs of `s`: each run of 16+ characters that
@@ -173,6 +210,8 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -186,6 +225,10 @@ mod tests {
             ("i.g.n.o.r.e a.l.l p.r.e.v.i.o.u.s", "ignore all previous"),
             ("a b", "a b"), // too short to be a spaced word
             ("Plan B is a fallback", "plan b is a fallback"),
+            ("i_g_n_o_r_e a_l_l", "ignore all"), // the old pattern never joined underscores
+            ("snake_case_x a_b", "snake_case_x a_b"),
+            ("Ιgnοre ｐｒｅｖｉｏｕｓ", "ignore previous"), // not NFKC, with look-alikes
+            ("déjà vu é t é", "déjà vu été"),               // NFKC already
         ];
         for (input, want) in cases {
             assert_eq!(fold(input), want, "{input}");
@@ -206,5 +249,33 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    /// The pattern `join_spaced` replaces, for the separators where the two must agree.
+    fn oracle(s: &str, sep: &str) -> String {
+        #[allow(clippy::expect_used)]
+        let re = Regex::new(&format!(r"\b\p{{L}}(?:{sep}\p{{L}}\b){{2,}}")).expect("compiles");
+        re.replace_all(s, |c: &regex::Captures<'_>| {
+            c[0].chars()
+                .filter(|ch| ch.is_alphabetic())
+                .collect::<String>()
+        })
+        .into_owned()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn join_spaced_is_the_regex_it_replaced(
+            s in proptest::collection::vec(proptest::sample::select(vec![
+                'a', 'b', 'Z', 'é', 'ß', 'Ω', '中', '1', '_', ' ', ' ', ' ', '.', '.', '-', ',',
+                '\'', '\n', '’', '\u{301}',
+            ]), 0..40).prop_map(|v| v.into_iter().collect::<String>())
+        ) {
+            for (sep, pattern) in [(' ', " "), ('.', r"\."), ('-', "-")] {
+                let got = join_spaced(&s, sep).unwrap_or_else(|| s.clone());
+                prop_assert_eq!(got, oracle(&s, pattern), "sep {:?}", sep);
+            }
+        }
     }
 }
