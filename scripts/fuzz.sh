@@ -5,7 +5,9 @@
 # BENCHMARKS.md section (<!-- bench:fuzz -->) with the totals of every run on this corpus.
 #
 #   FUZZ_SECS=60        seconds per target
-#   FUZZ_TARGETS="..."  which targets (default: all of fuzz/fuzz_targets)
+#   FUZZ_TARGETS="..."  which targets (default: all of fuzz/fuzz_targets); a target named twice
+#                       runs twice at once on its one corpus (libFuzzer reloads what the other
+#                       process found every second), each run its own line in runs.tsv
 #   FUZZ_JOBS=1         targets run at once
 #   FUZZ_NICE=19        niceness of the fuzzing processes
 #   STEWARD_DATA=../shared/data
@@ -30,6 +32,9 @@ targets="${FUZZ_TARGETS:-$(ls fuzz/fuzz_targets | sed 's/\.rs$//' | tr '\n' ' ')
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
+# The regex engines, Aho-Corasick and the Unicode tables are compiled without these flags
+# (scripts/fuzz-rustc.sh says why).
+export RUSTC_WRAPPER="$root/scripts/fuzz-rustc.sh"
 build=(cargo build --release --locked --manifest-path fuzz/Cargo.toml --target "$triple" --bins)
 if [ -z "${FUZZ_NO_BUILD:-}" ]; then
 	echo "fuzz: ${build[*]}" >&2
@@ -43,9 +48,10 @@ fi
 log="fuzz/artifacts/runs.tsv" # one line per run: date target seconds executions crashed
 mkdir -p fuzz/artifacts
 run_one() {
-	local t="$1" out rc
+	local t="$1" slot="$2" out rc
 	mkdir -p "fuzz/artifacts/$t" "fuzz/corpus/$t"
 	out="fuzz/artifacts/$t/last.log"
+	[ "$slot" = 1 ] || out="fuzz/artifacts/$t/last.$slot.log"
 	set +e
 	nice -n "$nice_n" "$bin_dir/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-max_len=8192 -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$t/" \
@@ -63,13 +69,14 @@ run_one() {
 }
 export -f run_one
 export secs nice_n bin_dir log
-printf '%s\n' $targets | xargs -P "$jobs" -I{} bash -c 'run_one {}'
+# Each line: the target and which copy of it this is (1 unless the target is named twice).
+printf '%s\n' $targets | awk '{print $0, ++n[$0]}' | xargs -P "$jobs" -L1 bash -c 'run_one "$0" "$1"'
 
 # The section: per target, the last run and the total over every run on this corpus.
 load="$(cut -d' ' -f1-3 /proc/loadavg)"
-python3 - "$log" "$root/BENCHMARKS.md" "$secs" "$jobs" "$load" "$(nproc)" <<'PY'
+python3 - "$log" "$root/BENCHMARKS.md" "$secs" "$jobs" "$load" "$(nproc)" "$(printf '%s\n' $targets | wc -l)" <<'PY'
 import collections, re, sys
-log, out, secs, jobs, load, cores = sys.argv[1:]
+log, out, secs, jobs, load, cores, this_run = sys.argv[1:]
 runs = [l.rstrip("\n").split("\t") for l in open(log) if l.strip()]
 # Per target: executions since its last crash (a crash resets the count: the fix is new code).
 clean = collections.defaultdict(lambda: [0, 0])  # executions, seconds
@@ -82,6 +89,14 @@ for date, t, s, n, rc, cov in runs:
     else:
         clean[t][0] += int(n); clean[t][1] += int(s)
     last[t] = (date, int(s), int(n), rc, cov)
+# A target run twice at once in this invocation: its last run is both processes together.
+together = collections.defaultdict(list)
+for date, t, s, n, rc, cov in runs[len(runs) - int(this_run):]:
+    together[t].append((date, int(s), int(n), rc, cov))
+for t, rs in together.items():
+    if len(rs) > 1:
+        last[t] = (rs[0][0], max(r[1] for r in rs), sum(r[2] for r in rs),
+                   next((r[3] for r in rs if r[3] != "0"), "0"), max((r[4] for r in rs), key=int))
 rows = []
 for t in sorted(last):
     date, s, n, rc, cov = last[t]
@@ -99,12 +114,14 @@ section = f"""<!-- bench:fuzz -->
 ## Fuzzing: every parser of outside input (issue 21)
 
 libFuzzer through `libfuzzer-sys` on stable Rust (SanitizerCoverage by `-Cpasses=sancov-module`
-and `-Cllvm-args`, no nightly), release build with debug assertions and overflow checks, seeds
+and `-Cllvm-args`, no nightly), release build with debug assertions and overflow checks (the
+regex engines, Aho-Corasick and the Unicode tables built plain: `scripts/fuzz-rustc.sh`), seeds
 from `../shared/data` by `scripts/fuzz-seeds.py`. Last run: {runs[-1][0]}, {cores} cores shared
 with other builds, {jobs} target(s) at a time under `nice -n 19`, load average after {load}.
 Command: `make fuzz FUZZ_SECS={secs}` (`scripts/fuzz.sh`). "Clean" adds the runs on the same
-corpus since the target's last crash (`fuzz/artifacts/runs.tsv`); crashes found and fixed are
-in docs/fuzz.md. "To 10 M": at the last run's rate.
+corpus since the target's last crash (`fuzz/artifacts/runs.tsv`; "clean s" adds each process's
+seconds); a target run twice at once shows both processes together in its last run; crashes
+found and fixed are in docs/fuzz.md. "To 10 M": at the last run's rate.
 
 | target | last run: executions | s | exec/s | coverage (edges) | clean executions | clean s | crashes | to 10 M clean |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |

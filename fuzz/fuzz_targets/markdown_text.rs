@@ -19,9 +19,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(chunks) = parse_writing(Path::new("writing.md"), rest, author) {
         for c in &chunks {
             assert!(
-                !c.trim().is_empty() && c.len() <= 800,
+                !c.text.trim().is_empty() && c.text.len() <= 800,
                 "chunk of {} bytes",
-                c.len()
+                c.text.len()
             );
         }
     }
