@@ -45,7 +45,10 @@ if [ ! -d fuzz/corpus ]; then
 	scripts/fuzz-seeds.py "$data"
 fi
 
-log="fuzz/artifacts/runs.tsv" # one line per run: date target seconds executions crashed
+# One line per run: date target seconds executions exit-status coverage invocation (the
+# script's start time: two lines of one target with the same invocation ran at once).
+log="fuzz/artifacts/runs.tsv"
+invocation="$(date -u +%s)"
 mkdir -p fuzz/artifacts
 run_one() {
 	local t="$1" slot="$2" out rc
@@ -63,36 +66,40 @@ run_one() {
 	time="$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$out" | tail -1)"
 	cov="$(grep -o 'cov: [0-9]*' "$out" | tail -1 | sed 's/cov: //')"
 	[ -n "$time" ] || time="$secs"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%d)" "$t" "$time" "${execs:-0}" "$rc" "${cov:-0}" >>"$log"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%d)" "$t" "$time" "${execs:-0}" "$rc" "${cov:-0}" \
+		"$invocation" >>"$log"
 	printf 'fuzz: %-17s %10s execs in %4ss = %6s exec/s, cov %s%s\n' "$t" "${execs:-0}" "$time" \
 		"$(( ${execs:-0} / (time > 0 ? time : 1) ))" "${cov:-?}" "$([ "$rc" = 0 ] || echo ", CRASH (rc $rc): see $out")" >&2
 }
 export -f run_one
-export secs nice_n bin_dir log
+export secs nice_n bin_dir log invocation
 # Each line: the target and which copy of it this is (1 unless the target is named twice).
 printf '%s\n' $targets | awk '{print $0, ++n[$0]}' | xargs -P "$jobs" -L1 bash -c 'run_one "$0" "$1"'
 
 # The section: per target, the last run and the total over every run on this corpus.
 load="$(cut -d' ' -f1-3 /proc/loadavg)"
-python3 - "$log" "$root/BENCHMARKS.md" "$secs" "$jobs" "$load" "$(nproc)" "$(printf '%s\n' $targets | wc -l)" <<'PY'
+python3 - "$log" "$root/BENCHMARKS.md" "$secs" "$jobs" "$load" "$(nproc)" <<'PY'
 import collections, re, sys
-log, out, secs, jobs, load, cores, this_run = sys.argv[1:]
-runs = [l.rstrip("\n").split("\t") for l in open(log) if l.strip()]
+log, out, secs, jobs, load, cores = sys.argv[1:]
+# Lines from before the invocation column each count as an invocation of their own.
+runs = [(l.rstrip("\n").split("\t") + [f"line{i}"])[:7] for i, l in enumerate(open(log)) if l.strip()]
 # Per target: executions since its last crash (a crash resets the count: the fix is new code).
 clean = collections.defaultdict(lambda: [0, 0])  # executions, seconds
 crashes = collections.Counter()
 last = {}
-for date, t, s, n, rc, cov in runs:
+for date, t, s, n, rc, cov, _ in runs:
     if rc != "0":
         crashes[t] += 1
         clean[t] = [0, 0]
     else:
         clean[t][0] += int(n); clean[t][1] += int(s)
     last[t] = (date, int(s), int(n), rc, cov)
-# A target run twice at once in this invocation: its last run is both processes together.
+# A target run twice at once: its last run is both processes together.
+last_inv = {t: inv for _, t, _, _, _, _, inv in runs}
 together = collections.defaultdict(list)
-for date, t, s, n, rc, cov in runs[len(runs) - int(this_run):]:
-    together[t].append((date, int(s), int(n), rc, cov))
+for date, t, s, n, rc, cov, inv in runs:
+    if inv == last_inv[t]:
+        together[t].append((date, int(s), int(n), rc, cov))
 for t, rs in together.items():
     if len(rs) > 1:
         last[t] = (rs[0][0], max(r[1] for r in rs), sum(r[2] for r in rs),
@@ -121,7 +128,8 @@ with other builds, {jobs} target(s) at a time under `nice -n 19`, load average a
 Command: `make fuzz FUZZ_SECS={secs}` (`scripts/fuzz.sh`). "Clean" adds the runs on the same
 corpus since the target's last crash (`fuzz/artifacts/runs.tsv`; "clean s" adds each process's
 seconds); a target run twice at once shows both processes together in its last run; crashes
-found and fixed are in docs/fuzz.md. "To 10 M": at the last run's rate.
+found and fixed are in docs/fuzz.md. A target's last run is its own latest invocation (its
+length in "s"); "to 10 M": at that run's rate.
 
 | target | last run: executions | s | exec/s | coverage (edges) | clean executions | clean s | crashes | to 10 M clean |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
