@@ -13,7 +13,7 @@
 //! vote on a test proposal is visible; in live mode the other voters' votes on it are (what the
 //! hub shows while a vote is open), never the voter's own.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -1313,13 +1313,37 @@ pub fn eval_votes_with(
                 })
             })
             .collect();
+        // What `decide` reads from the profile's peer votes: others' final votes on the
+        // voter's training proposals, through the same function.
+        let me: &str = voter;
+        let trained: HashSet<&str> = mine_train.iter().map(|(p, _)| *p).collect();
+        let others: Vec<PastVote<'_>> = trained
+            .iter()
+            .flat_map(|&p| {
+                final_votes
+                    .get(p)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(who, _)| who.as_str() != me)
+                    .map(move |(who, choice)| PastVote {
+                        voter: who,
+                        proposal_ref: p,
+                        title: "",
+                        choice,
+                        reason: None,
+                        ord: None,
+                        vector: &[],
+                    })
+            })
+            .collect();
+        let usual_dissent = steward_core::usual_dissent(&user_votes, &others);
         let mut view = DecisionProfile {
             items,
             user_votes,
             peer_votes: Vec::new(),
             trusted: &[],
             ignored: &[],
-            usual_dissent: usual_dissent(voter, &mine_train, &final_votes),
+            usual_dissent,
         };
         let mut mine = Vec::with_capacity(rows.len());
         let mut mine_cast = Vec::with_capacity(rows.len());
@@ -1655,27 +1679,6 @@ pub fn eval_votes_with(
         skipped_rows: errors,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// What `decide` reads from the profile's peer votes (`steward_core::usual_dissent`): the share
-/// of others' final votes that reject, on the voter's training proposals.
-fn usual_dissent(
-    voter: &str,
-    mine: &[(&str, &str)],
-    final_votes: &HashMap<String, HashMap<String, String>>,
-) -> Option<f64> {
-    let (mut reject, mut seen) = (0usize, 0usize);
-    for (proposal, _) in mine {
-        for (who, choice) in final_votes.get(*proposal).into_iter().flatten() {
-            if who != voter {
-                seen += 1;
-                reject += usize::from(
-                    steward_core::stance_of_choice(choice) == steward_core::Stance::Against,
-                );
-            }
-        }
-    }
-    (seen > 0).then(|| reject as f64 / seen as f64)
 }
 
 /// The share of scored rows the decision path cast, and its accuracy on them.
