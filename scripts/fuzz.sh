@@ -11,6 +11,7 @@
 #   FUZZ_JOBS=1         targets run at once
 #   FUZZ_NICE=19        niceness of the fuzzing processes
 #   STEWARD_DATA=../shared/data
+#   FUZZ_INSTRUMENT_ALL=1  instrument the regex engines too (slower; for comparison)
 #   FUZZ_NO_BUILD=1     run the binaries already built (another run is still using the target dir)
 # A crash leaves its input in fuzz/artifacts/<target>/ and makes the script fail; reproduce with
 # `<binary> fuzz/artifacts/<target>/crash-...` (docs/fuzz.md).
@@ -33,8 +34,11 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
 # The regex engines, Aho-Corasick and the Unicode tables are compiled without these flags
-# (scripts/fuzz-rustc.sh says why).
-export RUSTC_WRAPPER="$root/scripts/fuzz-rustc.sh"
+# (scripts/fuzz-rustc.sh says why); FUZZ_INSTRUMENT_ALL=1 instruments them too (what the
+# docs/fuzz.md figures compare against; it rebuilds the whole tree).
+if [ -z "${FUZZ_INSTRUMENT_ALL:-}" ]; then
+	export RUSTC_WRAPPER="$root/scripts/fuzz-rustc.sh"
+fi
 build=(cargo build --release --locked --manifest-path fuzz/Cargo.toml --target "$triple" --bins)
 if [ -z "${FUZZ_NO_BUILD:-}" ]; then
 	echo "fuzz: ${build[*]}" >&2
